@@ -1,0 +1,218 @@
+"""Applicability conditions: a small, declarative language over profile fields and answers.
+
+Written in YAML as nested mappings, never evaluated as code::
+
+    applies_when:
+      all:
+        - {profile: features, includes: live_streaming}
+        - not: {profile: size_band, equals: startup}
+        - any:
+            - {answer: hrdd.risk.assessment_done, in: ["yes", partial]}
+            - {answer: hrdd.risk.maturity, gte: 2}
+
+Leaves name a profile field or an earlier question, and one operator. ``all``/``any`` take a
+list, ``not`` takes one condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PROFILE_LIST_FIELDS = ("service_types", "features", "countries")
+PROFILE_SCALAR_FIELDS = ("size_band", "under18_users", "hq_country")
+PROFILE_FIELDS = PROFILE_LIST_FIELDS + PROFILE_SCALAR_FIELDS
+
+LIST_OPERATORS = ("includes", "includes_any", "includes_all")
+SCALAR_OPERATORS = ("equals", "in", "not_in", "gte", "lte")
+ANSWER_ONLY_OPERATORS = ("answered",)
+OPERATORS = LIST_OPERATORS + SCALAR_OPERATORS + ANSWER_ONLY_OPERATORS
+
+
+class ConditionError(ValueError):
+    """A condition is malformed."""
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+
+@dataclass(frozen=True)
+class Leaf:
+    subject: str  # "profile" or "answer"
+    name: str  # the profile field or the question id
+    operator: str
+    operand: Any
+
+
+Condition = All | Any_ | Not | Leaf
+
+
+def parse_condition(raw: Any) -> Condition:
+    """Turn the YAML form into a condition tree, or raise :class:`ConditionError`."""
+    if isinstance(raw, All | Any_ | Not | Leaf):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConditionError(f"a condition must be a mapping, not {raw!r}")
+    keys = set(raw)
+    if keys == {"all"} or keys == {"any"}:
+        (key,) = keys
+        items = raw[key]
+        if not isinstance(items, list) or not items:
+            raise ConditionError(f"'{key}' needs a non-empty list of conditions")
+        parsed = tuple(parse_condition(item) for item in items)
+        return All(parsed) if key == "all" else Any_(parsed)
+    if keys == {"not"}:
+        return Not(parse_condition(raw["not"]))
+    subjects = keys & {"profile", "answer"}
+    if len(subjects) != 1:
+        raise ConditionError(
+            f"a condition is 'all', 'any', 'not', or names one 'profile' field or 'answer'; "
+            f"got keys {sorted(keys)}"
+        )
+    (subject,) = subjects
+    operators = keys - subjects
+    if len(operators) != 1:
+        raise ConditionError(
+            f"a {subject} condition needs exactly one operator out of {', '.join(OPERATORS)}; "
+            f"got {sorted(operators) or 'none'}"
+        )
+    (operator,) = operators
+    if operator not in OPERATORS:
+        raise ConditionError(f"unknown operator '{operator}'; use one of {', '.join(OPERATORS)}")
+    name = raw[subject]
+    operand = raw[operator]
+    if not isinstance(name, str):
+        raise ConditionError(f"'{subject}' must name a field or question id, not {name!r}")
+    if subject == "profile":
+        if name not in PROFILE_FIELDS:
+            raise ConditionError(
+                f"unknown profile field '{name}'; use one of {', '.join(PROFILE_FIELDS)}"
+            )
+        if operator in ANSWER_ONLY_OPERATORS:
+            raise ConditionError(f"'{operator}' only applies to answers")
+        allowed = LIST_OPERATORS if name in PROFILE_LIST_FIELDS else ("equals", "in", "not_in")
+        if operator not in allowed:
+            raise ConditionError(
+                f"profile field '{name}' takes {', '.join(allowed)}, not '{operator}'"
+            )
+    if operator in ("includes_any", "includes_all", "in", "not_in"):
+        if not isinstance(operand, list) or not operand:
+            raise ConditionError(f"'{operator}' needs a non-empty list")
+        operand = tuple(str(v) if not isinstance(v, int | float) else v for v in operand)
+    elif operator in ("gte", "lte"):
+        if not isinstance(operand, int | float) or isinstance(operand, bool):
+            raise ConditionError(f"'{operator}' needs a number")
+    elif operator == "answered":
+        if not isinstance(operand, bool):
+            raise ConditionError("'answered' needs true or false")
+    elif isinstance(operand, list | dict):
+        raise ConditionError(f"'{operator}' needs a single value")
+    return Leaf(subject, name, operator, operand)
+
+
+def leaves(condition: Condition | None) -> Iterator[Leaf]:
+    if condition is None:
+        return
+    if isinstance(condition, Leaf):
+        yield condition
+    elif isinstance(condition, Not):
+        yield from leaves(condition.item)
+    else:
+        for item in condition.items:
+            yield from leaves(item)
+
+
+def answer_dependencies(condition: Condition | None) -> set[str]:
+    """Question ids whose answers the condition reads."""
+    return {leaf.name for leaf in leaves(condition) if leaf.subject == "answer"}
+
+
+_MISSING = object()
+
+
+def leaf_holds(leaf: Leaf, value: Any) -> bool:
+    """Whether one leaf holds for a value (``_MISSING`` when there is no answer)."""
+    if leaf.operator == "answered":
+        return (value is not _MISSING) == leaf.operand
+    if value is _MISSING or value is None:
+        # "not_in" over a missing value stays false: nothing is known.
+        return False
+    op, operand = leaf.operator, leaf.operand
+    if op in LIST_OPERATORS:
+        present = set(value) if isinstance(value, list | tuple | set) else {value}
+        if op == "includes":
+            return operand in present
+        if op == "includes_any":
+            return bool(present & set(operand))
+        return set(operand) <= present
+    if isinstance(value, list | tuple):
+        return False
+    if op == "equals":
+        return _same(value, operand)
+    if op == "in":
+        return any(_same(value, v) for v in operand)
+    if op == "not_in":
+        return not any(_same(value, v) for v in operand)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number >= operand if op == "gte" else number <= operand
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return str(a) == str(b)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A readable trace of how a condition was decided, for the "why is this shown" note."""
+
+    text: str
+    holds: bool
+    children: tuple[Explanation, ...] = ()
+
+
+Lookup = Callable[[Leaf], Any]
+Describe = Callable[[Leaf], str]
+
+
+def evaluate(condition: Condition | None, lookup: Lookup) -> bool:
+    if condition is None:
+        return True
+    if isinstance(condition, Leaf):
+        return leaf_holds(condition, lookup(condition))
+    if isinstance(condition, Not):
+        return not evaluate(condition.item, lookup)
+    results = (evaluate(item, lookup) for item in condition.items)
+    return all(results) if isinstance(condition, All) else any(results)
+
+
+def explain(condition: Condition, lookup: Lookup, describe: Describe) -> Explanation:
+    if isinstance(condition, Leaf):
+        return Explanation(describe(condition), leaf_holds(condition, lookup(condition)))
+    if isinstance(condition, Not):
+        inner = explain(condition.item, lookup, describe)
+        return Explanation("None of the following holds:", not inner.holds, (inner,))
+    children = tuple(explain(item, lookup, describe) for item in condition.items)
+    if isinstance(condition, All):
+        return Explanation("All of the following:", all(c.holds for c in children), children)
+    return Explanation("At least one of the following:", any(c.holds for c in children), children)
+
+
+MISSING = _MISSING

@@ -190,6 +190,10 @@ class _Checker:
                         self.problems.append(
                             ContentProblem(rel, qid, f"unknown {attribute[:-1]} '{value}'")
                         )
+            if question.function and question.function not in self.taxonomy.ids("functions"):
+                self.problems.append(
+                    ContentProblem(rel, qid, f"unknown function '{question.function}'")
+                )
             for leaf in self._leaves_of(qid):
                 message = self._leaf_problem(leaf)
                 if message:

@@ -109,6 +109,8 @@ class Question(BaseModel):
     risks: tuple[str, ...] = ()
     applies_when: Condition | None = None
     actions: dict[GapLevel, tuple[LocalText, ...]] = {}
+    # The function that usually owns closing a gap on this question (a taxonomy id).
+    function: str | None = None
 
     @field_validator("applies_when", mode="before")
     @classmethod
@@ -230,6 +232,7 @@ class Taxonomy(BaseModel):
     harms: tuple[TaxonomyEntry, ...]
     risks: tuple[TaxonomyEntry, ...]
     frameworks: tuple[TaxonomyEntry, ...]
+    functions: tuple[TaxonomyEntry, ...]
 
     def ids(self, vocabulary: str) -> list[str]:
         return [e.id for e in getattr(self, vocabulary)]

@@ -1,0 +1,103 @@
+"""Child-rights due diligence and Safety by Design assessment toolkit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from . import authz, db
+from .config import Config, default_database_url, instance_secret_key
+from .content import QuestionBank, load_bank
+from .paths import bundled_root
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("DD_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        static_folder=str(bundled_root() / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+
+    # Content is validated once at start-up: a broken question bank stops the app with
+    # the list of problems rather than failing on some page later.
+    app.extensions["dd_bank"] = load_bank(Path(app.config["CONTENT_DIR"]))
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app)
+    _init_login(app)
+    authz.init_app(app)
+    _init_templates(app)
+
+    from .assess.routes import bp as assess_bp
+    from .auth.routes import bp as auth_bp
+    from .main.routes import bp as main_bp
+    from .orgs.routes import bp as orgs_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(orgs_bp)
+    app.register_blueprint(assess_bp)
+    return app
+
+
+def bank() -> QuestionBank:
+    from flask import current_app
+
+    return current_app.extensions["dd_bank"]
+
+
+def _init_login(app: Flask) -> None:
+    from .models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        user = db.session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def _init_templates(app: Flask) -> None:
+    from .content.values import display_value
+    from .render import markdown_html
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["markdown"] = markdown_html
+    app.jinja_env.globals["bank"] = bank
+    app.jinja_env.globals["display_value"] = display_value
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    for code in (400, 403, 404, 405, 409, 413, 500):
+        app.register_error_handler(code, _error_page(code))
+
+
+def _error_page(code: int):
+    def handler(error):
+        return render_template("error.html", code=code, error=error), code
+
+    return handler

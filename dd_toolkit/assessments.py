@@ -1,0 +1,450 @@
+"""Assessment operations on the database, shared by the web pages and the CLI.
+
+Each function takes a session and plain arguments, does one piece of work, writes the
+audit trail, and commits. Rules about *who* may do something live in :mod:`authz`; the
+rules here are about *what* may happen (a submitted assessment is read-only, and so on).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from . import portable
+from .completion import progress
+from .content import AnswerData, Evidence, Profile, QuestionBank
+from .content.values import is_empty
+from .models import (
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    AuditEvent,
+    Organisation,
+    Submission,
+    User,
+    utcnow,
+)
+
+
+class AssessmentError(Exception):
+    """An operation is not possible in the assessment's current state."""
+
+
+class IncompleteAssessment(AssessmentError):
+    def __init__(self, missing: list[tuple[Any, Any]]):
+        self.missing = missing
+        super().__init__(f"{len(missing)} required question(s) still need an answer")
+
+
+def profile_of(org: Organisation) -> Profile:
+    return Profile(
+        service_types=tuple(org.service_types or ()),
+        features=tuple(org.features or ()),
+        countries=tuple(org.countries or ()),
+        size_band=org.size_band,
+        under18_users=org.under18_users,
+        hq_country=org.hq_country,
+    )
+
+
+def record(
+    db: Session,
+    *,
+    user: User | None,
+    organisation_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit event to the session; the caller's commit writes it with the change."""
+    db.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            organisation_id=organisation_id,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            detail=detail or {},
+        )
+    )
+
+
+def to_answer_data(row: Answer) -> AnswerData:
+    return AnswerData(
+        value=row.value,
+        not_applicable=row.not_applicable,
+        justification=row.justification,
+        comment=row.comment,
+        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in row.evidence),
+        meta=dict(row.meta or {}),
+    )
+
+
+def answer_rows(db: Session, assessment_id: int) -> dict[str, Answer]:
+    rows = db.exec(select(Answer).where(Answer.assessment_id == assessment_id)).all()
+    return {row.question_id: row for row in rows}
+
+
+def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
+    return {qid: to_answer_data(row) for qid, row in answer_rows(db, assessment_id).items()}
+
+
+def _answer_json(answer: AnswerData) -> dict[str, Any]:
+    return {
+        "value": answer.value,
+        "not_applicable": answer.not_applicable,
+        "justification": answer.justification,
+        "comment": answer.comment,
+        "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
+        "meta": dict(answer.meta),
+    }
+
+
+# -- starting --------------------------------------------------------------------------
+
+
+def drafts_for_cycle(db: Session, organisation_id: int, cycle: int) -> list[Assessment]:
+    return list(
+        db.exec(
+            select(Assessment).where(
+                Assessment.organisation_id == organisation_id,
+                Assessment.cycle == cycle,
+                Assessment.status == AssessmentStatus.DRAFT,
+            )
+        )
+    )
+
+
+def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | None) -> int:
+    copied = 0
+    for row in answer_rows(db, source_id).values():
+        db.add(
+            Answer(
+                assessment_id=target.id,
+                question_id=row.question_id,
+                value=row.value,
+                not_applicable=row.not_applicable,
+                justification=row.justification,
+                comment=row.comment,
+                evidence=list(row.evidence),
+                meta=dict(row.meta or {}),
+                updated_by_id=user.id if user else row.updated_by_id,
+            )
+        )
+        copied += 1
+    return copied
+
+
+def start_assessment(
+    db: Session,
+    bank: QuestionBank,
+    org: Organisation,
+    cycle: int,
+    user: User | None,
+    prefill_from: Assessment | None = None,
+) -> Assessment:
+    if drafts_for_cycle(db, org.id, cycle):
+        raise AssessmentError(f"There is already a draft assessment for {cycle}; continue that one.")
+    if prefill_from is not None and prefill_from.organisation_id != org.id:
+        raise AssessmentError("An assessment can only be pre-filled from your own organisation's.")
+    version = 1 + (
+        db.exec(
+            select(sa.func.count())
+            .select_from(Assessment)
+            .where(Assessment.organisation_id == org.id, Assessment.cycle == cycle)
+        ).one()
+    )
+    assessment = Assessment(
+        organisation_id=org.id,
+        cycle=cycle,
+        version=version,
+        questionnaire_versions=bank.versions(),
+        created_by_id=user.id if user else None,
+    )
+    db.add(assessment)
+    db.flush()
+    copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="assessment.start",
+        entity="assessment",
+        entity_id=assessment.id,
+        detail={"cycle": cycle, "prefilled_from": prefill_from.id if prefill_from else None,
+                "answers_copied": copied},
+    )
+    db.commit()
+    return assessment
+
+
+def new_version(db: Session, bank: QuestionBank, assessment: Assessment, user: User | None) -> Assessment:
+    """Start a draft from a submitted assessment, keeping its answers; the original stays frozen."""
+    if assessment.is_draft:
+        raise AssessmentError("Only a submitted assessment can be the start of a new version.")
+    org = db.get(Organisation, assessment.organisation_id)
+    draft = start_assessment(db, bank, org, assessment.cycle, user, prefill_from=assessment)
+    draft.previous_id = assessment.id
+    db.add(draft)
+    db.commit()
+    return draft
+
+
+# -- saving ----------------------------------------------------------------------------
+
+
+@dataclass
+class SaveOutcome:
+    saved: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    # question id -> the answer row as it is now in the database (someone else's change)
+    conflicts: dict[str, Answer] = field(default_factory=dict)
+
+
+def save_answers(
+    db: Session,
+    assessment: Assessment,
+    user: User | None,
+    changes: dict[str, tuple[AnswerData, int]],
+) -> SaveOutcome:
+    """Save answers, each with the version it was edited from (0 for a new answer).
+
+    An answer changed by someone else since the page was opened is not overwritten: it is
+    returned as a conflict, and the caller shows both versions.
+    """
+    if not assessment.is_draft:
+        raise AssessmentError("This assessment has been submitted and is read-only.")
+    outcome = SaveOutcome()
+    rows = answer_rows(db, assessment.id)
+    now = utcnow()
+    for qid, (answer, base_version) in changes.items():
+        row = rows.get(qid)
+        if row is None:
+            if is_empty(answer):
+                outcome.unchanged.append(qid)
+                continue
+            if base_version != 0:
+                # The answer was there when the page loaded and has since been removed.
+                outcome.conflicts[qid] = Answer(question_id=qid, version=0)
+                continue
+            row = Answer(
+                assessment_id=assessment.id,
+                question_id=qid,
+                updated_by_id=user.id if user else None,
+                updated_at=now,
+                **_answer_json(answer),
+            )
+            db.add(row)
+            try:
+                db.flush()
+            except sa.exc.IntegrityError:
+                db.rollback()
+                outcome.conflicts[qid] = answer_rows(db, assessment.id)[qid]
+                continue
+            before: dict[str, Any] | None = None
+        else:
+            if to_answer_data(row) == answer:
+                outcome.unchanged.append(qid)
+                continue
+            if row.version != base_version:
+                outcome.conflicts[qid] = row
+                continue
+            before = _answer_json(to_answer_data(row))
+            # Compare-and-set on the version, so two saves racing past the check above
+            # cannot both win.
+            result = db.execute(
+                sa.update(Answer)
+                .where(Answer.id == row.id, Answer.version == base_version)
+                .values(
+                    version=base_version + 1,
+                    updated_by_id=user.id if user else None,
+                    updated_at=now,
+                    **_answer_json(answer),
+                )
+            )
+            if result.rowcount != 1:
+                db.rollback()
+                outcome.conflicts[qid] = db.get(Answer, row.id)
+                continue
+        record(
+            db,
+            user=user,
+            organisation_id=assessment.organisation_id,
+            action="answer.save",
+            entity="answer",
+            entity_id=f"{assessment.id}:{qid}",
+            detail={"before": before, "after": _answer_json(answer)},
+        )
+        outcome.saved.append(qid)
+    if outcome.saved:
+        assessment.updated_at = now
+        db.add(assessment)
+    db.commit()
+    return outcome
+
+
+# -- submitting and exporting ----------------------------------------------------------
+
+
+def build_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+    """The portable document for the assessment as it is now (without submission data)."""
+    org = db.get(Organisation, assessment.organisation_id)
+    rows = answer_rows(db, assessment.id)
+    emails = {
+        u.id: u.email
+        for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))
+    }
+    return {
+        "format": portable.FORMAT,
+        "format_version": portable.FORMAT_VERSION,
+        "organisation": portable.profile_to_json(org.name, profile_of(org), org.description),
+        "assessment": {
+            "cycle": assessment.cycle,
+            "version": assessment.version,
+            "status": assessment.status,
+            "questionnaires": dict(assessment.questionnaire_versions),
+            "created_at": assessment.created_at.isoformat(),
+            "submitted_at": assessment.submitted_at.isoformat() if assessment.submitted_at else None,
+        },
+        "answers": {
+            qid: portable.answer_to_json(
+                to_answer_data(row), emails.get(row.updated_by_id), row.updated_at.isoformat()
+            )
+            for qid, row in sorted(rows.items())
+        },
+    }
+
+
+def submission_of(db: Session, assessment_id: int) -> Submission | None:
+    return db.exec(select(Submission).where(Submission.assessment_id == assessment_id)).first()
+
+
+def submit(db: Session, bank: QuestionBank, assessment: Assessment, user: User | None) -> Submission:
+    if not assessment.is_draft:
+        raise AssessmentError("This assessment has already been submitted.")
+    org = db.get(Organisation, assessment.organisation_id)
+    state = progress(bank, profile_of(org), answers_of(db, assessment.id))
+    if not state.ready_to_submit:
+        raise IncompleteAssessment(state.missing)
+    assessment.status = AssessmentStatus.SUBMITTED
+    assessment.submitted_at = utcnow()
+    db.add(assessment)
+    db.flush()
+    snapshot = portable.snapshot_of(build_document(db, assessment))
+    submission = Submission(
+        assessment_id=assessment.id,
+        snapshot=portable.canonical_json(snapshot),
+        sha256=portable.sha256_of(snapshot),
+        submitted_by_id=user.id if user else None,
+        submitted_at=assessment.submitted_at,
+    )
+    db.add(submission)
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="assessment.submit",
+        entity="assessment",
+        entity_id=assessment.id,
+        detail={"sha256": submission.sha256},
+    )
+    db.commit()
+    return submission
+
+
+def export_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+    """The file a user downloads: a submitted assessment exports its frozen snapshot."""
+    submission = submission_of(db, assessment.id)
+    if submission is not None:
+        document = json.loads(submission.snapshot)
+        document["submission"] = {
+            "sha256": submission.sha256,
+            "submitted_at": submission.submitted_at.isoformat(),
+        }
+    else:
+        document = build_document(db, assessment)
+    document["exported_at"] = utcnow().isoformat()
+    return document
+
+
+def import_document(
+    db: Session,
+    bank: QuestionBank,
+    parsed: portable.ParsedDocument,
+    org: Organisation,
+    user: User | None,
+) -> Assessment:
+    """Create a draft from a checked file. Nothing is written unless all of it fits."""
+    if drafts_for_cycle(db, org.id, parsed.cycle):
+        raise AssessmentError(
+            f"There is already a draft assessment for {parsed.cycle}; submit or finish it first."
+        )
+    try:
+        assessment = Assessment(
+            organisation_id=org.id,
+            cycle=parsed.cycle,
+            version=1
+            + db.exec(
+                select(sa.func.count())
+                .select_from(Assessment)
+                .where(Assessment.organisation_id == org.id, Assessment.cycle == parsed.cycle)
+            ).one(),
+            questionnaire_versions=bank.versions(),
+            created_by_id=user.id if user else None,
+        )
+        db.add(assessment)
+        db.flush()
+        for qid, answer in parsed.answers.items():
+            db.add(
+                Answer(
+                    assessment_id=assessment.id,
+                    question_id=qid,
+                    updated_by_id=user.id if user else None,
+                    **_answer_json(answer),
+                )
+            )
+        record(
+            db,
+            user=user,
+            organisation_id=org.id,
+            action="assessment.import",
+            entity="assessment",
+            entity_id=assessment.id,
+            detail={
+                "answers": len(parsed.answers),
+                "source_sha256": parsed.sha256,
+                "source_questionnaires": parsed.questionnaire_versions,
+            },
+        )
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    return assessment
+
+
+def organisation_from_document(
+    db: Session, parsed: portable.ParsedDocument, user: User | None
+) -> Organisation:
+    """Create the organisation a file describes (used by the CLI when moving installations)."""
+    profile = parsed.profile
+    org = Organisation(
+        name=parsed.organisation_name,
+        description=parsed.description,
+        hq_country=profile.hq_country,
+        countries=list(profile.countries),
+        service_types=list(profile.service_types),
+        features=list(profile.features),
+        size_band=profile.size_band,
+        under18_users=profile.under18_users,
+    )
+    db.add(org)
+    db.flush()
+    record(db, user=user, organisation_id=org.id, action="organisation.create",
+           entity="organisation", entity_id=org.id, detail={"source": "import"})
+    return org

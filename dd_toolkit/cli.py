@@ -1,0 +1,220 @@
+"""The ``dd-toolkit`` command: content checks, database set-up, demo data, serving, and
+moving assessments in and out as portable JSON files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from sqlmodel import select
+
+from .content import ContentError, load_bank
+
+
+def _app(ctx: click.Context):
+    from . import create_app
+
+    if "app" not in ctx.obj:
+        overrides = {}
+        if ctx.obj.get("content"):
+            overrides["CONTENT_DIR"] = ctx.obj["content"]
+        try:
+            ctx.obj["app"] = create_app(overrides)
+        except ContentError as exc:
+            raise click.ClickException(f"the content has problems:\n{exc}") from None
+    return ctx.obj["app"]
+
+
+def _session(ctx: click.Context):
+    from . import db
+
+    app = _app(ctx)
+    return app, db.standalone_session(app.extensions["dd_engine"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--content",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="DD_CONTENT_DIR",
+    help="Folder holding questionnaires/, scoring/ and reports/ (default: the bundled content).",
+)
+@click.pass_context
+def main(ctx: click.Context, content: Path | None) -> None:
+    """Child-rights due diligence and Safety by Design assessment toolkit."""
+    ctx.ensure_object(dict)
+    ctx.obj["content"] = str(content) if content else None
+
+
+@main.command("validate-content")
+@click.pass_context
+def validate_content(ctx: click.Context) -> None:
+    """Check every content folder; exit non-zero on any problem."""
+    from .paths import bundled_root
+
+    root = Path(ctx.obj["content"] or bundled_root())
+    try:
+        bank = load_bank(root)
+    except ContentError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {root}", err=True)
+        sys.exit(1)
+    scored = sum(1 for q in bank.questions.values() if q.is_scored)
+    for module in bank.questionnaires:
+        count = len(module.questions())
+        click.echo(f"{module.id} {module.version}: {len(module.sections)} sections, {count} questions")
+    click.echo(f"ok: {len(bank.questions)} questions ({scored} scored) in {root}")
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from .db import upgrade
+
+    app = _app(ctx)
+    upgrade(app.config["DATABASE_URL"])
+    click.echo("database is at the latest schema")
+
+
+@main.command("load-demo")
+@click.pass_context
+def load_demo_command(ctx: click.Context) -> None:
+    """Load the demo companies and accounts (once)."""
+    from .demo import load_demo, sign_in_help
+
+    app, session = _session(ctx)
+    with app.app_context(), session as db:
+        created = load_demo(db, app.extensions["dd_bank"])
+    click.echo("demo data loaded" if created else "demo data already present")
+    click.echo(sign_in_help())
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)), show_default="5000 or $PORT")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the app for one machine (use gunicorn in production)."""
+    from .db import upgrade
+    from .demo import sign_in_help
+
+    app = _app(ctx)
+    upgrade(app.config["DATABASE_URL"])
+    click.echo(f"Serving on http://{host}:{port}/")
+    click.echo(sign_in_help())
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.command("list-assessments")
+@click.pass_context
+def list_assessments(ctx: click.Context) -> None:
+    """Print id, organisation, cycle, version and status of every assessment."""
+    from .models import Assessment, Organisation
+
+    app, session = _session(ctx)
+    with session as db:
+        rows = db.exec(
+            select(Assessment, Organisation)
+            .join(Organisation, Organisation.id == Assessment.organisation_id)
+            .order_by(Assessment.id)
+        ).all()
+    if not rows:
+        click.echo("no assessments")
+        return
+    click.echo(f"{'id':>4}  {'organisation':<30} {'cycle':>5}  {'version':>7}  status")
+    for assessment, org in rows:
+        click.echo(f"{assessment.id:>4}  {org.name[:30]:<30} {assessment.cycle:>5}  "
+                   f"{assessment.version:>7}  {assessment.status}")
+
+
+@main.command("export-assessment")
+@click.argument("assessment_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write ('-' for standard output).")
+@click.pass_context
+def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> None:
+    """Write an assessment as a portable JSON file."""
+    from .assessments import export_document
+    from .models import Assessment
+
+    app, session = _session(ctx)
+    with session as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            raise click.ClickException(f"no assessment with id {assessment_id}")
+        text = json.dumps(export_document(db, assessment), indent=2, ensure_ascii=False)
+    if str(output) == "-":
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+@main.command("import-assessment")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "organisation_id", type=int,
+              help="Import into this organisation id (default: the one named in the file, "
+                   "created if it does not exist).")
+@click.pass_context
+def import_assessment(ctx: click.Context, file: Path, organisation_id: int | None) -> None:
+    """Import a portable JSON file as a new draft assessment. Nothing changes on any error."""
+    from . import portable
+    from .assessments import AssessmentError, import_document, organisation_from_document
+    from .models import Organisation
+
+    app, session = _session(ctx)
+    bank = app.extensions["dd_bank"]
+    try:
+        parsed = portable.parse_document(file.read_bytes(), bank)
+    except portable.ImportError_ as exc:
+        raise click.ClickException("the file was not imported:\n  " + "\n  ".join(exc.problems)) from None
+    with session as db:
+        if organisation_id is not None:
+            org = db.get(Organisation, organisation_id)
+            if org is None:
+                raise click.ClickException(f"no organisation with id {organisation_id}")
+        else:
+            org = db.exec(select(Organisation).where(Organisation.name == parsed.organisation_name)).first()
+            if org is None:
+                org = organisation_from_document(db, parsed, None)
+        try:
+            assessment = import_document(db, bank, parsed, org, None)
+        except AssessmentError as exc:
+            db.rollback()
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"imported {len(parsed.answers)} answers as assessment {assessment.id} "
+                   f"({org.name}, {assessment.cycle}, draft)")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["regulator", "working_group", "platform_admin"]), required=True)
+@click.option("--jurisdiction", "jurisdictions", multiple=True, help="Country code; repeat for several.")
+@click.password_option()
+@click.pass_context
+def create_user(ctx, email, name, role, jurisdictions, password) -> None:
+    """Create a regulator, working-group or platform-admin account."""
+    from . import accounts
+    from .models import PlatformRole
+
+    app, session = _session(ctx)
+    bank = app.extensions["dd_bank"]
+    unknown = [j for j in jurisdictions if j not in bank.taxonomy.ids("countries")]
+    if unknown:
+        raise click.ClickException(f"unknown country code(s): {', '.join(unknown)}")
+    if role == "regulator" and not jurisdictions:
+        raise click.ClickException("a regulator needs at least one --jurisdiction")
+    with session as db:
+        try:
+            accounts.create_user(db, email=email, name=name, password=password,
+                                 platform_role=PlatformRole(role), jurisdictions=list(jurisdictions))
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        db.commit()
+    click.echo(f"created {role} account {email}")

@@ -1,0 +1,204 @@
+"""Demo data: several companies with realistic profiles, one with a submitted assessment and
+one with a half-finished one, and an account for every role.
+
+Answers are derived from each question's id and the company's maturity, so the same bank
+always gives the same demo (no randomness), and any bank works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from . import accounts
+from .assessments import profile_of, save_answers, start_assessment, submit
+from .content import AnswerData, AnswerType, Evidence, Question, QuestionBank
+from .models import Membership, Organisation, OrgRole, PlatformRole
+
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_CYCLE = dt.date.today().year
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    name: str
+    description: str
+    hq_country: str
+    countries: tuple[str, ...]
+    service_types: tuple[str, ...]
+    features: tuple[str, ...]
+    size_band: str
+    under18_users: str
+    admin_email: str
+    maturity: int  # typical maturity level 0-4 the company answers around
+    assessment: str | None = None  # "submitted", "half" or None
+
+
+COMPANIES = (
+    DemoCompany(
+        "Lumen Social", "A photo and short-video social network popular with teenagers.",
+        "SG", ("SG", "MY", "ID", "PH", "TH", "VN"), ("social_network",),
+        ("user_uploads", "live_streaming", "direct_messaging", "public_profiles", "recommender",
+         "virtual_currency"),
+        "large", "yes", "admin@lumen.example", 3, "submitted",
+    ),
+    DemoCompany(
+        "KiteChat", "An encrypted messaging app with group chats and voice calls.",
+        "ID", ("ID", "MY", "PH"), ("messaging",),
+        ("direct_messaging", "e2e_encryption", "user_uploads", "anonymous_accounts"),
+        "medium", "yes", "admin@kitechat.example", 2, "half",
+    ),
+    DemoCompany(
+        "Pixel Quest Games", "A mobile multiplayer game with in-game chat.",
+        "VN", ("VN", "PH", "TH"), ("gaming",),
+        ("direct_messaging", "public_profiles", "virtual_currency"),
+        "startup", "yes", "admin@pixelquest.example", 1,
+    ),
+    DemoCompany(
+        "Andaman Pay", "A mobile wallet and payment service for merchants and consumers.",
+        "TH", ("TH", "KH", "LA", "MM"), ("payments",),
+        ("payments",), "large", "unknown", "admin@andamanpay.example", 2,
+    ),
+    DemoCompany(
+        "Archipelago Cloud", "Consumer cloud storage with photo backup and sharing links.",
+        "MY", ("MY", "BN", "SG"), ("storage",),
+        ("user_uploads",), "medium", "yes", "admin@archipelago.example", 2,
+    ),
+    DemoCompany(
+        "Nusantara Mobile", "A mobile network operator and home broadband provider.",
+        "ID", ("ID", "TL"), ("mobile_operator", "isp"),
+        ("payments",), "very_large", "yes", "admin@nusantara.example", 2,
+    ),
+)
+
+PLATFORM_ACCOUNTS = (
+    ("regulator@demo.example", "Rina Regulator", PlatformRole.REGULATOR, ["MY", "SG"]),
+    ("wg@demo.example", "Wira Working-Group", PlatformRole.WORKING_GROUP, []),
+    ("platform@demo.example", "Pat Platform-Admin", PlatformRole.PLATFORM_ADMIN, []),
+)
+CONTRIBUTOR_EMAIL = "contributor@lumen.example"
+
+
+def _spread(company: DemoCompany, question: Question, span: int) -> int:
+    """A stable offset in [-1, 1] per company and question, for some variety."""
+    digest = hashlib.sha256(f"{company.name}/{question.id}".encode()).digest()
+    return digest[0] % span - span // 2
+
+
+def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerData:
+    level = max(0, min(4, company.maturity + _spread(company, question, 3)))
+    kind = question.type
+    if kind is AnswerType.MATURITY:
+        value = level
+    elif kind is AnswerType.YES_PARTIAL_NO:
+        value = "yes" if level >= 3 else "partial" if level >= 1 else "no"
+    elif kind is AnswerType.SINGLE:
+        ranked = sorted(question.options, key=lambda o: o.points or 0)
+        value = ranked[min(len(ranked) - 1, level * len(ranked) // 5)].value
+    elif kind is AnswerType.MULTI:
+        count = max(1, round(len(question.options) * (level + 1) / 5))
+        value = [o.value for o in question.options[:count]]
+    elif kind is AnswerType.NUMBER:
+        seed = int(hashlib.sha256(question.id.encode()).hexdigest()[:4], 16)
+        if "%" in question.unit or "percent" in question.unit.lower():
+            value = 40 + 12 * company.maturity + seed % 10
+        else:
+            value = (10 + seed % 900) * (company.maturity + 1)
+        if question.maximum is not None:
+            value = min(value, question.maximum)
+        if question.minimum is not None:
+            value = max(value, question.minimum)
+        value = int(value)
+    elif kind is AnswerType.TEXT:
+        value = (
+            f"{company.name} (demo data): a short description written for this demonstration. "
+            "A real answer names the teams, tools and review cadence involved."
+        )
+    else:
+        value = dt.date(cycle - 1, 1 + len(question.id) % 12, 15).isoformat()
+    meta = {}
+    if question.metric:
+        meta = {
+            "period_start": f"{cycle - 1}-01-01",
+            "period_end": f"{cycle - 1}-12-31",
+            "methodology": "Counted once per unique item from the moderation case system (demo data).",
+        }
+    evidence = ()
+    if kind is AnswerType.MATURITY and level >= 2:
+        slug = company.name.lower().replace(" ", "")
+        evidence = (Evidence(f"https://{slug}.example/policies/{question.id}", "Internal document (demo)"),)
+    return AnswerData(value=value, evidence=evidence, meta=meta)
+
+
+def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessment, sections=None):
+    """Answer every applicable question (optionally only in some sections), following
+    conditions on earlier answers until nothing new applies."""
+    org = db.get(Organisation, assessment.organisation_id)
+    profile = profile_of(org)
+    answers: dict[str, AnswerData] = {}
+    while True:
+        applicable = bank.applicability(profile, answers)
+        todo = [
+            bank.questions[qid]
+            for qid, applies in applicable.items()
+            if applies and qid not in answers
+            and (sections is None or bank.section_of[qid].id in sections)
+        ]
+        if not todo:
+            break
+        for question in todo:
+            answers[question.id] = demo_answer(company, question, assessment.cycle)
+    save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
+
+
+def load_demo(db: Session, bank: QuestionBank) -> bool:
+    """Load the demo once; returns False when it is already there."""
+    if db.exec(select(Organisation).where(Organisation.name == COMPANIES[0].name)).first():
+        return False
+    for company in COMPANIES:
+        org, admin = accounts.register_organisation(
+            db, organisation_name=company.name, name=f"{company.name} Admin",
+            email=company.admin_email, password=DEMO_PASSWORD,
+        )
+        org.description = company.description
+        org.hq_country = company.hq_country
+        org.countries = list(company.countries)
+        org.service_types = list(company.service_types)
+        org.features = list(company.features)
+        org.size_band = company.size_band
+        org.under18_users = company.under18_users
+        db.add(org)
+        db.commit()
+        if company.assessment == "submitted":
+            contributor = accounts.create_user(
+                db, email=CONTRIBUTOR_EMAIL, name="Lumen Contributor", password=DEMO_PASSWORD
+            )
+            db.add(Membership(user_id=contributor.id, organisation_id=org.id, role=OrgRole.CONTRIBUTOR))
+            db.commit()
+            assessment = start_assessment(db, bank, org, DEMO_CYCLE - 1, admin)
+            _answer_all(db, bank, company, assessment)
+            submit(db, bank, assessment, admin)
+        elif company.assessment == "half":
+            assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
+            section_ids = [s.id for m in bank.questionnaires for s in m.sections]
+            _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]))
+    for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
+        accounts.create_user(db, email=email, name=name, password=DEMO_PASSWORD,
+                             platform_role=role, jurisdictions=jurisdictions)
+    db.commit()
+    return True
+
+
+def sign_in_help() -> str:
+    lines = [f"Demo sign-ins (password for all: {DEMO_PASSWORD}):"]
+    lines.append(f"  company admin        {COMPANIES[0].admin_email}  ({COMPANIES[0].name}, submitted assessment)")
+    lines.append(f"  company contributor  {CONTRIBUTOR_EMAIL}")
+    lines.append(f"  company admin        {COMPANIES[1].admin_email}  ({COMPANIES[1].name}, half-finished assessment)")
+    for email, _name, role, jurisdictions in PLATFORM_ACCOUNTS:
+        label = role.value.replace("_", " ")
+        extra = f"  (jurisdictions: {', '.join(jurisdictions)})" if jurisdictions else ""
+        lines.append(f"  {label:<20} {email}{extra}")
+    return "\n".join(lines)

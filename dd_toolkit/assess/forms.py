@@ -21,6 +21,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -32,7 +33,11 @@ from ..content import AnswerData, AnswerType, Question
 from ..content.values import build_answer
 from ..forms import MultiCheckboxField
 
-YES_PARTIAL_NO_LABELS = (("yes", _l("Yes")), ("partial", _l("Partly")), ("no", _l("No")))
+YES_PARTIAL_NO_LABELS = (
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("partial", _l("Partly")),
+    SelectChoice("no", _l("No")),
+)
 
 
 class EvidenceForm(Form):
@@ -44,15 +49,15 @@ def _value_field(question: Question):
     label = question.text.get()
     kind = question.type
     if kind is AnswerType.MATURITY:
-        choices = [(str(i), level.get()) for i, level in enumerate(question.levels)]
+        choices = [SelectChoice(str(i), level.get()) for i, level in enumerate(question.levels)]
         return RadioField(label, choices=choices, validate_choice=False)
     if kind is AnswerType.YES_PARTIAL_NO:
         return RadioField(label, choices=list(YES_PARTIAL_NO_LABELS), validate_choice=False)
     if kind is AnswerType.SINGLE:
-        choices = [(o.value, o.label.get()) for o in question.options]
+        choices = [SelectChoice(o.value, o.label.get()) for o in question.options]
         return RadioField(label, choices=choices, validate_choice=False)
     if kind is AnswerType.MULTI:
-        choices = [(o.value, o.label.get()) for o in question.options]
+        choices = [SelectChoice(o.value, o.label.get()) for o in question.options]
         return MultiCheckboxField(label, choices=choices, validate_choice=False)
     if kind is AnswerType.NUMBER:
         return StringField(label, render_kw={"inputmode": "decimal", "autocomplete": "off"})

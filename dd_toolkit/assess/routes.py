@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlmodel import select
+from wtforms import SelectChoice
 
 from .. import bank, db, portable
 from ..assessments import (
@@ -87,8 +88,8 @@ def index():
 
 def _start_form(assessments: list[Assessment], formdata=None) -> StartAssessmentForm:
     form = StartAssessmentForm(formdata=formdata) if formdata is not None else StartAssessmentForm()
-    form.prefill_from.choices = [("", _("An empty assessment"))] + [
-        (str(a.id), _("Answers of %(cycle)s version %(version)s (%(status)s)",
+    form.prefill_from.choices = [SelectChoice("", _("An empty assessment"))] + [
+        SelectChoice(str(a.id), _("Answers of %(cycle)s version %(version)s (%(status)s)",
                       cycle=a.cycle, version=a.version, status=_status_label(a.status)))
         for a in assessments
     ]

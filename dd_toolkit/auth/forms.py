@@ -16,7 +16,10 @@ class LoginForm(FlaskForm):
 class PasswordMixin:
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)],
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD, max=200, message=_l("Use between %(min)d and %(max)d characters.")),
+        ],
         description=_l("At least %(n)d characters. A passphrase of several words is easiest.", n=MIN_PASSWORD),
     )
     confirm = PasswordField(

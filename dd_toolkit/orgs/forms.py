@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, SelectChoice, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..content import Taxonomy
@@ -8,8 +8,8 @@ from ..forms import MultiCheckboxField
 from ..models import OrgRole
 
 
-def _choices(taxonomy: Taxonomy, vocabulary: str) -> list[tuple[str, str]]:
-    return [(e.id, e.label.get()) for e in getattr(taxonomy, vocabulary)]
+def _choices(taxonomy: Taxonomy, vocabulary: str) -> list[SelectChoice]:
+    return [SelectChoice(e.id, e.label.get()) for e in getattr(taxonomy, vocabulary)]
 
 
 class ProfileForm(FlaskForm):
@@ -46,7 +46,7 @@ class ProfileForm(FlaskForm):
 
     def __init__(self, taxonomy: Taxonomy, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.hq_country.choices = [("", _l("Choose a country"))] + _choices(taxonomy, "countries")
+        self.hq_country.choices = [SelectChoice("", _l("Choose a country"))] + _choices(taxonomy, "countries")
         self.countries.choices = _choices(taxonomy, "countries")
         self.service_types.choices = _choices(taxonomy, "service_types")
         self.size_band.choices = _choices(taxonomy, "size_bands")
@@ -62,8 +62,8 @@ class InviteForm(FlaskForm):
     role = RadioField(
         _l("Role"),
         choices=[
-            (OrgRole.CONTRIBUTOR.value, _l("Contributor: answers questions and adds evidence")),
-            (OrgRole.ADMIN.value, _l("Admin: also edits the profile, members, and submits")),
+            SelectChoice(OrgRole.CONTRIBUTOR.value, _l("Contributor: answers questions and adds evidence")),
+            SelectChoice(OrgRole.ADMIN.value, _l("Admin: also edits the profile, members, and submits")),
         ],
         default=OrgRole.CONTRIBUTOR.value,
         validators=[DataRequired()],

@@ -1,0 +1,167 @@
+"""Shared fixtures, after the Flask tutorial: ``app``, ``client``, ``auth``, plus a database
+prepared by the real Alembic migrations (SQLite by default; PostgreSQL when
+``DD_TEST_POSTGRES_URL`` names a server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from dd_toolkit import create_app, db
+from dd_toolkit.db import upgrade
+
+from . import factories
+
+TESTS_DIR = Path(__file__).parent
+FIXTURE_CONTENT = TESTS_DIR / "fixtures" / "content"
+REPO_ROOT = TESTS_DIR.parent
+POSTGRES_URL = os.environ.get("DD_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """A database migrated once per test session; each test gets a fresh copy of it."""
+    if POSTGRES_URL:
+        name = f"dd_template_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(_pg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        upgrade(_with_database(POSTGRES_URL, name))
+        yield ("postgres", name)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite"
+        upgrade(f"sqlite:///{path}")
+        yield ("sqlite", path)
+
+
+def _pg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_url(migrated_template, tmp_path):
+    kind, template = migrated_template
+    if kind == "sqlite":
+        path = tmp_path / "test.sqlite"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"dd_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(_pg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _with_database(POSTGRES_URL, name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(database_url: str, tmp_path: Path, content: Path = FIXTURE_CONTENT, **extra):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "CONTENT_DIR": str(content),
+            **extra,
+        }
+    )
+    return app
+
+
+@pytest.fixture
+def app(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
+    application = make_app(database_url, tmp_path)
+    yield application
+    application.extensions["dd_engine"].dispose()
+
+
+@pytest.fixture
+def real_app(database_url, tmp_path, monkeypatch):
+    """The app with the real question bank from the repository."""
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
+    application = make_app(database_url, tmp_path, content=REPO_ROOT)
+    yield application
+    application.extensions["dd_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    # No app context stays pushed here: each request must get its own, as in production.
+    with db.standalone_session(app.extensions["dd_engine"]) as s:
+        yield s
+
+
+@pytest.fixture
+def bank(app):
+    return app.extensions["dd_bank"]
+
+
+@pytest.fixture
+def make(session, bank):
+    """Test-data factories bound to the test's session."""
+    return factories.Factory(session, bank)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} (status {page.status_code})"
+    return match.group(1) or match.group(2)
+
+
+class Forms:
+    """Posts forms the way a browser does: fetch the page, take its CSRF token, submit."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, url: str, data: dict | None = None, page: str | None = None, **kwargs):
+        payload = dict(data or {})
+        payload["csrf_token"] = csrf_token(self.client, page or url)
+        return self.client.post(url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def forms(client):
+    return Forms(client)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+        self.forms = Forms(client)
+
+    def login(self, email: str, password: str = factories.PASSWORD):
+        return self.forms.post("/auth/login", {"email": email, "password": password})
+
+    def logout(self):
+        return self.forms.post("/auth/logout", page="/")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

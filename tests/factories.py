@@ -1,0 +1,79 @@
+"""Factories for test data, each creating real rows through the toolkit's own functions."""
+
+from __future__ import annotations
+
+import itertools
+
+from dd_toolkit import accounts
+from dd_toolkit.assessments import save_answers, start_assessment, submit
+from dd_toolkit.content import AnswerData
+from dd_toolkit.models import Membership, Organisation, OrgRole, PlatformRole
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+# A profile under which every question of the fixture questionnaire can apply.
+FULL_PROFILE = {
+    "hq_country": "SG",
+    "countries": ["SG", "MY"],
+    "service_types": ["social_network", "payments"],
+    "features": ["live_streaming", "user_uploads", "direct_messaging", "payments"],
+    "size_band": "medium",
+    "under18_users": "yes",
+}
+
+
+class Factory:
+    def __init__(self, session, bank):
+        self.session = session
+        self.bank = bank
+
+    def organisation(self, name: str | None = None, **profile) -> Organisation:
+        n = next(_counter)
+        values = {**FULL_PROFILE, **profile}
+        org = Organisation(name=name or f"Company {n}", **values)
+        self.session.add(org)
+        self.session.commit()
+        return org
+
+    def user(self, org: Organisation | None = None, role: OrgRole = OrgRole.ADMIN, email: str | None = None,
+             platform_role: PlatformRole = PlatformRole.NONE, jurisdictions=None):
+        n = next(_counter)
+        user = accounts.create_user(
+            self.session, email=email or f"user{n}@example.org", name=f"User {n}",
+            password=PASSWORD, platform_role=platform_role, jurisdictions=jurisdictions,
+        )
+        if org is not None:
+            self.session.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
+        self.session.commit()
+        return user
+
+    def assessment(self, org: Organisation, user=None, cycle: int = 2026, answers: dict | None = None):
+        assessment = start_assessment(self.session, self.bank, org, cycle, user)
+        if answers:
+            self.answer(assessment, user, answers)
+        return assessment
+
+    def answer(self, assessment, user, answers: dict):
+        changes = {
+            qid: (a if isinstance(a, AnswerData) else AnswerData(value=a), 0) for qid, a in answers.items()
+        }
+        return save_answers(self.session, assessment, user, changes)
+
+    def complete_answers(self) -> dict:
+        """Answers to every fixture question that applies under FULL_PROFILE."""
+        return {
+            "mini.policy.owner": 3,
+            "mini.policy.exists": "yes",
+            "mini.policy.scope": ["online", "staff"],
+            "mini.policy.reviewed": "2026-01-15",
+            "mini.ops.live": "reactive",
+            "mini.ops.reports": 120,
+            "mini.ops.notes": "Escalations go to the child safety lead within one hour.",
+            "mini.ops.payments": "partial",
+        }
+
+    def submitted(self, org: Organisation, user=None, cycle: int = 2026):
+        assessment = self.assessment(org, user, cycle, self.complete_answers())
+        submit(self.session, self.bank, assessment, user)
+        return assessment

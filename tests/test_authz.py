@@ -1,0 +1,101 @@
+"""One authoriser for every route, and no way into another organisation's assessments."""
+
+import pytest
+
+from .conftest import Forms
+
+
+def test_every_route_declares_a_policy(app):
+    missing = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and getattr(app.view_functions[rule.endpoint], "_dd_policy", None) is None
+    ]
+    assert missing == []
+
+
+def test_a_route_without_policy_is_refused(app, client):
+    @app.route("/forgotten")
+    def forgotten():
+        return "should never be served"
+
+    assert client.get("/forgotten").status_code == 403
+
+
+def _assessment_urls(app, assessment_id: int) -> list[tuple[str, str]]:
+    """Every URL of the app that takes an assessment id, with its methods."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "assessment_id" not in rule.arguments:
+            continue
+        values = {"assessment_id": assessment_id}
+        if "section_id" in rule.arguments:
+            values["section_id"] = "mini.policy"
+        path = rule.build(values)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            urls.append((method, path))
+    return urls
+
+
+def test_other_organisation_gets_404_on_every_assessment_url(app, make, auth, client):
+    victim = make.organisation(name="Victim Co")
+    victim_admin = make.user(victim)
+    draft = make.assessment(victim, victim_admin, answers={"mini.policy.owner": 4})
+    submitted = make.submitted(victim, victim_admin, cycle=2025)
+    attacker_org = make.organisation(name="Attacker Co")
+    attacker = make.user(attacker_org)
+    auth.login(attacker.email)
+    token_page = "/assessments/"
+    checked = 0
+    for target in (draft, submitted):
+        for method, path in _assessment_urls(app, target.id):
+            if method == "GET":
+                response = client.get(path)
+            else:
+                response = Forms(client).post(path, {"mini-policy-owner-value": "0"}, page=token_page)
+            assert response.status_code == 404, (method, path, response.status_code)
+            assert "Victim Co" not in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 10
+    # Pre-filling a new assessment from someone else's is refused too.
+    response = Forms(client).post("/assessments/new", {"cycle": "2026", "prefill_from": str(draft.id)}, page=token_page)
+    assert response.status_code in (302, 404)
+    assert "Victim" not in client.get("/assessments/").get_data(as_text=True)
+
+
+def test_platform_accounts_see_no_company_data(app, make, auth, client):
+    from dd_toolkit.models import PlatformRole
+
+    org = make.organisation()
+    assessment = make.assessment(org, make.user(org), answers={"mini.policy.owner": 2})
+    for role in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP, PlatformRole.PLATFORM_ADMIN):
+        user = make.user(platform_role=role, jurisdictions=["SG"])
+        auth.login(user.email)
+        for method, path in _assessment_urls(app, assessment.id):
+            if method == "GET":
+                assert client.get(path).status_code == 403, path
+        assert client.get("/assessments/").status_code == 403
+        assert client.get("/organisation/profile").status_code == 403
+        auth.logout()
+
+
+@pytest.mark.parametrize("path", ["/", "/auth/login", "/auth/register", "/healthz"])
+def test_public_pages(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_every_get_route_answers_for_its_intended_user(app, make, auth, client):
+    """A smoke pass over every GET route as a company admin: nothing errors."""
+    org = make.organisation()
+    admin = make.user(org)
+    assessment = make.assessment(org, admin, answers={"mini.policy.owner": 2})
+    auth.login(admin.email)
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static" or "token" in rule.arguments:
+            continue
+        values = {"assessment_id": assessment.id, "section_id": "mini.ops"}
+        path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        response = client.get(path)
+        assert response.status_code in (200, 302), (path, response.status_code)
+

@@ -20,3 +20,11 @@ def test_migrations_match_models(database_url):
 def test_upgrade_is_idempotent(database_url):
     upgrade(database_url)
     upgrade(database_url)
+
+
+def test_suite_runs_on_the_requested_database(database_url):
+    """When DD_TEST_POSTGRES_URL is set the whole suite runs on PostgreSQL, not SQLite."""
+    import os
+
+    expected = "postgresql" if os.environ.get("DD_TEST_POSTGRES_URL") else "sqlite"
+    assert make_engine(database_url).dialect.name == expected

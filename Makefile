@@ -1,0 +1,57 @@
+# Two commands do all the set-up on a fresh Debian machine with Python 3.11:
+#   make run    install into .venv, prepare the SQLite database with demo data, serve on 127.0.0.1
+#   make test   install what the tests need (Debian's chromium and PostgreSQL included) and run them
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-sqlite test-postgres install install-dev browser postgres validate lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/dd-toolkit init-db
+	$(BIN)/dd-toolkit load-demo
+	$(BIN)/dd-toolkit run --port $(PORT)
+
+# Debian's Chromium drives the browser tests; Playwright never downloads a browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The PostgreSQL server binaries, for running the suite against a real PostgreSQL.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
+test: install-dev browser postgres validate test-sqlite test-postgres
+
+validate: install
+	$(BIN)/dd-toolkit validate-content
+
+test-sqlite: install-dev
+	$(BIN)/python -m pytest
+
+# The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
+test-postgres: install-dev postgres
+	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

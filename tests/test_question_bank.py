@@ -259,6 +259,17 @@ def test_upload_questions_follow_uploads_or_storage(bank):
     assert "hrdd.act.hash_matching" in applicable(bank, ENTERPRISE)
 
 
+def test_moderation_questions_need_users_who_interact(bank):
+    moderation = (
+        "sbd.p2.user_controls",
+        "sbd.p1.proactive_detection",
+        "hrdd.act.cyberbullying_response",
+    )
+    isp = Profile(service_types=("isp",), size_band="large", under18_users="yes")
+    assert not set(applicable(bank, isp)) & set(moderation)
+    assert set(moderation) <= set(applicable(bank, ENTERPRISE))
+
+
 def test_child_specific_questions_need_child_users(bank):
     adults_only = dataclasses.replace(ENTERPRISE, under18_users="no")
     shown = set(applicable(bank, adults_only))

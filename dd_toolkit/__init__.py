@@ -53,11 +53,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .auth.routes import bp as auth_bp
     from .main.routes import bp as main_bp
     from .orgs.routes import bp as orgs_bp
+    from .questionbank.routes import bp as questionbank_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
     app.register_blueprint(assess_bp)
+    app.register_blueprint(questionbank_bp)
     return app
 
 

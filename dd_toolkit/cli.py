@@ -53,9 +53,7 @@ def main(ctx: click.Context, content: Path | None) -> None:
 @click.pass_context
 def validate_content(ctx: click.Context) -> None:
     """Check every content folder; exit non-zero on any problem."""
-    from .paths import bundled_root
-
-    root = Path(ctx.obj["content"] or bundled_root())
+    root = _content_root(ctx)
     try:
         bank = load_bank(root)
     except ContentError as exc:
@@ -218,3 +216,51 @@ def create_user(ctx, email, name, role, jurisdictions, password) -> None:
             raise click.ClickException(str(exc)) from None
         db.commit()
     click.echo(f"created {role} account {email}")
+
+
+def _content_root(ctx: click.Context) -> Path:
+    from .paths import bundled_root
+
+    return Path(ctx.obj["content"] or bundled_root())
+
+
+def _bank(ctx: click.Context):
+    try:
+        return load_bank(_content_root(ctx))
+    except ContentError as exc:
+        raise click.ClickException(f"the content has problems:\n{exc}") from None
+
+
+@main.command("coverage")
+@click.option("--json", "as_json", is_flag=True, help="Print {reference: [question ids]} as JSON.")
+@click.pass_context
+def coverage_command(ctx: click.Context, as_json: bool) -> None:
+    """For every framework reference, the questions that map to it."""
+    from .content.coverage import coverage
+
+    bank = _bank(ctx)
+    mapping = coverage(bank)
+    if as_json:
+        click.echo(json.dumps(mapping, indent=2))
+        return
+    for ref, ids in mapping.items():
+        label = bank.taxonomy.label("frameworks", ref)
+        click.echo(f"{ref}  ({len(ids)})  {label}")
+        for qid in ids:
+            click.echo(f"    {qid}")
+
+
+@main.command("content-doc")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.pass_context
+def content_doc(ctx: click.Context, output: Path | None) -> None:
+    """Write the whole question bank as one Markdown document for expert review."""
+    from .content.coverage import question_bank_markdown
+
+    text = question_bank_markdown(_bank(ctx))
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")

@@ -1,0 +1,89 @@
+"""The question bank as reviewers meet it: the coverage and content-doc commands, the browse
+page, and the real bank driven through the app with the demo data."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from dd_toolkit.cli import main as cli
+from dd_toolkit.content import load_bank
+from dd_toolkit.content.coverage import coverage
+from dd_toolkit.demo import COMPANIES, DEMO_PASSWORD, load_demo
+from dd_toolkit.models import Assessment, Submission
+
+from .conftest import REPO_ROOT, AuthActions
+
+BANK = load_bank(REPO_ROOT)
+
+
+def test_coverage_json_equals_the_engine():
+    result = CliRunner().invoke(cli, ["--content", str(REPO_ROOT), "coverage", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == coverage(BANK)
+
+
+def test_coverage_text_lists_each_reference_and_its_questions():
+    result = CliRunner().invoke(cli, ["--content", str(REPO_ROOT), "coverage"])
+    assert result.exit_code == 0
+    block = result.output.split("\nRPA:7.4.1", 1)[1].split("\nRPA:", 1)[0].splitlines()
+    assert block[1:] == [f"    {qid}" for qid in coverage(BANK)["RPA:7.4.1"]]
+
+
+def test_content_doc_writes_markdown(tmp_path):
+    out = tmp_path / "bank.md"
+    result = CliRunner().invoke(cli, ["--content", str(REPO_ROOT), "content-doc", "-o", str(out)])
+    assert result.exit_code == 0
+    text = out.read_text()
+    assert text.startswith("# Question bank")
+    assert all(f"`{qid}`" in text for qid in BANK.questions)
+
+
+@pytest.fixture
+def real_client(real_app):
+    return real_app.test_client()
+
+
+@pytest.fixture
+def demo(real_app):
+    from dd_toolkit import db
+
+    with db.standalone_session(real_app.extensions["dd_engine"]) as session:
+        load_demo(session, real_app.extensions["dd_bank"])
+        yield session
+
+
+def test_browse_page_filters_by_reference_and_harm(real_client, demo):
+    AuthActions(real_client).login("wg@demo.example", DEMO_PASSWORD)
+    everything = real_client.get("/question-bank/").get_data(as_text=True)
+    assert f"{len(BANK.questions)} questions" in everything
+    by_ref = real_client.get("/question-bank/?ref=RPA:7.3.1").get_data(as_text=True)
+    expected = coverage(BANK)["RPA:7.3.1"]
+    assert f"{len(expected)} questions" in by_ref
+    shown = {qid for qid in BANK.questions if f"<code>{qid}</code>" in by_ref}
+    assert shown == set(expected)
+    by_harm = real_client.get("/question-bank/?harm=sextortion&ref=RPA:Annex3.iii").get_data(as_text=True)
+    both = {q.id for q in BANK.questions.values() if "sextortion" in q.harms and "RPA:Annex3.iii" in q.refs}
+    assert {qid for qid in BANK.questions if f"<code>{qid}</code>" in by_harm} == both
+    # An unknown filter value is ignored rather than showing an empty bank.
+    assert f"{len(BANK.questions)} questions" in real_client.get("/question-bank/?ref=nope").get_data(as_text=True)
+
+
+def test_browse_page_needs_sign_in(real_client):
+    assert real_client.get("/question-bank/").status_code == 302
+
+
+def test_demo_with_the_real_bank(real_client, demo):
+    """The demo submits a complete assessment under the real bank, and every section page
+    of the half-finished one renders for its company."""
+    submitted = demo.exec(select(Assessment).where(Assessment.status == "submitted")).one()
+    assert demo.exec(select(Submission).where(Submission.assessment_id == submitted.id)).one().sha256
+    draft = demo.exec(select(Assessment).where(Assessment.status == "draft")).one()
+    AuthActions(real_client).login(COMPANIES[1].admin_email, DEMO_PASSWORD)
+    overview = real_client.get(f"/assessments/{draft.id}").get_data(as_text=True)
+    assert "required questions still need an answer" in overview
+    for module in BANK.questionnaires:
+        for section in module.sections:
+            response = real_client.get(f"/assessments/{draft.id}/sections/{section.id}")
+            assert response.status_code == 200, section.id

@@ -141,6 +141,57 @@ def _load_questionnaire(
         return None
 
 
+_PROFILE_VOCABULARY = {
+    "service_types": "service_types",
+    "features": "features",
+    "countries": "countries",
+    "hq_country": "countries",
+    "size_band": "size_bands",
+    "under18_users": "under18_users",
+}
+
+
+def leaf_problem(leaf: Leaf, taxonomy: Taxonomy, questions: dict[str, Question]) -> str | None:
+    """What is wrong with one condition leaf given the vocabulary and the questions, if anything.
+
+    Shared by questionnaire applicability rules and scoring rules (indicators, practices).
+    """
+    values = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
+    if leaf.subject == "profile":
+        allowed = set(taxonomy.ids(_PROFILE_VOCABULARY[leaf.name]))
+        unknown = [str(v) for v in values if str(v) not in allowed]
+        if unknown:
+            return f"condition on profile '{leaf.name}' uses unknown value(s) {', '.join(unknown)}"
+        return None
+    target = questions.get(leaf.name)
+    if target is None:
+        return f"condition refers to unknown question '{leaf.name}'"
+    if leaf.operator == "answered":
+        return None
+    kind = target.type
+    if leaf.operator in ("includes", "includes_any", "includes_all") and kind is not AnswerType.MULTI:
+        return f"'{leaf.operator}' needs a multiple-choice question, '{leaf.name}' is {kind}"
+    if leaf.operator in ("gte", "lte"):
+        if kind not in (AnswerType.NUMBER, AnswerType.MATURITY):
+            return f"'{leaf.operator}' needs a number or maturity question, '{leaf.name}' is {kind}"
+        return None
+    if kind is AnswerType.YES_PARTIAL_NO:
+        allowed_values = set(YES_PARTIAL_NO_CHOICES)
+    elif kind in (AnswerType.SINGLE, AnswerType.MULTI):
+        allowed_values = {o.value for o in target.options}
+    elif kind is AnswerType.MATURITY:
+        allowed_values = {"0", "1", "2", "3", "4"}
+    else:
+        return None
+    unknown = [str(v) for v in values if str(v) not in allowed_values]
+    if unknown:
+        return (
+            f"condition on '{leaf.name}' uses value(s) {', '.join(unknown)} "
+            f"that question cannot take"
+        )
+    return None
+
+
 class _Checker:
     """Cross-file checks: unique ids, known vocabulary, valid references, no cycles."""
 
@@ -195,59 +246,13 @@ class _Checker:
                     ContentProblem(rel, qid, f"unknown function '{question.function}'")
                 )
             for leaf in self._leaves_of(qid):
-                message = self._leaf_problem(leaf)
+                message = leaf_problem(leaf, self.taxonomy, self.questions)
                 if message:
                     self.problems.append(ContentProblem(rel, qid, message))
 
     def _leaves_of(self, qid: str) -> list[Leaf]:
         question, section = self.questions[qid], self.section_of[qid]
         return [*leaves(section.applies_when), *leaves(question.applies_when)]
-
-    _PROFILE_VOCABULARY = {
-        "service_types": "service_types",
-        "features": "features",
-        "countries": "countries",
-        "hq_country": "countries",
-        "size_band": "size_bands",
-        "under18_users": "under18_users",
-    }
-
-    def _leaf_problem(self, leaf: Leaf) -> str | None:
-        values = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
-        if leaf.subject == "profile":
-            vocabulary = self._PROFILE_VOCABULARY[leaf.name]
-            allowed = set(self.taxonomy.ids(vocabulary))
-            unknown = [str(v) for v in values if str(v) not in allowed]
-            if unknown:
-                return f"condition on profile '{leaf.name}' uses unknown value(s) {', '.join(unknown)}"
-            return None
-        target = self.questions.get(leaf.name)
-        if target is None:
-            return f"condition refers to unknown question '{leaf.name}'"
-        if leaf.operator == "answered":
-            return None
-        kind = target.type
-        if leaf.operator in ("includes", "includes_any", "includes_all") and kind is not AnswerType.MULTI:
-            return f"'{leaf.operator}' needs a multiple-choice question, '{leaf.name}' is {kind}"
-        if leaf.operator in ("gte", "lte") and kind not in (AnswerType.NUMBER, AnswerType.MATURITY):
-            return f"'{leaf.operator}' needs a number or maturity question, '{leaf.name}' is {kind}"
-        if kind is AnswerType.YES_PARTIAL_NO:
-            allowed_values = set(YES_PARTIAL_NO_CHOICES)
-        elif kind in (AnswerType.SINGLE, AnswerType.MULTI):
-            allowed_values = {o.value for o in target.options}
-        elif kind is AnswerType.MATURITY:
-            allowed_values = {"0", "1", "2", "3", "4"}
-        else:
-            return None
-        if leaf.operator in ("gte", "lte"):
-            return None
-        unknown = [str(v) for v in values if str(v) not in allowed_values]
-        if unknown:
-            return (
-                f"condition on '{leaf.name}' uses value(s) {', '.join(unknown)} "
-                f"that question cannot take"
-            )
-        return None
 
     def check_cycles(self) -> None:
         graph = {

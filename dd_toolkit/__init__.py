@@ -6,14 +6,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from . import authz, db
 from .config import Config, default_database_url, instance_secret_key
-from .content import QuestionBank, load_bank
+from .content import QuestionBank
+from .registry import Content, load_content
+from .scoring import Methodology
 from .paths import bundled_root
 
 csrf = CSRFProtect()
@@ -40,7 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # Content is validated once at start-up: a broken question bank stops the app with
     # the list of problems rather than failing on some page later.
-    app.extensions["dd_bank"] = load_bank(Path(app.config["CONTENT_DIR"]))
+    content = load_content(Path(app.config["CONTENT_DIR"]), app.config["METHODOLOGY"])
+    app.extensions["dd_bank"] = content.bank
+    app.extensions["dd_content"] = content
 
     db.init_app(app)
     csrf.init_app(app)
@@ -54,19 +58,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .main.routes import bp as main_bp
     from .orgs.routes import bp as orgs_bp
     from .questionbank.routes import bp as questionbank_bp
+    from .results.routes import bp as results_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
     app.register_blueprint(assess_bp)
     app.register_blueprint(questionbank_bp)
+    app.register_blueprint(results_bp)
     return app
 
 
 def bank() -> QuestionBank:
-    from flask import current_app
-
     return current_app.extensions["dd_bank"]
+
+
+def content() -> Content:
+    return current_app.extensions["dd_content"]
+
+
+def methodology() -> Methodology:
+    """The methodology new scores are computed with: the latest version of the configured one."""
+    return content().current_methodology
 
 
 def _init_login(app: Flask) -> None:

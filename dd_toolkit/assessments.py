@@ -28,6 +28,7 @@ from .models import (
     User,
     utcnow,
 )
+from .scoring import Methodology, ScoreCard, score
 
 
 class AssessmentError(Exception):
@@ -324,22 +325,36 @@ def submission_of(db: Session, assessment_id: int) -> Submission | None:
     return db.exec(select(Submission).where(Submission.assessment_id == assessment_id)).first()
 
 
-def submit(db: Session, bank: QuestionBank, assessment: Assessment, user: User | None) -> Submission:
+def submit(
+    db: Session,
+    bank: QuestionBank,
+    method: Methodology,
+    assessment: Assessment,
+    user: User | None,
+    *,
+    benchmark_consent: bool = False,
+) -> Submission:
+    """Freeze the assessment: its answers, profile and score card become one hashed snapshot."""
     if not assessment.is_draft:
         raise AssessmentError("This assessment has already been submitted.")
     org = db.get(Organisation, assessment.organisation_id)
-    state = progress(bank, profile_of(org), answers_of(db, assessment.id))
+    profile, answers = profile_of(org), answers_of(db, assessment.id)
+    state = progress(bank, profile, answers)
     if not state.ready_to_submit:
         raise IncompleteAssessment(state.missing)
     assessment.status = AssessmentStatus.SUBMITTED
     assessment.submitted_at = utcnow()
     db.add(assessment)
     db.flush()
-    snapshot = portable.snapshot_of(build_document(db, assessment))
+    document = build_document(db, assessment)
+    document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
+    snapshot = portable.snapshot_of(document)
     submission = Submission(
         assessment_id=assessment.id,
         snapshot=portable.canonical_json(snapshot),
         sha256=portable.sha256_of(snapshot),
+        methodology=method.key,
+        benchmark_consent=benchmark_consent,
         submitted_by_id=user.id if user else None,
         submitted_at=assessment.submitted_at,
     )
@@ -351,7 +366,8 @@ def submit(db: Session, bank: QuestionBank, assessment: Assessment, user: User |
         action="assessment.submit",
         entity="assessment",
         entity_id=assessment.id,
-        detail={"sha256": submission.sha256},
+        detail={"sha256": submission.sha256, "methodology": method.key,
+                "benchmark_consent": benchmark_consent},
     )
     db.commit()
     return submission
@@ -448,3 +464,25 @@ def organisation_from_document(
     record(db, user=user, organisation_id=org.id, action="organisation.create",
            entity="organisation", entity_id=org.id, detail={"source": "import"})
     return org
+
+
+# -- scores ------------------------------------------------------------------------------
+
+
+def frozen_score_card(submission: Submission) -> ScoreCard:
+    return ScoreCard.from_dict(json.loads(submission.snapshot)["score_card"])
+
+
+def live_score_card(
+    db: Session, bank: QuestionBank, method: Methodology, assessment: Assessment
+) -> ScoreCard:
+    """The score of the answers as they are now (a draft's preview)."""
+    org = db.get(Organisation, assessment.organisation_id)
+    return score(bank, method, profile_of(org), answers_of(db, assessment.id))
+
+
+def rescore_submission(bank: QuestionBank, method: Methodology, submission: Submission) -> ScoreCard:
+    """Score a frozen snapshot's answers under another methodology. Nothing is stored: a
+    re-score is shown beside the frozen card, never in its place."""
+    parsed = portable.parse_document(submission.snapshot, bank)
+    return score(bank, method, parsed.profile, parsed.answers)

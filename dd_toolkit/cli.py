@@ -53,19 +53,25 @@ def main(ctx: click.Context, content: Path | None) -> None:
 @click.pass_context
 def validate_content(ctx: click.Context) -> None:
     """Check every content folder; exit non-zero on any problem."""
+    from .registry import load_content
+
     root = _content_root(ctx)
     try:
-        bank = load_bank(root)
+        content = load_content(root, os.environ.get("DD_METHODOLOGY") or "standard")
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         click.echo(f"{len(exc.problems)} problem(s) in {root}", err=True)
         sys.exit(1)
+    bank = content.bank
     scored = sum(1 for q in bank.questions.values() if q.is_scored)
     for module in bank.questionnaires:
         count = len(module.questions())
         click.echo(f"{module.id} {module.version}: {len(module.sections)} sections, {count} questions")
-    click.echo(f"ok: {len(bank.questions)} questions ({scored} scored) in {root}")
+    for key in sorted(content.methodologies):
+        click.echo(f"scoring {key}")
+    click.echo(f"ok: {len(bank.questions)} questions ({scored} scored), "
+               f"{len(content.methodologies)} scoring methodologies in {root}")
 
 
 @main.command("init-db")
@@ -87,7 +93,7 @@ def load_demo_command(ctx: click.Context) -> None:
 
     app, session = _session(ctx)
     with app.app_context(), session as db:
-        created = load_demo(db, app.extensions["dd_bank"])
+        created = load_demo(db, app.extensions["dd_content"])
     click.echo("demo data loaded" if created else "demo data already present")
     click.echo(sign_in_help())
 
@@ -264,3 +270,48 @@ def content_doc(ctx: click.Context, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}")
+
+
+@main.command("score")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole score card as JSON.")
+@click.option("--methodology", "methodology_key",
+              help="Score with this methodology (id@version); default: the latest of the configured one.")
+@click.pass_context
+def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key: str | None) -> None:
+    """Score an exported assessment file (the same engine as the results page)."""
+    from . import portable
+    from .registry import load_content
+    from .scoring import score
+
+    try:
+        content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
+    except ContentError as exc:
+        raise click.ClickException(f"the content has problems:\n{exc}") from None
+    method = content.current_methodology
+    if methodology_key:
+        method = content.methodology(methodology_key)
+        if method is None:
+            raise click.ClickException(
+                f"no methodology {methodology_key}; available: {', '.join(sorted(content.methodologies))}"
+            )
+    try:
+        parsed = portable.parse_document(file.read_bytes(), content.bank)
+    except portable.ImportError_ as exc:
+        raise click.ClickException("the file cannot be scored:\n  " + "\n  ".join(exc.problems)) from None
+    card = score(content.bank, method, parsed.profile, parsed.answers)
+    if as_json:
+        click.echo(json.dumps(card.to_dict(), indent=2, ensure_ascii=False))
+        return
+    bands = {b.id: b.label for b in method.bands}
+
+    def fmt(value: float | None) -> str:
+        return "  -" if value is None else f"{value:5.1f}"
+
+    click.echo(f"{parsed.organisation_name}, {parsed.cycle} — scored with {method.key}")
+    click.echo(f"overall {fmt(card.overall)}  {bands.get(card.band, '')}")
+    for module in card.modules:
+        click.echo(f"  {module.title:<40} {fmt(module.score)}  {bands.get(module.band, '')}")
+    for indicator in card.indicators:
+        status = "does not apply" if indicator.met is None else "met" if indicator.met else "not met"
+        click.echo(f"  {indicator.id:<12} {status}")

@@ -14,6 +14,8 @@ class Config:
     DATABASE_URL: str | None = os.environ.get("DATABASE_URL")
     # A folder holding questionnaires/, scoring/ and reports/ (an installation's own content).
     CONTENT_DIR: str = os.environ.get("DD_CONTENT_DIR") or str(bundled_root())
+    # Which scoring methodology (by id) new scores use; its latest version is taken.
+    METHODOLOGY: str = os.environ.get("DD_METHODOLOGY") or "standard"
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en",)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

@@ -17,6 +17,7 @@ from . import accounts
 from .assessments import profile_of, save_answers, start_assessment, submit
 from .content import AnswerData, AnswerType, Evidence, Question, QuestionBank
 from .models import Membership, Organisation, OrgRole, PlatformRole
+from .registry import Content
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_CYCLE = dt.date.today().year
@@ -154,8 +155,9 @@ def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessmen
     save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
 
 
-def load_demo(db: Session, bank: QuestionBank) -> bool:
+def load_demo(db: Session, content: Content) -> bool:
     """Load the demo once; returns False when it is already there."""
+    bank = content.bank
     if db.exec(select(Organisation).where(Organisation.name == COMPANIES[0].name)).first():
         return False
     for company in COMPANIES:
@@ -180,7 +182,7 @@ def load_demo(db: Session, bank: QuestionBank) -> bool:
             db.commit()
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - 1, admin)
             _answer_all(db, bank, company, assessment)
-            submit(db, bank, assessment, admin)
+            submit(db, bank, content.current_methodology, assessment, admin, benchmark_consent=True)
         elif company.assessment == "half":
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
             section_ids = [s.id for m in bank.questionnaires for s in m.sections]

@@ -137,6 +137,10 @@ class Submission(SQLModel, table=True):
     assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
     snapshot: str = Field(sa_column=Column(sa.Text, nullable=False))
     sha256: str = Field(max_length=64)
+    # The methodology the frozen score card was computed with, as "id@version".
+    methodology: str = Field(default="", max_length=100)
+    # Chosen at submission: whether this submission may feed anonymised benchmarks.
+    benchmark_consent: bool = False
     submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     submitted_at: datetime = Field(default_factory=utcnow)
 

@@ -13,6 +13,7 @@ Format (``format_version`` 1)::
       "answers": {question_id: {"value", "not_applicable", "justification", "comment",
                                 "evidence": [{"url", "description"}], "meta",
                                 "updated_by", "updated_at"}},
+      "score_card": {...},                             # only for a submitted assessment
       "submission": {"sha256", "submitted_at"},      # only for a submitted assessment
       "exported_at": "..."
     }
@@ -131,6 +132,8 @@ class _Document(_Strict):
     organisation: _Organisation
     assessment: _Assessment
     answers: dict[str, _Answer]
+    # The score card frozen at submission; an import recomputes scores, so it is only carried.
+    score_card: dict[str, Any] | None = None
     submission: _Submission | None = None
     exported_at: str | None = None
 

@@ -118,9 +118,9 @@ def bank(app):
 
 
 @pytest.fixture
-def make(session, bank):
+def make(session, app):
     """Test-data factories bound to the test's session."""
-    return factories.Factory(session, bank)
+    return factories.Factory(session, app.extensions["dd_content"])
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')

@@ -24,9 +24,10 @@ FULL_PROFILE = {
 
 
 class Factory:
-    def __init__(self, session, bank):
+    def __init__(self, session, content):
         self.session = session
-        self.bank = bank
+        self.content = content
+        self.bank = content.bank
 
     def organisation(self, name: str | None = None, **profile) -> Organisation:
         n = next(_counter)
@@ -73,7 +74,9 @@ class Factory:
             "mini.ops.payments": "partial",
         }
 
-    def submitted(self, org: Organisation, user=None, cycle: int = 2026):
-        assessment = self.assessment(org, user, cycle, self.complete_answers())
-        submit(self.session, self.bank, assessment, user)
+    def submitted(self, org: Organisation, user=None, cycle: int = 2026, consent: bool = False,
+                  answers=None, methodology: str | None = None):
+        assessment = self.assessment(org, user, cycle, answers or self.complete_answers())
+        method = self.content.methodology(methodology) if methodology else self.content.current_methodology
+        submit(self.session, self.bank, method, assessment, user, benchmark_consent=consent)
         return assessment

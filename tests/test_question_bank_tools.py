@@ -50,7 +50,7 @@ def demo(real_app):
     from dd_toolkit import db
 
     with db.standalone_session(real_app.extensions["dd_engine"]) as session:
-        load_demo(session, real_app.extensions["dd_bank"])
+        load_demo(session, real_app.extensions["dd_content"])
         yield session
 
 

@@ -223,3 +223,14 @@ def test_methodology_validation_names_problems(tmp_path):
     assert "scoring/mini.yaml: weights.sections: unknown section 'mini.nowhere'" in messages
     assert "scoring/mini.yaml: lens frameworks: unknown framework reference 'RPA:9.9.9'" in messages
     assert any("practice proactive_live: condition on 'mini.ops.live' uses value(s) sometimes" in m for m in messages)
+
+
+def test_card_survives_json_round_trip():
+    import json
+
+    from dd_toolkit.scoring import ScoreCard
+
+    card = card_for({**COMPLETE, "mini.policy.owner": 1})
+    again = ScoreCard.from_dict(json.loads(json.dumps(card.to_dict())))
+    assert again.to_dict() == card.to_dict()
+    assert again.section("mini.policy").capped_by == ("mini.policy.owner",)

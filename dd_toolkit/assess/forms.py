@@ -168,6 +168,17 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Import as a new draft"))
 
 
+class SubmitForm(FlaskForm):
+    benchmark_consent = BooleanField(
+        _l("Include this submission in the anonymised industry benchmark"),
+        description=_l(
+            "Only aggregates of five or more companies are ever shown; no one sees your "
+            "organisation's figures. You can leave this unticked."
+        ),
+    )
+    submit = SubmitField(_l("Submit and freeze this version"))
+
+
 class ConfirmForm(FlaskForm):
     """A button that only needs CSRF protection."""
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlmodel import select
 from wtforms import SelectChoice
 
-from .. import bank, db, portable
+from .. import bank, db, methodology, portable
 from ..assessments import (
     AssessmentError,
     IncompleteAssessment,
@@ -35,6 +35,7 @@ from .forms import (
     ConfirmForm,
     ImportForm,
     StartAssessmentForm,
+    SubmitForm,
     base_version,
     read_answer,
     section_form,
@@ -277,10 +278,11 @@ def submit_assessment(assessment_id: int):
         flash(_("This assessment has already been submitted."), "info")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)
-    form = ConfirmForm()
+    form = SubmitForm()
     if form.validate_on_submit():
         try:
-            submission = submit(db.session(), bank(), assessment, current_user)
+            submission = submit(db.session(), bank(), methodology(), assessment, current_user,
+                                benchmark_consent=form.benchmark_consent.data)
         except IncompleteAssessment:
             flash(_("Some required questions still need an answer."), "error")
         except AssessmentError as exc:

@@ -114,6 +114,34 @@ class ScoreCard:
         data = asdict(self)
         return _rounded(data)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreCard:
+        """Rebuild a card from :meth:`to_dict` output (a score card frozen in a snapshot)."""
+        return cls(
+            methodology=dict(data["methodology"]),
+            questionnaires=dict(data["questionnaires"]),
+            overall=data["overall"],
+            band=data["band"],
+            modules=tuple(
+                ModuleScore(**{**m, "sections": tuple(
+                    SectionScore(**{**s, "capped_by": tuple(s["capped_by"])}) for s in m["sections"]
+                )})
+                for m in data["modules"]
+            ),
+            lenses=tuple(
+                LensScore(lens["id"], lens["label"], tuple(LensItem(**i) for i in lens["items"]))
+                for lens in data["lenses"]
+            ),
+            indicators=tuple(
+                IndicatorResult(**{**i, "components": tuple(ComponentResult(**c) for c in i["components"])})
+                for i in data["indicators"]
+            ),
+            practices=dict(data["practices"]),
+            questions=tuple(QuestionScore(**q) for q in data["questions"]),
+            scored_questions=data["scored_questions"],
+            unanswered_questions=data["unanswered_questions"],
+        )
+
     def question(self, question_id: str) -> QuestionScore | None:
         return next((q for q in self.questions if q.question_id == question_id), None)
 

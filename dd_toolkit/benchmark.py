@@ -1,0 +1,877 @@
+"""Anonymised benchmarks across companies, with disclosure control.
+
+The Industry Working Group sees anonymised figures for peer groups of companies, and each
+company sees where it stands against the peer groups it belongs to. Nothing shown, alone or
+combined with anything else shown, may let a reader work out one company's figures. This
+module is pure Python (standard library only) and knows nothing about the web app or the
+database: callers hand it :class:`BenchmarkEntry` records.
+
+What is shown
+-------------
+Peer groups: ``all``, one per service type (``service_type:<id>``), one per size band
+(``size_band:<id>``) and one per country of operation (``country:<ISO>``) present in the cycle.
+For a disclosed group: the number of companies, the 25th percentile, median and 75th percentile
+(``statistics.quantiles(..., n=4, method="inclusive")``) of the overall score, of each module
+score and of each lens item, and the share (0-1) of companies meeting each indicator (among
+those it applies to) and adopting each key practice. Each metric row also shows how many
+companies it is computed over. Never shown: a minimum, a maximum, a mean of fewer than
+``threshold`` companies, any one company's value, or an organisation id.
+
+Disclosure rules (``threshold`` = t, 5 by default)
+-------------------------------------------------
+A "contributor set" is the set of companies a figure is computed over: the group's members for
+the group itself, and the members having a value for a metric (a score present, an indicator
+that applies, a practice answered) for that metric.
+
+1. Primary suppression. A group with fewer than t companies is suppressed: only its label, a
+   flag and the reason "not enough companies" are shown, and its size is stored as ``None``
+   (displayed as "fewer than t"). Within a disclosed group, a metric with fewer than t
+   contributors is suppressed on its own, with the same reason.
+
+2. Differencing between two figures. Shares are counts divided by the number of contributors,
+   and the number of contributors is shown, so two figures of the same metric over contributor
+   sets A and B let a reader subtract counts. For every pair of disclosed contributor sets of
+   the same metric (and, for the groups themselves, of every pair of disclosed groups,
+   ``all`` included), |A \\ B| and |B \\ A| must each be 0 or at least t. Otherwise the figure
+   of the smaller set is suppressed (ties: the group later in the stable order "all", service
+   types, size bands, countries), with the reason "could reveal a single company".
+
+3. Differencing through combinations. Pairs are not enough: size bands partition ``all``, so
+   ``all`` minus every disclosed band gives the total of a suppressed band; two service types
+   minus ``all`` gives the companies in both; and so on. The rule applied is the linear one: no
+   linear combination of the disclosed figures of one metric (each a sum over its contributor
+   set) may be a sum over, or any other combination confined to, fewer than t companies.
+   Technically: the row space of the 0/1 contributor-set matrix must contain no non-zero
+   vector whose support covers fewer than t companies. The check is exact (rank computed in
+   exact arithmetic; see ``_find_leak``). When it fails, the smallest disclosed figure whose
+   removal closes the leak is suppressed (ties: later group) and the check is repeated until
+   nothing leaks. The same check protects the group sizes themselves (a sum of ones).
+
+4. Dominance (the "(n, k) rule" for business statistics, where one large contributor dominates a
+   total) is not applicable: the figures here are quartiles of scores bounded to 0-100 and
+   shares of yes/no answers, so no single company can dominate a figure; the threshold and the
+   differencing rules are what protect individual companies.
+
+Between cycles, :func:`trends` shows the ``all`` group of each cycle. Treating each company's
+answers as if they were unchanged from one cycle to the next (the worst case), the sets of
+companies of the cycles are checked with the same rules 2 and 3 (a cycle whose set differs from
+an earlier cycle with shown shares by 1..t-1 companies in either direction has its indicator
+shares withheld, and says why); the later cycle is always the one that gives way.
+
+What the rules do not cover (deliberately, or because it is outside this module): a group in
+which every contributor gives the same answer (share 0 or 1) tells a reader who knows a company
+is in the group what that company answered; a coalition of t-1 companies pooling their own
+answers can learn the last one's in a group of exactly t; with t companies the quartiles are
+values of individual (unnamed) companies, which is inherent to medians; benchmarks of
+different cycles are protected against each other only through :func:`trends`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+
+__all__ = [
+    "BAND_ABOVE_P75",
+    "BAND_BELOW_P25",
+    "BAND_MEDIAN_P75",
+    "BAND_P25_MEDIAN",
+    "CSV_COLUMNS",
+    "REASON_DIFFERENCING",
+    "REASON_TOO_FEW",
+    "STATUS_DIFFERENCING",
+    "STATUS_SHOWN",
+    "STATUS_TOO_FEW",
+    "Benchmark",
+    "BenchmarkEntry",
+    "GroupResult",
+    "MetricResult",
+    "Placement",
+    "Position",
+    "Trend",
+    "benchmark_csv",
+    "benchmark_rows",
+    "build_benchmark",
+    "position",
+    "trends",
+]
+
+REASON_TOO_FEW = "not enough companies"
+REASON_DIFFERENCING = "could reveal a single company"
+STATUS_SHOWN = "shown"
+STATUS_TOO_FEW = f"suppressed: {REASON_TOO_FEW}"
+STATUS_DIFFERENCING = f"suppressed: {REASON_DIFFERENCING}"
+
+BAND_BELOW_P25 = "below the 25th percentile"
+BAND_P25_MEDIAN = "between the 25th percentile and the median"
+BAND_MEDIAN_P75 = "between the median and the 75th percentile"
+BAND_ABOVE_P75 = "above the 75th percentile"
+
+CSV_COLUMNS = (
+    "group_id",
+    "group_label",
+    "companies",
+    "metric",
+    "p25",
+    "median",
+    "p75",
+    "share",
+    "status",
+)
+
+#: Metric name of the per-group row giving the number of companies in the group.
+GROUP_SIZE_METRIC = "companies"
+
+SIZE_BAND_ORDER = ("startup", "medium", "large", "very_large")
+_KIND_ORDER = ("all", "service_type", "size_band", "country")
+_LABEL_KEYS = {"service_type": "service_types", "size_band": "size_bands", "country": "countries"}
+
+_QUARTILE_DECIMALS = 2
+_SHARE_DECIMALS = 4
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """The scored, latest submission of one consenting organisation in one cycle."""
+
+    organisation_id: int
+    cycle: int
+    service_types: tuple[str, ...]
+    size_band: str
+    countries: tuple[str, ...]
+    overall: float
+    modules: Mapping[str, float] = field(default_factory=dict)
+    lenses: Mapping[str, float] = field(default_factory=dict)
+    indicators: Mapping[str, bool | None] = field(default_factory=dict)
+    practices: Mapping[str, bool] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric of one group: quartiles (scores) or a share (indicators, practices).
+
+    ``companies`` is the number of companies the figure is computed over (for an indicator,
+    those it applies to). Every figure is ``None`` when the metric is suppressed.
+    """
+
+    metric: str
+    kind: str  # "quartiles" | "share"
+    status: str
+    companies: int | None = None
+    p25: float | None = None
+    median: float | None = None
+    p75: float | None = None
+    share: float | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.status != STATUS_SHOWN
+
+    @property
+    def reason(self) -> str | None:
+        return None if not self.suppressed else self.status.removeprefix("suppressed: ")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "status": self.status,
+            "suppressed": self.suppressed,
+            "reason": self.reason,
+            "companies": self.companies,
+            "p25": self.p25,
+            "median": self.median,
+            "p75": self.p75,
+            "share": self.share,
+        }
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """A peer group. A suppressed group carries only its label, the flag and the reason."""
+
+    group_id: str
+    label: str
+    suppressed: bool
+    reason: str | None
+    n: int | None
+    metrics: tuple[MetricResult, ...] = ()
+    threshold: int = 5
+
+    @property
+    def kind(self) -> str:
+        return self.group_id.split(":", 1)[0]
+
+    @property
+    def status(self) -> str:
+        return STATUS_SHOWN if not self.suppressed else f"suppressed: {self.reason}"
+
+    @property
+    def n_display(self) -> str:
+        """What a page shows for the size: the number, "fewer than t", or "not shown"."""
+        if self.n is not None:
+            return str(self.n)
+        if self.reason == REASON_TOO_FEW:
+            return f"fewer than {self.threshold}"
+        return "not shown"
+
+    def metric(self, name: str) -> MetricResult | None:
+        for result in self.metrics:
+            if result.metric == name:
+                return result
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "kind": self.kind,
+            "label": self.label,
+            "suppressed": self.suppressed,
+            "reason": self.reason,
+            "status": self.status,
+            "n": self.n,
+            "n_display": self.n_display,
+            "metrics": [m.to_dict() for m in self.metrics],
+        }
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Anonymised benchmark of one cycle: peer groups in a stable order."""
+
+    cycle: int
+    threshold: int
+    groups: tuple[GroupResult, ...]
+
+    def group(self, group_id: str) -> GroupResult | None:
+        for result in self.groups:
+            if result.group_id == group_id:
+                return result
+        return None
+
+    @property
+    def disclosed(self) -> tuple[GroupResult, ...]:
+        return tuple(g for g in self.groups if not g.suppressed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "threshold": self.threshold,
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one of the company's own values falls in a group's disclosed quartiles."""
+
+    metric: str
+    value: float
+    status: str
+    band: str | None = None
+    p25: float | None = None
+    median: float | None = None
+    p75: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "value": self.value,
+            "status": self.status,
+            "band": self.band,
+            "p25": self.p25,
+            "median": self.median,
+            "p75": self.p75,
+        }
+
+
+@dataclass(frozen=True)
+class Position:
+    """A company's standing in one peer group it belongs to."""
+
+    group_id: str
+    group_label: str
+    suppressed: bool
+    reason: str | None
+    companies: int | None
+    placements: tuple[Placement, ...] = ()
+
+    def placement(self, metric: str) -> Placement | None:
+        for item in self.placements:
+            if item.metric == metric:
+                return item
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "group_label": self.group_label,
+            "suppressed": self.suppressed,
+            "reason": self.reason,
+            "companies": self.companies,
+            "placements": [p.to_dict() for p in self.placements],
+        }
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The "all" group of one cycle, for year-on-year comparison.
+
+    ``indicators`` holds one share per indicator; ``note`` says why shares are withheld when
+    the companies taking part changed too little since an earlier cycle.
+    """
+
+    cycle: int
+    status: str
+    n: int | None
+    overall_median: float | None
+    indicators: tuple[MetricResult, ...] = ()
+    note: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.status != STATUS_SHOWN
+
+    def indicator(self, name: str) -> MetricResult | None:
+        for result in self.indicators:
+            if result.metric == name:
+                return result
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "status": self.status,
+            "suppressed": self.suppressed,
+            "n": self.n,
+            "overall_median": self.overall_median,
+            "indicators": [m.to_dict() for m in self.indicators],
+            "note": self.note,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    kind: str  # "quartiles" | "share"
+    value: Callable[[BenchmarkEntry], Any]  # None when the company does not contribute
+
+
+def _mapping_getter(attr: str, key: str) -> Callable[[BenchmarkEntry], Any]:
+    def get(entry: BenchmarkEntry) -> Any:
+        return (getattr(entry, attr) or {}).get(key)
+
+    return get
+
+
+def _metrics_of(entries: Iterable[BenchmarkEntry]) -> list[_Metric]:
+    entries = list(entries)
+    metrics = [_Metric("overall", "quartiles", lambda e: e.overall)]
+    for attr, prefix, kind in (
+        ("modules", "module", "quartiles"),
+        ("lenses", "lens", "quartiles"),
+        ("indicators", "indicator", "share"),
+        ("practices", "practice", "share"),
+    ):
+        keys = sorted({k for e in entries for k in (getattr(e, attr) or {})})
+        metrics.extend(_Metric(f"{prefix}:{k}", kind, _mapping_getter(attr, k)) for k in keys)
+    return metrics
+
+
+def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    p25, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
+    return (
+        round(p25, _QUARTILE_DECIMALS),
+        round(median, _QUARTILE_DECIMALS),
+        round(p75, _QUARTILE_DECIMALS),
+    )
+
+
+def _figure(metric: _Metric, values: Sequence[Any]) -> MetricResult:
+    """The shown figure of a metric over ``values`` (already checked to be disclosable)."""
+    if metric.kind == "quartiles":
+        p25, median, p75 = _quartiles([float(v) for v in values])
+        return MetricResult(metric.name, metric.kind, STATUS_SHOWN, len(values), p25, median, p75)
+    share = round(sum(1 for v in values if v) / len(values), _SHARE_DECIMALS)
+    return MetricResult(metric.name, metric.kind, STATUS_SHOWN, len(values), share=share)
+
+
+def _withheld(metric: _Metric, status: str) -> MetricResult:
+    return MetricResult(metric.name, metric.kind, status)
+
+
+# --------------------------------------------------------------------------------------------
+# Disclosure control: exact rank arithmetic
+# --------------------------------------------------------------------------------------------
+
+# Exponents of Mersenne primes 2**e - 1.
+_MERSENNE_EXPONENTS = (61, 89, 107, 127, 521, 607, 1279, 2203, 2281, 3217, 4253, 4423, 9689)
+
+
+def _modulus_for(size: int) -> int | None:
+    """A prime above every non-zero minor of a 0/1 matrix whose rank is at most ``size``.
+
+    Hadamard's bound for an n x n 0/1 matrix is (n+1)**((n+1)/2) / 2**n. With a prime larger
+    than that, no non-zero minor vanishes modulo the prime, so the rank modulo the prime equals
+    the rank over the rationals: the arithmetic is fast and still exact. ``None`` means "use
+    fractions" (only for absurdly large families).
+    """
+    n = max(size, 1)
+    bits = (n + 1) / 2 * math.log2(n + 1) - n + 2
+    for exponent in _MERSENNE_EXPONENTS:
+        if exponent > bits:
+            return (1 << exponent) - 1
+    return None
+
+
+class _Basis:
+    """Incremental Gaussian elimination, exact (modulo a large prime or in fractions)."""
+
+    def __init__(self, modulus: int | None):
+        self.modulus = modulus
+        self.vectors: list[tuple[int, list[Any]]] = []
+
+    def add(self, vector: Sequence[int]) -> bool:
+        """Add ``vector``; True when it is independent of those added before."""
+        m = self.modulus
+        v: list[Any] = list(vector) if m else [Fraction(x) for x in vector]
+        for pivot, b in self.vectors:
+            c = v[pivot]
+            if c:
+                if m:
+                    v = [(x - c * y) % m for x, y in zip(v, b)]
+                else:
+                    v = [x - c * y for x, y in zip(v, b)]
+        for i, x in enumerate(v):
+            if x:
+                if m:
+                    inv = pow(x, -1, m)
+                    v = [(y * inv) % m for y in v]
+                else:
+                    v = [y / x for y in v]
+                self.vectors.append((i, v))
+                return True
+        return False
+
+
+@dataclass
+class _Atoms:
+    """Companies grouped by which of the given sets they belong to.
+
+    Every linear combination of the sets' indicator vectors is constant on an atom, so the
+    atoms are the columns of the contributor-set matrix (weighted by their size).
+    """
+
+    members: list[frozenset]
+    columns: list[tuple[int, ...]]
+    modulus: int | None
+
+    @classmethod
+    def of(cls, rows: Sequence[frozenset]) -> "_Atoms":
+        by_signature: dict[tuple[int, ...], set] = {}
+        for company in sorted(set().union(*rows), key=repr):
+            signature = tuple(1 if company in row else 0 for row in rows)
+            by_signature.setdefault(signature, set()).add(company)
+        items = sorted(by_signature.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        columns = [sig for sig, _ in items]
+        members = [frozenset(m) for _, m in items]
+        return cls(members, columns, _modulus_for(min(len(rows), len(columns))))
+
+    def rank(self, skip: Callable[[int], bool] = lambda a: False) -> tuple[int, list[int]]:
+        """Rank of the columns not skipped, and a basis chosen greedily, largest atoms first."""
+        basis = _Basis(self.modulus)
+        chosen = [a for a in range(len(self.columns)) if not skip(a) and basis.add(self.columns[a])]
+        return len(chosen), chosen
+
+
+def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
+    """Companies, fewer than ``threshold``, on which some combination of ``sets`` is confined.
+
+    Returns a set T of companies (a union of atoms) such that a non-zero linear combination of
+    the sets' indicator vectors vanishes outside T, i.e. the disclosed sums determine a
+    non-trivial linear function of the values of the companies in T alone. ``None`` when the
+    smallest such support has at least ``threshold`` companies.
+
+    A combination confined to T exists exactly when removing T's columns lowers the rank, i.e.
+    T meets every basis of the column matroid. The search branches on the small atoms of a
+    basis chosen largest-atoms-first: a leak set must contain one of them, so the search is
+    complete, and it stops at once when large atoms alone span the space (the usual case).
+    """
+    rows = list(dict.fromkeys(s for s in sets if s))
+    if not rows or threshold <= 1:
+        return None
+    atoms = _Atoms.of(rows)
+    weights = [len(m) for m in atoms.members]
+    full_rank, _ = atoms.rank()
+    seen: set[frozenset[int]] = set()
+
+    def search(excluded: frozenset[int], budget: int) -> frozenset[int] | None:
+        rank, basis = atoms.rank(lambda a: a in excluded)
+        if rank < full_rank:
+            return excluded
+        for a in sorted((a for a in basis if weights[a] <= budget), key=lambda a: (weights[a], a)):
+            branch = excluded | {a}
+            if branch in seen:
+                continue
+            seen.add(branch)
+            found = search(branch, budget - weights[a])
+            if found is not None:
+                return found
+        return None
+
+    found = search(frozenset(), threshold - 1)
+    if found is None:
+        return None
+    return frozenset().union(*(atoms.members[a] for a in found))
+
+
+def _protect(
+    sets: Mapping[Hashable, frozenset],
+    priority: Sequence[Hashable],
+    threshold: int,
+) -> dict[Hashable, Hashable | None]:
+    """Rules 2 and 3 over one family of contributor sets that passed rule 1.
+
+    ``priority`` lists the keys from the first to give way to the last (smallest first). Keys
+    are admitted from the last of ``priority`` backwards; a key is suppressed when it differs
+    from an admitted set by 1..threshold-1 companies in either direction (rule 2) or when,
+    together with the admitted sets, it would leave a combination confined to fewer than
+    ``threshold`` companies (rule 3). So of two clashing sets the one earlier in ``priority``
+    (the smaller) always gives way, and a set is never sacrificed for one that is itself
+    suppressed. The admitted family is checked as a whole, and it is maximal: each suppressed
+    set would still clash or leak if added back alone.
+
+    Returns the suppressed keys, each mapped to the admitted key it clashed with (rule 2) or to
+    ``None`` (rule 3).
+    """
+    admitted: list[Hashable] = []
+    dropped: dict[Hashable, Hashable | None] = {}
+    for key in reversed(priority):
+        mine = sets[key]
+        clash = next(
+            (
+                other
+                for other in admitted
+                if 0 < len(mine - sets[other]) < threshold or 0 < len(sets[other] - mine) < threshold
+            ),
+            None,
+        )
+        if clash is not None:
+            dropped[key] = clash
+        elif _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None:
+            dropped[key] = None
+        else:
+            admitted.append(key)
+    return dropped
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark
+# --------------------------------------------------------------------------------------------
+
+
+def _latest(entries: Iterable[BenchmarkEntry]) -> dict[tuple[int, int], BenchmarkEntry]:
+    """One entry per (organisation, cycle); a later entry in the input replaces an earlier."""
+    latest: dict[tuple[int, int], BenchmarkEntry] = {}
+    for entry in entries:
+        key = (entry.organisation_id, entry.cycle)
+        latest.pop(key, None)
+        latest[key] = entry
+    return latest
+
+
+def _group_ids(entry: BenchmarkEntry) -> list[str]:
+    ids = ["all"]
+    ids.extend(f"service_type:{s}" for s in dict.fromkeys(entry.service_types or ()))
+    if entry.size_band:
+        ids.append(f"size_band:{entry.size_band}")
+    ids.extend(f"country:{c}" for c in dict.fromkeys(entry.countries or ()))
+    return ids
+
+
+def _group_sort_key(group_id: str) -> tuple:
+    kind, _, key = group_id.partition(":")
+    if kind == "size_band":
+        inner = (SIZE_BAND_ORDER.index(key), "") if key in SIZE_BAND_ORDER else (len(SIZE_BAND_ORDER), key)
+    else:
+        inner = (0, key)
+    return (_KIND_ORDER.index(kind), inner)
+
+
+def _label(group_id: str, labels: Mapping[str, Mapping[str, str]] | None) -> str:
+    kind, _, key = group_id.partition(":")
+    if kind == "all":
+        return "All companies"
+    mapping = (labels or {}).get(_LABEL_KEYS[kind]) or {}
+    return str(mapping.get(key, key))
+
+
+def _check_threshold(threshold: int) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 2:
+        raise ValueError("threshold must be an integer of at least 2")
+
+
+def build_benchmark(
+    entries: Iterable[BenchmarkEntry],
+    *,
+    cycle: int,
+    threshold: int = 5,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Benchmark:
+    """Anonymised benchmark of ``cycle`` under the disclosure rules of this module."""
+    _check_threshold(threshold)
+    current = [e for (_, c), e in _latest(entries).items() if c == cycle]
+    by_org = {e.organisation_id: e for e in current}
+
+    members: dict[str, set[int]] = {"all": set()}
+    for entry in current:
+        for gid in _group_ids(entry):
+            members.setdefault(gid, set()).add(entry.organisation_id)
+    order = sorted(members, key=_group_sort_key)
+    position_of = {gid: i for i, gid in enumerate(order)}
+    group_sets = {gid: frozenset(members[gid]) for gid in order}
+
+    # Rule 1, then rules 2 and 3 on the groups themselves.
+    reasons: dict[str, str] = {gid: REASON_TOO_FEW for gid in order if len(group_sets[gid]) < threshold}
+    open_groups = [gid for gid in order if gid not in reasons]
+    priority = sorted(open_groups, key=lambda g: (len(group_sets[g]), -position_of[g]))
+    for gid in _protect(group_sets, priority, threshold):
+        reasons[gid] = REASON_DIFFERENCING
+    disclosed = [gid for gid in order if gid not in reasons]
+
+    # Metrics: rule 1 per metric, then rules 2 and 3 per metric across disclosed groups.
+    metric_results: dict[str, list[MetricResult]] = {gid: [] for gid in disclosed}
+    cache: dict[tuple, dict] = {}
+    for metric in _metrics_of(current):
+        contributors: dict[str, frozenset] = {}
+        values: dict[str, list[Any]] = {}
+        for gid in disclosed:
+            present = [(o, metric.value(by_org[o])) for o in sorted(group_sets[gid])]
+            present = [(o, v) for o, v in present if v is not None]
+            contributors[gid] = frozenset(o for o, _ in present)
+            values[gid] = [v for _, v in present]
+        eligible = [gid for gid in disclosed if len(contributors[gid]) >= threshold]
+        key = tuple((gid, contributors[gid]) for gid in eligible)
+        if key not in cache:
+            prio = sorted(eligible, key=lambda g: (len(contributors[g]), -position_of[g]))
+            cache[key] = _protect(contributors, prio, threshold)
+        clashes = cache[key]
+        for gid in disclosed:
+            if gid not in eligible:
+                result = _withheld(metric, STATUS_TOO_FEW)
+            elif gid in clashes:
+                result = _withheld(metric, STATUS_DIFFERENCING)
+            else:
+                result = _figure(metric, values[gid])
+            metric_results[gid].append(result)
+
+    groups = []
+    for gid in order:
+        label = _label(gid, labels)
+        if gid in reasons:
+            groups.append(GroupResult(gid, label, True, reasons[gid], None, (), threshold))
+        else:
+            groups.append(
+                GroupResult(gid, label, False, None, len(group_sets[gid]), tuple(metric_results[gid]), threshold)
+            )
+    return Benchmark(cycle=cycle, threshold=threshold, groups=tuple(groups))
+
+
+# --------------------------------------------------------------------------------------------
+# Company position
+# --------------------------------------------------------------------------------------------
+
+
+def _band(value: float, p25: float, median: float, p75: float) -> str:
+    """Bands: below p25 | [p25, median) | [median, p75] | above p75."""
+    if value < p25:
+        return BAND_BELOW_P25
+    if value > p75:
+        return BAND_ABOVE_P75
+    if value < median:
+        return BAND_P25_MEDIAN
+    return BAND_MEDIAN_P75
+
+
+def position(benchmark: Benchmark, entry: BenchmarkEntry) -> list[Position]:
+    """Where ``entry`` stands in each peer group of ``benchmark`` it belongs to.
+
+    Uses only the company's own values and the benchmark's disclosed quartiles. A value equal
+    to the median or the 75th percentile counts in the band between them; a value equal to the
+    25th percentile counts in the band above it.
+    """
+    mine = set(_group_ids(entry))
+    own: list[tuple[str, float]] = [("overall", float(entry.overall))]
+    own.extend(
+        (f"module:{k}", float(v)) for k, v in sorted((entry.modules or {}).items()) if v is not None
+    )
+    positions = []
+    for group in benchmark.groups:
+        if group.group_id not in mine:
+            continue
+        if group.suppressed:
+            positions.append(Position(group.group_id, group.label, True, group.reason, None))
+            continue
+        placements = []
+        for name, value in own:
+            result = group.metric(name)
+            if result is None:
+                continue
+            if result.suppressed or result.p25 is None:
+                placements.append(Placement(name, value, result.status))
+                continue
+            band = _band(value, result.p25, result.median, result.p75)
+            placements.append(
+                Placement(name, value, STATUS_SHOWN, band, result.p25, result.median, result.p75)
+            )
+        positions.append(
+            Position(group.group_id, group.label, False, None, group.n, tuple(placements))
+        )
+    return positions
+
+
+# --------------------------------------------------------------------------------------------
+# Change between cycles
+# --------------------------------------------------------------------------------------------
+
+
+def trends(entries: Iterable[BenchmarkEntry], *, threshold: int = 5) -> list[Trend]:
+    """The "all" group of every cycle present, oldest first.
+
+    Per cycle: the number of companies and the overall median when at least ``threshold``
+    companies took part, and the indicator shares unless comparing the cycle with an earlier
+    one could isolate fewer than ``threshold`` companies (rules 2 and 3 over the cycles' sets
+    of companies, then per indicator over the cycles' contributor sets; the later cycle gives
+    way). Companies' answers are assumed unchanged between cycles, the worst case.
+    """
+    _check_threshold(threshold)
+    by_cycle: dict[int, list[BenchmarkEntry]] = {}
+    for (_, cycle), entry in _latest(entries).items():
+        by_cycle.setdefault(cycle, []).append(entry)
+    cycles = sorted(by_cycle)
+    sets = {c: frozenset(e.organisation_id for e in by_cycle[c]) for c in cycles}
+    large = [c for c in cycles if len(sets[c]) >= threshold]
+    later_first = list(reversed(large))
+
+    withheld = _protect(sets, later_first, threshold)
+    notes: dict[int, str] = {}
+    for c, other in withheld.items():
+        if other is not None:
+            notes[c] = (
+                f"Indicator shares withheld: fewer than {threshold} companies joined or left "
+                f"since cycle {other}, so comparing the two cycles could reveal their answers."
+            )
+        else:
+            notes[c] = (
+                "Indicator shares withheld: combined with earlier cycles, the change in the "
+                f"companies taking part could isolate fewer than {threshold} companies."
+            )
+    share_cycles = [c for c in large if c not in withheld]
+
+    indicators = [m for m in _metrics_of(e for c in cycles for e in by_cycle[c]) if m.name.startswith("indicator:")]
+    per_indicator: dict[str, tuple[dict[int, frozenset], dict[int, list[Any]], dict]] = {}
+    for metric in indicators:
+        contributors: dict[int, frozenset] = {}
+        values: dict[int, list[Any]] = {}
+        for c in share_cycles:
+            present = [(e.organisation_id, metric.value(e)) for e in by_cycle[c]]
+            present = [(o, v) for o, v in sorted(present) if v is not None]
+            contributors[c] = frozenset(o for o, _ in present)
+            values[c] = [v for _, v in present]
+        eligible = [c for c in share_cycles if len(contributors[c]) >= threshold]
+        clashes = _protect(contributors, list(reversed(eligible)), threshold)
+        per_indicator[metric.name] = (contributors, values, {"eligible": eligible, "clashes": clashes})
+
+    result = []
+    for c in cycles:
+        if c not in large:
+            result.append(Trend(c, STATUS_TOO_FEW, None, None, tuple(_withheld(m, STATUS_TOO_FEW) for m in indicators)))
+            continue
+        median = round(statistics.median(float(e.overall) for e in by_cycle[c]), _QUARTILE_DECIMALS)
+        shares = []
+        for metric in indicators:
+            if c in withheld:
+                shares.append(_withheld(metric, STATUS_DIFFERENCING))
+                continue
+            contributors, values, info = per_indicator[metric.name]
+            if c not in info["eligible"]:
+                shares.append(_withheld(metric, STATUS_TOO_FEW))
+            elif c in info["clashes"]:
+                shares.append(_withheld(metric, STATUS_DIFFERENCING))
+            else:
+                shares.append(_figure(metric, values[c]))
+        result.append(Trend(c, STATUS_SHOWN, len(sets[c]), median, tuple(shares), notes.get(c)))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Rows and CSV
+# --------------------------------------------------------------------------------------------
+
+
+def benchmark_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
+    """Exactly what pages and exports show: one row per (group, metric).
+
+    Each group starts with a ``companies`` row (its size, or its suppression); a disclosed group
+    then has one row per metric. Blank cells are ``None``.
+    """
+    rows: list[dict[str, Any]] = []
+    for group in benchmark.groups:
+        rows.append(
+            {
+                "group_id": group.group_id,
+                "group_label": group.label,
+                "companies": group.n,
+                "metric": GROUP_SIZE_METRIC,
+                "p25": None,
+                "median": None,
+                "p75": None,
+                "share": None,
+                "status": group.status,
+            }
+        )
+        for result in group.metrics:
+            rows.append(
+                {
+                    "group_id": group.group_id,
+                    "group_label": group.label,
+                    "companies": result.companies,
+                    "metric": result.metric,
+                    "p25": result.p25,
+                    "median": result.median,
+                    "p75": result.p75,
+                    "share": result.share,
+                    "status": result.status,
+                }
+            )
+    return rows
+
+
+def benchmark_csv(benchmark: Benchmark) -> str:
+    """:func:`benchmark_rows` as CSV text with a header row; blanks for ``None``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in benchmark_rows(benchmark):
+        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+    return out.getvalue()

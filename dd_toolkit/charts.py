@@ -1,0 +1,124 @@
+"""Charts as SVG (matplotlib, Agg backend, no pyplot state), for pages and reports.
+
+Every chart here is shown with alt text and a data table beside it, so nothing is only in
+the picture.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+matplotlib.rcParams.update(
+    {
+        "svg.hashsalt": "dd-toolkit",  # stable ids, so the same data gives the same SVG
+        "svg.fonttype": "none",  # text stays text: selectable and readable by assistive tools
+        "font.size": 9,
+        "font.family": "DejaVu Sans",
+    }
+)
+
+INK = "#1b1f24"
+BRAND = "#0b5cad"
+PEER = "#9a6700"
+GRID = "#d0d7de"
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def radar_svg(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    peer: Sequence[float | None] | None = None,
+    title: str = "",
+) -> str:
+    """Scores (0-100) on a radar, with an optional peer median line. Missing values sit at 0
+    with a gap in the line so a missing score is never drawn as a real one."""
+    count = len(labels)
+    angles = [2 * math.pi * i / count for i in range(count)]
+    figure = Figure(figsize=(6.4, 5.2))
+    axes = figure.add_subplot(projection="polar")
+    axes.set_theta_offset(math.pi / 2)
+    axes.set_theta_direction(-1)
+    axes.set_ylim(0, 100)
+    axes.set_yticks([20, 40, 60, 80, 100])
+    axes.set_yticklabels(["20", "40", "60", "80", "100"], color="#57606a", fontsize=7)
+    axes.set_xticks(angles)
+    axes.set_xticklabels(labels, fontsize=8, color=INK)
+    axes.grid(color=GRID)
+
+    def plot(series: Sequence[float | None], colour: str, style: str, name: str) -> None:
+        closed_angles = [*angles, angles[0]]
+        closed = [*series, series[0]]
+        points = [float("nan") if v is None else v for v in closed]
+        axes.plot(closed_angles, points, style, color=colour, linewidth=2, label=name)
+        if style == "-":
+            axes.fill(closed_angles, [0 if math.isnan(v) else v for v in points], color=colour, alpha=0.12)
+
+    plot(values, BRAND, "-", "Your score")
+    if peer is not None:
+        plot(peer, PEER, "--", "Peer median")
+        axes.legend(loc="upper right", bbox_to_anchor=(1.25, 1.12), frameon=False)
+    if title:
+        axes.set_title(title, pad=18, color=INK)
+    return _svg(figure)
+
+
+def bars_svg(labels: Sequence[str], values: Sequence[float | None], title: str = "") -> str:
+    """Horizontal bars of scores (0-100), one per label, top to bottom."""
+    height = 0.9 + 0.32 * len(labels)
+    figure = Figure(figsize=(6.4, height))
+    axes = figure.add_subplot()
+    positions = list(range(len(labels)))[::-1]
+    shown = [0 if v is None else v for v in values]
+    axes.barh(positions, shown, color=BRAND, height=0.6)
+    for y, value in zip(positions, values, strict=True):
+        text = "not scored" if value is None else f"{value:.0f}"
+        axes.text((value or 0) + 1.5, y, text, va="center", fontsize=8, color=INK)
+    axes.set_yticks(positions)
+    axes.set_yticklabels(labels, fontsize=8)
+    axes.set_xlim(0, 108)
+    axes.set_xticks([0, 20, 40, 60, 80, 100])
+    axes.grid(axis="x", color=GRID)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if title:
+        axes.set_title(title, loc="left", color=INK)
+    return _svg(figure)
+
+
+def boxplot_svg(
+    labels: Sequence[str], quartiles: Sequence[tuple[float, float, float]], title: str = ""
+) -> str:
+    """Boxes from the 25th to the 75th percentile with the median marked. Whiskers are left
+    out on purpose: they would show a minimum and a maximum, which belong to single companies."""
+    height = 0.9 + 0.38 * len(labels)
+    figure = Figure(figsize=(6.4, height))
+    axes = figure.add_subplot()
+    positions = list(range(len(labels)))[::-1]
+    stats = [
+        {"label": label, "q1": q1, "med": med, "q3": q3, "whislo": q1, "whishi": q3, "fliers": []}
+        for label, (q1, med, q3) in zip(labels, quartiles, strict=True)
+    ]
+    axes.bxp(stats, positions=positions, orientation="horizontal", showcaps=False, widths=0.55,
+             patch_artist=True, boxprops={"facecolor": "#dbeafe", "edgecolor": BRAND},
+             medianprops={"color": INK, "linewidth": 2}, whiskerprops={"visible": False})
+    axes.set_xlim(0, 100)
+    axes.grid(axis="x", color=GRID)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if title:
+        axes.set_title(title, loc="left", color=INK)
+    return _svg(figure)

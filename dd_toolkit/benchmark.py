@@ -451,8 +451,11 @@ class _Basis:
         self.modulus = modulus
         self.vectors: list[tuple[int, list[Any]]] = []
 
-    def add(self, vector: Sequence[int]) -> bool:
-        """Add ``vector``; True when it is independent of those added before."""
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def reduce(self, vector: Sequence[Any]) -> list[Any]:
+        """What is left of ``vector`` after removing its part in the span of the basis."""
         m = self.modulus
         v: list[Any] = list(vector) if m else [Fraction(x) for x in vector]
         for pivot, b in self.vectors:
@@ -462,6 +465,12 @@ class _Basis:
                     v = [(x - c * y) % m for x, y in zip(v, b)]
                 else:
                     v = [x - c * y for x, y in zip(v, b)]
+        return v
+
+    def add(self, vector: Sequence[Any]) -> bool:
+        """Add ``vector``; True when it is independent of those added before."""
+        m = self.modulus
+        v = self.reduce(vector)
         for i, x in enumerate(v):
             if x:
                 if m:
@@ -474,62 +483,131 @@ class _Basis:
         return False
 
 
-@dataclass
-class _Atoms:
-    """Companies grouped by which of the given sets they belong to.
+def _atoms(rows: Sequence[frozenset]) -> list[tuple[frozenset, tuple[int, ...]]]:
+    """Companies grouped by which of ``rows`` they belong to, largest groups first.
 
-    Every linear combination of the sets' indicator vectors is constant on an atom, so the
-    atoms are the columns of the contributor-set matrix (weighted by their size).
+    Every linear combination of the rows' indicator vectors is constant on such an atom, so the
+    atoms (weighted by their size) are the columns of the contributor-set matrix. Companies in
+    none of the rows are left out: no combination involves them.
     """
-
-    members: list[frozenset]
-    columns: list[tuple[int, ...]]
-    modulus: int | None
-
-    @classmethod
-    def of(cls, rows: Sequence[frozenset]) -> "_Atoms":
-        by_signature: dict[tuple[int, ...], set] = {}
-        for company in sorted(set().union(*rows), key=repr):
-            signature = tuple(1 if company in row else 0 for row in rows)
-            by_signature.setdefault(signature, set()).add(company)
-        items = sorted(by_signature.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        columns = [sig for sig, _ in items]
-        members = [frozenset(m) for _, m in items]
-        return cls(members, columns, _modulus_for(min(len(rows), len(columns))))
-
-    def rank(self, skip: Callable[[int], bool] = lambda a: False) -> tuple[int, list[int]]:
-        """Rank of the columns not skipped, and a basis chosen greedily, largest atoms first."""
-        basis = _Basis(self.modulus)
-        chosen = [a for a in range(len(self.columns)) if not skip(a) and basis.add(self.columns[a])]
-        return len(chosen), chosen
+    by_signature: dict[tuple[int, ...], set] = {}
+    for company in set().union(*rows):
+        signature = tuple(1 if company in row else 0 for row in rows)
+        by_signature.setdefault(signature, set()).add(company)
+    items = sorted(by_signature.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [(frozenset(m), sig) for sig, m in items]
 
 
 def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     """Companies, fewer than ``threshold``, on which some combination of ``sets`` is confined.
 
     Returns a set T of companies (a union of atoms) such that a non-zero linear combination of
-    the sets' indicator vectors vanishes outside T, i.e. the disclosed sums determine a
-    non-trivial linear function of the values of the companies in T alone. ``None`` when the
-    smallest such support has at least ``threshold`` companies.
+    the sets' indicator vectors vanishes outside T, i.e. the sums over the sets determine a
+    non-trivial linear function of the values of the companies in T alone; ``None`` when every
+    such combination involves at least ``threshold`` companies.
 
-    A combination confined to T exists exactly when removing T's columns lowers the rank, i.e.
-    T meets every basis of the column matroid. The search branches on the small atoms of a
-    basis chosen largest-atoms-first: a leak set must contain one of them, so the search is
-    complete, and it stops at once when large atoms alone span the space (the usual case).
+    Such a combination exists exactly when removing T's columns (atoms) lowers the rank of the
+    matrix, i.e. when T meets every basis of its columns; the smallest such T are the matroid's
+    cocircuits. Atoms of ``threshold`` or more companies can never be in T, so the columns are
+    first reduced modulo the span of those large atoms (usually nothing is left, and the answer
+    is immediate). Then, after Brouwer and Zimmermann's minimum-distance algorithm: with k
+    pairwise disjoint bases, a cocircuit of weight w meets one of them in at most w // k
+    columns. At most 0 means no leak; exactly 1 means the leak is the fundamental cocircuit of
+    one basis column, so checking those is complete; otherwise the search branches on the light
+    columns of one basis (a leak contains one of them) and repeats. The result is exact.
     """
     rows = list(dict.fromkeys(s for s in sets if s))
     if not rows or threshold <= 1:
         return None
-    atoms = _Atoms.of(rows)
-    weights = [len(m) for m in atoms.members]
-    full_rank, _ = atoms.rank()
+    atoms = _atoms(rows)
+    modulus = _modulus_for(min(len(rows), len(atoms)))
+    large = _Basis(modulus)
+    small: list[int] = []
+    for index, (members, column) in enumerate(atoms):
+        if len(members) >= threshold:
+            large.add(column)
+        else:
+            small.append(index)
+    reduced = {a: large.reduce(atoms[a][1]) for a in small}
+    small = [a for a in small if any(reduced[a])]
+    weights = {a: len(atoms[a][0]) for a in small}
+    dimension = _Basis(modulus)
+    for a in small:
+        dimension.add(reduced[a])
+    d = len(dimension)
+    if d == 0:
+        return None
+    # On the span of the reduced columns, keeping only the echelon basis's pivot coordinates is
+    # injective (the basis is unit triangular there), so ranks are unchanged and vectors shrink
+    # to length d.
+    pivots = [pivot for pivot, _ in dimension.vectors]
+    reduced = {a: [reduced[a][p] for p in pivots] for a in small}
+    m = modulus
+    if m:
+        def mul(x: Any, y: Any) -> Any:
+            return x * y % m
+
+        def div(x: Any, y: Any) -> Any:
+            return x * pow(y, -1, m) % m
+
+        def sub(x: Any, y: Any) -> Any:
+            return (x - y) % m
+    else:
+        def mul(x: Any, y: Any) -> Any:
+            return x * y
+
+        def div(x: Any, y: Any) -> Any:
+            return Fraction(x) / y
+
+        def sub(x: Any, y: Any) -> Any:
+            return x - y
+
     seen: set[frozenset[int]] = set()
 
+    def disjoint_bases(excluded: frozenset[int]) -> list[list[int]]:
+        """Pairwise disjoint bases of the columns outside ``excluded``, found greedily."""
+        found: list[list[int]] = []
+        used = set(excluded)
+        while True:
+            basis = _Basis(modulus)
+            chosen = [a for a in small if a not in used and basis.add(reduced[a])]
+            if len(chosen) < d:
+                return found
+            found.append(chosen)
+            used.update(chosen)
+
+    def fundamental_cocircuits(excluded: frozenset[int], basis: list[int]) -> Iterable[list[int]]:
+        """For each member of ``basis``: it and every column outside that could replace it."""
+        inverse = _inverse([reduced[a] for a in basis], mul, div, sub)
+        columns = [a for a in small if a not in excluded and a not in basis]
+        coordinates = {}
+        for a in columns:
+            v = reduced[a]
+            row = [sum(inverse[i][j] * v[j] for j in range(d)) for i in range(d)]
+            coordinates[a] = [x % m for x in row] if m else row
+        for i, b in enumerate(basis):
+            yield [b] + [a for a in columns if coordinates[a][i]]
+
     def search(excluded: frozenset[int], budget: int) -> frozenset[int] | None:
-        rank, basis = atoms.rank(lambda a: a in excluded)
-        if rank < full_rank:
-            return excluded
-        for a in sorted((a for a in basis if weights[a] <= budget), key=lambda a: (weights[a], a)):
+        bases = disjoint_bases(excluded)
+        if not bases:
+            return excluded  # the columns left no longer span: a leak
+        # A minimal leak D meets every basis, and sum_j |D & basis_j| <= |D| <= budget, so it
+        # meets one of the k disjoint bases in at most budget // k columns.
+        most = budget // len(bases)
+        if most == 0:
+            return None
+        if most == 1:
+            # D meets some basis in exactly one column: D is that column's fundamental
+            # cocircuit, so checking those is complete.
+            for basis in bases:
+                for cocircuit in fundamental_cocircuits(excluded, basis):
+                    if sum(weights[a] for a in cocircuit) <= budget:
+                        return excluded | set(cocircuit)
+            return None
+        # Otherwise branch: D contains one of the light members of any basis.
+        candidates = min(([a for a in basis if weights[a] <= budget] for basis in bases), key=len)
+        for a in sorted(candidates, key=lambda a: (weights[a], a)):
             branch = excluded | {a}
             if branch in seen:
                 continue
@@ -542,7 +620,23 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     found = search(frozenset(), threshold - 1)
     if found is None:
         return None
-    return frozenset().union(*(atoms.members[a] for a in found))
+    return frozenset().union(*(atoms[a][0] for a in found))
+
+
+def _inverse(columns: Sequence[Sequence[Any]], mul: Callable, div: Callable, sub: Callable) -> list[list[Any]]:
+    """Inverse of the square matrix whose columns are ``columns`` (Gauss-Jordan)."""
+    n = len(columns)
+    rows = [[columns[j][i] for j in range(n)] + [1 if k == i else 0 for k in range(n)] for i in range(n)]
+    for col in range(n):
+        p = next(r for r in range(col, n) if rows[r][col])
+        rows[col], rows[p] = rows[p], rows[col]
+        lead = rows[col][col]
+        rows[col] = [div(x, lead) for x in rows[col]]
+        for r in range(n):
+            if r != col and rows[r][col]:
+                f = rows[r][col]
+                rows[r] = [sub(x, mul(f, y)) for x, y in zip(rows[r], rows[col])]
+    return [row[n:] for row in rows]
 
 
 def _protect(
@@ -788,39 +882,42 @@ def trends(entries: Iterable[BenchmarkEntry], *, threshold: int = 5) -> list[Tre
             )
     share_cycles = [c for c in large if c not in withheld]
 
-    indicators = [m for m in _metrics_of(e for c in cycles for e in by_cycle[c]) if m.name.startswith("indicator:")]
-    per_indicator: dict[str, tuple[dict[int, frozenset], dict[int, list[Any]], dict]] = {}
+    all_entries = [e for c in cycles for e in by_cycle[c]]
+    indicators = [m for m in _metrics_of(all_entries) if m.kind == "share" and m.name.startswith("indicator:")]
+    shares: dict[int, list[MetricResult]] = {c: [] for c in large}
     for metric in indicators:
         contributors: dict[int, frozenset] = {}
         values: dict[int, list[Any]] = {}
         for c in share_cycles:
-            present = [(e.organisation_id, metric.value(e)) for e in by_cycle[c]]
-            present = [(o, v) for o, v in sorted(present) if v is not None]
+            present = sorted((e.organisation_id, metric.value(e)) for e in by_cycle[c])
+            present = [(o, v) for o, v in present if v is not None]
             contributors[c] = frozenset(o for o, _ in present)
             values[c] = [v for _, v in present]
         eligible = [c for c in share_cycles if len(contributors[c]) >= threshold]
         clashes = _protect(contributors, list(reversed(eligible)), threshold)
-        per_indicator[metric.name] = (contributors, values, {"eligible": eligible, "clashes": clashes})
+        for c in large:
+            if c in withheld or c in clashes:
+                shares[c].append(_withheld(metric, STATUS_DIFFERENCING))
+            elif c not in eligible:
+                shares[c].append(_withheld(metric, STATUS_TOO_FEW))
+            else:
+                shares[c].append(_figure(metric, values[c]))
+        for c in clashes:
+            notes.setdefault(
+                c,
+                "Some indicator shares withheld: the companies they apply to changed by fewer "
+                f"than {threshold} since an earlier cycle, so comparing the cycles could reveal "
+                "those companies' answers.",
+            )
 
     result = []
     for c in cycles:
         if c not in large:
-            result.append(Trend(c, STATUS_TOO_FEW, None, None, tuple(_withheld(m, STATUS_TOO_FEW) for m in indicators)))
+            withheld_all = tuple(_withheld(m, STATUS_TOO_FEW) for m in indicators)
+            result.append(Trend(c, STATUS_TOO_FEW, None, None, withheld_all))
             continue
         median = round(statistics.median(float(e.overall) for e in by_cycle[c]), _QUARTILE_DECIMALS)
-        shares = []
-        for metric in indicators:
-            if c in withheld:
-                shares.append(_withheld(metric, STATUS_DIFFERENCING))
-                continue
-            contributors, values, info = per_indicator[metric.name]
-            if c not in info["eligible"]:
-                shares.append(_withheld(metric, STATUS_TOO_FEW))
-            elif c in info["clashes"]:
-                shares.append(_withheld(metric, STATUS_DIFFERENCING))
-            else:
-                shares.append(_figure(metric, values[c]))
-        result.append(Trend(c, STATUS_SHOWN, len(sets[c]), median, tuple(shares), notes.get(c)))
+        result.append(Trend(c, STATUS_SHOWN, len(sets[c]), median, tuple(shares[c]), notes.get(c)))
     return result
 
 

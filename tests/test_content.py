@@ -267,3 +267,23 @@ def test_translations_fall_back_to_english(content_copy):
     question = load_bank(content_copy).questions["mini.s.a"]
     assert question.text.get("th") == "มี A หรือไม่"
     assert question.text.get("vi") == "Is there A?"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"answer": "q", "equals": "yes"}, {"answer": "q", "equals": 2}, {"answer": "q", "in": ["yes", 3]},
+        {"answer": "q", "not_in": ["no", 1]}, {"answer": "q", "includes": "a"},
+        {"answer": "q", "includes_any": ["a", "b"]}, {"answer": "q", "includes_all": ["a", "b"]},
+        {"answer": "q", "gte": 2}, {"answer": "q", "lte": 2.5}, {"answer": "q", "answered": True},
+        {"answer": "q", "answered": False},
+    ],
+)
+@pytest.mark.parametrize("value", ["yes", "no", 2, 2.0, 3, "2", ["a"], ["a", "b"], [], None, True])
+def test_compiled_conditions_decide_like_the_reference(raw, value):
+    from dd_toolkit.content.conditions import MISSING, compile_condition, evaluate
+
+    condition = parse_condition(raw)
+    for seen in (value, MISSING):
+        lookup = lambda leaf, seen=seen: seen  # noqa: E731
+        assert compile_condition(condition)(lookup) == evaluate(condition, lookup), (raw, seen)

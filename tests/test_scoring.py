@@ -234,3 +234,18 @@ def test_card_survives_json_round_trip():
     again = ScoreCard.from_dict(json.loads(json.dumps(card.to_dict())))
     assert again.to_dict() == card.to_dict()
     assert again.section("mini.policy").capped_by == ("mini.policy.owner",)
+
+
+@pytest.mark.parametrize(
+    ("qid", "value"),
+    [("mini.policy.owner", v) for v in range(5)]
+    + [("mini.policy.exists", v) for v in ("yes", "partial", "no")]
+    + [("mini.ops.live", v) for v in ("none", "reactive", "proactive")]
+    + [("mini.policy.scope", v) for v in (["online"], ["staff"], ["online", "staff"])],
+)
+def test_planned_points_equal_answer_points(qid, value):
+    from dd_toolkit.scoring import answer_points
+    from dd_toolkit.scoring.engine import _points_function
+
+    question = BANK.questions[qid]
+    assert _points_function(question, METHOD)(value) == answer_points(question, value, METHOD)

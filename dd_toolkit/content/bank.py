@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .answers import AnswerData, Profile
-from .conditions import MISSING, Explanation, Leaf, evaluate, explain
+from .conditions import MISSING, All, Explanation, Leaf, Predicate, compile_condition, explain
 from .loader import load_content_parts
 from .models import AnswerType, Question, Questionnaire, Section, Taxonomy
 
@@ -30,15 +30,26 @@ class QuestionBank:
     questions: dict[str, Question] = field(init=False)
     section_of: dict[str, Section] = field(init=False)
     module_of: dict[str, Questionnaire] = field(init=False)
+    _descriptions: dict[tuple[Leaf, str], str] = field(init=False, repr=False, compare=False)
+    # Per question, its section's and its own condition as one compiled predicate.
+    _predicates: dict[str, Predicate] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.questions, self.section_of, self.module_of = {}, {}, {}
+        self._descriptions = {}
+        self._predicates = {}
         for module in self.questionnaires:
             for section in module.sections:
                 for question in section.questions:
                     self.questions[question.id] = question
                     self.section_of[question.id] = section
                     self.module_of[question.id] = module
+                    conditions = tuple(
+                        c for c in (section.applies_when, question.applies_when) if c is not None
+                    )
+                    self._predicates[question.id] = compile_condition(
+                        All(conditions) if len(conditions) > 1 else next(iter(conditions), None)
+                    )
 
     # -- lookups -------------------------------------------------------------------
     def versions(self) -> dict[str, str]:
@@ -78,12 +89,11 @@ class QuestionBank:
                 return MISSING
             return answer.value
 
+        predicates = self._predicates
+
         def applies(qid: str) -> bool:
             if qid not in memo:
-                question, section = self.questions[qid], self.section_of[qid]
-                memo[qid] = evaluate(section.applies_when, lookup) and evaluate(
-                    question.applies_when, lookup
-                )
+                memo[qid] = predicates[qid](lookup)
             return memo[qid]
 
         for qid in self.questions:
@@ -129,6 +139,12 @@ class QuestionBank:
 
     def describe_leaf(self, leaf: Leaf, language: str = "en") -> str:
         """Plain-language wording of one condition, e.g. "Product features include Live streaming"."""
+        key = (leaf, language)
+        if key not in self._descriptions:
+            self._descriptions[key] = self._describe(leaf, language)
+        return self._descriptions[key]
+
+    def _describe(self, leaf: Leaf, language: str) -> str:
         if leaf.subject == "profile":
             name, vocabulary = self._PROFILE_NAMES[leaf.name]
 

@@ -216,3 +216,65 @@ def explain(condition: Condition, lookup: Lookup, describe: Describe) -> Explana
 
 
 MISSING = _MISSING
+
+
+Predicate = Callable[[Lookup], bool]
+
+
+def compile_condition(condition: Condition | None) -> Predicate:
+    """The condition as a function of a lookup, with the tree walked once here rather than on
+    every evaluation (the engine evaluates the same conditions for thousands of assessments)."""
+    if condition is None:
+        return lambda lookup: True
+    if isinstance(condition, Leaf):
+        return _compile_leaf(condition)
+    if isinstance(condition, Not):
+        inner = compile_condition(condition.item)
+        return lambda lookup: not inner(lookup)
+    parts = tuple(compile_condition(item) for item in condition.items)
+    if isinstance(condition, All):
+
+        def all_hold(lookup: Lookup) -> bool:
+            for part in parts:
+                if not part(lookup):
+                    return False
+            return True
+
+        return all_hold
+
+    def any_holds(lookup: Lookup) -> bool:
+        for part in parts:
+            if part(lookup):
+                return True
+        return False
+
+    return any_holds
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float)  # as in _same, where True counts as 1
+
+
+def _compile_leaf(leaf: Leaf) -> Predicate:
+    """A leaf as a closure specialised to its operator; it decides exactly as
+    :func:`leaf_holds` does (the tests compare the two)."""
+    op, operand = leaf.operator, leaf.operand
+    if op in ("equals", "in", "not_in"):
+        operands = operand if isinstance(operand, tuple) else (operand,)
+        numbers = frozenset(float(v) for v in operands if _is_number(v))
+        texts = frozenset(str(v) for v in operands if not _is_number(v))
+        all_texts = frozenset(str(v) for v in operands)
+
+        def matches(value: Any) -> bool:
+            if _is_number(value):
+                return float(value) in numbers or str(value) in texts
+            return str(value) in all_texts
+
+        def holds(lookup: Lookup) -> bool:
+            value = lookup(leaf)
+            if value is _MISSING or value is None or isinstance(value, list | tuple):
+                return False
+            return matches(value) if op != "not_in" else not matches(value)
+
+        return holds
+    return lambda lookup: leaf_holds(leaf, lookup(leaf))

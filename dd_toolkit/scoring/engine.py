@@ -12,7 +12,7 @@ the score most.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +22,9 @@ from ..content.values import display_value
 from .methodology import Methodology
 
 
-@dataclass(frozen=True)
+# Result records are plain slotted dataclasses, not frozen ones: a card holds about a
+# hundred of them and frozen instances cost several times more to build.
+@dataclass(slots=True)
 class QuestionScore:
     question_id: str
     module_id: str
@@ -38,7 +40,7 @@ class QuestionScore:
     caps_section: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SectionScore:
     id: str
     module_id: str
@@ -52,7 +54,7 @@ class SectionScore:
     excluded: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ModuleScore:
     id: str
     title: str
@@ -62,7 +64,7 @@ class ModuleScore:
     sections: tuple[SectionScore, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LensItem:
     ref: str
     label: str
@@ -71,14 +73,14 @@ class LensItem:
     questions: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LensScore:
     id: str
     label: str
     items: tuple[LensItem, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ComponentResult:
     id: str
     label: str
@@ -86,7 +88,7 @@ class ComponentResult:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class IndicatorResult:
     id: str
     label: str
@@ -189,6 +191,23 @@ def answer_points(question: Question, value: Any, method: Methodology) -> float 
     return None
 
 
+def _points_function(question: Question, method: Methodology) -> Callable[[Any], float | None]:
+    """:func:`answer_points` for one question, with its scale looked up once."""
+    kind = question.type
+    if kind is AnswerType.MATURITY:
+        scale = tuple(float(p) for p in method.scales.maturity)
+        return lambda value: scale[int(value)]
+    if kind is AnswerType.YES_PARTIAL_NO:
+        table = {k: float(v) for k, v in method.scales.yes_partial_no.items()}
+        return table.get
+    options = {o.value: float(o.points or 0) for o in question.options}
+    if kind is AnswerType.SINGLE:
+        return options.get
+    if kind is AnswerType.MULTI:
+        return lambda value: min(100.0, sum(options.get(v, 0.0) for v in set(value)))
+    return lambda value: None
+
+
 def gap_level(points: float, method: Methodology) -> str | None:
     if points < method.gaps.major:
         return "major"
@@ -200,21 +219,80 @@ def gap_level(points: float, method: Methodology) -> str | None:
 
 
 def _mean(pairs: list[tuple[float, float]]) -> float | None:
-    total = sum(w for _, w in pairs)
-    return sum(v * w for v, w in pairs) / total if total else None
+    total = weighted = 0.0
+    for value, weight in pairs:
+        total += weight
+        weighted += value * weight
+    return weighted / total if total else None
 
 
 # -- the engine ------------------------------------------------------------------------------
 
 
-@dataclass
-class _SectionWork:
+@dataclass(frozen=True)
+class _PlannedSection:
     section: Section
-    module_id: str
     weight: float
-    items: list[tuple[Question, float, float]] = field(default_factory=list)  # (q, points, weight)
-    excluded: int = 0
-    capped_by: list[str] = field(default_factory=list)
+    # Scored questions with their weights and a function from answer value to points.
+    questions: tuple[tuple[Question, float, Callable[[Any], float | None]], ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What does not change between assessments scored with the same bank and methodology,
+    worked out once: scored questions and weights by section, and questions by reference."""
+
+    modules: tuple[tuple[Any, float, tuple[_PlannedSection, ...]], ...]
+    refs: dict[str, tuple[tuple[str, float], ...]]
+    ref_labels: dict[str, str]
+    cap_index: int
+    # Explanations depend only on the condition and the values it reads, which repeat a lot
+    # across assessments: each distinct one is worded once.
+    explanations: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
+    leaves: dict[int, tuple[Leaf, ...]] = field(default_factory=dict)
+
+
+_PLANS: dict[tuple[int, str], tuple[QuestionBank, _Plan]] = {}
+
+
+def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
+    key = (id(bank), method.key)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is bank:
+        return cached[1]
+    weights = method.weights
+    modules = tuple(
+        (
+            module,
+            weights.modules.get(module.id, 1.0),
+            tuple(
+                _PlannedSection(
+                    section,
+                    weights.sections.get(section.id, 1.0),
+                    tuple(
+                        (q, weights.questions.get(q.id, q.weight), _points_function(q, method))
+                        for q in section.questions
+                        if q.is_scored
+                    ),
+                )
+                for section in module.sections
+            ),
+        )
+        for module in bank.questionnaires
+    )
+    refs = {
+        ref: tuple(
+            (q.id, weights.questions.get(q.id, q.weight))
+            for q in bank.questions.values()
+            if q.is_scored and ref in q.refs
+        )
+        for lens in method.lenses
+        for ref in lens.refs
+    }
+    labels = {ref: bank.taxonomy.label("frameworks", ref) for ref in refs}
+    plan = _Plan(modules, refs, labels, method.band_index(method.critical.caps_section_at))
+    _PLANS[key] = (bank, plan)
+    return plan
 
 
 def score(
@@ -225,128 +303,118 @@ def score(
     applicable: Mapping[str, bool] | None = None,
 ) -> ScoreCard:
     """Score one assessment. ``applicable`` may be passed when already computed."""
+    plan = _plan(bank, method)
     applicable = applicable if applicable is not None else bank.applicability(profile, answers)
-    status: dict[str, str] = {}
-    points_of: dict[str, float | None] = {}
-    modules_work: list[tuple[Any, list[_SectionWork]]] = []
-    unanswered = 0
-    for module in bank.questionnaires:
-        sections = []
-        for section in module.sections:
-            work = _SectionWork(section, module.id, method.weights.sections.get(section.id, 1.0))
-            for question in section.questions:
-                if not question.is_scored:
-                    continue
-                weight = method.weights.questions.get(question.id, question.weight)
-                answer = answers.get(question.id)
-                if not applicable[question.id]:
-                    status[question.id], points = "not_asked", None
-                elif answer is not None and answer.not_applicable:
-                    status[question.id], points = "not_applicable", None
-                elif answer is None or not answer.has_value:
-                    if method.unanswered == "zero":
-                        status[question.id], points = "scored", 0.0
-                    else:
-                        status[question.id], points = "unanswered", None
-                    unanswered += 1
-                else:
-                    status[question.id] = "scored"
-                    points = answer_points(question, answer.value, method)
-                points_of[question.id] = points
-                if points is None:
-                    work.excluded += 1
-                    continue
-                work.items.append((question, points, weight))
-                if question.critical and points < method.critical.below:
-                    work.capped_by.append(question.id)
-            sections.append(work)
-        modules_work.append((module, sections))
+    zero_when_unanswered = method.unanswered == "zero"
+    below = method.critical.below
 
-    cap_index = method.band_index(method.critical.caps_section_at)
+    # 1. Points of every scored question, summed into its section.
+    points_of: dict[str, float | None] = {}
+    rows: list[tuple[Question, float, str, float | None, int]] = []  # q, weight, status, points, section
+    # Per section: [sum of weights, sum of weighted points, scored, excluded, capped_by]
+    section_sums: list[list] = []
+    unanswered = 0
+    for _module, _module_weight, planned_sections in plan.modules:
+        for planned in planned_sections:
+            index = len(section_sums)
+            sums = [0.0, 0.0, 0, 0, []]
+            for question, weight, points_for in planned.questions:
+                qid = question.id
+                answer = answers.get(qid)
+                points = None
+                if not applicable[qid]:
+                    status = "not_asked"
+                elif answer is not None and answer.not_applicable:
+                    status = "not_applicable"
+                elif answer is None or not answer.has_value:
+                    unanswered += 1
+                    status, points = ("scored", 0.0) if zero_when_unanswered else ("unanswered", None)
+                else:
+                    status, points = "scored", points_for(answer.value)
+                points_of[qid] = points
+                rows.append((question, weight, status, points, index))
+                if points is None:
+                    sums[3] += 1
+                    continue
+                sums[0] += weight
+                sums[1] += weight * points
+                sums[2] += 1
+                if question.critical and points < below:
+                    sums[4].append(qid)
+            section_sums.append(sums)
+
+    # 2. Sections, modules and the overall score as weighted means, with critical caps.
+    cap_index = plan.cap_index
     module_scores: list[ModuleScore] = []
-    module_pairs: list[tuple[float, float]] = []
-    section_results: dict[str, tuple[float | None, float]] = {}
-    for module, sections in modules_work:
+    section_shares: list[float] = []  # each section's share of its module's score
+    module_sum_w = module_sum_pw = 0.0
+    index = 0
+    for module, module_weight, planned_sections in plan.modules:
         section_scores = []
-        pairs = []
-        for work in sections:
-            value = _mean([(p, w) for _, p, w in work.items])
+        sum_w = sum_pw = 0.0
+        for planned in planned_sections:
+            weights, weighted, scored, excluded, capped_by = section_sums[index]
+            value = weighted / weights if weights else None
             uncapped = method.band_for(value)
             band = uncapped
-            capped = bool(band and work.capped_by and method.band_index(band.id) > cap_index)
+            capped = bool(band and capped_by and method.band_index(band.id) > cap_index)
             if capped:
                 band = method.bands[cap_index]
-            section_scores.append(
-                SectionScore(
-                    id=work.section.id,
-                    module_id=module.id,
-                    title=work.section.title.get(),
-                    score=value,
-                    band=band.id if band else None,
-                    band_before_cap=uncapped.id if uncapped else None,
-                    capped_by=tuple(work.capped_by) if capped else (),
-                    weight=work.weight,
-                    scored=len(work.items),
-                    excluded=work.excluded,
-                )
-            )
+            section_scores.append(SectionScore(
+                planned.section.id, module.id, planned.section.title.get(), value,
+                band.id if band else None, uncapped.id if uncapped else None,
+                tuple(capped_by) if capped else (), planned.weight, scored, excluded,
+            ))
             if value is not None:
-                pairs.append((value, work.weight))
-            section_results[work.section.id] = (value, work.weight)
-        module_value = _mean(pairs)
-        module_weight = method.weights.modules.get(module.id, 1.0)
-        band = method.band_for(module_value)
-        module_scores.append(
-            ModuleScore(module.id, module.title.get(), module_value, band.id if band else None,
-                        module_weight, tuple(section_scores))
+                sum_w += planned.weight
+                sum_pw += planned.weight * value
+            index += 1
+        section_shares.extend(
+            section.weight / sum_w if section.score is not None else 0.0 for section in section_scores
         )
+        module_value = sum_pw / sum_w if sum_w else None
+        band = method.band_for(module_value)
+        module_scores.append(ModuleScore(module.id, module.title.get(), module_value,
+                                         band.id if band else None, module_weight,
+                                         tuple(section_scores)))
         if module_value is not None:
-            module_pairs.append((module_value, module_weight))
-    overall = _mean(module_pairs)
+            module_sum_w += module_weight
+            module_sum_pw += module_weight * module_value
+    overall = module_sum_pw / module_sum_w if module_sum_w else None
     overall_band = method.band_for(overall)
 
-    # Effective weights: each question's share of the overall score.
-    module_total = sum(w for _, w in module_pairs)
+    # 3. Each question's share of the overall score, its contribution and possible gain.
+    module_shares = [
+        m.weight / module_sum_w if module_sum_w and m.score is not None else 0.0 for m in module_scores
+    ]
+    module_of_section = [position for position, m in enumerate(module_scores) for _ in m.sections]
+    sections_flat = [s for m in module_scores for s in m.sections]
     question_scores = []
-    for (module, sections), module_score in zip(modules_work, module_scores, strict=True):
-        share_module = module_score.weight / module_total if module_score.score is not None else 0.0
-        section_total = sum(w for v, w in (section_results[s.section.id] for s in sections) if v is not None)
-        for work, section_score in zip(sections, module_score.sections, strict=True):
-            share_section = work.weight / section_total if section_score.score is not None else 0.0
-            in_section = sum(w for _, _, w in work.items)
-            included = {q.id: w for q, _, w in work.items}
-            for question in work.section.questions:
-                if not question.is_scored:
-                    continue
-                points = points_of[question.id]
-                effective = (
-                    included[question.id] / in_section * share_section * share_module
-                    if question.id in included
-                    else 0.0
-                )
-                question_scores.append(
-                    QuestionScore(
-                        question_id=question.id,
-                        module_id=module.id,
-                        section_id=work.section.id,
-                        status=status[question.id],
-                        points=points,
-                        weight=method.weights.questions.get(question.id, question.weight),
-                        effective_weight=effective,
-                        contribution=(points or 0.0) * effective,
-                        possible_gain=(100.0 - points) * effective if points is not None else 0.0,
-                        gap=gap_level(points, method) if points is not None else None,
-                        critical=question.critical,
-                        caps_section=question.id in section_score.capped_by,
-                    )
-                )
+    for question, weight, status, points, section_index in rows:
+        section = sections_flat[section_index]
+        in_section = section_sums[section_index][0]
+        effective = (
+            weight / in_section * section_shares[section_index]
+            * module_shares[module_of_section[section_index]]
+            if points is not None
+            else 0.0
+        )
+        question_scores.append(QuestionScore(
+            question.id, section.module_id, section.id, status, points, weight, effective,
+            (points or 0.0) * effective,
+            (100.0 - points) * effective if points is not None else 0.0,
+            gap_level(points, method) if points is not None else None,
+            question.critical,
+            question.id in section.capped_by,
+        ))
 
     lookup = _answer_lookup(profile, answers, applicable)
     lenses = tuple(
-        LensScore(lens.id, lens.label, tuple(_lens_item(bank, method, ref, points_of) for ref in lens.refs))
+        LensScore(lens.id, lens.label,
+                  tuple(_lens_item(plan, method, ref, points_of) for ref in lens.refs))
         for lens in method.lenses
     )
-    indicators = tuple(_indicator(bank, indicator, lookup) for indicator in method.indicators)
+    indicators = tuple(_indicator(bank, plan, indicator, lookup) for indicator in method.indicators)
     practices = {p.id: evaluate(p.when, lookup) for p in method.practices}
     return ScoreCard(
         methodology={"id": method.id, "version": method.version},
@@ -358,20 +426,16 @@ def score(
         indicators=indicators,
         practices=practices,
         questions=tuple(question_scores),
-        scored_questions=sum(1 for s in status.values() if s == "scored"),
+        scored_questions=sum(1 for row in rows if row[2] == "scored"),
         unanswered_questions=unanswered,
     )
 
 
-def _lens_item(bank: QuestionBank, method: Methodology, ref: str, points_of: dict) -> LensItem:
-    pairs = [
-        (points_of[q.id], method.weights.questions.get(q.id, q.weight))
-        for q in bank.questions.values()
-        if ref in q.refs and points_of.get(q.id) is not None
-    ]
+def _lens_item(plan: _Plan, method: Methodology, ref: str, points_of: dict) -> LensItem:
+    pairs = [(points_of[qid], weight) for qid, weight in plan.refs[ref] if points_of[qid] is not None]
     value = _mean(pairs)
     band = method.band_for(value)
-    return LensItem(ref, bank.taxonomy.label("frameworks", ref), value, band.id if band else None, len(pairs))
+    return LensItem(ref, plan.ref_labels[ref], value, band.id if band else None, len(pairs))
 
 
 def _answer_lookup(profile: Profile, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]):
@@ -393,31 +457,44 @@ def _flatten(explanation: Explanation) -> str:
     return f"{explanation.text} {inner}"
 
 
-def _indicator(bank: QuestionBank, indicator, lookup) -> IndicatorResult:
-    if indicator.applies_when is not None and not evaluate(indicator.applies_when, lookup):
-        why = _flatten(explain(indicator.applies_when, lookup, bank.describe_leaf))
-        return IndicatorResult(indicator.id, indicator.label, False, None,
-                               f"Does not apply to this organisation. Needed: {why}", ())
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _explained(bank: QuestionBank, plan: _Plan, condition, lookup) -> tuple[bool, str]:
+    """Whether a condition holds, and its wording with what was actually answered."""
+    condition_leaves = plan.leaves.get(id(condition))
+    if condition_leaves is None:
+        condition_leaves = plan.leaves[id(condition)] = tuple(leaves(condition))
+    read = [(leaf, lookup(leaf)) for leaf in condition_leaves]
+    key = (id(condition), tuple((id(leaf), _frozen(value)) for leaf, value in read))
+    if key not in plan.explanations:
+        values = {id(leaf): value for leaf, value in read}
+        trace = explain(condition, lambda leaf: values[id(leaf)], bank.describe_leaf)
+        notes = [
+            "no answer" if value is MISSING
+            else f"answered {display_value(bank.questions[leaf.name], value)}"
+            for leaf, value in read
+            if leaf.subject == "answer"
+        ]
+        note = f" ({'; '.join(notes)})" if notes else ""
+        plan.explanations[key] = (trace.holds, _flatten(trace) + note)
+    return plan.explanations[key]
+
+
+def _indicator(bank: QuestionBank, plan: _Plan, indicator, lookup) -> IndicatorResult:
+    if indicator.applies_when is not None:
+        applies, why = _explained(bank, plan, indicator.applies_when, lookup)
+        if not applies:
+            return IndicatorResult(indicator.id, indicator.label, False, None,
+                                   f"Does not apply to this organisation. Needed: {why}", ())
     components = []
     for component in indicator.components:
-        trace = explain(component.when, lookup, bank.describe_leaf)
+        holds, wording = _explained(bank, plan, component.when, lookup)
         components.append(ComponentResult(
-            component.id, component.label, trace.holds,
-            ("Met: " if trace.holds else "Not met: ") + _flatten(trace) + _answer_note(bank, component.when, lookup),
+            component.id, component.label, holds, ("Met: " if holds else "Not met: ") + wording
         ))
     met = all(c.met for c in components)
     missing = [c.label for c in components if not c.met]
     reason = "All components are met." if met else "Not met: " + "; ".join(missing) + "."
     return IndicatorResult(indicator.id, indicator.label, True, met, reason, tuple(components))
-
-
-def _answer_note(bank: QuestionBank, condition, lookup) -> str:
-    """What was actually answered, so a reader sees why a threshold was or was not reached."""
-    notes = []
-    for leaf in leaves(condition):
-        if leaf.subject != "answer":
-            continue
-        value = lookup(leaf)
-        question = bank.questions[leaf.name]
-        notes.append("no answer" if value is MISSING else f"answered {display_value(question, value)}")
-    return f" ({'; '.join(notes)})" if notes else ""

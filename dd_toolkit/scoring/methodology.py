@@ -144,11 +144,11 @@ class Methodology(_Model):
     def band_for(self, score: float | None) -> Band | None:
         if score is None:
             return None
-        chosen = self.bands[0]
-        for band in self.bands:
+        # Bands rise strictly (checked on load): the last one whose start is reached wins.
+        for band in reversed(self.bands):
             if score + 1e-9 >= band.start:
-                chosen = band
-        return chosen
+                return band
+        return self.bands[0]
 
     def band_index(self, band_id: str) -> int:
         return [b.id for b in self.bands].index(band_id)

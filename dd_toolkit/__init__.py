@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from .assess.routes import bp as assess_bp
     from .auth.routes import bp as auth_bp
+    from .benchmarks.routes import bp as benchmarks_bp
     from .main.routes import bp as main_bp
     from .orgs.routes import bp as orgs_bp
     from .questionbank.routes import bp as questionbank_bp
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(assess_bp)
     app.register_blueprint(questionbank_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(benchmarks_bp)
     return app
 
 

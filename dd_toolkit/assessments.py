@@ -486,3 +486,62 @@ def rescore_submission(bank: QuestionBank, method: Methodology, submission: Subm
     re-score is shown beside the frozen card, never in its place."""
     parsed = portable.parse_document(submission.snapshot, bank)
     return score(bank, method, parsed.profile, parsed.answers)
+
+
+# -- benchmark data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    entries: list[Any]  # BenchmarkEntry
+    # Consenting submissions left out because they were scored with another methodology.
+    other_methodology: int
+
+
+def entry_from_submission(submission: Submission, organisation_id: int, cycle: int):
+    """A submission's frozen profile and score card as a benchmark entry."""
+    from .benchmark import BenchmarkEntry
+
+    snapshot = json.loads(submission.snapshot)
+    card, org = snapshot["score_card"], snapshot["organisation"]
+    return BenchmarkEntry(
+        organisation_id=organisation_id,
+        cycle=cycle,
+        service_types=tuple(org["service_types"]),
+        size_band=org["size_band"],
+        countries=tuple(org["countries"]),
+        overall=card["overall"],
+        modules={m["id"]: m["score"] for m in card["modules"] if m["score"] is not None},
+        lenses={
+            item["ref"]: item["score"]
+            for lens in card["lenses"]
+            for item in lens["items"]
+            if item["score"] is not None
+        },
+        indicators={i["id"]: i["met"] for i in card["indicators"]},
+        practices=dict(card["practices"]),
+    )
+
+
+def benchmark_entries(db: Session, method: Methodology) -> BenchmarkData:
+    """The latest consenting submission per organisation and cycle, as benchmark entries.
+
+    Only submissions scored with ``method`` take part, so every figure compares like with like;
+    the profile is the one frozen in the submission.
+    """
+    rows = db.exec(
+        select(Submission, Assessment)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .where(Submission.benchmark_consent == sa.true())
+        .order_by(Assessment.organisation_id, Assessment.cycle, Assessment.version)
+    ).all()
+    latest: dict[tuple[int, int], Submission] = {}
+    for submission, assessment in rows:
+        latest[(assessment.organisation_id, assessment.cycle)] = submission  # later versions win
+    entries, other = [], 0
+    for (organisation_id, cycle), submission in latest.items():
+        if submission.methodology != method.key:
+            other += 1
+            continue
+        entries.append(entry_from_submission(submission, organisation_id, cycle))
+    return BenchmarkData(entries, other)

@@ -32,6 +32,7 @@ class Action(StrEnum):
     ASSESSMENT_EDIT = "assessment.edit"  # answer questions: any member
     ASSESSMENT_MANAGE = "assessment.manage"  # start, import, submit, new version: admins
     CONTENT_BROWSE = "content.browse"
+    BENCHMARK_VIEW = "benchmark.view"  # anonymised aggregates: the Industry Working Group
     PLATFORM_ADMIN = "platform.admin"
 
 
@@ -76,6 +77,8 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
         return True
     if action is Action.PLATFORM_ADMIN:
         return user.platform_role == PlatformRole.PLATFORM_ADMIN
+    if action is Action.BENCHMARK_VIEW:
+        return user.platform_role == PlatformRole.WORKING_GROUP
     if action is Action.COMPANY:
         return bool(memberships(user))
     if target is None:

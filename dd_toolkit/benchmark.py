@@ -72,9 +72,10 @@ import csv
 import io
 import math
 import statistics
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "BAND_ABOVE_P75",
@@ -462,9 +463,9 @@ class _Basis:
             c = v[pivot]
             if c:
                 if m:
-                    v = [(x - c * y) % m for x, y in zip(v, b)]
+                    v = [(x - c * y) % m for x, y in zip(v, b, strict=True)]
                 else:
-                    v = [x - c * y for x, y in zip(v, b)]
+                    v = [x - c * y for x, y in zip(v, b, strict=True)]
         return v
 
     def add(self, vector: Sequence[Any]) -> bool:
@@ -544,6 +545,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     reduced = {a: [reduced[a][p] for p in pivots] for a in small}
     m = modulus
     if m:
+
         def mul(x: Any, y: Any) -> Any:
             return x * y % m
 
@@ -553,6 +555,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         def sub(x: Any, y: Any) -> Any:
             return (x - y) % m
     else:
+
         def mul(x: Any, y: Any) -> Any:
             return x * y
 
@@ -623,10 +626,14 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     return frozenset().union(*(atoms[a][0] for a in found))
 
 
-def _inverse(columns: Sequence[Sequence[Any]], mul: Callable, div: Callable, sub: Callable) -> list[list[Any]]:
+def _inverse(
+    columns: Sequence[Sequence[Any]], mul: Callable, div: Callable, sub: Callable
+) -> list[list[Any]]:
     """Inverse of the square matrix whose columns are ``columns`` (Gauss-Jordan)."""
     n = len(columns)
-    rows = [[columns[j][i] for j in range(n)] + [1 if k == i else 0 for k in range(n)] for i in range(n)]
+    rows = [
+        [columns[j][i] for j in range(n)] + [1 if k == i else 0 for k in range(n)] for i in range(n)
+    ]
     for col in range(n):
         p = next(r for r in range(col, n) if rows[r][col])
         rows[col], rows[p] = rows[p], rows[col]
@@ -635,7 +642,7 @@ def _inverse(columns: Sequence[Sequence[Any]], mul: Callable, div: Callable, sub
         for r in range(n):
             if r != col and rows[r][col]:
                 f = rows[r][col]
-                rows[r] = [sub(x, mul(f, y)) for x, y in zip(rows[r], rows[col])]
+                rows[r] = [sub(x, mul(f, y)) for x, y in zip(rows[r], rows[col], strict=True)]
     return [row[n:] for row in rows]
 
 
@@ -666,7 +673,8 @@ def _protect(
             (
                 other
                 for other in admitted
-                if 0 < len(mine - sets[other]) < threshold or 0 < len(sets[other] - mine) < threshold
+                if 0 < len(mine - sets[other]) < threshold
+                or 0 < len(sets[other] - mine) < threshold
             ),
             None,
         )
@@ -706,7 +714,11 @@ def _group_ids(entry: BenchmarkEntry) -> list[str]:
 def _group_sort_key(group_id: str) -> tuple:
     kind, _, key = group_id.partition(":")
     if kind == "size_band":
-        inner = (SIZE_BAND_ORDER.index(key), "") if key in SIZE_BAND_ORDER else (len(SIZE_BAND_ORDER), key)
+        inner = (
+            (SIZE_BAND_ORDER.index(key), "")
+            if key in SIZE_BAND_ORDER
+            else (len(SIZE_BAND_ORDER), key)
+        )
     else:
         inner = (0, key)
     return (_KIND_ORDER.index(kind), inner)
@@ -746,7 +758,9 @@ def build_benchmark(
     group_sets = {gid: frozenset(members[gid]) for gid in order}
 
     # Rule 1, then rules 2 and 3 on the groups themselves.
-    reasons: dict[str, str] = {gid: REASON_TOO_FEW for gid in order if len(group_sets[gid]) < threshold}
+    reasons: dict[str, str] = {
+        gid: REASON_TOO_FEW for gid in order if len(group_sets[gid]) < threshold
+    }
     open_groups = [gid for gid in order if gid not in reasons]
     priority = sorted(open_groups, key=lambda g: (len(group_sets[g]), -position_of[g]))
     for gid in _protect(group_sets, priority, threshold):
@@ -786,7 +800,15 @@ def build_benchmark(
             groups.append(GroupResult(gid, label, True, reasons[gid], None, (), threshold))
         else:
             groups.append(
-                GroupResult(gid, label, False, None, len(group_sets[gid]), tuple(metric_results[gid]), threshold)
+                GroupResult(
+                    gid,
+                    label,
+                    False,
+                    None,
+                    len(group_sets[gid]),
+                    tuple(metric_results[gid]),
+                    threshold,
+                )
             )
     return Benchmark(cycle=cycle, threshold=threshold, groups=tuple(groups))
 
@@ -883,7 +905,9 @@ def trends(entries: Iterable[BenchmarkEntry], *, threshold: int = 5) -> list[Tre
     share_cycles = [c for c in large if c not in withheld]
 
     all_entries = [e for c in cycles for e in by_cycle[c]]
-    indicators = [m for m in _metrics_of(all_entries) if m.kind == "share" and m.name.startswith("indicator:")]
+    indicators = [
+        m for m in _metrics_of(all_entries) if m.kind == "share" and m.name.startswith("indicator:")
+    ]
     shares: dict[int, list[MetricResult]] = {c: [] for c in large}
     for metric in indicators:
         contributors: dict[int, frozenset] = {}

@@ -315,3 +315,39 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
     for indicator in card.indicators:
         status = "does not apply" if indicator.met is None else "met" if indicator.met else "not met"
         click.echo(f"  {indicator.id:<12} {status}")
+
+
+@main.command("benchmark")
+@click.option("--cycle", type=int, help="Cycle (year); default: the latest with submissions.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the aggregates as CSV (what the pages show).")
+@click.pass_context
+def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> None:
+    """The anonymised benchmark of consenting submissions, under the disclosure rules."""
+    from .benchmark import benchmark_csv
+    from .benchmarks import service
+
+    app, session = _session(ctx)
+    content = app.extensions["dd_content"]
+    with session as db:
+        data = service.load(db, content)
+    available = service.cycles(data)
+    if not available:
+        raise click.ClickException("no consenting submissions scored with "
+                                   f"{content.current_methodology.key} yet")
+    cycle = cycle or available[0]
+    if cycle not in available:
+        raise click.ClickException(f"no benchmark for {cycle}; cycles: {', '.join(map(str, available))}")
+    result = service.benchmark_for(data, content, cycle)
+    if as_csv:
+        click.echo(benchmark_csv(result), nl=False)
+        return
+    click.echo(f"benchmark {cycle} ({content.current_methodology.key}), "
+               f"threshold {result.threshold} companies")
+    for group in result.groups:
+        overall = group.metric("overall")
+        if group.suppressed or overall is None or overall.suppressed:
+            click.echo(f"  {group.label:<45} {group.n_display:>14}  not shown: "
+                       f"{group.reason or (overall.reason if overall else '')}")
+        else:
+            click.echo(f"  {group.label:<45} {group.n_display:>14}  overall quartiles "
+                       f"{overall.p25:.0f} / {overall.median:.0f} / {overall.p75:.0f}")

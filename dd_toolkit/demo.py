@@ -7,6 +7,7 @@ always gives the same demo (no randomness), and any bank works.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -73,6 +74,26 @@ COMPANIES = (
         "ID", ("ID", "TL"), ("mobile_operator", "isp"),
         ("payments",), "very_large", "yes", "admin@nusantara.example", 2,
     ),
+)
+
+# Peer companies whose submitted, consenting assessments make the demo benchmark large enough
+# to show some peer groups and to suppress others. (name, service types, size, countries,
+# features, maturity, cycles back that were submitted).
+PEERS = (
+    ("Merlion Video", ("streaming",), "large", ("SG", "MY", "ID"), ("user_uploads", "live_streaming", "recommender"), 3, (2, 1)),
+    ("Batik Social", ("social_network",), "large", ("ID",), ("user_uploads", "direct_messaging", "public_profiles"), 2, (2, 1)),
+    ("Saigon Play", ("gaming",), "medium", ("VN", "TH"), ("direct_messaging", "virtual_currency", "payments"), 1, (1,)),
+    ("Kopi Chat", ("messaging",), "large", ("MY", "SG", "BN"), ("direct_messaging", "e2e_encryption", "user_uploads"), 2, (2, 1)),
+    ("Irrawaddy Net", ("isp",), "large", ("MM",), (), 1, (1,)),
+    ("Lanna Games", ("gaming",), "startup", ("TH",), ("direct_messaging", "virtual_currency"), 1, (1,)),
+    ("Visayas Telecom", ("mobile_operator", "isp"), "very_large", ("PH",), ("payments",), 2, (2, 1)),
+    ("Borneo Drive", ("storage",), "medium", ("MY", "BN", "ID"), ("user_uploads",), 2, (1,)),
+    ("Champa Pay", ("payments",), "large", ("LA", "KH", "TH"), ("payments",), 2, (2, 1)),
+    ("Luzon Live", ("streaming", "social_network"), "large", ("PH", "SG"), ("live_streaming", "virtual_currency", "user_uploads", "direct_messaging"), 3, (2, 1)),
+    ("Mekong Devices", ("hardware_software",), "very_large", ("VN", "KH", "TH", "SG"), ("location_sharing",), 3, (1,)),
+    ("Java Social", ("social_network", "messaging"), "very_large", ("ID", "MY", "SG", "PH"), ("user_uploads", "direct_messaging", "public_profiles", "recommender", "live_streaming"), 3, (2, 1)),
+    ("Straits Wallet", ("payments",), "medium", ("SG", "MY"), ("payments",), 3, (1,)),
+    ("Angkor Arcade", ("gaming",), "startup", ("KH",), ("direct_messaging", "payments"), 0, (1,)),
 )
 
 PLATFORM_ACCOUNTS = (
@@ -187,11 +208,36 @@ def load_demo(db: Session, content: Content) -> bool:
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
             section_ids = [s.id for m in bank.questionnaires for s in m.sections]
             _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]))
+    for name, services, size, countries, features, maturity, cycles_back in PEERS:
+        company = DemoCompany(
+            name, "A peer company in the demonstration benchmark.", countries[0], countries,
+            services, features, size, "yes",
+            f"admin@{name.lower().replace(' ', '')}.example", maturity,
+        )
+        org = _organisation(db, company)
+        for back in sorted(cycles_back, reverse=True):
+            # Two cycles back the company was one maturity level lower: trends show progress.
+            earlier = dataclasses.replace(company, maturity=max(0, maturity - back + 1))
+            assessment = start_assessment(db, bank, org, DEMO_CYCLE - back, None)
+            _answer_all(db, bank, earlier, assessment)
+            submit(db, bank, content.current_methodology, assessment, None, benchmark_consent=True)
     for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
         accounts.create_user(db, email=email, name=name, password=DEMO_PASSWORD,
                              platform_role=role, jurisdictions=jurisdictions)
     db.commit()
     return True
+
+
+def _organisation(db: Session, company: DemoCompany) -> Organisation:
+    org = Organisation(
+        name=company.name, description=company.description, hq_country=company.hq_country,
+        countries=list(company.countries), service_types=list(company.service_types),
+        features=list(company.features), size_band=company.size_band,
+        under18_users=company.under18_users,
+    )
+    db.add(org)
+    db.commit()
+    return org
 
 
 def sign_in_help() -> str:

@@ -1,0 +1,33 @@
+"""Building the anonymised benchmark from the database, for the pages and the CLI."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from ..assessments import BenchmarkData, benchmark_entries
+from ..benchmark import Benchmark, build_benchmark
+from ..registry import Content
+
+
+def labels(content: Content) -> dict[str, dict[str, str]]:
+    taxonomy = content.bank.taxonomy
+    return {
+        vocabulary: {entry.id: entry.label.get() for entry in getattr(taxonomy, vocabulary)}
+        for vocabulary in ("service_types", "size_bands", "countries")
+    }
+
+
+def load(db: Session, content: Content) -> BenchmarkData:
+    return benchmark_entries(db, content.current_methodology)
+
+
+def cycles(data: BenchmarkData) -> list[int]:
+    return sorted({entry.cycle for entry in data.entries}, reverse=True)
+
+
+def benchmark_for(data: BenchmarkData, content: Content, cycle: int) -> Benchmark:
+    method = content.current_methodology
+    return build_benchmark(
+        data.entries, cycle=cycle, threshold=method.benchmark.disclosure_threshold,
+        labels=labels(content),
+    )

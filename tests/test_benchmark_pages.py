@@ -1,0 +1,151 @@
+"""The benchmark as its users meet it: the working group's dashboard and CSV, a company's own
+position, and the command line; with an attacker's view of everything those show."""
+
+import csv
+import io
+import itertools
+
+import pytest
+from click.testing import CliRunner
+
+from sqlmodel import select
+
+from dd_toolkit.assessments import new_version, submit
+from dd_toolkit.cli import main as cli
+from dd_toolkit.models import Assessment, Membership, OrgRole, PlatformRole, User
+
+from .conftest import FIXTURE_CONTENT, AuthActions
+
+THRESHOLD = 5
+
+
+@pytest.fixture
+def peers(make):
+    """Thirteen consenting companies in cycle 2026 (one of them the only start-up, so its size
+    group is too small to show), two that did not consent, one scored with an older methodology,
+    and one that submitted two versions (only the latest counts)."""
+    orgs = []
+    sizes = ["large"] * 6 + ["medium"] * 6 + ["startup"]
+    for number, size in enumerate(sizes):
+        org = make.organisation(name=f"Peer {number}", size_band=size)
+        answers = {**make.complete_answers(), "mini.policy.owner": number % 5}
+        make.submitted(org, make.user(org), consent=True, answers=answers)
+        orgs.append(org)
+    for number in range(2):
+        org = make.organisation(name=f"Private {number}")
+        make.submitted(org, make.user(org), consent=False)
+    old = make.organisation(name="Old method")
+    make.submitted(old, make.user(old), consent=True, methodology="standard@test.1")
+    # A second version of Peer 0's submission replaces the first in the benchmark.
+    first = make.session.exec(select(Assessment).where(Assessment.organisation_id == orgs[0].id)).one()
+    second = new_version(make.session, make.bank, first, None)
+    submit(make.session, make.bank, make.content.current_methodology, second, None, benchmark_consent=True)
+    return orgs
+
+
+@pytest.fixture
+def working_group(make, client):
+    user = make.user(platform_role=PlatformRole.WORKING_GROUP)
+    AuthActions(client).login(user.email)
+    return user
+
+
+def test_only_the_working_group_sees_the_dashboard(client, make, auth):
+    org = make.organisation()
+    auth.login(make.user(org).email)
+    assert client.get("/benchmarks/").status_code == 403
+    auth.logout()
+    auth.login(make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"]).email)
+    assert client.get("/benchmarks/").status_code == 403
+
+
+def test_empty_state(client, working_group):
+    page = client.get("/benchmarks/").get_data(as_text=True)
+    assert "No benchmark yet" in page
+
+
+def test_dashboard_counts_consenting_latest_same_methodology(client, working_group, peers):
+    page = client.get("/benchmarks/").get_data(as_text=True)
+    # 13 consenting companies under the current methodology (Peer 0 once, with its latest
+    # version); the two that did not consent and the one scored with another version are left
+    # out, and the note says so.
+    all_row = page.split('<th scope="row">All companies</th>')[1].split("</tr>")[0]
+    assert "<td>13</td>" in all_row
+    assert "1 consenting submission scored with another methodology version is not included." in page
+    for name in ("Peer 0", "Private 0", "Old method"):
+        assert name not in page
+    startup = page.split('<th scope="row">Start-up (1-49 staff)</th>')[1].split("</tr>")[0]
+    assert "fewer than 5" in startup and "Not shown: not enough companies" in startup
+
+
+def test_csv_export_matches_cli_and_never_reveals_small_groups(client, working_group, peers, database_url,
+                                                               monkeypatch, tmp_path):
+    exported = client.get("/benchmarks/2026.csv")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "cli"))
+    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    printed = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "benchmark", "--csv"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == exported.get_data(as_text=True)
+    assert_no_disclosure(rows, group_members(peers))
+
+
+def group_members(orgs) -> dict[str, set[int]]:
+    """What an attacker knows: every company's profile, so every group's membership."""
+    members: dict[str, set[int]] = {"all": set()}
+    for org in orgs:
+        keys = ["all", f"size_band:{org.size_band}"]
+        keys += [f"service_type:{s}" for s in org.service_types]
+        keys += [f"country:{c}" for c in org.countries]
+        for key in keys:
+            members.setdefault(key, set()).add(org.id)
+    return members
+
+
+def assert_no_disclosure(rows, members):
+    shown = {}
+    for row in rows:
+        assert row["metric"] not in ("min", "max"), row
+        if row["status"] == "shown" and row["companies"]:
+            assert int(row["companies"]) >= THRESHOLD, row
+            shown.setdefault(row["group_id"], int(row["companies"]))
+        if row["status"] != "shown":
+            assert row["p25"] == row["median"] == row["p75"] == row["share"] == "", row
+    # No two shown groups differ by fewer than THRESHOLD companies (differencing).
+    for a, b in itertools.combinations(shown, 2):
+        for difference in (members[a] - members[b], members[b] - members[a]):
+            assert len(difference) == 0 or len(difference) >= THRESHOLD, (a, b, difference)
+
+
+def test_box_plot_chart(client, working_group, peers):
+    chart = client.get("/benchmarks/2026/overall.svg")
+    assert chart.mimetype == "image/svg+xml"
+    assert client.get("/benchmarks/2026/nothing.svg").status_code == 404
+    assert client.get("/benchmarks/1999/overall.svg").status_code == 404
+
+
+def test_company_sees_where_it_stands(client, make, auth, peers, session):
+    org = peers[1]
+    admin = session.exec(
+        select(User).join(Membership, Membership.user_id == User.id).where(Membership.organisation_id == org.id)
+    ).first()
+    assessment = session.exec(select(Assessment).where(Assessment.organisation_id == org.id)).one()
+    auth.login(admin.email)
+    page = client.get(f"/assessments/{assessment.id}/peers").get_data(as_text=True)
+    assert "All companies" in page and "13 companies" in page
+    assert "Your position" in page
+    assert any(band in page for band in ("below the 25th percentile", "between the 25th percentile and the median",
+                                         "between the median and the 75th percentile", "above the 75th percentile"))
+    # Other companies' names never appear.
+    assert "Peer 2" not in page
+
+
+def test_company_position_needs_a_submission(client, make, auth):
+    org = make.organisation()
+    admin = make.user(org, role=OrgRole.ADMIN)
+    draft = make.assessment(org, admin)
+    auth.login(admin.email)
+    page = client.get(f"/assessments/{draft.id}/peers").get_data(as_text=True)
+    assert "available once the assessment is submitted" in page

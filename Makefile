@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser postgres validate lint clean
+.PHONY: run test test-sqlite test-postgres install install-dev browser postgres validate lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-sqlite: install-dev
 # The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
 test-postgres: install-dev postgres
 	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q
+
+# Engine speed on 10,000 generated assessments (scoring, then the anonymised benchmark).
+bench: install
+	$(BIN)/python -m tests.perf.benchmark_engine
 
 lint: install-dev
 	$(BIN)/ruff check .

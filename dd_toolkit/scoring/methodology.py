@@ -102,6 +102,33 @@ class Indicator(_Model):
         return _condition(value)
 
 
+class Priority(_Model):
+    id: Annotated[str, Field(pattern=r"^P[0-9]$")]
+    label: str
+    start: Annotated[float, Field(ge=0, alias="from")]
+    horizon_days: Annotated[int, Field(gt=0)]
+
+
+class ActionRules(_Model):
+    """How a gap becomes a prioritised action: points add up, and the total picks a priority."""
+
+    harm_severity: dict[str, Annotated[float, Field(ge=0)]] = {}
+    gap_points: dict[Literal["major", "moderate", "minor"], Annotated[float, Field(ge=0)]]
+    critical_points: Annotated[float, Field(ge=0)] = 0
+    indicator_points: Annotated[float, Field(ge=0)] = 0
+    priorities: tuple[Priority, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActionRules:
+        starts = [p.start for p in self.priorities]
+        if starts != sorted(starts, reverse=True) or starts[-1] != 0:
+            raise ValueError("priorities must be listed from the highest 'from' down to one from 0")
+        return self
+
+    def priority_for(self, points: float) -> Priority:
+        return next(p for p in self.priorities if points + 1e-9 >= p.start)
+
+
 class BenchmarkSettings(_Model):
     disclosure_threshold: Annotated[int, Field(ge=3)] = 5
 
@@ -121,6 +148,7 @@ class Methodology(_Model):
     lenses: tuple[Lens, ...] = ()
     indicators: tuple[Indicator, ...] = ()
     practices: tuple[Rule, ...] = ()
+    actions: ActionRules
     benchmark: BenchmarkSettings = BenchmarkSettings()
 
     @field_validator("version", mode="before")
@@ -186,6 +214,9 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
             if message:
                 add(where, message)
+    for harm in method.actions.harm_severity:
+        if harm not in bank.taxonomy.ids("harms"):
+            add("actions.harm_severity", f"unknown harm '{harm}'")
     ids = [i.id for i in method.indicators]
     if len(ids) != len(set(ids)):
         add("indicators", "indicator ids must be unique")

@@ -109,6 +109,14 @@ class Priority(_Model):
     horizon_days: Annotated[int, Field(gt=0)]
 
 
+class ActionGroup(_Model):
+    """Questions whose gaps are closed by one piece of work: their gaps become one action."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    title: str
+    questions: tuple[str, ...] = Field(min_length=2)
+
+
 class ActionRules(_Model):
     """How a gap becomes a prioritised action: points add up, and the total picks a priority."""
 
@@ -117,6 +125,7 @@ class ActionRules(_Model):
     critical_points: Annotated[float, Field(ge=0)] = 0
     indicator_points: Annotated[float, Field(ge=0)] = 0
     priorities: tuple[Priority, ...] = Field(min_length=1)
+    groups: tuple[ActionGroup, ...] = ()
 
     @model_validator(mode="after")
     def _ordered(self) -> ActionRules:
@@ -214,6 +223,14 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
             if message:
                 add(where, message)
+    grouped: dict[str, str] = {}
+    for group in method.actions.groups:
+        for qid in group.questions:
+            if qid not in bank.questions:
+                add(f"action group {group.id}", f"unknown question '{qid}'")
+            elif qid in grouped:
+                add(f"action group {group.id}", f"question '{qid}' is already in group {grouped[qid]}")
+            grouped[qid] = group.id
     for harm in method.actions.harm_severity:
         if harm not in bank.taxonomy.ids("harms"):
             add("actions.harm_severity", f"unknown harm '{harm}'")

@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .benchmarks.routes import bp as benchmarks_bp
     from .main.routes import bp as main_bp
     from .orgs.routes import bp as orgs_bp
+    from .outputs.routes import bp as outputs_bp
     from .questionbank.routes import bp as questionbank_bp
     from .results.routes import bp as results_bp
 
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(questionbank_bp)
     app.register_blueprint(results_bp)
     app.register_blueprint(benchmarks_bp)
+    app.register_blueprint(outputs_bp)
     return app
 
 

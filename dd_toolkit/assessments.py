@@ -19,6 +19,8 @@ from .completion import progress
 from .content import AnswerData, Evidence, Profile, QuestionBank
 from .content.values import is_empty
 from .models import (
+    ActionStatus,
+    ActionTracking,
     Answer,
     Assessment,
     AssessmentStatus,
@@ -170,6 +172,7 @@ def start_assessment(
     db.add(assessment)
     db.flush()
     copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
+    carried = carry_forward_tracking(db, prefill_from, assessment) if prefill_from else 0
     record(
         db,
         user=user,
@@ -178,7 +181,7 @@ def start_assessment(
         entity="assessment",
         entity_id=assessment.id,
         detail={"cycle": cycle, "prefilled_from": prefill_from.id if prefill_from else None,
-                "answers_copied": copied},
+                "answers_copied": copied, "actions_carried": carried},
     )
     db.commit()
     return assessment
@@ -194,6 +197,23 @@ def new_version(db: Session, bank: QuestionBank, assessment: Assessment, user: U
     db.add(draft)
     db.commit()
     return draft
+
+
+def carry_forward_tracking(db: Session, source: Assessment, target: Assessment) -> int:
+    """Copy the open action items of an earlier assessment to a new one (owners, due dates,
+    notes), linked to where they came from. Called when a new cycle starts from an old one."""
+    copied = 0
+    rows = db.exec(select(ActionTracking).where(ActionTracking.assessment_id == source.id))
+    for row in rows:
+        if row.status not in (ActionStatus.TODO, ActionStatus.IN_PROGRESS):
+            continue
+        db.add(ActionTracking(
+            assessment_id=target.id, item_id=row.item_id, title=row.title,
+            question_ids=list(row.question_ids), owner=row.owner, due_date=row.due_date,
+            status=row.status, notes=row.notes, carried_from_id=row.id,
+        ))
+        copied += 1
+    return copied
 
 
 # -- saving ----------------------------------------------------------------------------

@@ -568,16 +568,24 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     seen: set[frozenset[int]] = set()
 
     def disjoint_bases(excluded: frozenset[int]) -> list[list[int]]:
-        """Pairwise disjoint bases of the columns outside ``excluded``, found greedily."""
-        found: list[list[int]] = []
-        used = set(excluded)
-        while True:
-            basis = _Basis(modulus)
-            chosen = [a for a in small if a not in used and basis.add(reduced[a])]
-            if len(chosen) < d:
-                return found
-            found.append(chosen)
-            used.update(chosen)
+        """Pairwise disjoint bases of the columns outside ``excluded``; [] if they don't span.
+
+        For many bases, each column goes to the least filled basis it is independent of, so
+        that no basis hoards the few columns some sparse row depends on.
+        """
+        columns = [a for a in small if a not in excluded]
+        first = _Basis(modulus)
+        one = [a for a in columns if first.add(reduced[a])]
+        if len(one) < d:
+            return []
+        slots = [(_Basis(modulus), []) for _ in range(len(columns) // d)]
+        for a in columns:
+            for basis, chosen in sorted(slots, key=lambda slot: len(slot[1])):
+                if len(chosen) < d and basis.add(reduced[a]):
+                    chosen.append(a)
+                    break
+        packed = [chosen for _, chosen in slots if len(chosen) == d]
+        return packed if len(packed) > 1 else [one]
 
     def fundamental_cocircuits(excluded: frozenset[int], basis: list[int]) -> Iterable[list[int]]:
         """For each member of ``basis``: it and every column outside that could replace it."""

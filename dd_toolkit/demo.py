@@ -96,6 +96,29 @@ PEERS = (
     ("Angkor Arcade", ("gaming",), "startup", ("KH",), ("direct_messaging", "payments"), 0, (1,)),
 )
 
+# Free-text answers of the demo companies: plausible, clearly the demo's, never real facts.
+DEMO_TEXTS = {
+    "hrdd.assess.top_risks": (
+        "Our 2025 assessment rated contact from unknown adults through direct messages as high "
+        "risk for 13-15 year olds, re-sharing of self-generated images as high, and bullying in "
+        "comments as medium. Live gifting to under-18 streamers was rated medium after new limits."
+    ),
+    "trust.policies.approach": (
+        "{name} does not tolerate child sexual exploitation and abuse on its services. We prohibit "
+        "it in our terms, look for it proactively, remove it, report it to the authorities, and "
+        "design features so that children are protected by default."
+    ),
+    "trust.policies.scope": (
+        "This reporting covers the {name} app and website in every country where we operate. It "
+        "does not yet cover the business messaging product launched this year."
+    ),
+    "trust.processes.detection_summary": (
+        "Uploaded images and videos are matched against industry hash lists; classifiers flag "
+        "possible new material and grooming patterns for trained reviewers; user, trusted flagger "
+        "and hotline reports are reviewed by a specialist team."
+    ),
+}
+
 PLATFORM_ACCOUNTS = (
     ("regulator@demo.example", "Rina Regulator", PlatformRole.REGULATOR, ["MY", "SG"]),
     ("wg@demo.example", "Wira Working-Group", PlatformRole.WORKING_GROUP, []),
@@ -135,10 +158,7 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
             value = max(value, question.minimum)
         value = int(value)
     elif kind is AnswerType.TEXT:
-        value = (
-            f"{company.name} (demo data): a short description written for this demonstration. "
-            "A real answer names the teams, tools and review cadence involved."
-        )
+        value = DEMO_TEXTS.get(question.id, "Answered for the demonstration.").format(name=company.name)
     else:
         value = dt.date(cycle - 1, 1 + len(question.id) % 12, 15).isoformat()
     meta = {}

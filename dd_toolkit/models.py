@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -156,3 +156,47 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=64)
     entity_id: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ActionStatus(StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WONT_DO = "wont_do"
+
+
+class ActionTracking(SQLModel, table=True):
+    """What the team decided about one generated action item of an assessment: the item
+    itself is regenerated from the answers; owner, due date, status and notes are kept here."""
+
+    __tablename__ = "action_tracking"
+    __table_args__ = (sa.UniqueConstraint("assessment_id", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    item_id: str = Field(max_length=200)
+    title: str = Field(default="", max_length=500)
+    question_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    owner: str = Field(default="", max_length=200)
+    due_date: date | None = None
+    status: str = Field(default=ActionStatus.TODO, max_length=16)
+    reason: str = Field(default="", max_length=2000)  # why "won't do"
+    notes: str = Field(default="", max_length=5000)
+    # Carried forward from this item of the previous cycle's assessment, if any.
+    carried_from_id: int | None = Field(default=None, foreign_key="action_tracking.id")
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TransparencyEdit(SQLModel, table=True):
+    """The team's edited Markdown of the draft transparency section, one per assessment."""
+
+    __tablename__ = "transparency_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
+    markdown: str = Field(sa_column=Column(sa.Text, nullable=False))
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)

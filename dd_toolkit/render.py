@@ -30,3 +30,13 @@ def markdown_html(text: str | None) -> Markup:
         return Markup("")
     html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     return Markup(sanitise_html(html))
+
+
+
+def pdf_from_html(html: str) -> bytes:
+    """A PDF of a self-contained HTML document. Only data: URIs (the embedded charts) are
+    read: nothing is fetched from the network or the file system."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()

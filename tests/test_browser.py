@@ -129,4 +129,5 @@ def test_register_profile_answer_leave_resume_submit(live_server, page):
     page.get_by_role("button", name="Submit and freeze this version").click()
     expect(page.get_by_role("status").filter(has_text="Submitted. The frozen copy has SHA-256")).to_be_visible()
     expect(page.locator("code.hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
-    expect(page.get_by_text("Draft")).to_have_count(0)
+    expect(page.locator(".badge-draft")).to_have_count(0)
+    expect(page.locator("h1 .badge-submitted")).to_have_text("Submitted")

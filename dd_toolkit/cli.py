@@ -351,3 +351,76 @@ def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> No
         else:
             click.echo(f"  {group.label:<45} {group.n_display:>14}  overall quartiles "
                        f"{overall.p25:.0f} / {overall.median:.0f} / {overall.p75:.0f}")
+
+
+@main.group("report")
+def report_group() -> None:
+    """Write the action plan or the draft transparency section of an exported assessment."""
+
+
+def _report_inputs(ctx: click.Context, file: Path):
+    from . import portable
+    from .documents import Inputs
+    from .registry import load_content
+    from .scoring import ScoreCard, score
+
+    try:
+        content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
+    except ContentError as exc:
+        raise click.ClickException(f"the content has problems:\n{exc}") from None
+    raw = file.read_bytes()
+    try:
+        parsed = portable.parse_document(raw, content.bank)
+    except portable.ImportError_ as exc:
+        raise click.ClickException("the file cannot be read:\n  " + "\n  ".join(exc.problems)) from None
+    frozen = json.loads(raw).get("score_card") if parsed.was_submitted else None
+    if frozen is not None and content.methodology(
+        f"{frozen['methodology']['id']}@{frozen['methodology']['version']}"
+    ):
+        # A submitted file keeps the scores frozen in it.
+        card = ScoreCard.from_dict(frozen)
+        method = content.methodology(f"{card.methodology['id']}@{card.methodology['version']}")
+    else:
+        method = content.current_methodology
+        card = score(content.bank, method, parsed.profile, parsed.answers)
+    return Inputs(
+        content=content, method=method, organisation_name=parsed.organisation_name,
+        cycle=parsed.cycle, profile=parsed.profile, answers=parsed.answers, card=card,
+        frozen=parsed.was_submitted,
+    )
+
+
+def _write_document(document, output: Path) -> None:
+    if str(output) == "-":
+        click.get_binary_stream("stdout").write(document.data)
+    else:
+        output.write_bytes(document.data)
+        click.echo(f"wrote {output}", err=True)
+
+
+@report_group.command("action-plan")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf", "csv"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write ('-' for standard output).")
+@click.pass_context
+def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+    """The prioritised action plan of an exported assessment file."""
+    from .documents import action_plan_document
+
+    _write_document(action_plan_document(_report_inputs(ctx, file), fmt), output)
+
+
+@report_group.command("transparency")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write ('-' for standard output).")
+@click.pass_context
+def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+    """The draft TRUST transparency-report section of an exported assessment file."""
+    from .documents import transparency_document
+
+    _write_document(transparency_document(_report_inputs(ctx, file), fmt), output)

@@ -150,6 +150,8 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
         seed = int(hashlib.sha256(question.id.encode()).hexdigest()[:4], 16)
         if "%" in question.unit or "percent" in question.unit.lower():
             value = 40 + 12 * company.maturity + seed % 10
+        elif "hour" in question.unit.lower():
+            value = (2 + seed % 20) * (5 - company.maturity)
         else:
             value = (10 + seed % 900) * (company.maturity + 1)
         if question.maximum is not None:

@@ -55,7 +55,8 @@ class Inputs:
     tracking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The team's edited Markdown of the transparency section, if they have edited it.
     transparency_markdown: str | None = None
-    # Peer medians by framework reference, only where the disclosure rules allow.
+    # Peer medians by framework reference, only where the disclosure rules allow: empty when
+    # the benchmark discloses none, None when no benchmark was consulted (an exported file).
     peer_medians: Mapping[str, float] | None = None
 
 
@@ -138,6 +139,9 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         "peer_note": (
             "The dashed line is the median of all companies in the anonymised benchmark for this cycle."
             if peer is not None
+            else "No peer median is shown: peer figures come from the toolkit's anonymised benchmark, "
+            "which an exported file does not carry."
+            if inputs.peer_medians is None
             else "No peer median is shown: the benchmark for this cycle has too few companies to disclose one."
         ),
     }

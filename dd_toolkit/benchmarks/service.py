@@ -33,17 +33,17 @@ def benchmark_for(data: BenchmarkData, content: Content, cycle: int) -> Benchmar
     )
 
 
-def peer_medians(db: Session, content: Content, cycle: int) -> dict[str, float] | None:
-    """Median of all companies for each framework reference, where the benchmark discloses it."""
+def peer_medians(db: Session, content: Content, cycle: int) -> dict[str, float]:
+    """Median of all companies for each framework reference, where the benchmark discloses it
+    (empty when it discloses none)."""
     data = load(db, content)
     if cycle not in cycles(data):
-        return None
+        return {}
     everyone = benchmark_for(data, content, cycle).group("all")
     if everyone is None or everyone.suppressed:
-        return None
-    medians = {
+        return {}
+    return {
         metric.metric.removeprefix("lens:"): metric.median
         for metric in everyone.metrics
         if metric.metric.startswith("lens:") and not metric.suppressed and metric.median is not None
     }
-    return medians or None

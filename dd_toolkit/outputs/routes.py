@@ -42,7 +42,8 @@ TRANSPARENCY_FORMATS = ("md", "html", "pdf")
 
 
 def _inputs(assessment):
-    peer = None
+    # Peer medians only for a submission scored like the benchmark; otherwise none to compare.
+    peer: dict[str, float] = {}
     submission = submission_of(db.session(), assessment.id)
     if submission is not None and submission.methodology == content().current_methodology.key:
         peer = benchmark_service.peer_medians(db.session(), content(), assessment.cycle)

@@ -101,3 +101,32 @@ def test_demo_benchmark_shows_some_groups_and_suppresses_others(real_app, demo):
     assert "all" in shown and len(shown) >= 2
     assert len(suppressed) >= 5
     assert len(service.cycles(data)) >= 2  # change between cycles has something to show
+
+
+def test_demo_action_plan_pdf_carries_every_p1_gap_with_references(real_app, real_client, demo):
+    """The demo company's action plan as a PDF: every P1 action, every gap behind it and its
+    framework references are in the document."""
+    import io
+
+    import pypdf
+
+    from dd_toolkit.documents import action_plan
+    from dd_toolkit.plans import inputs_for
+
+    lumen = demo.exec(select(Assessment).where(Assessment.status == "submitted").order_by(Assessment.id)).first()
+    inputs = inputs_for(demo, real_app.extensions["dd_content"], lumen, {})
+    plan = action_plan(inputs)
+    p1 = [item for item in plan.items if item.priority == "P1"]
+    assert p1, "the demo company should have P1 actions"
+    AuthActions(real_client).login(COMPANIES[0].admin_email, DEMO_PASSWORD)
+    pdf = real_client.get(f"/assessments/{lumen.id}/action-plan.pdf")
+    text = " ".join(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.data)).pages
+    ).replace("\n", " ")
+    text = " ".join(text.split())
+    for item in p1:
+        assert " ".join(item.title.split()) in text
+        for gap in item.gaps:
+            assert gap.question_id in text
+            for ref in gap.refs:
+                assert ref in text

@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .orgs.routes import bp as orgs_bp
     from .outputs.routes import bp as outputs_bp
     from .questionbank.routes import bp as questionbank_bp
+    from .regulator.routes import bp as regulator_bp
     from .results.routes import bp as results_bp
 
     app.register_blueprint(main_bp)
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(results_bp)
     app.register_blueprint(benchmarks_bp)
     app.register_blueprint(outputs_bp)
+    app.register_blueprint(regulator_bp)
     return app
 
 

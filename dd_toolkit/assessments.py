@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from . import portable
+from . import portable, review
 from .completion import progress
 from .content import AnswerData, Evidence, Profile, QuestionBank
 from .content.values import is_empty
@@ -353,8 +353,10 @@ def submit(
     user: User | None,
     *,
     benchmark_consent: bool = False,
+    jurisdictions: tuple[str, ...] | list[str] = (),
 ) -> Submission:
-    """Freeze the assessment: its answers, profile and score card become one hashed snapshot."""
+    """Freeze the assessment: its answers, profile and score card become one hashed snapshot,
+    addressed to the regulators of ``jurisdictions``."""
     if not assessment.is_draft:
         raise AssessmentError("This assessment has already been submitted.")
     org = db.get(Organisation, assessment.organisation_id)
@@ -379,6 +381,8 @@ def submit(
         submitted_at=assessment.submitted_at,
     )
     db.add(submission)
+    db.flush()
+    review.address(db, submission, list(jurisdictions), user, assessment.previous_id)
     record(
         db,
         user=user,
@@ -387,7 +391,7 @@ def submit(
         entity="assessment",
         entity_id=assessment.id,
         detail={"sha256": submission.sha256, "methodology": method.key,
-                "benchmark_consent": benchmark_consent},
+                "benchmark_consent": benchmark_consent, "jurisdictions": sorted(jurisdictions)},
     )
     db.commit()
     return submission

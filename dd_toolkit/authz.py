@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from . import db
-from .models import Assessment, Membership, Organisation, OrgRole, PlatformRole, User
+from .models import Assessment, Membership, Organisation, OrgRole, PlatformRole, Recipient, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +33,8 @@ class Action(StrEnum):
     ASSESSMENT_MANAGE = "assessment.manage"  # start, import, submit, new version: admins
     CONTENT_BROWSE = "content.browse"
     BENCHMARK_VIEW = "benchmark.view"  # anonymised aggregates: the Industry Working Group
+    REVIEW = "review"  # submissions addressed to a regulator's jurisdictions
+    INDICATOR_COUNTS = "indicator.counts"  # RPA indicator counts: regulators and the working group
     PLATFORM_ADMIN = "platform.admin"
 
 
@@ -79,6 +81,15 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
         return user.platform_role == PlatformRole.PLATFORM_ADMIN
     if action is Action.BENCHMARK_VIEW:
         return user.platform_role == PlatformRole.WORKING_GROUP
+    if action is Action.INDICATOR_COUNTS:
+        return user.platform_role in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP)
+    if action is Action.REVIEW:
+        if user.platform_role != PlatformRole.REGULATOR:
+            return False
+        # A regulator sees a submission only through a recipient of their own jurisdiction.
+        return target is None or (
+            isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or [])
+        )
     if action is Action.COMPANY:
         return bool(memberships(user))
     if target is None:
@@ -104,6 +115,8 @@ def require(action: Action, target: T | None) -> T:
     if target is None:
         abort(404)
     if not can(current_user, action, target):
+        if isinstance(target, Recipient):
+            abort(404)
         visible_action = (
             Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
         )

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -499,6 +500,14 @@ def _atoms(rows: Sequence[frozenset]) -> list[tuple[frozenset, tuple[int, ...]]]
     return [(frozenset(m), sig) for sig, m in items]
 
 
+#: Search nodes after which the combination check gives up and reports a leak (the safe side).
+_SEARCH_LIMIT = 3000
+
+
+class _Undecided(Exception):
+    """The combination check ran out of its search budget."""
+
+
 def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     """Companies, fewer than ``threshold``, on which some combination of ``sets`` is confined.
 
@@ -543,28 +552,6 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     # to length d.
     pivots = [pivot for pivot, _ in dimension.vectors]
     reduced = {a: [reduced[a][p] for p in pivots] for a in small}
-    m = modulus
-    if m:
-
-        def mul(x: Any, y: Any) -> Any:
-            return x * y % m
-
-        def div(x: Any, y: Any) -> Any:
-            return x * pow(y, -1, m) % m
-
-        def sub(x: Any, y: Any) -> Any:
-            return (x - y) % m
-    else:
-
-        def mul(x: Any, y: Any) -> Any:
-            return x * y
-
-        def div(x: Any, y: Any) -> Any:
-            return Fraction(x) / y
-
-        def sub(x: Any, y: Any) -> Any:
-            return x - y
-
     seen: set[frozenset[int]] = set()
 
     def disjoint_bases(excluded: frozenset[int]) -> list[list[int]]:
@@ -587,19 +574,64 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         packed = [chosen for _, chosen in slots if len(chosen) == d]
         return packed if len(packed) > 1 else [one]
 
-    def fundamental_cocircuits(excluded: frozenset[int], basis: list[int]) -> Iterable[list[int]]:
-        """For each member of ``basis``: it and every column outside that could replace it."""
-        inverse = _inverse([reduced[a] for a in basis], mul, div, sub)
-        columns = [a for a in small if a not in excluded and a not in basis]
-        coordinates = {}
-        for a in columns:
-            v = reduced[a]
-            row = [sum(inverse[i][j] * v[j] for j in range(d)) for i in range(d)]
-            coordinates[a] = [x % m for x in row] if m else row
-        for i, b in enumerate(basis):
-            yield [b] + [a for a in columns if coordinates[a][i]]
+    def light_codeword(
+        excluded: frozenset[int], basis: list[int], budget: int, most: int
+    ) -> set[int] | None:
+        """Support of a codeword meeting ``basis`` in at most ``most`` (1 or 2) columns and
+        weighing at most ``budget`` outside ``excluded``, if there is one.
+
+        In the systematic form for ``basis``, row i is the codeword meeting the basis in its
+        i-th column alone (that column's fundamental cocircuit). A codeword meeting it in
+        columns i and j alone is row_i + x row_j with x != 0: it vanishes on a column where
+        both rows are non-zero exactly when x is minus their ratio there, so the lightest one
+        takes the ratio that cancels the most weight.
+        """
+        chosen = set(basis)
+        columns = basis + [a for a in small if a not in excluded and a not in chosen]
+        rows = _systematic([reduced[a] for a in columns], d, modulus)
+        supports = []
+        for i, row in enumerate(rows):
+            support = {x for x in range(d, len(columns)) if row[x]}
+            if weights[basis[i]] + sum(weights[columns[x]] for x in support) <= budget:
+                return {basis[i]} | {columns[x] for x in support}
+            supports.append(support)
+        if most < 2:
+            return None
+        for i, j in itertools.combinations(range(d), 2):
+            union = supports[i] | supports[j]
+            both = supports[i] & supports[j]
+            heavy = weights[basis[i]] + weights[basis[j]]
+            heavy += sum(weights[columns[x]] for x in union - both)
+            if heavy > budget:
+                continue
+            by_ratio: dict[Any, int] = {}
+            for x in both:
+                a, b = rows[i][x], rows[j][x]
+                ratio = a * pow(b, -1, modulus) % modulus if modulus else Fraction(a) / b
+                by_ratio[ratio] = by_ratio.get(ratio, 0) + weights[columns[x]]
+            ratio, cancelled = max(by_ratio.items(), key=lambda kv: kv[1], default=(None, 0))
+            if heavy + sum(weights[columns[x]] for x in both) - cancelled <= budget:
+                kept = {
+                    x
+                    for x in union
+                    if x not in both
+                    or (
+                        rows[i][x] * pow(rows[j][x], -1, modulus) % modulus
+                        if modulus
+                        else Fraction(rows[i][x]) / rows[j][x]
+                    )
+                    != ratio
+                }
+                return {basis[i], basis[j]} | {columns[x] for x in kept}
+        return None
+
+    nodes = 0
 
     def search(excluded: frozenset[int], budget: int) -> frozenset[int] | None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > _SEARCH_LIMIT:
+            raise _Undecided
         bases = disjoint_bases(excluded)
         if not bases:
             return excluded  # the columns left no longer span: a leak
@@ -608,13 +640,12 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         most = budget // len(bases)
         if most == 0:
             return None
-        if most == 1:
-            # D meets some basis in exactly one column: D is that column's fundamental
-            # cocircuit, so checking those is complete.
+        if most <= 2:
+            # Checking the codewords meeting some basis in one or two columns is complete.
             for basis in bases:
-                for cocircuit in fundamental_cocircuits(excluded, basis):
-                    if sum(weights[a] for a in cocircuit) <= budget:
-                        return excluded | set(cocircuit)
+                found = light_codeword(excluded, basis, budget, most)
+                if found is not None:
+                    return excluded | found
             return None
         # Otherwise branch: D contains one of the light members of any basis.
         candidates = min(([a for a in basis if weights[a] <= budget] for basis in bases), key=len)
@@ -628,30 +659,42 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
                 return found
         return None
 
-    found = search(frozenset(), threshold - 1)
+    try:
+        found = search(frozenset(), threshold - 1)
+    except _Undecided:
+        return frozenset()
     if found is None:
         return None
     return frozenset().union(*(atoms[a][0] for a in found))
 
 
-def _inverse(
-    columns: Sequence[Sequence[Any]], mul: Callable, div: Callable, sub: Callable
-) -> list[list[Any]]:
-    """Inverse of the square matrix whose columns are ``columns`` (Gauss-Jordan)."""
-    n = len(columns)
-    rows = [
-        [columns[j][i] for j in range(n)] + [1 if k == i else 0 for k in range(n)] for i in range(n)
-    ]
-    for col in range(n):
-        p = next(r for r in range(col, n) if rows[r][col])
-        rows[col], rows[p] = rows[p], rows[col]
-        lead = rows[col][col]
-        rows[col] = [div(x, lead) for x in rows[col]]
-        for r in range(n):
-            if r != col and rows[r][col]:
-                f = rows[r][col]
-                rows[r] = [sub(x, mul(f, y)) for x, y in zip(rows[r], rows[col], strict=True)]
-    return [row[n:] for row in rows]
+def _systematic(columns: Sequence[Sequence[Any]], d: int, modulus: int | None) -> list[list[Any]]:
+    """Row-reduce the d x n matrix with these columns until its first d columns are the identity.
+
+    The first d columns must be independent. Row i then holds the coordinates on the i-th of
+    them of every column, so its non-zero entries are that column's fundamental cocircuit.
+    """
+    rows = [[v[i] for v in columns] for i in range(d)]
+    p = modulus
+    for col in range(d):
+        pivot = next(r for r in range(col, d) if rows[r][col])
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        lead = rows[col]
+        if p:
+            inv = pow(lead[col], -1, p)
+            lead = [x * inv % p for x in lead]
+        else:
+            c = lead[col]
+            lead = [Fraction(x) / c for x in lead]
+        rows[col] = lead
+        for r in range(d):
+            f = rows[r][col]
+            if r != col and f:
+                if p:
+                    rows[r] = [(x - f * y) % p for x, y in zip(rows[r], lead, strict=True)]
+                else:
+                    rows[r] = [x - f * y for x, y in zip(rows[r], lead, strict=True)]
+    return rows
 
 
 def _protect(
@@ -673,26 +716,38 @@ def _protect(
     Returns the suppressed keys, each mapped to the admitted key it clashed with (rule 2) or to
     ``None`` (rule 3).
     """
-    admitted: list[Hashable] = []
-    dropped: dict[Hashable, Hashable | None] = {}
-    for key in reversed(priority):
-        mine = sets[key]
-        clash = next(
-            (
-                other
-                for other in admitted
-                if 0 < len(mine - sets[other]) < threshold
-                or 0 < len(sets[other] - mine) < threshold
-            ),
-            None,
-        )
-        if clash is not None:
-            dropped[key] = clash
-        elif _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None:
-            dropped[key] = None
-        else:
-            admitted.append(key)
-    return dropped
+
+    def admit(check_leaks: bool) -> tuple[list[Hashable], dict[Hashable, Hashable | None]]:
+        admitted: list[Hashable] = []
+        dropped: dict[Hashable, Hashable | None] = {}
+        for key in reversed(priority):
+            mine = sets[key]
+            clash = next(
+                (
+                    other
+                    for other in admitted
+                    if 0 < len(mine - sets[other]) < threshold
+                    or 0 < len(sets[other] - mine) < threshold
+                ),
+                None,
+            )
+            if clash is not None:
+                dropped[key] = clash
+            elif (
+                check_leaks
+                and _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None
+            ):
+                dropped[key] = None
+            else:
+                admitted.append(key)
+        return admitted, dropped
+
+    # Without leaks among the survivors of rule 2, checking each admission would change
+    # nothing (every family checked would be part of a family without leaks): check once.
+    admitted, dropped = admit(check_leaks=False)
+    if _find_leak([sets[k] for k in admitted], threshold) is None:
+        return dropped
+    return admit(check_leaks=True)[1]
 
 
 # --------------------------------------------------------------------------------------------

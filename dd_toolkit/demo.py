@@ -225,7 +225,8 @@ def load_demo(db: Session, content: Content) -> bool:
             db.commit()
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - 1, admin)
             _answer_all(db, bank, company, assessment)
-            submit(db, bank, content.current_methodology, assessment, admin, benchmark_consent=True)
+            submit(db, bank, content.current_methodology, assessment, admin, benchmark_consent=True,
+                   jurisdictions=[c for c in company.countries if c in bank.taxonomy.asean_countries])
         elif company.assessment == "half":
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
             section_ids = [s.id for m in bank.questionnaires for s in m.sections]
@@ -242,7 +243,8 @@ def load_demo(db: Session, content: Content) -> bool:
             earlier = dataclasses.replace(company, maturity=max(0, maturity - back + 1))
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - back, None)
             _answer_all(db, bank, earlier, assessment)
-            submit(db, bank, content.current_methodology, assessment, None, benchmark_consent=True)
+            submit(db, bank, content.current_methodology, assessment, None, benchmark_consent=True,
+                   jurisdictions=[c for c in countries if c in bank.taxonomy.asean_countries])
     for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
         accounts.create_user(db, email=email, name=name, password=DEMO_PASSWORD,
                              platform_role=role, jurisdictions=jurisdictions)

@@ -200,3 +200,57 @@ class TransparencyEdit(SQLModel, table=True):
     version: int = 1
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewStatus(StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    CLARIFICATION_REQUESTED = "clarification_requested"
+    REVIEWED = "reviewed"
+    # The company answered a clarification request with a new version, which is reviewed now.
+    SUPERSEDED = "superseded"
+
+
+class Recipient(SQLModel, table=True):
+    """A submission addressed to the regulator of one jurisdiction, with its review status."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "jurisdiction"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    jurisdiction: str = Field(max_length=8, index=True)
+    status: str = Field(default=ReviewStatus.RECEIVED, max_length=32, index=True)
+    # The recipient row of the previous version, when this version answers a clarification.
+    previous_id: int | None = Field(default=None, foreign_key="recipient.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """One step on a review's timeline: a status change, a comment, or the company's answer."""
+
+    __tablename__ = "review_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    kind: str = Field(max_length=32)  # submitted | status | comment | new_version
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    question_id: str | None = Field(default=None, max_length=200)
+    text: str = Field(default="", sa_column=Column(sa.Text, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A read-only API token of a regulator account; only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked: bool = False

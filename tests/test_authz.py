@@ -24,7 +24,8 @@ def test_a_route_without_policy_is_refused(app, client):
 
 
 # A valid value for every URL argument the app uses, so each route can be requested.
-SAMPLE_ARGUMENTS = {"section_id": "mini.policy", "name": "sections", "item_id": "policy", "fmt": "md"}
+SAMPLE_ARGUMENTS = {"section_id": "mini.policy", "name": "sections", "item_id": "policy", "fmt": "md",
+                    "recipient_id": 1}
 
 
 def _assessment_urls(app, assessment_id: int) -> list[tuple[str, str]]:

@@ -169,6 +169,13 @@ class ImportForm(FlaskForm):
 
 
 class SubmitForm(FlaskForm):
+    jurisdictions = MultiCheckboxField(
+        _l("Send to the regulators of"),
+        description=_l(
+            "The regulators of these ASEAN Member States receive the frozen submission and may "
+            "review it and ask for clarification. Preselected: your countries of operation."
+        ),
+    )
     benchmark_consent = BooleanField(
         _l("Include this submission in the anonymised industry benchmark"),
         description=_l(

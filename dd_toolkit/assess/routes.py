@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlmodel import select
 from wtforms import SelectChoice
 
-from .. import bank, db, methodology, portable
+from .. import bank, db, methodology, portable, review
 from ..assessments import (
     AssessmentError,
     IncompleteAssessment,
@@ -144,6 +144,8 @@ def overview(assessment_id: int):
         can_manage=can(current_user, Action.ASSESSMENT_MANAGE, assessment),
         confirm=ConfirmForm(),
         outdated=assessment.questionnaire_versions != bank().versions(),
+        reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
+        review_labels=review.STATUS_LABELS,
     )
 
 
@@ -279,10 +281,18 @@ def submit_assessment(assessment_id: int):
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)
     form = SubmitForm()
+    asean = bank().taxonomy.asean_countries
+    form.jurisdictions.choices = [
+        SelectChoice(code, bank().taxonomy.label("countries", code)) for code in asean
+    ]
+    if request.method == "GET":
+        earlier = review.recipients_of_assessment(db.session(), assessment.previous_id) if assessment.previous_id else []
+        form.jurisdictions.data = [r.jurisdiction for r in earlier] or [c for c in org.countries if c in asean]
     if form.validate_on_submit():
         try:
             submission = submit(db.session(), bank(), methodology(), assessment, current_user,
-                                benchmark_consent=form.benchmark_consent.data)
+                                benchmark_consent=form.benchmark_consent.data,
+                                jurisdictions=form.jurisdictions.data or [])
         except IncompleteAssessment:
             flash(_("Some required questions still need an answer."), "error")
         except AssessmentError as exc:

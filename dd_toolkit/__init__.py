@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -53,6 +53,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     authz.init_app(app)
     _init_templates(app)
 
+    from .api.routes import bp as api_bp
+    from .api.routes import tokens_bp as api_tokens_bp
     from .assess.routes import bp as assess_bp
     from .auth.routes import bp as auth_bp
     from .benchmarks.routes import bp as benchmarks_bp
@@ -72,6 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(benchmarks_bp)
     app.register_blueprint(outputs_bp)
     app.register_blueprint(regulator_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_tokens_bp)
     return app
 
 
@@ -89,6 +93,7 @@ def methodology() -> Methodology:
 
 
 def _init_login(app: Flask) -> None:
+    from .api.tokens import user_from_request
     from .models import User
 
     login_manager.init_app(app)
@@ -98,8 +103,14 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str):
+        if request.blueprint in authz.TOKEN_BLUEPRINTS:
+            return None  # the API knows only its bearer tokens, never a browser session
         user = db.session().get(User, int(user_id))
         return user if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def _load_user_from_token(req):
+        return user_from_request(db.session(), req)
 
 
 def _init_templates(app: Flask) -> None:

@@ -17,9 +17,23 @@ from flask_login import current_user
 from sqlmodel import select
 
 from . import db
-from .models import Assessment, Membership, Organisation, OrgRole, PlatformRole, Recipient, User
+from .models import (
+    ApiToken,
+    Assessment,
+    Membership,
+    Organisation,
+    OrgRole,
+    PlatformRole,
+    Recipient,
+    User,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Blueprints whose clients are programs that authenticate with an API token
+# (``Authorization: Bearer``): a browser session does not apply there, and an unauthenticated
+# request gets 401 rather than the sign-in page.
+TOKEN_BLUEPRINTS = frozenset({"api"})
 
 
 class Action(StrEnum):
@@ -86,7 +100,10 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
     if action is Action.REVIEW:
         if user.platform_role != PlatformRole.REGULATOR:
             return False
-        # A regulator sees a submission only through a recipient of their own jurisdiction.
+        # A regulator sees a submission only through a recipient of their own jurisdiction,
+        # and manages only their own API tokens.
+        if isinstance(target, ApiToken):
+            return target.user_id == user.id
         return target is None or (
             isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or [])
         )
@@ -115,7 +132,7 @@ def require(action: Action, target: T | None) -> T:
     if target is None:
         abort(404)
     if not can(current_user, action, target):
-        if isinstance(target, Recipient):
+        if isinstance(target, (Recipient, ApiToken)):
             abort(404)
         visible_action = (
             Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
@@ -139,6 +156,8 @@ def init_app(app: Flask) -> None:
         if can(current_user, action):
             return None
         if not current_user.is_authenticated:
+            if request.blueprint in TOKEN_BLUEPRINTS:
+                abort(401)
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(403)
 

@@ -3,6 +3,7 @@ moving assessments in and out as portable JSON files."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -392,7 +393,7 @@ def _report_inputs(ctx: click.Context, file: Path):
 
 def _write_document(document, output: Path) -> None:
     if str(output) == "-":
-        click.get_binary_stream("stdout").write(document.data)
+        sys.stdout.buffer.write(document.data)
     else:
         output.write_bytes(document.data)
         click.echo(f"wrote {output}", err=True)
@@ -424,3 +425,37 @@ def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) 
     from .documents import transparency_document
 
     _write_document(transparency_document(_report_inputs(ctx, file), fmt), output)
+
+
+@main.command("indicators")
+@click.option("--country", required=True, help="Jurisdiction (ISO code of an ASEAN Member State).")
+@click.option("--cycle", type=int, required=True)
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@click.pass_context
+def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: bool) -> None:
+    """RPA indicator counts for one jurisdiction and cycle, with the institutions (as a regulator sees them)."""
+    import csv as csv_module
+
+    from .regulator.routes import indicator_rows
+    from .review import indicator_report
+
+    app, session = _session(ctx)
+    content = app.extensions["dd_content"]
+    if country not in content.bank.taxonomy.asean_countries:
+        raise click.ClickException(f"{country} is not an ASEAN Member State code")
+    with session as db:
+        report = indicator_report(db, country, cycle)
+    rows = indicator_rows(report, True, content.current_methodology.benchmark.disclosure_threshold)
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv_module.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    click.echo(f"RPA indicators, {country} {cycle}: {report.institutions} submitting institution(s)")
+    for row in rows:
+        if row["service_type"] != "all":
+            continue
+        click.echo(f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3} "
+                   f"{row['label']}")

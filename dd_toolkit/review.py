@@ -281,6 +281,13 @@ def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorRep
     order = ["all"] + sorted(k for k in counts if k != "all")
     return IndicatorReport(
         jurisdiction, cycle, len(latest),
-        {group: list(counts[group].values()) for group in order if group in counts},
+        {
+            group: sorted(
+                counts[group].values(),
+                key=lambda c: (INDICATORS.index(c.key.split("/")[0]), "/" in c.key),
+            )
+            for group in order
+            if group in counts
+        },
     )
 

@@ -165,3 +165,18 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def real_client(real_app):
+    return real_app.test_client()
+
+
+@pytest.fixture
+def demo(real_app):
+    """The demo data under the real question bank; yields a session on it."""
+    from dd_toolkit.demo import load_demo
+
+    with db.standalone_session(real_app.extensions["dd_engine"]) as session:
+        load_demo(session, real_app.extensions["dd_content"])
+        yield session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from dd_toolkit import accounts
-from dd_toolkit.assessments import save_answers, start_assessment, submit
+from dd_toolkit.assessments import answer_rows, save_answers, start_assessment, submit
 from dd_toolkit.content import AnswerData
 from dd_toolkit.models import Membership, Organisation, OrgRole, PlatformRole
 
@@ -56,8 +56,12 @@ class Factory:
         return assessment
 
     def answer(self, assessment, user, answers: dict):
+        """Save answers over whatever is there (each from the version now saved)."""
+        saved = answer_rows(self.session, assessment.id)
         changes = {
-            qid: (a if isinstance(a, AnswerData) else AnswerData(value=a), 0) for qid, a in answers.items()
+            qid: (a if isinstance(a, AnswerData) else AnswerData(value=a),
+                  saved[qid].version if qid in saved else 0)
+            for qid, a in answers.items()
         }
         return save_answers(self.session, assessment, user, changes)
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from dd_toolkit.cli import main as cli
 from dd_toolkit.content import load_bank
 from dd_toolkit.content.coverage import coverage
-from dd_toolkit.demo import COMPANIES, DEMO_PASSWORD, load_demo
+from dd_toolkit.demo import COMPANIES, DEMO_PASSWORD
 from dd_toolkit.models import Assessment, Submission
 
 from .conftest import REPO_ROOT, AuthActions
@@ -38,20 +38,6 @@ def test_content_doc_writes_markdown(tmp_path):
     text = out.read_text()
     assert text.startswith("# Question bank")
     assert all(f"`{qid}`" in text for qid in BANK.questions)
-
-
-@pytest.fixture
-def real_client(real_app):
-    return real_app.test_client()
-
-
-@pytest.fixture
-def demo(real_app):
-    from dd_toolkit import db
-
-    with db.standalone_session(real_app.extensions["dd_engine"]) as session:
-        load_demo(session, real_app.extensions["dd_content"])
-        yield session
 
 
 def test_browse_page_filters_by_reference_and_harm(real_client, demo):

@@ -1,0 +1,225 @@
+"""Regulator review and RPA indicator monitoring: scoping by jurisdiction, the workflow and
+its refusals, the clarification loop, and indicator counts checked by hand."""
+
+import itertools
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from dd_toolkit import review
+from dd_toolkit.assessments import new_version, submit
+from dd_toolkit.cli import main as cli
+from dd_toolkit.models import PlatformRole, Recipient, ReviewStatus, Submission
+
+from .conftest import Forms
+
+
+@pytest.fixture
+def submitted_to(make, session):
+    """Submit a complete assessment of a new company to the given jurisdictions."""
+
+    def build(*jurisdictions, name=None, answers=None, cycle=2026):
+        org = make.organisation(name=name)
+        admin = make.user(org)
+        assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
+        # test.1 is the fixture methodology with RPA indicator rules.
+        submission = submit(session, make.bank, make.content.methodology("standard@test.1"), assessment,
+                            admin, jurisdictions=list(jurisdictions))
+        recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
+        return org, admin, assessment, {r.jurisdiction: r for r in recipients}
+
+    return build
+
+
+def regulator(make, *jurisdictions):
+    return make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=list(jurisdictions))
+
+
+def test_regulator_sees_only_submissions_addressed_to_their_jurisdiction(client, make, auth, submitted_to):
+    _, _, _, to_sg = submitted_to("SG", name="Only Singapore")
+    _, _, _, to_both = submitted_to("SG", "MY", name="Both Countries")
+    draft_org = make.organisation(name="Draft Co")
+    make.assessment(draft_org, make.user(draft_org), answers=make.complete_answers())
+    auth.login(regulator(make, "MY").email)
+    page = client.get("/review/").get_data(as_text=True)
+    assert "Both Countries" in page
+    assert "Only Singapore" not in page and "Draft Co" not in page
+    assert client.get(f"/review/{to_sg['SG'].id}").status_code == 404
+    # The SG recipient of a submission also sent to MY is still not theirs.
+    assert client.get(f"/review/{to_both['SG'].id}").status_code == 404
+    assert client.get(f"/review/{to_both['MY'].id}").status_code == 200
+    forms = Forms(client)
+    refused = forms.post(f"/review/{to_sg['SG'].id}/status", {"to_status": "in_review"}, page="/review/")
+    assert refused.status_code == 404
+
+
+def test_company_and_working_group_cannot_open_the_review(client, make, auth, submitted_to):
+    org, admin, _, recipients = submitted_to("SG")
+    auth.login(admin.email)
+    assert client.get(f"/review/{recipients['SG'].id}").status_code == 403
+    assert client.get("/review/").status_code == 403
+    auth.logout()
+    auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
+    assert client.get(f"/review/{recipients['SG'].id}").status_code == 403
+
+
+ALL = [s.value for s in ReviewStatus]
+INVALID = [(a, b) for a, b in itertools.product(ALL, ALL) if b not in review.TRANSITIONS[a]]
+
+
+@pytest.mark.parametrize(("start", "target"), INVALID)
+def test_every_invalid_transition_is_refused(make, session, submitted_to, start, target):
+    _, _, _, recipients = submitted_to("SG")
+    recipient = recipients["SG"]
+    recipient.status = start
+    session.add(recipient)
+    session.commit()
+    with pytest.raises(review.ReviewError) as info:
+        review.transition(session, recipient, target, regulator(make, "SG"), "Please clarify.")
+    assert "“" in str(info.value)  # the message names the statuses
+    session.refresh(recipient)
+    assert recipient.status == start
+
+
+def test_invalid_transition_through_the_page_shows_a_clear_message(client, make, auth, submitted_to):
+    _, _, _, recipients = submitted_to("SG")
+    auth.login(regulator(make, "SG").email)
+    page = Forms(client).post(f"/review/{recipients['SG'].id}/status", {"to_status": "reviewed"},
+                              page="/review/", follow_redirects=True).get_data(as_text=True)
+    assert "A submission that is “Received” can move to “In review”, not to “Reviewed”." in page
+
+
+def test_clarification_loop(client, make, auth, session, submitted_to):
+    org, admin, assessment, recipients = submitted_to("SG", "MY")
+    recipient = recipients["SG"]
+    sg = regulator(make, "SG")
+    auth.login(sg.email)
+    forms = Forms(client)
+    url = f"/review/{recipient.id}"
+    forms.post(f"{url}/status", {"to_status": "in_review"}, page=url)
+    forms.post(f"{url}/comments", {"question_id": "mini.ops.reports", "text": "How were reports counted?"}, page=url)
+    forms.post(f"{url}/status", {"to_status": "clarification_requested", "text": "Please explain the count."}, page=url)
+    session.refresh(recipient)
+    assert recipient.status == "clarification_requested"
+    auth.logout()
+    # The company sees the request on its question, and answers with a new version.
+    auth.login(admin.email)
+    overview = client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
+    assert "How were reports counted?" in overview and "Clarification requested" in overview
+    draft = new_version(session, make.bank, assessment, admin)
+    make.answer(draft, admin, {"mini.ops.reports": 150})
+    submit_page = client.get(f"/assessments/{draft.id}/submit").get_data(as_text=True)
+    # The new version goes to the same regulators by default.
+    assert 'checked id="jurisdictions-' in submit_page
+    forms.post(f"/assessments/{draft.id}/submit", {"jurisdictions": ["MY", "SG"]})
+    session.expire_all()
+    newer = session.exec(
+        select(Recipient).join(Submission).where(Submission.assessment_id == draft.id, Recipient.jurisdiction == "SG")
+    ).one()
+    assert newer.previous_id == recipient.id
+    assert session.get(Recipient, recipient.id).status == "superseded"
+    auth.logout()
+    # The regulator sees what changed, the whole timeline, and closes the review.
+    auth.login(sg.email)
+    page = client.get(f"/review/{newer.id}").get_data(as_text=True)
+    changes = page.split("What changed since the previous version")[1].split("</section>")[0]
+    assert "Reports sent to a hotline" in changes and "120 reports" in changes and "150 reports" in changes
+    timeline = page.split('id="timeline"')[1].split("</section>")[0]
+    for step in ("In review", "Clarification requested", "How were reports counted?", "answered with a new version"):
+        assert step in timeline
+    forms.post(f"/review/{newer.id}/status", {"to_status": "in_review"}, page=f"/review/{newer.id}")
+    forms.post(f"/review/{newer.id}/status", {"to_status": "reviewed"}, page=f"/review/{newer.id}")
+    session.expire_all()
+    assert session.get(Recipient, newer.id).status == "reviewed"
+
+
+def test_integrity_badge_detects_a_changed_snapshot(client, make, auth, session, submitted_to):
+    _, _, assessment, recipients = submitted_to("SG")
+    auth.login(regulator(make, "SG").email)
+    assert "Integrity verified" in client.get(f"/review/{recipients['SG'].id}").get_data(as_text=True)
+    submission = session.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+    submission.snapshot = submission.snapshot.replace('"value":3', '"value":4', 1)
+    session.add(submission)
+    session.commit()
+    assert "Integrity check failed" in client.get(f"/review/{recipients['SG'].id}").get_data(as_text=True)
+
+
+def test_indicator_report_names_for_regulators_counts_for_the_working_group(client, make, auth, submitted_to):
+    yes = {**make.complete_answers(), "mini.policy.exists": "yes", "mini.policy.scope": ["online"]}
+    no = {**make.complete_answers(), "mini.policy.exists": "no"}
+    for number in range(3):
+        submitted_to("SG", name=f"Meets {number}", answers=yes)
+    submitted_to("SG", name="Misses", answers=no)
+    auth.login(regulator(make, "SG").email)
+    page = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
+    assert "4 submitting institutions." in page
+    auth.logout()
+    auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
+    counts = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
+    assert "Meets 0" not in counts
+    assert "Withheld: fewer than 5 institutions" in counts, counts[counts.find("<main"):][:3000]
+    csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
+    assert "Meets" not in csv_text and "withheld" in csv_text
+
+
+def test_indicator_counts_of_the_demo_equal_a_count_by_hand(real_app, demo):
+    """RPA 7.2.1, 7.3.1 and 7.4.1 counted straight from the demo's frozen answers, with the
+    thresholds read off the standard methodology, against the report."""
+    sg_submissions = demo.exec(
+        select(Submission).join(Recipient).where(Recipient.jurisdiction == "SG")
+    ).all()
+    latest = {}
+    for submission in sorted(sg_submissions, key=lambda s: s.id):
+        snapshot = json.loads(submission.snapshot)
+        if snapshot["assessment"]["cycle"] == 2025:
+            latest[snapshot["organisation"]["name"]] = snapshot
+
+    def answer(snapshot, qid):
+        item = snapshot["answers"].get(qid)
+        return None if item is None or item["not_applicable"] else item["value"]
+
+    def at_least(snapshot, qid, level):
+        value = answer(snapshot, qid)
+        return value is not None and value >= level
+
+    def meets_7_2_1(s):
+        return all(at_least(s, f"hrdd.act.{q}", 2) for q in
+                   ("csam_identification", "csam_removal", "csam_reporting", "le_contact_point"))
+
+    def pays(s):
+        org = s["organisation"]
+        return "payments" in org["service_types"] or "payments" in org["features"]
+
+    def meets_7_3_1(s):
+        return at_least(s, "hrdd.act.suspicious_transactions_mechanism", 2) and \
+            answer(s, "hrdd.act.suspicious_transactions_use") == "yes"
+
+    def meets_7_4_1(s):
+        return (answer(s, "hrdd.policy.safeguarding_policy") == "yes"
+                and "online_harms" in (answer(s, "hrdd.policy.policy_scope") or [])
+                and at_least(s, "hrdd.policy.safeguarding_plan", 2))
+
+    expected = {
+        "RPA:7.2.1": (sum(meets_7_2_1(s) for s in latest.values()), len(latest)),
+        "RPA:7.3.1": (sum(meets_7_3_1(s) for s in latest.values() if pays(s)), sum(pays(s) for s in latest.values())),
+        "RPA:7.4.1": (sum(meets_7_4_1(s) for s in latest.values()), len(latest)),
+    }
+    report = review.indicator_report(demo, "SG", 2025)
+    assert report.institutions == len(latest) > 3
+    got = {c.key: (c.met, c.applies) for c in report.by_service_type["all"] if "/" not in c.key}
+    assert got == expected
+
+
+def test_indicators_cli(make, submitted_to, database_url, monkeypatch, tmp_path):
+    from .conftest import FIXTURE_CONTENT
+
+    submitted_to("SG", name="Cli Co")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "i"))
+    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    result = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "indicators", "--country", "SG",
+                                      "--cycle", "2026", "--csv"])
+    assert result.exit_code == 0, result.output
+    assert "RPA:7.4.1" in result.output and "Cli Co" in result.output

@@ -40,12 +40,19 @@ that applies, a practice answered) for that metric.
    ``all`` minus every disclosed band gives the total of a suppressed band; two service types
    minus ``all`` gives the companies in both; and so on. The rule applied is the linear one: no
    linear combination of the disclosed figures of one metric (each a sum over its contributor
-   set) may be a sum over, or any other combination confined to, fewer than t companies.
-   Technically: the row space of the 0/1 contributor-set matrix must contain no non-zero
-   vector whose support covers fewer than t companies. The check is exact (rank computed in
-   exact arithmetic; see ``_find_leak``). When it fails, the smallest disclosed figure whose
-   removal closes the leak is suppressed (ties: later group) and the check is repeated until
-   nothing leaks. The same check protects the group sizes themselves (a sum of ones).
+   set) may be confined to fewer than t companies. Technically: the row space of the 0/1
+   contributor-set matrix must contain no non-zero vector whose support covers fewer than t
+   companies. The check is exact (exact arithmetic; see ``_find_leak``); in the unlikely event
+   that it cannot finish within its search budget it reports a leak, erring on the side of
+   suppression. The same check protects the group sizes themselves (sums of ones).
+
+   Rules 2 and 3 are applied together: the figures of a metric (or the groups) are admitted
+   from the largest contributor set down (ties: earlier in the stable order first), and a
+   figure is suppressed when it clashes under rule 2 with one already admitted, or would give
+   a leak under rule 3 together with them. So the smaller figure always gives way, a figure is
+   never suppressed for the sake of one that is itself suppressed, and the result is stable:
+   adding back any suppressed figure would break a rule. Rules 2 and 3 are applied to the
+   quartile metrics too, although quartiles are not sums: the cheap, conservative choice.
 
 4. Dominance (the "(n, k) rule" for business statistics, where one large contributor dominates a
    total) is not applicable: the figures here are quartiles of scores bounded to 0-100 and
@@ -62,8 +69,10 @@ What the rules do not cover (deliberately, or because it is outside this module)
 which every contributor gives the same answer (share 0 or 1) tells a reader who knows a company
 is in the group what that company answered; a coalition of t-1 companies pooling their own
 answers can learn the last one's in a group of exactly t; with t companies the quartiles are
-values of individual (unnamed) companies, which is inherent to medians; benchmarks of
-different cycles are protected against each other only through :func:`trends`.
+values of individual (unnamed) companies, which is inherent to medians; the pattern of which
+figures are suppressed is itself visible; and :func:`build_benchmark` protects one cycle on its
+own, so showing the benchmarks of two cycles side by side is only as safe as the change in
+participants between them (which :func:`trends` checks for the ``all`` group).
 """
 
 from __future__ import annotations
@@ -522,9 +531,11 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     first reduced modulo the span of those large atoms (usually nothing is left, and the answer
     is immediate). Then, after Brouwer and Zimmermann's minimum-distance algorithm: with k
     pairwise disjoint bases, a cocircuit of weight w meets one of them in at most w // k
-    columns. At most 0 means no leak; exactly 1 means the leak is the fundamental cocircuit of
-    one basis column, so checking those is complete; otherwise the search branches on the light
-    columns of one basis (a leak contains one of them) and repeats. The result is exact.
+    columns. At most 0 means no leak; 1 or 2 means checking, for each basis, the combinations
+    meeting it in one column (fundamental cocircuits) or two (the best ratio of two systematic
+    rows) is complete; otherwise the search branches on the light columns of one basis (a leak
+    contains one of them) and repeats. The result is exact. Should the search exceed
+    ``_SEARCH_LIMIT`` nodes, the empty set is returned: "could not rule out a leak".
     """
     rows = list(dict.fromkeys(s for s in sets if s))
     if not rows or threshold <= 1:

@@ -459,6 +459,39 @@ def test_leak_search_agrees_with_exhaustive_search(seed):
             assert len(found) < t and _confined(family, found)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_leak_search_with_larger_thresholds_agrees_with_exhaustive_search(seed):
+    """Larger thresholds reach the two-column checks; brute force over unions of atoms (the
+    support of any combination is one, since combinations are constant on atoms)."""
+    rnd = random.Random(100 + seed)
+    for _ in range(25):
+        n = rnd.randint(12, 15)
+        t = rnd.choice([5, 6, 7])
+        family = [frozenset(range(n))]
+        family += [
+            frozenset(i for i in range(n) if rnd.random() < 0.5) for _ in range(rnd.choice([2, 3]))
+        ]
+        expected = _brute_force_leak_by_atoms(family, t)
+        found = bm._find_leak(family, t)
+        assert (found is None) == (expected is None), (family, t, expected, found)
+        if found is not None:
+            assert len(found) < t and _confined(family, found)
+
+
+def _brute_force_leak_by_atoms(family, t):
+    companies = sorted(set().union(*family))
+    atoms = {}
+    for c in companies:
+        atoms.setdefault(tuple(c in s for s in family), set()).add(c)
+    atoms = list(atoms.values())
+    for size in range(1, len(atoms) + 1):
+        for combo in itertools.combinations(atoms, size):
+            union = set().union(*combo)
+            if len(union) < t and _confined(family, union):
+                return union
+    return None
+
+
 def _rank(columns):
     return len(rref(columns)[0]) if columns else 0
 

@@ -131,3 +131,87 @@ def test_register_profile_answer_leave_resume_submit(live_server, page):
     expect(page.locator("code.hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     expect(page.locator(".badge-draft")).to_have_count(0)
     expect(page.locator("h1 .badge-submitted")).to_have_text("Submitted")
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+
+
+def test_regulator_review_loop(live_server, page, make):
+    """A company submits to its regulator, the regulator asks for clarification on one
+    question, the company answers with a new version, and the regulator closes the review."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from dd_toolkit.models import PlatformRole
+
+    from .factories import PASSWORD as FACTORY_PASSWORD
+
+    org = make.organisation(name="Temasek Streams")
+    admin = make.user(org)
+    assessment = make.assessment(org, admin, answers=make.complete_answers())
+    regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
+
+    # The company submits; its countries of operation are preselected as recipients.
+    sign_in(page, live_server, admin.email, FACTORY_PASSWORD)
+    page.goto(f"{live_server}/assessments/{assessment.id}")
+    page.get_by_role("link", name="Review and submit").click()
+    recipients = page.get_by_role("group", name="Send to the regulators of")
+    expect(recipients.get_by_label("Singapore")).to_be_checked()
+    page.get_by_role("button", name="Submit and freeze this version").click()
+    expect(page.get_by_role("status").filter(has_text="Submitted.")).to_be_visible()
+    sign_out(page)
+
+    # The regulator opens it, starts the review and asks about one question.
+    sign_in(page, live_server, regulator.email, FACTORY_PASSWORD)
+    page.get_by_role("link", name="Submissions", exact=True).click()
+    page.get_by_role("link", name="Temasek Streams").click()
+    expect(page.get_by_text("Integrity verified")).to_be_visible()
+    page.get_by_label("Move to").select_option("in_review")
+    page.get_by_role("button", name="Change status").click()
+    question = page.locator("#q-mini-ops-reports")
+    question.get_by_text("Comment on this question").click()
+    question.get_by_role("textbox").fill("Do these include reports to the national hotline?")
+    question.get_by_role("button", name="Add comment").click()
+    expect(page.get_by_role("status").filter(has_text="Comment added.")).to_be_visible()
+    page.get_by_label("Move to").select_option("clarification_requested")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator("h1 .status")).to_have_text("Clarification requested")
+    sign_out(page)
+
+    # The company reads the request and answers with a new version.
+    sign_in(page, live_server, admin.email, FACTORY_PASSWORD)
+    page.goto(f"{live_server}/assessments/{assessment.id}")
+    expect(page.get_by_text("Do these include reports to the national hotline?")).to_be_visible()
+    page.get_by_role("button", name="Start a new version from this submission").click()
+    expect(page.get_by_role("status").filter(has_text="Version 2 started")).to_be_visible()
+    page.get_by_role("link", name="Operations").click()
+    page.get_by_role("article", name="Reports sent to a hotline").get_by_label("Your answer").fill("150")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="1 answer saved.")).to_be_visible()
+    page.get_by_role("link", name=re.compile(r"\d{4}, version 2")).click()
+    page.get_by_role("link", name="Review and submit").click()
+    page.get_by_role("button", name="Submit and freeze this version").click()
+    expect(page.get_by_role("status").filter(has_text="Submitted.")).to_be_visible()
+    sign_out(page)
+
+    # The regulator sees what changed and marks the new version reviewed.
+    sign_in(page, live_server, regulator.email, FACTORY_PASSWORD)
+    page.get_by_role("link", name="Submissions", exact=True).click()
+    page.get_by_role("row").filter(has_text="Received").get_by_role("link", name="Temasek Streams").click()
+    changes = page.get_by_role("region", name="What changed since the previous version")
+    expect(changes).to_contain_text("150 reports")
+    page.get_by_label("Move to").select_option("in_review")
+    page.get_by_role("button", name="Change status").click()
+    page.get_by_label("Move to").select_option("reviewed")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator("h1 .status")).to_have_text("Reviewed")
+    expect(page.get_by_role("region", name="Timeline")).to_contain_text("the company answered with a new version")

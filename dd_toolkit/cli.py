@@ -459,3 +459,25 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
             continue
         click.echo(f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3} "
                    f"{row['label']}")
+
+
+@main.command("create-token")
+@click.option("--email", required=True, help="The regulator account the token acts as.")
+@click.option("--name", required=True, help="What will use the token, to recognise it later.")
+@click.pass_context
+def create_token_command(ctx: click.Context, email: str, name: str) -> None:
+    """Create an API token for a regulator account and print it (it is not shown again)."""
+    from . import accounts
+    from .api.tokens import TokenError, create_token
+
+    _app, session = _session(ctx)
+    with session as db:
+        user = accounts.find_user(db, email)
+        if user is None:
+            raise click.ClickException(f"no account with the email {email}")
+        try:
+            _row, token = create_token(db, user, name)
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"created API token “{name}” for {user.email}; it is not shown again", err=True)
+    click.echo(token)

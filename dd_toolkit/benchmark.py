@@ -78,6 +78,7 @@ participants between them (which :func:`trends` checks for the ``all`` group).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import math
@@ -494,19 +495,88 @@ class _Basis:
         return False
 
 
-def _atoms(rows: Sequence[frozenset]) -> list[tuple[frozenset, tuple[int, ...]]]:
+def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     """Companies grouped by which of ``rows`` they belong to, largest groups first.
 
     Every linear combination of the rows' indicator vectors is constant on such an atom, so the
-    atoms (weighted by their size) are the columns of the contributor-set matrix. Companies in
-    none of the rows are left out: no combination involves them.
+    atoms (weighted by their size) are the columns of the contributor-set matrix. Each atom is
+    (column as a bit mask, bit i: in row i; its companies); :func:`_column` turns the mask into
+    a 0/1 vector.
+    Companies in none of the rows are left out: no combination involves them.
     """
-    by_signature: dict[tuple[int, ...], set] = {}
-    for company in set().union(*rows):
-        signature = tuple(1 if company in row else 0 for row in rows)
-        by_signature.setdefault(signature, set()).add(company)
-    items = sorted(by_signature.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [(frozenset(m), sig) for sig, m in items]
+    masks: dict[Hashable, int] = {}
+    for i, row in enumerate(rows):
+        bit = 1 << i
+        for company in row:
+            masks[company] = masks.get(company, 0) | bit
+    by_mask: dict[int, list] = {}
+    for company, mask in masks.items():
+        by_mask.setdefault(mask, []).append(company)
+    return sorted(by_mask.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _set_mask(members: frozenset) -> int | None:
+    """The set as a bit mask over its members (non-negative ints, as organisation ids are);
+    None for other members. Cached: one build checks the same sets many times."""
+    if not all(isinstance(m, int) and m >= 0 for m in members):
+        return None
+    return _bitmask(members)
+
+
+def _bitmask(positions: Iterable[int]) -> int:
+    """An int with the given bits set, built in linear time."""
+    buffer = bytearray()
+    for position in positions:
+        byte = position >> 3
+        if byte >= len(buffer):
+            buffer.extend(bytes(byte - len(buffer) + 1))
+        buffer[byte] |= 1 << (position & 7)
+    return int.from_bytes(buffer, "little")
+
+
+def _column(mask: int, size: int) -> list[int]:
+    return [(mask >> i) & 1 for i in range(size)]
+
+
+def _rank_of_sets(rows: Sequence[frozenset]) -> int:
+    """The rank over the rationals of the sets' 0/1 indicator vectors.
+
+    It equals the rank of their Gram matrix (entry i, j: the size of the intersection of sets
+    i and j), which is small and cheap to build however many companies there are. Bareiss's
+    fraction-free elimination keeps the arithmetic in exact integers.
+    """
+    masks = [_set_mask(row) for row in rows]
+    if all(mask is not None for mask in masks):
+        m = [[(a & b).bit_count() for b in masks] for a in masks]
+    else:
+        m = [[len(a & b) for b in rows] for a in rows]
+    n = len(m)
+    rank, previous = 0, 1
+    for col in range(n):
+        pivot = next((r for r in range(rank, n) if m[r][col]), None)
+        if pivot is None:
+            continue
+        m[rank], m[pivot] = m[pivot], m[rank]
+        lead = m[rank][col]
+        for r in range(rank + 1, n):
+            factor = m[r][col]
+            m[r] = [(lead * x - factor * y) // previous for x, y in zip(m[r], m[rank], strict=True)]
+        previous = lead
+        rank += 1
+    return rank
+
+
+class _Memo(dict):
+    """A dict that computes a missing value from its key once, on first use."""
+
+    def __init__(self, compute: Callable[[Any], Any]):
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self._compute(key)
+        return value
 
 
 #: Search nodes after which the combination check gives up and reports a leak (the safe side).
@@ -544,43 +614,60 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     modulus = _modulus_for(min(len(rows), len(atoms)))
     large = _Basis(modulus)
     small: list[int] = []
-    for index, (members, column) in enumerate(atoms):
+    for index, (mask, members) in enumerate(atoms):
         if len(members) >= threshold:
-            large.add(column)
+            large.add(_column(mask, len(rows)))
         else:
             small.append(index)
-    reduced = {a: large.reduce(atoms[a][1]) for a in small}
-    small = [a for a in small if any(reduced[a])]
-    weights = {a: len(atoms[a][0]) for a in small}
+    # Columns are reduced modulo the large atoms' span only when first needed: a large
+    # benchmark settles the question on a short prefix of the (largest first) atoms.
+    reduced: dict[int, list[Any]] = _Memo(lambda a: large.reduce(_column(atoms[a][0], len(rows))))
+    weights = {a: len(atoms[a][1]) for a in small}
     dimension = _Basis(modulus)
+    # The reduced columns span exactly rank(rows) - rank(large atoms) dimensions.
+    most_possible = _rank_of_sets(rows) - len(large)
     for a in small:
+        if len(dimension) == most_possible:
+            break
         dimension.add(reduced[a])
     d = len(dimension)
     if d == 0:
         return None
     # On the span of the reduced columns, keeping only the echelon basis's pivot coordinates is
     # injective (the basis is unit triangular there), so ranks are unchanged and vectors shrink
-    # to length d.
+    # to length d. A column in the large atoms' span reduces to zero and never joins a basis.
     pivots = [pivot for pivot, _ in dimension.vectors]
-    reduced = {a: [reduced[a][p] for p in pivots] for a in small}
+    full = reduced
+    reduced = _Memo(lambda a: [full[a][p] for p in pivots])
     seen: set[frozenset[int]] = set()
 
-    def disjoint_bases(excluded: frozenset[int]) -> list[list[int]]:
+    def disjoint_bases(excluded: frozenset[int], budget: int) -> list[list[int]]:
         """Pairwise disjoint bases of the columns outside ``excluded``; [] if they don't span.
 
         For many bases, each column goes to the least filled basis it is independent of, so
-        that no basis hoards the few columns some sparse row depends on.
+        that no basis hoards the few columns some sparse row depends on. More than ``budget``
+        bases are never needed (with budget + 1 of them no leak of that weight can meet them
+        all), so no more are built: that keeps large benchmarks fast.
         """
         columns = [a for a in small if a not in excluded]
         first = _Basis(modulus)
-        one = [a for a in columns if first.add(reduced[a])]
+        one = []
+        for a in columns:
+            if first.add(reduced[a]):
+                one.append(a)
+                if len(one) == d:
+                    break
         if len(one) < d:
             return []
-        slots = [(_Basis(modulus), []) for _ in range(len(columns) // d)]
+        slots = [(_Basis(modulus), []) for _ in range(min(len(columns) // d, budget + 1))]
+        unfilled = len(slots)
         for a in columns:
+            if not unfilled:
+                break
             for basis, chosen in sorted(slots, key=lambda slot: len(slot[1])):
                 if len(chosen) < d and basis.add(reduced[a]):
                     chosen.append(a)
+                    unfilled -= len(chosen) == d
                     break
         packed = [chosen for _, chosen in slots if len(chosen) == d]
         return packed if len(packed) > 1 else [one]
@@ -643,7 +730,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         nodes += 1
         if nodes > _SEARCH_LIMIT:
             raise _Undecided
-        bases = disjoint_bases(excluded)
+        bases = disjoint_bases(excluded, budget)
         if not bases:
             return excluded  # the columns left no longer span: a leak
         # A minimal leak D meets every basis, and sum_j |D & basis_j| <= |D| <= budget, so it
@@ -676,7 +763,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         return frozenset()
     if found is None:
         return None
-    return frozenset().union(*(atoms[a][0] for a in found))
+    return frozenset().union(*(atoms[a][1] for a in found))
 
 
 def _systematic(columns: Sequence[Sequence[Any]], d: int, modulus: int | None) -> list[list[Any]]:
@@ -728,20 +815,21 @@ def _protect(
     ``None`` (rule 3).
     """
 
+    # Sets as bit masks: differences are then counted fast.
+    masks = {key: _set_mask(members) for key, members in sets.items()}
+    if any(mask is None for mask in masks.values()):
+        index = {company: i for i, company in enumerate(set().union(*sets.values()))}
+        masks = {key: _bitmask(index[c] for c in members) for key, members in sets.items()}
+
+    def differ(a: int, b: int) -> bool:
+        return 0 < (a & ~b).bit_count() < threshold or 0 < (b & ~a).bit_count() < threshold
+
     def admit(check_leaks: bool) -> tuple[list[Hashable], dict[Hashable, Hashable | None]]:
         admitted: list[Hashable] = []
         dropped: dict[Hashable, Hashable | None] = {}
         for key in reversed(priority):
             mine = sets[key]
-            clash = next(
-                (
-                    other
-                    for other in admitted
-                    if 0 < len(mine - sets[other]) < threshold
-                    or 0 < len(sets[other] - mine) < threshold
-                ),
-                None,
-            )
+            clash = next((other for other in admitted if differ(masks[key], masks[other])), None)
             if clash is not None:
                 dropped[key] = clash
             elif (
@@ -843,15 +931,18 @@ def build_benchmark(
 
     # Metrics: rule 1 per metric, then rules 2 and 3 per metric across disclosed groups.
     metric_results: dict[str, list[MetricResult]] = {gid: [] for gid in disclosed}
+    sorted_members = {gid: sorted(group_sets[gid]) for gid in disclosed}
     cache: dict[tuple, dict] = {}
     for metric in _metrics_of(current):
+        value_of = {o: metric.value(e) for o, e in by_org.items()}
         contributors: dict[str, frozenset] = {}
         values: dict[str, list[Any]] = {}
         for gid in disclosed:
-            present = [(o, metric.value(by_org[o])) for o in sorted(group_sets[gid])]
-            present = [(o, v) for o, v in present if v is not None]
-            contributors[gid] = frozenset(o for o, _ in present)
-            values[gid] = [v for _, v in present]
+            present = [o for o in sorted_members[gid] if value_of[o] is not None]
+            contributors[gid] = (
+                group_sets[gid] if len(present) == len(group_sets[gid]) else frozenset(present)
+            )
+            values[gid] = [value_of[o] for o in present]
         eligible = [gid for gid in disclosed if len(contributors[gid]) >= threshold]
         key = tuple((gid, contributors[gid]) for gid in eligible)
         if key not in cache:

@@ -53,7 +53,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "SubmissionSummary": {
         "type": "object",
-        "description": "A submission as addressed to the regulator of one jurisdiction (a recipient).",
+        "description": "A submission as addressed to the regulator of one jurisdiction "
+                       "(a recipient).",
         "required": ["id", "jurisdiction", "status", "status_label", "previous_id",
                      "organisation_name", "cycle", "version", "submitted_at", "sha256",
                      "methodology", "links"],
@@ -72,7 +73,8 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer", "minimum": 1},
             "submitted_at": {"type": "string", "format": "date-time"},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "methodology": {"type": "string", "description": "The scoring methodology, as id@version."},
+            "methodology": {"type": "string",
+                            "description": "The scoring methodology, as id@version."},
             "links": {
                 "type": "object",
                 "required": ["self", "html"],
@@ -191,7 +193,8 @@ SCHEMAS: dict[str, Any] = {
                     "cycle": {"type": "integer"},
                     "version": {"type": "integer"},
                     "status": {"const": "submitted"},
-                    "questionnaires": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "questionnaires": {"type": "object",
+                                       "additionalProperties": {"type": "string"}},
                     "created_at": {"type": "string"},
                     "submitted_at": {"type": "string"},
                 },

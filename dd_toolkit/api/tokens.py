@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import Request, g
+from flask import Request
 from sqlmodel import Session, select
 
 from ..assessments import record
@@ -86,7 +86,6 @@ def user_for_token(db: Session, token: str) -> User | None:
     row.last_used_at = utcnow()
     db.add(row)
     db.commit()
-    g.api_token = row
     return user
 
 

@@ -14,9 +14,9 @@ from flask_wtf.csrf import CSRFProtect
 from . import authz, db
 from .config import Config, default_database_url, instance_secret_key
 from .content import QuestionBank
+from .paths import bundled_root
 from .registry import Content, load_content
 from .scoring import Methodology
-from .paths import bundled_root
 
 csrf = CSRFProtect()
 babel = Babel()

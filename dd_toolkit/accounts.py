@@ -89,8 +89,14 @@ def register_organisation(
         db.add(org)
         db.flush()
         db.add(Membership(user_id=user.id, organisation_id=org.id, role=OrgRole.ADMIN))
-        record(db, user=user, organisation_id=org.id, action="organisation.register",
-               entity="organisation", entity_id=org.id)
+        record(
+            db,
+            user=user,
+            organisation_id=org.id,
+            action="organisation.register",
+            entity="organisation",
+            entity_id=org.id,
+        )
         db.commit()
     except Exception:
         db.rollback()
@@ -120,8 +126,15 @@ def invite_member(
         user.invite_expires_at = utcnow() + timedelta(days=valid_days)
         db.add(user)
         db.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
-        record(db, user=invited_by, organisation_id=org.id, action="member.invite",
-               entity="user", entity_id=user.id, detail={"email": user.email, "role": role})
+        record(
+            db,
+            user=invited_by,
+            organisation_id=org.id,
+            action="member.invite",
+            entity="user",
+            entity_id=user.id,
+            detail={"email": user.email, "role": role},
+        )
         db.commit()
     except Exception:
         db.rollback()
@@ -141,6 +154,5 @@ def accept_invite(db: Session, user: User, password: str) -> None:
     user.invite_token_hash = None
     user.invite_expires_at = None
     db.add(user)
-    record(db, user=user, organisation_id=None, action="member.accept_invite",
-           entity="user", entity_id=user.id)
+    record(db, user=user, organisation_id=None, action="member.accept_invite", entity="user", entity_id=user.id)
     db.commit()

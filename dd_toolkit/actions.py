@@ -222,9 +222,7 @@ def short_title(step: str, limit: int = TITLE_LENGTH) -> str:
     return cut + "…"
 
 
-def _indicator_links(
-    method: Methodology, card: ScoreCard
-) -> dict[str, tuple[IndicatorLink, ...]]:
+def _indicator_links(method: Methodology, card: ScoreCard) -> dict[str, tuple[IndicatorLink, ...]]:
     """Question id -> the indicator components that read it, for indicators that apply."""
     applies = {i.id: i.applies for i in card.indicators}
     links: dict[str, list[IndicatorLink]] = {}
@@ -288,25 +286,27 @@ def build_action_plan(
             + (rules.indicator_points if indicators else 0.0)
         )
         section = bank.section_of[question.id]
-        gaps.append(GapLink(
-            question_id=question.id,
-            question_text=question.text.get(),
-            section_id=section.id,
-            section_title=section.title.get(),
-            module_id=bank.module_of[question.id].id,
-            current_answer=display_value(question, answer.value),
-            current_points=float(scored.points),
-            target=target_for(question),
-            gap=scored.gap,
-            refs=question.refs,
-            ref_labels=tuple(taxonomy.label("frameworks", ref) for ref in question.refs),
-            harms=question.harms,
-            critical=bool(scored.critical),
-            indicators=indicators,
-            function=question.function,
-            points=float(points),
-            steps=gap_steps(question, scored.gap),
-        ))
+        gaps.append(
+            GapLink(
+                question_id=question.id,
+                question_text=question.text.get(),
+                section_id=section.id,
+                section_title=section.title.get(),
+                module_id=bank.module_of[question.id].id,
+                current_answer=display_value(question, answer.value),
+                current_points=float(scored.points),
+                target=target_for(question),
+                gap=scored.gap,
+                refs=question.refs,
+                ref_labels=tuple(taxonomy.label("frameworks", ref) for ref in question.refs),
+                harms=question.harms,
+                critical=bool(scored.critical),
+                indicators=indicators,
+                function=question.function,
+                points=float(points),
+                steps=gap_steps(question, scored.gap),
+            )
+        )
     gaps.sort(key=lambda g: order[g.question_id])
 
     group_of = {qid: group for group in rules.groups for qid in group.questions}
@@ -341,9 +341,7 @@ def build_action_plan(
     )
 
 
-def _item(
-    item_id: str, title: str, merged: bool, gaps: list[GapLink], method: Methodology, taxonomy
-) -> ActionItem:
+def _item(item_id: str, title: str, merged: bool, gaps: list[GapLink], method: Methodology, taxonomy) -> ActionItem:
     points = max(g.points for g in gaps)
     priority = method.actions.priority_for(points)
     seen: set[str] = set()
@@ -425,26 +423,30 @@ def carry_forward(previous_items: Iterable[Mapping[str, Any]], plan: ActionPlan)
         title = str(old.get("title") or "")
         if item_id in current:
             item = current[item_id]
-            carried.append(CarriedItem(
-                id=item_id,
-                title=item.title,
-                previous_status=status,
-                priority=item.priority,
-                question_ids=item.question_ids,
-                closed_question_ids=tuple(q for q in question_ids if q not in item.question_ids),
-                new_question_ids=tuple(q for q in item.question_ids if q not in question_ids),
-                reopened=status in ("done", "wont_do"),
-            ))
+            carried.append(
+                CarriedItem(
+                    id=item_id,
+                    title=item.title,
+                    previous_status=status,
+                    priority=item.priority,
+                    question_ids=item.question_ids,
+                    closed_question_ids=tuple(q for q in question_ids if q not in item.question_ids),
+                    new_question_ids=tuple(q for q in item.question_ids if q not in question_ids),
+                    reopened=status in ("done", "wont_do"),
+                )
+            )
         else:
             remaining = tuple(q for q in question_ids if q in item_of_question)
-            closed.append(ClosedItem(
-                id=item_id,
-                title=title,
-                previous_status=status,
-                closed_question_ids=tuple(q for q in question_ids if q not in item_of_question),
-                still_open_question_ids=remaining,
-                moved_to=tuple(dict.fromkeys(item_of_question[q] for q in remaining)),
-            ))
+            closed.append(
+                ClosedItem(
+                    id=item_id,
+                    title=title,
+                    previous_status=status,
+                    closed_question_ids=tuple(q for q in question_ids if q not in item_of_question),
+                    still_open_question_ids=remaining,
+                    moved_to=tuple(dict.fromkeys(item_of_question[q] for q in remaining)),
+                )
+            )
     known = {str(old["id"]) for old in previous}
     return CarryForward(
         open=tuple(carried),

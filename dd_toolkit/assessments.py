@@ -97,17 +97,6 @@ def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
     return {qid: to_answer_data(row) for qid, row in answer_rows(db, assessment_id).items()}
 
 
-def _answer_json(answer: AnswerData) -> dict[str, Any]:
-    return {
-        "value": answer.value,
-        "not_applicable": answer.not_applicable,
-        "justification": answer.justification,
-        "comment": answer.comment,
-        "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
-        "meta": dict(answer.meta),
-    }
-
-
 # -- starting --------------------------------------------------------------------------
 
 
@@ -121,6 +110,15 @@ def drafts_for_cycle(db: Session, organisation_id: int, cycle: int) -> list[Asse
             )
         )
     )
+
+
+def _next_version(db: Session, organisation_id: int, cycle: int) -> int:
+    count = db.exec(
+        select(sa.func.count())
+        .select_from(Assessment)
+        .where(Assessment.organisation_id == organisation_id, Assessment.cycle == cycle)
+    ).one()
+    return count + 1
 
 
 def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | None) -> int:
@@ -155,17 +153,10 @@ def start_assessment(
         raise AssessmentError(f"There is already a draft assessment for {cycle}; continue that one.")
     if prefill_from is not None and prefill_from.organisation_id != org.id:
         raise AssessmentError("An assessment can only be pre-filled from your own organisation's.")
-    version = 1 + (
-        db.exec(
-            select(sa.func.count())
-            .select_from(Assessment)
-            .where(Assessment.organisation_id == org.id, Assessment.cycle == cycle)
-        ).one()
-    )
     assessment = Assessment(
         organisation_id=org.id,
         cycle=cycle,
-        version=version,
+        version=_next_version(db, org.id, cycle),
         questionnaire_versions=bank.versions(),
         created_by_id=user.id if user else None,
     )
@@ -180,8 +171,12 @@ def start_assessment(
         action="assessment.start",
         entity="assessment",
         entity_id=assessment.id,
-        detail={"cycle": cycle, "prefilled_from": prefill_from.id if prefill_from else None,
-                "answers_copied": copied, "actions_carried": carried},
+        detail={
+            "cycle": cycle,
+            "prefilled_from": prefill_from.id if prefill_from else None,
+            "answers_copied": copied,
+            "actions_carried": carried,
+        },
     )
     db.commit()
     return assessment
@@ -207,11 +202,19 @@ def carry_forward_tracking(db: Session, source: Assessment, target: Assessment) 
     for row in rows:
         if row.status not in (ActionStatus.TODO, ActionStatus.IN_PROGRESS):
             continue
-        db.add(ActionTracking(
-            assessment_id=target.id, item_id=row.item_id, title=row.title,
-            question_ids=list(row.question_ids), owner=row.owner, due_date=row.due_date,
-            status=row.status, notes=row.notes, carried_from_id=row.id,
-        ))
+        db.add(
+            ActionTracking(
+                assessment_id=target.id,
+                item_id=row.item_id,
+                title=row.title,
+                question_ids=list(row.question_ids),
+                owner=row.owner,
+                due_date=row.due_date,
+                status=row.status,
+                notes=row.notes,
+                carried_from_id=row.id,
+            )
+        )
         copied += 1
     return copied
 
@@ -258,7 +261,7 @@ def save_answers(
                 question_id=qid,
                 updated_by_id=user.id if user else None,
                 updated_at=now,
-                **_answer_json(answer),
+                **portable.answer_fields(answer),
             )
             db.add(row)
             try:
@@ -275,7 +278,7 @@ def save_answers(
             if row.version != base_version:
                 outcome.conflicts[qid] = row
                 continue
-            before = _answer_json(to_answer_data(row))
+            before = portable.answer_fields(to_answer_data(row))
             # Compare-and-set on the version, so two saves racing past the check above
             # cannot both win.
             result = db.execute(
@@ -285,7 +288,7 @@ def save_answers(
                     version=base_version + 1,
                     updated_by_id=user.id if user else None,
                     updated_at=now,
-                    **_answer_json(answer),
+                    **portable.answer_fields(answer),
                 )
             )
             if result.rowcount != 1:
@@ -299,7 +302,7 @@ def save_answers(
             action="answer.save",
             entity="answer",
             entity_id=f"{assessment.id}:{qid}",
-            detail={"before": before, "after": _answer_json(answer)},
+            detail={"before": before, "after": portable.answer_fields(answer)},
         )
         outcome.saved.append(qid)
     if outcome.saved:
@@ -316,10 +319,7 @@ def build_document(db: Session, assessment: Assessment) -> dict[str, Any]:
     """The portable document for the assessment as it is now (without submission data)."""
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id)
-    emails = {
-        u.id: u.email
-        for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))
-    }
+    emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))}
     return {
         "format": portable.FORMAT,
         "format_version": portable.FORMAT_VERSION,
@@ -333,9 +333,7 @@ def build_document(db: Session, assessment: Assessment) -> dict[str, Any]:
             "submitted_at": assessment.submitted_at.isoformat() if assessment.submitted_at else None,
         },
         "answers": {
-            qid: portable.answer_to_json(
-                to_answer_data(row), emails.get(row.updated_by_id), row.updated_at.isoformat()
-            )
+            qid: portable.answer_to_json(to_answer_data(row), emails.get(row.updated_by_id), row.updated_at.isoformat())
             for qid, row in sorted(rows.items())
         },
     }
@@ -390,8 +388,12 @@ def submit(
         action="assessment.submit",
         entity="assessment",
         entity_id=assessment.id,
-        detail={"sha256": submission.sha256, "methodology": method.key,
-                "benchmark_consent": benchmark_consent, "jurisdictions": sorted(jurisdictions)},
+        detail={
+            "sha256": submission.sha256,
+            "methodology": method.key,
+            "benchmark_consent": benchmark_consent,
+            "jurisdictions": sorted(jurisdictions),
+        },
     )
     db.commit()
     return submission
@@ -421,19 +423,12 @@ def import_document(
 ) -> Assessment:
     """Create a draft from a checked file. Nothing is written unless all of it fits."""
     if drafts_for_cycle(db, org.id, parsed.cycle):
-        raise AssessmentError(
-            f"There is already a draft assessment for {parsed.cycle}; submit or finish it first."
-        )
+        raise AssessmentError(f"There is already a draft assessment for {parsed.cycle}; submit or finish it first.")
     try:
         assessment = Assessment(
             organisation_id=org.id,
             cycle=parsed.cycle,
-            version=1
-            + db.exec(
-                select(sa.func.count())
-                .select_from(Assessment)
-                .where(Assessment.organisation_id == org.id, Assessment.cycle == parsed.cycle)
-            ).one(),
+            version=_next_version(db, org.id, parsed.cycle),
             questionnaire_versions=bank.versions(),
             created_by_id=user.id if user else None,
         )
@@ -445,7 +440,7 @@ def import_document(
                     assessment_id=assessment.id,
                     question_id=qid,
                     updated_by_id=user.id if user else None,
-                    **_answer_json(answer),
+                    **portable.answer_fields(answer),
                 )
             )
         record(
@@ -468,9 +463,7 @@ def import_document(
     return assessment
 
 
-def organisation_from_document(
-    db: Session, parsed: portable.ParsedDocument, user: User | None
-) -> Organisation:
+def organisation_from_document(db: Session, parsed: portable.ParsedDocument, user: User | None) -> Organisation:
     """Create the organisation a file describes (used by the CLI when moving installations)."""
     profile = parsed.profile
     org = Organisation(
@@ -485,8 +478,15 @@ def organisation_from_document(
     )
     db.add(org)
     db.flush()
-    record(db, user=user, organisation_id=org.id, action="organisation.create",
-           entity="organisation", entity_id=org.id, detail={"source": "import"})
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="organisation.create",
+        entity="organisation",
+        entity_id=org.id,
+        detail={"source": "import"},
+    )
     return org
 
 
@@ -497,9 +497,7 @@ def frozen_score_card(submission: Submission) -> ScoreCard:
     return ScoreCard.from_dict(json.loads(submission.snapshot)["score_card"])
 
 
-def live_score_card(
-    db: Session, bank: QuestionBank, method: Methodology, assessment: Assessment
-) -> ScoreCard:
+def live_score_card(db: Session, bank: QuestionBank, method: Methodology, assessment: Assessment) -> ScoreCard:
     """The score of the answers as they are now (a draft's preview)."""
     org = db.get(Organisation, assessment.organisation_id)
     return score(bank, method, profile_of(org), answers_of(db, assessment.id))
@@ -537,10 +535,7 @@ def entry_from_submission(submission: Submission, organisation_id: int, cycle: i
         overall=card["overall"],
         modules={m["id"]: m["score"] for m in card["modules"] if m["score"] is not None},
         lenses={
-            item["ref"]: item["score"]
-            for lens in card["lenses"]
-            for item in lens["items"]
-            if item["score"] is not None
+            item["ref"]: item["score"] for lens in card["lenses"] for item in lens["items"] if item["score"] is not None
         },
         indicators={i["id"]: i["met"] for i in card["indicators"]},
         practices=dict(card["practices"]),

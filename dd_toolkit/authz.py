@@ -104,9 +104,7 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
         # and manages only their own API tokens.
         if isinstance(target, ApiToken):
             return target.user_id == user.id
-        return target is None or (
-            isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or [])
-        )
+        return target is None or (isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or []))
     if action is Action.COMPANY:
         return bool(memberships(user))
     if target is None:
@@ -134,9 +132,7 @@ def require(action: Action, target: T | None) -> T:
     if not can(current_user, action, target):
         if isinstance(target, (Recipient, ApiToken)):
             abort(404)
-        visible_action = (
-            Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
-        )
+        visible_action = Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
         abort(403 if can(current_user, visible_action, target) else 404)
     return target
 

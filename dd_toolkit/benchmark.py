@@ -672,9 +672,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         packed = [chosen for _, chosen in slots if len(chosen) == d]
         return packed if len(packed) > 1 else [one]
 
-    def light_codeword(
-        excluded: frozenset[int], basis: list[int], budget: int, most: int
-    ) -> set[int] | None:
+    def light_codeword(excluded: frozenset[int], basis: list[int], budget: int, most: int) -> set[int] | None:
         """Support of a codeword meeting ``basis`` in at most ``most`` (1 or 2) columns and
         weighing at most ``budget`` outside ``excluded``, if there is one.
 
@@ -832,10 +830,7 @@ def _protect(
             clash = next((other for other in admitted if differ(masks[key], masks[other])), None)
             if clash is not None:
                 dropped[key] = clash
-            elif (
-                check_leaks
-                and _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None
-            ):
+            elif check_leaks and _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None:
                 dropped[key] = None
             else:
                 admitted.append(key)
@@ -876,11 +871,7 @@ def _group_ids(entry: BenchmarkEntry) -> list[str]:
 def _group_sort_key(group_id: str) -> tuple:
     kind, _, key = group_id.partition(":")
     if kind == "size_band":
-        inner = (
-            (SIZE_BAND_ORDER.index(key), "")
-            if key in SIZE_BAND_ORDER
-            else (len(SIZE_BAND_ORDER), key)
-        )
+        inner = (SIZE_BAND_ORDER.index(key), "") if key in SIZE_BAND_ORDER else (len(SIZE_BAND_ORDER), key)
     else:
         inner = (0, key)
     return (_KIND_ORDER.index(kind), inner)
@@ -920,9 +911,7 @@ def build_benchmark(
     group_sets = {gid: frozenset(members[gid]) for gid in order}
 
     # Rule 1, then rules 2 and 3 on the groups themselves.
-    reasons: dict[str, str] = {
-        gid: REASON_TOO_FEW for gid in order if len(group_sets[gid]) < threshold
-    }
+    reasons: dict[str, str] = {gid: REASON_TOO_FEW for gid in order if len(group_sets[gid]) < threshold}
     open_groups = [gid for gid in order if gid not in reasons]
     priority = sorted(open_groups, key=lambda g: (len(group_sets[g]), -position_of[g]))
     for gid in _protect(group_sets, priority, threshold):
@@ -939,9 +928,7 @@ def build_benchmark(
         values: dict[str, list[Any]] = {}
         for gid in disclosed:
             present = [o for o in sorted_members[gid] if value_of[o] is not None]
-            contributors[gid] = (
-                group_sets[gid] if len(present) == len(group_sets[gid]) else frozenset(present)
-            )
+            contributors[gid] = group_sets[gid] if len(present) == len(group_sets[gid]) else frozenset(present)
             values[gid] = [value_of[o] for o in present]
         eligible = [gid for gid in disclosed if len(contributors[gid]) >= threshold]
         key = tuple((gid, contributors[gid]) for gid in eligible)
@@ -1003,9 +990,7 @@ def position(benchmark: Benchmark, entry: BenchmarkEntry) -> list[Position]:
     """
     mine = set(_group_ids(entry))
     own: list[tuple[str, float]] = [("overall", float(entry.overall))]
-    own.extend(
-        (f"module:{k}", float(v)) for k, v in sorted((entry.modules or {}).items()) if v is not None
-    )
+    own.extend((f"module:{k}", float(v)) for k, v in sorted((entry.modules or {}).items()) if v is not None)
     positions = []
     for group in benchmark.groups:
         if group.group_id not in mine:
@@ -1022,12 +1007,8 @@ def position(benchmark: Benchmark, entry: BenchmarkEntry) -> list[Position]:
                 placements.append(Placement(name, value, result.status))
                 continue
             band = _band(value, result.p25, result.median, result.p75)
-            placements.append(
-                Placement(name, value, STATUS_SHOWN, band, result.p25, result.median, result.p75)
-            )
-        positions.append(
-            Position(group.group_id, group.label, False, None, group.n, tuple(placements))
-        )
+            placements.append(Placement(name, value, STATUS_SHOWN, band, result.p25, result.median, result.p75))
+        positions.append(Position(group.group_id, group.label, False, None, group.n, tuple(placements)))
     return positions
 
 
@@ -1070,9 +1051,7 @@ def trends(entries: Iterable[BenchmarkEntry], *, threshold: int = 5) -> list[Tre
     share_cycles = [c for c in large if c not in withheld]
 
     all_entries = [e for c in cycles for e in by_cycle[c]]
-    indicators = [
-        m for m in _metrics_of(all_entries) if m.kind == "share" and m.name.startswith("indicator:")
-    ]
+    indicators = [m for m in _metrics_of(all_entries) if m.kind == "share" and m.name.startswith("indicator:")]
     shares: dict[int, list[MetricResult]] = {c: [] for c in large}
     for metric in indicators:
         contributors: dict[int, frozenset] = {}

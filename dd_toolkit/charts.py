@@ -98,9 +98,7 @@ def bars_svg(labels: Sequence[str], values: Sequence[float | None], title: str =
     return _svg(figure)
 
 
-def boxplot_svg(
-    labels: Sequence[str], quartiles: Sequence[tuple[float, float, float]], title: str = ""
-) -> str:
+def boxplot_svg(labels: Sequence[str], quartiles: Sequence[tuple[float, float, float]], title: str = "") -> str:
     """Boxes from the 25th to the 75th percentile with the median marked. Whiskers are left
     out on purpose: they would show a minimum and a maximum, which belong to single companies."""
     height = 0.9 + 0.38 * len(labels)
@@ -111,9 +109,17 @@ def boxplot_svg(
         {"label": label, "q1": q1, "med": med, "q3": q3, "whislo": q1, "whishi": q3, "fliers": []}
         for label, (q1, med, q3) in zip(labels, quartiles, strict=True)
     ]
-    axes.bxp(stats, positions=positions, orientation="horizontal", showcaps=False, widths=0.55,
-             patch_artist=True, boxprops={"facecolor": "#dbeafe", "edgecolor": BRAND},
-             medianprops={"color": INK, "linewidth": 2}, whiskerprops={"visible": False})
+    axes.bxp(
+        stats,
+        positions=positions,
+        orientation="horizontal",
+        showcaps=False,
+        widths=0.55,
+        patch_artist=True,
+        boxprops={"facecolor": "#dbeafe", "edgecolor": BRAND},
+        medianprops={"color": INK, "linewidth": 2},
+        whiskerprops={"visible": False},
+    )
     axes.set_xlim(0, 100)
     axes.grid(axis="x", color=GRID)
     axes.set_axisbelow(True)

@@ -71,8 +71,10 @@ def validate_content(ctx: click.Context) -> None:
         click.echo(f"{module.id} {module.version}: {len(module.sections)} sections, {count} questions")
     for key in sorted(content.methodologies):
         click.echo(f"scoring {key}")
-    click.echo(f"ok: {len(bank.questions)} questions ({scored} scored), "
-               f"{len(content.methodologies)} scoring methodologies in {root}")
+    click.echo(
+        f"ok: {len(bank.questions)} questions ({scored} scored), "
+        f"{len(content.methodologies)} scoring methodologies in {root}"
+    )
 
 
 @main.command("init-db")
@@ -133,14 +135,21 @@ def list_assessments(ctx: click.Context) -> None:
         return
     click.echo(f"{'id':>4}  {'organisation':<30} {'cycle':>5}  {'version':>7}  status")
     for assessment, org in rows:
-        click.echo(f"{assessment.id:>4}  {org.name[:30]:<30} {assessment.cycle:>5}  "
-                   f"{assessment.version:>7}  {assessment.status}")
+        click.echo(
+            f"{assessment.id:>4}  {org.name[:30]:<30} {assessment.cycle:>5}  "
+            f"{assessment.version:>7}  {assessment.status}"
+        )
 
 
 @main.command("export-assessment")
 @click.argument("assessment_id", type=int)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write ('-' for standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write ('-' for standard output).",
+)
 @click.pass_context
 def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> None:
     """Write an assessment as a portable JSON file."""
@@ -162,9 +171,12 @@ def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> N
 
 @main.command("import-assessment")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--org", "organisation_id", type=int,
-              help="Import into this organisation id (default: the one named in the file, "
-                   "created if it does not exist).")
+@click.option(
+    "--org",
+    "organisation_id",
+    type=int,
+    help="Import into this organisation id (default: the one named in the file, created if it does not exist).",
+)
 @click.pass_context
 def import_assessment(ctx: click.Context, file: Path, organisation_id: int | None) -> None:
     """Import a portable JSON file as a new draft assessment. Nothing changes on any error."""
@@ -192,8 +204,10 @@ def import_assessment(ctx: click.Context, file: Path, organisation_id: int | Non
         except AssessmentError as exc:
             db.rollback()
             raise click.ClickException(str(exc)) from None
-        click.echo(f"imported {len(parsed.answers)} answers as assessment {assessment.id} "
-                   f"({org.name}, {assessment.cycle}, draft)")
+        click.echo(
+            f"imported {len(parsed.answers)} answers as assessment {assessment.id} "
+            f"({org.name}, {assessment.cycle}, draft)"
+        )
 
 
 @main.command("create-user")
@@ -217,8 +231,14 @@ def create_user(ctx, email, name, role, jurisdictions, password) -> None:
         raise click.ClickException("a regulator needs at least one --jurisdiction")
     with session as db:
         try:
-            accounts.create_user(db, email=email, name=name, password=password,
-                                 platform_role=PlatformRole(role), jurisdictions=list(jurisdictions))
+            accounts.create_user(
+                db,
+                email=email,
+                name=name,
+                password=password,
+                platform_role=PlatformRole(role),
+                jurisdictions=list(jurisdictions),
+            )
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
         db.commit()
@@ -258,8 +278,13 @@ def coverage_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command("content-doc")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (default: standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
 @click.pass_context
 def content_doc(ctx: click.Context, output: Path | None) -> None:
     """Write the whole question bank as one Markdown document for expert review."""
@@ -276,8 +301,11 @@ def content_doc(ctx: click.Context, output: Path | None) -> None:
 @main.command("score")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the whole score card as JSON.")
-@click.option("--methodology", "methodology_key",
-              help="Score with this methodology (id@version); default: the latest of the configured one.")
+@click.option(
+    "--methodology",
+    "methodology_key",
+    help="Score with this methodology (id@version); default: the latest of the configured one.",
+)
 @click.pass_context
 def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key: str | None) -> None:
     """Score an exported assessment file (the same engine as the results page)."""
@@ -333,8 +361,7 @@ def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> No
         data = service.load(db, content)
     available = service.cycles(data)
     if not available:
-        raise click.ClickException("no consenting submissions scored with "
-                                   f"{content.current_methodology.key} yet")
+        raise click.ClickException(f"no consenting submissions scored with {content.current_methodology.key} yet")
     cycle = cycle or available[0]
     if cycle not in available:
         raise click.ClickException(f"no benchmark for {cycle}; cycles: {', '.join(map(str, available))}")
@@ -342,16 +369,19 @@ def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> No
     if as_csv:
         click.echo(benchmark_csv(result), nl=False)
         return
-    click.echo(f"benchmark {cycle} ({content.current_methodology.key}), "
-               f"threshold {result.threshold} companies")
+    click.echo(f"benchmark {cycle} ({content.current_methodology.key}), threshold {result.threshold} companies")
     for group in result.groups:
         overall = group.metric("overall")
         if group.suppressed or overall is None or overall.suppressed:
-            click.echo(f"  {group.label:<45} {group.n_display:>14}  not shown: "
-                       f"{group.reason or (overall.reason if overall else '')}")
+            click.echo(
+                f"  {group.label:<45} {group.n_display:>14}  not shown: "
+                f"{group.reason or (overall.reason if overall else '')}"
+            )
         else:
-            click.echo(f"  {group.label:<45} {group.n_display:>14}  overall quartiles "
-                       f"{overall.p25:.0f} / {overall.median:.0f} / {overall.p75:.0f}")
+            click.echo(
+                f"  {group.label:<45} {group.n_display:>14}  overall quartiles "
+                f"{overall.p25:.0f} / {overall.median:.0f} / {overall.p75:.0f}"
+            )
 
 
 @main.group("report")
@@ -375,9 +405,7 @@ def _report_inputs(ctx: click.Context, file: Path):
     except portable.ImportError_ as exc:
         raise click.ClickException("the file cannot be read:\n  " + "\n  ".join(exc.problems)) from None
     frozen = json.loads(raw).get("score_card") if parsed.was_submitted else None
-    if frozen is not None and content.methodology(
-        f"{frozen['methodology']['id']}@{frozen['methodology']['version']}"
-    ):
+    if frozen is not None and content.methodology(f"{frozen['methodology']['id']}@{frozen['methodology']['version']}"):
         # A submitted file keeps the scores frozen in it.
         card = ScoreCard.from_dict(frozen)
         method = content.methodology(f"{card.methodology['id']}@{card.methodology['version']}")
@@ -385,8 +413,13 @@ def _report_inputs(ctx: click.Context, file: Path):
         method = content.current_methodology
         card = score(content.bank, method, parsed.profile, parsed.answers)
     return Inputs(
-        content=content, method=method, organisation_name=parsed.organisation_name,
-        cycle=parsed.cycle, profile=parsed.profile, answers=parsed.answers, card=card,
+        content=content,
+        method=method,
+        organisation_name=parsed.organisation_name,
+        cycle=parsed.cycle,
+        profile=parsed.profile,
+        answers=parsed.answers,
+        card=card,
         frozen=parsed.was_submitted,
     )
 
@@ -401,10 +434,14 @@ def _write_document(document, output: Path) -> None:
 
 @report_group.command("action-plan")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf", "csv"]), default="md",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write ('-' for standard output).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf", "csv"]), default="md", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write ('-' for standard output).",
+)
 @click.pass_context
 def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The prioritised action plan of an exported assessment file."""
@@ -415,10 +452,14 @@ def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -
 
 @report_group.command("transparency")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write ('-' for standard output).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write ('-' for standard output).",
+)
 @click.pass_context
 def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The draft TRUST transparency-report section of an exported assessment file."""
@@ -457,8 +498,7 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
     for row in rows:
         if row["service_type"] != "all":
             continue
-        click.echo(f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3} "
-                   f"{row['label']}")
+        click.echo(f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3} {row['label']}")
 
 
 @main.command("create-token")

@@ -70,8 +70,6 @@ def progress(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerD
         for section in module.sections:
             shown = [q for q in section.questions if applicable[q.id]]
             done = [q for q in shown if q.id in answers and answers[q.id].is_complete]
-            missing = tuple(
-                q for q in shown if q.required and not (q.id in answers and answers[q.id].is_complete)
-            )
+            missing = tuple(q for q in shown if q.required and not (q.id in answers and answers[q.id].is_complete))
             sections.append(SectionProgress(module, section, len(shown), len(done), missing))
     return Progress(tuple(sections), applicable)

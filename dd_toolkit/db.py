@@ -6,8 +6,8 @@ only ever created by Alembic (``upgrade``), so a database always carries its rev
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command

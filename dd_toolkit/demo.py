@@ -41,38 +41,78 @@ class DemoCompany:
 
 COMPANIES = (
     DemoCompany(
-        "Lumen Social", "A photo and short-video social network popular with teenagers.",
-        "SG", ("SG", "MY", "ID", "PH", "TH", "VN"), ("social_network",),
-        ("user_uploads", "live_streaming", "direct_messaging", "public_profiles", "recommender",
-         "virtual_currency"),
-        "large", "yes", "admin@lumen.example", 3, "submitted",
+        "Lumen Social",
+        "A photo and short-video social network popular with teenagers.",
+        "SG",
+        ("SG", "MY", "ID", "PH", "TH", "VN"),
+        ("social_network",),
+        ("user_uploads", "live_streaming", "direct_messaging", "public_profiles", "recommender", "virtual_currency"),
+        "large",
+        "yes",
+        "admin@lumen.example",
+        3,
+        "submitted",
     ),
     DemoCompany(
-        "KiteChat", "An encrypted messaging app with group chats and voice calls.",
-        "ID", ("ID", "MY", "PH"), ("messaging",),
+        "KiteChat",
+        "An encrypted messaging app with group chats and voice calls.",
+        "ID",
+        ("ID", "MY", "PH"),
+        ("messaging",),
         ("direct_messaging", "e2e_encryption", "user_uploads", "anonymous_accounts"),
-        "medium", "yes", "admin@kitechat.example", 2, "half",
+        "medium",
+        "yes",
+        "admin@kitechat.example",
+        2,
+        "half",
     ),
     DemoCompany(
-        "Pixel Quest Games", "A mobile multiplayer game with in-game chat.",
-        "VN", ("VN", "PH", "TH"), ("gaming",),
+        "Pixel Quest Games",
+        "A mobile multiplayer game with in-game chat.",
+        "VN",
+        ("VN", "PH", "TH"),
+        ("gaming",),
         ("direct_messaging", "public_profiles", "virtual_currency"),
-        "startup", "yes", "admin@pixelquest.example", 1,
+        "startup",
+        "yes",
+        "admin@pixelquest.example",
+        1,
     ),
     DemoCompany(
-        "Andaman Pay", "A mobile wallet and payment service for merchants and consumers.",
-        "TH", ("TH", "KH", "LA", "MM"), ("payments",),
-        ("payments",), "large", "unknown", "admin@andamanpay.example", 2,
+        "Andaman Pay",
+        "A mobile wallet and payment service for merchants and consumers.",
+        "TH",
+        ("TH", "KH", "LA", "MM"),
+        ("payments",),
+        ("payments",),
+        "large",
+        "unknown",
+        "admin@andamanpay.example",
+        2,
     ),
     DemoCompany(
-        "Archipelago Cloud", "Consumer cloud storage with photo backup and sharing links.",
-        "MY", ("MY", "BN", "SG"), ("storage",),
-        ("user_uploads",), "medium", "yes", "admin@archipelago.example", 2,
+        "Archipelago Cloud",
+        "Consumer cloud storage with photo backup and sharing links.",
+        "MY",
+        ("MY", "BN", "SG"),
+        ("storage",),
+        ("user_uploads",),
+        "medium",
+        "yes",
+        "admin@archipelago.example",
+        2,
     ),
     DemoCompany(
-        "Nusantara Mobile", "A mobile network operator and home broadband provider.",
-        "ID", ("ID", "TL"), ("mobile_operator", "isp"),
-        ("payments",), "very_large", "yes", "admin@nusantara.example", 2,
+        "Nusantara Mobile",
+        "A mobile network operator and home broadband provider.",
+        "ID",
+        ("ID", "TL"),
+        ("mobile_operator", "isp"),
+        ("payments",),
+        "very_large",
+        "yes",
+        "admin@nusantara.example",
+        2,
     ),
 )
 
@@ -80,18 +120,58 @@ COMPANIES = (
 # to show some peer groups and to suppress others. (name, service types, size, countries,
 # features, maturity, cycles back that were submitted).
 PEERS = (
-    ("Merlion Video", ("streaming",), "large", ("SG", "MY", "ID"), ("user_uploads", "live_streaming", "recommender"), 3, (2, 1)),
-    ("Batik Social", ("social_network",), "large", ("ID",), ("user_uploads", "direct_messaging", "public_profiles"), 2, (2, 1)),
+    (
+        "Merlion Video",
+        ("streaming",),
+        "large",
+        ("SG", "MY", "ID"),
+        ("user_uploads", "live_streaming", "recommender"),
+        3,
+        (2, 1),
+    ),
+    (
+        "Batik Social",
+        ("social_network",),
+        "large",
+        ("ID",),
+        ("user_uploads", "direct_messaging", "public_profiles"),
+        2,
+        (2, 1),
+    ),
     ("Saigon Play", ("gaming",), "medium", ("VN", "TH"), ("direct_messaging", "virtual_currency", "payments"), 1, (1,)),
-    ("Kopi Chat", ("messaging",), "large", ("MY", "SG", "BN"), ("direct_messaging", "e2e_encryption", "user_uploads"), 2, (2, 1)),
+    (
+        "Kopi Chat",
+        ("messaging",),
+        "large",
+        ("MY", "SG", "BN"),
+        ("direct_messaging", "e2e_encryption", "user_uploads"),
+        2,
+        (2, 1),
+    ),
     ("Irrawaddy Net", ("isp",), "large", ("MM",), (), 1, (1,)),
     ("Lanna Games", ("gaming",), "startup", ("TH",), ("direct_messaging", "virtual_currency"), 1, (1,)),
     ("Visayas Telecom", ("mobile_operator", "isp"), "very_large", ("PH",), ("payments",), 2, (2, 1)),
     ("Borneo Drive", ("storage",), "medium", ("MY", "BN", "ID"), ("user_uploads",), 2, (1,)),
     ("Champa Pay", ("payments",), "large", ("LA", "KH", "TH"), ("payments",), 2, (2, 1)),
-    ("Luzon Live", ("streaming", "social_network"), "large", ("PH", "SG"), ("live_streaming", "virtual_currency", "user_uploads", "direct_messaging"), 3, (2, 1)),
+    (
+        "Luzon Live",
+        ("streaming", "social_network"),
+        "large",
+        ("PH", "SG"),
+        ("live_streaming", "virtual_currency", "user_uploads", "direct_messaging"),
+        3,
+        (2, 1),
+    ),
     ("Mekong Devices", ("hardware_software",), "very_large", ("VN", "KH", "TH", "SG"), ("location_sharing",), 3, (1,)),
-    ("Java Social", ("social_network", "messaging"), "very_large", ("ID", "MY", "SG", "PH"), ("user_uploads", "direct_messaging", "public_profiles", "recommender", "live_streaming"), 3, (2, 1)),
+    (
+        "Java Social",
+        ("social_network", "messaging"),
+        "very_large",
+        ("ID", "MY", "SG", "PH"),
+        ("user_uploads", "direct_messaging", "public_profiles", "recommender", "live_streaming"),
+        3,
+        (2, 1),
+    ),
     ("Straits Wallet", ("payments",), "medium", ("SG", "MY"), ("payments",), 3, (1,)),
     ("Angkor Arcade", ("gaming",), "startup", ("KH",), ("direct_messaging", "payments"), 0, (1,)),
 )
@@ -188,8 +268,7 @@ def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessmen
         todo = [
             bank.questions[qid]
             for qid, applies in applicable.items()
-            if applies and qid not in answers
-            and (sections is None or bank.section_of[qid].id in sections)
+            if applies and qid not in answers and (sections is None or bank.section_of[qid].id in sections)
         ]
         if not todo:
             break
@@ -205,8 +284,11 @@ def load_demo(db: Session, content: Content) -> bool:
         return False
     for company in COMPANIES:
         org, admin = accounts.register_organisation(
-            db, organisation_name=company.name, name=f"{company.name} Admin",
-            email=company.admin_email, password=DEMO_PASSWORD,
+            db,
+            organisation_name=company.name,
+            name=f"{company.name} Admin",
+            email=company.admin_email,
+            password=DEMO_PASSWORD,
         )
         org.description = company.description
         org.hq_country = company.hq_country
@@ -225,17 +307,31 @@ def load_demo(db: Session, content: Content) -> bool:
             db.commit()
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - 1, admin)
             _answer_all(db, bank, company, assessment)
-            submit(db, bank, content.current_methodology, assessment, admin, benchmark_consent=True,
-                   jurisdictions=[c for c in company.countries if c in bank.taxonomy.asean_countries])
+            submit(
+                db,
+                bank,
+                content.current_methodology,
+                assessment,
+                admin,
+                benchmark_consent=True,
+                jurisdictions=[c for c in company.countries if c in bank.taxonomy.asean_countries],
+            )
         elif company.assessment == "half":
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
             section_ids = [s.id for m in bank.questionnaires for s in m.sections]
             _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]))
     for name, services, size, countries, features, maturity, cycles_back in PEERS:
         company = DemoCompany(
-            name, "A peer company in the demonstration benchmark.", countries[0], countries,
-            services, features, size, "yes",
-            f"admin@{name.lower().replace(' ', '')}.example", maturity,
+            name,
+            "A peer company in the demonstration benchmark.",
+            countries[0],
+            countries,
+            services,
+            features,
+            size,
+            "yes",
+            f"admin@{name.lower().replace(' ', '')}.example",
+            maturity,
         )
         org = _organisation(db, company)
         for back in sorted(cycles_back, reverse=True):
@@ -243,20 +339,32 @@ def load_demo(db: Session, content: Content) -> bool:
             earlier = dataclasses.replace(company, maturity=max(0, maturity - back + 1))
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - back, None)
             _answer_all(db, bank, earlier, assessment)
-            submit(db, bank, content.current_methodology, assessment, None, benchmark_consent=True,
-                   jurisdictions=[c for c in countries if c in bank.taxonomy.asean_countries])
+            submit(
+                db,
+                bank,
+                content.current_methodology,
+                assessment,
+                None,
+                benchmark_consent=True,
+                jurisdictions=[c for c in countries if c in bank.taxonomy.asean_countries],
+            )
     for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
-        accounts.create_user(db, email=email, name=name, password=DEMO_PASSWORD,
-                             platform_role=role, jurisdictions=jurisdictions)
+        accounts.create_user(
+            db, email=email, name=name, password=DEMO_PASSWORD, platform_role=role, jurisdictions=jurisdictions
+        )
     db.commit()
     return True
 
 
 def _organisation(db: Session, company: DemoCompany) -> Organisation:
     org = Organisation(
-        name=company.name, description=company.description, hq_country=company.hq_country,
-        countries=list(company.countries), service_types=list(company.service_types),
-        features=list(company.features), size_band=company.size_band,
+        name=company.name,
+        description=company.description,
+        hq_country=company.hq_country,
+        countries=list(company.countries),
+        service_types=list(company.service_types),
+        features=list(company.features),
+        size_band=company.size_band,
         under18_users=company.under18_users,
     )
     db.add(org)

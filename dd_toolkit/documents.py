@@ -20,7 +20,7 @@ from .actions import ActionPlan, build_action_plan
 from .charts import radar_svg
 from .content import AnswerData, Profile
 from .registry import Content
-from .render import markdown_html, pdf_from_html
+from .render import markdown_html, pdf_from_html, slug
 from .reports import (
     action_plan_csv,
     render_action_plan_markdown,
@@ -68,9 +68,7 @@ class Document:
 
 
 def action_plan(inputs: Inputs) -> ActionPlan:
-    return build_action_plan(
-        inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card
-    )
+    return build_action_plan(inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card)
 
 
 def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> TransparencyDraft:
@@ -91,8 +89,11 @@ def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> Transp
 def action_plan_markdown(inputs: Inputs, plan: ActionPlan | None = None) -> str:
     env = report_environment(inputs.content.root)
     return render_action_plan_markdown(
-        env, plan or action_plan(inputs), organisation_name=inputs.organisation_name,
-        cycle=inputs.cycle, tracking=inputs.tracking,
+        env,
+        plan or action_plan(inputs),
+        organisation_name=inputs.organisation_name,
+        cycle=inputs.cycle,
+        tracking=inputs.tracking,
     )
 
 
@@ -126,13 +127,13 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         "methodology": f"{method.title}, version {card.methodology['version']}",
         "overall": number(card.overall),
         "band": bands.get(card.band, "not scored"),
-        "modules": [
-            {"title": m.title, "score": number(m.score), "band": bands.get(m.band, "")}
-            for m in card.modules
-        ],
+        "modules": [{"title": m.title, "score": number(m.score), "band": bands.get(m.band, "")} for m in card.modules],
         "indicators": [
-            {"id": i.id, "label": i.label,
-             "status": "does not apply" if i.met is None else "met" if i.met else "not met"}
+            {
+                "id": i.id,
+                "label": i.label,
+                "status": "does not apply" if i.met is None else "met" if i.met else "not met",
+            }
             for i in card.indicators
         ],
         "radar": radar,
@@ -165,8 +166,7 @@ def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
 
 
 def _document(inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: str) -> Document:
-    slug = "".join(c if c.isalnum() else "-" for c in inputs.organisation_name.lower()).strip("-")
-    filename = f"{stem}-{slug or 'organisation'}-{inputs.cycle}.{fmt}"
+    filename = f"{stem}-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
     if fmt == "md":
         data = markdown_text.encode()
     elif fmt == "html":
@@ -181,14 +181,15 @@ def _document(inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: st
 def action_plan_document(inputs: Inputs, fmt: str) -> Document:
     plan = action_plan(inputs)
     if fmt == "csv":
-        slug = "".join(c if c.isalnum() else "-" for c in inputs.organisation_name.lower()).strip("-")
-        return Document(action_plan_csv(plan, inputs.tracking).encode(), FORMATS["csv"],
-                        f"action-plan-{slug}-{inputs.cycle}.csv")
+        return Document(
+            action_plan_csv(plan, inputs.tracking).encode(),
+            FORMATS["csv"],
+            f"action-plan-{slug(inputs.organisation_name)}-{inputs.cycle}.csv",
+        )
     return _document(inputs, "action-plan", "Action plan", action_plan_markdown(inputs, plan), fmt)
 
 
 def transparency_document(inputs: Inputs, fmt: str) -> Document:
     if fmt == "csv":
         raise ValueError("the transparency section exports as md, html or pdf")
-    return _document(inputs, "transparency", "Transparency report: child safety",
-                     transparency_markdown(inputs), fmt)
+    return _document(inputs, "transparency", "Transparency report: child safety", transparency_markdown(inputs), fmt)

@@ -95,9 +95,7 @@ class Assessment(SQLModel, table=True):
     # 1 for the first assessment of a cycle; a new version started from a submitted one is n+1.
     version: int = 1
     previous_id: int | None = Field(default=None, foreign_key="assessment.id")
-    questionnaire_versions: dict[str, str] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
+    questionnaire_versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=AssessmentStatus.DRAFT, max_length=16, index=True)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
@@ -120,9 +118,7 @@ class Answer(SQLModel, table=True):
     not_applicable: bool = False
     justification: str = Field(default="", max_length=5000)
     comment: str = Field(default="", max_length=5000)
-    evidence: list[dict[str, str]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    evidence: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Bumped on every save; a save that started from an older version is a conflict.
     version: int = 1

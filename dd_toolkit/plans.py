@@ -134,9 +134,15 @@ def update_tracking(
         raise AssessmentError("Say why this action will not be done.")
     row = tracking_of(db, assessment.id).get(item_id)
     values = {
-        "title": title, "question_ids": list(question_ids), "owner": owner.strip(),
-        "due_date": due_date, "status": status, "reason": reason.strip() if status == ActionStatus.WONT_DO else "",
-        "notes": notes.strip(), "updated_by_id": user.id if user else None, "updated_at": utcnow(),
+        "title": title,
+        "question_ids": list(question_ids),
+        "owner": owner.strip(),
+        "due_date": due_date,
+        "status": status,
+        "reason": reason.strip() if status == ActionStatus.WONT_DO else "",
+        "notes": notes.strip(),
+        "updated_by_id": user.id if user else None,
+        "updated_at": utcnow(),
     }
     if row is None:
         if base_version != 0:
@@ -154,10 +160,22 @@ def update_tracking(
         if result.rowcount != 1:
             db.rollback()
             raise ConflictError(db.get(ActionTracking, row.id))
-    record(db, user=user, organisation_id=assessment.organisation_id, action="action.update",
-           entity="action", entity_id=f"{assessment.id}:{item_id}",
-           detail={"before": before, "after": {"owner": values["owner"], "status": str(status),
-                   "due": due_date.isoformat() if due_date else None}})
+    record(
+        db,
+        user=user,
+        organisation_id=assessment.organisation_id,
+        action="action.update",
+        entity="action",
+        entity_id=f"{assessment.id}:{item_id}",
+        detail={
+            "before": before,
+            "after": {
+                "owner": values["owner"],
+                "status": str(status),
+                "due": due_date.isoformat() if due_date else None,
+            },
+        },
+    )
     db.commit()
     db.expire_all()
     return tracking_of(db, assessment.id)[item_id]
@@ -179,21 +197,31 @@ def save_transparency(
     if edit is None:
         if base_version != 0:
             raise ConflictError(None)
-        edit = TransparencyEdit(assessment_id=assessment.id, markdown=markdown,
-                                updated_by_id=user.id if user else None)
+        edit = TransparencyEdit(assessment_id=assessment.id, markdown=markdown, updated_by_id=user.id if user else None)
         db.add(edit)
     else:
         result = db.execute(
             sa.update(TransparencyEdit)
             .where(TransparencyEdit.id == edit.id, TransparencyEdit.version == base_version)
-            .values(markdown=markdown, version=base_version + 1,
-                    updated_by_id=user.id if user else None, updated_at=utcnow())
+            .values(
+                markdown=markdown,
+                version=base_version + 1,
+                updated_by_id=user.id if user else None,
+                updated_at=utcnow(),
+            )
         )
         if result.rowcount != 1:
             db.rollback()
             raise ConflictError(db.get(TransparencyEdit, edit.id))
-    record(db, user=user, organisation_id=assessment.organisation_id, action="transparency.save",
-           entity="assessment", entity_id=assessment.id, detail={"characters": len(markdown)})
+    record(
+        db,
+        user=user,
+        organisation_id=assessment.organisation_id,
+        action="transparency.save",
+        entity="assessment",
+        entity_id=assessment.id,
+        detail={"characters": len(markdown)},
+    )
     db.commit()
     db.expire_all()
     return transparency_edit(db, assessment.id)
@@ -204,11 +232,15 @@ def discard_transparency(db: Session, assessment: Assessment, user: User | None)
     edit = transparency_edit(db, assessment.id)
     if edit is not None:
         db.delete(edit)
-        record(db, user=user, organisation_id=assessment.organisation_id,
-               action="transparency.regenerate", entity="assessment", entity_id=assessment.id)
+        record(
+            db,
+            user=user,
+            organisation_id=assessment.organisation_id,
+            action="transparency.regenerate",
+            entity="assessment",
+            entity_id=assessment.id,
+        )
         db.commit()
-
-
 
 
 def previous_items(db: Session, content: Content, previous: Assessment) -> list[dict[str, Any]]:

@@ -52,7 +52,8 @@ def snapshot_of(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in UNHASHED_KEYS}
 
 
-def answer_to_json(answer: AnswerData, updated_by: str | None, updated_at: str | None) -> dict:
+def answer_fields(answer: AnswerData) -> dict[str, Any]:
+    """An answer's own fields as JSON-ready data (also the columns of the answer table)."""
     return {
         "value": answer.value,
         "not_applicable": answer.not_applicable,
@@ -60,9 +61,11 @@ def answer_to_json(answer: AnswerData, updated_by: str | None, updated_at: str |
         "comment": answer.comment,
         "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
         "meta": dict(answer.meta),
-        "updated_by": updated_by,
-        "updated_at": updated_at,
     }
+
+
+def answer_to_json(answer: AnswerData, updated_by: str | None, updated_at: str | None) -> dict:
+    return {**answer_fields(answer), "updated_by": updated_by, "updated_at": updated_at}
 
 
 def profile_to_json(name: str, profile: Profile, description: str = "") -> dict[str, Any]:
@@ -174,15 +177,12 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
             [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."]
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ImportError_([f"This is not a toolkit assessment file (expected \"format\": \"{FORMAT}\")."])
+        raise ImportError_([f'This is not a toolkit assessment file (expected "format": "{FORMAT}").'])
     try:
         doc = _Document.model_validate(data)
     except ValidationError as exc:
         raise ImportError_(
-            [
-                f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
-                for err in exc.errors()
-            ]
+            [f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors()]
         ) from None
     problems: list[str] = []
     taxonomy = bank.taxonomy

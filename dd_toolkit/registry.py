@@ -33,7 +33,5 @@ def load_content(root: Path, methodology_id: str = DEFAULT_METHODOLOGY) -> Conte
     bank = load_bank(root)
     methodologies = load_methodologies(root, bank)
     if not any(m.id == methodology_id for m in methodologies.values()):
-        raise ContentError(
-            [ContentProblem("scoring", None, f"no methodology with id '{methodology_id}'")]
-        )
+        raise ContentError([ContentProblem("scoring", None, f"no methodology with id '{methodology_id}'")])
     return Content(Path(root), bank, methodologies, methodology_id)

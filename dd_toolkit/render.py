@@ -8,11 +8,40 @@ import nh3
 from markupsafe import Markup
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
     "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "th": {"scope"}}
+
+
+def slug(text: str, fallback: str = "organisation") -> str:
+    """A file-name-safe form of a name: "Lumen Social" -> "lumen-social"."""
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or fallback
 
 
 def sanitise_html(html: str) -> str:
@@ -30,7 +59,6 @@ def markdown_html(text: str | None) -> Markup:
         return Markup("")
     html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     return Markup(sanitise_html(html))
-
 
 
 def pdf_from_html(html: str) -> bytes:

@@ -44,8 +44,17 @@ ACTION_PLAN_TEMPLATE = "action_plan.md.j2"
 TRANSPARENCY_TEMPLATE = "transparency.md.j2"
 TRACKING_FIELDS = ("owner", "due", "status", "notes")
 CSV_COLUMNS = (
-    "id", "priority", "horizon_days", "title", "function", "question_ids", "refs",
-    "owner", "due", "status", "notes",
+    "id",
+    "priority",
+    "horizon_days",
+    "title",
+    "function",
+    "question_ids",
+    "refs",
+    "owner",
+    "due",
+    "status",
+    "notes",
 )
 
 # -- filters ----------------------------------------------------------------------------------
@@ -109,8 +118,18 @@ def format_number(value: Any, signed: bool = False) -> str:
 
 
 _MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
@@ -216,9 +235,7 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def action_plan_csv(
-    plan: ActionPlan, tracking: Mapping[str, Mapping[str, Any]] | None = None
-) -> str:
+def action_plan_csv(plan: ActionPlan, tracking: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """One row per action item, in plan order, with a header row (:data:`CSV_COLUMNS`)."""
     rows = _tracking(tracking)
     out = io.StringIO()
@@ -226,14 +243,16 @@ def action_plan_csv(
     writer.writeheader()
     for item in plan.items:
         tracked = rows.get(item.id, {})
-        writer.writerow({
-            "id": item.id,
-            "priority": item.priority,
-            "horizon_days": item.horizon_days,
-            "title": _cell(item.title),
-            "function": item.function_label or "",
-            "question_ids": ";".join(item.question_ids),
-            "refs": ";".join(item.refs),
-            **{key: _cell(tracked.get(key, "")) for key in TRACKING_FIELDS},
-        })
+        writer.writerow(
+            {
+                "id": item.id,
+                "priority": item.priority,
+                "horizon_days": item.horizon_days,
+                "title": _cell(item.title),
+                "function": item.function_label or "",
+                "question_ids": ";".join(item.question_ids),
+                "refs": ";".join(item.refs),
+                **{key: _cell(tracked.get(key, "")) for key in TRACKING_FIELDS},
+            }
+        )
     return out.getvalue()

@@ -49,10 +49,19 @@ def _event(db: Session, recipient: Recipient, user: User | None, kind: str, **va
     db.add(ReviewEvent(recipient_id=recipient.id, user_id=user.id if user else None, kind=kind, **values))
 
 
-def _audit(db: Session, user: User | None, org_id: int | None, action: str, recipient: Recipient,
-           detail: dict[str, Any]) -> None:
-    db.add(AuditEvent(user_id=user.id if user else None, organisation_id=org_id, action=action,
-                      entity="recipient", entity_id=str(recipient.id), detail=detail))
+def _audit(
+    db: Session, user: User | None, org_id: int | None, action: str, recipient: Recipient, detail: dict[str, Any]
+) -> None:
+    db.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            organisation_id=org_id,
+            action=action,
+            entity="recipient",
+            entity_id=str(recipient.id),
+            detail=detail,
+        )
+    )
 
 
 def address(
@@ -75,15 +84,29 @@ def address(
     created = []
     for jurisdiction in sorted(set(jurisdictions)):
         earlier = previous.get(jurisdiction)
-        recipient = Recipient(submission_id=submission.id, jurisdiction=jurisdiction,
-                              previous_id=earlier.id if earlier else None)
+        recipient = Recipient(
+            submission_id=submission.id, jurisdiction=jurisdiction, previous_id=earlier.id if earlier else None
+        )
         db.add(recipient)
         db.flush()
-        _event(db, recipient, user, "submitted", to_status=ReviewStatus.RECEIVED,
-               text="A new version answering the clarification request." if earlier else "")
+        _event(
+            db,
+            recipient,
+            user,
+            "submitted",
+            to_status=ReviewStatus.RECEIVED,
+            text="A new version answering the clarification request." if earlier else "",
+        )
         if earlier is not None and earlier.status not in (ReviewStatus.REVIEWED, ReviewStatus.SUPERSEDED):
-            _event(db, earlier, user, "new_version", from_status=earlier.status,
-                   to_status=ReviewStatus.SUPERSEDED, text="The company submitted a new version.")
+            _event(
+                db,
+                earlier,
+                user,
+                "new_version",
+                from_status=earlier.status,
+                to_status=ReviewStatus.SUPERSEDED,
+                text="The company submitted a new version.",
+            )
             earlier.status = ReviewStatus.SUPERSEDED
             earlier.updated_at = utcnow()
             db.add(earlier)
@@ -101,13 +124,15 @@ def transition(db: Session, recipient: Recipient, to_status: str, user: User, te
             raise ReviewError(f"A submission that is “{current}” can move to {options}, not to “{target}”.")
         raise ReviewError(f"A submission that is “{current}” cannot change status any more.")
     if to_status == ReviewStatus.CLARIFICATION_REQUESTED and not text.strip() and not _has_open_comments(db, recipient):
-        raise ReviewError("Say what needs clarifying: add a comment on the whole or on a question first, "
-                          "or write the request here.")
+        raise ReviewError(
+            "Say what needs clarifying: add a comment on the whole or on a question first, or write the request here."
+        )
     _event(db, recipient, user, "status", from_status=recipient.status, to_status=to_status, text=text.strip())
     submission = db.get(Submission, recipient.submission_id)
     assessment = db.get(Assessment, submission.assessment_id)
-    _audit(db, user, assessment.organisation_id, "review.status", recipient,
-           {"from": recipient.status, "to": to_status})
+    _audit(
+        db, user, assessment.organisation_id, "review.status", recipient, {"from": recipient.status, "to": to_status}
+    )
     recipient.status = to_status
     recipient.updated_at = utcnow()
     db.add(recipient)
@@ -116,7 +141,8 @@ def transition(db: Session, recipient: Recipient, to_status: str, user: User, te
 
 def _has_open_comments(db: Session, recipient: Recipient) -> bool:
     last_status = db.exec(
-        select(ReviewEvent).where(ReviewEvent.recipient_id == recipient.id, ReviewEvent.kind == "status")
+        select(ReviewEvent)
+        .where(ReviewEvent.recipient_id == recipient.id, ReviewEvent.kind == "status")
         .order_by(ReviewEvent.at.desc(), ReviewEvent.id.desc())
     ).first()
     comments = db.exec(
@@ -152,17 +178,22 @@ def timeline(db: Session, recipient: Recipient) -> list[tuple[Recipient, ReviewE
     """Every step of every version of this review, oldest first."""
     steps = []
     for item in chain(db, recipient):
-        events = db.exec(select(ReviewEvent).where(ReviewEvent.recipient_id == item.id)
-                         .order_by(ReviewEvent.at, ReviewEvent.id)).all()
+        events = db.exec(
+            select(ReviewEvent).where(ReviewEvent.recipient_id == item.id).order_by(ReviewEvent.at, ReviewEvent.id)
+        ).all()
         steps.extend((item, event) for event in events)
     return steps
 
 
 def recipients_of_assessment(db: Session, assessment_id: int) -> list[Recipient]:
-    return list(db.exec(
-        select(Recipient).join(Submission, Submission.id == Recipient.submission_id)
-        .where(Submission.assessment_id == assessment_id).order_by(Recipient.jurisdiction)
-    ))
+    return list(
+        db.exec(
+            select(Recipient)
+            .join(Submission, Submission.id == Recipient.submission_id)
+            .where(Submission.assessment_id == assessment_id)
+            .order_by(Recipient.jurisdiction)
+        )
+    )
 
 
 def integrity_ok(submission: Submission) -> bool:
@@ -192,9 +223,15 @@ class InboxRow:
     organisation: Organisation
 
 
-def inbox(db: Session, jurisdictions: list[str], *, status: str | None = None,
-          service_type: str | None = None, size_band: str | None = None,
-          cycle: int | None = None) -> list[InboxRow]:
+def inbox(
+    db: Session,
+    jurisdictions: list[str],
+    *,
+    status: str | None = None,
+    service_type: str | None = None,
+    size_band: str | None = None,
+    cycle: int | None = None,
+) -> list[InboxRow]:
     query = (
         select(Recipient, Submission, Assessment, Organisation)
         .join(Submission, Submission.id == Recipient.submission_id)
@@ -209,12 +246,16 @@ def inbox(db: Session, jurisdictions: list[str], *, status: str | None = None,
         query = query.where(Assessment.cycle == cycle)
     rows = [InboxRow(*row) for row in db.exec(query)]
     if service_type or size_band:
+
         def profile(row: InboxRow) -> dict[str, Any]:
             return json.loads(row.submission.snapshot)["organisation"]
 
-        rows = [r for r in rows
-                if (not service_type or service_type in profile(r)["service_types"])
-                and (not size_band or profile(r)["size_band"] == size_band)]
+        rows = [
+            r
+            for r in rows
+            if (not service_type or service_type in profile(r)["service_types"])
+            and (not size_band or profile(r)["size_band"] == size_band)
+        ]
     return rows
 
 
@@ -280,7 +321,9 @@ def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorRep
                         count.companies.append(org["name"])
     order = ["all"] + sorted(k for k in counts if k != "all")
     return IndicatorReport(
-        jurisdiction, cycle, len(latest),
+        jurisdiction,
+        cycle,
+        len(latest),
         {
             group: sorted(
                 counts[group].values(),
@@ -290,4 +333,3 @@ def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorRep
             if group in counts
         },
     )
-

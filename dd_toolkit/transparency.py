@@ -192,25 +192,147 @@ class TransparencyDraft:
 # -- questions as statements in the company's voice -------------------------------------------
 
 _DETERMINERS = {
-    "the", "a", "an", "your", "our", "its", "their", "this", "that", "these", "those", "each",
-    "every", "any", "all", "and", "or", "of", "on", "in", "for", "to", "with",
+    "the",
+    "a",
+    "an",
+    "your",
+    "our",
+    "its",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "each",
+    "every",
+    "any",
+    "all",
+    "and",
+    "or",
+    "of",
+    "on",
+    "in",
+    "for",
+    "to",
+    "with",
 }
 _VERBS = {
-    "act", "allow", "answer", "appeal", "apply", "ask", "assess", "block", "check", "commit",
-    "consider", "consult", "contain", "contribute", "cooperate", "cover", "define", "describe",
-    "detect", "disable", "do", "enable", "escalate", "explain", "flag", "follow", "get", "give",
-    "go", "handle", "have", "hold", "include", "inform", "involve", "keep", "know", "let",
-    "limit", "link", "list", "log", "look", "make", "measure", "meet", "mention", "monitor",
-    "name", "need", "notify", "offer", "participate", "preserve", "prohibit", "protect",
-    "provide", "publish", "reach", "receive", "record", "reflect", "remove", "report",
-    "require", "respond", "restrict", "review", "run", "say", "see", "set", "share", "show",
-    "state", "support", "take", "tell", "track", "train", "turn", "update", "use", "verify",
+    "act",
+    "allow",
+    "answer",
+    "appeal",
+    "apply",
+    "ask",
+    "assess",
+    "block",
+    "check",
+    "commit",
+    "consider",
+    "consult",
+    "contain",
+    "contribute",
+    "cooperate",
+    "cover",
+    "define",
+    "describe",
+    "detect",
+    "disable",
+    "do",
+    "enable",
+    "escalate",
+    "explain",
+    "flag",
+    "follow",
+    "get",
+    "give",
+    "go",
+    "handle",
+    "have",
+    "hold",
+    "include",
+    "inform",
+    "involve",
+    "keep",
+    "know",
+    "let",
+    "limit",
+    "link",
+    "list",
+    "log",
+    "look",
+    "make",
+    "measure",
+    "meet",
+    "mention",
+    "monitor",
+    "name",
+    "need",
+    "notify",
+    "offer",
+    "participate",
+    "preserve",
+    "prohibit",
+    "protect",
+    "provide",
+    "publish",
+    "reach",
+    "receive",
+    "record",
+    "reflect",
+    "remove",
+    "report",
+    "require",
+    "respond",
+    "restrict",
+    "review",
+    "run",
+    "say",
+    "see",
+    "set",
+    "share",
+    "show",
+    "state",
+    "support",
+    "take",
+    "tell",
+    "track",
+    "train",
+    "turn",
+    "update",
+    "use",
+    "verify",
     "warn",
 }
 _PARTICIPLES = {
-    "able", "accessible", "available", "built", "clear", "done", "easy", "found", "free",
-    "given", "held", "kept", "known", "made", "met", "open", "possible", "ready", "run", "seen",
-    "sent", "set", "shown", "taken", "told", "understood", "used", "visible", "written",
+    "able",
+    "accessible",
+    "available",
+    "built",
+    "clear",
+    "done",
+    "easy",
+    "found",
+    "free",
+    "given",
+    "held",
+    "kept",
+    "known",
+    "made",
+    "met",
+    "open",
+    "possible",
+    "ready",
+    "run",
+    "seen",
+    "sent",
+    "set",
+    "shown",
+    "taken",
+    "told",
+    "understood",
+    "used",
+    "visible",
+    "written",
 }
 _LEADS = ("When", "Once", "If", "Where", "After", "Before", "Whenever")
 
@@ -314,7 +436,7 @@ def _statement_of(text: str) -> str | None:
         if index is None:
             return None
         verb = _third_person(_clean_word(rest[index]))
-        return _upper_first(_our_voice(" ".join(rest[:index] + [verb] + rest[index + 1:])))
+        return _upper_first(_our_voice(" ".join(rest[:index] + [verb] + rest[index + 1 :])))
 
     if first in ("Is", "Are"):
         be = first.lower()
@@ -355,7 +477,7 @@ def _statement_of(text: str) -> str | None:
         for aux in ("do", "does", "are", "is"):
             if aux in rest:
                 at = rest.index(aux)
-                noun, after = " ".join(rest[:at]), rest[at + 1:]
+                noun, after = " ".join(rest[:at]), rest[at + 1 :]
                 if not noun or not after:
                     return None
                 if aux in ("are", "is"):
@@ -404,8 +526,7 @@ def _part_of(question: Question) -> str | None:
     return None
 
 
-def _statement(question: Question, answer: AnswerData, section, kind: str, sentence: str,
-               **extra: str) -> Statement:
+def _statement(question: Question, answer: AnswerData, section, kind: str, sentence: str, **extra: str) -> Statement:
     return Statement(
         question_id=question.id,
         question_text=question.text.get(),
@@ -429,14 +550,12 @@ def _describe(question: Question, answer: AnswerData, section) -> Statement | st
             return "not_in_place"
         sentence = question_statement(question.text.get())
         sentence = sentence + "." if sentence else ""
-        return _statement(question, answer, section,
-                          "in_place" if answer.value == "yes" else "partly", sentence)
+        return _statement(question, answer, section, "in_place" if answer.value == "yes" else "partly", sentence)
     if kind is AnswerType.MATURITY:
         level = int(answer.value)
         if level == 0:
             return "not_in_place"
-        return _statement(question, answer, section, "level",
-                          _level_statement(question.levels[level].get()))
+        return _statement(question, answer, section, "level", _level_statement(question.levels[level].get()))
     if kind in (AnswerType.SINGLE, AnswerType.MULTI):
         chosen = answer.value if isinstance(answer.value, list) else [answer.value]
         options = [o for o in question.options if o.value in chosen]
@@ -457,21 +576,45 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _metric_row(
-    question: Question, answer: AnswerData | None, previous: AnswerData | None, compare: bool
-) -> MetricRow:
+def _metric_row(question: Question, answer: AnswerData | None, previous: AnswerData | None, compare: bool) -> MetricRow:
     previous_value = None
     if compare and previous is not None and previous.has_value and not previous.not_applicable:
         if isinstance(previous.value, int | float) and not isinstance(previous.value, bool):
             previous_value = previous.value
     if answer is not None and answer.not_applicable:
-        return MetricRow(question.id, question.text.get(), question.unit or "", "not_applicable",
-                         None, None, None, "", answer.justification, answer.comment,
-                         previous_value, None, None, ())
+        return MetricRow(
+            question.id,
+            question.text.get(),
+            question.unit or "",
+            "not_applicable",
+            None,
+            None,
+            None,
+            "",
+            answer.justification,
+            answer.comment,
+            previous_value,
+            None,
+            None,
+            (),
+        )
     if answer is None or not answer.has_value:
-        return MetricRow(question.id, question.text.get(), question.unit or "", "not_answered",
-                         None, None, None, "", "", answer.comment if answer else "",
-                         previous_value, None, None, ("not_answered",))
+        return MetricRow(
+            question.id,
+            question.text.get(),
+            question.unit or "",
+            "not_answered",
+            None,
+            None,
+            None,
+            "",
+            "",
+            answer.comment if answer else "",
+            previous_value,
+            None,
+            None,
+            ("not_answered",),
+        )
     meta = answer.meta or {}
     start, end = meta.get("period_start"), meta.get("period_end")
     methodology = str(meta.get("methodology") or "").strip()
@@ -484,12 +627,23 @@ def _metric_row(
     if previous_value is not None:
         change = _decimal(answer.value) - _decimal(previous_value)
         if previous_value > 0:
-            percent = (change * 100 / _decimal(previous_value)).quantize(
-                Decimal("0.1"), rounding=ROUND_HALF_UP
-            )
-    return MetricRow(question.id, question.text.get(), question.unit or "", "answered",
-                     answer.value, start, end, methodology, "", answer.comment,
-                     previous_value, change, percent, tuple(gaps))
+            percent = (change * 100 / _decimal(previous_value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return MetricRow(
+        question.id,
+        question.text.get(),
+        question.unit or "",
+        "answered",
+        answer.value,
+        start,
+        end,
+        methodology,
+        "",
+        answer.comment,
+        previous_value,
+        change,
+        percent,
+        tuple(gaps),
+    )
 
 
 def build_transparency_draft(
@@ -515,9 +669,7 @@ def build_transparency_draft(
     """
     del card  # the draft reads answers; the card's gaps arrive through the plan
     applicable = bank.applicability(profile, answers)
-    collected: dict[str, dict[str, list]] = {
-        part: {"own": [], "statements": [], "gaps": []} for part, _ in PARTS[:2]
-    }
+    collected: dict[str, dict[str, list]] = {part: {"own": [], "statements": [], "gaps": []} for part, _ in PARTS[:2]}
     metrics: list[MetricRow] = []
     for question in bank.questions.values():
         if not applicable.get(question.id):
@@ -538,8 +690,9 @@ def build_transparency_draft(
             continue
         result = _describe(question, answer, bank.section_of[question.id])
         if isinstance(result, str):
-            bucket["gaps"].append(DraftGap(part, question.id, question.text.get(), result,
-                                           display_value(question, answer.value)))
+            bucket["gaps"].append(
+                DraftGap(part, question.id, question.text.get(), result, display_value(question, answer.value))
+            )
         elif result.kind == "own_text":
             bucket["own"].append(result)
         else:
@@ -555,24 +708,25 @@ def build_transparency_draft(
         groups: dict[str, list[Statement]] = {}
         for statement in bucket["statements"]:
             groups.setdefault(statement.section_id, []).append(statement)
-        parts.append(DraftPart(
-            id=part_id,
-            title=titles[part_id],
-            own_texts=tuple(own),
-            groups=tuple(
-                StatementGroup(sid, items[0].section_title,
-                               items[0].section_title.lower() != titles[part_id].lower(),
-                               tuple(items))
-                for sid, items in groups.items()
-            ),
-            gaps=tuple(bucket["gaps"]),
-        ))
+        parts.append(
+            DraftPart(
+                id=part_id,
+                title=titles[part_id],
+                own_texts=tuple(own),
+                groups=tuple(
+                    StatementGroup(
+                        sid,
+                        items[0].section_title,
+                        items[0].section_title.lower() != titles[part_id].lower(),
+                        tuple(items),
+                    )
+                    for sid, items in groups.items()
+                ),
+                gaps=tuple(bucket["gaps"]),
+            )
+        )
 
-    metric_gaps = [
-        DraftGap("outcomes", row.question_id, row.metric, reason)
-        for row in metrics
-        for reason in row.gaps
-    ]
+    metric_gaps = [DraftGap("outcomes", row.question_id, row.metric, reason) for row in metrics for reason in row.gaps]
     priorities = list(plan.priority_labels)
     urgent_id = priorities[0] if priorities else None
     next_id = priorities[1] if len(priorities) > 1 else None

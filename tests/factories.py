@@ -37,12 +37,22 @@ class Factory:
         self.session.commit()
         return org
 
-    def user(self, org: Organisation | None = None, role: OrgRole = OrgRole.ADMIN, email: str | None = None,
-             platform_role: PlatformRole = PlatformRole.NONE, jurisdictions=None):
+    def user(
+        self,
+        org: Organisation | None = None,
+        role: OrgRole = OrgRole.ADMIN,
+        email: str | None = None,
+        platform_role: PlatformRole = PlatformRole.NONE,
+        jurisdictions=None,
+    ):
         n = next(_counter)
         user = accounts.create_user(
-            self.session, email=email or f"user{n}@example.org", name=f"User {n}",
-            password=PASSWORD, platform_role=platform_role, jurisdictions=jurisdictions,
+            self.session,
+            email=email or f"user{n}@example.org",
+            name=f"User {n}",
+            password=PASSWORD,
+            platform_role=platform_role,
+            jurisdictions=jurisdictions,
         )
         if org is not None:
             self.session.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
@@ -59,8 +69,7 @@ class Factory:
         """Save answers over whatever is there (each from the version now saved)."""
         saved = answer_rows(self.session, assessment.id)
         changes = {
-            qid: (a if isinstance(a, AnswerData) else AnswerData(value=a),
-                  saved[qid].version if qid in saved else 0)
+            qid: (a if isinstance(a, AnswerData) else AnswerData(value=a), saved[qid].version if qid in saved else 0)
             for qid, a in answers.items()
         }
         return save_answers(self.session, assessment, user, changes)
@@ -78,8 +87,15 @@ class Factory:
             "mini.ops.payments": "partial",
         }
 
-    def submitted(self, org: Organisation, user=None, cycle: int = 2026, consent: bool = False,
-                  answers=None, methodology: str | None = None):
+    def submitted(
+        self,
+        org: Organisation,
+        user=None,
+        cycle: int = 2026,
+        consent: bool = False,
+        answers=None,
+        methodology: str | None = None,
+    ):
         assessment = self.assessment(org, user, cycle, answers or self.complete_answers())
         method = self.content.methodology(methodology) if methodology else self.content.current_methodology
         submit(self.session, self.bank, method, assessment, user, benchmark_consent=consent)

@@ -37,9 +37,7 @@ from .conftest import FIXTURE_CONTENT, REPO_ROOT
 
 BANK = load_bank(FIXTURE_CONTENT)
 METHOD = load_methodologies(FIXTURE_CONTENT, BANK)["standard@test.1"]
-PROFILE = Profile(
-    service_types=("social_network", "payments"), features=("live_streaming",), under18_users="yes"
-)
+PROFILE = Profile(service_types=("social_network", "payments"), features=("live_streaming",), under18_users="yes")
 # owner level 1 = 25 points (major, critical); exists partly = 50 (moderate, RPA 7.4.1);
 # scope online only = 50 (moderate, RPA 7.4.1); live on report = 40 (moderate, live-stream
 # abuse); payments no = 0 (major, RPA 7.3.1 applies to payment services).
@@ -96,8 +94,9 @@ def test_priority_points_by_hand():
 def test_indicator_points_only_when_the_indicator_applies():
     # Payments as a product feature: the question applies, but RPA 7.3.1 (payment services)
     # does not, so no indicator points: major gap 3 -> P3.
-    feature_only = Profile(service_types=("social_network",),
-                           features=("live_streaming", "payments"), under18_users="yes")
+    feature_only = Profile(
+        service_types=("social_network",), features=("live_streaming", "payments"), under18_users="yes"
+    )
     plan, _ = plan_for(profile=feature_only)
     payments = plan.item("mini.ops.payments")
     assert payments.points == 3 and payments.priority == "P3" and payments.horizon_days == 180
@@ -168,9 +167,7 @@ def test_a_group_with_one_gap_is_still_the_group_item():
 def test_order_is_priority_then_points_then_bank_order():
     plan, _ = plan_for()
     # P2: owner (6), then live and payments (5 each, live first in the bank); P3: policy.
-    assert [i.id for i in plan.items] == [
-        "mini.policy.owner", "mini.ops.live", "mini.ops.payments", "policy"
-    ]
+    assert [i.id for i in plan.items] == ["mini.policy.owner", "mini.ops.live", "mini.ops.payments", "policy"]
     assert plan.counts == {"P1": 0, "P2": 3, "P3": 1, "P4": 0}
 
 
@@ -206,10 +203,15 @@ def test_moderate_gap_without_moderate_steps_uses_major_ones():
 
 
 def test_steps_fall_back_to_any_level_and_are_deduplicated():
-    question = Question.model_validate({
-        "id": "x.only_minor", "type": "text", "text": "T", "guidance": "G",
-        "actions": {"minor": ["Polish it.", "Polish it.", "Ship it."]},
-    })
+    question = Question.model_validate(
+        {
+            "id": "x.only_minor",
+            "type": "text",
+            "text": "T",
+            "guidance": "G",
+            "actions": {"minor": ["Polish it.", "Polish it.", "Ship it."]},
+        }
+    )
     assert gap_steps(question, "major") == ("Polish it.", "Ship it.")
 
 
@@ -225,9 +227,13 @@ def test_unanswered_questions_are_not_gaps():
 
 
 def test_no_gaps_no_items():
-    perfect = {"mini.policy.owner": 4, "mini.policy.exists": "yes",
-               "mini.policy.scope": ["online", "staff"], "mini.ops.live": "proactive",
-               "mini.ops.payments": "yes"}
+    perfect = {
+        "mini.policy.owner": 4,
+        "mini.policy.exists": "yes",
+        "mini.policy.scope": ["online", "staff"],
+        "mini.ops.live": "proactive",
+        "mini.ops.payments": "yes",
+    }
     plan, _ = plan_for(perfect)
     assert plan.items == () and plan.counts == {"P1": 0, "P2": 0, "P3": 0, "P4": 0}
 
@@ -246,8 +252,14 @@ def test_plan_is_plain_data():
 REAL_BANK = load_bank(REPO_ROOT)
 REAL_METHODS = load_methodologies(REPO_ROOT, REAL_BANK)
 REAL_METHOD = max(REAL_METHODS.values(), key=lambda m: m.version)
-LARGE = Profile(service_types=("social_network",), features=("user_uploads", "direct_messaging"),
-                countries=("ID", "MY"), size_band="large", under18_users="yes", hq_country="SG")
+LARGE = Profile(
+    service_types=("social_network",),
+    features=("user_uploads", "direct_messaging"),
+    countries=("ID", "MY"),
+    size_band="large",
+    under18_users="yes",
+    hq_country="SG",
+)
 
 
 def real_plan(values: dict, profile: Profile = LARGE) -> tuple[ActionPlan, object, dict]:
@@ -292,9 +304,14 @@ def realistic_answers(profile: Profile) -> dict:
             elif kind == "multi":
                 values[qid] = [question.options[-1].value]
             elif kind == "number":
-                values[qid] = AnswerData(value=position * 37, meta={
-                    "period_start": "2025-01-01", "period_end": "2025-12-31",
-                    "methodology": "Counted once per item."})
+                values[qid] = AnswerData(
+                    value=position * 37,
+                    meta={
+                        "period_start": "2025-01-01",
+                        "period_end": "2025-12-31",
+                        "methodology": "Counted once per item.",
+                    },
+                )
             elif kind == "text":
                 values[qid] = "We describe this in our own words."
             elif kind == "date":
@@ -321,8 +338,9 @@ def test_realistic_assessment_on_the_real_bank():
     for item in plan.items:
         if item.merged:
             assert set(item.question_ids) <= set(groups[item.id].questions)
-    markdown = render_action_plan_markdown(report_environment(REPO_ROOT), plan,
-                                           organisation_name="Lumen Social", cycle=2026)
+    markdown = render_action_plan_markdown(
+        report_environment(REPO_ROOT), plan, organisation_name="Lumen Social", cycle=2026
+    )
     for item in plan.by_priority("P1"):
         for gap in item.gaps:
             assert gap.refs == REAL_BANK.questions[gap.question_id].refs
@@ -371,8 +389,9 @@ def test_carry_forward_open_closed_and_new():
 
 def test_carry_forward_follows_gaps_that_moved_to_another_item():
     after, _ = plan_for()
-    previous = [{"id": "old_group", "title": "Old", "status": "todo",
-                 "question_ids": ["mini.policy.exists", "mini.ops.live"]}]
+    previous = [
+        {"id": "old_group", "title": "Old", "status": "todo", "question_ids": ["mini.policy.exists", "mini.ops.live"]}
+    ]
     (closed,) = carry_forward(previous, after).closed
     assert closed.closed_question_ids == ()
     assert closed.still_open_question_ids == ("mini.policy.exists", "mini.ops.live")
@@ -390,10 +409,12 @@ def test_carry_forward_rejects_an_unknown_status():
 
 def test_action_plan_markdown():
     plan, _ = plan_for()
-    tracking = {"policy": {"owner": "Ana Reyes", "due": "2026-03-01", "status": "in_progress",
-                           "notes": "Draft with legal"}}
-    text = render_action_plan_markdown(report_environment(FIXTURE_CONTENT), plan,
-                                       organisation_name="Acme", cycle=2026, tracking=tracking)
+    tracking = {
+        "policy": {"owner": "Ana Reyes", "due": "2026-03-01", "status": "in_progress", "notes": "Draft with legal"}
+    }
+    text = render_action_plan_markdown(
+        report_environment(FIXTURE_CONTENT), plan, organisation_name="Acme", cycle=2026, tracking=tracking
+    )
     assert text.startswith("# Child-safety action plan: Acme")
     assert "- **P2 – Next quarter** (within 90 days): 3 actions" in text
     assert "- **P3 – Within six months** (within 180 days): 1 action" in text
@@ -420,8 +441,9 @@ def test_user_text_in_the_action_plan_stays_text():
     plan, _ = plan_for()
     script = "<script>alert(1)</script>"
     tracking = {"policy": {"owner": script, "due": script, "status": script, "notes": script}}
-    text = render_action_plan_markdown(report_environment(FIXTURE_CONTENT), plan,
-                                       organisation_name=script, cycle=script, tracking=tracking)
+    text = render_action_plan_markdown(
+        report_environment(FIXTURE_CONTENT), plan, organisation_name=script, cycle=script, tracking=tracking
+    )
     html = markdown_html(text)
     assert "<script" not in html.lower()
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
@@ -429,12 +451,24 @@ def test_user_text_in_the_action_plan_stays_text():
 
 def test_action_plan_csv():
     plan, _ = plan_for()
-    tracking = {"policy": {"owner": "Ana", "due": "2026-03-01", "status": "todo",
-                           "notes": "=HYPERLINK(\"http://x\")"}}
+    tracking = {"policy": {"owner": "Ana", "due": "2026-03-01", "status": "todo", "notes": '=HYPERLINK("http://x")'}}
     rows = list(csv.DictReader(io.StringIO(action_plan_csv(plan, tracking))))
-    assert tuple(rows[0]) == CSV_COLUMNS == (
-        "id", "priority", "horizon_days", "title", "function", "question_ids", "refs",
-        "owner", "due", "status", "notes",
+    assert (
+        tuple(rows[0])
+        == CSV_COLUMNS
+        == (
+            "id",
+            "priority",
+            "horizon_days",
+            "title",
+            "function",
+            "question_ids",
+            "refs",
+            "owner",
+            "due",
+            "status",
+            "notes",
+        )
     )
     assert [r["id"] for r in rows] == [i.id for i in plan.items]
     policy = rows[-1]

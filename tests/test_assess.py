@@ -46,8 +46,9 @@ def test_start_and_refuse_second_draft(client, forms, company, session):
     assert response.status_code == 302
     assessment = session.exec(select(Assessment).where(Assessment.organisation_id == org.id)).one()
     assert assessment.questionnaire_versions == {"mini": "test.1"}
-    again = forms.post("/assessments/new", {"cycle": "2026", "prefill_from": ""}, page="/assessments/",
-                       follow_redirects=True)
+    again = forms.post(
+        "/assessments/new", {"cycle": "2026", "prefill_from": ""}, page="/assessments/", follow_redirects=True
+    )
     assert "already a draft assessment for 2026" in again.get_data(as_text=True)
 
 
@@ -65,16 +66,19 @@ def test_section_save_and_resume(client, forms, company, session):
     forms.post("/assessments/new", {"cycle": "2026", "prefill_from": ""}, page="/assessments/")
     assessment = session.exec(select(Assessment)).one()
     url = POLICY.format(id=assessment.id)
-    response = forms.post(url, {
-        "mini-policy-owner-value": "2",
-        "mini-policy-owner-base_version": "0",
-        "mini-policy-owner-comment": "Owner named in the 2026 charter.",
-        "mini-policy-owner-evidence-0-url": "https://intranet.example/charter",
-        "mini-policy-owner-evidence-0-description": "Charter",
-        "mini-policy-exists-value": "yes",
-        "mini-policy-exists-base_version": "0",
-        "save": "Save",
-    })
+    response = forms.post(
+        url,
+        {
+            "mini-policy-owner-value": "2",
+            "mini-policy-owner-base_version": "0",
+            "mini-policy-owner-comment": "Owner named in the 2026 charter.",
+            "mini-policy-owner-evidence-0-url": "https://intranet.example/charter",
+            "mini-policy-owner-evidence-0-description": "Charter",
+            "mini-policy-exists-value": "yes",
+            "mini-policy-exists-base_version": "0",
+            "save": "Save",
+        },
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith(url)
     # Leave, come back: the answers are there and a conditional follow-up has appeared.
     client.get("/")
@@ -88,7 +92,10 @@ def test_section_save_and_resume(client, forms, company, session):
     assert saved["mini.policy.owner"].evidence[0].url == "https://intranet.example/charter"
     assert saved["mini.policy.exists"].value == "yes"
     events = session.exec(select(AuditEvent).where(AuditEvent.action == "answer.save")).all()
-    assert {e.entity_id for e in events} == {f"{assessment.id}:mini.policy.owner", f"{assessment.id}:mini.policy.exists"}
+    assert {e.entity_id for e in events} == {
+        f"{assessment.id}:mini.policy.owner",
+        f"{assessment.id}:mini.policy.exists",
+    }
 
 
 def test_invalid_value_keeps_typed_text_and_earlier_answers(client, forms, company, make, session):
@@ -96,13 +103,16 @@ def test_invalid_value_keeps_typed_text_and_earlier_answers(client, forms, compa
     assessment = make.assessment(org, admin, answers={"mini.ops.notes": "Our escalation path.", "mini.policy.owner": 3})
     url = OPS.format(id=assessment.id)
     versions = hidden_versions(client.get(url).get_data(as_text=True))
-    response = forms.post(url, {
-        **versions,
-        "mini-ops-reports-value": "about twelve",
-        "mini-ops-notes-value": "Our escalation path, now with a 1-hour target.",
-        "mini-ops-live-value": "proactive",
-        "save": "Save",
-    })
+    response = forms.post(
+        url,
+        {
+            **versions,
+            "mini-ops-reports-value": "about twelve",
+            "mini-ops-notes-value": "Our escalation path, now with a 1-hour target.",
+            "mini-ops-live-value": "proactive",
+            "save": "Save",
+        },
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'value="about twelve"' in page
@@ -115,9 +125,17 @@ def test_invalid_value_keeps_typed_text_and_earlier_answers(client, forms, compa
     assert saved["mini.policy.owner"].value == 3
     assert "mini.ops.reports" not in saved
     # The re-shown form carries the new version numbers, so saving again is not a conflict.
-    fixed = forms.post(url, {**hidden_versions(page), "mini-ops-notes-value": "Our escalation path, now with a 1-hour target.",
-                             "mini-ops-live-value": "proactive", "mini-ops-reports-value": "12", "save": "Save"},
-                       page=url)
+    fixed = forms.post(
+        url,
+        {
+            **hidden_versions(page),
+            "mini-ops-notes-value": "Our escalation path, now with a 1-hour target.",
+            "mini-ops-live-value": "proactive",
+            "mini-ops-reports-value": "12",
+            "save": "Save",
+        },
+        page=url,
+    )
     assert fixed.status_code == 302
     assert answers_of(session, assessment.id)["mini.ops.reports"].value == 12
 
@@ -126,12 +144,21 @@ def test_not_applicable_needs_justification(client, forms, company, make, sessio
     org, admin = company
     assessment = make.assessment(org, admin)
     url = POLICY.format(id=assessment.id)
-    response = forms.post(url, {"mini-policy-owner-not_applicable": "y", "mini-policy-owner-base_version": "0", "save": "Save"})
+    response = forms.post(
+        url, {"mini-policy-owner-not_applicable": "y", "mini-policy-owner-base_version": "0", "save": "Save"}
+    )
     assert response.status_code == 422
     assert "Say why this question does not apply to you." in response.get_data(as_text=True)
     assert answers_of(session, assessment.id) == {}
-    ok = forms.post(url, {"mini-policy-owner-not_applicable": "y", "mini-policy-owner-justification": "We have no staff.",
-                          "mini-policy-owner-base_version": "0", "save": "Save"})
+    ok = forms.post(
+        url,
+        {
+            "mini-policy-owner-not_applicable": "y",
+            "mini-policy-owner-justification": "We have no staff.",
+            "mini-policy-owner-base_version": "0",
+            "save": "Save",
+        },
+    )
     assert ok.status_code == 302
     saved = answers_of(session, assessment.id)["mini.policy.owner"]
     assert saved.not_applicable and saved.justification == "We have no staff." and saved.value is None
@@ -140,10 +167,15 @@ def test_not_applicable_needs_justification(client, forms, company, make, sessio
 def test_evidence_must_be_a_web_link(client, forms, company, make, session):
     org, admin = company
     assessment = make.assessment(org, admin)
-    response = forms.post(POLICY.format(id=assessment.id), {
-        "mini-policy-owner-value": "1", "mini-policy-owner-base_version": "0",
-        "mini-policy-owner-evidence-0-url": "javascript:alert(1)", "save": "Save",
-    })
+    response = forms.post(
+        POLICY.format(id=assessment.id),
+        {
+            "mini-policy-owner-value": "1",
+            "mini-policy-owner-base_version": "0",
+            "mini-policy-owner-evidence-0-url": "javascript:alert(1)",
+            "save": "Save",
+        },
+    )
     assert response.status_code == 422
     assert "Evidence links must start with http:// or https://." in response.get_data(as_text=True)
     assert 'value="javascript:alert(1)"' in response.get_data(as_text=True)
@@ -153,12 +185,28 @@ def test_metric_keeps_period_and_methodology(client, forms, company, make, sessi
     org, admin = company
     assessment = make.assessment(org, admin)
     url = OPS.format(id=assessment.id)
-    bad = forms.post(url, {"mini-ops-reports-value": "40", "mini-ops-reports-period_start": "2026-12-31",
-                           "mini-ops-reports-period_end": "2026-01-01", "mini-ops-reports-base_version": "0", "save": "Save"})
+    bad = forms.post(
+        url,
+        {
+            "mini-ops-reports-value": "40",
+            "mini-ops-reports-period_start": "2026-12-31",
+            "mini-ops-reports-period_end": "2026-01-01",
+            "mini-ops-reports-base_version": "0",
+            "save": "Save",
+        },
+    )
     assert "The reporting period must end after it starts." in bad.get_data(as_text=True)
-    forms.post(url, {"mini-ops-reports-value": "40", "mini-ops-reports-period_start": "2026-01-01",
-                     "mini-ops-reports-period_end": "2026-12-31", "mini-ops-reports-methodology": "Unique reports.",
-                     "mini-ops-reports-base_version": "0", "save": "Save"})
+    forms.post(
+        url,
+        {
+            "mini-ops-reports-value": "40",
+            "mini-ops-reports-period_start": "2026-01-01",
+            "mini-ops-reports-period_end": "2026-12-31",
+            "mini-ops-reports-methodology": "Unique reports.",
+            "mini-ops-reports-base_version": "0",
+            "save": "Save",
+        },
+    )
     saved = answers_of(session, assessment.id)["mini.ops.reports"]
     assert saved.value == 40
     assert saved.meta == {"period_start": "2026-01-01", "period_end": "2026-12-31", "methodology": "Unique reports."}
@@ -199,10 +247,19 @@ def test_profile_change_changes_questions_and_explains(client, forms, company, m
     assessment = make.assessment(org, admin)
     page = client.get(OPS.format(id=assessment.id)).get_data(as_text=True)
     assert "How are live streams moderated?" in page
-    response = forms.post("/organisation/profile", {
-        "name": org.name, "hq_country": "SG", "countries": ["SG"], "service_types": ["gaming"],
-        "size_band": "startup", "under18_users": "yes", "features": ["direct_messaging"],
-    }, follow_redirects=True)
+    response = forms.post(
+        "/organisation/profile",
+        {
+            "name": org.name,
+            "hq_country": "SG",
+            "countries": ["SG"],
+            "service_types": ["gaming"],
+            "size_band": "startup",
+            "under18_users": "yes",
+            "features": ["direct_messaging"],
+        },
+        follow_redirects=True,
+    )
     text = response.get_data(as_text=True)
     assert "Profile saved." in text
     assert "0 questions now apply and 2 no longer apply" in text
@@ -241,8 +298,11 @@ def test_submit_freezes_with_sha256_and_read_only(client, forms, company, make, 
     section = client.get(POLICY.format(id=assessment.id)).get_data(as_text=True)
     assert "answers are shown read-only" in section
     assert 'name="mini-policy-owner-value"' not in section
-    forms.post(POLICY.format(id=assessment.id), {"mini-policy-owner-value": "0", "save": "Save"},
-               page=f"/assessments/{assessment.id}")
+    forms.post(
+        POLICY.format(id=assessment.id),
+        {"mini-policy-owner-value": "0", "save": "Save"},
+        page=f"/assessments/{assessment.id}",
+    )
     session.expire_all()
     assert answers_of(session, assessment.id)["mini.policy.owner"].value == 3
 
@@ -273,9 +333,16 @@ def test_contributor_answers_but_cannot_submit_or_start(client, forms, make, aut
     contributor = make.user(org, role=OrgRole.CONTRIBUTOR)
     assessment = make.assessment(org, admin, answers=make.complete_answers())
     auth.login(contributor.email)
-    saved = forms.post(POLICY.format(id=assessment.id), {**hidden_versions(client.get(POLICY.format(id=assessment.id)).get_data(as_text=True)),
-                       "mini-policy-owner-value": "4", "mini-policy-exists-value": "yes",
-                       "mini-policy-scope-value": ["online"], "save": "Save"})
+    saved = forms.post(
+        POLICY.format(id=assessment.id),
+        {
+            **hidden_versions(client.get(POLICY.format(id=assessment.id)).get_data(as_text=True)),
+            "mini-policy-owner-value": "4",
+            "mini-policy-exists-value": "yes",
+            "mini-policy-scope-value": ["online"],
+            "save": "Save",
+        },
+    )
     assert saved.status_code == 302
     assert forms.post(f"/assessments/{assessment.id}/submit", page=f"/assessments/{assessment.id}").status_code == 403
     assert forms.post("/assessments/new", {"cycle": "2027"}, page="/assessments/").status_code == 403
@@ -290,8 +357,12 @@ def test_export_and_import_round_trip(client, forms, company, make, session):
     assert document["submission"]["sha256"] == session.exec(select(Submission)).one().sha256
     from io import BytesIO
 
-    response = forms.post("/assessments/import", {"file": (BytesIO(exported.data), "a.json")},
-                          page="/assessments/", content_type="multipart/form-data")
+    response = forms.post(
+        "/assessments/import",
+        {"file": (BytesIO(exported.data), "a.json")},
+        page="/assessments/",
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     imported_id = int(response.headers["Location"].rsplit("/", 1)[1])
     imported = session.get(Assessment, imported_id)
@@ -304,14 +375,18 @@ def test_export_and_import_round_trip(client, forms, company, make, session):
     [
         (b"{not json", "The file is not valid JSON (line 1"),
         (b'{"format": "something-else"}', "This is not a toolkit assessment file"),
-        (b'\xff\xfe', "The file is not UTF-8 text."),
+        (b"\xff\xfe", "The file is not UTF-8 text."),
     ],
 )
 def test_import_bad_file_changes_nothing(client, forms, company, session, content, message):
     from io import BytesIO
 
-    response = forms.post("/assessments/import", {"file": (BytesIO(content), "bad.json")},
-                          page="/assessments/", content_type="multipart/form-data")
+    response = forms.post(
+        "/assessments/import",
+        {"file": (BytesIO(content), "bad.json")},
+        page="/assessments/",
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert "Nothing was changed." in response.get_data(as_text=True)
@@ -327,8 +402,12 @@ def test_import_rejects_bad_answers_and_tampering(client, forms, company, make, 
     document["answers"]["mini.policy.owner"]["value"] = 2  # changed after submission
     document["answers"]["mini.nope"] = {"value": 1}
     document["answers"]["mini.ops.reports"]["value"] = "many"
-    response = forms.post("/assessments/import", {"file": (BytesIO(json.dumps(document).encode()), "x.json")},
-                          page="/assessments/", content_type="multipart/form-data")
+    response = forms.post(
+        "/assessments/import",
+        {"file": (BytesIO(json.dumps(document).encode()), "x.json")},
+        page="/assessments/",
+        content_type="multipart/form-data",
+    )
     page = response.get_data(as_text=True)
     assert "it was changed after submission" in page
     assert "answers.mini.nope: no such question" in page

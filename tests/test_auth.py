@@ -62,13 +62,15 @@ def test_login_logout(client, auth, make):
 
 def test_login_redirects_only_to_local_paths(client, forms, make):
     user = make.user(make.organisation())
-    response = forms.post("/auth/login?next=https://evil.example/", {"email": user.email, "password": PASSWORD},
-                          page="/auth/login")
+    response = forms.post(
+        "/auth/login?next=https://evil.example/", {"email": user.email, "password": PASSWORD}, page="/auth/login"
+    )
     assert response.headers["Location"] == "/"
     client.get("/")  # stay signed in; now a local target
     forms.post("/auth/logout", page="/")
-    response = forms.post("/auth/login?next=/assessments/", {"email": user.email, "password": PASSWORD},
-                          page="/auth/login")
+    response = forms.post(
+        "/auth/login?next=/assessments/", {"email": user.email, "password": PASSWORD}, page="/auth/login"
+    )
     assert response.headers["Location"] == "/assessments/"
 
 
@@ -82,8 +84,9 @@ def test_invite_flow(client, auth, forms, make, session):
     org = make.organisation()
     admin = make.user(org)
     auth.login(admin.email)
-    response = forms.post("/organisation/members",
-                          {"name": "Ana Contributor", "email": "ana@example.org", "role": "contributor"})
+    response = forms.post(
+        "/organisation/members", {"name": "Ana Contributor", "email": "ana@example.org", "role": "contributor"}
+    )
     page = response.get_data(as_text=True)
     assert "Invitation for Ana Contributor" in page
     link = page.split('id="invite-link" class="copy" type="text" readonly value="')[1].split('"')[0]
@@ -103,10 +106,20 @@ def test_contributor_cannot_invite_or_edit_profile(client, auth, forms, make):
     org = make.organisation(name="Original Name")
     contributor = make.user(org, role=OrgRole.CONTRIBUTOR)
     auth.login(contributor.email)
-    assert "Only an organisation admin can change the profile." in client.get("/organisation/profile").get_data(as_text=True)
-    response = forms.post("/organisation/profile", {"name": "Hijacked", "hq_country": "SG", "countries": ["SG"],
-                                                    "service_types": ["gaming"], "size_band": "startup",
-                                                    "under18_users": "yes"})
+    assert "Only an organisation admin can change the profile." in client.get("/organisation/profile").get_data(
+        as_text=True
+    )
+    response = forms.post(
+        "/organisation/profile",
+        {
+            "name": "Hijacked",
+            "hq_country": "SG",
+            "countries": ["SG"],
+            "service_types": ["gaming"],
+            "size_band": "startup",
+            "under18_users": "yes",
+        },
+    )
     assert response.status_code == 403
     response = forms.post("/organisation/members", {"name": "X", "email": "x@example.org", "role": "admin"})
     assert response.status_code == 403

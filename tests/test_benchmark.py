@@ -84,10 +84,7 @@ def test_quartiles_of_six_companies_by_hand():
     scores = [70, 30, 10, 60, 20, 40]
     modules = [{"hrdd": s / 2} for s in scores]  # 5, 10, 15, 20, 30, 35 sorted
     b = build_benchmark(
-        [
-            entry(i, overall=s, modules=m)
-            for i, (s, m) in enumerate(zip(scores, modules, strict=True))
-        ],
+        [entry(i, overall=s, modules=m) for i, (s, m) in enumerate(zip(scores, modules, strict=True))],
         cycle=1,
     )
     overall = b.group("all").metric("overall")
@@ -101,9 +98,7 @@ def test_quartiles_of_six_companies_by_hand():
 
 def test_share_excludes_companies_the_indicator_does_not_apply_to():
     answers = [True, True, False, None, True, False, True]  # 4 met of 6 that apply
-    b = build_benchmark(
-        [entry(i, indicators={"RPA:7.2.1": a}) for i, a in enumerate(answers)], cycle=1
-    )
+    b = build_benchmark([entry(i, indicators={"RPA:7.2.1": a}) for i, a in enumerate(answers)], cycle=1)
     share = b.group("all").metric("indicator:RPA:7.2.1")
     assert share.status == STATUS_SHOWN
     assert share.companies == 6
@@ -113,10 +108,7 @@ def test_share_excludes_companies_the_indicator_does_not_apply_to():
 def test_share_with_too_few_companies_it_applies_to_is_suppressed_alone():
     answers = [True, None, None, True, False, None, True]  # applies to 4 < 5
     b = build_benchmark(
-        [
-            entry(i, indicators={"RPA:7.3.1": a}, practices={"spoc": i % 2 == 0})
-            for i, a in enumerate(answers)
-        ],
+        [entry(i, indicators={"RPA:7.3.1": a}, practices={"spoc": i % 2 == 0}) for i, a in enumerate(answers)],
         cycle=1,
     )
     group = b.group("all")
@@ -128,9 +120,7 @@ def test_share_with_too_few_companies_it_applies_to_is_suppressed_alone():
 
 
 def test_module_missing_for_some_companies_counts_only_those_that_have_it():
-    entries = [
-        entry(i, overall=10.0 * i, modules={"sbd": 10.0 * i} if i < 4 else {}) for i in range(8)
-    ]
+    entries = [entry(i, overall=10.0 * i, modules={"sbd": 10.0 * i} if i < 4 else {}) for i in range(8)]
     b = build_benchmark(entries, cycle=1)
     assert b.group("all").metric("module:sbd").status == STATUS_TOO_FEW
     assert b.group("all").metric("overall").status == STATUS_SHOWN
@@ -158,11 +148,7 @@ def test_group_of_four_suppressed_group_of_five_shown():
 def test_threshold_applies_to_all_companies_too():
     assert build_benchmark([entry(i) for i in range(4)], cycle=1).group("all").suppressed
     assert not build_benchmark([entry(i) for i in range(5)], cycle=1).group("all").suppressed
-    assert (
-        not build_benchmark([entry(i) for i in range(3)], cycle=1, threshold=3)
-        .group("all")
-        .suppressed
-    )
+    assert not build_benchmark([entry(i) for i in range(3)], cycle=1, threshold=3).group("all").suppressed
 
 
 def test_empty_cycle_gives_a_suppressed_all_group():
@@ -192,10 +178,7 @@ def assert_no_pair_differs_by_few(benchmark, entries, threshold):
 
 
 def test_seven_companies_six_social_networks():
-    entries = [
-        entry(i, services=("social_network",), indicators={"RPA:7.2.1": i % 2 == 0})
-        for i in range(6)
-    ]
+    entries = [entry(i, services=("social_network",), indicators={"RPA:7.2.1": i % 2 == 0}) for i in range(6)]
     entries.append(entry(6, services=("messaging",), indicators={"RPA:7.2.1": True}))
     b = build_benchmark(entries, cycle=1)
     assert not b.group("all").suppressed
@@ -255,9 +238,7 @@ def test_metric_contributors_differing_by_one_are_suppressed_in_the_smaller_grou
     entries = []
     for i in range(12):
         countries = ["VN"] + (["SG"] if i < 7 else [])
-        entries.append(
-            entry(i, countries=countries, indicators={"RPA:7.2.1": (i % 2 == 0) if i < 8 else None})
-        )
+        entries.append(entry(i, countries=countries, indicators={"RPA:7.2.1": (i % 2 == 0) if i < 8 else None}))
     b = build_benchmark(entries, cycle=1)
     assert not b.group("country:SG").suppressed
     assert b.group("all").metric("indicator:RPA:7.2.1").status == STATUS_SHOWN
@@ -396,9 +377,7 @@ def test_attacker_learns_nothing_about_fewer_than_threshold_companies(seed, thre
     # What is on the page: exactly the CSV columns, never a minimum or a maximum.
     for row in rows:
         assert tuple(row) == CSV_COLUMNS
-        assert not any(
-            word in key for key in row for word in ("min", "max", "mean", "organisation")
-        )
+        assert not any(word in key for key in row for word in ("min", "max", "mean", "organisation"))
         if row["status"] != STATUS_SHOWN:
             assert all(row[k] is None for k in ("companies", "p25", "median", "p75", "share"))
 
@@ -408,9 +387,7 @@ def test_attacker_learns_nothing_about_fewer_than_threshold_companies(seed, thre
     # The attacker rebuilds each shown figure's contributors from the companies' profiles.
     by_metric = {}
     for row in shown:
-        contributors = frozenset(
-            o for o in members[row["group_id"]] if has_value(by_org[o], row["metric"])
-        )
+        contributors = frozenset(o for o in members[row["group_id"]] if has_value(by_org[o], row["metric"]))
         assert len(contributors) == row["companies"]
         assert row["companies"] >= threshold
         count = None
@@ -468,9 +445,7 @@ def test_leak_search_with_larger_thresholds_agrees_with_exhaustive_search(seed):
         n = rnd.randint(12, 15)
         t = rnd.choice([5, 6, 7])
         family = [frozenset(range(n))]
-        family += [
-            frozenset(i for i in range(n) if rnd.random() < 0.5) for _ in range(rnd.choice([2, 3]))
-        ]
+        family += [frozenset(i for i in range(n) if rnd.random() < 0.5) for _ in range(rnd.choice([2, 3]))]
         expected = _brute_force_leak_by_atoms(family, t)
         found = bm._find_leak(family, t)
         assert (found is None) == (expected is None), (family, t, expected, found)
@@ -562,9 +537,7 @@ def test_position_bands_against_disclosed_quartiles():
 
 
 def test_position_reports_a_suppressed_module():
-    entries = [
-        entry(i, overall=10.0 * i, modules={"sbd": 1.0 * i} if i < 3 else {}) for i in range(6)
-    ]
+    entries = [entry(i, overall=10.0 * i, modules={"sbd": 1.0 * i} if i < 3 else {}) for i in range(6)]
     b = build_benchmark(entries, cycle=1)
     place = position(b, entries[0])[0]
     assert place.placement("overall").status == STATUS_SHOWN
@@ -580,10 +553,7 @@ def test_position_reports_a_suppressed_module():
 
 def test_trends_suppress_shares_when_one_company_joined():
     def cycle_entries(cycle, orgs):
-        return [
-            entry(o, cycle=cycle, overall=float(o * 10), indicators={"RPA:7.2.1": o % 2 == 0})
-            for o in orgs
-        ]
+        return [entry(o, cycle=cycle, overall=float(o * 10), indicators={"RPA:7.2.1": o % 2 == 0}) for o in orgs]
 
     entries = (
         cycle_entries(2022, range(4))  # too few
@@ -614,23 +584,15 @@ def test_trends_compare_with_every_earlier_shown_cycle():
         return [entry(o, cycle=cycle, indicators={"RPA:7.2.1": True}) for o in orgs]
 
     # 2024 differs from 2023 by one (withheld); 2025 equals 2024 but still differs from 2023.
-    entries = (
-        cycle_entries(2023, range(10))
-        + cycle_entries(2024, range(11))
-        + cycle_entries(2025, range(11))
-    )
+    entries = cycle_entries(2023, range(10)) + cycle_entries(2024, range(11)) + cycle_entries(2025, range(11))
     t = {tr.cycle: tr for tr in trends(entries)}
     assert t[2024].indicator("indicator:RPA:7.2.1").status == STATUS_DIFFERENCING
     assert t[2025].indicator("indicator:RPA:7.2.1").status == STATUS_DIFFERENCING
 
 
 def test_trends_suppress_one_indicator_whose_applicability_changed_by_one():
-    entries = [
-        entry(o, cycle=2023, indicators={"RPA:7.3.1": True if o < 8 else None}) for o in range(10)
-    ]
-    entries += [
-        entry(o, cycle=2024, indicators={"RPA:7.3.1": True if o < 9 else None}) for o in range(10)
-    ]
+    entries = [entry(o, cycle=2023, indicators={"RPA:7.3.1": True if o < 8 else None}) for o in range(10)]
+    entries += [entry(o, cycle=2024, indicators={"RPA:7.3.1": True if o < 9 else None}) for o in range(10)]
     t = {tr.cycle: tr for tr in trends(entries)}
     assert t[2023].indicator("indicator:RPA:7.3.1").status == STATUS_SHOWN
     assert t[2024].indicator("indicator:RPA:7.3.1").status == STATUS_DIFFERENCING
@@ -696,10 +658,7 @@ def test_group_order_is_stable():
 
 def test_to_dict_is_json_safe_and_names_no_organisation():
     entries = random_companies(11)
-    entries = [
-        BenchmarkEntry(**{**e.__dict__, "organisation_id": 987650 + e.organisation_id})
-        for e in entries
-    ]
+    entries = [BenchmarkEntry(**{**e.__dict__, "organisation_id": 987650 + e.organisation_id}) for e in entries]
     b = build_benchmark(entries, cycle=1)
     text = json.dumps(b.to_dict())
     assert "98765" not in text
@@ -710,18 +669,14 @@ def test_to_dict_is_json_safe_and_names_no_organisation():
 
 
 def test_csv_header_and_suppressed_rows():
-    entries = [
-        entry(i, services=("social_network",), indicators={"RPA:7.2.1": True}) for i in range(6)
-    ]
+    entries = [entry(i, services=("social_network",), indicators={"RPA:7.2.1": True}) for i in range(6)]
     entries.append(entry(6, services=("messaging",)))
     b = build_benchmark(entries, cycle=1)
     text = benchmark_csv(b)
     lines = text.splitlines()
     assert lines[0] == "group_id,group_label,companies,metric,p25,median,p75,share,status"
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows == [
-        {k: "" if v is None else str(v) for k, v in r.items()} for r in benchmark_rows(b)
-    ]
+    assert rows == [{k: "" if v is None else str(v) for k, v in r.items()} for r in benchmark_rows(b)]
 
     by_key = {(r["group_id"], r["metric"]): r for r in rows}
     assert by_key[("all", "companies")]["companies"] == "7"
@@ -733,9 +688,7 @@ def test_csv_header_and_suppressed_rows():
     assert social["status"] == "suppressed: could reveal a single company"
     assert social["companies"] == ""
     # A suppressed group has no metric rows.
-    assert not [
-        r for r in rows if r["group_id"] == "service_type:messaging" and r["metric"] != "companies"
-    ]
+    assert not [r for r in rows if r["group_id"] == "service_type:messaging" and r["metric"] != "companies"]
     # The indicator applies to six in "all".
     assert by_key[("all", "indicator:RPA:7.2.1")]["companies"] == "6"
     assert by_key[("all", "indicator:RPA:7.2.1")]["share"] == "1.0"

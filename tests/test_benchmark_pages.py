@@ -7,7 +7,6 @@ import itertools
 
 import pytest
 from click.testing import CliRunner
-
 from sqlmodel import select
 
 from dd_toolkit.assessments import new_version, submit
@@ -78,8 +77,9 @@ def test_dashboard_counts_consenting_latest_same_methodology(client, working_gro
     assert "fewer than 5" in startup and "Not shown: not enough companies" in startup
 
 
-def test_csv_export_matches_cli_and_never_reveals_small_groups(client, working_group, peers, database_url,
-                                                               monkeypatch, tmp_path):
+def test_csv_export_matches_cli_and_never_reveals_small_groups(
+    client, working_group, peers, database_url, monkeypatch, tmp_path
+):
     exported = client.get("/benchmarks/2026.csv")
     assert exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
@@ -136,8 +136,15 @@ def test_company_sees_where_it_stands(client, make, auth, peers, session):
     page = client.get(f"/assessments/{assessment.id}/peers").get_data(as_text=True)
     assert "All companies" in page and "13 companies" in page
     assert "Your position" in page
-    assert any(band in page for band in ("below the 25th percentile", "between the 25th percentile and the median",
-                                         "between the median and the 75th percentile", "above the 75th percentile"))
+    assert any(
+        band in page
+        for band in (
+            "below the 25th percentile",
+            "between the 25th percentile and the median",
+            "between the median and the 75th percentile",
+            "above the 75th percentile",
+        )
+    )
     # Other companies' names never appear.
     assert "Peer 2" not in page
 

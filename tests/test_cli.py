@@ -83,11 +83,33 @@ def test_empty_list(run):
 
 
 def test_create_regulator(run, session):
-    result = run("create-user", "--email", "reg@example.org", "--name", "Reg", "--role", "regulator",
-                 "--jurisdiction", "MY", "--password", "a long enough password")
+    result = run(
+        "create-user",
+        "--email",
+        "reg@example.org",
+        "--name",
+        "Reg",
+        "--role",
+        "regulator",
+        "--jurisdiction",
+        "MY",
+        "--password",
+        "a long enough password",
+    )
     assert result.exit_code == 0, result.output
-    refused = run("create-user", "--email", "r2@example.org", "--name", "R", "--role", "regulator",
-                  "--jurisdiction", "XX", "--password", "a long enough password")
+    refused = run(
+        "create-user",
+        "--email",
+        "r2@example.org",
+        "--name",
+        "R",
+        "--role",
+        "regulator",
+        "--jurisdiction",
+        "XX",
+        "--password",
+        "a long enough password",
+    )
     assert "unknown country code(s): XX" in refused.output
 
 

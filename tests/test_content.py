@@ -64,7 +64,13 @@ def test_fixture_content_loads(mini):
     assert len(mini.questions) == 8
     assert mini.versions() == {"mini": "test.1"}
     assert {q.type.value for q in mini.questions.values()} == {
-        "maturity", "yes_partial_no", "single", "multi", "number", "text", "date"
+        "maturity",
+        "yes_partial_no",
+        "single",
+        "multi",
+        "number",
+        "text",
+        "date",
     }
 
 
@@ -87,13 +93,13 @@ def test_yaml_syntax_error_names_file_and_line(content_copy):
 def test_question_problems_name_file_question_and_problem(content_copy, replacement, expected):
     write_module(content_copy, BASE_QUESTION.replace("        type: yes_partial_no\n", replacement))
     problems = problems_of(content_copy)
-    assert any(
-        p.startswith("questionnaires/mini.yaml: mini.s.a: ") and expected in p for p in problems
-    ), problems
+    assert any(p.startswith("questionnaires/mini.yaml: mini.s.a: ") and expected in p for p in problems), problems
 
 
 def test_unknown_reference_harm_and_function(content_copy):
-    body = BASE_QUESTION.replace('refs: ["HRDD:1"]', 'refs: ["HRDD:9"]\n        harms: [spam]\n        function: catering')
+    body = BASE_QUESTION.replace(
+        'refs: ["HRDD:1"]', 'refs: ["HRDD:9"]\n        harms: [spam]\n        function: catering'
+    )
     write_module(content_copy, body)
     problems = problems_of(content_copy)
     assert "questionnaires/mini.yaml: mini.s.a: unknown ref 'HRDD:9'" in problems
@@ -272,10 +278,16 @@ def test_translations_fall_back_to_english(content_copy):
 @pytest.mark.parametrize(
     "raw",
     [
-        {"answer": "q", "equals": "yes"}, {"answer": "q", "equals": 2}, {"answer": "q", "in": ["yes", 3]},
-        {"answer": "q", "not_in": ["no", 1]}, {"answer": "q", "includes": "a"},
-        {"answer": "q", "includes_any": ["a", "b"]}, {"answer": "q", "includes_all": ["a", "b"]},
-        {"answer": "q", "gte": 2}, {"answer": "q", "lte": 2.5}, {"answer": "q", "answered": True},
+        {"answer": "q", "equals": "yes"},
+        {"answer": "q", "equals": 2},
+        {"answer": "q", "in": ["yes", 3]},
+        {"answer": "q", "not_in": ["no", 1]},
+        {"answer": "q", "includes": "a"},
+        {"answer": "q", "includes_any": ["a", "b"]},
+        {"answer": "q", "includes_all": ["a", "b"]},
+        {"answer": "q", "gte": 2},
+        {"answer": "q", "lte": 2.5},
+        {"answer": "q", "answered": True},
         {"answer": "q", "answered": False},
     ],
 )

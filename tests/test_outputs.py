@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
 from dd_toolkit.content import AnswerData
-from dd_toolkit.models import ActionTracking, Assessment, OrgRole, TransparencyEdit
+from dd_toolkit.models import ActionTracking, Assessment, TransparencyEdit
 
 from .conftest import FIXTURE_CONTENT, AuthActions, Forms
 
@@ -62,20 +62,44 @@ def test_tracking_is_saved_and_refuses_stale_edits(client, company, make, sessio
     url = f"/assessments/{assessment.id}/action-plan/items/mini.ops.live"
     page = f"/assessments/{assessment.id}/action-plan"
     forms = Forms(client)
-    saved = forms.post(url, {"item-mini.ops.live-owner": "Head of Trust & Safety",
-                             "item-mini.ops.live-due_date": "2026-03-31",
-                             "item-mini.ops.live-status": "in_progress",
-                             "item-mini.ops.live-base_version": "0"}, page=page, follow_redirects=True)
+    saved = forms.post(
+        url,
+        {
+            "item-mini.ops.live-owner": "Head of Trust & Safety",
+            "item-mini.ops.live-due_date": "2026-03-31",
+            "item-mini.ops.live-status": "in_progress",
+            "item-mini.ops.live-base_version": "0",
+        },
+        page=page,
+        follow_redirects=True,
+    )
     assert "Saved:" in saved.get_data(as_text=True)
     row = session.exec(select(ActionTracking)).one()
-    assert (row.owner, row.status, str(row.due_date), row.version) == ("Head of Trust & Safety", "in_progress", "2026-03-31", 1)
-    stale = forms.post(url, {"item-mini.ops.live-owner": "Someone else", "item-mini.ops.live-status": "todo",
-                             "item-mini.ops.live-base_version": "0"}, page=page, follow_redirects=True)
+    assert (row.owner, row.status, str(row.due_date), row.version) == (
+        "Head of Trust & Safety",
+        "in_progress",
+        "2026-03-31",
+        1,
+    )
+    stale = forms.post(
+        url,
+        {
+            "item-mini.ops.live-owner": "Someone else",
+            "item-mini.ops.live-status": "todo",
+            "item-mini.ops.live-base_version": "0",
+        },
+        page=page,
+        follow_redirects=True,
+    )
     assert "changed by someone else" in stale.get_data(as_text=True)
     session.expire_all()
     assert session.exec(select(ActionTracking)).one().owner == "Head of Trust & Safety"
-    refused = forms.post(url, {"item-mini.ops.live-status": "wont_do", "item-mini.ops.live-base_version": "1"},
-                         page=page, follow_redirects=True)
+    refused = forms.post(
+        url,
+        {"item-mini.ops.live-status": "wont_do", "item-mini.ops.live-base_version": "1"},
+        page=page,
+        follow_redirects=True,
+    )
     assert "Say why this action will not be done." in refused.get_data(as_text=True)
     progress = client.get(page).get_data(as_text=True)
     assert "0 done, 1 in progress" in progress
@@ -84,12 +108,17 @@ def test_tracking_is_saved_and_refuses_stale_edits(client, company, make, sessio
 def test_action_plan_exports(client, company, make, session):
     org, admin = company
     assessment = make.submitted(org, admin, answers=gapped_answers(make), methodology="standard@test.1")
-    session.add(ActionTracking(assessment_id=assessment.id, item_id="mini.ops.live", owner="=cmd()",
-                               status="todo", notes=SCRIPT))
+    session.add(
+        ActionTracking(
+            assessment_id=assessment.id, item_id="mini.ops.live", owner="=cmd()", status="todo", notes=SCRIPT
+        )
+    )
     session.commit()
     markdown = client.get(f"/assessments/{assessment.id}/action-plan.md").get_data(as_text=True)
     assert "Adopt a safeguarding policy that covers online protection" in markdown
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/assessments/{assessment.id}/action-plan.csv").get_data(as_text=True))))
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/assessments/{assessment.id}/action-plan.csv").get_data(as_text=True)))
+    )
     live = next(r for r in rows if r["id"] == "mini.ops.live")
     assert live["priority"] == "P2" and live["owner"] == "'=cmd()"  # no spreadsheet formula
     html = client.get(f"/assessments/{assessment.id}/action-plan.html").get_data(as_text=True)
@@ -103,9 +132,17 @@ def test_action_plan_exports(client, company, make, session):
 
 def test_transparency_draft_metrics_equal_answers_and_gaps_are_marked(client, company, make):
     org, admin = company
-    answers = {**make.complete_answers(),
-               "mini.ops.reports": AnswerData(value=1250, meta={"period_start": "2025-01-01", "period_end": "2025-12-31",
-                                                              "methodology": "Unique reports to the national hotline."})}
+    answers = {
+        **make.complete_answers(),
+        "mini.ops.reports": AnswerData(
+            value=1250,
+            meta={
+                "period_start": "2025-01-01",
+                "period_end": "2025-12-31",
+                "methodology": "Unique reports to the national hotline.",
+            },
+        ),
+    }
     assessment = make.submitted(org, admin, answers=answers)
     markdown = client.get(f"/assessments/{assessment.id}/transparency.md").get_data(as_text=True)
     row = next(line for line in markdown.splitlines() if line.startswith("|") and "Reports sent to a hotline" in line)
@@ -160,8 +197,11 @@ def test_script_in_any_free_text_never_becomes_markup(client, company, make, ses
     answers = {
         **make.complete_answers(),
         "mini.ops.notes": AnswerData(value=SCRIPT, comment=SCRIPT),
-        "mini.ops.reports": AnswerData(value=3, comment=SCRIPT, meta={"period_start": "2025-01-01",
-                                                                    "period_end": "2025-12-31", "methodology": SCRIPT}),
+        "mini.ops.reports": AnswerData(
+            value=3,
+            comment=SCRIPT,
+            meta={"period_start": "2025-01-01", "period_end": "2025-12-31", "methodology": SCRIPT},
+        ),
         "mini.ops.live": AnswerData(value="none", comment=SCRIPT),
     }
     assessment = make.submitted(org, admin, answers=answers, methodology="standard@test.1")
@@ -178,10 +218,26 @@ def test_script_in_any_free_text_never_becomes_markup(client, company, make, ses
 def test_open_actions_carry_forward_to_the_next_cycle(client, company, make, session):
     org, admin = company
     previous = make.submitted(org, admin, cycle=2025, answers=gapped_answers(make), methodology="standard@test.1")
-    session.add(ActionTracking(assessment_id=previous.id, item_id="mini.ops.live", owner="Ana", status="in_progress",
-                               title="Live", question_ids=["mini.ops.live"]))
-    session.add(ActionTracking(assessment_id=previous.id, item_id="policy", owner="Ben", status="done",
-                               title="Policy", question_ids=["mini.policy.exists"]))
+    session.add(
+        ActionTracking(
+            assessment_id=previous.id,
+            item_id="mini.ops.live",
+            owner="Ana",
+            status="in_progress",
+            title="Live",
+            question_ids=["mini.ops.live"],
+        )
+    )
+    session.add(
+        ActionTracking(
+            assessment_id=previous.id,
+            item_id="policy",
+            owner="Ben",
+            status="done",
+            title="Policy",
+            question_ids=["mini.policy.exists"],
+        )
+    )
     session.commit()
     Forms(client).post("/assessments/new", {"cycle": "2026", "prefill_from": str(previous.id)}, page="/assessments/")
     current = session.exec(select(Assessment).where(Assessment.cycle == 2026)).one()
@@ -203,11 +259,17 @@ def test_cli_reports(client, company, make, tmp_path):
     exported = tmp_path / "a.json"
     exported.write_bytes(client.get(f"/assessments/{assessment.id}/export.json").data)
     runner = CliRunner()
-    for kind, fmt in (("action-plan", "md"), ("action-plan", "csv"), ("action-plan", "pdf"),
-                      ("transparency", "html"), ("transparency", "pdf")):
+    for kind, fmt in (
+        ("action-plan", "md"),
+        ("action-plan", "csv"),
+        ("action-plan", "pdf"),
+        ("transparency", "html"),
+        ("transparency", "pdf"),
+    ):
         out = tmp_path / f"{kind}.{fmt}"
-        result = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "report", kind, str(exported),
-                                     "--format", fmt, "-o", str(out)])
+        result = runner.invoke(
+            cli, ["--content", str(FIXTURE_CONTENT), "report", kind, str(exported), "--format", fmt, "-o", str(out)]
+        )
         assert result.exit_code == 0, result.output
         assert out.stat().st_size > 200
     assert "Adopt a safeguarding policy" in (tmp_path / "action-plan.md").read_text()
@@ -215,6 +277,18 @@ def test_cli_reports(client, company, make, tmp_path):
     # The CLI keeps the scores frozen in a submitted file.
     web = client.get(f"/assessments/{assessment.id}/action-plan.csv").get_data(as_text=True)
     assert (tmp_path / "action-plan.csv").read_text() == web
-    bad = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "report", "transparency", str(exported),
-                              "--format", "csv", "-o", str(tmp_path / "x")])
+    bad = runner.invoke(
+        cli,
+        [
+            "--content",
+            str(FIXTURE_CONTENT),
+            "report",
+            "transparency",
+            str(exported),
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "x"),
+        ],
+    )
     assert bad.exit_code == 2

@@ -3,7 +3,6 @@ page, and the real bank driven through the app with the demo data."""
 
 import json
 
-import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -106,9 +105,7 @@ def test_demo_action_plan_pdf_carries_every_p1_gap_with_references(real_app, rea
     assert p1, "the demo company should have P1 actions"
     AuthActions(real_client).login(COMPANIES[0].admin_email, DEMO_PASSWORD)
     pdf = real_client.get(f"/assessments/{lumen.id}/action-plan.pdf")
-    text = " ".join(
-        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.data)).pages
-    ).replace("\n", " ")
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.data)).pages).replace("\n", " ")
     text = " ".join(text.split())
     for item in p1:
         assert " ".join(item.title.split()) in text

@@ -66,7 +66,7 @@ def test_submitted_results_explain_every_number(client, company, make):
     assert "RPA:7.4.1" in page and "All components are met." in page
     assert "Does not apply" not in page.split("RPA:7.3.1")[1].split("</tr>")[0]
     # The breakdown links each question to its place in the assessment.
-    assert f'/assessments/{assessment.id}/sections/mini.policy#q-mini-policy-owner' in page
+    assert f"/assessments/{assessment.id}/sections/mini.policy#q-mini-policy-owner" in page
     # Charts come with alt text and are served as SVG.
     assert 'alt="Bar chart of the score of each section' in page
     svg = client.get(f"/assessments/{assessment.id}/charts/sections.svg")
@@ -98,8 +98,9 @@ def test_cli_score_matches_the_engine(app, client, company, make, tmp_path):
     exported = tmp_path / "a.json"
     exported.write_bytes(client.get(f"/assessments/{assessment.id}/export.json").data)
     runner = CliRunner()
-    result = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported), "--json",
-                                 "--methodology", "standard@test.1"])
+    result = runner.invoke(
+        cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported), "--json", "--methodology", "standard@test.1"]
+    )
     assert result.exit_code == 0, result.output
     card = json.loads(result.output)
     assert card["overall"] == round(177.5 / 3, 4)
@@ -108,8 +109,9 @@ def test_cli_score_matches_the_engine(app, client, company, make, tmp_path):
     text = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported)])
     assert "scored with standard@test.2" in text.output  # the latest version by default
     assert "overall  63.8  Established" in text.output
-    older = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported),
-                                "--methodology", "standard@test.1"])
+    older = runner.invoke(
+        cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported), "--methodology", "standard@test.1"]
+    )
     assert "overall  59.2  Developing" in older.output
     assert "RPA:7.4.1    met" in older.output
     assert "RPA:7.3.1    not met" in older.output  # payments answered "partial"

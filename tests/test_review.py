@@ -25,8 +25,14 @@ def submitted_to(make, session):
         admin = make.user(org)
         assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
         # test.1 is the fixture methodology with RPA indicator rules.
-        submission = submit(session, make.bank, make.content.methodology("standard@test.1"), assessment,
-                            admin, jurisdictions=list(jurisdictions))
+        submission = submit(
+            session,
+            make.bank,
+            make.content.methodology("standard@test.1"),
+            assessment,
+            admin,
+            jurisdictions=list(jurisdictions),
+        )
         recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
         return org, admin, assessment, {r.jurisdiction: r for r in recipients}
 
@@ -86,8 +92,13 @@ def test_every_invalid_transition_is_refused(make, session, submitted_to, start,
 def test_invalid_transition_through_the_page_shows_a_clear_message(client, make, auth, submitted_to):
     _, _, _, recipients = submitted_to("SG")
     auth.login(regulator(make, "SG").email)
-    page = Forms(client).post(f"/review/{recipients['SG'].id}/status", {"to_status": "reviewed"},
-                              page="/review/", follow_redirects=True).get_data(as_text=True)
+    page = (
+        Forms(client)
+        .post(
+            f"/review/{recipients['SG'].id}/status", {"to_status": "reviewed"}, page="/review/", follow_redirects=True
+        )
+        .get_data(as_text=True)
+    )
     assert "A submission that is “Received” can move to “In review”, not to “Reviewed”." in page
 
 
@@ -159,7 +170,7 @@ def test_indicator_report_names_for_regulators_counts_for_the_working_group(clie
     auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
     counts = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
     assert "Meets 0" not in counts
-    assert "Withheld: fewer than 5 institutions" in counts, counts[counts.find("<main"):][:3000]
+    assert "Withheld: fewer than 5 institutions" in counts, counts[counts.find("<main") :][:3000]
     csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
     assert "Meets" not in csv_text and "withheld" in csv_text
 
@@ -167,9 +178,7 @@ def test_indicator_report_names_for_regulators_counts_for_the_working_group(clie
 def test_indicator_counts_of_the_demo_equal_a_count_by_hand(real_app, demo):
     """RPA 7.2.1, 7.3.1 and 7.4.1 counted straight from the demo's frozen answers, with the
     thresholds read off the standard methodology, against the report."""
-    sg_submissions = demo.exec(
-        select(Submission).join(Recipient).where(Recipient.jurisdiction == "SG")
-    ).all()
+    sg_submissions = demo.exec(select(Submission).join(Recipient).where(Recipient.jurisdiction == "SG")).all()
     latest = {}
     for submission in sorted(sg_submissions, key=lambda s: s.id):
         snapshot = json.loads(submission.snapshot)
@@ -185,21 +194,27 @@ def test_indicator_counts_of_the_demo_equal_a_count_by_hand(real_app, demo):
         return value is not None and value >= level
 
     def meets_7_2_1(s):
-        return all(at_least(s, f"hrdd.act.{q}", 2) for q in
-                   ("csam_identification", "csam_removal", "csam_reporting", "le_contact_point"))
+        return all(
+            at_least(s, f"hrdd.act.{q}", 2)
+            for q in ("csam_identification", "csam_removal", "csam_reporting", "le_contact_point")
+        )
 
     def pays(s):
         org = s["organisation"]
         return "payments" in org["service_types"] or "payments" in org["features"]
 
     def meets_7_3_1(s):
-        return at_least(s, "hrdd.act.suspicious_transactions_mechanism", 2) and \
-            answer(s, "hrdd.act.suspicious_transactions_use") == "yes"
+        return (
+            at_least(s, "hrdd.act.suspicious_transactions_mechanism", 2)
+            and answer(s, "hrdd.act.suspicious_transactions_use") == "yes"
+        )
 
     def meets_7_4_1(s):
-        return (answer(s, "hrdd.policy.safeguarding_policy") == "yes"
-                and "online_harms" in (answer(s, "hrdd.policy.policy_scope") or [])
-                and at_least(s, "hrdd.policy.safeguarding_plan", 2))
+        return (
+            answer(s, "hrdd.policy.safeguarding_policy") == "yes"
+            and "online_harms" in (answer(s, "hrdd.policy.policy_scope") or [])
+            and at_least(s, "hrdd.policy.safeguarding_plan", 2)
+        )
 
     expected = {
         "RPA:7.2.1": (sum(meets_7_2_1(s) for s in latest.values()), len(latest)),
@@ -219,7 +234,8 @@ def test_indicators_cli(make, submitted_to, database_url, monkeypatch, tmp_path)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "i"))
     monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
-    result = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "indicators", "--country", "SG",
-                                      "--cycle", "2026", "--csv"])
+    result = CliRunner().invoke(
+        cli, ["--content", str(FIXTURE_CONTENT), "indicators", "--country", "SG", "--cycle", "2026", "--csv"]
+    )
     assert result.exit_code == 0, result.output
     assert "RPA:7.4.1" in result.output and "Cli Co" in result.output

@@ -28,9 +28,7 @@ COMPLETE = {
 
 
 def card_for(values: dict, profile: Profile = PROFILE, method=METHOD):
-    answers = {
-        qid: v if isinstance(v, AnswerData) else AnswerData(value=v) for qid, v in values.items()
-    }
+    answers = {qid: v if isinstance(v, AnswerData) else AnswerData(value=v) for qid, v in values.items()}
     return score(BANK, method, profile, answers)
 
 
@@ -41,11 +39,19 @@ def points(card, qid):
 @pytest.mark.parametrize(
     ("qid", "value", "expected"),
     [
-        ("mini.policy.owner", 0, 0), ("mini.policy.owner", 1, 25), ("mini.policy.owner", 2, 50),
-        ("mini.policy.owner", 3, 75), ("mini.policy.owner", 4, 100),
-        ("mini.policy.exists", "yes", 100), ("mini.policy.exists", "partial", 50), ("mini.policy.exists", "no", 0),
-        ("mini.ops.live", "none", 0), ("mini.ops.live", "reactive", 40), ("mini.ops.live", "proactive", 100),
-        ("mini.policy.scope", ["online"], 50), ("mini.policy.scope", ["online", "staff"], 100),
+        ("mini.policy.owner", 0, 0),
+        ("mini.policy.owner", 1, 25),
+        ("mini.policy.owner", 2, 50),
+        ("mini.policy.owner", 3, 75),
+        ("mini.policy.owner", 4, 100),
+        ("mini.policy.exists", "yes", 100),
+        ("mini.policy.exists", "partial", 50),
+        ("mini.policy.exists", "no", 0),
+        ("mini.ops.live", "none", 0),
+        ("mini.ops.live", "reactive", 40),
+        ("mini.ops.live", "proactive", 100),
+        ("mini.policy.scope", ["online"], 50),
+        ("mini.policy.scope", ["online", "staff"], 100),
     ],
 )
 def test_each_answer_type_normalises(qid, value, expected):
@@ -182,8 +188,7 @@ def test_indicator_reasons_name_the_answer():
     ],
 )
 def test_indicator_7_3_1_applies_to_payment_services_only(profile, answer, applies, met):
-    result = next(i for i in card_for({"mini.ops.payments": answer}, profile=profile).indicators
-                  if i.id == "RPA:7.3.1")
+    result = next(i for i in card_for({"mini.ops.payments": answer}, profile=profile).indicators if i.id == "RPA:7.3.1")
     assert (result.applies, result.met) == (applies, met)
     if not applies:
         assert result.reason.startswith("Does not apply to this organisation.")
@@ -200,7 +205,11 @@ def test_latest_methodology_and_json_form():
     assert data["overall"] == round(177.5 / 3, 4)
     assert data["methodology"] == {"id": "standard", "version": "test.1"}
     assert {q["question_id"] for q in data["questions"]} == {
-        "mini.policy.owner", "mini.policy.exists", "mini.policy.scope", "mini.ops.live", "mini.ops.payments"
+        "mini.policy.owner",
+        "mini.policy.exists",
+        "mini.policy.scope",
+        "mini.ops.live",
+        "mini.ops.payments",
     }
 
 
@@ -214,7 +223,9 @@ def test_methodology_validation_names_problems(tmp_path):
     path = root / "scoring" / "mini.yaml"
     text = path.read_text()
     text = text.replace("sections: {mini.ops: 2}", "sections: {mini.nowhere: 2}")
-    text = text.replace('when: {answer: mini.ops.live, equals: proactive}', 'when: {answer: mini.ops.live, equals: sometimes}')
+    text = text.replace(
+        "when: {answer: mini.ops.live, equals: proactive}", "when: {answer: mini.ops.live, equals: sometimes}"
+    )
     text = text.replace('refs: ["RPA:7.4.1", "SbD:1", "HRDD:1"]', 'refs: ["RPA:9.9.9"]')
     path.write_text(text)
     with pytest.raises(ContentError) as info:

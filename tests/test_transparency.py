@@ -40,8 +40,11 @@ from .test_actions import (
 )
 
 ENV = report_environment(FIXTURE_CONTENT)
-PERIOD = {"period_start": "2025-01-01", "period_end": "2025-12-31",
-          "methodology": "Each report counted once at filing."}
+PERIOD = {
+    "period_start": "2025-01-01",
+    "period_end": "2025-12-31",
+    "methodology": "Each report counted once at filing.",
+}
 ANSWERS = {
     "mini.policy.owner": 3,
     "mini.policy.exists": "yes",
@@ -51,19 +54,36 @@ ANSWERS = {
     "mini.ops.reports": AnswerData(value=1250, meta=PERIOD),
     "mini.ops.notes": "Reviewers escalate within one hour to the safety lead.",
 }
-SECTIONS = ("Policies and Practices", "Processes and Systems", "Outcomes",
-            "Challenges and next steps")
+SECTIONS = ("Policies and Practices", "Processes and Systems", "Outcomes", "Challenges and next steps")
 
 
-def draft_for(values=ANSWERS, *, name="Acme Social", cycle="2025", previous=None,
-              previous_cycle=None, method=METHOD, bank=BANK, profile=PROFILE):
+def draft_for(
+    values=ANSWERS,
+    *,
+    name="Acme Social",
+    cycle="2025",
+    previous=None,
+    previous_cycle=None,
+    method=METHOD,
+    bank=BANK,
+    profile=PROFILE,
+):
     answers = answers_of(values)
     card = score(bank, method, profile, answers)
     plan = build_action_plan(bank, method, profile, answers, card)
     previous_answers = answers_of(previous) if previous is not None else None
-    return build_transparency_draft(bank, method, name, cycle, profile, answers, card, plan,
-                                    previous_answers=previous_answers,
-                                    previous_cycle=previous_cycle)
+    return build_transparency_draft(
+        bank,
+        method,
+        name,
+        cycle,
+        profile,
+        answers,
+        card,
+        plan,
+        previous_answers=previous_answers,
+        previous_cycle=previous_cycle,
+    )
 
 
 def render(draft, env=ENV) -> str:
@@ -107,32 +127,29 @@ def test_statements_come_from_the_answers_in_our_voice():
     assert "This is partly in place: we report suspicious transactions." in processes
     assert draft.gaps == ()
     assert "**Gap:**" not in text
-    assert [s.question_id for s in draft.policies.statements] == [
-        "mini.policy.exists", "mini.policy.scope"]
-    assert [s.question_id for s in draft.processes.statements] == [
-        "mini.ops.notes", "mini.ops.payments"]
+    assert [s.question_id for s in draft.policies.statements] == ["mini.policy.exists", "mini.policy.scope"]
+    assert [s.question_id for s in draft.processes.statements] == ["mini.ops.notes", "mini.ops.payments"]
 
 
 @pytest.mark.parametrize(
     ("question", "statement"),
     [
-        ("Do you publish your definitions, naming each form you prohibit?",
-         "We publish our definitions, naming each form we prohibit"),
+        (
+            "Do you publish your definitions, naming each form you prohibit?",
+            "We publish our definitions, naming each form we prohibit",
+        ),
         ("Does the company have a standalone policy?", "We have a standalone policy"),
-        ("Does your public reporting say who is accountable?",
-         "Our public reporting says who is accountable"),
-        ("Is there a documented flow that you can describe?",
-         "There is a documented flow that we can describe"),
+        ("Does your public reporting say who is accountable?", "Our public reporting says who is accountable"),
+        ("Is there a documented flow that you can describe?", "There is a documented flow that we can describe"),
         ("Are your safety rules easy to find?", "Our safety rules are easy to find"),
-        ("Is your reporting checked by the privacy team?",
-         "Our reporting is checked by the privacy team"),
+        ("Is your reporting checked by the privacy team?", "Our reporting is checked by the privacy team"),
         ("Can users appeal enforcement decisions?", "Users can appeal enforcement decisions"),
-        ("Has an independent party reviewed your practices?",
-         "An independent party has reviewed our practices"),
-        ("When you act on abuse, do you preserve the data?",
-         "When we act on abuse, we preserve the data"),
-        ("Do people who report get a confirmation, and are they told the outcome?",
-         "People who report get a confirmation, and they are told the outcome"),
+        ("Has an independent party reviewed your practices?", "An independent party has reviewed our practices"),
+        ("When you act on abuse, do you preserve the data?", "When we act on abuse, we preserve the data"),
+        (
+            "Do people who report get a confirmation, and are they told the outcome?",
+            "People who report get a confirmation, and they are told the outcome",
+        ),
         ("What does the policy cover?", "The policy covers"),
         ("Which efforts do you take part in?", "We take part in the following efforts"),
         ("How often is the policy reviewed?", "The policy is reviewed"),
@@ -170,20 +187,20 @@ def test_every_gap_is_marked_once_in_the_text():
     draft = draft_for(values)
     text = render(draft)
     reasons = sorted((g.question_id, g.reason) for g in draft.gaps)
-    assert reasons == sorted([
-        ("mini.policy.exists", "not_answered"),
-        ("mini.ops.notes", "not_answered"),
-        ("mini.ops.payments", "not_answered"),
-        ("mini.ops.reports", "no_period"),
-        ("mini.ops.reports", "no_methodology"),
-    ])
+    assert reasons == sorted(
+        [
+            ("mini.policy.exists", "not_answered"),
+            ("mini.ops.notes", "not_answered"),
+            ("mini.ops.payments", "not_answered"),
+            ("mini.ops.reports", "no_period"),
+            ("mini.ops.reports", "no_methodology"),
+        ]
+    )
     assert text.count("**Gap:**") == len(draft.gaps)
     for gap in draft.gaps:
-        marked = [line for line in text.splitlines()
-                  if "**Gap:**" in line and f"`{gap.question_id}`" in line]
+        marked = [line for line in text.splitlines() if "**Gap:**" in line and f"`{gap.question_id}`" in line]
         assert marked, gap
-    assert draft.gap_question_ids == (
-        "mini.policy.exists", "mini.ops.notes", "mini.ops.payments", "mini.ops.reports")
+    assert draft.gap_question_ids == ("mini.policy.exists", "mini.ops.notes", "mini.ops.payments", "mini.ops.reports")
 
 
 def test_comments_are_notes_and_not_applicable_is_not_a_gap():
@@ -208,7 +225,9 @@ def test_outcomes_table_shows_the_answer_exactly():
     header = "| Metric | Value | Reporting period | Methodology note |\n|---|---|---|---|\n"
     assert header in outcomes
     assert cells(metric_row(text, "Reports sent to a hotline")) == [
-        "Reports sent to a hotline", "1,250 reports", "1 January 2025 – 31 December 2025",
+        "Reports sent to a hotline",
+        "1,250 reports",
+        "1 January 2025 – 31 December 2025",
         "Each report counted once at filing.",
     ]
     html = markdown_html(text)
@@ -231,8 +250,7 @@ def test_a_metric_without_period_or_methodology_has_gap_cells():
     assert row[2] == "**Gap:** no reporting period — question `mini.ops.reports`"
     assert row[3] == "**Gap:** no methodology note — question `mini.ops.reports`"
     half = AnswerData(value=40, meta={"period_start": "2025-01-01", "methodology": "Counted."})
-    row = cells(metric_row(render(draft_for({**ANSWERS, "mini.ops.reports": half})),
-                           "Reports sent to a hotline"))
+    row = cells(metric_row(render(draft_for({**ANSWERS, "mini.ops.reports": half})), "Reports sent to a hotline"))
     assert row[2].startswith("**Gap:** no reporting period") and row[3] == "Counted."
 
 
@@ -240,8 +258,7 @@ def test_a_metric_marked_not_applicable_shows_why():
     na = AnswerData(not_applicable=True, justification="We do not report to hotlines ourselves.")
     draft = draft_for({**ANSWERS, "mini.ops.reports": na})
     row = cells(metric_row(render(draft), "Reports sent to a hotline"))
-    assert row == ["Reports sent to a hotline",
-                   "Not applicable: We do not report to hotlines ourselves.", "—", "—"]
+    assert row == ["Reports sent to a hotline", "Not applicable: We do not report to hotlines ourselves.", "—", "—"]
     assert draft.gaps == ()
 
 
@@ -269,8 +286,16 @@ def test_no_previous_value_shows_a_dash_not_a_number():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1250, "1,250"), (12.5, "12.5"), (1234567, "1,234,567"), (1234.125, "1,234.125"),
-     (0, "0"), (25.0, "25"), (0.05, "0.05"), (-250, "-250")],
+    [
+        (1250, "1,250"),
+        (12.5, "12.5"),
+        (1234567, "1,234,567"),
+        (1234.125, "1,234.125"),
+        (0, "0"),
+        (25.0, "25"),
+        (0.05, "0.05"),
+        (-250, "-250"),
+    ],
 )
 def test_numbers_are_never_rounded(value, text):
     assert format_number(value) == text
@@ -303,14 +328,15 @@ def test_challenges_with_urgent_items():
     draft = draft_for(method=with_p1_from(4))
     challenges = section(render(draft), "Challenges and next steps")
     # Owner at level 3 is a minor gap, which has no steps of its own: the moderate step leads.
-    assert ("Our most urgent priorities are: to add live-stream detection; to write down the "
-            "owner's remit; and to set up suspicious transaction reporting.") in challenges
+    assert (
+        "Our most urgent priorities are: to add live-stream detection; to write down the "
+        "owner's remit; and to set up suspicious transaction reporting."
+    ) in challenges
     assert set(re.findall(r"\d+", challenges)) <= {"3"}
 
 
 def test_no_gaps_says_so():
-    perfect = {**ANSWERS, "mini.policy.owner": 4, "mini.ops.live": "proactive",
-               "mini.ops.payments": "yes"}
+    perfect = {**ANSWERS, "mini.policy.owner": 4, "mini.ops.live": "proactive", "mini.ops.payments": "yes"}
     challenges = section(render(draft_for(perfect)), "Challenges and next steps")
     assert "found no gaps that call for action" in challenges
 
@@ -351,9 +377,16 @@ def draft_with(where: str, payload: str):
     return draft_for(values, **kwargs)
 
 
-INPUTS = ["organisation name", "cycle", "text answer", "comment on a text answer",
-          "comment on a statement", "methodology note", "metric comment",
-          "not-applicable reason"]
+INPUTS = [
+    "organisation name",
+    "cycle",
+    "text answer",
+    "comment on a text answer",
+    "comment on a statement",
+    "methodology note",
+    "metric comment",
+    "not-applicable reason",
+]
 
 
 def assert_inert(html: str) -> None:
@@ -384,8 +417,16 @@ def test_user_text_never_becomes_markup(where, payload):
 
 @pytest.mark.parametrize(
     "text",
-    PAYLOADS + ["1. not a list", "- not a list", "+ not either", "## not a heading",
-                "> not a quote", "AT&T &amp; co", "snake_case *stars* \\backslash\\"],
+    PAYLOADS
+    + [
+        "1. not a list",
+        "- not a list",
+        "+ not either",
+        "## not a heading",
+        "> not a quote",
+        "AT&T &amp; co",
+        "snake_case *stars* \\backslash\\",
+    ],
 )
 def test_escaped_text_reads_back_exactly(text):
     html = markdown_html(escape_text(text))
@@ -423,19 +464,19 @@ def test_a_custom_template_in_the_content_folder_is_used(tmp_path):
     card = score(BANK, METHOD, PROFILE, answers)
     plan = build_action_plan(BANK, METHOD, PROFILE, answers, card)
     assert render_action_plan_markdown(env, plan, organisation_name="Acme", cycle=2025).startswith(
-        "# Child-safety action plan: Acme")
+        "# Child-safety action plan: Acme"
+    )
     (tmp_path / "reports" / "action_plan.md.j2").write_text(
-        "{% for item in plan.items %}{{ item.id }} {{ item.priority }}\n{% endfor %}",
-        encoding="utf-8")
-    assert render_action_plan_markdown(report_environment(tmp_path), plan,
-                                       organisation_name="Acme", cycle=2025) == (
-        "mini.ops.live P2\nmini.policy.owner P3\nmini.ops.payments P3\n")
+        "{% for item in plan.items %}{{ item.id }} {{ item.priority }}\n{% endfor %}", encoding="utf-8"
+    )
+    assert render_action_plan_markdown(report_environment(tmp_path), plan, organisation_name="Acme", cycle=2025) == (
+        "mini.ops.live P2\nmini.policy.owner P3\nmini.ops.payments P3\n"
+    )
 
 
 def test_a_template_typo_fails_loudly(tmp_path):
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "transparency.md.j2").write_text("{{ draft.no_such_field }}",
-                                                               encoding="utf-8")
+    (tmp_path / "reports" / "transparency.md.j2").write_text("{{ draft.no_such_field }}", encoding="utf-8")
     with pytest.raises(Exception, match="no_such_field"):
         render(draft_for(), report_environment(tmp_path))
 
@@ -447,20 +488,17 @@ def test_draft_is_plain_data():
     draft = draft_for(previous={"mini.ops.reports": 1000}, previous_cycle="2024")
     data = json.loads(json.dumps(draft.to_dict()))
     (row,) = data["metrics"]
-    assert (row["value"], row["previous_value"], row["change"], row["change_percent"]) == (
-        1250, 1000, "250", "25.0")
+    assert (row["value"], row["previous_value"], row["change"], row["change_percent"]) == (1250, 1000, "250", "25.0")
     assert data["organisation_name"] == "Acme Social"
 
 
 def test_realistic_draft_on_the_real_bank():
     values = realistic_answers(LARGE)
-    values["trust.policies.approach"] = (
-        "We build our app for young people and put their safety first.")
+    values["trust.policies.approach"] = "We build our app for young people and put their safety first."
     values["trust.outcomes.proactive_rate"] = AnswerData(value=12.5, meta=PERIOD)
     values["trust.outcomes.reports_ncmec"] = AnswerData(value=1234567, meta=PERIOD)
     values.pop("trust.outcomes.content_actioned")
-    draft = draft_for(values, name="Lumen Social", cycle="2026", bank=REAL_BANK,
-                      method=REAL_METHOD, profile=LARGE)
+    draft = draft_for(values, name="Lumen Social", cycle="2026", bank=REAL_BANK, method=REAL_METHOD, profile=LARGE)
     text = render(draft, report_environment(REPO_ROOT))
     policies = section(text, "Policies and Practices")
     assert policies.lstrip().startswith("We build our app for young people")

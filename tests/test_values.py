@@ -55,7 +55,9 @@ def test_rejects(qid, raw, message):
 
 def test_build_answer_parts():
     answer = build_answer(
-        Q["mini.ops.reports"], value="40", comment=" c ",
+        Q["mini.ops.reports"],
+        value="40",
+        comment=" c ",
         evidence=[{"url": " https://a.example/x ", "description": "d"}, {"url": "", "description": ""}],
         meta={"period_start": "2026-01-01", "period_end": "2026-12-31", "methodology": " m "},
     )
@@ -66,7 +68,9 @@ def test_build_answer_parts():
     assert na.value is None and na.is_complete
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "ftp://x.example", "//x.example", "https://"])
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "data:text/html,x", "ftp://x.example", "//x.example", "https://"]
+)
 def test_evidence_links_are_web_links(url):
     with pytest.raises(AnswerValueError, match="http"):
         build_answer(Q["mini.policy.owner"], value=1, evidence=[{"url": url}])

@@ -31,6 +31,7 @@ from ..completion import progress
 from ..content.values import AnswerValueError
 from ..models import Assessment, AssessmentStatus, Organisation, User
 from ..orgs.routes import current_organisation
+from ..render import slug
 from .forms import (
     ConfirmForm,
     ImportForm,
@@ -90,8 +91,15 @@ def index():
 def _start_form(assessments: list[Assessment], formdata=None) -> StartAssessmentForm:
     form = StartAssessmentForm(formdata=formdata) if formdata is not None else StartAssessmentForm()
     form.prefill_from.choices = [SelectChoice("", _("An empty assessment"))] + [
-        SelectChoice(str(a.id), _("Answers of %(cycle)s version %(version)s (%(status)s)",
-                      cycle=a.cycle, version=a.version, status=_status_label(a.status)))
+        SelectChoice(
+            str(a.id),
+            _(
+                "Answers of %(cycle)s version %(version)s (%(status)s)",
+                cycle=a.cycle,
+                version=a.version,
+                status=_status_label(a.status),
+            ),
+        )
         for a in assessments
     ]
     return form
@@ -180,9 +188,22 @@ def section(assessment_id: int, section_id: str):
             # Only the CSRF token can fail here: answer checks are done below.
             flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
             return render_template(
-                "assess/section.html", **_section_context(assessment, org, module, current, shown,
-                                                          hidden, state, form, profile, answers,
-                                                          editable, conflicts, answer_errors)
+                "assess/section.html",
+                **_section_context(
+                    assessment,
+                    org,
+                    module,
+                    current,
+                    shown,
+                    hidden,
+                    state,
+                    form,
+                    profile,
+                    answers,
+                    editable,
+                    conflicts,
+                    answer_errors,
+                ),
             ), 400
         changes = {}
         for question in shown:
@@ -214,18 +235,41 @@ def section(assessment_id: int, section_id: str):
             flash(ngettext("%(num)d answer saved.", "%(num)d answers saved.", len(outcome.saved)), "success")
         if invalid or outcome.conflicts:
             if invalid:
-                flash(ngettext("%(num)d answer needs correcting; it was not saved yet.",
-                               "%(num)d answers need correcting; they were not saved yet.", invalid), "error")
+                flash(
+                    ngettext(
+                        "%(num)d answer needs correcting; it was not saved yet.",
+                        "%(num)d answers need correcting; they were not saved yet.",
+                        invalid,
+                    ),
+                    "error",
+                )
             if outcome.conflicts:
-                flash(ngettext(
-                    "%(num)d answer was changed by someone else while you worked. Compare and save again.",
-                    "%(num)d answers were changed by someone else while you worked. Compare and save again.",
-                    len(outcome.conflicts)), "error")
+                flash(
+                    ngettext(
+                        "%(num)d answer was changed by someone else while you worked. Compare and save again.",
+                        "%(num)d answers were changed by someone else while you worked. Compare and save again.",
+                        len(outcome.conflicts),
+                    ),
+                    "error",
+                )
             _org, _rows, answers, state = _state(assessment)
             return render_template(
-                "assess/section.html", **_section_context(assessment, org, module, current, shown,
-                                                          hidden, state, form, profile, answers,
-                                                          editable, conflicts, answer_errors)
+                "assess/section.html",
+                **_section_context(
+                    assessment,
+                    org,
+                    module,
+                    current,
+                    shown,
+                    hidden,
+                    state,
+                    form,
+                    profile,
+                    answers,
+                    editable,
+                    conflicts,
+                    answer_errors,
+                ),
             ), 422
         if not outcome.saved:
             flash(_("No changes to save."), "info")
@@ -238,13 +282,28 @@ def section(assessment_id: int, section_id: str):
 
     form = section_form(shown, saved)
     return render_template(
-        "assess/section.html", **_section_context(assessment, org, module, current, shown, hidden,
-                                                  state, form, profile, answers, editable, conflicts, answer_errors)
+        "assess/section.html",
+        **_section_context(
+            assessment,
+            org,
+            module,
+            current,
+            shown,
+            hidden,
+            state,
+            form,
+            profile,
+            answers,
+            editable,
+            conflicts,
+            answer_errors,
+        ),
     )
 
 
-def _section_context(assessment, org, module, current, shown, hidden, state, form, profile,
-                     answers, editable, conflicts, answer_errors):
+def _section_context(
+    assessment, org, module, current, shown, hidden, state, form, profile, answers, editable, conflicts, answer_errors
+):
     visibility = {q.id: bank().visibility(q.id, profile, answers) for q in current.questions}
     return {
         "assessment": assessment,
@@ -282,17 +341,23 @@ def submit_assessment(assessment_id: int):
     org, _rows, _answers, state = _state(assessment)
     form = SubmitForm()
     asean = bank().taxonomy.asean_countries
-    form.jurisdictions.choices = [
-        SelectChoice(code, bank().taxonomy.label("countries", code)) for code in asean
-    ]
+    form.jurisdictions.choices = [SelectChoice(code, bank().taxonomy.label("countries", code)) for code in asean]
     if request.method == "GET":
-        earlier = review.recipients_of_assessment(db.session(), assessment.previous_id) if assessment.previous_id else []
+        earlier = (
+            review.recipients_of_assessment(db.session(), assessment.previous_id) if assessment.previous_id else []
+        )
         form.jurisdictions.data = [r.jurisdiction for r in earlier] or [c for c in org.countries if c in asean]
     if form.validate_on_submit():
         try:
-            submission = submit(db.session(), bank(), methodology(), assessment, current_user,
-                                benchmark_consent=form.benchmark_consent.data,
-                                jurisdictions=form.jurisdictions.data or [])
+            submission = submit(
+                db.session(),
+                bank(),
+                methodology(),
+                assessment,
+                current_user,
+                benchmark_consent=form.benchmark_consent.data,
+                jurisdictions=form.jurisdictions.data or [],
+            )
         except IncompleteAssessment:
             flash(_("Some required questions still need an answer."), "error")
         except AssessmentError as exc:
@@ -325,8 +390,7 @@ def start_new_version(assessment_id: int):
 def export(assessment_id: int):
     assessment = load_assessment(assessment_id)
     document = export_document(db.session(), assessment)
-    org_slug = "".join(c if c.isalnum() else "-" for c in document["organisation"]["name"].lower()).strip("-")
-    filename = f"assessment-{org_slug or 'organisation'}-{assessment.cycle}-v{assessment.version}.json"
+    filename = f"assessment-{slug(document['organisation']['name'])}-{assessment.cycle}-v{assessment.version}.json"
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -350,6 +414,10 @@ def import_file():
         return render_template("assess/import_failed.html", org=org, problems=exc.problems), 422
     except AssessmentError as exc:
         return render_template("assess/import_failed.html", org=org, problems=[str(exc)]), 422
-    flash(ngettext("Imported %(num)d answer as a new draft.", "Imported %(num)d answers as a new draft.",
-                   len(parsed.answers)), "success")
+    flash(
+        ngettext(
+            "Imported %(num)d answer as a new draft.", "Imported %(num)d answers as a new draft.", len(parsed.answers)
+        ),
+        "success",
+    )
     return redirect(url_for("assess.overview", assessment_id=assessment.id))

@@ -65,8 +65,10 @@ def register():
         else:
             login_user(user)
             flash(
-                _("Your organisation is registered. Start by describing it: the profile decides "
-                  "which questions apply."),
+                _(
+                    "Your organisation is registered. Start by describing it: the profile decides "
+                    "which questions apply."
+                ),
                 "success",
             )
             return redirect(url_for("orgs.profile"))

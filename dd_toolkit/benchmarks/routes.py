@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request
 
 from .. import content, db
-from ..assessments import entry_from_submission, submission_of
 from ..assess.routes import load_assessment
+from ..assessments import entry_from_submission, submission_of
 from ..authz import Action, policy
 from ..benchmark import benchmark_csv, position, trends
 from ..charts import boxplot_svg
@@ -109,6 +109,13 @@ def peers(assessment_id: int):
         own = entry_from_submission(submission, assessment.organisation_id, assessment.cycle)
         benchmark = service.benchmark_for(data, content(), assessment.cycle)
         positions = position(benchmark, own)
-    return render_template("benchmarks/peers.html", assessment=assessment, org=org,
-                           positions=positions, reason=reason, method=method,
-                           names=_metric_labels(), submission=submission)
+    return render_template(
+        "benchmarks/peers.html",
+        assessment=assessment,
+        org=org,
+        positions=positions,
+        reason=reason,
+        method=method,
+        names=_metric_labels(),
+        submission=submission,
+    )

@@ -28,7 +28,9 @@ def cycles(data: BenchmarkData) -> list[int]:
 def benchmark_for(data: BenchmarkData, content: Content, cycle: int) -> Benchmark:
     method = content.current_methodology
     return build_benchmark(
-        data.entries, cycle=cycle, threshold=method.benchmark.disclosure_threshold,
+        data.entries,
+        cycle=cycle,
+        threshold=method.benchmark.disclosure_threshold,
         labels=labels(content),
     )
 

@@ -44,9 +44,7 @@ class QuestionBank:
                     self.questions[question.id] = question
                     self.section_of[question.id] = section
                     self.module_of[question.id] = module
-                    conditions = tuple(
-                        c for c in (section.applies_when, question.applies_when) if c is not None
-                    )
+                    conditions = tuple(c for c in (section.applies_when, question.applies_when) if c is not None)
                     self._predicates[question.id] = compile_condition(
                         All(conditions) if len(conditions) > 1 else next(iter(conditions), None)
                     )
@@ -69,9 +67,7 @@ class QuestionBank:
         return self.questions.get(key.replace("-", "."))
 
     # -- applicability -------------------------------------------------------------
-    def applicability(
-        self, profile: Profile, answers: Mapping[str, AnswerData]
-    ) -> dict[str, bool]:
+    def applicability(self, profile: Profile, answers: Mapping[str, AnswerData]) -> dict[str, bool]:
         """Which questions apply, given the profile and the answers saved so far.
 
         A condition on an earlier answer reads nothing from a question that does not apply
@@ -110,12 +106,7 @@ class QuestionBank:
             if leaf.subject == "profile":
                 return profile.get(leaf.name)
             answer = answers.get(leaf.name)
-            if (
-                not applicable.get(leaf.name)
-                or answer is None
-                or answer.not_applicable
-                or not answer.has_value
-            ):
+            if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
                 return MISSING
             return answer.value
 

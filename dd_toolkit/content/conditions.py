@@ -79,8 +79,7 @@ def parse_condition(raw: Any) -> Condition:
     subjects = keys & {"profile", "answer"}
     if len(subjects) != 1:
         raise ConditionError(
-            f"a condition is 'all', 'any', 'not', or names one 'profile' field or 'answer'; "
-            f"got keys {sorted(keys)}"
+            f"a condition is 'all', 'any', 'not', or names one 'profile' field or 'answer'; got keys {sorted(keys)}"
         )
     (subject,) = subjects
     operators = keys - subjects
@@ -98,16 +97,12 @@ def parse_condition(raw: Any) -> Condition:
         raise ConditionError(f"'{subject}' must name a field or question id, not {name!r}")
     if subject == "profile":
         if name not in PROFILE_FIELDS:
-            raise ConditionError(
-                f"unknown profile field '{name}'; use one of {', '.join(PROFILE_FIELDS)}"
-            )
+            raise ConditionError(f"unknown profile field '{name}'; use one of {', '.join(PROFILE_FIELDS)}")
         if operator in ANSWER_ONLY_OPERATORS:
             raise ConditionError(f"'{operator}' only applies to answers")
         allowed = LIST_OPERATORS if name in PROFILE_LIST_FIELDS else ("equals", "in", "not_in")
         if operator not in allowed:
-            raise ConditionError(
-                f"profile field '{name}' takes {', '.join(allowed)}, not '{operator}'"
-            )
+            raise ConditionError(f"profile field '{name}' takes {', '.join(allowed)}, not '{operator}'")
     if operator in ("includes_any", "includes_all", "in", "not_in"):
         if not isinstance(operand, list) or not operand:
             raise ConditionError(f"'{operator}' needs a non-empty list")

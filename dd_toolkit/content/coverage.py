@@ -45,9 +45,7 @@ def coverage(bank: QuestionBank) -> dict[str, list[str]]:
     return result
 
 
-def filter_questions(
-    bank: QuestionBank, ref: str | None = None, harm: str | None = None
-) -> list[Question]:
+def filter_questions(bank: QuestionBank, ref: str | None = None, harm: str | None = None) -> list[Question]:
     """Questions carrying the framework reference ``ref`` and/or the harm ``harm``, in bank
     order. A filter left as ``None`` does not restrict. An id that the taxonomy does not
     know raises :class:`ValueError`, so a typo is not mistaken for "no questions"."""
@@ -55,11 +53,7 @@ def filter_questions(
         raise ValueError(f"unknown framework reference '{ref}'")
     if harm is not None and harm not in bank.taxonomy.ids("harms"):
         raise ValueError(f"unknown harm '{harm}'")
-    return [
-        q
-        for q in bank.questions.values()
-        if (ref is None or ref in q.refs) and (harm is None or harm in q.harms)
-    ]
+    return [q for q in bank.questions.values() if (ref is None or ref in q.refs) and (harm is None or harm in q.harms)]
 
 
 # -- applicability in plain words -----------------------------------------------------------
@@ -93,9 +87,7 @@ def condition_lines(
     raise TypeError(f"not a condition: {condition!r}")
 
 
-def applicability_lines(
-    bank: QuestionBank, question: Question, language: str = DEFAULT_LANGUAGE
-) -> list[str]:
+def applicability_lines(bank: QuestionBank, question: Question, language: str = DEFAULT_LANGUAGE) -> list[str]:
     """When a question is asked, combining its section's condition and its own. An empty
     list means it is always asked."""
     section = bank.section_of[question.id]
@@ -216,8 +208,7 @@ def question_bank_markdown(bank: QuestionBank, language: str = DEFAULT_LANGUAGE)
     out = [
         "# Question bank",
         "",
-        f"{len(questions)} questions in {len(bank.questionnaires)} modules, "
-        f"{scored} of them scored.",
+        f"{len(questions)} questions in {len(bank.questionnaires)} modules, {scored} of them scored.",
         "",
     ]
     out += ["| Module | Version | Questions | Scored |", "| --- | --- | --- | --- |"]

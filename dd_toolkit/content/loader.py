@@ -86,9 +86,7 @@ def _load_taxonomy(root: Path, problems: list[ContentProblem]) -> Taxonomy | Non
         return None
 
 
-def _load_questionnaire(
-    path: Path, root: Path, problems: list[ContentProblem]
-) -> Questionnaire | None:
+def _load_questionnaire(path: Path, root: Path, problems: list[ContentProblem]) -> Questionnaire | None:
     rel = str(path.relative_to(root))
     raw = _read_yaml(path, root, problems)
     if raw is None:
@@ -122,9 +120,7 @@ def _load_questionnaire(
                 questions.append(Question.model_validate(raw_question))
             except (ValidationError, ConditionError) as exc:
                 ok = False
-                messages = (
-                    _pydantic_message(exc) if isinstance(exc, ValidationError) else [str(exc)]
-                )
+                messages = _pydantic_message(exc) if isinstance(exc, ValidationError) else [str(exc)]
                 problems.extend(ContentProblem(rel, label, m) for m in messages)
         try:
             sections.append(Section.model_validate({**raw_section, "questions": questions}))
@@ -185,10 +181,7 @@ def leaf_problem(leaf: Leaf, taxonomy: Taxonomy, questions: dict[str, Question])
         return None
     unknown = [str(v) for v in values if str(v) not in allowed_values]
     if unknown:
-        return (
-            f"condition on '{leaf.name}' uses value(s) {', '.join(unknown)} "
-            f"that question cannot take"
-        )
+        return f"condition on '{leaf.name}' uses value(s) {', '.join(unknown)} that question cannot take"
     return None
 
 
@@ -219,9 +212,7 @@ class _Checker:
                     )
                 if question.id in self.questions:
                     other = self.file_of[question.id]
-                    self.problems.append(
-                        ContentProblem(rel, question.id, f"question id already used in {other}")
-                    )
+                    self.problems.append(ContentProblem(rel, question.id, f"question id already used in {other}"))
                     continue
                 self.questions[question.id] = question
                 self.file_of[question.id] = rel
@@ -238,13 +229,9 @@ class _Checker:
             for attribute, allowed in known.items():
                 for value in getattr(question, attribute):
                     if value not in allowed:
-                        self.problems.append(
-                            ContentProblem(rel, qid, f"unknown {attribute[:-1]} '{value}'")
-                        )
+                        self.problems.append(ContentProblem(rel, qid, f"unknown {attribute[:-1]} '{value}'"))
             if question.function and question.function not in self.taxonomy.ids("functions"):
-                self.problems.append(
-                    ContentProblem(rel, qid, f"unknown function '{question.function}'")
-                )
+                self.problems.append(ContentProblem(rel, qid, f"unknown function '{question.function}'"))
             for leaf in self._leaves_of(qid):
                 message = leaf_problem(leaf, self.taxonomy, self.questions)
                 if message:
@@ -269,7 +256,7 @@ class _Checker:
                 if dep not in graph:
                     continue
                 if state.get(dep) == 1:
-                    cycle = path[path.index(dep):] + [dep]
+                    cycle = path[path.index(dep) :] + [dep]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)

@@ -122,8 +122,7 @@ class Question(BaseModel):
         if self.type is AnswerType.MATURITY:
             if len(self.levels) != 5:
                 raise ValueError(
-                    f"a maturity question needs exactly five level descriptors (0-4), "
-                    f"found {len(self.levels)}"
+                    f"a maturity question needs exactly five level descriptors (0-4), found {len(self.levels)}"
                 )
             texts = [lvl.get().strip().lower() for lvl in self.levels]
             if len(set(texts)) != 5:
@@ -146,9 +145,7 @@ class Question(BaseModel):
             raise ValueError("a number question needs a 'unit'")
         if self.is_scored and GapLevel.MAJOR not in self.actions:
             raise ValueError("a scored question needs recommended actions for at least the 'major' gap")
-        if self.is_scored and self.type is AnswerType.SINGLE and all(
-            o.points is None for o in self.options
-        ):
+        if self.is_scored and self.type is AnswerType.SINGLE and all(o.points is None for o in self.options):
             raise ValueError("a scored single-choice question needs points on its options")
         if self.critical and not self.is_scored:
             raise ValueError("only a scored question can be critical")

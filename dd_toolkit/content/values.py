@@ -60,9 +60,7 @@ def normalise_value(question: Question, value: Any) -> Any:
             raise AnswerValueError("Enter text.")
         text = value.strip()
         if len(text) > question.max_length:
-            raise AnswerValueError(
-                f"Keep this under {question.max_length} characters (now {len(text)})."
-            )
+            raise AnswerValueError(f"Keep this under {question.max_length} characters (now {len(text)}).")
         return text or None
     if kind is AnswerType.DATE:
         return _date(value)
@@ -199,9 +197,7 @@ def build_answer(
 
 
 def is_empty(answer: AnswerData) -> bool:
-    return not (
-        answer.has_value or answer.not_applicable or answer.comment or answer.evidence or answer.meta
-    )
+    return not (answer.has_value or answer.not_applicable or answer.comment or answer.evidence or answer.meta)
 
 
 def display_value(question: Question, value: Any) -> str:

@@ -26,9 +26,7 @@ def home():
             .order_by(Assessment.cycle.desc())
         ).all()
         return render_template("main/company_home.html", org=org, role=member[0].role, drafts=drafts)
-    return render_template(
-        "main/account_home.html", role=PlatformRole(current_user.platform_role)
-    )
+    return render_template("main/account_home.html", role=PlatformRole(current_user.platform_role))
 
 
 @bp.route("/healthz")

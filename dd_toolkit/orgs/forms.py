@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..content import Taxonomy

@@ -14,8 +14,16 @@ from .forms import InviteForm, ProfileForm
 
 bp = Blueprint("orgs", __name__, url_prefix="/organisation")
 
-PROFILE_FIELDS = ("name", "description", "hq_country", "countries", "service_types", "size_band",
-                  "features", "under18_users")
+PROFILE_FIELDS = (
+    "name",
+    "description",
+    "hq_country",
+    "countries",
+    "service_types",
+    "size_band",
+    "features",
+    "under18_users",
+)
 
 
 def current_organisation(action: Action = Action.ORG_VIEW) -> Organisation:
@@ -29,9 +37,7 @@ def _applicability_change(org: Organisation, before, after) -> tuple[int, int]:
     """How many questions of the open drafts start or stop applying after a profile change."""
     session = db.session()
     drafts = session.exec(
-        select(Assessment).where(
-            Assessment.organisation_id == org.id, Assessment.status == AssessmentStatus.DRAFT
-        )
+        select(Assessment).where(Assessment.organisation_id == org.id, Assessment.status == AssessmentStatus.DRAFT)
     ).all()
     added = removed = 0
     for draft in drafts:
@@ -58,15 +64,24 @@ def profile():
         session = db.session()
         added, removed = _applicability_change(org, before, profile_of(org))
         session.add(org)
-        record(session, user=current_user, organisation_id=org.id, action="organisation.profile",
-               entity="organisation", entity_id=org.id, detail={"changed": sorted(changed)})
+        record(
+            session,
+            user=current_user,
+            organisation_id=org.id,
+            action="organisation.profile",
+            entity="organisation",
+            entity_id=org.id,
+            detail={"changed": sorted(changed)},
+        )
         session.commit()
         flash(_("Profile saved."), "success")
         if added or removed:
             flash(
-                _("In your draft assessment %(added)s and %(removed)s.",
-                  added=ngettext("%(num)d question now applies", "%(num)d questions now apply", added),
-                  removed=ngettext("%(num)d no longer applies", "%(num)d no longer apply", removed)),
+                _(
+                    "In your draft assessment %(added)s and %(removed)s.",
+                    added=ngettext("%(num)d question now applies", "%(num)d questions now apply", added),
+                    removed=ngettext("%(num)d no longer applies", "%(num)d no longer apply", removed),
+                ),
                 "info",
             )
         return redirect(url_for("orgs.profile"))
@@ -88,8 +103,12 @@ def members():
         require(Action.ORG_MANAGE, org)
         try:
             user, token = accounts.invite_member(
-                session, org, email=form.email.data, name=form.name.data,
-                role=OrgRole(form.role.data), invited_by=current_user,
+                session,
+                org,
+                email=form.email.data,
+                name=form.name.data,
+                role=OrgRole(form.role.data),
+                invited_by=current_user,
             )
         except accounts.AccountError as exc:
             form.email.errors.append(str(exc))
@@ -102,5 +121,6 @@ def members():
         .where(Membership.organisation_id == org.id)
         .order_by(User.name)
     ).all()
-    return render_template("orgs/members.html", org=org, rows=rows, form=form,
-                           invitation=invitation, is_admin=_is_admin(org))
+    return render_template(
+        "orgs/members.html", org=org, rows=rows, form=form, invitation=invitation, is_admin=_is_admin(org)
+    )

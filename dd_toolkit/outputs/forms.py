@@ -16,19 +16,17 @@ STATUS_LABELS = {
 class TrackingForm(FlaskForm):
     owner = StringField(_l("Owner"), validators=[Length(max=200)])
     due_date = DateField(_l("Due date"), validators=[Optional()])
-    status = SelectField(
-        _l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()]
-    )
-    reason = TextAreaField(_l("Why it won't be done"), validators=[Length(max=2000)],
-                           render_kw={"rows": 2})
+    status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
+    reason = TextAreaField(_l("Why it won't be done"), validators=[Length(max=2000)], render_kw={"rows": 2})
     notes = TextAreaField(_l("Notes"), validators=[Length(max=5000)], render_kw={"rows": 2})
     base_version = HiddenField(default="0")
     save = SubmitField(_l("Save"))
 
 
 class TransparencyForm(FlaskForm):
-    markdown = TextAreaField(_l("Draft (Markdown)"), validators=[Length(max=200_000)],
-                             render_kw={"rows": 28, "spellcheck": "true"})
+    markdown = TextAreaField(
+        _l("Draft (Markdown)"), validators=[Length(max=200_000)], render_kw={"rows": 28, "spellcheck": "true"}
+    )
     base_version = HiddenField(default="0")
     save = SubmitField(_l("Save"))
     preview = SubmitField(_l("Preview"))

@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from .. import content, db
 from ..actions import carry_forward
-from ..assessments import AssessmentError, submission_of
 from ..assess.routes import load_assessment
+from ..assessments import AssessmentError, submission_of
 from ..authz import Action, can, policy, require
 from ..benchmarks import service as benchmark_service
 from ..documents import (
@@ -63,8 +63,9 @@ def action_plan_page(assessment_id: int):
         form = TrackingForm(formdata=None, obj=row, prefix=f"item-{item.id}")
         form.base_version.data = str(row.version) if row else "0"
         forms[item.id] = form
-    statuses = {item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO)
-                for item in plan.items}
+    statuses = {
+        item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO) for item in plan.items
+    }
     previous = previous_submitted(db.session(), assessment)
     carried = carry_forward(previous_items(db.session(), content(), previous), plan) if previous else None
     return render_template(
@@ -100,15 +101,28 @@ def update_item(assessment_id: int, item_id: str):
         return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
     try:
         update_tracking(
-            db.session(), assessment, item_id=item.id, title=item.title,
-            question_ids=list(item.question_ids), owner=form.owner.data or "",
-            due_date=form.due_date.data, status=ActionStatus(form.status.data),
-            reason=form.reason.data or "", notes=form.notes.data or "",
-            base_version=int(form.base_version.data or 0), user=current_user,
+            db.session(),
+            assessment,
+            item_id=item.id,
+            title=item.title,
+            question_ids=list(item.question_ids),
+            owner=form.owner.data or "",
+            due_date=form.due_date.data,
+            status=ActionStatus(form.status.data),
+            reason=form.reason.data or "",
+            notes=form.notes.data or "",
+            base_version=int(form.base_version.data or 0),
+            user=current_user,
         )
     except ConflictError:
-        flash(_("%(title)s was changed by someone else while you were editing. Their version is "
-                "shown now; make your change again.", title=item.title), "error")
+        flash(
+            _(
+                "%(title)s was changed by someone else while you were editing. Their version is "
+                "shown now; make your change again.",
+                title=item.title,
+            ),
+            "error",
+        )
     except AssessmentError as exc:
         flash(f"{item.title}: {exc}", "error")
     else:
@@ -118,8 +132,11 @@ def update_item(assessment_id: int, item_id: str):
 
 def _download(document) -> Response:
     disposition = "inline" if document.mimetype.startswith("application/pdf") else "attachment"
-    return Response(document.data, mimetype=document.mimetype.split(";")[0],
-                    headers={"Content-Disposition": f'{disposition}; filename="{document.filename}"'})
+    return Response(
+        document.data,
+        mimetype=document.mimetype.split(";")[0],
+        headers={"Content-Disposition": f'{disposition}; filename="{document.filename}"'},
+    )
 
 
 @bp.route("/<int:assessment_id>/action-plan.<fmt>")
@@ -149,12 +166,18 @@ def transparency_page(assessment_id: int):
             preview_html = markdown_html(form.markdown.data)
         else:
             try:
-                edit = save_transparency(session, assessment, form.markdown.data or "",
-                                         int(form.base_version.data or 0), current_user)
+                edit = save_transparency(
+                    session, assessment, form.markdown.data or "", int(form.base_version.data or 0), current_user
+                )
             except ConflictError:
-                flash(_("Someone else saved this draft while you were editing. Your text is kept "
+                flash(
+                    _(
+                        "Someone else saved this draft while you were editing. Your text is kept "
                         "below; the newer saved version is under “Saved version”. Save again to "
-                        "replace it."), "error")
+                        "replace it."
+                    ),
+                    "error",
+                )
                 edit = transparency_edit(session, assessment.id)
                 form.base_version.data = str(edit.version if edit else 0)
                 status = 409
@@ -186,8 +209,7 @@ def transparency_page(assessment_id: int):
 def transparency_preview(assessment_id: int):
     """The live preview: the same sanitised rendering as the exports."""
     load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
-    return Response(str(markdown_html(request.form.get("markdown", "")[:200_000])),
-                    mimetype="text/html")
+    return Response(str(markdown_html(request.form.get("markdown", "")[:200_000])), mimetype="text/html")
 
 
 @bp.route("/<int:assessment_id>/transparency/regenerate", methods=["POST"])

@@ -43,11 +43,17 @@ def _recipient(recipient_id: int) -> Recipient:
 def index():
     args = request.args
     cycle = args.get("cycle", type=int)
-    rows = inbox(db.session(), list(current_user.jurisdictions or []),
-                 status=args.get("status") or None, service_type=args.get("service_type") or None,
-                 size_band=args.get("size_band") or None, cycle=cycle)
-    return render_template("regulator/inbox.html", rows=rows, status_labels=STATUS_LABELS,
-                           taxonomy=bank().taxonomy, args=args)
+    rows = inbox(
+        db.session(),
+        list(current_user.jurisdictions or []),
+        status=args.get("status") or None,
+        service_type=args.get("service_type") or None,
+        size_band=args.get("size_band") or None,
+        cycle=cycle,
+    )
+    return render_template(
+        "regulator/inbox.html", rows=rows, status_labels=STATUS_LABELS, taxonomy=bank().taxonomy, args=args
+    )
 
 
 @bp.route("/<int:recipient_id>")
@@ -128,15 +134,17 @@ def add_comment(recipient_id: int):
 
 
 def _report_args():
-    jurisdictions = list(current_user.jurisdictions or []) if can(current_user, Action.REVIEW) \
-        else bank().taxonomy.asean_countries
+    jurisdictions = (
+        list(current_user.jurisdictions or []) if can(current_user, Action.REVIEW) else bank().taxonomy.asean_countries
+    )
     jurisdiction = request.args.get("country") or (jurisdictions[0] if jurisdictions else None)
     if jurisdiction not in jurisdictions:
         abort(404)
     cycle = request.args.get("cycle", type=int)
-    cycles = sorted(set(db.session().exec(
-        select(Assessment.cycle).where(Assessment.status == AssessmentStatus.SUBMITTED)
-    )), reverse=True)
+    cycles = sorted(
+        set(db.session().exec(select(Assessment.cycle).where(Assessment.status == AssessmentStatus.SUBMITTED))),
+        reverse=True,
+    )
     return jurisdictions, jurisdiction, cycle or (cycles[0] if cycles else None), cycles
 
 
@@ -145,11 +153,17 @@ def _report_args():
 def indicators():
     jurisdictions, jurisdiction, cycle, cycles = _report_args()
     report = indicator_report(db.session(), jurisdiction, cycle) if cycle else None
-    return render_template("regulator/indicators.html", report=report, jurisdictions=jurisdictions,
-                           jurisdiction=jurisdiction, cycle=cycle, cycles=cycles,
-                           names_visible=can(current_user, Action.REVIEW),
-                           threshold=content().current_methodology.benchmark.disclosure_threshold,
-                           taxonomy=bank().taxonomy)
+    return render_template(
+        "regulator/indicators.html",
+        report=report,
+        jurisdictions=jurisdictions,
+        jurisdiction=jurisdiction,
+        cycle=cycle,
+        cycles=cycles,
+        names_visible=can(current_user, Action.REVIEW),
+        threshold=content().current_methodology.benchmark.disclosure_threshold,
+        taxonomy=bank().taxonomy,
+    )
 
 
 def indicator_rows(report, names_visible: bool, threshold: int) -> list[dict]:
@@ -159,14 +173,19 @@ def indicator_rows(report, names_visible: bool, threshold: int) -> list[dict]:
     for group, counts in report.by_service_type.items():
         for count in counts:
             withheld = not names_visible and count.applies < threshold
-            rows.append({
-                "jurisdiction": report.jurisdiction, "cycle": report.cycle,
-                "service_type": group, "indicator": count.key, "label": count.label,
-                "institutions": "" if withheld else count.applies,
-                "meeting": "" if withheld else count.met,
-                "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
-                "companies": "; ".join(count.companies) if names_visible else "",
-            })
+            rows.append(
+                {
+                    "jurisdiction": report.jurisdiction,
+                    "cycle": report.cycle,
+                    "service_type": group,
+                    "indicator": count.key,
+                    "label": count.label,
+                    "institutions": "" if withheld else count.applies,
+                    "meeting": "" if withheld else count.met,
+                    "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
+                    "companies": "; ".join(count.companies) if names_visible else "",
+                }
+            )
     return rows
 
 
@@ -188,10 +207,16 @@ def indicators_export(fmt: str):
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])
         writer.writeheader()
         writer.writerows(rows)
-        return Response(buffer.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    html = render_template("regulator/indicators_print.html", report=report, rows=rows,
-                           taxonomy=bank().taxonomy, names_visible=names)
-    return Response(pdf_from_html(html), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
-
+        return Response(
+            buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    html = render_template(
+        "regulator/indicators_print.html", report=report, rows=rows, taxonomy=bank().taxonomy, names_visible=names
+    )
+    return Response(
+        pdf_from_html(html),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request
 
 from .. import bank, content, db, methodology
+from ..assess.routes import load_assessment
 from ..assessments import (
     frozen_score_card,
     live_score_card,
     rescore_submission,
     submission_of,
 )
-from ..assess.routes import load_assessment
 from ..authz import Action, policy
 from ..charts import bars_svg, radar_svg
 from ..models import Assessment, Organisation
@@ -38,10 +38,7 @@ def results(assessment_id: int):
     card, method, frozen = _card(assessment)
     comparison = None
     comparison_error = None
-    newer = [
-        m for m in content().methodologies.values()
-        if m.id == method.id and m.key != method.key
-    ]
+    newer = [m for m in content().methodologies.values() if m.id == method.id and m.key != method.key]
     compare_key = request.args.get("compare")
     if frozen and compare_key:
         other = content().methodology(compare_key)

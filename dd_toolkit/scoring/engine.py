@@ -125,9 +125,14 @@ class ScoreCard:
             overall=data["overall"],
             band=data["band"],
             modules=tuple(
-                ModuleScore(**{**m, "sections": tuple(
-                    SectionScore(**{**s, "capped_by": tuple(s["capped_by"])}) for s in m["sections"]
-                )})
+                ModuleScore(
+                    **{
+                        **m,
+                        "sections": tuple(
+                            SectionScore(**{**s, "capped_by": tuple(s["capped_by"])}) for s in m["sections"]
+                        ),
+                    }
+                )
                 for m in data["modules"]
             ),
             lenses=tuple(
@@ -360,11 +365,20 @@ def score(
             capped = bool(band and capped_by and method.band_index(band.id) > cap_index)
             if capped:
                 band = method.bands[cap_index]
-            section_scores.append(SectionScore(
-                planned.section.id, module.id, planned.section.title.get(), value,
-                band.id if band else None, uncapped.id if uncapped else None,
-                tuple(capped_by) if capped else (), planned.weight, scored, excluded,
-            ))
+            section_scores.append(
+                SectionScore(
+                    planned.section.id,
+                    module.id,
+                    planned.section.title.get(),
+                    value,
+                    band.id if band else None,
+                    uncapped.id if uncapped else None,
+                    tuple(capped_by) if capped else (),
+                    planned.weight,
+                    scored,
+                    excluded,
+                )
+            )
             if value is not None:
                 sum_w += planned.weight
                 sum_pw += planned.weight * value
@@ -374,9 +388,16 @@ def score(
         )
         module_value = sum_pw / sum_w if sum_w else None
         band = method.band_for(module_value)
-        module_scores.append(ModuleScore(module.id, module.title.get(), module_value,
-                                         band.id if band else None, module_weight,
-                                         tuple(section_scores)))
+        module_scores.append(
+            ModuleScore(
+                module.id,
+                module.title.get(),
+                module_value,
+                band.id if band else None,
+                module_weight,
+                tuple(section_scores),
+            )
+        )
         if module_value is not None:
             module_sum_w += module_weight
             module_sum_pw += module_weight * module_value
@@ -384,9 +405,7 @@ def score(
     overall_band = method.band_for(overall)
 
     # 3. Each question's share of the overall score, its contribution and possible gain.
-    module_shares = [
-        m.weight / module_sum_w if module_sum_w and m.score is not None else 0.0 for m in module_scores
-    ]
+    module_shares = [m.weight / module_sum_w if module_sum_w and m.score is not None else 0.0 for m in module_scores]
     module_of_section = [position for position, m in enumerate(module_scores) for _ in m.sections]
     sections_flat = [s for m in module_scores for s in m.sections]
     question_scores = []
@@ -394,24 +413,30 @@ def score(
         section = sections_flat[section_index]
         in_section = section_sums[section_index][0]
         effective = (
-            weight / in_section * section_shares[section_index]
-            * module_shares[module_of_section[section_index]]
+            weight / in_section * section_shares[section_index] * module_shares[module_of_section[section_index]]
             if points is not None
             else 0.0
         )
-        question_scores.append(QuestionScore(
-            question.id, section.module_id, section.id, status, points, weight, effective,
-            (points or 0.0) * effective,
-            (100.0 - points) * effective if points is not None else 0.0,
-            gap_level(points, method) if points is not None else None,
-            question.critical,
-            question.id in section.capped_by,
-        ))
+        question_scores.append(
+            QuestionScore(
+                question.id,
+                section.module_id,
+                section.id,
+                status,
+                points,
+                weight,
+                effective,
+                (points or 0.0) * effective,
+                (100.0 - points) * effective if points is not None else 0.0,
+                gap_level(points, method) if points is not None else None,
+                question.critical,
+                question.id in section.capped_by,
+            )
+        )
 
     lookup = _answer_lookup(profile, answers, applicable)
     lenses = tuple(
-        LensScore(lens.id, lens.label,
-                  tuple(_lens_item(plan, method, ref, points_of) for ref in lens.refs))
+        LensScore(lens.id, lens.label, tuple(_lens_item(plan, method, ref, points_of) for ref in lens.refs))
         for lens in method.lenses
     )
     indicators = tuple(_indicator(bank, plan, indicator, lookup) for indicator in method.indicators)
@@ -472,8 +497,7 @@ def _explained(bank: QuestionBank, plan: _Plan, condition, lookup) -> tuple[bool
         values = {id(leaf): value for leaf, value in read}
         trace = explain(condition, lambda leaf: values[id(leaf)], bank.describe_leaf)
         notes = [
-            "no answer" if value is MISSING
-            else f"answered {display_value(bank.questions[leaf.name], value)}"
+            "no answer" if value is MISSING else f"answered {display_value(bank.questions[leaf.name], value)}"
             for leaf, value in read
             if leaf.subject == "answer"
         ]
@@ -486,14 +510,15 @@ def _indicator(bank: QuestionBank, plan: _Plan, indicator, lookup) -> IndicatorR
     if indicator.applies_when is not None:
         applies, why = _explained(bank, plan, indicator.applies_when, lookup)
         if not applies:
-            return IndicatorResult(indicator.id, indicator.label, False, None,
-                                   f"Does not apply to this organisation. Needed: {why}", ())
+            return IndicatorResult(
+                indicator.id, indicator.label, False, None, f"Does not apply to this organisation. Needed: {why}", ()
+            )
     components = []
     for component in indicator.components:
         holds, wording = _explained(bank, plan, component.when, lookup)
-        components.append(ComponentResult(
-            component.id, component.label, holds, ("Met: " if holds else "Not met: ") + wording
-        ))
+        components.append(
+            ComponentResult(component.id, component.label, holds, ("Met: " if holds else "Not met: ") + wording)
+        )
     met = all(c.met for c in components)
     missing = [c.label for c in components if not c.met]
     reason = "All components are met." if met else "Not met: " + "; ".join(missing) + "."

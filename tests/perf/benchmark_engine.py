@@ -78,14 +78,18 @@ def main() -> None:
         card = score(content.bank, method, profile, answers)
         entries.append(_entry(number, profile, card))
     scoring_seconds = time.perf_counter() - started
-    print(f"scored {len(entries):,} assessments ({len(content.bank.questions)} questions each) "
-          f"in {scoring_seconds:.2f} s ({1000 * scoring_seconds / len(entries):.3f} ms each)")
+    print(
+        f"scored {len(entries):,} assessments ({len(content.bank.questions)} questions each) "
+        f"in {scoring_seconds:.2f} s ({1000 * scoring_seconds / len(entries):.3f} ms each)"
+    )
 
     started = time.perf_counter()
     benchmark = build_benchmark(entries, cycle=CYCLE, threshold=method.benchmark.disclosure_threshold)
     building_seconds = time.perf_counter() - started
-    print(f"built the benchmark from {len(entries):,} submissions in {building_seconds:.2f} s "
-          f"({len(benchmark.groups)} peer groups, {len(benchmark.disclosed)} shown)")
+    print(
+        f"built the benchmark from {len(entries):,} submissions in {building_seconds:.2f} s "
+        f"({len(benchmark.groups)} peer groups, {len(benchmark.disclosed)} shown)"
+    )
 
 
 CYCLE = 2026

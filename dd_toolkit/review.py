@@ -281,6 +281,8 @@ class IndicatorReport:
     cycle: int
     institutions: int
     by_service_type: dict[str, list[IndicatorCount]]  # "all" first, then each service type
+    # Never shown: used to protect counts-only views against differencing.
+    organisation_ids: frozenset[int] = frozenset()
 
 
 def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorReport:
@@ -332,4 +334,26 @@ def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorRep
             for group in order
             if group in counts
         },
+        frozenset(latest),
     )
+
+
+def counts_only_report(db: Session, jurisdiction: str, cycle: int, jurisdictions: list[str], threshold: int):
+    """The indicator report as the working group may see it: counts for all service types
+    together, and none at all when the jurisdiction has too few institutions or when its set of
+    institutions differs from another jurisdiction's by fewer than ``threshold`` (companies
+    operate in several countries, so two countries' counts could be subtracted)."""
+    from .benchmark import _protect
+
+    report = indicator_report(db, jurisdiction, cycle)
+    sets = {j: indicator_report(db, j, cycle).organisation_ids for j in jurisdictions}
+    large = {j: members for j, members in sets.items() if len(members) >= threshold}
+    priority = sorted(large, key=lambda j: (len(large[j]), j))
+    withheld = len(report.organisation_ids) < threshold or jurisdiction in _protect(large, priority, threshold)
+    everything = report.by_service_type.get("all", [])
+    return IndicatorReport(
+        jurisdiction,
+        cycle,
+        report.institutions,
+        {} if withheld else {"all": everything},
+    ), withheld

@@ -22,6 +22,7 @@ from ..review import (
     ReviewError,
     changed_answers,
     comment,
+    counts_only_report,
     inbox,
     indicator_report,
     integrity_ok,
@@ -152,10 +153,11 @@ def _report_args():
 @policy(Action.INDICATOR_COUNTS)
 def indicators():
     jurisdictions, jurisdiction, cycle, cycles = _report_args()
-    report = indicator_report(db.session(), jurisdiction, cycle) if cycle else None
+    report, withheld = _report(jurisdiction, cycle) if cycle else (None, False)
     return render_template(
         "regulator/indicators.html",
         report=report,
+        withheld=withheld,
         jurisdictions=jurisdictions,
         jurisdiction=jurisdiction,
         cycle=cycle,
@@ -164,6 +166,14 @@ def indicators():
         threshold=content().current_methodology.benchmark.disclosure_threshold,
         taxonomy=bank().taxonomy,
     )
+
+
+def _report(jurisdiction: str, cycle: int):
+    """The full report for a regulator; the protected, counts-only one for the working group."""
+    if can(current_user, Action.REVIEW):
+        return indicator_report(db.session(), jurisdiction, cycle), False
+    threshold = content().current_methodology.benchmark.disclosure_threshold
+    return counts_only_report(db.session(), jurisdiction, cycle, bank().taxonomy.asean_countries, threshold)
 
 
 def indicator_rows(report, names_visible: bool, threshold: int) -> list[dict]:
@@ -197,7 +207,7 @@ def indicators_export(fmt: str):
     _jurisdictions, jurisdiction, cycle, _cycles = _report_args()
     if cycle is None:
         abort(404)
-    report = indicator_report(db.session(), jurisdiction, cycle)
+    report, _withheld = _report(jurisdiction, cycle)
     names = can(current_user, Action.REVIEW)
     threshold = content().current_methodology.benchmark.disclosure_threshold
     rows = indicator_rows(report, names, threshold)

@@ -224,7 +224,7 @@ SCHEMAS: dict[str, Any] = {
     "IndicatorRow": {
         "type": "object",
         "required": ["service_type", "indicator", "label", "institutions", "meeting",
-                     "withheld", "companies"],
+                     "companies"],
         "additionalProperties": False,
         "properties": {
             "service_type": {
@@ -238,16 +238,15 @@ SCHEMAS: dict[str, Any] = {
             },
             "label": {"type": "string"},
             "institutions": {
-                "type": ["integer", "null"],
+                "type": "integer",
                 "minimum": 0,
-                "description": "Institutions the indicator applies to (null when withheld).",
+                "description": "Institutions the indicator applies to.",
             },
             "meeting": {
-                "type": ["integer", "null"],
+                "type": "integer",
                 "minimum": 0,
-                "description": "Institutions meeting it (null when withheld).",
+                "description": "Institutions meeting it.",
             },
-            "withheld": {"type": "boolean"},
             "companies": {
                 "type": "array",
                 "items": {"type": "string"},

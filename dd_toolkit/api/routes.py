@@ -146,7 +146,7 @@ def submission(recipient_id: int):
 
 
 @bp.get("/indicators")
-@policy(Action.INDICATOR_COUNTS)
+@policy(Action.REVIEW)
 def indicators():
     country = request.args.get("country", "").strip()
     if not country:
@@ -155,23 +155,21 @@ def indicators():
     if country not in (current_user.jurisdictions or []):
         abort(404)
     report = indicator_report(db.session(), country, cycle)
-    names_visible = can(current_user, Action.REVIEW)
     threshold = content().current_methodology.benchmark.disclosure_threshold
-    # The figures are the HTML report's own rows; the institutions' names come from the same
-    # counts as a list rather than the joined text of the CSV export.
+    # A regulator's view of the HTML report: the rows are the report's own, and the names of
+    # the institutions come from the same counts as a list rather than the CSV's joined text.
     counts = [count for group in report.by_service_type.values() for count in group]
-    rows = []
-    for row, count in zip(indicator_rows(report, names_visible, threshold), counts, strict=True):
-        withheld = row["institutions"] == ""
-        rows.append({
+    rows = [
+        {
             "service_type": row["service_type"],
             "indicator": row["indicator"],
             "label": row["label"],
-            "institutions": None if withheld else row["institutions"],
-            "meeting": None if withheld else row["meeting"],
-            "withheld": withheld,
-            "companies": list(count.companies) if names_visible else [],
-        })
+            "institutions": row["institutions"],
+            "meeting": row["meeting"],
+            "companies": list(count.companies),
+        }
+        for row, count in zip(indicator_rows(report, True, threshold), counts, strict=True)
+    ]
     return jsonify({"jurisdiction": report.jurisdiction, "cycle": report.cycle,
                     "institutions": report.institutions, "rows": rows})
 

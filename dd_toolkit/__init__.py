@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from .api.routes import bp as api_bp
     from .api.routes import tokens_bp as api_tokens_bp
+    from .admin.routes import bp as admin_bp
     from .assess.routes import bp as assess_bp
     from .auth.routes import bp as auth_bp
     from .benchmarks.routes import bp as benchmarks_bp
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .results.routes import bp as results_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
     app.register_blueprint(assess_bp)

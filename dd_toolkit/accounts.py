@@ -108,6 +108,53 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _with_invitation(user: User, valid_days: int) -> str:
+    """Give a new account a one-time invitation token; only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    user.invite_token_hash = _token_hash(token)
+    user.invite_expires_at = utcnow() + timedelta(days=valid_days)
+    return token
+
+
+def invite_platform_user(
+    db: Session,
+    *,
+    email: str,
+    name: str,
+    role: PlatformRole,
+    jurisdictions: list[str],
+    invited_by: User | None,
+    valid_days: int = 14,
+) -> tuple[User, str]:
+    """A regulator or working-group account, created by a platform admin, with an invitation."""
+    if role == PlatformRole.REGULATOR and not jurisdictions:
+        raise AccountError("A regulator account needs at least one jurisdiction.")
+    try:
+        user = create_user(
+            db,
+            email=email,
+            name=name,
+            platform_role=role,
+            jurisdictions=jurisdictions if role == PlatformRole.REGULATOR else [],
+        )
+        token = _with_invitation(user, valid_days)
+        db.add(user)
+        record(
+            db,
+            user=invited_by,
+            organisation_id=None,
+            action="account.invite",
+            entity="user",
+            entity_id=user.id,
+            detail={"email": user.email, "role": role, "jurisdictions": jurisdictions},
+        )
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    return user, token
+
+
 def invite_member(
     db: Session,
     org: Organisation,
@@ -121,9 +168,7 @@ def invite_member(
     """Create the member's account and return a one-time token for their invitation link."""
     try:
         user = create_user(db, email=email, name=name)
-        token = secrets.token_urlsafe(32)
-        user.invite_token_hash = _token_hash(token)
-        user.invite_expires_at = utcnow() + timedelta(days=valid_days)
+        token = _with_invitation(user, valid_days)
         db.add(user)
         db.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
         record(

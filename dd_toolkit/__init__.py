@@ -53,9 +53,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     authz.init_app(app)
     _init_templates(app)
 
+    from .admin.routes import bp as admin_bp
     from .api.routes import bp as api_bp
     from .api.routes import tokens_bp as api_tokens_bp
-    from .admin.routes import bp as admin_bp
     from .assess.routes import bp as assess_bp
     from .auth.routes import bp as auth_bp
     from .benchmarks.routes import bp as benchmarks_bp

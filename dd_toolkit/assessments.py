@@ -463,12 +463,13 @@ def import_document(
     return assessment
 
 
-def organisation_from_document(db: Session, parsed: portable.ParsedDocument, user: User | None) -> Organisation:
-    """Create the organisation a file describes (used by the CLI when moving installations)."""
-    profile = parsed.profile
+def create_organisation(
+    db: Session, name: str, profile: Profile, user: User | None, *, description: str = "", source: str
+) -> Organisation:
+    """A new organisation with its profile, recorded in the audit log; the caller commits."""
     org = Organisation(
-        name=parsed.organisation_name,
-        description=parsed.description,
+        name=name,
+        description=description,
         hq_country=profile.hq_country,
         countries=list(profile.countries),
         service_types=list(profile.service_types),
@@ -485,9 +486,16 @@ def organisation_from_document(db: Session, parsed: portable.ParsedDocument, use
         action="organisation.create",
         entity="organisation",
         entity_id=org.id,
-        detail={"source": "import"},
+        detail={"source": source},
     )
     return org
+
+
+def organisation_from_document(db: Session, parsed: portable.ParsedDocument, user: User | None) -> Organisation:
+    """Create the organisation a file describes (used by the CLI when moving installations)."""
+    return create_organisation(
+        db, parsed.organisation_name, parsed.profile, user, description=parsed.description, source="import"
+    )
 
 
 # -- scores ------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from . import accounts
-from .assessments import profile_of, save_answers, start_assessment, submit
-from .content import AnswerData, AnswerType, Evidence, Question, QuestionBank
+from .assessments import create_organisation, profile_of, save_answers, start_assessment, submit
+from .content import AnswerData, AnswerType, Evidence, Profile, Question, QuestionBank
 from .models import Membership, Organisation, OrgRole, PlatformRole
 from .registry import Content
 
@@ -357,17 +357,15 @@ def load_demo(db: Session, content: Content) -> bool:
 
 
 def _organisation(db: Session, company: DemoCompany) -> Organisation:
-    org = Organisation(
-        name=company.name,
-        description=company.description,
-        hq_country=company.hq_country,
-        countries=list(company.countries),
-        service_types=list(company.service_types),
-        features=list(company.features),
+    profile = Profile(
+        service_types=company.service_types,
+        features=company.features,
+        countries=company.countries,
         size_band=company.size_band,
         under18_users=company.under18_users,
+        hq_country=company.hq_country,
     )
-    db.add(org)
+    org = create_organisation(db, company.name, profile, None, description=company.description, source="demo")
     db.commit()
     return org
 

@@ -178,6 +178,26 @@ def section(assessment_id: int, section_id: str):
     conflicts: dict[str, dict] = {}
     answer_errors: dict[str, dict[str, str]] = {}
 
+    def page(form, state, answers):
+        return render_template(
+            "assess/section.html",
+            **_section_context(
+                assessment,
+                org,
+                module,
+                current,
+                shown,
+                hidden,
+                state,
+                form,
+                profile,
+                answers,
+                editable,
+                conflicts,
+                answer_errors,
+            ),
+        )
+
     if request.method == "POST":
         require(Action.ASSESSMENT_EDIT, assessment)
         if not editable:
@@ -187,24 +207,7 @@ def section(assessment_id: int, section_id: str):
         if not form.validate():
             # Only the CSRF token can fail here: answer checks are done below.
             flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
-            return render_template(
-                "assess/section.html",
-                **_section_context(
-                    assessment,
-                    org,
-                    module,
-                    current,
-                    shown,
-                    hidden,
-                    state,
-                    form,
-                    profile,
-                    answers,
-                    editable,
-                    conflicts,
-                    answer_errors,
-                ),
-            ), 400
+            return page(form, state, answers), 400
         changes = {}
         for question in shown:
             subform = form[question.form_key].form
@@ -253,24 +256,7 @@ def section(assessment_id: int, section_id: str):
                     "error",
                 )
             _org, _rows, answers, state = _state(assessment)
-            return render_template(
-                "assess/section.html",
-                **_section_context(
-                    assessment,
-                    org,
-                    module,
-                    current,
-                    shown,
-                    hidden,
-                    state,
-                    form,
-                    profile,
-                    answers,
-                    editable,
-                    conflicts,
-                    answer_errors,
-                ),
-            ), 422
+            return page(form, state, answers), 422
         if not outcome.saved:
             flash(_("No changes to save."), "info")
         if form.save_next.data:
@@ -280,25 +266,7 @@ def section(assessment_id: int, section_id: str):
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
         return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=section_id))
 
-    form = section_form(shown, saved)
-    return render_template(
-        "assess/section.html",
-        **_section_context(
-            assessment,
-            org,
-            module,
-            current,
-            shown,
-            hidden,
-            state,
-            form,
-            profile,
-            answers,
-            editable,
-            conflicts,
-            answer_errors,
-        ),
-    )
+    return page(section_form(shown, saved), state, answers)
 
 
 def _section_context(

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 from .content import AnswerData, AnswerType, GapLevel, Profile, Question, QuestionBank
@@ -47,8 +48,19 @@ __all__ = [
     "target_for",
 ]
 
+
 # Tracking statuses a UI stores per action item.
-STATUSES = ("todo", "in_progress", "done", "wont_do")
+class ActionStatus(StrEnum):
+    """Where the team is with an action item."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WONT_DO = "wont_do"
+
+
+STATUSES = tuple(status.value for status in ActionStatus)
+OPEN_STATUSES = (ActionStatus.TODO, ActionStatus.IN_PROGRESS)
 # A step used as a title is cut at a sentence end beyond this many characters.
 TITLE_LENGTH = 120
 # From a gap level to the levels whose steps stand in when it has none, nearest first.

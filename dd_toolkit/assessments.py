@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from . import portable, review
+from .actions import OPEN_STATUSES
 from .completion import progress
 from .content import AnswerData, Evidence, Profile, QuestionBank
 from .content.values import is_empty
 from .models import (
-    ActionStatus,
     ActionTracking,
     Answer,
     Assessment,
@@ -200,7 +200,7 @@ def carry_forward_tracking(db: Session, source: Assessment, target: Assessment) 
     copied = 0
     rows = db.exec(select(ActionTracking).where(ActionTracking.assessment_id == source.id))
     for row in rows:
-        if row.status not in (ActionStatus.TODO, ActionStatus.IN_PROGRESS):
+        if row.status not in OPEN_STATUSES:
             continue
         db.add(
             ActionTracking(

@@ -432,16 +432,25 @@ def _write_document(document, output: Path) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+def _report_options(formats: list[str]):
+    """The argument and options both report commands take."""
+
+    def decorate(command):
+        command = click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            required=True,
+            help="File to write ('-' for standard output).",
+        )(command)
+        command = click.option("--format", "fmt", type=click.Choice(formats), default="md", show_default=True)(command)
+        return click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
+
+    return decorate
+
+
 @report_group.command("action-plan")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf", "csv"]), default="md", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="File to write ('-' for standard output).",
-)
+@_report_options(["md", "html", "pdf", "csv"])
 @click.pass_context
 def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The prioritised action plan of an exported assessment file."""
@@ -451,15 +460,7 @@ def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -
 
 
 @report_group.command("transparency")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="File to write ('-' for standard output).",
-)
+@_report_options(["md", "html", "pdf"])
 @click.pass_context
 def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The draft TRUST transparency-report section of an exported assessment file."""

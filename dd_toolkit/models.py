@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from .actions import ActionStatus  # the status values live with the engine
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -152,13 +154,6 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=64)
     entity_id: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class ActionStatus(StrEnum):
-    TODO = "todo"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    WONT_DO = "wont_do"
 
 
 class ActionTracking(SQLModel, table=True):

@@ -32,8 +32,6 @@ from .models import (
 )
 from .registry import Content
 
-OPEN_STATUSES = (ActionStatus.TODO, ActionStatus.IN_PROGRESS)
-
 
 class ConflictError(AssessmentError):
     """Someone else saved a newer version since the form was opened."""

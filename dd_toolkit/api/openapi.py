@@ -53,11 +53,21 @@ SCHEMAS: dict[str, Any] = {
     },
     "SubmissionSummary": {
         "type": "object",
-        "description": "A submission as addressed to the regulator of one jurisdiction "
-                       "(a recipient).",
-        "required": ["id", "jurisdiction", "status", "status_label", "previous_id",
-                     "organisation_name", "cycle", "version", "submitted_at", "sha256",
-                     "methodology", "links"],
+        "description": "A submission as addressed to the regulator of one jurisdiction (a recipient).",
+        "required": [
+            "id",
+            "jurisdiction",
+            "status",
+            "status_label",
+            "previous_id",
+            "organisation_name",
+            "cycle",
+            "version",
+            "submitted_at",
+            "sha256",
+            "methodology",
+            "links",
+        ],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer", "description": "The recipient id, used in the URLs."},
@@ -73,8 +83,7 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer", "minimum": 1},
             "submitted_at": {"type": "string", "format": "date-time"},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "methodology": {"type": "string",
-                            "description": "The scoring methodology, as id@version."},
+            "methodology": {"type": "string", "description": "The scoring methodology, as id@version."},
             "links": {
                 "type": "object",
                 "required": ["self", "html"],
@@ -102,11 +111,21 @@ SCHEMAS: dict[str, Any] = {
     },
     "Answer": {
         "type": "object",
-        "required": ["value", "not_applicable", "justification", "comment", "evidence", "meta",
-                     "updated_by", "updated_at"],
+        "required": [
+            "value",
+            "not_applicable",
+            "justification",
+            "comment",
+            "evidence",
+            "meta",
+            "updated_by",
+            "updated_at",
+        ],
         "properties": {
-            "value": {"description": "By answer type: maturity 0-4; yes|partial|no; an option "
-                                     "value; a list of option values; a number; text; a date."},
+            "value": {
+                "description": "By answer type: maturity 0-4; yes|partial|no; an option "
+                "value; a list of option values; a number; text; a date."
+            },
             "not_applicable": {"type": "boolean"},
             "justification": {"type": "string"},
             "comment": {"type": "string"},
@@ -143,9 +162,19 @@ SCHEMAS: dict[str, Any] = {
     "ScoreCard": {
         "type": "object",
         "description": "The score card computed at submission and frozen with it.",
-        "required": ["methodology", "questionnaires", "overall", "band", "modules", "lenses",
-                     "indicators", "practices", "questions", "scored_questions",
-                     "unanswered_questions"],
+        "required": [
+            "methodology",
+            "questionnaires",
+            "overall",
+            "band",
+            "modules",
+            "lenses",
+            "indicators",
+            "practices",
+            "questions",
+            "scored_questions",
+            "unanswered_questions",
+        ],
         "properties": {
             "methodology": {"type": "object", "additionalProperties": {"type": "string"}},
             "questionnaires": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -163,17 +192,24 @@ SCHEMAS: dict[str, Any] = {
     "Snapshot": {
         "type": "object",
         "description": "The frozen snapshot of a submitted assessment (the portable assessment "
-                       "file without 'submission' and 'exported_at'). Its SHA-256 is taken over "
-                       "its canonical JSON: keys sorted, no spaces, UTF-8, non-ASCII kept.",
-        "required": ["format", "format_version", "organisation", "assessment", "answers",
-                     "score_card"],
+        "file without 'submission' and 'exported_at'). Its SHA-256 is taken over "
+        "its canonical JSON: keys sorted, no spaces, UTF-8, non-ASCII kept.",
+        "required": ["format", "format_version", "organisation", "assessment", "answers", "score_card"],
         "properties": {
             "format": {"const": "dd-toolkit/assessment"},
             "format_version": {"type": "integer"},
             "organisation": {
                 "type": "object",
-                "required": ["name", "hq_country", "countries", "service_types", "features",
-                             "size_band", "under18_users", "description"],
+                "required": [
+                    "name",
+                    "hq_country",
+                    "countries",
+                    "service_types",
+                    "features",
+                    "size_band",
+                    "under18_users",
+                    "description",
+                ],
                 "properties": {
                     "name": {"type": "string"},
                     "hq_country": NULLABLE_STRING,
@@ -187,14 +223,12 @@ SCHEMAS: dict[str, Any] = {
             },
             "assessment": {
                 "type": "object",
-                "required": ["cycle", "version", "status", "questionnaires", "created_at",
-                             "submitted_at"],
+                "required": ["cycle", "version", "status", "questionnaires", "created_at", "submitted_at"],
                 "properties": {
                     "cycle": {"type": "integer"},
                     "version": {"type": "integer"},
                     "status": {"const": "submitted"},
-                    "questionnaires": {"type": "object",
-                                       "additionalProperties": {"type": "string"}},
+                    "questionnaires": {"type": "object", "additionalProperties": {"type": "string"}},
                     "created_at": {"type": "string"},
                     "submitted_at": {"type": "string"},
                 },
@@ -223,8 +257,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "IndicatorRow": {
         "type": "object",
-        "required": ["service_type", "indicator", "label", "institutions", "meeting",
-                     "companies"],
+        "required": ["service_type", "indicator", "label", "institutions", "meeting", "companies"],
         "additionalProperties": False,
         "properties": {
             "service_type": {
@@ -233,8 +266,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "indicator": {
                 "type": "string",
-                "description": "An indicator ('RPA:7.2.1') or one of its components "
-                               "('RPA:7.2.1/identification').",
+                "description": "An indicator ('RPA:7.2.1') or one of its components ('RPA:7.2.1/identification').",
             },
             "label": {"type": "string"},
             "institutions": {
@@ -264,8 +296,7 @@ SCHEMAS: dict[str, Any] = {
             "institutions": {
                 "type": "integer",
                 "minimum": 0,
-                "description": "Institutions whose latest submission of the cycle is addressed "
-                               "to the jurisdiction.",
+                "description": "Institutions whose latest submission of the cycle is addressed to the jurisdiction.",
             },
             "rows": {"type": "array", "items": _ref("IndicatorRow")},
         },
@@ -285,8 +316,7 @@ RESPONSES: dict[str, Any] = {
     },
     "NotFound": _json(
         _ref("Error"),
-        "No such submission, or one not addressed to the token's jurisdictions (the two are "
-        "not told apart).",
+        "No such submission, or one not addressed to the token's jurisdictions (the two are not told apart).",
     ),
 }
 
@@ -315,7 +345,7 @@ def _document() -> dict[str, Any]:
                     "operationId": "listSubmissions",
                     "summary": "Submissions addressed to the token's jurisdictions",
                     "description": "One item per jurisdiction a submission is addressed to, "
-                                   "most recently updated first.",
+                    "most recently updated first.",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": _ref("ReviewStatus")},
                         {**CYCLE_PARAMETER, "description": "Only submissions of this cycle."},
@@ -332,8 +362,7 @@ def _document() -> dict[str, Any]:
                     "operationId": "getSubmission",
                     "summary": "One submission's frozen snapshot, with its hash",
                     "parameters": [
-                        {"name": "recipient_id", "in": "path", "required": True,
-                         "schema": {"type": "integer"}},
+                        {"name": "recipient_id", "in": "path", "required": True, "schema": {"type": "integer"}},
                     ],
                     "responses": {
                         "200": _json(_ref("SubmissionDetail"), "The submission."),
@@ -347,14 +376,18 @@ def _document() -> dict[str, Any]:
                     "operationId": "getIndicators",
                     "summary": "RPA indicator counts for one jurisdiction and cycle",
                     "description": "The figures of the RPA indicator report: among the "
-                                   "institutions whose latest submission of the cycle is "
-                                   "addressed to the jurisdiction, how many meet RPA 7.2.1 (and "
-                                   "each component), 7.3.1 where it applies, and 7.4.1, overall "
-                                   "and by service type.",
+                    "institutions whose latest submission of the cycle is "
+                    "addressed to the jurisdiction, how many meet RPA 7.2.1 (and "
+                    "each component), 7.3.1 where it applies, and 7.4.1, overall "
+                    "and by service type.",
                     "parameters": [
-                        {"name": "country", "in": "query", "required": True,
-                         "description": "One of the token's jurisdictions (ISO code).",
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "country",
+                            "in": "query",
+                            "required": True,
+                            "description": "One of the token's jurisdictions (ISO code).",
+                            "schema": {"type": "string"},
+                        },
                         {**CYCLE_PARAMETER, "required": True},
                     ],
                     "responses": {
@@ -371,8 +404,10 @@ def _document() -> dict[str, Any]:
                     "summary": "This document",
                     "security": [],
                     "responses": {
-                        "200": {"description": "The OpenAPI document.",
-                                "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": {
+                            "description": "The OpenAPI document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
                     },
                 },
             },

@@ -121,8 +121,7 @@ def openapi():
 def submissions():
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in set(ReviewStatus):
-        _bad_request("The query parameter 'status' must be one of: "
-                     + ", ".join(s.value for s in ReviewStatus) + ".")
+        _bad_request("The query parameter 'status' must be one of: " + ", ".join(s.value for s in ReviewStatus) + ".")
     cycle = _int_arg("cycle")
     rows = inbox(db.session(), list(current_user.jurisdictions or []), status=status, cycle=cycle)
     items = [_summary(row) for row in rows if can(current_user, Action.REVIEW, row.recipient)]
@@ -137,12 +136,14 @@ def submission(recipient_id: int):
     found = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, found.assessment_id)
     organisation = session.get(Organisation, assessment.organisation_id)
-    return jsonify({
-        "recipient": _summary(InboxRow(recipient, found, assessment, organisation)),
-        "snapshot": json.loads(found.snapshot),
-        "sha256": found.sha256,
-        "integrity_verified": integrity_ok(found),
-    })
+    return jsonify(
+        {
+            "recipient": _summary(InboxRow(recipient, found, assessment, organisation)),
+            "snapshot": json.loads(found.snapshot),
+            "sha256": found.sha256,
+            "integrity_verified": integrity_ok(found),
+        }
+    )
 
 
 @bp.get("/indicators")
@@ -170,8 +171,9 @@ def indicators():
         }
         for row, count in zip(indicator_rows(report, True, threshold), counts, strict=True)
     ]
-    return jsonify({"jurisdiction": report.jurisdiction, "cycle": report.cycle,
-                    "institutions": report.institutions, "rows": rows})
+    return jsonify(
+        {"jurisdiction": report.jurisdiction, "cycle": report.cycle, "institutions": report.institutions, "rows": rows}
+    )
 
 
 # -- managing tokens (HTML, signed in with a session) -----------------------------------------
@@ -179,7 +181,8 @@ def indicators():
 
 class TokenForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(), Length(max=tokens.MAX_NAME)],
+        _l("Name"),
+        validators=[DataRequired(), Length(max=tokens.MAX_NAME)],
         description=_l("What will use it, so you know which token to revoke later."),
     )
     submit = SubmitField(_l("Create token"))
@@ -204,7 +207,10 @@ def manage_tokens():
             created = {"row": row, "token": token}
             form = TokenForm(formdata=None)
     response = render_template(
-        "api/tokens.html", form=form, revoke_form=RevokeForm(), created=created,
+        "api/tokens.html",
+        form=form,
+        revoke_form=RevokeForm(),
+        created=created,
         rows=tokens.tokens_of(session, current_user),
     )
     # The page may carry a new token: no cache keeps it.

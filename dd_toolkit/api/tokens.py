@@ -44,8 +44,15 @@ def create_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
     row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token))
     db.add(row)
     db.flush()
-    record(db, user=user, organisation_id=None, action="api_token.create", entity="api_token",
-           entity_id=row.id, detail={"name": name})
+    record(
+        db,
+        user=user,
+        organisation_id=None,
+        action="api_token.create",
+        entity="api_token",
+        entity_id=row.id,
+        detail={"name": name},
+    )
     db.commit()
     return row, token
 
@@ -55,16 +62,26 @@ def revoke_token(db: Session, row: ApiToken, user: User) -> None:
         return
     row.revoked = True
     db.add(row)
-    record(db, user=user, organisation_id=None, action="api_token.revoke", entity="api_token",
-           entity_id=row.id, detail={"name": row.name})
+    record(
+        db,
+        user=user,
+        organisation_id=None,
+        action="api_token.revoke",
+        entity="api_token",
+        entity_id=row.id,
+        detail={"name": row.name},
+    )
     db.commit()
 
 
 def tokens_of(db: Session, user: User) -> list[ApiToken]:
-    return list(db.exec(
-        select(ApiToken).where(ApiToken.user_id == user.id)
-        .order_by(ApiToken.revoked, ApiToken.created_at.desc(), ApiToken.id.desc())
-    ))
+    return list(
+        db.exec(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.revoked, ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
 
 
 def bearer_token(request: Request) -> str | None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import click
 from sqlmodel import select
 
-from .content import ContentError, load_bank
+from dd_toolkit.engine.content import ContentError, load_bank
 
 
 def _app(ctx: click.Context):
-    from . import create_app
+    from dd_toolkit.web import create_app
 
     if "app" not in ctx.obj:
         overrides = {}
@@ -30,7 +30,7 @@ def _app(ctx: click.Context):
 
 
 def _session(ctx: click.Context):
-    from . import db
+    from dd_toolkit.records import database as db
 
     app = _app(ctx)
     return app, db.standalone_session(app.extensions["dd_engine"])
@@ -54,7 +54,7 @@ def main(ctx: click.Context, content: Path | None) -> None:
 @click.pass_context
 def validate_content(ctx: click.Context) -> None:
     """Check every content folder; exit non-zero on any problem."""
-    from .registry import load_content
+    from dd_toolkit.engine.registry import load_content
 
     root = _content_root(ctx)
     try:
@@ -81,7 +81,7 @@ def validate_content(ctx: click.Context) -> None:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    from .db import upgrade
+    from dd_toolkit.records.database import upgrade
 
     app = _app(ctx)
     upgrade(app.config["DATABASE_URL"])
@@ -92,7 +92,7 @@ def init_db(ctx: click.Context) -> None:
 @click.pass_context
 def load_demo_command(ctx: click.Context) -> None:
     """Load the demo companies and accounts (once)."""
-    from .demo import load_demo, sign_in_help
+    from dd_toolkit.records.demo import load_demo, sign_in_help
 
     app, session = _session(ctx)
     with app.app_context(), session as db:
@@ -107,8 +107,8 @@ def load_demo_command(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int) -> None:
     """Serve the app for one machine (use gunicorn in production)."""
-    from .db import upgrade
-    from .demo import sign_in_help
+    from dd_toolkit.records.database import upgrade
+    from dd_toolkit.records.demo import sign_in_help
 
     app = _app(ctx)
     upgrade(app.config["DATABASE_URL"])
@@ -121,7 +121,7 @@ def run(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def list_assessments(ctx: click.Context) -> None:
     """Print id, organisation, cycle, version and status of every assessment."""
-    from .models import Assessment, Organisation
+    from dd_toolkit.records.models import Assessment, Organisation
 
     app, session = _session(ctx)
     with session as db:
@@ -153,8 +153,8 @@ def list_assessments(ctx: click.Context) -> None:
 @click.pass_context
 def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> None:
     """Write an assessment as a portable JSON file."""
-    from .assessments import export_document
-    from .models import Assessment
+    from dd_toolkit.records.assessments import export_document
+    from dd_toolkit.records.models import Assessment
 
     app, session = _session(ctx)
     with session as db:
@@ -180,9 +180,9 @@ def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> N
 @click.pass_context
 def import_assessment(ctx: click.Context, file: Path, organisation_id: int | None) -> None:
     """Import a portable JSON file as a new draft assessment. Nothing changes on any error."""
-    from . import portable
-    from .assessments import AssessmentError, import_document, organisation_from_document
-    from .models import Organisation
+    from dd_toolkit.engine import portable
+    from dd_toolkit.records.assessments import AssessmentError, import_document, organisation_from_document
+    from dd_toolkit.records.models import Organisation
 
     app, session = _session(ctx)
     bank = app.extensions["dd_bank"]
@@ -219,8 +219,8 @@ def import_assessment(ctx: click.Context, file: Path, organisation_id: int | Non
 @click.pass_context
 def create_user(ctx, email, name, role, jurisdictions, password) -> None:
     """Create a regulator, working-group or platform-admin account."""
-    from . import accounts
-    from .models import PlatformRole
+    from dd_toolkit.records import accounts
+    from dd_toolkit.records.models import PlatformRole
 
     app, session = _session(ctx)
     bank = app.extensions["dd_bank"]
@@ -246,7 +246,7 @@ def create_user(ctx, email, name, role, jurisdictions, password) -> None:
 
 
 def _content_root(ctx: click.Context) -> Path:
-    from .paths import bundled_root
+    from dd_toolkit.paths import bundled_root
 
     return Path(ctx.obj["content"] or bundled_root())
 
@@ -263,7 +263,7 @@ def _bank(ctx: click.Context):
 @click.pass_context
 def coverage_command(ctx: click.Context, as_json: bool) -> None:
     """For every framework reference, the questions that map to it."""
-    from .content.coverage import coverage
+    from dd_toolkit.engine.content.coverage import coverage
 
     bank = _bank(ctx)
     mapping = coverage(bank)
@@ -288,7 +288,7 @@ def coverage_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def content_doc(ctx: click.Context, output: Path | None) -> None:
     """Write the whole question bank as one Markdown document for expert review."""
-    from .content.coverage import question_bank_markdown
+    from dd_toolkit.engine.content.coverage import question_bank_markdown
 
     text = question_bank_markdown(_bank(ctx))
     if output is None:
@@ -309,9 +309,9 @@ def content_doc(ctx: click.Context, output: Path | None) -> None:
 @click.pass_context
 def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key: str | None) -> None:
     """Score an exported assessment file (the same engine as the results page)."""
-    from . import portable
-    from .registry import load_content
-    from .scoring import score
+    from dd_toolkit.engine import portable
+    from dd_toolkit.engine.registry import load_content
+    from dd_toolkit.engine.scoring import score
 
     try:
         content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
@@ -352,8 +352,8 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
 @click.pass_context
 def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> None:
     """The anonymised benchmark of consenting submissions, under the disclosure rules."""
-    from .benchmark import benchmark_csv
-    from .benchmarks import service
+    from dd_toolkit.engine.benchmark import benchmark_csv
+    from dd_toolkit.records import benchmarks as service
 
     app, session = _session(ctx)
     content = app.extensions["dd_content"]
@@ -390,10 +390,10 @@ def report_group() -> None:
 
 
 def _report_inputs(ctx: click.Context, file: Path):
-    from . import portable
-    from .documents import Inputs
-    from .registry import load_content
-    from .scoring import ScoreCard, score
+    from dd_toolkit.engine import portable
+    from dd_toolkit.engine.documents import Inputs
+    from dd_toolkit.engine.registry import load_content
+    from dd_toolkit.engine.scoring import ScoreCard, score
 
     try:
         content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
@@ -454,7 +454,7 @@ def _report_options(formats: list[str]):
 @click.pass_context
 def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The prioritised action plan of an exported assessment file."""
-    from .documents import action_plan_document
+    from dd_toolkit.engine.documents import action_plan_document
 
     _write_document(action_plan_document(_report_inputs(ctx, file), fmt), output)
 
@@ -464,7 +464,7 @@ def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -
 @click.pass_context
 def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
     """The draft TRUST transparency-report section of an exported assessment file."""
-    from .documents import transparency_document
+    from dd_toolkit.engine.documents import transparency_document
 
     _write_document(transparency_document(_report_inputs(ctx, file), fmt), output)
 
@@ -478,8 +478,8 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
     """RPA indicator counts for one jurisdiction and cycle, with the institutions (as a regulator sees them)."""
     import csv as csv_module
 
-    from .regulator.routes import indicator_rows
-    from .review import indicator_report
+    from dd_toolkit.records.review import indicator_report
+    from dd_toolkit.web.regulator.routes import indicator_rows
 
     app, session = _session(ctx)
     content = app.extensions["dd_content"]
@@ -508,8 +508,8 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
 @click.pass_context
 def create_token_command(ctx: click.Context, email: str, name: str) -> None:
     """Create an API token for a regulator account and print it (it is not shown again)."""
-    from . import accounts
-    from .api.tokens import TokenError, create_token
+    from dd_toolkit.records import accounts
+    from dd_toolkit.web.api.tokens import TokenError, create_token
 
     _app, session = _session(ctx)
     with session as db:

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from dd_toolkit import create_app, db
-from dd_toolkit.db import upgrade
+from dd_toolkit.records import database as db
+from dd_toolkit.records.database import upgrade
+from dd_toolkit.web import create_app
 
 from . import factories
 
@@ -175,7 +176,7 @@ def real_client(real_app):
 @pytest.fixture
 def demo(real_app):
     """The demo data under the real question bank; yields a session on it."""
-    from dd_toolkit.demo import load_demo
+    from dd_toolkit.records.demo import load_demo
 
     with db.standalone_session(real_app.extensions["dd_engine"]) as session:
         load_demo(session, real_app.extensions["dd_content"])

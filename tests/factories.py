@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from dd_toolkit import accounts
-from dd_toolkit.assessments import answer_rows, save_answers, start_assessment, submit
-from dd_toolkit.content import AnswerData
-from dd_toolkit.models import Membership, Organisation, OrgRole, PlatformRole
+from dd_toolkit.engine.content import AnswerData
+from dd_toolkit.records import accounts
+from dd_toolkit.records.assessments import answer_rows, save_answers, start_assessment, submit
+from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)

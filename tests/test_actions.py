@@ -15,23 +15,11 @@ from collections import Counter
 
 import pytest
 
-from dd_toolkit.actions import (
-    ActionPlan,
-    StepGroup,
-    build_action_plan,
-    carry_forward,
-    gap_steps,
-    short_title,
-)
-from dd_toolkit.content import AnswerData, Profile, Question, load_bank
-from dd_toolkit.render import markdown_html
-from dd_toolkit.reports import (
-    CSV_COLUMNS,
-    action_plan_csv,
-    render_action_plan_markdown,
-    report_environment,
-)
-from dd_toolkit.scoring import load_methodologies, score
+from dd_toolkit.engine.actions import ActionPlan, StepGroup, build_action_plan, carry_forward, gap_steps, short_title
+from dd_toolkit.engine.content import AnswerData, Profile, Question, load_bank
+from dd_toolkit.engine.render import markdown_html
+from dd_toolkit.engine.reports import CSV_COLUMNS, action_plan_csv, render_action_plan_markdown, report_environment
+from dd_toolkit.engine.scoring import load_methodologies, score
 
 from .conftest import FIXTURE_CONTENT, REPO_ROOT
 

@@ -2,7 +2,7 @@
 
 from sqlmodel import select
 
-from dd_toolkit.models import PlatformRole, User
+from dd_toolkit.records.models import PlatformRole, User
 
 from .factories import PASSWORD
 

@@ -15,19 +15,13 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlmodel import select
 
-from dd_toolkit.api import tokens
-from dd_toolkit.api.openapi import document
-from dd_toolkit.assessments import new_version, submit
 from dd_toolkit.cli import main as cli
-from dd_toolkit.models import (
-    ApiToken,
-    PlatformRole,
-    Recipient,
-    ReviewStatus,
-    Submission,
-)
-from dd_toolkit.portable import canonical_json, sha256_of
-from dd_toolkit.review import transition
+from dd_toolkit.engine.portable import canonical_json, sha256_of
+from dd_toolkit.records.assessments import new_version, submit
+from dd_toolkit.records.models import ApiToken, PlatformRole, Recipient, ReviewStatus, Submission
+from dd_toolkit.records.review import transition
+from dd_toolkit.web.api import tokens
+from dd_toolkit.web.api.openapi import document
 
 from .conftest import FIXTURE_CONTENT
 
@@ -46,14 +40,21 @@ def send(app, make, org, jurisdictions, *, cycle=2026, answers=None, assessment=
         assessment = make.assessment(org, user, cycle, answers or make.complete_answers())
     elif answers:
         make.answer(assessment, user, answers)
-    submit(make.session, make.bank, make.content.methodology(METHODOLOGY), assessment, user,
-           jurisdictions=list(jurisdictions))
+    submit(
+        make.session,
+        make.bank,
+        make.content.methodology(METHODOLOGY),
+        assessment,
+        user,
+        jurisdictions=list(jurisdictions),
+    )
     return assessment
 
 
 def recipients(session, assessment) -> dict[str, Recipient]:
     rows = session.exec(
-        select(Recipient).join(Submission, Submission.id == Recipient.submission_id)
+        select(Recipient)
+        .join(Submission, Submission.id == Recipient.submission_id)
         .where(Submission.assessment_id == assessment.id)
     )
     return {row.jurisdiction: row for row in rows}
@@ -77,8 +78,7 @@ def api_get(client, path: str, token: str | None):
 
 def validate(spec: OpenAPI, response) -> None:
     """Raise unless the response is one the OpenAPI document allows for its request."""
-    spec.validate_response(WerkzeugOpenAPIRequest(response.request),
-                           WerkzeugOpenAPIResponse(response))
+    spec.validate_response(WerkzeugOpenAPIRequest(response.request), WerkzeugOpenAPIResponse(response))
 
 
 @pytest.fixture
@@ -89,8 +89,10 @@ def world(app, make, session):
     only_my = send(app, make, make.organisation(name="Tiger Pay"), ["MY"])
     both = send(app, make, make.organisation(name="Both Ways"), ["SG", "MY"])
     return {
-        "sg": sg, "my": my,
-        "sg_token": new_token(session, sg), "my_token": new_token(session, my),
+        "sg": sg,
+        "my": my,
+        "sg_token": new_token(session, sg),
+        "my_token": new_token(session, my),
         "only_sg": recipients(session, only_sg)["SG"],
         "only_my": recipients(session, only_my)["MY"],
         "both_sg": recipients(session, both)["SG"],
@@ -122,8 +124,10 @@ def test_list_item_describes_the_submission(client, session, world):
     assert item["sha256"] == submission.sha256
     assert item["methodology"] == submission.methodology == METHODOLOGY
     assert item["submitted_at"].startswith(submission.submitted_at.strftime("%Y-%m-%dT%H:%M:%S"))
-    assert item["links"] == {"self": f"{API}/submissions/{world['only_sg'].id}",
-                             "html": f"/review/{world['only_sg'].id}"}
+    assert item["links"] == {
+        "self": f"{API}/submissions/{world['only_sg'].id}",
+        "html": f"/review/{world['only_sg'].id}",
+    }
 
 
 def test_another_jurisdictions_submission_is_404_like_a_missing_one(client, world):
@@ -134,8 +138,7 @@ def test_another_jurisdictions_submission_is_404_like_a_missing_one(client, worl
     # The same submission through the recipient of a jurisdiction the token has is open.
     own = client.get(f"{API}/submissions/{world['both_sg'].id}", headers=bearer(world["sg_token"]))
     assert own.status_code == 200
-    assert client.get(f"{API}/submissions/{world['both_my'].id}",
-                      headers=bearer(world["sg_token"])).status_code == 404
+    assert client.get(f"{API}/submissions/{world['both_my'].id}", headers=bearer(world["sg_token"])).status_code == 404
 
 
 def test_scope_follows_the_account(client, session, world):
@@ -146,8 +149,7 @@ def test_scope_follows_the_account(client, session, world):
     session.commit()
     response = client.get(f"{API}/submissions", headers=bearer(world["sg_token"]))
     assert {item["jurisdiction"] for item in response.json["items"]} == {"MY"}
-    assert client.get(f"{API}/submissions/{world['only_sg'].id}",
-                      headers=bearer(world["sg_token"])).status_code == 404
+    assert client.get(f"{API}/submissions/{world['only_sg'].id}", headers=bearer(world["sg_token"])).status_code == 404
 
 
 def test_filters(app, client, make, session, world):
@@ -200,8 +202,11 @@ def test_tampered_snapshot_is_reported(client, session, world):
 
 
 def test_no_token_is_401_json_not_a_redirect(client, world):
-    for url in (f"{API}/submissions", f"{API}/submissions/{world['only_sg'].id}",
-                f"{API}/indicators?country=SG&cycle=2026"):
+    for url in (
+        f"{API}/submissions",
+        f"{API}/submissions/{world['only_sg'].id}",
+        f"{API}/indicators?country=SG&cycle=2026",
+    ):
         response = client.get(url)
         assert response.status_code == 401, url
         assert response.is_json and response.json["error"]["status"] == 401
@@ -214,8 +219,7 @@ def test_unknown_or_malformed_token_is_401(client, world):
     assert unknown.status_code == 401
     assert 'error="invalid_token"' in unknown.headers["WWW-Authenticate"]
     # Only the Bearer scheme counts.
-    basic = client.get(f"{API}/submissions",
-                       headers={"Authorization": f"Basic {world['sg_token']}"})
+    basic = client.get(f"{API}/submissions", headers={"Authorization": f"Basic {world['sg_token']}"})
     assert basic.status_code == 401
     bare = client.get(f"{API}/submissions", headers={"Authorization": world["sg_token"]})
     assert bare.status_code == 401
@@ -266,8 +270,11 @@ def test_browser_sessions_do_not_open_the_api(auth, client, make, world, role):
         places = ["SG"] if role == PlatformRole.REGULATOR else []
         user = make.user(platform_role=role, jurisdictions=places)
     assert auth.login(user.email).status_code == 302
-    for url in (f"{API}/submissions", f"{API}/submissions/{world['only_sg'].id}",
-                f"{API}/indicators?country=SG&cycle=2026"):
+    for url in (
+        f"{API}/submissions",
+        f"{API}/submissions/{world['only_sg'].id}",
+        f"{API}/indicators?country=SG&cycle=2026",
+    ):
         response = client.get(url)
         assert response.status_code in (401, 403), url
         assert response.is_json
@@ -276,8 +283,7 @@ def test_browser_sessions_do_not_open_the_api(auth, client, make, world, role):
 
 def test_token_does_not_open_html_pages(client, world):
     headers = bearer(world["sg_token"])
-    for url in ("/review/", f"/review/{world['only_sg'].id}", "/review/indicators?country=SG",
-                "/api/tokens"):
+    for url in ("/review/", f"/review/{world['only_sg'].id}", "/review/indicators?country=SG", "/api/tokens"):
         response = client.get(url, headers=headers)
         assert response.status_code == 302, url
         assert "/auth/login" in response.headers["Location"], url
@@ -289,12 +295,15 @@ def test_token_does_not_open_html_pages(client, world):
 def test_post_with_a_token_is_refused(app, client, session, world):
     headers = bearer(world["sg_token"])
     # With CSRF on, a token is no way around it.
-    assert client.post(f"/review/{world['only_sg'].id}/status", data={"to_status": "in_review"},
-                       headers=headers).status_code == 400
+    assert (
+        client.post(
+            f"/review/{world['only_sg'].id}/status", data={"to_status": "in_review"}, headers=headers
+        ).status_code
+        == 400
+    )
     # Even with CSRF checks off, a token does not sign a form in: it works only for reading.
     app.config["WTF_CSRF_ENABLED"] = False
-    status = client.post(f"/review/{world['only_sg'].id}/status", data={"to_status": "in_review"},
-                         headers=headers)
+    status = client.post(f"/review/{world['only_sg'].id}/status", data={"to_status": "in_review"}, headers=headers)
     assert status.status_code == 302 and "/auth/login" in status.headers["Location"]
     created = client.post("/api/tokens", data={"name": "made with a token"}, headers=headers)
     assert created.status_code == 302 and "/auth/login" in created.headers["Location"]
@@ -310,8 +319,7 @@ def test_post_with_a_token_is_refused(app, client, session, world):
 TOKEN_RE = re.compile(r'id="new-token"[^>]*value="([^"]+)"')
 
 
-def test_regulator_creates_and_revokes_a_token_on_the_page(auth, client, forms, make, session,
-                                                           world):
+def test_regulator_creates_and_revokes_a_token_on_the_page(auth, client, forms, make, session, world):
     user = regulator(make, "SG")
     auth.login(user.email)
     page = forms.post("/api/tokens", {"name": "Case management"})
@@ -339,8 +347,7 @@ def test_regulator_creates_and_revokes_a_token_on_the_page(auth, client, forms, 
     assert "Revoked" in client.get("/api/tokens").get_data(as_text=True)
 
 
-def test_tokens_page_is_for_regulators_and_their_own_tokens(auth, client, forms, make, session,
-                                                            world):
+def test_tokens_page_is_for_regulators_and_their_own_tokens(auth, client, forms, make, session, world):
     # Another regulator's token cannot be revoked (404, as for a missing one).
     other = session.exec(select(ApiToken).where(ApiToken.user_id == world["my"].id)).one()
     auth.login(world["sg"].email)
@@ -372,7 +379,7 @@ def test_only_regulators_get_tokens(make, session):
 def run(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
 
     def invoke(*args):
         return CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), *args])
@@ -424,24 +431,48 @@ def indicator_world(app, make, session):
     - Gamma (payments): no policy, reports transactions only partly: meets neither.
     - Delta submitted to Malaysia only, Epsilon to Singapore for 2025: neither is counted.
     """
-    alpha = send(app, make, make.organisation(name="Alpha", **A_PAYMENTS_AND_SOCIAL), ["SG"],
-                 answers=_answers(make, **{"mini.ops.payments": "yes"}))
+    alpha = send(
+        app,
+        make,
+        make.organisation(name="Alpha", **A_PAYMENTS_AND_SOCIAL),
+        ["SG"],
+        answers=_answers(make, **{"mini.ops.payments": "yes"}),
+    )
     beta_org = make.organisation(name="Beta", **SOCIAL_ONLY)
-    beta_v1 = send(app, make, beta_org, ["SG"], answers=_answers(
-        make, **{"mini.policy.scope": ["staff"], "mini.policy.reviewed": None}))
-    beta_v2 = send(app, make, beta_org, ["SG"],
-                   assessment=new_version(session, make.bank, beta_v1, None),
-                   answers={"mini.policy.scope": ["online", "staff"],
-                            "mini.policy.reviewed": "2026-02-01"})
-    gamma = send(app, make, make.organisation(name="Gamma", **PAYMENTS_ONLY), ["SG"],
-                 answers=_answers(make, **{"mini.policy.exists": "no", "mini.policy.scope": None,
-                                           "mini.policy.reviewed": None,
-                                           "mini.ops.payments": "partial"}))
+    beta_v1 = send(
+        app,
+        make,
+        beta_org,
+        ["SG"],
+        answers=_answers(make, **{"mini.policy.scope": ["staff"], "mini.policy.reviewed": None}),
+    )
+    beta_v2 = send(
+        app,
+        make,
+        beta_org,
+        ["SG"],
+        assessment=new_version(session, make.bank, beta_v1, None),
+        answers={"mini.policy.scope": ["online", "staff"], "mini.policy.reviewed": "2026-02-01"},
+    )
+    gamma = send(
+        app,
+        make,
+        make.organisation(name="Gamma", **PAYMENTS_ONLY),
+        ["SG"],
+        answers=_answers(
+            make,
+            **{
+                "mini.policy.exists": "no",
+                "mini.policy.scope": None,
+                "mini.policy.reviewed": None,
+                "mini.ops.payments": "partial",
+            },
+        ),
+    )
     send(app, make, make.organisation(name="Delta", **PAYMENTS_ONLY), ["MY"])
     send(app, make, make.organisation(name="Epsilon", **PAYMENTS_ONLY), ["SG"], cycle=2025)
     user = regulator(make, "SG")
-    return {"user": user, "token": new_token(session, user), "alpha": alpha, "beta": beta_v2,
-            "gamma": gamma}
+    return {"user": user, "token": new_token(session, user), "alpha": alpha, "beta": beta_v2, "gamma": gamma}
 
 
 # (meeting, institutions it applies to, companies meeting it), worked out by hand from the
@@ -480,7 +511,10 @@ def test_indicator_counts_equal_counts_by_hand(client, indicator_world):
     got: dict[str, dict[str, tuple]] = {}
     for row in body["rows"]:
         got.setdefault(row["service_type"], {})[row["indicator"]] = (
-            row["meeting"], row["institutions"], sorted(row["companies"]))
+            row["meeting"],
+            row["institutions"],
+            sorted(row["companies"]),
+        )
     assert got == EXPECTED
 
 
@@ -490,10 +524,20 @@ def test_indicator_counts_are_the_html_reports(auth, client, indicator_world):
     exported = client.get("/review/indicators.csv?country=SG&cycle=2026")
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    from_html = [(r["service_type"], r["indicator"], int(r["meeting"]), int(r["institutions"]),
-                  sorted(filter(None, r["companies"].split("; ")))) for r in rows]
-    from_api = [(r["service_type"], r["indicator"], r["meeting"], r["institutions"],
-                 sorted(r["companies"])) for r in api["rows"]]
+    from_html = [
+        (
+            r["service_type"],
+            r["indicator"],
+            int(r["meeting"]),
+            int(r["institutions"]),
+            sorted(filter(None, r["companies"].split("; "))),
+        )
+        for r in rows
+    ]
+    from_api = [
+        (r["service_type"], r["indicator"], r["meeting"], r["institutions"], sorted(r["companies"]))
+        for r in api["rows"]
+    ]
     assert from_api == from_html
 
 
@@ -522,20 +566,20 @@ def test_openapi_document_is_public_valid_and_complete(app, client):
     assert response.json == document()
     spec = OpenAPI.from_dict(response.json)  # checks the document against the OpenAPI 3.1 schema
     assert spec.spec["openapi"] == "3.1.0"
-    routes = {(_openapi_path(rule.rule), method.lower())
-              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
-    documented = {(path, method)
-                  for path, item in response.json["paths"].items() for method in item}
+    routes = {
+        (_openapi_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, item in response.json["paths"].items() for method in item}
     assert routes == documented
 
 
-def test_every_api_response_matches_the_openapi_document(app, client, session, world,
-                                                         indicator_world):
+def test_every_api_response_matches_the_openapi_document(app, client, session, world, indicator_world):
     spec = OpenAPI.from_dict(document())
     sg, revoked = world["sg_token"], new_token(session, world["sg"], "old")
-    tokens.revoke_token(session, session.exec(select(ApiToken).where(ApiToken.name == "old")).one(),
-                        world["sg"])
+    tokens.revoke_token(session, session.exec(select(ApiToken).where(ApiToken.name == "old")).one(), world["sg"])
     transition(session, world["only_sg"], ReviewStatus.IN_REVIEW, world["sg"])
     calls = [
         (f"{API}/openapi.json", None),
@@ -566,8 +610,9 @@ def test_every_api_response_matches_the_openapi_document(app, client, session, w
         path = re.sub(r"/submissions/\d+$", "/submissions/{recipient_id}", url.split("?")[0])
         seen.add((path, response.status_code))
     # Every status the document promises for every path was produced and checked.
-    promised = {(path, int(status)) for path, item in document()["paths"].items()
-                for status in item["get"]["responses"]}
+    promised = {
+        (path, int(status)) for path, item in document()["paths"].items() for status in item["get"]["responses"]
+    }
     assert promised <= seen, promised - seen
 
 

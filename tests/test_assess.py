@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from dd_toolkit.assessments import answers_of
-from dd_toolkit.models import Answer, Assessment, AuditEvent, OrgRole, Submission
-from dd_toolkit.portable import canonical_json
+from dd_toolkit.engine.portable import canonical_json
+from dd_toolkit.records.assessments import answers_of
+from dd_toolkit.records.models import Answer, Assessment, AuditEvent, OrgRole, Submission
 
 POLICY = "/assessments/{id}/sections/mini.policy"
 OPS = "/assessments/{id}/sections/mini.ops"

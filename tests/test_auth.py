@@ -2,7 +2,7 @@
 
 from sqlmodel import select
 
-from dd_toolkit.models import Membership, Organisation, OrgRole, User
+from dd_toolkit.records.models import Membership, Organisation, OrgRole, User
 
 from .factories import PASSWORD
 

@@ -72,7 +72,7 @@ def test_other_organisation_gets_404_on_every_assessment_url(app, make, auth, cl
 
 
 def test_platform_accounts_see_no_company_data(app, make, auth, client):
-    from dd_toolkit.models import PlatformRole
+    from dd_toolkit.records.models import PlatformRole
 
     org = make.organisation()
     assessment = make.assessment(org, make.user(org), answers={"mini.policy.owner": 2})
@@ -96,8 +96,8 @@ def test_public_pages(client, path):
 def test_every_get_route_answers_for_its_intended_user(app, make, auth, client, role):
     """A smoke pass over every GET route: nothing errors, and a 403 only where the one
     authoriser refuses the user's role."""
-    from dd_toolkit.authz import can
-    from dd_toolkit.models import PlatformRole
+    from dd_toolkit.records.models import PlatformRole
+    from dd_toolkit.web.authz import can
 
     org = make.organisation()
     admin = make.user(org)
@@ -105,7 +105,7 @@ def test_every_get_route_answers_for_its_intended_user(app, make, auth, client, 
     user = admin if role == "company_admin" else make.user(platform_role=PlatformRole.WORKING_GROUP)
     auth.login(user.email)
     with app.test_request_context():
-        from dd_toolkit import db
+        from dd_toolkit.web import db
 
         signed_in = db.session().get(type(user), user.id)
         allowed = {

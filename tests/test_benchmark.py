@@ -11,8 +11,8 @@ from fractions import Fraction
 
 import pytest
 
-from dd_toolkit import benchmark as bm
-from dd_toolkit.benchmark import (
+from dd_toolkit.engine import benchmark as bm
+from dd_toolkit.engine.benchmark import (
     BAND_ABOVE_P75,
     BAND_BELOW_P25,
     BAND_MEDIAN_P75,

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from dd_toolkit.assessments import new_version, submit
 from dd_toolkit.cli import main as cli
-from dd_toolkit.models import Assessment, Membership, OrgRole, PlatformRole, User
+from dd_toolkit.records.assessments import new_version, submit
+from dd_toolkit.records.models import Assessment, Membership, OrgRole, PlatformRole, User
 
 from .conftest import FIXTURE_CONTENT, AuthActions
 
@@ -85,7 +85,7 @@ def test_csv_export_matches_cli_and_never_reveals_small_groups(
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "cli"))
-    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
     printed = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "benchmark", "--csv"])
     assert printed.exit_code == 0, printed.output
     assert printed.output == exported.get_data(as_text=True)

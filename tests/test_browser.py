@@ -151,7 +151,7 @@ def test_regulator_review_loop(live_server, page, make):
 
     from playwright.sync_api import expect
 
-    from dd_toolkit.models import PlatformRole
+    from dd_toolkit.records.models import PlatformRole
 
     from .factories import PASSWORD as FACTORY_PASSWORD
 

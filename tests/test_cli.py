@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
-from dd_toolkit.models import Assessment, Organisation
+from dd_toolkit.records.models import Assessment, Organisation
 
 from .conftest import FIXTURE_CONTENT
 
@@ -16,7 +16,7 @@ from .conftest import FIXTURE_CONTENT
 def run(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
 
     def invoke(*args, input=None):
         return CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), *args], input=input)
@@ -118,7 +118,7 @@ def test_demo_loads_once_and_submits(run, session):
     assert first.exit_code == 0, first.output
     assert "demo data loaded" in first.output and "regulator@demo.example" in first.output
     assert "demo data already present" in run("load-demo").output
-    from dd_toolkit.demo import COMPANIES, PEERS
+    from dd_toolkit.records.demo import COMPANIES, PEERS
 
     statuses = [a.status for a in session.exec(select(Assessment))]
     assert statuses.count("draft") == 1

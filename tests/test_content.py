@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from dd_toolkit.cli import main as cli
-from dd_toolkit.content import AnswerData, ContentError, Profile, load_bank
-from dd_toolkit.content.conditions import ConditionError, parse_condition
+from dd_toolkit.engine.content import AnswerData, ContentError, Profile, load_bank
+from dd_toolkit.engine.content.conditions import ConditionError, parse_condition
 
 from .conftest import FIXTURE_CONTENT
 
@@ -230,7 +230,7 @@ def test_conditions_on_earlier_answers_chain(mini):
 
 
 def test_not_and_numeric_conditions(mini):
-    from dd_toolkit.content.conditions import evaluate
+    from dd_toolkit.engine.content.conditions import evaluate
 
     condition = parse_condition({"not": {"answer": "mini.policy.owner", "gte": 2}})
     assert evaluate(condition, lambda leaf: 1)
@@ -293,7 +293,7 @@ def test_translations_fall_back_to_english(content_copy):
 )
 @pytest.mark.parametrize("value", ["yes", "no", 2, 2.0, 3, "2", ["a"], ["a", "b"], [], None, True])
 def test_compiled_conditions_decide_like_the_reference(raw, value):
-    from dd_toolkit.content.conditions import MISSING, compile_condition, evaluate
+    from dd_toolkit.engine.content.conditions import MISSING, compile_condition, evaluate
 
     condition = parse_condition(raw)
     for seen in (value, MISSING):

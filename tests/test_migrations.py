@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from dd_toolkit import models  # noqa: F401
-from dd_toolkit.db import make_engine, upgrade
+from dd_toolkit.records import models  # noqa: F401
+from dd_toolkit.records.database import make_engine, upgrade
 
 
 def test_migrations_match_models(database_url):

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
-from dd_toolkit.content import AnswerData
-from dd_toolkit.models import ActionTracking, Assessment, TransparencyEdit
+from dd_toolkit.engine.content import AnswerData
+from dd_toolkit.records.models import ActionTracking, Assessment, TransparencyEdit
 
 from .conftest import FIXTURE_CONTENT, AuthActions, Forms
 

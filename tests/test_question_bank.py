@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dd_toolkit.content import AnswerData, AnswerType, GapLevel, Profile, load_bank
-from dd_toolkit.content.coverage import coverage, filter_questions, question_bank_markdown
+from dd_toolkit.engine.content import AnswerData, AnswerType, GapLevel, Profile, load_bank
+from dd_toolkit.engine.content.coverage import coverage, filter_questions, question_bank_markdown
 
 REPO_ROOT = Path(__file__).parents[1]
 

@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
-from dd_toolkit.content import load_bank
-from dd_toolkit.content.coverage import coverage
-from dd_toolkit.demo import COMPANIES, DEMO_PASSWORD
-from dd_toolkit.models import Assessment, Submission
+from dd_toolkit.engine.content import load_bank
+from dd_toolkit.engine.content.coverage import coverage
+from dd_toolkit.records.demo import COMPANIES, DEMO_PASSWORD
+from dd_toolkit.records.models import Assessment, Submission
 
 from .conftest import REPO_ROOT, AuthActions
 
@@ -75,7 +75,7 @@ def test_demo_with_the_real_bank(real_client, demo):
 
 
 def test_demo_benchmark_shows_some_groups_and_suppresses_others(real_app, demo):
-    from dd_toolkit.benchmarks import service
+    from dd_toolkit.records import benchmarks as service
 
     content = real_app.extensions["dd_content"]
     data = service.load(demo, content)
@@ -95,8 +95,8 @@ def test_demo_action_plan_pdf_carries_every_p1_gap_with_references(real_app, rea
 
     import pypdf
 
-    from dd_toolkit.documents import action_plan
-    from dd_toolkit.plans import inputs_for
+    from dd_toolkit.engine.documents import action_plan
+    from dd_toolkit.records.plans import inputs_for
 
     lumen = demo.exec(select(Assessment).where(Assessment.status == "submitted").order_by(Assessment.id)).first()
     inputs = inputs_for(demo, real_app.extensions["dd_content"], lumen, {})

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
-from dd_toolkit.models import Submission
+from dd_toolkit.records.models import Submission
 
 from .conftest import FIXTURE_CONTENT
 

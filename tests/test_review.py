@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from dd_toolkit import review
-from dd_toolkit.assessments import new_version, submit
 from dd_toolkit.cli import main as cli
-from dd_toolkit.models import PlatformRole, Recipient, ReviewStatus, Submission
+from dd_toolkit.records import review
+from dd_toolkit.records.assessments import new_version, submit
+from dd_toolkit.records.models import PlatformRole, Recipient, ReviewStatus, Submission
 
 from .conftest import Forms
 
@@ -247,7 +247,7 @@ def test_indicators_cli(make, submitted_to, database_url, monkeypatch, tmp_path)
     submitted_to("SG", name="Cli Co")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "i"))
-    monkeypatch.setattr("dd_toolkit.config.Config.DATABASE_URL", database_url)
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
     result = CliRunner().invoke(
         cli, ["--content", str(FIXTURE_CONTENT), "indicators", "--country", "SG", "--cycle", "2026", "--csv"]
     )

@@ -7,9 +7,9 @@ reactive 40, proactive 100) and payments (yes/partial/no) in section Operations 
 
 import pytest
 
-from dd_toolkit.content import AnswerData, Profile, load_bank
-from dd_toolkit.scoring import load_methodologies, score
-from dd_toolkit.scoring.methodology import latest
+from dd_toolkit.engine.content import AnswerData, Profile, load_bank
+from dd_toolkit.engine.scoring import load_methodologies, score
+from dd_toolkit.engine.scoring.methodology import latest
 
 from .conftest import FIXTURE_CONTENT
 
@@ -216,7 +216,7 @@ def test_latest_methodology_and_json_form():
 def test_methodology_validation_names_problems(tmp_path):
     import shutil
 
-    from dd_toolkit.content import ContentError
+    from dd_toolkit.engine.content import ContentError
 
     root = tmp_path / "content"
     shutil.copytree(FIXTURE_CONTENT, root)
@@ -239,7 +239,7 @@ def test_methodology_validation_names_problems(tmp_path):
 def test_card_survives_json_round_trip():
     import json
 
-    from dd_toolkit.scoring import ScoreCard
+    from dd_toolkit.engine.scoring import ScoreCard
 
     card = card_for({**COMPLETE, "mini.policy.owner": 1})
     again = ScoreCard.from_dict(json.loads(json.dumps(card.to_dict())))
@@ -255,8 +255,8 @@ def test_card_survives_json_round_trip():
     + [("mini.policy.scope", v) for v in (["online"], ["staff"], ["online", "staff"])],
 )
 def test_planned_points_equal_answer_points(qid, value):
-    from dd_toolkit.scoring import answer_points
-    from dd_toolkit.scoring.engine import _points_function
+    from dd_toolkit.engine.scoring import answer_points
+    from dd_toolkit.engine.scoring.engine import _points_function
 
     question = BANK.questions[qid]
     assert _points_function(question, METHOD)(value) == answer_points(question, value, METHOD)

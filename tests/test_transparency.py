@@ -12,10 +12,10 @@ import re
 
 import pytest
 
-from dd_toolkit.actions import build_action_plan
-from dd_toolkit.content import AnswerData
-from dd_toolkit.render import markdown_html
-from dd_toolkit.reports import (
+from dd_toolkit.engine.actions import build_action_plan
+from dd_toolkit.engine.content import AnswerData
+from dd_toolkit.engine.render import markdown_html
+from dd_toolkit.engine.reports import (
     escape_text,
     format_date,
     format_number,
@@ -23,8 +23,8 @@ from dd_toolkit.reports import (
     render_transparency_markdown,
     report_environment,
 )
-from dd_toolkit.scoring import score
-from dd_toolkit.transparency import build_transparency_draft, question_statement
+from dd_toolkit.engine.scoring import score
+from dd_toolkit.engine.transparency import build_transparency_draft, question_statement
 
 from .conftest import FIXTURE_CONTENT, REPO_ROOT
 from .test_actions import (

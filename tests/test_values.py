@@ -2,8 +2,8 @@
 
 import pytest
 
-from dd_toolkit.content import load_bank
-from dd_toolkit.content.values import AnswerValueError, build_answer, display_value, normalise_value
+from dd_toolkit.engine.content import load_bank
+from dd_toolkit.engine.content.values import AnswerValueError, build_answer, display_value, normalise_value
 
 from .conftest import FIXTURE_CONTENT
 

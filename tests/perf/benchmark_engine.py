@@ -13,9 +13,9 @@ import random
 import time
 from pathlib import Path
 
-from dd_toolkit.benchmark import BenchmarkEntry, build_benchmark
-from dd_toolkit.content import AnswerData, AnswerType, Profile, Question
-from dd_toolkit.registry import load_content
+from dd_toolkit.engine.benchmark import BenchmarkEntry, build_benchmark
+from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question
+from dd_toolkit.engine.registry import load_content
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10_000)
     args = parser.parse_args()
-    from dd_toolkit.scoring import score
+    from dd_toolkit.engine.scoring import score
 
     content = load_content(ROOT)
     method = content.current_methodology

@@ -1,0 +1,219 @@
+"""Check and normalise answer values by question type.
+
+One function serves the web form, the JSON import and the tests, so an answer means the
+same thing whichever way it arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+from urllib.parse import urlparse
+
+from dd_toolkit.engine.content.answers import AnswerData, Evidence
+from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType, Question
+
+MAX_EVIDENCE = 20
+MAX_SHORT_TEXT = 5000
+
+
+class AnswerValueError(ValueError):
+    """A value does not fit its question; the message is written for the person who typed it."""
+
+
+def normalise_value(question: Question, value: Any) -> Any:
+    """Return the canonical value, or None for "no answer"; raise AnswerValueError otherwise."""
+    if value is None or value == "" or value == []:
+        return None
+    kind = question.type
+    if kind is AnswerType.MATURITY:
+        try:
+            level = int(value)
+        except (TypeError, ValueError):
+            raise AnswerValueError("Choose one of the five levels.") from None
+        if isinstance(value, float) and not value.is_integer() or not 0 <= level <= 4:
+            raise AnswerValueError("Choose one of the five levels (0 to 4).")
+        return level
+    if kind is AnswerType.YES_PARTIAL_NO:
+        if value not in YES_PARTIAL_NO_CHOICES:
+            raise AnswerValueError("Choose Yes, Partly or No.")
+        return value
+    if kind is AnswerType.SINGLE:
+        allowed = [o.value for o in question.options]
+        if value not in allowed:
+            raise AnswerValueError("Choose one of the listed options.")
+        return value
+    if kind is AnswerType.MULTI:
+        if not isinstance(value, list | tuple):
+            raise AnswerValueError("Choose one or more of the listed options.")
+        allowed = [o.value for o in question.options]
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            raise AnswerValueError(f"Unknown option(s): {', '.join(map(str, unknown))}.")
+        # Keep the questionnaire's order so equal answers compare equal.
+        return [v for v in allowed if v in value]
+    if kind is AnswerType.NUMBER:
+        return _number(question, value)
+    if kind is AnswerType.TEXT:
+        if not isinstance(value, str):
+            raise AnswerValueError("Enter text.")
+        text = value.strip()
+        if len(text) > question.max_length:
+            raise AnswerValueError(f"Keep this under {question.max_length} characters (now {len(text)}).")
+        return text or None
+    if kind is AnswerType.DATE:
+        return _date(value)
+    raise AnswerValueError(f"Unsupported answer type {kind}.")  # pragma: no cover
+
+
+def _number(question: Question, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise AnswerValueError("Enter a number.")
+    try:
+        number = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise AnswerValueError("Enter a number, for example 1250 or 12.5.") from None
+    if math.isnan(number) or math.isinf(number):
+        raise AnswerValueError("Enter a finite number.")
+    if question.integer and not number.is_integer():
+        raise AnswerValueError("Enter a whole number.")
+    if question.minimum is not None and number < question.minimum:
+        raise AnswerValueError(f"Enter a number of at least {_fmt(question.minimum)}.")
+    if question.maximum is not None and number > question.maximum:
+        raise AnswerValueError(f"Enter a number of at most {_fmt(question.maximum)}.")
+    return int(number) if number.is_integer() else number
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise AnswerValueError("Enter a date as YYYY-MM-DD.") from None
+
+
+def check_evidence_url(url: str) -> str:
+    """Only web links: a ``javascript:`` or ``data:`` link must never become a clickable link."""
+    url = url.strip()
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise AnswerValueError("Evidence links must start with http:// or https://.")
+    if len(url) > 2000:
+        raise AnswerValueError("Evidence links must be under 2,000 characters.")
+    return url
+
+
+def normalise_metric_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Reporting period and methodology note of a metric answer."""
+    out: dict[str, Any] = {}
+    for key in ("period_start", "period_end"):
+        if meta.get(key):
+            out[key] = _date(meta[key])
+    if out.get("period_start") and out.get("period_end") and out["period_end"] < out["period_start"]:
+        raise AnswerValueError("The reporting period must end after it starts.")
+    note = str(meta.get("methodology") or "").strip()
+    if len(note) > MAX_SHORT_TEXT:
+        raise AnswerValueError(f"Keep the methodology note under {MAX_SHORT_TEXT} characters.")
+    if note:
+        out["methodology"] = note
+    return out
+
+
+def build_answer(
+    question: Question,
+    *,
+    value: Any = None,
+    not_applicable: bool = False,
+    justification: str = "",
+    comment: str = "",
+    evidence: list[dict[str, str]] | tuple[Evidence, ...] = (),
+    meta: dict[str, Any] | None = None,
+) -> AnswerData:
+    """Validate every part of one answer and return it in canonical form.
+
+    Raises AnswerValueError naming the first problem; the field name is in ``.field``.
+    """
+
+    def fail(field: str, message: str) -> AnswerValueError:
+        error = AnswerValueError(message)
+        error.field = field  # type: ignore[attr-defined]
+        return error
+
+    justification = (justification or "").strip()
+    comment = (comment or "").strip()
+    if not_applicable:
+        if not question.allow_not_applicable:
+            raise fail("not_applicable", "This question cannot be marked not applicable.")
+        if not justification:
+            raise fail("justification", "Say why this question does not apply to you.")
+        value = None
+    try:
+        value = normalise_value(question, value)
+    except AnswerValueError as exc:
+        raise fail("value", str(exc)) from None
+    if len(justification) > MAX_SHORT_TEXT or len(comment) > MAX_SHORT_TEXT:
+        raise fail("comment", f"Keep comments under {MAX_SHORT_TEXT} characters.")
+    items: list[Evidence] = []
+    for item in evidence:
+        url, description = (
+            (item.url, item.description)
+            if isinstance(item, Evidence)
+            else (item.get("url", ""), item.get("description", ""))
+        )
+        url, description = (url or "").strip(), (description or "").strip()
+        if not url and not description:
+            continue
+        if not url:
+            raise fail("evidence", "Each piece of evidence needs a link.")
+        try:
+            url = check_evidence_url(url)
+        except AnswerValueError as exc:
+            raise fail("evidence", str(exc)) from None
+        items.append(Evidence(url, description[:1000]))
+    if len(items) > MAX_EVIDENCE:
+        raise fail("evidence", f"Attach at most {MAX_EVIDENCE} pieces of evidence to one answer.")
+    clean_meta: dict[str, Any] = {}
+    if question.metric and meta:
+        try:
+            clean_meta = normalise_metric_meta(meta)
+        except AnswerValueError as exc:
+            raise fail("meta", str(exc)) from None
+    return AnswerData(
+        value=value,
+        not_applicable=not_applicable,
+        justification=justification if not_applicable else "",
+        comment=comment,
+        evidence=tuple(items),
+        meta=clean_meta,
+    )
+
+
+def is_empty(answer: AnswerData) -> bool:
+    return not (answer.has_value or answer.not_applicable or answer.comment or answer.evidence or answer.meta)
+
+
+def display_value(question: Question, value: Any) -> str:
+    """An answer as a person reads it: "Level 3: ...", "Partly", option labels, "1,250 reports"."""
+    if value is None or value == "" or value == []:
+        return ""
+    kind = question.type
+    if kind is AnswerType.MATURITY:
+        return f"Level {value}: {question.levels[int(value)].get()}"
+    if kind is AnswerType.YES_PARTIAL_NO:
+        return {"yes": "Yes", "partial": "Partly", "no": "No"}[value]
+    if kind is AnswerType.SINGLE:
+        return question.option_label(value)
+    if kind is AnswerType.MULTI:
+        return "; ".join(question.option_label(v) for v in value)
+    if kind is AnswerType.NUMBER:
+        number = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{number} {question.unit}"
+    return str(value)

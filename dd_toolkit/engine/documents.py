@@ -1,0 +1,195 @@
+"""The documents a company takes away — the action plan and the draft transparency section —
+in every export format, built the same way for the web pages and the command line.
+
+Markdown comes from the templates in ``reports/``; HTML is that Markdown rendered and
+sanitised, inside ``reports/document.html.j2`` with a one-page summary of the results; the PDF
+is WeasyPrint's rendering of that HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from dd_toolkit.engine.actions import ActionPlan, build_action_plan
+from dd_toolkit.engine.charts import radar_svg
+from dd_toolkit.engine.content import AnswerData, Profile
+from dd_toolkit.engine.registry import Content
+from dd_toolkit.engine.render import markdown_html, pdf_from_html, slug
+from dd_toolkit.engine.reports import (
+    action_plan_csv,
+    render_action_plan_markdown,
+    render_transparency_markdown,
+    report_environment,
+)
+from dd_toolkit.engine.scoring import Methodology, ScoreCard
+from dd_toolkit.engine.transparency import TransparencyDraft, build_transparency_draft
+
+FORMATS = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a document is made from, as plain data."""
+
+    content: Content
+    method: Methodology
+    organisation_name: str
+    cycle: int
+    profile: Profile
+    answers: Mapping[str, AnswerData]
+    card: ScoreCard
+    frozen: bool
+    previous_answers: Mapping[str, AnswerData] | None = None
+    previous_cycle: int | None = None
+    tracking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The team's edited Markdown of the transparency section, if they have edited it.
+    transparency_markdown: str | None = None
+    # Peer medians by framework reference, only where the disclosure rules allow: empty when
+    # the benchmark discloses none, None when no benchmark was consulted (an exported file).
+    peer_medians: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes
+    mimetype: str
+    filename: str
+
+
+def action_plan(inputs: Inputs) -> ActionPlan:
+    return build_action_plan(inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card)
+
+
+def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> TransparencyDraft:
+    return build_transparency_draft(
+        inputs.content.bank,
+        inputs.method,
+        inputs.organisation_name,
+        inputs.cycle,
+        inputs.profile,
+        inputs.answers,
+        inputs.card,
+        plan or action_plan(inputs),
+        previous_answers=inputs.previous_answers,
+        previous_cycle=inputs.previous_cycle,
+    )
+
+
+def action_plan_markdown(inputs: Inputs, plan: ActionPlan | None = None) -> str:
+    env = report_environment(inputs.content.root)
+    return render_action_plan_markdown(
+        env,
+        plan or action_plan(inputs),
+        organisation_name=inputs.organisation_name,
+        cycle=inputs.cycle,
+        tracking=inputs.tracking,
+    )
+
+
+def transparency_markdown(inputs: Inputs) -> str:
+    """The team's edited text when there is one, else the draft generated from the answers."""
+    if inputs.transparency_markdown is not None:
+        return inputs.transparency_markdown
+    env = report_environment(inputs.content.root)
+    return render_transparency_markdown(env, transparency_draft(inputs))
+
+
+def _summary(inputs: Inputs) -> dict[str, Any]:
+    method, card = inputs.method, inputs.card
+    bands = {b.id: b.label for b in method.bands}
+
+    def number(value: float | None) -> str:
+        return "not scored" if value is None else f"{value:.0f}"
+
+    items = [item for lens in card.lenses for item in lens.items]
+    peer = None
+    if inputs.peer_medians:
+        peer = [inputs.peer_medians.get(item.ref) for item in items]
+        if all(v is None for v in peer):
+            peer = None
+    radar = None
+    if items:
+        svg = radar_svg([i.ref for i in items], [i.score for i in items], peer)
+        radar = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return {
+        "status": "Submitted and frozen" if inputs.frozen else "Draft: unanswered questions are left out",
+        "methodology": f"{method.title}, version {card.methodology['version']}",
+        "overall": number(card.overall),
+        "band": bands.get(card.band, "not scored"),
+        "modules": [{"title": m.title, "score": number(m.score), "band": bands.get(m.band, "")} for m in card.modules],
+        "indicators": [
+            {
+                "id": i.id,
+                "label": i.label,
+                "status": "does not apply" if i.met is None else "met" if i.met else "not met",
+            }
+            for i in card.indicators
+        ],
+        "radar": radar,
+        "peer_note": (
+            "The dashed line is the median of all companies in the anonymised benchmark for this cycle."
+            if peer is not None
+            else "No peer median is shown: peer figures come from the toolkit's anonymised benchmark, "
+            "which an exported file does not carry."
+            if inputs.peer_medians is None
+            else "No peer median is shown: the benchmark for this cycle has too few companies to disclose one."
+        ),
+    }
+
+
+def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
+    # The shell is HTML, so unlike the Markdown templates it escapes every value it prints;
+    # the body is already sanitised HTML.
+    shell = jinja2.Environment(
+        loader=report_environment(inputs.content.root).loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return shell.get_template("document.html.j2").render(
+        title=title,
+        organisation_name=inputs.organisation_name,
+        cycle=inputs.cycle,
+        summary=_summary(inputs),
+        body=Markup(markdown_html(markdown_text)),
+    )
+
+
+def _document(inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: str) -> Document:
+    filename = f"{stem}-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
+    if fmt == "md":
+        data = markdown_text.encode()
+    elif fmt == "html":
+        data = _html(inputs, title, markdown_text).encode()
+    elif fmt == "pdf":
+        data = pdf_from_html(_html(inputs, title, markdown_text))
+    else:
+        raise ValueError(f"unknown format {fmt}")
+    return Document(data, FORMATS[fmt], filename)
+
+
+def action_plan_document(inputs: Inputs, fmt: str) -> Document:
+    plan = action_plan(inputs)
+    if fmt == "csv":
+        return Document(
+            action_plan_csv(plan, inputs.tracking).encode(),
+            FORMATS["csv"],
+            f"action-plan-{slug(inputs.organisation_name)}-{inputs.cycle}.csv",
+        )
+    return _document(inputs, "action-plan", "Action plan", action_plan_markdown(inputs, plan), fmt)
+
+
+def transparency_document(inputs: Inputs, fmt: str) -> Document:
+    if fmt == "csv":
+        raise ValueError("the transparency section exports as md, html or pdf")
+    return _document(inputs, "transparency", "Transparency report: child safety", transparency_markdown(inputs), fmt)

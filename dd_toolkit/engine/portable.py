@@ -1,0 +1,250 @@
+"""The portable assessment file: one JSON document that carries an assessment between
+installations, and whose canonical form is what a submission freezes and hashes.
+
+Format (``format_version`` 1)::
+
+    {
+      "format": "dd-toolkit/assessment",
+      "format_version": 1,
+      "organisation": {"name", "hq_country", "countries", "service_types", "features",
+                       "size_band", "under18_users", "description"},
+      "assessment": {"cycle", "version", "status", "questionnaires": {module: version},
+                     "created_at", "submitted_at"},
+      "answers": {question_id: {"value", "not_applicable", "justification", "comment",
+                                "evidence": [{"url", "description"}], "meta",
+                                "updated_by", "updated_at"}},
+      "score_card": {...},                             # only for a submitted assessment
+      "submission": {"sha256", "submitted_at"},      # only for a submitted assessment
+      "exported_at": "..."
+    }
+
+The snapshot is the document without ``submission`` and ``exported_at``; its SHA-256 is taken
+over canonical JSON (keys sorted, no spaces, UTF-8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank
+from dd_toolkit.engine.content.values import AnswerValueError, build_answer
+
+FORMAT = "dd-toolkit/assessment"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 5 * 1024 * 1024
+UNHASHED_KEYS = ("submission", "exported_at")
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_of(data: Any) -> str:
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def snapshot_of(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in UNHASHED_KEYS}
+
+
+def answer_fields(answer: AnswerData) -> dict[str, Any]:
+    """An answer's own fields as JSON-ready data (also the columns of the answer table)."""
+    return {
+        "value": answer.value,
+        "not_applicable": answer.not_applicable,
+        "justification": answer.justification,
+        "comment": answer.comment,
+        "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
+        "meta": dict(answer.meta),
+    }
+
+
+def answer_to_json(answer: AnswerData, updated_by: str | None, updated_at: str | None) -> dict:
+    return {**answer_fields(answer), "updated_by": updated_by, "updated_at": updated_at}
+
+
+def profile_to_json(name: str, profile: Profile, description: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "hq_country": profile.hq_country,
+        "countries": list(profile.countries),
+        "service_types": list(profile.service_types),
+        "features": list(profile.features),
+        "size_band": profile.size_band,
+        "under18_users": profile.under18_users,
+        "description": description,
+    }
+
+
+# -- reading a file ---------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Organisation(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    hq_country: str | None = None
+    countries: list[str] = []
+    service_types: list[str] = []
+    features: list[str] = []
+    size_band: str | None = None
+    under18_users: str | None = None
+    description: str = Field(default="", max_length=2000)
+
+
+class _Assessment(_Strict):
+    cycle: int = Field(ge=2000, le=2100)
+    version: int = Field(default=1, ge=1)
+    status: Literal["draft", "submitted"]
+    questionnaires: dict[str, str]
+    created_at: str | None = None
+    submitted_at: str | None = None
+
+
+class _Evidence(_Strict):
+    url: str
+    description: str = ""
+
+
+class _Answer(_Strict):
+    value: Any = None
+    not_applicable: bool = False
+    justification: str = ""
+    comment: str = ""
+    evidence: list[_Evidence] = []
+    meta: dict[str, Any] = {}
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+
+class _Submission(_Strict):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    submitted_at: str | None = None
+
+
+class _Document(_Strict):
+    format: Literal["dd-toolkit/assessment"]
+    format_version: Literal[1]
+    organisation: _Organisation
+    assessment: _Assessment
+    answers: dict[str, _Answer]
+    # The score card frozen at submission; an import recomputes scores, so it is only carried.
+    score_card: dict[str, Any] | None = None
+    submission: _Submission | None = None
+    exported_at: str | None = None
+
+
+class ImportError_(ValueError):
+    """The file cannot be imported; ``problems`` lists every reason, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    organisation_name: str
+    description: str
+    profile: Profile
+    cycle: int
+    questionnaire_versions: dict[str, str]
+    answers: dict[str, AnswerData]
+    was_submitted: bool
+    sha256: str | None
+
+
+def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
+    """Check a portable file completely before anything is written; raise ImportError_."""
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_FILE_BYTES:
+            raise ImportError_([f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."])
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportError_(["The file is not UTF-8 text."]) from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImportError_(
+            [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."]
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ImportError_([f'This is not a toolkit assessment file (expected "format": "{FORMAT}").'])
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        raise ImportError_(
+            [f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors()]
+        ) from None
+    problems: list[str] = []
+    taxonomy = bank.taxonomy
+    org = doc.organisation
+    for field_name, vocabulary in (
+        ("countries", "countries"),
+        ("service_types", "service_types"),
+        ("features", "features"),
+    ):
+        unknown = sorted(set(getattr(org, field_name)) - set(taxonomy.ids(vocabulary)))
+        if unknown:
+            problems.append(f"organisation.{field_name}: unknown value(s) {', '.join(unknown)}")
+    for field_name, vocabulary in (
+        ("hq_country", "countries"),
+        ("size_band", "size_bands"),
+        ("under18_users", "under18_users"),
+    ):
+        value = getattr(org, field_name)
+        if value is not None and value not in taxonomy.ids(vocabulary):
+            problems.append(f"organisation.{field_name}: unknown value {value}")
+    if doc.submission is not None:
+        actual = sha256_of(snapshot_of(data))
+        if actual != doc.submission.sha256:
+            problems.append(
+                "The file says it is a submitted assessment, but its content no longer matches "
+                "the SHA-256 recorded at submission: it was changed after submission."
+            )
+    answers: dict[str, AnswerData] = {}
+    for qid, item in doc.answers.items():
+        question = bank.questions.get(qid)
+        if question is None:
+            problems.append(f"answers.{qid}: no such question in this installation's question bank")
+            continue
+        try:
+            answers[qid] = build_answer(
+                question,
+                value=item.value,
+                not_applicable=item.not_applicable,
+                justification=item.justification,
+                comment=item.comment,
+                evidence=[e.model_dump() for e in item.evidence],
+                meta=item.meta,
+            )
+        except AnswerValueError as exc:
+            problems.append(f"answers.{qid}: {exc}")
+    if problems:
+        raise ImportError_(problems)
+    profile = Profile(
+        service_types=tuple(org.service_types),
+        features=tuple(org.features),
+        countries=tuple(org.countries),
+        size_band=org.size_band,
+        under18_users=org.under18_users,
+        hq_country=org.hq_country,
+    )
+    return ParsedDocument(
+        organisation_name=org.name,
+        description=org.description,
+        profile=profile,
+        cycle=doc.assessment.cycle,
+        questionnaire_versions=doc.assessment.questionnaires,
+        answers=answers,
+        was_submitted=doc.submission is not None,
+        sha256=doc.submission.sha256 if doc.submission else None,
+    )

@@ -1,0 +1,575 @@
+"""Assessment operations on the database, shared by the web pages and the CLI.
+
+Each function takes a session and plain arguments, does one piece of work, writes the
+audit trail, and commits. Rules about *who* may do something live in :mod:`authz`; the
+rules here are about *what* may happen (a submitted assessment is read-only, and so on).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dd_toolkit.engine import portable
+from dd_toolkit.engine.actions import OPEN_STATUSES
+from dd_toolkit.engine.completion import progress
+from dd_toolkit.engine.content import AnswerData, Evidence, Profile, QuestionBank
+from dd_toolkit.engine.content.values import is_empty
+from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
+from dd_toolkit.records import review
+from dd_toolkit.records.models import (
+    ActionTracking,
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    AuditEvent,
+    Organisation,
+    Submission,
+    User,
+    utcnow,
+)
+
+
+class AssessmentError(Exception):
+    """An operation is not possible in the assessment's current state."""
+
+
+class IncompleteAssessment(AssessmentError):
+    def __init__(self, missing: list[tuple[Any, Any]]):
+        self.missing = missing
+        super().__init__(f"{len(missing)} required question(s) still need an answer")
+
+
+def profile_of(org: Organisation) -> Profile:
+    return Profile(
+        service_types=tuple(org.service_types or ()),
+        features=tuple(org.features or ()),
+        countries=tuple(org.countries or ()),
+        size_band=org.size_band,
+        under18_users=org.under18_users,
+        hq_country=org.hq_country,
+    )
+
+
+def record(
+    db: Session,
+    *,
+    user: User | None,
+    organisation_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit event to the session; the caller's commit writes it with the change."""
+    db.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            organisation_id=organisation_id,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            detail=detail or {},
+        )
+    )
+
+
+def to_answer_data(row: Answer) -> AnswerData:
+    return AnswerData(
+        value=row.value,
+        not_applicable=row.not_applicable,
+        justification=row.justification,
+        comment=row.comment,
+        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in row.evidence),
+        meta=dict(row.meta or {}),
+    )
+
+
+def answer_rows(db: Session, assessment_id: int) -> dict[str, Answer]:
+    rows = db.exec(select(Answer).where(Answer.assessment_id == assessment_id)).all()
+    return {row.question_id: row for row in rows}
+
+
+def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
+    return {qid: to_answer_data(row) for qid, row in answer_rows(db, assessment_id).items()}
+
+
+# -- starting --------------------------------------------------------------------------
+
+
+def drafts_for_cycle(db: Session, organisation_id: int, cycle: int) -> list[Assessment]:
+    return list(
+        db.exec(
+            select(Assessment).where(
+                Assessment.organisation_id == organisation_id,
+                Assessment.cycle == cycle,
+                Assessment.status == AssessmentStatus.DRAFT,
+            )
+        )
+    )
+
+
+def _next_version(db: Session, organisation_id: int, cycle: int) -> int:
+    count = db.exec(
+        select(sa.func.count())
+        .select_from(Assessment)
+        .where(Assessment.organisation_id == organisation_id, Assessment.cycle == cycle)
+    ).one()
+    return count + 1
+
+
+def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | None) -> int:
+    copied = 0
+    for row in answer_rows(db, source_id).values():
+        db.add(
+            Answer(
+                assessment_id=target.id,
+                question_id=row.question_id,
+                value=row.value,
+                not_applicable=row.not_applicable,
+                justification=row.justification,
+                comment=row.comment,
+                evidence=list(row.evidence),
+                meta=dict(row.meta or {}),
+                updated_by_id=user.id if user else row.updated_by_id,
+            )
+        )
+        copied += 1
+    return copied
+
+
+def start_assessment(
+    db: Session,
+    bank: QuestionBank,
+    org: Organisation,
+    cycle: int,
+    user: User | None,
+    prefill_from: Assessment | None = None,
+) -> Assessment:
+    if drafts_for_cycle(db, org.id, cycle):
+        raise AssessmentError(f"There is already a draft assessment for {cycle}; continue that one.")
+    if prefill_from is not None and prefill_from.organisation_id != org.id:
+        raise AssessmentError("An assessment can only be pre-filled from your own organisation's.")
+    assessment = Assessment(
+        organisation_id=org.id,
+        cycle=cycle,
+        version=_next_version(db, org.id, cycle),
+        questionnaire_versions=bank.versions(),
+        created_by_id=user.id if user else None,
+    )
+    db.add(assessment)
+    db.flush()
+    copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
+    carried = carry_forward_tracking(db, prefill_from, assessment) if prefill_from else 0
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="assessment.start",
+        entity="assessment",
+        entity_id=assessment.id,
+        detail={
+            "cycle": cycle,
+            "prefilled_from": prefill_from.id if prefill_from else None,
+            "answers_copied": copied,
+            "actions_carried": carried,
+        },
+    )
+    db.commit()
+    return assessment
+
+
+def new_version(db: Session, bank: QuestionBank, assessment: Assessment, user: User | None) -> Assessment:
+    """Start a draft from a submitted assessment, keeping its answers; the original stays frozen."""
+    if assessment.is_draft:
+        raise AssessmentError("Only a submitted assessment can be the start of a new version.")
+    org = db.get(Organisation, assessment.organisation_id)
+    draft = start_assessment(db, bank, org, assessment.cycle, user, prefill_from=assessment)
+    draft.previous_id = assessment.id
+    db.add(draft)
+    db.commit()
+    return draft
+
+
+def carry_forward_tracking(db: Session, source: Assessment, target: Assessment) -> int:
+    """Copy the open action items of an earlier assessment to a new one (owners, due dates,
+    notes), linked to where they came from. Called when a new cycle starts from an old one."""
+    copied = 0
+    rows = db.exec(select(ActionTracking).where(ActionTracking.assessment_id == source.id))
+    for row in rows:
+        if row.status not in OPEN_STATUSES:
+            continue
+        db.add(
+            ActionTracking(
+                assessment_id=target.id,
+                item_id=row.item_id,
+                title=row.title,
+                question_ids=list(row.question_ids),
+                owner=row.owner,
+                due_date=row.due_date,
+                status=row.status,
+                notes=row.notes,
+                carried_from_id=row.id,
+            )
+        )
+        copied += 1
+    return copied
+
+
+# -- saving ----------------------------------------------------------------------------
+
+
+@dataclass
+class SaveOutcome:
+    saved: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    # question id -> the answer row as it is now in the database (someone else's change)
+    conflicts: dict[str, Answer] = field(default_factory=dict)
+
+
+def save_answers(
+    db: Session,
+    assessment: Assessment,
+    user: User | None,
+    changes: dict[str, tuple[AnswerData, int]],
+) -> SaveOutcome:
+    """Save answers, each with the version it was edited from (0 for a new answer).
+
+    An answer changed by someone else since the page was opened is not overwritten: it is
+    returned as a conflict, and the caller shows both versions.
+    """
+    if not assessment.is_draft:
+        raise AssessmentError("This assessment has been submitted and is read-only.")
+    outcome = SaveOutcome()
+    rows = answer_rows(db, assessment.id)
+    now = utcnow()
+    for qid, (answer, base_version) in changes.items():
+        row = rows.get(qid)
+        if row is None:
+            if is_empty(answer):
+                outcome.unchanged.append(qid)
+                continue
+            if base_version != 0:
+                # The answer was there when the page loaded and has since been removed.
+                outcome.conflicts[qid] = Answer(question_id=qid, version=0)
+                continue
+            row = Answer(
+                assessment_id=assessment.id,
+                question_id=qid,
+                updated_by_id=user.id if user else None,
+                updated_at=now,
+                **portable.answer_fields(answer),
+            )
+            db.add(row)
+            try:
+                db.flush()
+            except sa.exc.IntegrityError:
+                db.rollback()
+                outcome.conflicts[qid] = answer_rows(db, assessment.id)[qid]
+                continue
+            before: dict[str, Any] | None = None
+        else:
+            if to_answer_data(row) == answer:
+                outcome.unchanged.append(qid)
+                continue
+            if row.version != base_version:
+                outcome.conflicts[qid] = row
+                continue
+            before = portable.answer_fields(to_answer_data(row))
+            # Compare-and-set on the version, so two saves racing past the check above
+            # cannot both win.
+            result = db.execute(
+                sa.update(Answer)
+                .where(Answer.id == row.id, Answer.version == base_version)
+                .values(
+                    version=base_version + 1,
+                    updated_by_id=user.id if user else None,
+                    updated_at=now,
+                    **portable.answer_fields(answer),
+                )
+            )
+            if result.rowcount != 1:
+                db.rollback()
+                outcome.conflicts[qid] = db.get(Answer, row.id)
+                continue
+        record(
+            db,
+            user=user,
+            organisation_id=assessment.organisation_id,
+            action="answer.save",
+            entity="answer",
+            entity_id=f"{assessment.id}:{qid}",
+            detail={"before": before, "after": portable.answer_fields(answer)},
+        )
+        outcome.saved.append(qid)
+    if outcome.saved:
+        assessment.updated_at = now
+        db.add(assessment)
+    db.commit()
+    return outcome
+
+
+# -- submitting and exporting ----------------------------------------------------------
+
+
+def build_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+    """The portable document for the assessment as it is now (without submission data)."""
+    org = db.get(Organisation, assessment.organisation_id)
+    rows = answer_rows(db, assessment.id)
+    emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))}
+    return {
+        "format": portable.FORMAT,
+        "format_version": portable.FORMAT_VERSION,
+        "organisation": portable.profile_to_json(org.name, profile_of(org), org.description),
+        "assessment": {
+            "cycle": assessment.cycle,
+            "version": assessment.version,
+            "status": assessment.status,
+            "questionnaires": dict(assessment.questionnaire_versions),
+            "created_at": assessment.created_at.isoformat(),
+            "submitted_at": assessment.submitted_at.isoformat() if assessment.submitted_at else None,
+        },
+        "answers": {
+            qid: portable.answer_to_json(to_answer_data(row), emails.get(row.updated_by_id), row.updated_at.isoformat())
+            for qid, row in sorted(rows.items())
+        },
+    }
+
+
+def submission_of(db: Session, assessment_id: int) -> Submission | None:
+    return db.exec(select(Submission).where(Submission.assessment_id == assessment_id)).first()
+
+
+def submit(
+    db: Session,
+    bank: QuestionBank,
+    method: Methodology,
+    assessment: Assessment,
+    user: User | None,
+    *,
+    benchmark_consent: bool = False,
+    jurisdictions: tuple[str, ...] | list[str] = (),
+) -> Submission:
+    """Freeze the assessment: its answers, profile and score card become one hashed snapshot,
+    addressed to the regulators of ``jurisdictions``."""
+    if not assessment.is_draft:
+        raise AssessmentError("This assessment has already been submitted.")
+    org = db.get(Organisation, assessment.organisation_id)
+    profile, answers = profile_of(org), answers_of(db, assessment.id)
+    state = progress(bank, profile, answers)
+    if not state.ready_to_submit:
+        raise IncompleteAssessment(state.missing)
+    assessment.status = AssessmentStatus.SUBMITTED
+    assessment.submitted_at = utcnow()
+    db.add(assessment)
+    db.flush()
+    document = build_document(db, assessment)
+    document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
+    snapshot = portable.snapshot_of(document)
+    submission = Submission(
+        assessment_id=assessment.id,
+        snapshot=portable.canonical_json(snapshot),
+        sha256=portable.sha256_of(snapshot),
+        methodology=method.key,
+        benchmark_consent=benchmark_consent,
+        submitted_by_id=user.id if user else None,
+        submitted_at=assessment.submitted_at,
+    )
+    db.add(submission)
+    db.flush()
+    review.address(db, submission, list(jurisdictions), user, assessment.previous_id)
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="assessment.submit",
+        entity="assessment",
+        entity_id=assessment.id,
+        detail={
+            "sha256": submission.sha256,
+            "methodology": method.key,
+            "benchmark_consent": benchmark_consent,
+            "jurisdictions": sorted(jurisdictions),
+        },
+    )
+    db.commit()
+    return submission
+
+
+def export_document(db: Session, assessment: Assessment) -> dict[str, Any]:
+    """The file a user downloads: a submitted assessment exports its frozen snapshot."""
+    submission = submission_of(db, assessment.id)
+    if submission is not None:
+        document = json.loads(submission.snapshot)
+        document["submission"] = {
+            "sha256": submission.sha256,
+            "submitted_at": submission.submitted_at.isoformat(),
+        }
+    else:
+        document = build_document(db, assessment)
+    document["exported_at"] = utcnow().isoformat()
+    return document
+
+
+def import_document(
+    db: Session,
+    bank: QuestionBank,
+    parsed: portable.ParsedDocument,
+    org: Organisation,
+    user: User | None,
+) -> Assessment:
+    """Create a draft from a checked file. Nothing is written unless all of it fits."""
+    if drafts_for_cycle(db, org.id, parsed.cycle):
+        raise AssessmentError(f"There is already a draft assessment for {parsed.cycle}; submit or finish it first.")
+    try:
+        assessment = Assessment(
+            organisation_id=org.id,
+            cycle=parsed.cycle,
+            version=_next_version(db, org.id, parsed.cycle),
+            questionnaire_versions=bank.versions(),
+            created_by_id=user.id if user else None,
+        )
+        db.add(assessment)
+        db.flush()
+        for qid, answer in parsed.answers.items():
+            db.add(
+                Answer(
+                    assessment_id=assessment.id,
+                    question_id=qid,
+                    updated_by_id=user.id if user else None,
+                    **portable.answer_fields(answer),
+                )
+            )
+        record(
+            db,
+            user=user,
+            organisation_id=org.id,
+            action="assessment.import",
+            entity="assessment",
+            entity_id=assessment.id,
+            detail={
+                "answers": len(parsed.answers),
+                "source_sha256": parsed.sha256,
+                "source_questionnaires": parsed.questionnaire_versions,
+            },
+        )
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    return assessment
+
+
+def create_organisation(
+    db: Session, name: str, profile: Profile, user: User | None, *, description: str = "", source: str
+) -> Organisation:
+    """A new organisation with its profile, recorded in the audit log; the caller commits."""
+    org = Organisation(
+        name=name,
+        description=description,
+        hq_country=profile.hq_country,
+        countries=list(profile.countries),
+        service_types=list(profile.service_types),
+        features=list(profile.features),
+        size_band=profile.size_band,
+        under18_users=profile.under18_users,
+    )
+    db.add(org)
+    db.flush()
+    record(
+        db,
+        user=user,
+        organisation_id=org.id,
+        action="organisation.create",
+        entity="organisation",
+        entity_id=org.id,
+        detail={"source": source},
+    )
+    return org
+
+
+def organisation_from_document(db: Session, parsed: portable.ParsedDocument, user: User | None) -> Organisation:
+    """Create the organisation a file describes (used by the CLI when moving installations)."""
+    return create_organisation(
+        db, parsed.organisation_name, parsed.profile, user, description=parsed.description, source="import"
+    )
+
+
+# -- scores ------------------------------------------------------------------------------
+
+
+def frozen_score_card(submission: Submission) -> ScoreCard:
+    return ScoreCard.from_dict(json.loads(submission.snapshot)["score_card"])
+
+
+def live_score_card(db: Session, bank: QuestionBank, method: Methodology, assessment: Assessment) -> ScoreCard:
+    """The score of the answers as they are now (a draft's preview)."""
+    org = db.get(Organisation, assessment.organisation_id)
+    return score(bank, method, profile_of(org), answers_of(db, assessment.id))
+
+
+def rescore_submission(bank: QuestionBank, method: Methodology, submission: Submission) -> ScoreCard:
+    """Score a frozen snapshot's answers under another methodology. Nothing is stored: a
+    re-score is shown beside the frozen card, never in its place."""
+    parsed = portable.parse_document(submission.snapshot, bank)
+    return score(bank, method, parsed.profile, parsed.answers)
+
+
+# -- benchmark data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    entries: list[Any]  # BenchmarkEntry
+    # Consenting submissions left out because they were scored with another methodology.
+    other_methodology: int
+
+
+def entry_from_submission(submission: Submission, organisation_id: int, cycle: int):
+    """A submission's frozen profile and score card as a benchmark entry."""
+    from dd_toolkit.engine.benchmark import BenchmarkEntry
+
+    snapshot = json.loads(submission.snapshot)
+    card, org = snapshot["score_card"], snapshot["organisation"]
+    return BenchmarkEntry(
+        organisation_id=organisation_id,
+        cycle=cycle,
+        service_types=tuple(org["service_types"]),
+        size_band=org["size_band"],
+        countries=tuple(org["countries"]),
+        overall=card["overall"],
+        modules={m["id"]: m["score"] for m in card["modules"] if m["score"] is not None},
+        lenses={
+            item["ref"]: item["score"] for lens in card["lenses"] for item in lens["items"] if item["score"] is not None
+        },
+        indicators={i["id"]: i["met"] for i in card["indicators"]},
+        practices=dict(card["practices"]),
+    )
+
+
+def benchmark_entries(db: Session, method: Methodology) -> BenchmarkData:
+    """The latest consenting submission per organisation and cycle, as benchmark entries.
+
+    Only submissions scored with ``method`` take part, so every figure compares like with like;
+    the profile is the one frozen in the submission.
+    """
+    rows = db.exec(
+        select(Submission, Assessment)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .where(Submission.benchmark_consent == sa.true())
+        .order_by(Assessment.organisation_id, Assessment.cycle, Assessment.version)
+    ).all()
+    latest: dict[tuple[int, int], Submission] = {}
+    for submission, assessment in rows:
+        latest[(assessment.organisation_id, assessment.cycle)] = submission  # later versions win
+    entries, other = [], 0
+    for (organisation_id, cycle), submission in latest.items():
+        if submission.methodology != method.key:
+            other += 1
+            continue
+        entries.append(entry_from_submission(submission, organisation_id, cycle))
+    return BenchmarkData(entries, other)

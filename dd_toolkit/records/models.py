@@ -1,0 +1,258 @@
+"""Database tables (SQLModel). Schema changes go through Alembic migrations in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from dd_toolkit.engine.actions import ActionStatus  # the status values live with the engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrgRole(StrEnum):
+    ADMIN = "admin"
+    CONTRIBUTOR = "contributor"
+
+
+class PlatformRole(StrEnum):
+    """Roles outside any company. Company staff have none; their role is on the membership."""
+
+    NONE = "none"
+    REGULATOR = "regulator"
+    WORKING_GROUP = "working_group"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+class AssessmentStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    hq_country: str | None = Field(default=None, max_length=8)
+    countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    size_band: str | None = Field(default=None, max_length=32)
+    under18_users: str | None = Field(default=None, max_length=16)
+    description: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def profile_complete(self) -> bool:
+        return bool(self.service_types and self.size_band and self.under18_users and self.countries)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, index=True)
+    name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=255)
+    platform_role: str = Field(default=PlatformRole.NONE, max_length=32)
+    jurisdictions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    # An invited user sets their own password through a one-time link; only its hash is kept.
+    invite_token_hash: str | None = Field(default=None, max_length=128, index=True)
+    invite_expires_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+    # The four members Flask-Login reads, so the records layer needs no web import.
+    @property
+    def is_active(self) -> bool:  # deactivated accounts cannot sign in
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "membership"
+    __table_args__ = (sa.UniqueConstraint("user_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    role: str = Field(default=OrgRole.CONTRIBUTOR, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assessment(SQLModel, table=True):
+    __tablename__ = "assessment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    cycle: int = Field(index=True)
+    # 1 for the first assessment of a cycle; a new version started from a submitted one is n+1.
+    version: int = 1
+    previous_id: int | None = Field(default=None, foreign_key="assessment.id")
+    questionnaire_versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=AssessmentStatus.DRAFT, max_length=16, index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == AssessmentStatus.DRAFT
+
+
+class Answer(SQLModel, table=True):
+    __tablename__ = "answer"
+    __table_args__ = (sa.UniqueConstraint("assessment_id", "question_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    question_id: str = Field(max_length=200)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    not_applicable: bool = False
+    justification: str = Field(default="", max_length=5000)
+    comment: str = Field(default="", max_length=5000)
+    evidence: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Bumped on every save; a save that started from an older version is a conflict.
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Submission(SQLModel, table=True):
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
+    snapshot: str = Field(sa_column=Column(sa.Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    # The methodology the frozen score card was computed with, as "id@version".
+    methodology: str = Field(default="", max_length=100)
+    # Chosen at submission: whether this submission may feed anonymised benchmarks.
+    benchmark_consent: bool = False
+    submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=64)
+    entity_id: str | None = Field(default=None, max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ActionTracking(SQLModel, table=True):
+    """What the team decided about one generated action item of an assessment: the item
+    itself is regenerated from the answers; owner, due date, status and notes are kept here."""
+
+    __tablename__ = "action_tracking"
+    __table_args__ = (sa.UniqueConstraint("assessment_id", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    item_id: str = Field(max_length=200)
+    title: str = Field(default="", max_length=500)
+    question_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    owner: str = Field(default="", max_length=200)
+    due_date: date | None = None
+    status: str = Field(default=ActionStatus.TODO, max_length=16)
+    reason: str = Field(default="", max_length=2000)  # why "won't do"
+    notes: str = Field(default="", max_length=5000)
+    # Carried forward from this item of the previous cycle's assessment, if any.
+    carried_from_id: int | None = Field(default=None, foreign_key="action_tracking.id")
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TransparencyEdit(SQLModel, table=True):
+    """The team's edited Markdown of the draft transparency section, one per assessment."""
+
+    __tablename__ = "transparency_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
+    markdown: str = Field(sa_column=Column(sa.Text, nullable=False))
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewStatus(StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    CLARIFICATION_REQUESTED = "clarification_requested"
+    REVIEWED = "reviewed"
+    # The company answered a clarification request with a new version, which is reviewed now.
+    SUPERSEDED = "superseded"
+
+
+class Recipient(SQLModel, table=True):
+    """A submission addressed to the regulator of one jurisdiction, with its review status."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "jurisdiction"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    jurisdiction: str = Field(max_length=8, index=True)
+    status: str = Field(default=ReviewStatus.RECEIVED, max_length=32, index=True)
+    # The recipient row of the previous version, when this version answers a clarification.
+    previous_id: int | None = Field(default=None, foreign_key="recipient.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """One step on a review's timeline: a status change, a comment, or the company's answer."""
+
+    __tablename__ = "review_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    kind: str = Field(max_length=32)  # submitted | status | comment | new_version
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    question_id: str | None = Field(default=None, max_length=200)
+    text: str = Field(default="", sa_column=Column(sa.Text, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A read-only API token of a regulator account; only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked: bool = False

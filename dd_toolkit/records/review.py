@@ -1,0 +1,359 @@
+"""Regulator review of submitted assessments: recipients per jurisdiction, the review
+workflow, comments, the timeline, what changed between versions, and the integrity check.
+Database functions take a session; the rules (transitions, indicator counts) are plain data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from dd_toolkit.records.models import (
+    Assessment,
+    AuditEvent,
+    Organisation,
+    Recipient,
+    ReviewEvent,
+    ReviewStatus,
+    Submission,
+    User,
+    utcnow,
+)
+
+# The review workflow. A clarification request is answered by the company with a new version,
+# which arrives as a new recipient and supersedes the old one.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ReviewStatus.RECEIVED: (ReviewStatus.IN_REVIEW,),
+    ReviewStatus.IN_REVIEW: (ReviewStatus.CLARIFICATION_REQUESTED, ReviewStatus.REVIEWED),
+    ReviewStatus.CLARIFICATION_REQUESTED: (),
+    ReviewStatus.REVIEWED: (),
+    ReviewStatus.SUPERSEDED: (),
+}
+STATUS_LABELS = {
+    ReviewStatus.RECEIVED: "Received",
+    ReviewStatus.IN_REVIEW: "In review",
+    ReviewStatus.CLARIFICATION_REQUESTED: "Clarification requested",
+    ReviewStatus.REVIEWED: "Reviewed",
+    ReviewStatus.SUPERSEDED: "Superseded by a new version",
+}
+
+
+class ReviewError(Exception):
+    """A review step that is not allowed; the message says why."""
+
+
+def _event(db: Session, recipient: Recipient, user: User | None, kind: str, **values: Any) -> None:
+    db.add(ReviewEvent(recipient_id=recipient.id, user_id=user.id if user else None, kind=kind, **values))
+
+
+def _audit(
+    db: Session, user: User | None, org_id: int | None, action: str, recipient: Recipient, detail: dict[str, Any]
+) -> None:
+    db.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            organisation_id=org_id,
+            action=action,
+            entity="recipient",
+            entity_id=str(recipient.id),
+            detail=detail,
+        )
+    )
+
+
+def address(
+    db: Session,
+    submission: Submission,
+    jurisdictions: list[str],
+    user: User | None,
+    previous_assessment_id: int | None = None,
+) -> list[Recipient]:
+    """Address a new submission to regulators. When it is a new version of a submission that
+    was addressed to the same jurisdiction, it is linked to it, and the old one is superseded."""
+    previous = {}
+    if previous_assessment_id is not None:
+        rows = db.exec(
+            select(Recipient)
+            .join(Submission, Submission.id == Recipient.submission_id)
+            .where(Submission.assessment_id == previous_assessment_id)
+        )
+        previous = {row.jurisdiction: row for row in rows}
+    created = []
+    for jurisdiction in sorted(set(jurisdictions)):
+        earlier = previous.get(jurisdiction)
+        recipient = Recipient(
+            submission_id=submission.id, jurisdiction=jurisdiction, previous_id=earlier.id if earlier else None
+        )
+        db.add(recipient)
+        db.flush()
+        _event(
+            db,
+            recipient,
+            user,
+            "submitted",
+            to_status=ReviewStatus.RECEIVED,
+            text="A new version answering the clarification request." if earlier else "",
+        )
+        if earlier is not None and earlier.status not in (ReviewStatus.REVIEWED, ReviewStatus.SUPERSEDED):
+            _event(
+                db,
+                earlier,
+                user,
+                "new_version",
+                from_status=earlier.status,
+                to_status=ReviewStatus.SUPERSEDED,
+                text="The company submitted a new version.",
+            )
+            earlier.status = ReviewStatus.SUPERSEDED
+            earlier.updated_at = utcnow()
+            db.add(earlier)
+        created.append(recipient)
+    return created
+
+
+def transition(db: Session, recipient: Recipient, to_status: str, user: User, text: str = "") -> None:
+    allowed = TRANSITIONS.get(recipient.status, ())
+    if to_status not in allowed:
+        current = STATUS_LABELS.get(recipient.status, recipient.status)
+        target = STATUS_LABELS.get(to_status, to_status)
+        if allowed:
+            options = " or ".join(f"“{STATUS_LABELS[s]}”" for s in allowed)
+            raise ReviewError(f"A submission that is “{current}” can move to {options}, not to “{target}”.")
+        raise ReviewError(f"A submission that is “{current}” cannot change status any more.")
+    if to_status == ReviewStatus.CLARIFICATION_REQUESTED and not text.strip() and not _has_open_comments(db, recipient):
+        raise ReviewError(
+            "Say what needs clarifying: add a comment on the whole or on a question first, or write the request here."
+        )
+    _event(db, recipient, user, "status", from_status=recipient.status, to_status=to_status, text=text.strip())
+    submission = db.get(Submission, recipient.submission_id)
+    assessment = db.get(Assessment, submission.assessment_id)
+    _audit(
+        db, user, assessment.organisation_id, "review.status", recipient, {"from": recipient.status, "to": to_status}
+    )
+    recipient.status = to_status
+    recipient.updated_at = utcnow()
+    db.add(recipient)
+    db.commit()
+
+
+def _has_open_comments(db: Session, recipient: Recipient) -> bool:
+    last_status = db.exec(
+        select(ReviewEvent)
+        .where(ReviewEvent.recipient_id == recipient.id, ReviewEvent.kind == "status")
+        .order_by(ReviewEvent.at.desc(), ReviewEvent.id.desc())
+    ).first()
+    comments = db.exec(
+        select(ReviewEvent).where(ReviewEvent.recipient_id == recipient.id, ReviewEvent.kind == "comment")
+    ).all()
+    return any(last_status is None or c.id > last_status.id for c in comments)
+
+
+def comment(db: Session, recipient: Recipient, user: User, text: str, question_id: str | None = None) -> None:
+    text = text.strip()
+    if not text:
+        raise ReviewError("Write the comment first.")
+    if len(text) > 10_000:
+        raise ReviewError("Keep a comment under 10,000 characters.")
+    if recipient.status in (ReviewStatus.REVIEWED, ReviewStatus.SUPERSEDED):
+        raise ReviewError("This review is closed; comment on the current version instead.")
+    _event(db, recipient, user, "comment", question_id=question_id or None, text=text)
+    db.commit()
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def chain(db: Session, recipient: Recipient) -> list[Recipient]:
+    """This recipient and the earlier versions it answers, oldest first."""
+    found = [recipient]
+    while found[0].previous_id is not None:
+        found.insert(0, db.get(Recipient, found[0].previous_id))
+    return found
+
+
+def timeline(db: Session, recipient: Recipient) -> list[tuple[Recipient, ReviewEvent]]:
+    """Every step of every version of this review, oldest first."""
+    steps = []
+    for item in chain(db, recipient):
+        events = db.exec(
+            select(ReviewEvent).where(ReviewEvent.recipient_id == item.id).order_by(ReviewEvent.at, ReviewEvent.id)
+        ).all()
+        steps.extend((item, event) for event in events)
+    return steps
+
+
+def recipients_of_assessment(db: Session, assessment_id: int) -> list[Recipient]:
+    return list(
+        db.exec(
+            select(Recipient)
+            .join(Submission, Submission.id == Recipient.submission_id)
+            .where(Submission.assessment_id == assessment_id)
+            .order_by(Recipient.jurisdiction)
+        )
+    )
+
+
+def integrity_ok(submission: Submission) -> bool:
+    """Recompute the SHA-256 of the frozen snapshot and compare it with the one recorded."""
+    return hashlib.sha256(submission.snapshot.encode("utf-8")).hexdigest() == submission.sha256
+
+
+def changed_answers(previous_snapshot: str, snapshot: str) -> list[tuple[str, Any, Any]]:
+    """(question id, answer before, answer now) for every answer that differs between versions."""
+    before = json.loads(previous_snapshot)["answers"]
+    after = json.loads(snapshot)["answers"]
+    keys = ("value", "not_applicable", "justification", "comment", "evidence", "meta")
+    changes = []
+    for qid in sorted(set(before) | set(after)):
+        old = {k: before[qid][k] for k in keys} if qid in before else None
+        new = {k: after[qid][k] for k in keys} if qid in after else None
+        if old != new:
+            changes.append((qid, old, new))
+    return changes
+
+
+@dataclass
+class InboxRow:
+    recipient: Recipient
+    submission: Submission
+    assessment: Assessment
+    organisation: Organisation
+
+
+def inbox(
+    db: Session,
+    jurisdictions: list[str],
+    *,
+    status: str | None = None,
+    service_type: str | None = None,
+    size_band: str | None = None,
+    cycle: int | None = None,
+) -> list[InboxRow]:
+    query = (
+        select(Recipient, Submission, Assessment, Organisation)
+        .join(Submission, Submission.id == Recipient.submission_id)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .join(Organisation, Organisation.id == Assessment.organisation_id)
+        .where(Recipient.jurisdiction.in_(jurisdictions))
+        .order_by(Recipient.updated_at.desc())
+    )
+    if status:
+        query = query.where(Recipient.status == status)
+    if cycle:
+        query = query.where(Assessment.cycle == cycle)
+    rows = [InboxRow(*row) for row in db.exec(query)]
+    if service_type or size_band:
+
+        def profile(row: InboxRow) -> dict[str, Any]:
+            return json.loads(row.submission.snapshot)["organisation"]
+
+        rows = [
+            r
+            for r in rows
+            if (not service_type or service_type in profile(r)["service_types"])
+            and (not size_band or profile(r)["size_band"] == size_band)
+        ]
+    return rows
+
+
+# -- RPA indicator report ------------------------------------------------------------------
+
+INDICATORS = ("RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1")
+
+
+@dataclass
+class IndicatorCount:
+    """How many submitting institutions meet one indicator (or one of its components)."""
+
+    key: str  # "RPA:7.2.1" or "RPA:7.2.1/identification"
+    label: str
+    met: int = 0
+    applies: int = 0
+    companies: list[str] = field(default_factory=list)  # names; shown to regulators only
+
+
+@dataclass
+class IndicatorReport:
+    jurisdiction: str
+    cycle: int
+    institutions: int
+    by_service_type: dict[str, list[IndicatorCount]]  # "all" first, then each service type
+    # Never shown: used to protect counts-only views against differencing.
+    organisation_ids: frozenset[int] = frozenset()
+
+
+def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorReport:
+    """Count, among the institutions whose latest submission of the cycle is addressed to the
+    jurisdiction, those meeting RPA 7.2.1 (and each component), 7.3.1 where it applies, and
+    7.4.1, from the score cards frozen at submission."""
+    rows = db.exec(
+        select(Recipient, Submission, Assessment)
+        .join(Submission, Submission.id == Recipient.submission_id)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .where(Recipient.jurisdiction == jurisdiction, Assessment.cycle == cycle)
+        .order_by(Assessment.organisation_id, Assessment.version)
+    ).all()
+    latest: dict[int, Submission] = {}
+    for _recipient, submission, assessment in rows:
+        latest[assessment.organisation_id] = submission  # later versions win
+    counts: dict[str, dict[str, IndicatorCount]] = {}
+    for submission in latest.values():
+        snapshot = json.loads(submission.snapshot)
+        org = snapshot["organisation"]
+        for group in ["all", *org["service_types"]]:
+            table = counts.setdefault(group, {})
+            for indicator in snapshot["score_card"]["indicators"]:
+                if indicator["id"] not in INDICATORS:
+                    continue
+                entries = [(indicator["id"], indicator["label"], indicator["met"])]
+                entries += [
+                    (f"{indicator['id']}/{c['id']}", c["label"], c["met"] if indicator["applies"] else None)
+                    for c in indicator["components"]
+                ]
+                for key, label, met in entries:
+                    count = table.setdefault(key, IndicatorCount(key, label))
+                    if met is None:
+                        continue
+                    count.applies += 1
+                    if met:
+                        count.met += 1
+                        count.companies.append(org["name"])
+    order = ["all"] + sorted(k for k in counts if k != "all")
+    return IndicatorReport(
+        jurisdiction,
+        cycle,
+        len(latest),
+        {
+            group: sorted(
+                counts[group].values(),
+                key=lambda c: (INDICATORS.index(c.key.split("/")[0]), "/" in c.key),
+            )
+            for group in order
+            if group in counts
+        },
+        frozenset(latest),
+    )
+
+
+def counts_only_report(db: Session, jurisdiction: str, cycle: int, jurisdictions: list[str], threshold: int):
+    """The indicator report as the working group may see it: counts for all service types
+    together, and none at all when the jurisdiction has too few institutions or when its set of
+    institutions differs from another jurisdiction's by fewer than ``threshold`` (companies
+    operate in several countries, so two countries' counts could be subtracted)."""
+    from dd_toolkit.engine.benchmark import _protect
+
+    report = indicator_report(db, jurisdiction, cycle)
+    sets = {j: indicator_report(db, j, cycle).organisation_ids for j in jurisdictions}
+    large = {j: members for j, members in sets.items() if len(members) >= threshold}
+    priority = sorted(large, key=lambda j: (len(large[j]), j))
+    withheld = len(report.organisation_ids) < threshold or jurisdiction in _protect(large, priority, threshold)
+    everything = report.by_service_type.get("all", [])
+    return IndicatorReport(
+        jurisdiction,
+        cycle,
+        report.institutions,
+        {} if withheld else {"all": everything},
+    ), withheld

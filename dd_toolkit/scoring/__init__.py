@@ -1,6 +1,0 @@
-"""Scoring: methodologies as data and a pure engine. No Flask, no database."""
-
-from .engine import ScoreCard, answer_points, gap_level, score
-from .methodology import Methodology, latest, load_methodologies
-
-__all__ = ["Methodology", "ScoreCard", "answer_points", "gap_level", "latest", "load_methodologies", "score"]

@@ -1,0 +1,123 @@
+"""The web layer: the Flask app factory, its extensions, and the blueprints it registers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from dd_toolkit.engine.registry import load_content
+from dd_toolkit.paths import bundled_root
+from dd_toolkit.web import authz, db
+from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
+from dd_toolkit.web.context import current_bank
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("DD_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        static_folder=str(bundled_root() / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+
+    # Content is validated once at start-up: a broken question bank stops the app with
+    # the list of problems rather than failing on some page later.
+    content = load_content(Path(app.config["CONTENT_DIR"]), app.config["METHODOLOGY"])
+    app.extensions["dd_bank"] = content.bank
+    app.extensions["dd_content"] = content
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app)
+    _init_login(app)
+    authz.init_app(app)
+    _init_templates(app)
+
+    from dd_toolkit.web.admin.routes import bp as admin_bp
+    from dd_toolkit.web.api.routes import bp as api_bp
+    from dd_toolkit.web.api.routes import tokens_bp as api_tokens_bp
+    from dd_toolkit.web.assess.routes import bp as assess_bp
+    from dd_toolkit.web.auth.routes import bp as auth_bp
+    from dd_toolkit.web.benchmarks.routes import bp as benchmarks_bp
+    from dd_toolkit.web.main.routes import bp as main_bp
+    from dd_toolkit.web.orgs.routes import bp as orgs_bp
+    from dd_toolkit.web.outputs.routes import bp as outputs_bp
+    from dd_toolkit.web.questionbank.routes import bp as questionbank_bp
+    from dd_toolkit.web.regulator.routes import bp as regulator_bp
+    from dd_toolkit.web.results.routes import bp as results_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(orgs_bp)
+    app.register_blueprint(assess_bp)
+    app.register_blueprint(questionbank_bp)
+    app.register_blueprint(results_bp)
+    app.register_blueprint(benchmarks_bp)
+    app.register_blueprint(outputs_bp)
+    app.register_blueprint(regulator_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_tokens_bp)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from dd_toolkit.records.models import User
+    from dd_toolkit.web.api.tokens import user_from_request
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        if request.blueprint in authz.TOKEN_BLUEPRINTS:
+            return None  # the API knows only its bearer tokens, never a browser session
+        user = db.session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def _load_user_from_token(req):
+        return user_from_request(db.session(), req)
+
+
+def _init_templates(app: Flask) -> None:
+    from dd_toolkit.engine.content.values import display_value
+    from dd_toolkit.engine.render import markdown_html
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["markdown"] = markdown_html
+    app.jinja_env.globals["bank"] = current_bank
+    app.jinja_env.globals["display_value"] = display_value
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    for code in (400, 403, 404, 405, 409, 413, 500):
+        app.register_error_handler(code, _error_page(code))
+
+
+def _error_page(code: int):
+    def handler(error):
+        return render_template("error.html", code=code, error=error), code
+
+    return handler

@@ -1,0 +1,229 @@
+"""The read-only JSON API (``/api/v1``) and the page where a regulator manages API tokens.
+
+Every view declares its action for the one authoriser (:mod:`dd_toolkit.authz`); the API is
+answered in JSON throughout, errors included, and authenticates only with bearer tokens
+(see :mod:`dd_toolkit.api.tokens`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
+from wtforms import StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from dd_toolkit.records.models import ApiToken, Assessment, Organisation, Recipient, ReviewStatus, Submission
+from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, indicator_report, integrity_ok
+from dd_toolkit.web import db
+from dd_toolkit.web.api import tokens
+from dd_toolkit.web.api.openapi import document
+from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.context import current_content
+from dd_toolkit.web.regulator.routes import indicator_rows
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
+
+
+# -- the JSON API ------------------------------------------------------------------------------
+
+MESSAGES = {
+    401: "Send a valid API token in the header: Authorization: Bearer <token>.",
+    403: "This API is for regulator accounts.",
+    404: "Not found.",
+}
+
+
+def _error(exc: HTTPException):
+    code = exc.code or 500
+    message = exc.description if code == 400 else MESSAGES.get(code, exc.description)
+    response = jsonify({"error": {"status": code, "title": exc.name, "message": message}})
+    response.status_code = code
+    if code == 401:
+        challenge = 'Bearer realm="dd-toolkit"'
+        if tokens.bearer_token(request):
+            challenge += ', error="invalid_token"'
+        response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+# The application's HTML error pages are registered by status code, which Flask prefers to a
+# handler for HTTPException as such: the API registers its own for the same codes.
+for _code in (400, 401, 403, 404, 405, 409, 413, 500):
+    bp.register_error_handler(_code, _error)
+bp.register_error_handler(HTTPException, _error)
+
+
+@bp.after_request
+def _no_store(response):
+    # Submissions are confidential: no shared cache keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bad_request(message: str):
+    abort(400, description=message)
+
+
+def _int_arg(name: str, *, required: bool = False) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        if required:
+            _bad_request(f"The query parameter '{name}' is required.")
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        _bad_request(f"The query parameter '{name}' must be a whole number.")
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # stored in UTC; SQLite returns it naive
+    return moment.isoformat()
+
+
+def _summary(row: InboxRow) -> dict[str, Any]:
+    recipient, submission, assessment = row.recipient, row.submission, row.assessment
+    return {
+        "id": recipient.id,
+        "jurisdiction": recipient.jurisdiction,
+        "status": recipient.status,
+        "status_label": STATUS_LABELS.get(recipient.status, recipient.status),
+        "previous_id": recipient.previous_id,
+        "organisation_name": row.organisation.name,
+        "cycle": assessment.cycle,
+        "version": assessment.version,
+        "submitted_at": _iso(submission.submitted_at),
+        "sha256": submission.sha256,
+        "methodology": submission.methodology,
+        "links": {
+            "self": url_for("api.submission", recipient_id=recipient.id),
+            "html": url_for("regulator.submission", recipient_id=recipient.id),
+        },
+    }
+
+
+@bp.get("/openapi.json")
+@policy(Action.PUBLIC)
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/submissions")
+@policy(Action.REVIEW)
+def submissions():
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in set(ReviewStatus):
+        _bad_request("The query parameter 'status' must be one of: " + ", ".join(s.value for s in ReviewStatus) + ".")
+    cycle = _int_arg("cycle")
+    rows = inbox(db.session(), list(current_user.jurisdictions or []), status=status, cycle=cycle)
+    items = [_summary(row) for row in rows if can(current_user, Action.REVIEW, row.recipient)]
+    return jsonify({"items": items, "count": len(items)})
+
+
+@bp.get("/submissions/<int:recipient_id>")
+@policy(Action.REVIEW)
+def submission(recipient_id: int):
+    session = db.session()
+    recipient = require(Action.REVIEW, session.get(Recipient, recipient_id))
+    found = session.get(Submission, recipient.submission_id)
+    assessment = session.get(Assessment, found.assessment_id)
+    organisation = session.get(Organisation, assessment.organisation_id)
+    return jsonify(
+        {
+            "recipient": _summary(InboxRow(recipient, found, assessment, organisation)),
+            "snapshot": json.loads(found.snapshot),
+            "sha256": found.sha256,
+            "integrity_verified": integrity_ok(found),
+        }
+    )
+
+
+@bp.get("/indicators")
+@policy(Action.REVIEW)
+def indicators():
+    country = request.args.get("country", "").strip()
+    if not country:
+        _bad_request("The query parameter 'country' is required.")
+    cycle = _int_arg("cycle", required=True)
+    if country not in (current_user.jurisdictions or []):
+        abort(404)
+    report = indicator_report(db.session(), country, cycle)
+    threshold = current_content().current_methodology.benchmark.disclosure_threshold
+    # A regulator's view of the HTML report: the rows are the report's own, and the names of
+    # the institutions come from the same counts as a list rather than the CSV's joined text.
+    counts = [count for group in report.by_service_type.values() for count in group]
+    rows = [
+        {
+            "service_type": row["service_type"],
+            "indicator": row["indicator"],
+            "label": row["label"],
+            "institutions": row["institutions"],
+            "meeting": row["meeting"],
+            "companies": list(count.companies),
+        }
+        for row, count in zip(indicator_rows(report, True, threshold), counts, strict=True)
+    ]
+    return jsonify(
+        {"jurisdiction": report.jurisdiction, "cycle": report.cycle, "institutions": report.institutions, "rows": rows}
+    )
+
+
+# -- managing tokens (HTML, signed in with a session) -----------------------------------------
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=tokens.MAX_NAME)],
+        description=_l("What will use it, so you know which token to revoke later."),
+    )
+    submit = SubmitField(_l("Create token"))
+
+
+class RevokeForm(FlaskForm):
+    submit = SubmitField(_l("Revoke"))
+
+
+@tokens_bp.route("/tokens", methods=["GET", "POST"])
+@policy(Action.REVIEW)
+def manage_tokens():
+    session = db.session()
+    form = TokenForm()
+    created = None
+    if form.validate_on_submit():
+        try:
+            row, token = tokens.create_token(session, current_user, form.name.data)
+        except tokens.TokenError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            created = {"row": row, "token": token}
+            form = TokenForm(formdata=None)
+    response = render_template(
+        "api/tokens.html",
+        form=form,
+        revoke_form=RevokeForm(),
+        created=created,
+        rows=tokens.tokens_of(session, current_user),
+    )
+    # The page may carry a new token: no cache keeps it.
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@tokens_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@policy(Action.REVIEW)
+def revoke(token_id: int):
+    session = db.session()
+    row = require(Action.REVIEW, session.get(ApiToken, token_id))
+    if RevokeForm().validate_on_submit():
+        tokens.revoke_token(session, row, current_user)
+        flash(f"The token “{row.name}” is revoked; it no longer opens the API.", "success")
+    return redirect(url_for("api_tokens.manage_tokens"))

@@ -1,0 +1,192 @@
+"""Forms for assessments. Section forms are generated from the questionnaire: one subform
+per question, named by the question's form key, so the HTML names are stable
+(``hrdd-policy-owner-value``) and every typed character comes back on a failed save.
+
+Fields here only carry what was typed; whether it is a valid answer is decided by
+:func:`dd_toolkit.content.values.build_answer`, the same check the JSON import uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, NumberRange
+
+from dd_toolkit.engine.content import AnswerData, AnswerType, Question
+from dd_toolkit.engine.content.values import build_answer
+from dd_toolkit.web.forms import MultiCheckboxField
+
+YES_PARTIAL_NO_LABELS = (
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("partial", _l("Partly")),
+    SelectChoice("no", _l("No")),
+)
+
+
+class EvidenceForm(Form):
+    url = StringField(_l("Link"), render_kw={"type": "url", "placeholder": "https://"})
+    description = StringField(_l("What it shows"))
+
+
+def _value_field(question: Question):
+    label = question.text.get()
+    kind = question.type
+    if kind is AnswerType.MATURITY:
+        choices = [SelectChoice(str(i), level.get()) for i, level in enumerate(question.levels)]
+        return RadioField(label, choices=choices, validate_choice=False)
+    if kind is AnswerType.YES_PARTIAL_NO:
+        return RadioField(label, choices=list(YES_PARTIAL_NO_LABELS), validate_choice=False)
+    if kind is AnswerType.SINGLE:
+        choices = [SelectChoice(o.value, o.label.get()) for o in question.options]
+        return RadioField(label, choices=choices, validate_choice=False)
+    if kind is AnswerType.MULTI:
+        choices = [SelectChoice(o.value, o.label.get()) for o in question.options]
+        return MultiCheckboxField(label, choices=choices, validate_choice=False)
+    if kind is AnswerType.NUMBER:
+        return StringField(label, render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    if kind is AnswerType.TEXT:
+        return TextAreaField(label, render_kw={"rows": 4, "maxlength": question.max_length})
+    return StringField(label, render_kw={"type": "date"})
+
+
+def question_form_class(question: Question, evidence_rows: int) -> type[Form]:
+    fields = {
+        "value": _value_field(question),
+        "not_applicable": BooleanField(_l("Not applicable to us")),
+        "justification": TextAreaField(_l("Why it does not apply"), render_kw={"rows": 2}),
+        "comment": TextAreaField(_l("Comment"), render_kw={"rows": 2}),
+        "base_version": HiddenField(default="0"),
+        "evidence": FieldList(FormField(EvidenceForm), min_entries=evidence_rows),
+    }
+    if question.metric:
+        fields["period_start"] = StringField(_l("Reporting period from"), render_kw={"type": "date"})
+        fields["period_end"] = StringField(_l("to"), render_kw={"type": "date"})
+        fields["methodology"] = TextAreaField(
+            _l("Methodology note"),
+            render_kw={"rows": 2},
+            description=_l("How the number was counted: what is included, deduplication, source system."),
+        )
+    return type(f"Q_{question.form_key}", (Form,), fields)
+
+
+def section_form(questions: list[Question], saved: dict[str, tuple[AnswerData, int]], formdata=None):
+    """The form for the questions shown on one section page, filled from ``saved`` on GET."""
+    attrs = {}
+    data = {}
+    for question in questions:
+        answer, version = saved.get(question.id, (AnswerData(), 0))
+        attrs[question.form_key] = FormField(
+            question_form_class(question, len(answer.evidence) + 1), label=question.text.get()
+        )
+        data[question.form_key] = _initial(question, answer, version)
+    attrs["save"] = SubmitField(_l("Save"))
+    attrs["save_next"] = SubmitField(_l("Save and continue"))
+    form_class = type("SectionForm", (FlaskForm,), attrs)
+    if formdata is None:
+        return form_class(formdata=None, data=data)
+    return form_class(formdata=formdata)
+
+
+def _initial(question: Question, answer: AnswerData, version: int) -> dict:
+    value = answer.value
+    if question.type is AnswerType.MATURITY and value is not None:
+        value = str(value)
+    if question.type is AnswerType.NUMBER and value is not None:
+        value = str(value)
+    data = {
+        "value": value if value is not None else ([] if question.type is AnswerType.MULTI else None),
+        "not_applicable": answer.not_applicable,
+        "justification": answer.justification,
+        "comment": answer.comment,
+        "base_version": str(version),
+        "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
+    }
+    if question.metric:
+        data.update({k: answer.meta.get(k, "") for k in ("period_start", "period_end", "methodology")})
+    return data
+
+
+def read_answer(question: Question, subform: Form) -> AnswerData:
+    """Turn one question's subform into an answer; raises AnswerValueError with ``.field``."""
+    meta = None
+    if question.metric:
+        meta = {k: subform[k].data for k in ("period_start", "period_end", "methodology")}
+    return build_answer(
+        question,
+        value=subform.value.data,
+        not_applicable=bool(subform.not_applicable.data),
+        justification=subform.justification.data or "",
+        comment=subform.comment.data or "",
+        evidence=[entry.form.data for entry in subform.evidence],
+        meta=meta,
+    )
+
+
+def base_version(subform: Form) -> int:
+    try:
+        return max(0, int(subform.base_version.data or 0))
+    except ValueError:
+        return 0
+
+
+class StartAssessmentForm(FlaskForm):
+    cycle = IntegerField(
+        _l("Assessment cycle (year)"),
+        validators=[DataRequired(), NumberRange(min=2000, max=2100)],
+        default=lambda: dt.date.today().year,
+    )
+    prefill_from = SelectField(
+        _l("Start from"),
+        description=_l("Pre-filling copies every answer, comment and piece of evidence for you to review."),
+        validate_choice=True,
+    )
+    submit = SubmitField(_l("Start assessment"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("Assessment file (.json)"),
+        validators=[FileRequired(), FileAllowed(["json"], _l("Choose a .json file exported from the toolkit."))],
+    )
+    submit = SubmitField(_l("Import as a new draft"))
+
+
+class SubmitForm(FlaskForm):
+    jurisdictions = MultiCheckboxField(
+        _l("Send to the regulators of"),
+        description=_l(
+            "The regulators of these ASEAN Member States receive the frozen submission and may "
+            "review it and ask for clarification. Preselected: your countries of operation."
+        ),
+    )
+    benchmark_consent = BooleanField(
+        _l("Include this submission in the anonymised industry benchmark"),
+        description=_l(
+            "Only aggregates of five or more companies are ever shown; no one sees your "
+            "organisation's figures. You can leave this unticked."
+        ),
+    )
+    submit = SubmitField(_l("Submit and freeze this version"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs CSRF protection."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -1,0 +1,396 @@
+"""The company's assessments: list, start, answer section by section, submit, export, import."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlmodel import select
+from wtforms import SelectChoice
+
+from dd_toolkit.engine import portable
+from dd_toolkit.engine.completion import progress
+from dd_toolkit.engine.content.values import AnswerValueError
+from dd_toolkit.engine.render import slug
+from dd_toolkit.records import review
+from dd_toolkit.records.assessments import (
+    AssessmentError,
+    IncompleteAssessment,
+    answer_rows,
+    export_document,
+    import_document,
+    new_version,
+    profile_of,
+    save_answers,
+    start_assessment,
+    submission_of,
+    submit,
+    to_answer_data,
+)
+from dd_toolkit.records.models import Assessment, AssessmentStatus, Organisation, User
+from dd_toolkit.web import db
+from dd_toolkit.web.assess.forms import (
+    ConfirmForm,
+    ImportForm,
+    StartAssessmentForm,
+    SubmitForm,
+    base_version,
+    read_answer,
+    section_form,
+)
+from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.context import current_bank, current_methodology
+from dd_toolkit.web.orgs.routes import current_organisation
+
+bp = Blueprint("assess", __name__, url_prefix="/assessments")
+
+
+def load_assessment(assessment_id: int, action: Action = Action.ASSESSMENT_VIEW) -> Assessment:
+    return require(action, db.session().get(Assessment, assessment_id))
+
+
+def _organisation_assessments(org: Organisation) -> list[Assessment]:
+    return list(
+        db.session().exec(
+            select(Assessment)
+            .where(Assessment.organisation_id == org.id)
+            .order_by(Assessment.cycle.desc(), Assessment.version.desc())
+        )
+    )
+
+
+def _state(assessment: Assessment):
+    session = db.session()
+    org = session.get(Organisation, assessment.organisation_id)
+    rows = answer_rows(session, assessment.id)
+    answers = {qid: to_answer_data(row) for qid, row in rows.items()}
+    return org, rows, answers, progress(current_bank(), profile_of(org), answers)
+
+
+@bp.route("/")
+@policy(Action.COMPANY)
+def index():
+    org = current_organisation()
+    assessments = _organisation_assessments(org)
+    session = db.session()
+    summaries = []
+    for assessment in assessments:
+        answers = {qid: to_answer_data(r) for qid, r in answer_rows(session, assessment.id).items()}
+        summaries.append((assessment, progress(current_bank(), profile_of(org), answers)))
+    start_form = _start_form(assessments)
+    return render_template(
+        "assess/index.html",
+        org=org,
+        summaries=summaries,
+        start_form=start_form,
+        import_form=ImportForm(),
+        can_manage=can(current_user, Action.ASSESSMENT_MANAGE, org),
+    )
+
+
+def _start_form(assessments: list[Assessment], formdata=None) -> StartAssessmentForm:
+    form = StartAssessmentForm(formdata=formdata) if formdata is not None else StartAssessmentForm()
+    form.prefill_from.choices = [SelectChoice("", _("An empty assessment"))] + [
+        SelectChoice(
+            str(a.id),
+            _(
+                "Answers of %(cycle)s version %(version)s (%(status)s)",
+                cycle=a.cycle,
+                version=a.version,
+                status=_status_label(a.status),
+            ),
+        )
+        for a in assessments
+    ]
+    return form
+
+
+def _status_label(status: str) -> str:
+    return {AssessmentStatus.DRAFT: _("draft"), AssessmentStatus.SUBMITTED: _("submitted")}.get(status, status)
+
+
+@bp.route("/new", methods=["POST"])
+@policy(Action.ASSESSMENT_MANAGE)
+def start():
+    org = current_organisation(Action.ASSESSMENT_MANAGE)
+    if not org.profile_complete:
+        flash(_("Complete the organisation profile first: it decides which questions apply."), "error")
+        return redirect(url_for("orgs.profile"))
+    assessments = _organisation_assessments(org)
+    form = _start_form(assessments, formdata=request.form)
+    if not form.validate():
+        for field in form:
+            for error in field.errors:
+                flash(f"{field.label.text}: {error}", "error")
+        return redirect(url_for("assess.index"))
+    source = None
+    if form.prefill_from.data:
+        source = load_assessment(int(form.prefill_from.data))
+    try:
+        assessment = start_assessment(db.session(), current_bank(), org, form.cycle.data, current_user, source)
+    except AssessmentError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("assess.index"))
+    flash(_("Assessment for %(cycle)s started.", cycle=assessment.cycle), "success")
+    return redirect(url_for("assess.overview", assessment_id=assessment.id))
+
+
+@bp.route("/<int:assessment_id>")
+@policy(Action.ASSESSMENT_VIEW)
+def overview(assessment_id: int):
+    assessment = load_assessment(assessment_id)
+    org, _rows, _answers, state = _state(assessment)
+    session = db.session()
+    return render_template(
+        "assess/overview.html",
+        assessment=assessment,
+        org=org,
+        state=state,
+        submission=submission_of(session, assessment.id),
+        previous=session.get(Assessment, assessment.previous_id) if assessment.previous_id else None,
+        newer=session.exec(select(Assessment).where(Assessment.previous_id == assessment.id)).first(),
+        can_manage=can(current_user, Action.ASSESSMENT_MANAGE, assessment),
+        confirm=ConfirmForm(),
+        outdated=assessment.questionnaire_versions != current_bank().versions(),
+        reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
+        review_labels=review.STATUS_LABELS,
+    )
+
+
+def _section_or_404(section_id: str):
+    found = current_bank().section(section_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/<int:assessment_id>/sections/<section_id>", methods=["GET", "POST"])
+@policy(Action.ASSESSMENT_VIEW)
+def section(assessment_id: int, section_id: str):
+    assessment = load_assessment(assessment_id)
+    module, current = _section_or_404(section_id)
+    org, rows, answers, state = _state(assessment)
+    profile = profile_of(org)
+    shown = [q for q in current.questions if state.applicable[q.id]]
+    hidden = [q for q in current.questions if not state.applicable[q.id]]
+    editable = assessment.is_draft
+    saved = {qid: (to_answer_data(row), row.version) for qid, row in rows.items()}
+    conflicts: dict[str, dict] = {}
+    answer_errors: dict[str, dict[str, str]] = {}
+
+    def page(form, state, answers):
+        return render_template(
+            "assess/section.html",
+            **_section_context(
+                assessment,
+                org,
+                module,
+                current,
+                shown,
+                hidden,
+                state,
+                form,
+                profile,
+                answers,
+                editable,
+                conflicts,
+                answer_errors,
+            ),
+        )
+
+    if request.method == "POST":
+        require(Action.ASSESSMENT_EDIT, assessment)
+        if not editable:
+            flash(_("This assessment has been submitted and is read-only."), "error")
+            return redirect(url_for("assess.overview", assessment_id=assessment.id))
+        form = section_form(shown, saved, formdata=request.form)
+        if not form.validate():
+            # Only the CSRF token can fail here: answer checks are done below.
+            flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
+            return page(form, state, answers), 400
+        changes = {}
+        for question in shown:
+            subform = form[question.form_key].form
+            try:
+                changes[question.id] = (read_answer(question, subform), base_version(subform))
+            except AnswerValueError as exc:
+                answer_errors[question.id] = {getattr(exc, "field", "value"): str(exc)}
+        invalid = len(answer_errors)
+        try:
+            outcome = save_answers(db.session(), assessment, current_user, changes)
+        except AssessmentError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("assess.overview", assessment_id=assessment.id))
+        fresh = answer_rows(db.session(), assessment.id)
+        for qid in outcome.saved:
+            form[qid.replace(".", "-")].form.base_version.data = str(fresh[qid].version)
+        for qid, theirs in outcome.conflicts.items():
+            subform = form[qid.replace(".", "-")].form
+            editor = db.session().get(User, theirs.updated_by_id) if theirs.updated_by_id else None
+            conflicts[qid] = {
+                "editor": editor.name if editor else _("someone"),
+                "at": theirs.updated_at,
+                "answer": to_answer_data(theirs) if theirs.id else None,
+            }
+            # The next save is a deliberate overwrite of the version now shown.
+            subform.base_version.data = str(theirs.version)
+        if outcome.saved:
+            flash(ngettext("%(num)d answer saved.", "%(num)d answers saved.", len(outcome.saved)), "success")
+        if invalid or outcome.conflicts:
+            if invalid:
+                flash(
+                    ngettext(
+                        "%(num)d answer needs correcting; it was not saved yet.",
+                        "%(num)d answers need correcting; they were not saved yet.",
+                        invalid,
+                    ),
+                    "error",
+                )
+            if outcome.conflicts:
+                flash(
+                    ngettext(
+                        "%(num)d answer was changed by someone else while you worked. Compare and save again.",
+                        "%(num)d answers were changed by someone else while you worked. Compare and save again.",
+                        len(outcome.conflicts),
+                    ),
+                    "error",
+                )
+            _org, _rows, answers, state = _state(assessment)
+            return page(form, state, answers), 422
+        if not outcome.saved:
+            flash(_("No changes to save."), "info")
+        if form.save_next.data:
+            following = _next_section(section_id)
+            if following:
+                return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=following))
+            return redirect(url_for("assess.overview", assessment_id=assessment.id))
+        return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=section_id))
+
+    return page(section_form(shown, saved), state, answers)
+
+
+def _section_context(
+    assessment, org, module, current, shown, hidden, state, form, profile, answers, editable, conflicts, answer_errors
+):
+    visibility = {q.id: current_bank().visibility(q.id, profile, answers) for q in current.questions}
+    return {
+        "assessment": assessment,
+        "org": org,
+        "module": module,
+        "section": current,
+        "shown": shown,
+        "hidden": hidden,
+        "visibility": visibility,
+        "state": state,
+        "form": form,
+        "answers": answers,
+        "editable": editable,
+        "conflicts": conflicts,
+        "answer_errors": answer_errors,
+        "can_edit": editable and can(current_user, Action.ASSESSMENT_EDIT, assessment),
+        "next_section": _next_section(current.id),
+        "taxonomy": current_bank().taxonomy,
+    }
+
+
+def _next_section(section_id: str) -> str | None:
+    ids = [s.id for m in current_bank().questionnaires for s in m.sections]
+    position = ids.index(section_id)
+    return ids[position + 1] if position + 1 < len(ids) else None
+
+
+@bp.route("/<int:assessment_id>/submit", methods=["GET", "POST"])
+@policy(Action.ASSESSMENT_MANAGE)
+def submit_assessment(assessment_id: int):
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_MANAGE)
+    if not assessment.is_draft:
+        flash(_("This assessment has already been submitted."), "info")
+        return redirect(url_for("assess.overview", assessment_id=assessment.id))
+    org, _rows, _answers, state = _state(assessment)
+    form = SubmitForm()
+    asean = current_bank().taxonomy.asean_countries
+    form.jurisdictions.choices = [
+        SelectChoice(code, current_bank().taxonomy.label("countries", code)) for code in asean
+    ]
+    if request.method == "GET":
+        earlier = (
+            review.recipients_of_assessment(db.session(), assessment.previous_id) if assessment.previous_id else []
+        )
+        form.jurisdictions.data = [r.jurisdiction for r in earlier] or [c for c in org.countries if c in asean]
+    if form.validate_on_submit():
+        try:
+            submission = submit(
+                db.session(),
+                current_bank(),
+                current_methodology(),
+                assessment,
+                current_user,
+                benchmark_consent=form.benchmark_consent.data,
+                jurisdictions=form.jurisdictions.data or [],
+            )
+        except IncompleteAssessment:
+            flash(_("Some required questions still need an answer."), "error")
+        except AssessmentError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
+            return redirect(url_for("assess.overview", assessment_id=assessment.id))
+        _org, _rows, _answers, state = _state(assessment)
+    return render_template("assess/submit.html", assessment=assessment, org=org, state=state, form=form)
+
+
+@bp.route("/<int:assessment_id>/new-version", methods=["POST"])
+@policy(Action.ASSESSMENT_MANAGE)
+def start_new_version(assessment_id: int):
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_MANAGE)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        draft = new_version(db.session(), current_bank(), assessment, current_user)
+    except AssessmentError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("assess.overview", assessment_id=assessment.id))
+    flash(_("Version %(version)s started from the submitted answers.", version=draft.version), "success")
+    return redirect(url_for("assess.overview", assessment_id=draft.id))
+
+
+@bp.route("/<int:assessment_id>/export.json")
+@policy(Action.ASSESSMENT_VIEW)
+def export(assessment_id: int):
+    assessment = load_assessment(assessment_id)
+    document = export_document(db.session(), assessment)
+    filename = f"assessment-{slug(document['organisation']['name'])}-{assessment.cycle}-v{assessment.version}.json"
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/import", methods=["POST"])
+@policy(Action.ASSESSMENT_MANAGE)
+def import_file():
+    org = current_organisation(Action.ASSESSMENT_MANAGE)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        for error in form.file.errors:
+            flash(str(error), "error")
+        return redirect(url_for("assess.index"))
+    try:
+        parsed = portable.parse_document(form.file.data.read(), current_bank())
+        assessment = import_document(db.session(), current_bank(), parsed, org, current_user)
+    except portable.ImportError_ as exc:
+        return render_template("assess/import_failed.html", org=org, problems=exc.problems), 422
+    except AssessmentError as exc:
+        return render_template("assess/import_failed.html", org=org, problems=[str(exc)]), 422
+    flash(
+        ngettext(
+            "Imported %(num)d answer as a new draft.", "Imported %(num)d answers as a new draft.", len(parsed.answers)
+        ),
+        "success",
+    )
+    return redirect(url_for("assess.overview", assessment_id=assessment.id))

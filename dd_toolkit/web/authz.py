@@ -1,0 +1,162 @@
+"""The one authoriser: every route declares an action, and :func:`can` decides it.
+
+Route level: :func:`policy` marks a view with its action; a ``before_request`` hook refuses
+any endpoint without one (fail closed) and checks the action for the signed-in user.
+Object level: views load organisations and assessments through :func:`require`, which
+answers 404 for anything the user may not see, so another company's ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from dd_toolkit.records.models import (
+    ApiToken,
+    Assessment,
+    Membership,
+    Organisation,
+    OrgRole,
+    PlatformRole,
+    Recipient,
+    User,
+)
+from dd_toolkit.web import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Blueprints whose clients are programs that authenticate with an API token
+# (``Authorization: Bearer``): a browser session does not apply there, and an unauthenticated
+# request gets 401 rather than the sign-in page.
+TOKEN_BLUEPRINTS = frozenset({"api"})
+
+
+class Action(StrEnum):
+    PUBLIC = "public"  # anyone, signed in or not
+    SIGNED_IN = "signed_in"  # any signed-in account
+    COMPANY = "company"  # a member of some organisation
+    ORG_VIEW = "org.view"
+    ORG_MANAGE = "org.manage"  # profile and members: organisation admins
+    ASSESSMENT_VIEW = "assessment.view"
+    ASSESSMENT_EDIT = "assessment.edit"  # answer questions: any member
+    ASSESSMENT_MANAGE = "assessment.manage"  # start, import, submit, new version: admins
+    CONTENT_BROWSE = "content.browse"
+    BENCHMARK_VIEW = "benchmark.view"  # anonymised aggregates: the Industry Working Group
+    REVIEW = "review"  # submissions addressed to a regulator's jurisdictions
+    INDICATOR_COUNTS = "indicator.counts"  # RPA indicator counts: regulators and the working group
+    PLATFORM_ADMIN = "platform.admin"
+
+
+def policy(action: Action) -> Callable[[F], F]:
+    def mark(view: F) -> F:
+        view._dd_policy = action  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def memberships(user: User) -> list[Membership]:
+    cache = getattr(user, "_dd_memberships", None)
+    if cache is None:
+        cache = list(db.session().exec(select(Membership).where(Membership.user_id == user.id)))
+        user._dd_memberships = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def role_in(user: User, organisation_id: int) -> str | None:
+    for membership in memberships(user):
+        if membership.organisation_id == organisation_id:
+            return membership.role
+    return None
+
+
+def _org_id(target: Any) -> int | None:
+    if isinstance(target, Organisation):
+        return target.id
+    if isinstance(target, Assessment):
+        return target.organisation_id
+    return None
+
+
+def can(user: Any, action: Action, target: Any = None) -> bool:
+    """Whether ``user`` may do ``action`` (on ``target``, for object-level actions)."""
+    if action is Action.PUBLIC:
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if action in (Action.SIGNED_IN, Action.CONTENT_BROWSE):
+        return True
+    if action is Action.PLATFORM_ADMIN:
+        return user.platform_role == PlatformRole.PLATFORM_ADMIN
+    if action is Action.BENCHMARK_VIEW:
+        return user.platform_role == PlatformRole.WORKING_GROUP
+    if action is Action.INDICATOR_COUNTS:
+        return user.platform_role in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP)
+    if action is Action.REVIEW:
+        if user.platform_role != PlatformRole.REGULATOR:
+            return False
+        # A regulator sees a submission only through a recipient of their own jurisdiction,
+        # and manages only their own API tokens.
+        if isinstance(target, ApiToken):
+            return target.user_id == user.id
+        return target is None or (isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or []))
+    if action is Action.COMPANY:
+        return bool(memberships(user))
+    if target is None:
+        # Route-level check of an object-level action: the user must at least be company
+        # staff; the object check follows when the view loads the object.
+        return bool(memberships(user))
+    role = role_in(user, _org_id(target))
+    if role is None:
+        return False
+    if action in (Action.ORG_VIEW, Action.ASSESSMENT_VIEW, Action.ASSESSMENT_EDIT):
+        return True
+    if action in (Action.ORG_MANAGE, Action.ASSESSMENT_MANAGE):
+        return role == OrgRole.ADMIN
+    return False
+
+
+T = TypeVar("T")
+
+
+def require(action: Action, target: T | None) -> T:
+    """Return ``target`` if the current user may act on it; otherwise 404 (or 403 when the
+    user can see the object but not do this to it)."""
+    if target is None:
+        abort(404)
+    if not can(current_user, action, target):
+        if isinstance(target, (Recipient, ApiToken)):
+            abort(404)
+        visible_action = Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
+        abort(403 if can(current_user, visible_action, target) else 404)
+    return target
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _enforce_policy():
+        if request.endpoint is None:
+            return None  # no such route: Flask answers 404
+        if request.endpoint == "static" or request.endpoint.endswith(".static"):
+            return None
+        view = app.view_functions.get(request.endpoint)
+        action = getattr(view, "_dd_policy", None)
+        if action is None:
+            app.logger.error("route %s has no authorisation policy", request.endpoint)
+            abort(403)
+        if can(current_user, action):
+            return None
+        if not current_user.is_authenticated:
+            if request.blueprint in TOKEN_BLUEPRINTS:
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
+
+    @app.context_processor
+    def _authz_helpers():
+        return {"can": lambda action, target=None: can(current_user, Action(action), target)}

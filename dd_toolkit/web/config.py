@@ -1,0 +1,43 @@
+"""Configuration. Environment variables override the defaults; tests pass a mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dd_toolkit.paths import bundled_root
+
+
+class Config:
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    DATABASE_URL: str | None = os.environ.get("DATABASE_URL")
+    # A folder holding questionnaires/, scoring/ and reports/ (an installation's own content).
+    CONTENT_DIR: str = os.environ.get("DD_CONTENT_DIR") or str(bundled_root())
+    # Which scoring methodology (by id) new scores use; its latest version is taken.
+    METHODOLOGY: str = os.environ.get("DD_METHODOLOGY") or "standard"
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en",)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 6 * 1024 * 1024
+    INVITE_VALID_DAYS = 14
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """A persistent secret key kept in the instance folder, created on first use."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key, encoding="utf-8")
+    return key
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'dd_toolkit.sqlite'}"

@@ -1,0 +1,128 @@
+"""The organisation's profile and its members."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlmodel import select
+
+from dd_toolkit.records import accounts
+from dd_toolkit.records.assessments import answers_of, profile_of, record
+from dd_toolkit.records.models import Assessment, AssessmentStatus, Membership, Organisation, OrgRole, User, utcnow
+from dd_toolkit.web import db
+from dd_toolkit.web.authz import Action, can, memberships, policy, require
+from dd_toolkit.web.context import current_bank
+from dd_toolkit.web.orgs.forms import InviteForm, ProfileForm
+
+bp = Blueprint("orgs", __name__, url_prefix="/organisation")
+
+PROFILE_FIELDS = (
+    "name",
+    "description",
+    "hq_country",
+    "countries",
+    "service_types",
+    "size_band",
+    "features",
+    "under18_users",
+)
+
+
+def current_organisation(action: Action = Action.ORG_VIEW) -> Organisation:
+    """The signed-in user's organisation, checked for ``action``."""
+    member = memberships(current_user)
+    organisation = db.session().get(Organisation, member[0].organisation_id) if member else None
+    return require(action, organisation)
+
+
+def _applicability_change(org: Organisation, before, after) -> tuple[int, int]:
+    """How many questions of the open drafts start or stop applying after a profile change."""
+    session = db.session()
+    drafts = session.exec(
+        select(Assessment).where(Assessment.organisation_id == org.id, Assessment.status == AssessmentStatus.DRAFT)
+    ).all()
+    added = removed = 0
+    for draft in drafts:
+        answers = answers_of(session, draft.id)
+        old = current_bank().applicability(before, answers)
+        new = current_bank().applicability(after, answers)
+        added += sum(1 for q in new if new[q] and not old[q])
+        removed += sum(1 for q in new if old[q] and not new[q])
+    return added, removed
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@policy(Action.ORG_VIEW)
+def profile():
+    org = current_organisation()
+    form = ProfileForm(current_bank().taxonomy, obj=org)
+    if form.validate_on_submit():
+        require(Action.ORG_MANAGE, org)
+        before = profile_of(org)
+        changed = {f: getattr(form, f).data for f in PROFILE_FIELDS if getattr(org, f) != getattr(form, f).data}
+        for field_name, value in changed.items():
+            setattr(org, field_name, value)
+        org.updated_at = utcnow()
+        session = db.session()
+        added, removed = _applicability_change(org, before, profile_of(org))
+        session.add(org)
+        record(
+            session,
+            user=current_user,
+            organisation_id=org.id,
+            action="organisation.profile",
+            entity="organisation",
+            entity_id=org.id,
+            detail={"changed": sorted(changed)},
+        )
+        session.commit()
+        flash(_("Profile saved."), "success")
+        if added or removed:
+            flash(
+                _(
+                    "In your draft assessment %(added)s and %(removed)s.",
+                    added=ngettext("%(num)d question now applies", "%(num)d questions now apply", added),
+                    removed=ngettext("%(num)d no longer applies", "%(num)d no longer apply", removed),
+                ),
+                "info",
+            )
+        return redirect(url_for("orgs.profile"))
+    return render_template("orgs/profile.html", form=form, org=org, is_admin=_is_admin(org))
+
+
+def _is_admin(org: Organisation) -> bool:
+    return can(current_user, Action.ORG_MANAGE, org)
+
+
+@bp.route("/members", methods=["GET", "POST"])
+@policy(Action.ORG_VIEW)
+def members():
+    org = current_organisation()
+    form = InviteForm()
+    invitation = None
+    session = db.session()
+    if form.validate_on_submit():
+        require(Action.ORG_MANAGE, org)
+        try:
+            user, token = accounts.invite_member(
+                session,
+                org,
+                email=form.email.data,
+                name=form.name.data,
+                role=OrgRole(form.role.data),
+                invited_by=current_user,
+            )
+        except accounts.AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
+            form = InviteForm(formdata=None)
+    rows = session.exec(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organisation_id == org.id)
+        .order_by(User.name)
+    ).all()
+    return render_template(
+        "orgs/members.html", org=org, rows=rows, form=form, invitation=invitation, is_admin=_is_admin(org)
+    )

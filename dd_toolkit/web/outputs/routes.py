@@ -1,0 +1,232 @@
+"""What the company takes away: the prioritised action plan and the draft transparency
+section, edited in the browser and exported as Markdown, HTML, PDF and CSV."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dd_toolkit.engine.actions import carry_forward
+from dd_toolkit.engine.documents import (
+    action_plan,
+    action_plan_document,
+    transparency_document,
+    transparency_draft,
+    transparency_markdown,
+)
+from dd_toolkit.engine.render import markdown_html
+from dd_toolkit.records import benchmarks as benchmark_service
+from dd_toolkit.records.assessments import AssessmentError, submission_of
+from dd_toolkit.records.models import ActionStatus, Organisation
+from dd_toolkit.records.plans import (
+    ConflictError,
+    discard_transparency,
+    inputs_for,
+    previous_items,
+    previous_submitted,
+    save_transparency,
+    tracking_of,
+    transparency_edit,
+    update_tracking,
+)
+from dd_toolkit.web import db
+from dd_toolkit.web.assess.routes import load_assessment
+from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.context import current_content
+from dd_toolkit.web.outputs.forms import STATUS_LABELS, RegenerateForm, TrackingForm, TransparencyForm
+
+bp = Blueprint("outputs", __name__, url_prefix="/assessments")
+
+PLAN_FORMATS = ("md", "html", "pdf", "csv")
+TRANSPARENCY_FORMATS = ("md", "html", "pdf")
+
+
+def _inputs(assessment):
+    # Peer medians only for a submission scored like the benchmark; otherwise none to compare.
+    peer: dict[str, float] = {}
+    submission = submission_of(db.session(), assessment.id)
+    if submission is not None and submission.methodology == current_content().current_methodology.key:
+        peer = benchmark_service.peer_medians(db.session(), current_content(), assessment.cycle)
+    return inputs_for(db.session(), current_content(), assessment, peer)
+
+
+@bp.route("/<int:assessment_id>/action-plan")
+@policy(Action.ASSESSMENT_VIEW)
+def action_plan_page(assessment_id: int):
+    assessment = load_assessment(assessment_id)
+    inputs = _inputs(assessment)
+    plan = action_plan(inputs)
+    tracking = tracking_of(db.session(), assessment.id)
+    forms = {}
+    for item in plan.items:
+        row = tracking.get(item.id)
+        form = TrackingForm(formdata=None, obj=row, prefix=f"item-{item.id}")
+        form.base_version.data = str(row.version) if row else "0"
+        forms[item.id] = form
+    statuses = {
+        item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO) for item in plan.items
+    }
+    previous = previous_submitted(db.session(), assessment)
+    carried = carry_forward(previous_items(db.session(), current_content(), previous), plan) if previous else None
+    return render_template(
+        "outputs/action_plan.html",
+        assessment=assessment,
+        org=db.session().get(Organisation, assessment.organisation_id),
+        plan=plan,
+        tracking=tracking,
+        forms=forms,
+        statuses=statuses,
+        status_labels=STATUS_LABELS,
+        previous=previous,
+        carried=carried,
+        can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
+        frozen=inputs.frozen,
+    )
+
+
+@bp.route("/<int:assessment_id>/action-plan/items/<item_id>", methods=["POST"])
+@policy(Action.ASSESSMENT_EDIT)
+def update_item(assessment_id: int, item_id: str):
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
+    plan = action_plan(_inputs(assessment))
+    item = next((i for i in plan.items if i.id == item_id), None)
+    if item is None:
+        abort(404)
+    form = TrackingForm(prefix=f"item-{item.id}")
+    anchor = f"item-{item.id}"
+    if not form.validate():
+        for field in form:
+            for error in field.errors:
+                flash(f"{item.title}: {field.label.text}: {error}", "error")
+        return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
+    try:
+        update_tracking(
+            db.session(),
+            assessment,
+            item_id=item.id,
+            title=item.title,
+            question_ids=list(item.question_ids),
+            owner=form.owner.data or "",
+            due_date=form.due_date.data,
+            status=ActionStatus(form.status.data),
+            reason=form.reason.data or "",
+            notes=form.notes.data or "",
+            base_version=int(form.base_version.data or 0),
+            user=current_user,
+        )
+    except ConflictError:
+        flash(
+            _(
+                "%(title)s was changed by someone else while you were editing. Their version is "
+                "shown now; make your change again.",
+                title=item.title,
+            ),
+            "error",
+        )
+    except AssessmentError as exc:
+        flash(f"{item.title}: {exc}", "error")
+    else:
+        flash(_("Saved: %(title)s.", title=item.title), "success")
+    return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
+
+
+def _download(document) -> Response:
+    disposition = "inline" if document.mimetype.startswith("application/pdf") else "attachment"
+    return Response(
+        document.data,
+        mimetype=document.mimetype.split(";")[0],
+        headers={"Content-Disposition": f'{disposition}; filename="{document.filename}"'},
+    )
+
+
+@bp.route("/<int:assessment_id>/action-plan.<fmt>")
+@policy(Action.ASSESSMENT_VIEW)
+def action_plan_export(assessment_id: int, fmt: str):
+    if fmt not in PLAN_FORMATS:
+        abort(404)
+    assessment = load_assessment(assessment_id)
+    return _download(action_plan_document(_inputs(assessment), fmt))
+
+
+@bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
+@policy(Action.ASSESSMENT_VIEW)
+def transparency_page(assessment_id: int):
+    assessment = load_assessment(assessment_id)
+    session = db.session()
+    inputs = _inputs(assessment)
+    edit = transparency_edit(session, assessment.id)
+    form = TransparencyForm()
+    preview_html = None
+    status = 200
+    if request.method == "POST":
+        require(Action.ASSESSMENT_EDIT, assessment)
+        if not form.validate():
+            status = 422
+        elif form.preview.data:
+            preview_html = markdown_html(form.markdown.data)
+        else:
+            try:
+                edit = save_transparency(
+                    session, assessment, form.markdown.data or "", int(form.base_version.data or 0), current_user
+                )
+            except ConflictError:
+                flash(
+                    _(
+                        "Someone else saved this draft while you were editing. Your text is kept "
+                        "below; the newer saved version is under “Saved version”. Save again to "
+                        "replace it."
+                    ),
+                    "error",
+                )
+                edit = transparency_edit(session, assessment.id)
+                form.base_version.data = str(edit.version if edit else 0)
+                status = 409
+            except AssessmentError as exc:
+                flash(str(exc), "error")
+                status = 422
+            else:
+                flash(_("Draft saved."), "success")
+                return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
+    else:
+        form.markdown.data = transparency_markdown(inputs)
+        form.base_version.data = str(edit.version if edit else 0)
+    draft = transparency_draft(inputs)
+    return render_template(
+        "outputs/transparency.html",
+        assessment=assessment,
+        org=session.get(Organisation, assessment.organisation_id),
+        form=form,
+        regenerate=RegenerateForm(),
+        edit=edit,
+        draft=draft,
+        preview_html=preview_html if preview_html is not None else markdown_html(form.markdown.data),
+        can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
+    ), status
+
+
+@bp.route("/<int:assessment_id>/transparency/preview", methods=["POST"])
+@policy(Action.ASSESSMENT_EDIT)
+def transparency_preview(assessment_id: int):
+    """The live preview: the same sanitised rendering as the exports."""
+    load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
+    return Response(str(markdown_html(request.form.get("markdown", "")[:200_000])), mimetype="text/html")
+
+
+@bp.route("/<int:assessment_id>/transparency/regenerate", methods=["POST"])
+@policy(Action.ASSESSMENT_EDIT)
+def transparency_regenerate(assessment_id: int):
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
+    if RegenerateForm().validate_on_submit():
+        discard_transparency(db.session(), assessment, current_user)
+        flash(_("The draft was regenerated from the answers."), "success")
+    return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
+
+
+@bp.route("/<int:assessment_id>/transparency.<fmt>")
+@policy(Action.ASSESSMENT_VIEW)
+def transparency_export(assessment_id: int, fmt: str):
+    if fmt not in TRANSPARENCY_FORMATS:
+        abort(404)
+    assessment = load_assessment(assessment_id)
+    return _download(transparency_document(_inputs(assessment), fmt))

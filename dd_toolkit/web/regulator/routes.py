@@ -1,0 +1,239 @@
+"""Regulators: the inbox of submissions addressed to their jurisdictions, the review of one
+submission, and the RPA indicator report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from dd_toolkit.engine.documents import action_plan, transparency_markdown
+from dd_toolkit.engine.render import markdown_html, pdf_from_html
+from dd_toolkit.engine.scoring import ScoreCard
+from dd_toolkit.records.models import Assessment, AssessmentStatus, Recipient, Submission, User
+from dd_toolkit.records.plans import inputs_for
+from dd_toolkit.records.review import (
+    STATUS_LABELS,
+    ReviewError,
+    changed_answers,
+    comment,
+    counts_only_report,
+    inbox,
+    indicator_report,
+    integrity_ok,
+    timeline,
+    transition,
+)
+from dd_toolkit.web import db
+from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.context import current_bank, current_content
+from dd_toolkit.web.regulator.forms import CommentForm, StatusForm
+
+bp = Blueprint("regulator", __name__, url_prefix="/review")
+
+
+def _recipient(recipient_id: int) -> Recipient:
+    return require(Action.REVIEW, db.session().get(Recipient, recipient_id))
+
+
+@bp.route("/")
+@policy(Action.REVIEW)
+def index():
+    args = request.args
+    cycle = args.get("cycle", type=int)
+    rows = inbox(
+        db.session(),
+        list(current_user.jurisdictions or []),
+        status=args.get("status") or None,
+        service_type=args.get("service_type") or None,
+        size_band=args.get("size_band") or None,
+        cycle=cycle,
+    )
+    return render_template(
+        "regulator/inbox.html", rows=rows, status_labels=STATUS_LABELS, taxonomy=current_bank().taxonomy, args=args
+    )
+
+
+@bp.route("/<int:recipient_id>")
+@policy(Action.REVIEW)
+def submission(recipient_id: int):
+    recipient = _recipient(recipient_id)
+    session = db.session()
+    submission = session.get(Submission, recipient.submission_id)
+    assessment = session.get(Assessment, submission.assessment_id)
+    snapshot = json.loads(submission.snapshot)
+    card = ScoreCard.from_dict(snapshot["score_card"])
+    inputs = inputs_for(session, current_content(), assessment)
+    previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
+    changes = None
+    if previous is not None:
+        changes = changed_answers(session.get(Submission, previous.submission_id).snapshot, submission.snapshot)
+    steps = timeline(session, recipient)
+    users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
+    return render_template(
+        "regulator/submission.html",
+        recipient=recipient,
+        submission=submission,
+        assessment=assessment,
+        snapshot=snapshot,
+        card=card,
+        plan=action_plan(inputs),
+        transparency=markdown_html(transparency_markdown(inputs)),
+        integrity=integrity_ok(submission),
+        changes=changes,
+        steps=steps,
+        users=users,
+        status_form=StatusForm(),
+        comment_form=CommentForm(),
+        status_labels=STATUS_LABELS,
+        bands={b.id: b.label for b in inputs.method.bands},
+    )
+
+
+@bp.route("/<int:recipient_id>/status", methods=["POST"])
+@policy(Action.REVIEW)
+def change_status(recipient_id: int):
+    recipient = _recipient(recipient_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        try:
+            transition(db.session(), recipient, form.to_status.data, current_user, form.text.data or "")
+        except ReviewError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Status changed to “{STATUS_LABELS[form.to_status.data]}”.", "success")
+    else:
+        flash("Choose a status.", "error")
+    return redirect(url_for("regulator.submission", recipient_id=recipient.id))
+
+
+@bp.route("/<int:recipient_id>/comments", methods=["POST"])
+@policy(Action.REVIEW)
+def add_comment(recipient_id: int):
+    recipient = _recipient(recipient_id)
+    form = CommentForm()
+    question_id = form.question_id.data or None
+    if question_id and question_id not in current_bank().questions:
+        abort(400)
+    anchor = f"q-{question_id.replace('.', '-')}" if question_id else "timeline"
+    if form.validate_on_submit():
+        try:
+            comment(db.session(), recipient, current_user, form.text.data, question_id)
+        except ReviewError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Comment added.", "success")
+    else:
+        flash("Write the comment first.", "error")
+    return redirect(url_for("regulator.submission", recipient_id=recipient.id, _anchor=anchor))
+
+
+# -- RPA indicator report ------------------------------------------------------------------
+
+
+def _report_args():
+    jurisdictions = (
+        list(current_user.jurisdictions or [])
+        if can(current_user, Action.REVIEW)
+        else current_bank().taxonomy.asean_countries
+    )
+    jurisdiction = request.args.get("country") or (jurisdictions[0] if jurisdictions else None)
+    if jurisdiction not in jurisdictions:
+        abort(404)
+    cycle = request.args.get("cycle", type=int)
+    cycles = sorted(
+        set(db.session().exec(select(Assessment.cycle).where(Assessment.status == AssessmentStatus.SUBMITTED))),
+        reverse=True,
+    )
+    return jurisdictions, jurisdiction, cycle or (cycles[0] if cycles else None), cycles
+
+
+@bp.route("/indicators")
+@policy(Action.INDICATOR_COUNTS)
+def indicators():
+    jurisdictions, jurisdiction, cycle, cycles = _report_args()
+    report, withheld = _report(jurisdiction, cycle) if cycle else (None, False)
+    return render_template(
+        "regulator/indicators.html",
+        report=report,
+        withheld=withheld,
+        jurisdictions=jurisdictions,
+        jurisdiction=jurisdiction,
+        cycle=cycle,
+        cycles=cycles,
+        names_visible=can(current_user, Action.REVIEW),
+        threshold=current_content().current_methodology.benchmark.disclosure_threshold,
+        taxonomy=current_bank().taxonomy,
+    )
+
+
+def _report(jurisdiction: str, cycle: int):
+    """The full report for a regulator; the protected, counts-only one for the working group."""
+    if can(current_user, Action.REVIEW):
+        return indicator_report(db.session(), jurisdiction, cycle), False
+    threshold = current_content().current_methodology.benchmark.disclosure_threshold
+    return counts_only_report(db.session(), jurisdiction, cycle, current_bank().taxonomy.asean_countries, threshold)
+
+
+def indicator_rows(report, names_visible: bool, threshold: int) -> list[dict]:
+    """The rows of the indicator report as its exports show them. Working-group members see
+    counts only, and a count over fewer institutions than the threshold is withheld."""
+    rows = []
+    for group, counts in report.by_service_type.items():
+        for count in counts:
+            withheld = not names_visible and count.applies < threshold
+            rows.append(
+                {
+                    "jurisdiction": report.jurisdiction,
+                    "cycle": report.cycle,
+                    "service_type": group,
+                    "indicator": count.key,
+                    "label": count.label,
+                    "institutions": "" if withheld else count.applies,
+                    "meeting": "" if withheld else count.met,
+                    "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
+                    "companies": "; ".join(count.companies) if names_visible else "",
+                }
+            )
+    return rows
+
+
+@bp.route("/indicators.<fmt>")
+@policy(Action.INDICATOR_COUNTS)
+def indicators_export(fmt: str):
+    if fmt not in ("csv", "pdf"):
+        abort(404)
+    _jurisdictions, jurisdiction, cycle, _cycles = _report_args()
+    if cycle is None:
+        abort(404)
+    report, _withheld = _report(jurisdiction, cycle)
+    names = can(current_user, Action.REVIEW)
+    threshold = current_content().current_methodology.benchmark.disclosure_threshold
+    rows = indicator_rows(report, names, threshold)
+    name = f"rpa-indicators-{jurisdiction}-{cycle}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(
+            buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    html = render_template(
+        "regulator/indicators_print.html",
+        report=report,
+        rows=rows,
+        taxonomy=current_bank().taxonomy,
+        names_visible=names,
+    )
+    return Response(
+        pdf_from_html(html),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )

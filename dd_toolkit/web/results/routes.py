@@ -1,0 +1,78 @@
+"""The company's results: scores, bands, indicators, charts and the per-question breakdown."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from dd_toolkit.engine.charts import bars_svg, radar_svg
+from dd_toolkit.engine.portable import ImportError_
+from dd_toolkit.engine.scoring import Methodology, ScoreCard
+from dd_toolkit.records.assessments import frozen_score_card, live_score_card, rescore_submission, submission_of
+from dd_toolkit.records.models import Assessment, Organisation
+from dd_toolkit.web import db
+from dd_toolkit.web.assess.routes import load_assessment
+from dd_toolkit.web.authz import Action, policy
+from dd_toolkit.web.context import current_bank, current_content, current_methodology
+
+bp = Blueprint("results", __name__, url_prefix="/assessments")
+
+
+def _card(assessment: Assessment) -> tuple[ScoreCard, Methodology, bool]:
+    """The frozen card of a submission, or a live preview of a draft."""
+    submission = submission_of(db.session(), assessment.id)
+    if submission is not None:
+        card = frozen_score_card(submission)
+        method = current_content().methodology(submission.methodology) or current_methodology()
+        return card, method, True
+    return (
+        live_score_card(db.session(), current_bank(), current_methodology(), assessment),
+        current_methodology(),
+        False,
+    )
+
+
+@bp.route("/<int:assessment_id>/results")
+@policy(Action.ASSESSMENT_VIEW)
+def results(assessment_id: int):
+    assessment = load_assessment(assessment_id)
+    card, method, frozen = _card(assessment)
+    comparison = None
+    comparison_error = None
+    newer = [m for m in current_content().methodologies.values() if m.id == method.id and m.key != method.key]
+    compare_key = request.args.get("compare")
+    if frozen and compare_key:
+        other = current_content().methodology(compare_key)
+        if other is None:
+            abort(404)
+        try:
+            comparison = (other, rescore_submission(current_bank(), other, submission_of(db.session(), assessment.id)))
+        except ImportError_ as exc:
+            comparison_error = exc.problems
+    return render_template(
+        "results/results.html",
+        assessment=assessment,
+        org=db.session().get(Organisation, assessment.organisation_id),
+        card=card,
+        method=method,
+        frozen=frozen,
+        comparison=comparison,
+        comparison_error=comparison_error,
+        other_methods=newer if frozen else [],
+        bands={b.id: b.label for b in method.bands},
+    )
+
+
+@bp.route("/<int:assessment_id>/charts/<name>.svg")
+@policy(Action.ASSESSMENT_VIEW)
+def chart(assessment_id: int, name: str):
+    assessment = load_assessment(assessment_id)
+    card, _method, _frozen = _card(assessment)
+    if name == "lenses":
+        items = [item for lens in card.lenses for item in lens.items]
+        svg = radar_svg([i.ref for i in items], [i.score for i in items])
+    elif name == "sections":
+        sections = [s for m in card.modules for s in m.sections]
+        svg = bars_svg([s.title for s in sections], [s.score for s in sections])
+    else:
+        abort(404)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})

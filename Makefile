@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser postgres validate lint bench clean
+.PHONY: run test test-sqlite test-postgres install install-dev browser postgres wrk validate lint bench bench-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,21 @@ test-sqlite: install-dev
 test-postgres: install-dev postgres
 	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q
 
-# Engine speed on 10,000 generated assessments (scoring, then the anonymised benchmark).
-bench: install
+# Debian's wrk, the HTTP load generator of the page benchmark.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+
+# Engine speed on 10,000 generated assessments (scoring, then the anonymised benchmark),
+# after the page benchmark.
+bench: install bench-pages
 	$(BIN)/python -m tests.perf.benchmark_engine
+
+# Page speed: the app under gunicorn (2 workers) against a bare Flask page, measured with wrk on
+# 127.0.0.1, for 0, 1,000 and 10,000 generated companies. Options, for example:
+#   make bench-pages BENCH_PAGES_ARGS="--companies 0 --duration 3"
+BENCH_PAGES_ARGS ?=
+bench-pages: install wrk
+	$(BIN)/python -m tests.perf.benchmark_pages $(BENCH_PAGES_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

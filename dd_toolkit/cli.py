@@ -81,23 +81,39 @@ def validate_content(ctx: click.Context) -> None:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
+    from dd_toolkit.records.aggregates import refresh_all
     from dd_toolkit.records.database import upgrade
 
-    app = _app(ctx)
+    app, session = _session(ctx)
     upgrade(app.config["DATABASE_URL"])
+    content = app.extensions["dd_content"]
+    # Figures stored by an older version (or none, right after a migration) are recomputed.
+    with session as db:
+        refresh_all(db, content.bank, content.current_methodology)
     click.echo("database is at the latest schema")
 
 
 @main.command("load-demo")
+@click.option(
+    "--companies",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also add this many generated companies, each with two submitted assessments.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated companies.")
 @click.pass_context
-def load_demo_command(ctx: click.Context) -> None:
-    """Load the demo companies and accounts (once)."""
+def load_demo_command(ctx: click.Context, companies: int, seed: int) -> None:
+    """Load the demo companies and accounts (once), and optionally generated companies."""
     from dd_toolkit.records.demo import load_demo, sign_in_help
+    from dd_toolkit.records.generated import load_generated
 
     app, session = _session(ctx)
     with app.app_context(), session as db:
         created = load_demo(db, app.extensions["dd_content"])
+        added = load_generated(db, app.extensions["dd_content"], companies, seed) if companies else 0
     click.echo("demo data loaded" if created else "demo data already present")
+    if added:
+        click.echo(f"added {added} generated companies (seed {seed}), each with two submitted assessments")
     click.echo(sign_in_help())
 
 
@@ -353,23 +369,22 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
 def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> None:
     """The anonymised benchmark of consenting submissions, under the disclosure rules."""
     from dd_toolkit.engine.benchmark import benchmark_csv
-    from dd_toolkit.records import benchmarks as service
+    from dd_toolkit.records import aggregates
 
     app, session = _session(ctx)
-    content = app.extensions["dd_content"]
+    method = app.extensions["dd_content"].current_methodology
     with session as db:
-        data = service.load(db, content)
-    available = service.cycles(data)
-    if not available:
-        raise click.ClickException(f"no consenting submissions scored with {content.current_methodology.key} yet")
-    cycle = cycle or available[0]
-    if cycle not in available:
-        raise click.ClickException(f"no benchmark for {cycle}; cycles: {', '.join(map(str, available))}")
-    result = service.benchmark_for(data, content, cycle)
+        available = aggregates.benchmark_summary(db, method).cycles
+        if not available:
+            raise click.ClickException(f"no consenting submissions scored with {method.key} yet")
+        cycle = cycle or available[0]
+        if cycle not in available:
+            raise click.ClickException(f"no benchmark for {cycle}; cycles: {', '.join(map(str, available))}")
+        result = aggregates.stored_benchmark(db, method, cycle)
     if as_csv:
         click.echo(benchmark_csv(result), nl=False)
         return
-    click.echo(f"benchmark {cycle} ({content.current_methodology.key}), threshold {result.threshold} companies")
+    click.echo(f"benchmark {cycle} ({method.key}), threshold {result.threshold} companies")
     for group in result.groups:
         overall = group.metric("overall")
         if group.suppressed or overall is None or overall.suppressed:
@@ -393,7 +408,6 @@ def _report_inputs(ctx: click.Context, file: Path):
     from dd_toolkit.engine import portable
     from dd_toolkit.engine.documents import Inputs
     from dd_toolkit.engine.registry import load_content
-    from dd_toolkit.engine.scoring import ScoreCard, score
 
     try:
         content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
@@ -404,23 +418,19 @@ def _report_inputs(ctx: click.Context, file: Path):
         parsed = portable.parse_document(raw, content.bank)
     except portable.ImportError_ as exc:
         raise click.ClickException("the file cannot be read:\n  " + "\n  ".join(exc.problems)) from None
-    frozen = json.loads(raw).get("score_card") if parsed.was_submitted else None
-    if frozen is not None and content.methodology(f"{frozen['methodology']['id']}@{frozen['methodology']['version']}"):
-        # A submitted file keeps the scores frozen in it.
-        card = ScoreCard.from_dict(frozen)
-        method = content.methodology(f"{card.methodology['id']}@{card.methodology['version']}")
-    else:
-        method = content.current_methodology
-        card = score(content.bank, method, parsed.profile, parsed.answers)
+    # A submitted file keeps the score card frozen in it: the same rule as the pages.
+    scored = content.scored(
+        parsed.profile, parsed.answers, json.loads(raw).get("score_card") if parsed.was_submitted else None
+    )
     return Inputs(
         content=content,
-        method=method,
+        method=scored.method,
         organisation_name=parsed.organisation_name,
         cycle=parsed.cycle,
         profile=parsed.profile,
         answers=parsed.answers,
-        card=card,
-        frozen=parsed.was_submitted,
+        card=scored.card,
+        frozen=scored.frozen,
     )
 
 
@@ -478,15 +488,15 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
     """RPA indicator counts for one jurisdiction and cycle, with the institutions (as a regulator sees them)."""
     import csv as csv_module
 
-    from dd_toolkit.records.review import indicator_report
-    from dd_toolkit.web.regulator.routes import indicator_rows
+    from dd_toolkit.engine.indicators import indicator_rows
+    from dd_toolkit.records.aggregates import stored_indicator_report
 
     app, session = _session(ctx)
     content = app.extensions["dd_content"]
     if country not in content.bank.taxonomy.asean_countries:
         raise click.ClickException(f"{country} is not an ASEAN Member State code")
     with session as db:
-        report = indicator_report(db, country, cycle)
+        report = stored_indicator_report(db, country, cycle)
     rows = indicator_rows(report, True, content.current_methodology.benchmark.disclosure_threshold)
     if as_csv:
         buffer = io.StringIO()

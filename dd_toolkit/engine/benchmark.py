@@ -109,6 +109,7 @@ __all__ = [
     "benchmark_csv",
     "benchmark_rows",
     "build_benchmark",
+    "group_ids",
     "position",
     "trends",
 ]
@@ -212,6 +213,10 @@ class MetricResult:
             "share": self.share,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricResult:
+        return cls(**{k: data[k] for k in ("metric", "kind", "status", "companies", "p25", "median", "p75", "share")})
+
 
 @dataclass(frozen=True)
 class GroupResult:
@@ -260,6 +265,18 @@ class GroupResult:
             "n_display": self.n_display,
             "metrics": [m.to_dict() for m in self.metrics],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], threshold: int) -> GroupResult:
+        return cls(
+            group_id=data["group_id"],
+            label=data["label"],
+            suppressed=data["suppressed"],
+            reason=data["reason"],
+            n=data["n"],
+            metrics=tuple(MetricResult.from_dict(m) for m in data["metrics"]),
+            threshold=threshold,
+        )
 
 
 @dataclass(frozen=True)
@@ -375,6 +392,17 @@ class Trend:
             "indicators": [m.to_dict() for m in self.indicators],
             "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trend:
+        return cls(
+            cycle=data["cycle"],
+            status=data["status"],
+            n=data["n"],
+            overall_median=data["overall_median"],
+            indicators=tuple(MetricResult.from_dict(m) for m in data["indicators"]),
+            note=data["note"],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -859,7 +887,7 @@ def _latest(entries: Iterable[BenchmarkEntry]) -> dict[tuple[int, int], Benchmar
     return latest
 
 
-def _group_ids(entry: BenchmarkEntry) -> list[str]:
+def group_ids(entry: BenchmarkEntry) -> list[str]:
     ids = ["all"]
     ids.extend(f"service_type:{s}" for s in dict.fromkeys(entry.service_types or ()))
     if entry.size_band:
@@ -904,7 +932,7 @@ def build_benchmark(
 
     members: dict[str, set[int]] = {"all": set()}
     for entry in current:
-        for gid in _group_ids(entry):
+        for gid in group_ids(entry):
             members.setdefault(gid, set()).add(entry.organisation_id)
     order = sorted(members, key=_group_sort_key)
     position_of = {gid: i for i, gid in enumerate(order)}
@@ -988,7 +1016,7 @@ def position(benchmark: Benchmark, entry: BenchmarkEntry) -> list[Position]:
     to the median or the 75th percentile counts in the band between them; a value equal to the
     25th percentile counts in the band above it.
     """
-    mine = set(_group_ids(entry))
+    mine = set(group_ids(entry))
     own: list[tuple[str, float]] = [("overall", float(entry.overall))]
     own.extend((f"module:{k}", float(v)) for k, v in sorted((entry.modules or {}).items()) if v is not None)
     positions = []

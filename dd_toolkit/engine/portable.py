@@ -45,7 +45,12 @@ def canonical_json(data: Any) -> str:
 
 
 def sha256_of(data: Any) -> str:
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return sha256_of_text(canonical_json(data))
+
+
+def sha256_of_text(text: str) -> str:
+    """The hash of data already in its canonical JSON form."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def snapshot_of(document: dict[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,13 @@ scoring methodologies (report templates join them in a later version)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from dd_toolkit.engine.content import ContentError, ContentProblem, QuestionBank, load_bank
-from dd_toolkit.engine.scoring import Methodology, latest, load_methodologies
+from dd_toolkit.engine.content import AnswerData, ContentError, ContentProblem, Profile, QuestionBank, load_bank
+from dd_toolkit.engine.scoring import Methodology, ScoreCard, latest, load_methodologies, score
 
 DEFAULT_METHODOLOGY = "standard"
 
@@ -26,6 +28,40 @@ class Content:
     def methodology(self, key: str) -> Methodology | None:
         """A methodology by "id@version", or None when this installation does not have it."""
         return self.methodologies.get(key)
+
+    def scored(
+        self, profile: Profile, answers: Mapping[str, AnswerData], frozen_card: Mapping[str, Any] | None = None
+    ) -> Scored:
+        """The score card of an assessment, frozen or live: the one rule for every page, document,
+        API response and CLI command.
+
+        A submission keeps the card frozen in it, whatever methodology is installed now: its
+        numbers never change (a re-score is only ever shown beside it). The methodology that
+        supplies band labels and plan rules is the one it was scored with; when this
+        installation does not have that version, it is the latest installed version of the same
+        methodology, or failing that the configured one, and ``fallback`` says so. A draft is
+        scored live with the configured methodology.
+        """
+        if frozen_card is None:
+            method = self.current_methodology
+            return Scored(score(self.bank, method, profile, answers), method, frozen=False, fallback=False)
+        card = ScoreCard.from_dict(frozen_card)
+        key = f"{card.methodology['id']}@{card.methodology['version']}"
+        method = self.methodology(key)
+        if method is not None:
+            return Scored(card, method, frozen=True, fallback=False)
+        same_id = [m for m in self.methodologies.values() if m.id == card.methodology["id"]]
+        method = latest(self.methodologies, card.methodology["id"]) if same_id else self.current_methodology
+        return Scored(card, method, frozen=True, fallback=True)
+
+
+@dataclass(frozen=True)
+class Scored:
+    card: ScoreCard
+    method: Methodology  # supplies labels and plan rules
+    frozen: bool
+    # The frozen methodology version is not installed; ``method`` stands in for it.
+    fallback: bool
 
 
 def load_content(root: Path, methodology_id: str = DEFAULT_METHODOLOGY) -> Content:

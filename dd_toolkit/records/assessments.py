@@ -20,7 +20,7 @@ from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerData, Evidence, Profile, QuestionBank
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
-from dd_toolkit.records import review
+from dd_toolkit.records import aggregates, review
 from dd_toolkit.records.models import (
     ActionTracking,
     Answer,
@@ -32,6 +32,8 @@ from dd_toolkit.records.models import (
     User,
     utcnow,
 )
+from dd_toolkit.records.submissions import store_record
+from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
 class AssessmentError(Exception):
@@ -249,53 +251,18 @@ def save_answers(
     now = utcnow()
     for qid, (answer, base_version) in changes.items():
         row = rows.get(qid)
-        if row is None:
-            if is_empty(answer):
-                outcome.unchanged.append(qid)
-                continue
-            if base_version != 0:
-                # The answer was there when the page loaded and has since been removed.
-                outcome.conflicts[qid] = Answer(question_id=qid, version=0)
-                continue
-            row = Answer(
-                assessment_id=assessment.id,
-                question_id=qid,
-                updated_by_id=user.id if user else None,
-                updated_at=now,
-                **portable.answer_fields(answer),
-            )
-            db.add(row)
-            try:
-                db.flush()
-            except sa.exc.IntegrityError:
-                db.rollback()
-                outcome.conflicts[qid] = answer_rows(db, assessment.id)[qid]
-                continue
-            before: dict[str, Any] | None = None
-        else:
-            if to_answer_data(row) == answer:
-                outcome.unchanged.append(qid)
-                continue
-            if row.version != base_version:
-                outcome.conflicts[qid] = row
-                continue
-            before = portable.answer_fields(to_answer_data(row))
-            # Compare-and-set on the version, so two saves racing past the check above
-            # cannot both win.
-            result = db.execute(
-                sa.update(Answer)
-                .where(Answer.id == row.id, Answer.version == base_version)
-                .values(
-                    version=base_version + 1,
-                    updated_by_id=user.id if user else None,
-                    updated_at=now,
-                    **portable.answer_fields(answer),
-                )
-            )
-            if result.rowcount != 1:
-                db.rollback()
-                outcome.conflicts[qid] = db.get(Answer, row.id)
-                continue
+        if (row is None and is_empty(answer)) or (row is not None and to_answer_data(row) == answer):
+            outcome.unchanged.append(qid)
+            continue
+        before = portable.answer_fields(to_answer_data(row)) if row is not None else None
+        values = {"updated_by_id": user.id if user else None, "updated_at": now, **portable.answer_fields(answer)}
+        try:
+            # One savepoint per answer: a conflict here leaves the answers saved before it alone.
+            save_versioned(db, Answer, {"assessment_id": assessment.id, "question_id": qid}, row, base_version, values)
+        except StaleVersion as stale:
+            # An answer removed since the page loaded is shown as an empty one at version 0.
+            outcome.conflicts[qid] = stale.current or Answer(question_id=qid, version=0)
+            continue
         record(
             db,
             user=user,
@@ -316,10 +283,11 @@ def save_answers(
 # -- submitting and exporting ----------------------------------------------------------
 
 
-def build_document(db: Session, assessment: Assessment) -> dict[str, Any]:
-    """The portable document for the assessment as it is now (without submission data)."""
+def build_document(db: Session, assessment: Assessment, rows: dict[str, Answer] | None = None) -> dict[str, Any]:
+    """The portable document for the assessment as it is now (without submission data);
+    ``rows`` are its answer rows when the caller has just read them."""
     org = db.get(Organisation, assessment.organisation_id)
-    rows = answer_rows(db, assessment.id)
+    rows = answer_rows(db, assessment.id) if rows is None else rows
     emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))}
     return {
         "format": portable.FORMAT,
@@ -353,13 +321,17 @@ def submit(
     *,
     benchmark_consent: bool = False,
     jurisdictions: tuple[str, ...] | list[str] = (),
+    refresh_aggregates: bool = True,
 ) -> Submission:
     """Freeze the assessment: its answers, profile and score card become one hashed snapshot,
-    addressed to the regulators of ``jurisdictions``."""
+    addressed to the regulators of ``jurisdictions``. The snapshot is decoded once into its
+    stored record, and the aggregates it takes part in are refreshed (a bulk load passes
+    ``refresh_aggregates=False`` and refreshes them all once at the end)."""
     if not assessment.is_draft:
         raise AssessmentError("This assessment has already been submitted.")
     org = db.get(Organisation, assessment.organisation_id)
-    profile, answers = profile_of(org), answers_of(db, assessment.id)
+    rows = answer_rows(db, assessment.id)  # read once, for the answers and for the document
+    profile, answers = profile_of(org), {qid: to_answer_data(row) for qid, row in rows.items()}
     state = progress(bank, profile, answers)
     if not state.ready_to_submit:
         raise IncompleteAssessment(state.missing)
@@ -367,13 +339,13 @@ def submit(
     assessment.submitted_at = utcnow()
     db.add(assessment)
     db.flush()
-    document = build_document(db, assessment)
+    document = build_document(db, assessment, rows)
     document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
-    snapshot = portable.snapshot_of(document)
+    text = portable.canonical_json(portable.snapshot_of(document))
     submission = Submission(
         assessment_id=assessment.id,
-        snapshot=portable.canonical_json(snapshot),
-        sha256=portable.sha256_of(snapshot),
+        snapshot=text,
+        sha256=portable.sha256_of_text(text),
         methodology=method.key,
         benchmark_consent=benchmark_consent,
         submitted_by_id=user.id if user else None,
@@ -382,6 +354,7 @@ def submit(
     db.add(submission)
     db.flush()
     review.address(db, submission, list(jurisdictions), user, assessment.previous_id)
+    store_record(db, submission, assessment)
     record(
         db,
         user=user,
@@ -397,6 +370,8 @@ def submit(
         },
     )
     db.commit()
+    if refresh_aggregates:
+        aggregates.refresh_after_submission(db, bank, method, assessment.cycle)
     return submission
 
 
@@ -502,74 +477,8 @@ def organisation_from_document(db: Session, parsed: portable.ParsedDocument, use
 # -- scores ------------------------------------------------------------------------------
 
 
-def frozen_score_card(submission: Submission) -> ScoreCard:
-    return ScoreCard.from_dict(json.loads(submission.snapshot)["score_card"])
-
-
-def live_score_card(db: Session, bank: QuestionBank, method: Methodology, assessment: Assessment) -> ScoreCard:
-    """The score of the answers as they are now (a draft's preview)."""
-    org = db.get(Organisation, assessment.organisation_id)
-    return score(bank, method, profile_of(org), answers_of(db, assessment.id))
-
-
 def rescore_submission(bank: QuestionBank, method: Methodology, submission: Submission) -> ScoreCard:
     """Score a frozen snapshot's answers under another methodology. Nothing is stored: a
     re-score is shown beside the frozen card, never in its place."""
     parsed = portable.parse_document(submission.snapshot, bank)
     return score(bank, method, parsed.profile, parsed.answers)
-
-
-# -- benchmark data ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BenchmarkData:
-    entries: list[Any]  # BenchmarkEntry
-    # Consenting submissions left out because they were scored with another methodology.
-    other_methodology: int
-
-
-def entry_from_submission(submission: Submission, organisation_id: int, cycle: int):
-    """A submission's frozen profile and score card as a benchmark entry."""
-    from dd_toolkit.engine.benchmark import BenchmarkEntry
-
-    snapshot = json.loads(submission.snapshot)
-    card, org = snapshot["score_card"], snapshot["organisation"]
-    return BenchmarkEntry(
-        organisation_id=organisation_id,
-        cycle=cycle,
-        service_types=tuple(org["service_types"]),
-        size_band=org["size_band"],
-        countries=tuple(org["countries"]),
-        overall=card["overall"],
-        modules={m["id"]: m["score"] for m in card["modules"] if m["score"] is not None},
-        lenses={
-            item["ref"]: item["score"] for lens in card["lenses"] for item in lens["items"] if item["score"] is not None
-        },
-        indicators={i["id"]: i["met"] for i in card["indicators"]},
-        practices=dict(card["practices"]),
-    )
-
-
-def benchmark_entries(db: Session, method: Methodology) -> BenchmarkData:
-    """The latest consenting submission per organisation and cycle, as benchmark entries.
-
-    Only submissions scored with ``method`` take part, so every figure compares like with like;
-    the profile is the one frozen in the submission.
-    """
-    rows = db.exec(
-        select(Submission, Assessment)
-        .join(Assessment, Assessment.id == Submission.assessment_id)
-        .where(Submission.benchmark_consent == sa.true())
-        .order_by(Assessment.organisation_id, Assessment.cycle, Assessment.version)
-    ).all()
-    latest: dict[tuple[int, int], Submission] = {}
-    for submission, assessment in rows:
-        latest[(assessment.organisation_id, assessment.cycle)] = submission  # later versions win
-    entries, other = [], 0
-    for (organisation_id, cycle), submission in latest.items():
-        if submission.methodology != method.key:
-            other += 1
-            continue
-        entries.append(entry_from_submission(submission, organisation_id, cycle))
-    return BenchmarkData(entries, other)

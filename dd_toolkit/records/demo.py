@@ -257,11 +257,11 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
     return AnswerData(value=value, evidence=evidence, meta=meta)
 
 
-def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessment, sections=None):
-    """Answer every applicable question (optionally only in some sections), following
-    conditions on earlier answers until nothing new applies."""
-    org = db.get(Organisation, assessment.organisation_id)
-    profile = profile_of(org)
+def demo_answers(
+    bank: QuestionBank, profile: Profile, company: DemoCompany, cycle: int, sections=None
+) -> dict[str, AnswerData]:
+    """The company's answer to every applicable question (optionally only in some sections),
+    following conditions on earlier answers until nothing new applies."""
     answers: dict[str, AnswerData] = {}
     while True:
         applicable = bank.applicability(profile, answers)
@@ -273,7 +273,14 @@ def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessmen
         if not todo:
             break
         for question in todo:
-            answers[question.id] = demo_answer(company, question, assessment.cycle)
+            answers[question.id] = demo_answer(company, question, cycle)
+    return answers
+
+
+def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessment, sections=None):
+    """Answer every applicable question through save_answers (as a user would)."""
+    org = db.get(Organisation, assessment.organisation_id)
+    answers = demo_answers(bank, profile_of(org), company, assessment.cycle, sections)
     save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from dd_toolkit.engine.actions import ActionStatus  # the status values live with the engine
@@ -14,6 +15,13 @@ from dd_toolkit.engine.actions import ActionStatus  # the status values live wit
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _version_counter(cls) -> dict[str, Any]:
+    """Make ``version`` SQLAlchemy's version counter: each UPDATE (and DELETE) of the row says
+    ``WHERE version = <the version loaded>`` and bumps it, and raises StaleDataError if another
+    writer got there first. Saving such rows goes through :mod:`dd_toolkit.records.versioned`."""
+    return {"version_id_col": cls.__table__.c.version}
 
 
 class OrgRole(StrEnum):
@@ -123,6 +131,7 @@ class Assessment(SQLModel, table=True):
 class Answer(SQLModel, table=True):
     __tablename__ = "answer"
     __table_args__ = (sa.UniqueConstraint("assessment_id", "question_id"),)
+    __mapper_args__ = declared_attr.directive(_version_counter)
 
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
@@ -173,6 +182,7 @@ class ActionTracking(SQLModel, table=True):
 
     __tablename__ = "action_tracking"
     __table_args__ = (sa.UniqueConstraint("assessment_id", "item_id"),)
+    __mapper_args__ = declared_attr.directive(_version_counter)
 
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
@@ -195,6 +205,7 @@ class TransparencyEdit(SQLModel, table=True):
     """The team's edited Markdown of the draft transparency section, one per assessment."""
 
     __tablename__ = "transparency_edit"
+    __mapper_args__ = declared_attr.directive(_version_counter)
 
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
@@ -256,3 +267,69 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
+
+
+class SubmissionRecord(SQLModel, table=True):
+    """A submission decoded once, at submit: what pages, documents, the API and the CLI read.
+    The snapshot's canonical JSON stays the source of truth; ``dd_toolkit.engine.snapshot``
+    decides what goes here."""
+
+    __tablename__ = "submission_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", sa_column_kwargs={"unique": True})
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    cycle: int = Field(index=True)
+    version: int = 1
+    methodology: str = Field(default="", max_length=100, index=True)
+    benchmark_consent: bool = False
+    # The newest submitted version of this organisation's assessment of the cycle.
+    latest: bool = Field(default=True, index=True)
+    submitted_at: datetime = Field(default_factory=utcnow)
+    # The profile summary, as frozen.
+    organisation_name: str = Field(max_length=200)
+    hq_country: str | None = Field(default=None, max_length=8)
+    countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    size_band: str | None = Field(default=None, max_length=32)
+    under18_users: str | None = Field(default=None, max_length=16)
+    overall: float | None = None
+    band: str | None = Field(default=None, max_length=32)
+    score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    benchmark_entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IndicatorOutcomeRecord(SQLModel, table=True):
+    """One RPA indicator or component outcome of one submission (``component_id`` empty for
+    the indicator itself)."""
+
+    __tablename__ = "indicator_outcome"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "indicator_id", "component_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    indicator_id: str = Field(max_length=32)
+    component_id: str = Field(default="", max_length=64)
+    label: str = Field(default="", max_length=300)
+    applies: bool = False
+    met: bool | None = None
+
+
+class Aggregate(SQLModel, table=True):
+    """A stored aggregate figure set (a benchmark group of a cycle, an indicator report of a
+    jurisdiction), computed once from the submission records and refreshed when they change,
+    so every worker on every host reads the same figures."""
+
+    __tablename__ = "aggregate"
+    __table_args__ = (sa.UniqueConstraint("kind", "scope", "part"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    scope: str = Field(max_length=120)
+    part: str = Field(default="", max_length=120)
+    payload: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The newest submission id the figures include: a slower refresh never overwrites a newer one.
+    source_marker: int = 0
+    computed_at: datetime = Field(default_factory=utcnow)

@@ -6,31 +6,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dd_toolkit.engine import portable
 from dd_toolkit.engine.documents import Inputs
 from dd_toolkit.engine.registry import Content
+from dd_toolkit.records import aggregates
 from dd_toolkit.records.assessments import (
     AssessmentError,
     answers_of,
-    frozen_score_card,
-    live_score_card,
-    profile_of,
     record,
-    submission_of,
 )
 from dd_toolkit.records.models import (
     ActionStatus,
     ActionTracking,
     Assessment,
     AssessmentStatus,
-    Organisation,
     TransparencyEdit,
     User,
     utcnow,
 )
+from dd_toolkit.records.reader import read_assessment
+from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
 class ConflictError(AssessmentError):
@@ -58,31 +54,30 @@ def inputs_for(
     db: Session,
     content: Content,
     assessment: Assessment,
-    peer_medians: dict[str, float] | None = None,
+    with_peers: bool = False,
 ) -> Inputs:
-    """A submitted assessment's documents use its frozen snapshot; a draft's use the answers now."""
-    org = db.get(Organisation, assessment.organisation_id)
-    submission = submission_of(db, assessment.id)
-    if submission is not None:
-        card = frozen_score_card(submission)
-        method = content.methodology(submission.methodology) or content.current_methodology
-        parsed = portable.parse_document(submission.snapshot, content.bank)
-        profile, answers, name = parsed.profile, parsed.answers, parsed.organisation_name
-    else:
+    """The inputs of an assessment's documents, through the one reader (frozen or live).
+
+    With ``with_peers``, the stored peer medians of the benchmark are included, for a
+    submission scored with the methodology the benchmark uses (otherwise there is nothing
+    like-for-like to compare with, and the medians are empty)."""
+    view = read_assessment(db, content, assessment)
+    peer_medians = None
+    if with_peers:
         method = content.current_methodology
-        card = live_score_card(db, content.bank, method, assessment)
-        profile, answers, name = profile_of(org), answers_of(db, assessment.id), org.name
+        comparable = view.record is not None and view.record.methodology == method.key
+        peer_medians = aggregates.peer_medians(db, method, assessment.cycle) if comparable else {}
     previous = previous_submitted(db, assessment)
     edit = transparency_edit(db, assessment.id)
     return Inputs(
         content=content,
-        method=method,
-        organisation_name=name,
+        method=view.method,
+        organisation_name=view.organisation_name,
         cycle=assessment.cycle,
-        profile=profile,
-        answers=answers,
-        card=card,
-        frozen=submission is not None,
+        profile=view.profile,
+        answers=view.answers,
+        card=view.card,
+        frozen=view.frozen,
         previous_answers=answers_of(db, previous.id) if previous else None,
         previous_cycle=previous.cycle if previous else None,
         tracking={item_id: _tracking_dict(row) for item_id, row in tracking_of(db, assessment.id).items()},
@@ -142,22 +137,12 @@ def update_tracking(
         "updated_by_id": user.id if user else None,
         "updated_at": utcnow(),
     }
-    if row is None:
-        if base_version != 0:
-            raise ConflictError(None)
-        row = ActionTracking(assessment_id=assessment.id, item_id=item_id, **values)
-        db.add(row)
-        before = None
-    else:
-        before = _tracking_dict(row)
-        result = db.execute(
-            sa.update(ActionTracking)
-            .where(ActionTracking.id == row.id, ActionTracking.version == base_version)
-            .values(version=base_version + 1, **values)
-        )
-        if result.rowcount != 1:
-            db.rollback()
-            raise ConflictError(db.get(ActionTracking, row.id))
+    before = _tracking_dict(row) if row is not None else None
+    key = {"assessment_id": assessment.id, "item_id": item_id}
+    try:
+        save_versioned(db, ActionTracking, key, row, base_version, values)
+    except StaleVersion as stale:
+        raise ConflictError(stale.current) from None
     record(
         db,
         user=user,
@@ -192,25 +177,11 @@ def save_transparency(
     if len(markdown) > 200_000:
         raise AssessmentError("The text is longer than 200,000 characters.")
     edit = transparency_edit(db, assessment.id)
-    if edit is None:
-        if base_version != 0:
-            raise ConflictError(None)
-        edit = TransparencyEdit(assessment_id=assessment.id, markdown=markdown, updated_by_id=user.id if user else None)
-        db.add(edit)
-    else:
-        result = db.execute(
-            sa.update(TransparencyEdit)
-            .where(TransparencyEdit.id == edit.id, TransparencyEdit.version == base_version)
-            .values(
-                markdown=markdown,
-                version=base_version + 1,
-                updated_by_id=user.id if user else None,
-                updated_at=utcnow(),
-            )
-        )
-        if result.rowcount != 1:
-            db.rollback()
-            raise ConflictError(db.get(TransparencyEdit, edit.id))
+    values = {"markdown": markdown, "updated_by_id": user.id if user else None, "updated_at": utcnow()}
+    try:
+        save_versioned(db, TransparencyEdit, {"assessment_id": assessment.id}, edit, base_version, values)
+    except StaleVersion as stale:
+        raise ConflictError(stale.current) from None
     record(
         db,
         user=user,

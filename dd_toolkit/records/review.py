@@ -5,20 +5,21 @@ Database functions take a session; the rules (transitions, indicator counts) are
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from dd_toolkit.engine.snapshot import ANSWER_KEYS
 from dd_toolkit.records.models import (
     Assessment,
     AuditEvent,
-    Organisation,
     Recipient,
     ReviewEvent,
     ReviewStatus,
     Submission,
+    SubmissionRecord,
     User,
     utcnow,
 )
@@ -201,11 +202,10 @@ def integrity_ok(submission: Submission) -> bool:
     return hashlib.sha256(submission.snapshot.encode("utf-8")).hexdigest() == submission.sha256
 
 
-def changed_answers(previous_snapshot: str, snapshot: str) -> list[tuple[str, Any, Any]]:
-    """(question id, answer before, answer now) for every answer that differs between versions."""
-    before = json.loads(previous_snapshot)["answers"]
-    after = json.loads(snapshot)["answers"]
-    keys = ("value", "not_applicable", "justification", "comment", "evidence", "meta")
+def changed_answers(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(question id, answer before, answer now) for every answer that differs between two
+    submissions' decoded answers."""
+    keys = ANSWER_KEYS
     changes = []
     for qid in sorted(set(before) | set(after)):
         old = {k: before[qid][k] for k in keys} if qid in before else None
@@ -218,9 +218,31 @@ def changed_answers(previous_snapshot: str, snapshot: str) -> list[tuple[str, An
 @dataclass
 class InboxRow:
     recipient: Recipient
-    submission: Submission
+    submission: Submission  # without its snapshot text, which a list never needs
     assessment: Assessment
-    organisation: Organisation
+    record: SubmissionRecord
+
+    @property
+    def organisation_name(self) -> str:
+        return self.record.organisation_name
+
+
+@dataclass
+class InboxPage:
+    rows: list[InboxRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _json_list_contains(column, value: str):
+    """A JSON list column holding ``value``, in a way SQLite and PostgreSQL both understand:
+    ids are plain words, so the quoted value appears in the list's text exactly when it is in it."""
+    return sa.cast(column, sa.Text).like(f'%"{value}"%')
 
 
 def inbox(
@@ -231,129 +253,35 @@ def inbox(
     service_type: str | None = None,
     size_band: str | None = None,
     cycle: int | None = None,
-) -> list[InboxRow]:
+    page: int = 1,
+    per_page: int = 50,
+) -> InboxPage:
+    """Submissions addressed to ``jurisdictions``, newest activity first, one page at a time;
+    the filters are applied by the database, on the decoded records."""
     query = (
-        select(Recipient, Submission, Assessment, Organisation)
+        select(Recipient, Submission, Assessment, SubmissionRecord)
         .join(Submission, Submission.id == Recipient.submission_id)
         .join(Assessment, Assessment.id == Submission.assessment_id)
-        .join(Organisation, Organisation.id == Assessment.organisation_id)
+        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
         .where(Recipient.jurisdiction.in_(jurisdictions))
-        .order_by(Recipient.updated_at.desc())
+        .options(
+            sa.orm.defer(Submission.snapshot),
+            sa.orm.defer(SubmissionRecord.score_card),
+            sa.orm.defer(SubmissionRecord.answers),
+            sa.orm.defer(SubmissionRecord.benchmark_entry),
+        )
     )
     if status:
         query = query.where(Recipient.status == status)
     if cycle:
         query = query.where(Assessment.cycle == cycle)
-    rows = [InboxRow(*row) for row in db.exec(query)]
-    if service_type or size_band:
-
-        def profile(row: InboxRow) -> dict[str, Any]:
-            return json.loads(row.submission.snapshot)["organisation"]
-
-        rows = [
-            r
-            for r in rows
-            if (not service_type or service_type in profile(r)["service_types"])
-            and (not size_band or profile(r)["size_band"] == size_band)
-        ]
-    return rows
-
-
-# -- RPA indicator report ------------------------------------------------------------------
-
-INDICATORS = ("RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1")
-
-
-@dataclass
-class IndicatorCount:
-    """How many submitting institutions meet one indicator (or one of its components)."""
-
-    key: str  # "RPA:7.2.1" or "RPA:7.2.1/identification"
-    label: str
-    met: int = 0
-    applies: int = 0
-    companies: list[str] = field(default_factory=list)  # names; shown to regulators only
-
-
-@dataclass
-class IndicatorReport:
-    jurisdiction: str
-    cycle: int
-    institutions: int
-    by_service_type: dict[str, list[IndicatorCount]]  # "all" first, then each service type
-    # Never shown: used to protect counts-only views against differencing.
-    organisation_ids: frozenset[int] = frozenset()
-
-
-def indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorReport:
-    """Count, among the institutions whose latest submission of the cycle is addressed to the
-    jurisdiction, those meeting RPA 7.2.1 (and each component), 7.3.1 where it applies, and
-    7.4.1, from the score cards frozen at submission."""
+    if service_type:
+        query = query.where(_json_list_contains(SubmissionRecord.service_types, service_type))
+    if size_band:
+        query = query.where(SubmissionRecord.size_band == size_band)
+    total = db.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    page = max(1, page)
     rows = db.exec(
-        select(Recipient, Submission, Assessment)
-        .join(Submission, Submission.id == Recipient.submission_id)
-        .join(Assessment, Assessment.id == Submission.assessment_id)
-        .where(Recipient.jurisdiction == jurisdiction, Assessment.cycle == cycle)
-        .order_by(Assessment.organisation_id, Assessment.version)
-    ).all()
-    latest: dict[int, Submission] = {}
-    for _recipient, submission, assessment in rows:
-        latest[assessment.organisation_id] = submission  # later versions win
-    counts: dict[str, dict[str, IndicatorCount]] = {}
-    for submission in latest.values():
-        snapshot = json.loads(submission.snapshot)
-        org = snapshot["organisation"]
-        for group in ["all", *org["service_types"]]:
-            table = counts.setdefault(group, {})
-            for indicator in snapshot["score_card"]["indicators"]:
-                if indicator["id"] not in INDICATORS:
-                    continue
-                entries = [(indicator["id"], indicator["label"], indicator["met"])]
-                entries += [
-                    (f"{indicator['id']}/{c['id']}", c["label"], c["met"] if indicator["applies"] else None)
-                    for c in indicator["components"]
-                ]
-                for key, label, met in entries:
-                    count = table.setdefault(key, IndicatorCount(key, label))
-                    if met is None:
-                        continue
-                    count.applies += 1
-                    if met:
-                        count.met += 1
-                        count.companies.append(org["name"])
-    order = ["all"] + sorted(k for k in counts if k != "all")
-    return IndicatorReport(
-        jurisdiction,
-        cycle,
-        len(latest),
-        {
-            group: sorted(
-                counts[group].values(),
-                key=lambda c: (INDICATORS.index(c.key.split("/")[0]), "/" in c.key),
-            )
-            for group in order
-            if group in counts
-        },
-        frozenset(latest),
+        query.order_by(Recipient.updated_at.desc(), Recipient.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
-
-
-def counts_only_report(db: Session, jurisdiction: str, cycle: int, jurisdictions: list[str], threshold: int):
-    """The indicator report as the working group may see it: counts for all service types
-    together, and none at all when the jurisdiction has too few institutions or when its set of
-    institutions differs from another jurisdiction's by fewer than ``threshold`` (companies
-    operate in several countries, so two countries' counts could be subtracted)."""
-    from dd_toolkit.engine.benchmark import _protect
-
-    report = indicator_report(db, jurisdiction, cycle)
-    sets = {j: indicator_report(db, j, cycle).organisation_ids for j in jurisdictions}
-    large = {j: members for j, members in sets.items() if len(members) >= threshold}
-    priority = sorted(large, key=lambda j: (len(large[j]), j))
-    withheld = len(report.organisation_ids) < threshold or jurisdiction in _protect(large, priority, threshold)
-    everything = report.by_service_type.get("all", [])
-    return IndicatorReport(
-        jurisdiction,
-        cycle,
-        report.institutions,
-        {} if withheld else {"all": everything},
-    ), withheld
+    return InboxPage([InboxRow(*row) for row in rows], total, page, per_page)

@@ -12,8 +12,9 @@ the score most.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank, Section
@@ -113,8 +114,7 @@ class ScoreCard:
     unanswered_questions: int
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        return _rounded(data)
+        return _plain(self)  # the same as _rounded(asdict(self)), in one pass
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreCard:
@@ -172,6 +172,28 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_rounded(v) for v in value]
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """``_rounded(asdict(value))`` without the deep copies: dataclasses become dicts, tuples
+    lists, floats are rounded. A card is turned into JSON at every submission."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        if not is_dataclass(value) or isinstance(value, type):
+            return copy.deepcopy(value)  # what asdict does with any other object
+        names = _FIELD_NAMES.setdefault(type(value), tuple(f.name for f in fields(value)))
+    return {name: _plain(getattr(value, name)) for name in names}
 
 
 # -- points for one answer -----------------------------------------------------------------

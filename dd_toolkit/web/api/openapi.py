@@ -97,11 +97,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "SubmissionList": {
         "type": "object",
-        "required": ["items", "count"],
+        "required": ["items", "count", "total", "page", "pages"],
         "additionalProperties": False,
         "properties": {
             "items": {"type": "array", "items": _ref("SubmissionSummary")},
-            "count": {"type": "integer", "minimum": 0},
+            "count": {"type": "integer", "minimum": 0, "description": "Items on this page."},
+            "total": {"type": "integer", "minimum": 0, "description": "Items on every page."},
+            "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1},
         },
     },
     "Evidence": {
@@ -321,6 +324,7 @@ RESPONSES: dict[str, Any] = {
 }
 
 CYCLE_PARAMETER = {"name": "cycle", "in": "query", "schema": {"type": "integer"}}
+PER_PAGE = 100  # submissions per page of the list
 
 
 def _document() -> dict[str, Any]:
@@ -345,10 +349,11 @@ def _document() -> dict[str, Any]:
                     "operationId": "listSubmissions",
                     "summary": "Submissions addressed to the token's jurisdictions",
                     "description": "One item per jurisdiction a submission is addressed to, "
-                    "most recently updated first.",
+                    f"most recently updated first, {PER_PAGE} to a page.",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": _ref("ReviewStatus")},
                         {**CYCLE_PARAMETER, "description": "Only submissions of this cycle."},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
                     ],
                     "responses": {
                         "200": _json(_ref("SubmissionList"), "The submissions."),

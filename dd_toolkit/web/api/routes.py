@@ -19,14 +19,16 @@ from werkzeug.exceptions import HTTPException
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from dd_toolkit.records.models import ApiToken, Assessment, Organisation, Recipient, ReviewStatus, Submission
-from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, indicator_report, integrity_ok
+from dd_toolkit.engine.indicators import indicator_rows
+from dd_toolkit.records import aggregates
+from dd_toolkit.records.models import ApiToken, Assessment, Recipient, ReviewStatus, Submission
+from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, integrity_ok
+from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.api import tokens
-from dd_toolkit.web.api.openapi import document
+from dd_toolkit.web.api.openapi import PER_PAGE, document
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content
-from dd_toolkit.web.regulator.routes import indicator_rows
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
@@ -98,7 +100,7 @@ def _summary(row: InboxRow) -> dict[str, Any]:
         "status": recipient.status,
         "status_label": STATUS_LABELS.get(recipient.status, recipient.status),
         "previous_id": recipient.previous_id,
-        "organisation_name": row.organisation.name,
+        "organisation_name": row.organisation_name,
         "cycle": assessment.cycle,
         "version": assessment.version,
         "submitted_at": _iso(submission.submitted_at),
@@ -124,9 +126,14 @@ def submissions():
     if status is not None and status not in set(ReviewStatus):
         _bad_request("The query parameter 'status' must be one of: " + ", ".join(s.value for s in ReviewStatus) + ".")
     cycle = _int_arg("cycle")
-    rows = inbox(db.session(), list(current_user.jurisdictions or []), status=status, cycle=cycle)
-    items = [_summary(row) for row in rows if can(current_user, Action.REVIEW, row.recipient)]
-    return jsonify({"items": items, "count": len(items)})
+    page = _int_arg("page") or 1
+    if page < 1:
+        _bad_request("The query parameter 'page' must be 1 or more.")
+    result = inbox(
+        db.session(), list(current_user.jurisdictions or []), status=status, cycle=cycle, page=page, per_page=PER_PAGE
+    )
+    items = [_summary(row) for row in result.rows if can(current_user, Action.REVIEW, row.recipient)]
+    return jsonify({"items": items, "count": len(items), "total": result.total, "page": page, "pages": result.pages})
 
 
 @bp.get("/submissions/<int:recipient_id>")
@@ -136,10 +143,9 @@ def submission(recipient_id: int):
     recipient = require(Action.REVIEW, session.get(Recipient, recipient_id))
     found = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, found.assessment_id)
-    organisation = session.get(Organisation, assessment.organisation_id)
     return jsonify(
         {
-            "recipient": _summary(InboxRow(recipient, found, assessment, organisation)),
+            "recipient": _summary(InboxRow(recipient, found, assessment, record_of(session, found.id))),
             "snapshot": json.loads(found.snapshot),
             "sha256": found.sha256,
             "integrity_verified": integrity_ok(found),
@@ -156,7 +162,7 @@ def indicators():
     cycle = _int_arg("cycle", required=True)
     if country not in (current_user.jurisdictions or []):
         abort(404)
-    report = indicator_report(db.session(), country, cycle)
+    report = aggregates.stored_indicator_report(db.session(), country, cycle)
     threshold = current_content().current_methodology.benchmark.disclosure_threshold
     # A regulator's view of the HTML report: the rows are the report's own, and the names of
     # the institutions come from the same counts as a list rather than the CSV's joined text.

@@ -4,30 +4,39 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from dd_toolkit.engine.benchmark import benchmark_csv, position, trends
+from dd_toolkit.engine.benchmark import benchmark_csv, group_ids, position
 from dd_toolkit.engine.charts import boxplot_svg
-from dd_toolkit.records import benchmarks as service
-from dd_toolkit.records.assessments import entry_from_submission, submission_of
+from dd_toolkit.records import aggregates
+from dd_toolkit.records.aggregates import BenchmarkSummary, entry_of
+from dd_toolkit.records.assessments import submission_of
 from dd_toolkit.records.models import Organisation
+from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
-from dd_toolkit.web.context import current_content
+from dd_toolkit.web.context import current_content, current_methodology
 
 bp = Blueprint("benchmarks", __name__)
 
 
-def _selected_cycle(data) -> int | None:
-    available = service.cycles(data)
-    if not available:
+def _selected_cycle(summary: BenchmarkSummary) -> int | None:
+    if not summary.cycles:
         return None
     try:
-        chosen = int(request.args.get("cycle", available[0]))
+        chosen = int(request.args.get("cycle", summary.cycles[0]))
     except ValueError:
         abort(404)
-    if chosen not in available:
+    if chosen not in summary.cycles:
         abort(404)
     return chosen
+
+
+def _stored(cycle: int):
+    """The stored benchmark of a cycle under the current methodology, or 404."""
+    benchmark = aggregates.stored_benchmark(db.session(), current_methodology(), cycle)
+    if benchmark is None:
+        abort(404)
+    return benchmark
 
 
 def _metric_labels() -> dict[str, str]:
@@ -45,17 +54,16 @@ def _metric_labels() -> dict[str, str]:
 @bp.route("/benchmarks/")
 @policy(Action.BENCHMARK_VIEW)
 def dashboard():
-    data = service.load(db.session(), current_content())
-    cycle = _selected_cycle(data)
-    benchmark = service.benchmark_for(data, current_content(), cycle) if cycle else None
-    method = current_content().current_methodology
+    method = current_methodology()
+    summary = aggregates.benchmark_summary(db.session(), method)
+    cycle = _selected_cycle(summary)
     return render_template(
         "benchmarks/dashboard.html",
-        data=data,
+        summary=summary,
         cycle=cycle,
-        cycles=service.cycles(data),
-        benchmark=benchmark,
-        trends=trends(data.entries, threshold=method.benchmark.disclosure_threshold) if cycle else [],
+        cycles=summary.cycles,
+        benchmark=_stored(cycle) if cycle else None,
+        trends=aggregates.stored_trends(db.session(), method) if cycle else [],
         method=method,
         names=_metric_labels(),
     )
@@ -64,11 +72,8 @@ def dashboard():
 @bp.route("/benchmarks/<int:cycle>.csv")
 @policy(Action.BENCHMARK_VIEW)
 def export_csv(cycle: int):
-    data = service.load(db.session(), current_content())
-    if cycle not in service.cycles(data):
-        abort(404)
     return Response(
-        benchmark_csv(service.benchmark_for(data, current_content(), cycle)),
+        benchmark_csv(_stored(cycle)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="benchmark-{cycle}.csv"'},
     )
@@ -77,10 +82,7 @@ def export_csv(cycle: int):
 @bp.route("/benchmarks/<int:cycle>/<metric>.svg")
 @policy(Action.BENCHMARK_VIEW)
 def box_plot(cycle: int, metric: str):
-    data = service.load(db.session(), current_content())
-    if cycle not in service.cycles(data):
-        abort(404)
-    benchmark = service.benchmark_for(data, current_content(), cycle)
+    benchmark = _stored(cycle)
     shown = [
         (group.label, result)
         for group in benchmark.disclosed
@@ -99,17 +101,18 @@ def peers(assessment_id: int):
     assessment = load_assessment(assessment_id)
     submission = submission_of(db.session(), assessment.id)
     org = db.session().get(Organisation, assessment.organisation_id)
-    method = current_content().current_methodology
+    method = current_methodology()
     positions, reason = [], None
-    if submission is None:
+    record = record_of(db.session(), submission.id) if submission is not None else None
+    if record is None:
         reason = "draft"
-    elif submission.methodology != method.key:
+    elif record.methodology != method.key:
         reason = "methodology"
     else:
-        data = service.load(db.session(), current_content())
-        own = entry_from_submission(submission, assessment.organisation_id, assessment.cycle)
-        benchmark = service.benchmark_for(data, current_content(), assessment.cycle)
-        positions = position(benchmark, own)
+        own = entry_of(record)
+        # Only the peer groups this company belongs to are read.
+        benchmark = aggregates.stored_benchmark(db.session(), method, assessment.cycle, groups=group_ids(own))
+        positions = position(benchmark, own) if benchmark is not None else []
     return render_template(
         "benchmarks/peers.html",
         assessment=assessment,

@@ -16,8 +16,7 @@ from dd_toolkit.engine.documents import (
     transparency_markdown,
 )
 from dd_toolkit.engine.render import markdown_html
-from dd_toolkit.records import benchmarks as benchmark_service
-from dd_toolkit.records.assessments import AssessmentError, submission_of
+from dd_toolkit.records.assessments import AssessmentError
 from dd_toolkit.records.models import ActionStatus, Organisation
 from dd_toolkit.records.plans import (
     ConflictError,
@@ -43,12 +42,7 @@ TRANSPARENCY_FORMATS = ("md", "html", "pdf")
 
 
 def _inputs(assessment):
-    # Peer medians only for a submission scored like the benchmark; otherwise none to compare.
-    peer: dict[str, float] = {}
-    submission = submission_of(db.session(), assessment.id)
-    if submission is not None and submission.methodology == current_content().current_methodology.key:
-        peer = benchmark_service.peer_medians(db.session(), current_content(), assessment.cycle)
-    return inputs_for(db.session(), current_content(), assessment, peer)
+    return inputs_for(db.session(), current_content(), assessment, with_peers=True)
 
 
 @bp.route("/<int:assessment_id>/action-plan")

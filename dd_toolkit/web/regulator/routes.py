@@ -5,29 +5,28 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
 from dd_toolkit.engine.documents import action_plan, transparency_markdown
+from dd_toolkit.engine.indicators import indicator_rows
 from dd_toolkit.engine.render import markdown_html, pdf_from_html
-from dd_toolkit.engine.scoring import ScoreCard
-from dd_toolkit.records.models import Assessment, AssessmentStatus, Recipient, Submission, User
+from dd_toolkit.records import aggregates
+from dd_toolkit.records.models import Assessment, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.review import (
     STATUS_LABELS,
     ReviewError,
     changed_answers,
     comment,
-    counts_only_report,
     inbox,
-    indicator_report,
     integrity_ok,
     timeline,
     transition,
 )
+from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content
@@ -45,16 +44,22 @@ def _recipient(recipient_id: int) -> Recipient:
 def index():
     args = request.args
     cycle = args.get("cycle", type=int)
-    rows = inbox(
+    result = inbox(
         db.session(),
         list(current_user.jurisdictions or []),
         status=args.get("status") or None,
         service_type=args.get("service_type") or None,
         size_band=args.get("size_band") or None,
         cycle=cycle,
+        page=args.get("page", 1, type=int),
     )
     return render_template(
-        "regulator/inbox.html", rows=rows, status_labels=STATUS_LABELS, taxonomy=current_bank().taxonomy, args=args
+        "regulator/inbox.html",
+        result=result,
+        rows=result.rows,
+        status_labels=STATUS_LABELS,
+        taxonomy=current_bank().taxonomy,
+        args=args,
     )
 
 
@@ -65,13 +70,12 @@ def submission(recipient_id: int):
     session = db.session()
     submission = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, submission.assessment_id)
-    snapshot = json.loads(submission.snapshot)
-    card = ScoreCard.from_dict(snapshot["score_card"])
     inputs = inputs_for(session, current_content(), assessment)
+    record = record_of(session, submission.id)
     previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
     changes = None
     if previous is not None:
-        changes = changed_answers(session.get(Submission, previous.submission_id).snapshot, submission.snapshot)
+        changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
     steps = timeline(session, recipient)
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
     return render_template(
@@ -79,8 +83,8 @@ def submission(recipient_id: int):
         recipient=recipient,
         submission=submission,
         assessment=assessment,
-        snapshot=snapshot,
-        card=card,
+        record=record,
+        card=inputs.card,
         plan=action_plan(inputs),
         transparency=markdown_html(transparency_markdown(inputs)),
         integrity=integrity_ok(submission),
@@ -145,10 +149,7 @@ def _report_args():
     if jurisdiction not in jurisdictions:
         abort(404)
     cycle = request.args.get("cycle", type=int)
-    cycles = sorted(
-        set(db.session().exec(select(Assessment.cycle).where(Assessment.status == AssessmentStatus.SUBMITTED))),
-        reverse=True,
-    )
+    cycles = aggregates.report_cycles(db.session())
     return jurisdictions, jurisdiction, cycle or (cycles[0] if cycles else None), cycles
 
 
@@ -174,32 +175,8 @@ def indicators():
 def _report(jurisdiction: str, cycle: int):
     """The full report for a regulator; the protected, counts-only one for the working group."""
     if can(current_user, Action.REVIEW):
-        return indicator_report(db.session(), jurisdiction, cycle), False
-    threshold = current_content().current_methodology.benchmark.disclosure_threshold
-    return counts_only_report(db.session(), jurisdiction, cycle, current_bank().taxonomy.asean_countries, threshold)
-
-
-def indicator_rows(report, names_visible: bool, threshold: int) -> list[dict]:
-    """The rows of the indicator report as its exports show them. Working-group members see
-    counts only, and a count over fewer institutions than the threshold is withheld."""
-    rows = []
-    for group, counts in report.by_service_type.items():
-        for count in counts:
-            withheld = not names_visible and count.applies < threshold
-            rows.append(
-                {
-                    "jurisdiction": report.jurisdiction,
-                    "cycle": report.cycle,
-                    "service_type": group,
-                    "indicator": count.key,
-                    "label": count.label,
-                    "institutions": "" if withheld else count.applies,
-                    "meeting": "" if withheld else count.met,
-                    "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
-                    "companies": "; ".join(count.companies) if names_visible else "",
-                }
-            )
-    return rows
+        return aggregates.stored_indicator_report(db.session(), jurisdiction, cycle), False
+    return aggregates.stored_indicator_counts(db.session(), jurisdiction, cycle)
 
 
 @bp.route("/indicators.<fmt>")

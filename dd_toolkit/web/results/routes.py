@@ -6,36 +6,27 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from dd_toolkit.engine.charts import bars_svg, radar_svg
 from dd_toolkit.engine.portable import ImportError_
-from dd_toolkit.engine.scoring import Methodology, ScoreCard
-from dd_toolkit.records.assessments import frozen_score_card, live_score_card, rescore_submission, submission_of
+from dd_toolkit.records.assessments import rescore_submission
 from dd_toolkit.records.models import Assessment, Organisation
+from dd_toolkit.records.reader import AssessmentView, read_assessment
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
-from dd_toolkit.web.context import current_bank, current_content, current_methodology
+from dd_toolkit.web.context import current_bank, current_content
 
 bp = Blueprint("results", __name__, url_prefix="/assessments")
 
 
-def _card(assessment: Assessment) -> tuple[ScoreCard, Methodology, bool]:
-    """The frozen card of a submission, or a live preview of a draft."""
-    submission = submission_of(db.session(), assessment.id)
-    if submission is not None:
-        card = frozen_score_card(submission)
-        method = current_content().methodology(submission.methodology) or current_methodology()
-        return card, method, True
-    return (
-        live_score_card(db.session(), current_bank(), current_methodology(), assessment),
-        current_methodology(),
-        False,
-    )
+def _view(assessment: Assessment) -> AssessmentView:
+    return read_assessment(db.session(), current_content(), assessment)
 
 
 @bp.route("/<int:assessment_id>/results")
 @policy(Action.ASSESSMENT_VIEW)
 def results(assessment_id: int):
     assessment = load_assessment(assessment_id)
-    card, method, frozen = _card(assessment)
+    view = _view(assessment)
+    card, method, frozen = view.card, view.method, view.frozen
     comparison = None
     comparison_error = None
     newer = [m for m in current_content().methodologies.values() if m.id == method.id and m.key != method.key]
@@ -45,13 +36,14 @@ def results(assessment_id: int):
         if other is None:
             abort(404)
         try:
-            comparison = (other, rescore_submission(current_bank(), other, submission_of(db.session(), assessment.id)))
+            comparison = (other, rescore_submission(current_bank(), other, view.submission))
         except ImportError_ as exc:
             comparison_error = exc.problems
     return render_template(
         "results/results.html",
         assessment=assessment,
         org=db.session().get(Organisation, assessment.organisation_id),
+        method_fallback=view.method_fallback,
         card=card,
         method=method,
         frozen=frozen,
@@ -66,7 +58,7 @@ def results(assessment_id: int):
 @policy(Action.ASSESSMENT_VIEW)
 def chart(assessment_id: int, name: str):
     assessment = load_assessment(assessment_id)
-    card, _method, _frozen = _card(assessment)
+    card = _view(assessment).card
     if name == "lenses":
         items = [item for lens in card.lenses for item in lens.items]
         svg = radar_svg([i.ref for i in items], [i.score for i in items])

@@ -1,0 +1,178 @@
+"""The RPA indicator report: how many submitting institutions meet RPA Indicators 7.2.1 (and
+each component), 7.3.1 where it applies, and 7.4.1, per jurisdiction and cycle.
+
+Plain data in (one :class:`Addressed` row per submission addressed to a jurisdiction, with its
+decoded indicator outcomes), plain data out. The records layer stores the reports; every page,
+export, API response and CLI command reads them from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dd_toolkit.engine.benchmark import _protect
+
+INDICATORS = ("RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    indicator_id: str
+    component_id: str  # empty for the indicator itself
+    label: str
+    met: bool | None  # None where the indicator does not apply
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """One submission addressed to one jurisdiction."""
+
+    jurisdiction: str
+    organisation_id: int
+    version: int
+    organisation_name: str
+    service_types: tuple[str, ...]
+    outcomes: tuple[Outcome, ...]
+
+
+@dataclass
+class IndicatorCount:
+    """How many submitting institutions meet one indicator (or one of its components)."""
+
+    key: str  # "RPA:7.2.1" or "RPA:7.2.1/identification"
+    label: str
+    met: int = 0
+    applies: int = 0
+    companies: list[str] = field(default_factory=list)  # names; shown to regulators only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "met": self.met,
+            "applies": self.applies,
+            "companies": self.companies,
+        }
+
+
+@dataclass
+class IndicatorReport:
+    jurisdiction: str
+    cycle: int
+    institutions: int
+    by_service_type: dict[str, list[IndicatorCount]]  # "all" first, then each service type
+    # Never shown: used to protect counts-only views against differencing.
+    organisation_ids: frozenset[int] = frozenset()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.jurisdiction,
+            "cycle": self.cycle,
+            "institutions": self.institutions,
+            "by_service_type": {g: [c.to_dict() for c in counts] for g, counts in self.by_service_type.items()},
+            "organisation_ids": sorted(self.organisation_ids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IndicatorReport:
+        return cls(
+            data["jurisdiction"],
+            data["cycle"],
+            data["institutions"],
+            {g: [IndicatorCount(**c) for c in counts] for g, counts in data["by_service_type"].items()},
+            frozenset(data.get("organisation_ids") or ()),
+        )
+
+
+def _sort_key(count: IndicatorCount) -> tuple[int, bool]:
+    return INDICATORS.index(count.key.split("/")[0]), "/" in count.key
+
+
+def indicator_reports(cycle: int, addressed: Iterable[Addressed]) -> dict[str, IndicatorReport]:
+    """One report per jurisdiction, counting each institution's latest submission of the cycle
+    addressed to that jurisdiction (a later version replaces an earlier one)."""
+    latest: dict[str, dict[int, Addressed]] = {}
+    for row in addressed:
+        mine = latest.setdefault(row.jurisdiction, {})
+        if row.organisation_id not in mine or mine[row.organisation_id].version < row.version:
+            mine[row.organisation_id] = row
+    reports = {}
+    for jurisdiction, rows in latest.items():
+        counts: dict[str, dict[str, IndicatorCount]] = {}
+        for row in sorted(rows.values(), key=lambda r: r.organisation_id):
+            for group in ["all", *row.service_types]:
+                table = counts.setdefault(group, {})
+                for outcome in row.outcomes:
+                    if outcome.indicator_id not in INDICATORS:
+                        continue
+                    key = (
+                        f"{outcome.indicator_id}/{outcome.component_id}"
+                        if outcome.component_id
+                        else outcome.indicator_id
+                    )
+                    count = table.setdefault(key, IndicatorCount(key, outcome.label))
+                    if outcome.met is None:
+                        continue
+                    count.applies += 1
+                    if outcome.met:
+                        count.met += 1
+                        count.companies.append(row.organisation_name)
+        order = ["all"] + sorted(k for k in counts if k != "all")
+        reports[jurisdiction] = IndicatorReport(
+            jurisdiction,
+            cycle,
+            len(rows),
+            {group: sorted(counts[group].values(), key=_sort_key) for group in order},
+            frozenset(rows),
+        )
+    return reports
+
+
+def counts_only(
+    reports: Mapping[str, IndicatorReport], jurisdictions: Sequence[str], cycle: int, threshold: int
+) -> dict[str, tuple[IndicatorReport, bool]]:
+    """The reports as the working group may see them: counts for all service types together,
+    and none at all when a jurisdiction has too few institutions or when its set of institutions
+    differs from another jurisdiction's by fewer than ``threshold`` (companies operate in several
+    countries, so two countries' counts could be subtracted). Maps each jurisdiction to
+    (report, withheld)."""
+    sets = {j: reports[j].organisation_ids if j in reports else frozenset() for j in jurisdictions}
+    large = {j: members for j, members in sets.items() if len(members) >= threshold}
+    priority = sorted(large, key=lambda j: (len(large[j]), j))
+    differenced = _protect(large, priority, threshold)
+    result = {}
+    for jurisdiction in jurisdictions:
+        report = reports.get(jurisdiction) or IndicatorReport(jurisdiction, cycle, 0, {})
+        withheld = len(report.organisation_ids) < threshold or jurisdiction in differenced
+        everything = report.by_service_type.get("all", [])
+        shown = [IndicatorCount(c.key, c.label, c.met, c.applies) for c in everything]
+        result[jurisdiction] = (
+            IndicatorReport(jurisdiction, cycle, report.institutions, {} if withheld else {"all": shown}),
+            withheld,
+        )
+    return result
+
+
+def indicator_rows(report: IndicatorReport, names_visible: bool, threshold: int) -> list[dict]:
+    """The rows of the indicator report as its exports show them. Working-group members see
+    counts only, and a count over fewer institutions than the threshold is withheld."""
+    rows = []
+    for group, counts in report.by_service_type.items():
+        for count in counts:
+            withheld = not names_visible and count.applies < threshold
+            rows.append(
+                {
+                    "jurisdiction": report.jurisdiction,
+                    "cycle": report.cycle,
+                    "service_type": group,
+                    "indicator": count.key,
+                    "label": count.label,
+                    "institutions": "" if withheld else count.applies,
+                    "meeting": "" if withheld else count.met,
+                    "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
+                    "companies": "; ".join(count.companies) if names_visible else "",
+                }
+            )
+    return rows

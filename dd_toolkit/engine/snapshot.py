@@ -1,0 +1,116 @@
+"""What a frozen submission means, decoded once.
+
+A submission is stored as canonical JSON with its SHA-256; that text stays the source of truth
+for integrity. At submission (and by the migration that backfills older submissions) it is
+decoded here, once, into the plain pieces the rest of the toolkit reads: the profile summary,
+the score card, each RPA indicator and component outcome, the benchmark entry and the answers.
+Pages, documents, the API and the CLI read those pieces instead of parsing the JSON again.
+
+Plain data in, plain data out: the records layer stores the result in its tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dd_toolkit.engine.content import AnswerData, Evidence, Profile
+
+#: The answer fields kept in the decoded record (the portable file's, without who and when).
+ANSWER_KEYS = ("value", "not_applicable", "justification", "comment", "evidence", "meta")
+
+
+@dataclass(frozen=True)
+class IndicatorOutcome:
+    """One RPA indicator (``component_id`` empty) or one of its components, for one submission."""
+
+    indicator_id: str
+    component_id: str
+    label: str
+    applies: bool
+    met: bool | None  # None where the indicator does not apply
+
+
+@dataclass(frozen=True)
+class DecodedSubmission:
+    organisation_name: str
+    profile: dict[str, Any]  # the organisation block of the snapshot, without the description
+    overall: float | None
+    band: str | None
+    score_card: dict[str, Any]
+    benchmark_entry: dict[str, Any]  # modules, lenses, indicators, practices
+    outcomes: tuple[IndicatorOutcome, ...]
+    answers: dict[str, dict[str, Any]]
+
+
+def decode(snapshot: dict[str, Any]) -> DecodedSubmission:
+    """Decode a parsed snapshot (the canonical JSON, loaded) into its stored pieces."""
+    card, org = snapshot["score_card"], snapshot["organisation"]
+    return DecodedSubmission(
+        organisation_name=org["name"],
+        profile={
+            "hq_country": org.get("hq_country"),
+            "countries": list(org.get("countries") or ()),
+            "service_types": list(org.get("service_types") or ()),
+            "features": list(org.get("features") or ()),
+            "size_band": org.get("size_band"),
+            "under18_users": org.get("under18_users"),
+        },
+        overall=card["overall"],
+        band=card["band"],
+        score_card=card,
+        benchmark_entry=benchmark_entry_of(card),
+        outcomes=tuple(indicator_outcomes(card)),
+        answers={qid: {k: item.get(k) for k in ANSWER_KEYS} for qid, item in snapshot["answers"].items()},
+    )
+
+
+def benchmark_entry_of(card: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a score card that take part in the anonymised benchmark."""
+    return {
+        "overall": card["overall"],
+        "modules": {m["id"]: m["score"] for m in card["modules"] if m["score"] is not None},
+        "lenses": {
+            item["ref"]: item["score"] for lens in card["lenses"] for item in lens["items"] if item["score"] is not None
+        },
+        "indicators": {i["id"]: i["met"] for i in card["indicators"]},
+        "practices": dict(card["practices"]),
+    }
+
+
+def indicator_outcomes(card: dict[str, Any]) -> list[IndicatorOutcome]:
+    outcomes = []
+    for indicator in card["indicators"]:
+        outcomes.append(
+            IndicatorOutcome(indicator["id"], "", indicator["label"], indicator["applies"], indicator["met"])
+        )
+        for component in indicator["components"]:
+            met = component["met"] if indicator["applies"] else None
+            outcomes.append(
+                IndicatorOutcome(indicator["id"], component["id"], component["label"], indicator["applies"], met)
+            )
+    return outcomes
+
+
+def profile_from(summary: dict[str, Any]) -> Profile:
+    return Profile(
+        service_types=tuple(summary.get("service_types") or ()),
+        features=tuple(summary.get("features") or ()),
+        countries=tuple(summary.get("countries") or ()),
+        size_band=summary.get("size_band"),
+        under18_users=summary.get("under18_users"),
+        hq_country=summary.get("hq_country"),
+    )
+
+
+def answer_from(fields: dict[str, Any]) -> AnswerData:
+    """An answer from its stored fields. They were validated when the assessment was submitted,
+    and the snapshot's hash covers them, so they are not checked against the bank again."""
+    return AnswerData(
+        value=fields.get("value"),
+        not_applicable=bool(fields.get("not_applicable")),
+        justification=fields.get("justification") or "",
+        comment=fields.get("comment") or "",
+        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in fields.get("evidence") or ()),
+        meta=dict(fields.get("meta") or {}),
+    )

@@ -1,0 +1,331 @@
+"""Generated demo companies, for a benchmark and regulator views with realistic volume:
+``dd-toolkit load-demo --companies N [--seed S]``.
+
+Every company gets a profile drawn from the taxonomy (service types, size band, a
+headquarters and the ASEAN countries it operates in, features that fit its services,
+under-18 users) and two submitted assessments, one per cycle, the later one often a little
+more mature. The same seed always gives the same companies (a ``random.Random(seed)``,
+never the global generator), and answers come from :func:`demo.demo_answer`, so every
+required question is answered.
+
+Answers of a generated draft are bulk-inserted (one audit event per company records that
+they were generated, instead of one per answer); starting and submitting go through the
+product's own :func:`start_assessment` and :func:`submit`, so the frozen snapshot, its score
+card and the regulators' recipients are exactly what a real submission stores.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dd_toolkit.engine import portable
+from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank, Taxonomy
+from dd_toolkit.engine.registry import Content
+from dd_toolkit.records.aggregates import refresh_all
+from dd_toolkit.records.assessments import create_organisation, record, start_assessment, submit
+from dd_toolkit.records.demo import DEMO_CYCLE, DemoCompany, demo_answers
+from dd_toolkit.records.models import Answer, Organisation, utcnow
+
+CONSENT_SHARE = 0.8  # the share of generated companies that consent to the benchmark
+
+PREFIXES = (
+    "Anggrek", "Bayu", "Bintang", "Bunga", "Cahaya", "Delima", "Garuda", "Halo", "Indah", "Jade",
+    "Kapok", "Kenari", "Kopi", "Lotus", "Mango", "Mawar", "Melati", "Mutiara", "Naga", "Nipa",
+    "Orchid", "Padi", "Pandan", "Pelangi", "Rambutan", "Rimba", "Sampan", "Samudra", "Selat", "Sinar",
+    "Suria", "Tala", "Teak", "Tiga", "Tropica", "Ubin", "Wau", "Zen", "Coral", "Monsoon",
+)  # fmt: skip
+SUFFIXES = (
+    "bay", "beam", "byte", "cast", "dot", "flow", "gate", "grid", "hub", "kit",
+    "leaf", "link", "loop", "nest", "path", "point", "spark", "tide", "verse", "wave",
+)  # fmt: skip
+
+# What a company of each service type is called, which features it tends to have (with how
+# likely), which other service type it sometimes also offers, and how likely children use it.
+KINDS = {
+    "isp": ("Net", "Broadband", "Fibre", "Internet"),
+    "mobile_operator": ("Mobile", "Telecom", "Cellular", "Telco"),
+    "social_network": ("Social", "Community", "Circle", "Connect"),
+    "messaging": ("Chat", "Messenger", "Talk", "Call"),
+    "gaming": ("Games", "Play", "Arcade", "Studios"),
+    "hardware_software": ("Devices", "Labs", "Systems", "Technologies"),
+    "streaming": ("Video", "Stream", "TV", "Music"),
+    "storage": ("Cloud", "Drive", "Vault", "Share"),
+    "payments": ("Pay", "Wallet", "Money", "Finance"),
+}
+GENERIC_KINDS = ("Digital", "Online", "Group", "Technologies")
+FEATURES = {
+    "isp": {"payments": 0.4, "location_sharing": 0.1},
+    "mobile_operator": {"payments": 0.8, "location_sharing": 0.3, "direct_messaging": 0.3},
+    "social_network": {
+        "user_uploads": 0.95,
+        "public_profiles": 0.9,
+        "direct_messaging": 0.85,
+        "recommender": 0.8,
+        "live_streaming": 0.5,
+        "anonymous_accounts": 0.4,
+        "virtual_currency": 0.3,
+        "location_sharing": 0.3,
+        "generative_ai": 0.3,
+    },
+    "messaging": {
+        "direct_messaging": 1.0,
+        "user_uploads": 0.8,
+        "e2e_encryption": 0.7,
+        "location_sharing": 0.4,
+        "anonymous_accounts": 0.3,
+        "payments": 0.2,
+        "generative_ai": 0.15,
+    },
+    "gaming": {
+        "direct_messaging": 0.8,
+        "virtual_currency": 0.8,
+        "payments": 0.7,
+        "public_profiles": 0.6,
+        "anonymous_accounts": 0.5,
+        "user_uploads": 0.3,
+        "live_streaming": 0.2,
+    },
+    "hardware_software": {
+        "location_sharing": 0.6,
+        "generative_ai": 0.4,
+        "user_uploads": 0.3,
+        "payments": 0.3,
+        "recommender": 0.2,
+    },
+    "streaming": {
+        "recommender": 0.95,
+        "live_streaming": 0.6,
+        "user_uploads": 0.5,
+        "payments": 0.5,
+        "public_profiles": 0.4,
+        "virtual_currency": 0.3,
+        "direct_messaging": 0.2,
+    },
+    "storage": {"user_uploads": 1.0, "anonymous_accounts": 0.3, "payments": 0.3},
+    "payments": {"payments": 1.0, "virtual_currency": 0.2, "direct_messaging": 0.1},
+}
+ALSO_OFFERS = {
+    "isp": ("mobile_operator",),
+    "mobile_operator": ("isp",),
+    "social_network": ("messaging", "streaming"),
+    "messaging": ("social_network", "payments"),
+    "gaming": ("streaming", "social_network"),
+    "hardware_software": ("storage", "gaming"),
+    "streaming": ("social_network",),
+    "storage": ("hardware_software",),
+    "payments": ("messaging",),
+}
+UNDER18 = {  # weights of "yes", "unknown", "no"
+    "social_network": (90, 10, 0),
+    "messaging": (90, 10, 0),
+    "gaming": (92, 8, 0),
+    "streaming": (85, 15, 0),
+    "isp": (70, 30, 0),
+    "mobile_operator": (75, 25, 0),
+    "hardware_software": (60, 30, 10),
+    "storage": (60, 30, 10),
+    "payments": (30, 40, 30),
+}
+# How often each service type and ASEAN headquarters turns up (one "deck" holds every one at
+# least once, so a few dozen companies already cover them all).
+SERVICE_WEIGHTS = {"social_network": 2, "gaming": 2, "payments": 2}
+HQ_WEIGHTS = {"SG": 3, "ID": 2, "MY": 2, "VN": 2, "TH": 2, "PH": 2}
+FOREIGN_HQ_SHARE = 0.12
+SIZE_WEIGHTS = {"startup": 30, "medium": 30, "large": 25, "very_large": 15}
+TELCO_SIZE_WEIGHTS = {"startup": 5, "medium": 25, "large": 40, "very_large": 30}
+# How many other ASEAN countries a company of each size operates in (inclusive range).
+REACH = {"startup": (0, 2), "medium": (0, 3), "large": (1, 6), "very_large": (3, 10)}
+# Weights of maturity 0-4 in the first cycle, by size band.
+MATURITY = {
+    "startup": (35, 35, 20, 10, 0),
+    "medium": (15, 30, 35, 15, 5),
+    "large": (5, 20, 35, 30, 10),
+    "very_large": (0, 10, 30, 40, 20),
+}
+SIZE_WORDS = {"startup": "start-up", "medium": "mid-sized", "large": "large", "very_large": "very large"}
+
+
+@dataclass(frozen=True)
+class GeneratedCompany:
+    index: int
+    name: str
+    description: str
+    profile: Profile
+    maturities: tuple[int, int]  # first and second cycle
+    benchmark_consent: bool
+
+
+class _Deck:
+    """Draws from a shuffled multiset, refilled when empty: random, but balanced."""
+
+    def __init__(self, rng: random.Random, weights: dict[str, int]):
+        self.rng, self.cards, self.items = rng, [], [k for k, n in weights.items() for _ in range(n)]
+
+    def draw(self) -> str:
+        if not self.cards:
+            self.cards = list(self.items)
+            self.rng.shuffle(self.cards)
+        return self.cards.pop()
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def generate_companies(
+    taxonomy: Taxonomy, count: int, seed: int = 0, taken: Sequence[str] = ()
+) -> list[GeneratedCompany]:
+    """``count`` company profiles for ``seed``, with names unlike any in ``taken``. Pure."""
+    rng = random.Random(seed)
+    service_ids = taxonomy.ids("service_types")
+    sizes = taxonomy.ids("size_bands")
+    under18 = taxonomy.ids("under18_users")
+    features_order = taxonomy.ids("features")
+    asean = taxonomy.asean_countries
+    foreign = [c for c in taxonomy.ids("countries") if c not in asean and c != "OTHER"]
+    services = _Deck(rng, {s: SERVICE_WEIGHTS.get(s, 1) for s in service_ids})
+    hqs = _Deck(rng, {c: HQ_WEIGHTS.get(c, 1) for c in asean})
+    names = {n.casefold() for n in taken}
+    companies = []
+    for index in range(count):
+        primary = services.draw()
+        service_types = [primary]
+        partners = [s for s in ALSO_OFFERS.get(primary, ()) if s in service_ids]
+        if partners and rng.random() < (0.4 if primary in ("isp", "mobile_operator") else 0.2):
+            service_types.append(rng.choice(partners))
+        telco = primary in ("isp", "mobile_operator")
+        size = _weighted(rng, {s: w for s, w in (TELCO_SIZE_WEIGHTS if telco else SIZE_WEIGHTS).items()})
+        if size not in sizes:
+            size = rng.choice(sizes)
+        hq = rng.choice(foreign) if foreign and rng.random() < FOREIGN_HQ_SHARE else hqs.draw()
+        low, high = REACH.get(size, (0, 3))
+        others = [c for c in asean if c != hq]
+        reach = rng.sample(others, min(len(others), rng.randint(max(low, 0 if hq in asean else 1), high)))
+        countries = [hq, *(c for c in asean if c in reach)]
+        likely = {f: p for s in service_types for f, p in FEATURES.get(s, {}).items()}
+        features = [f for f in features_order if f in likely and rng.random() < likely[f]]
+        yes, unknown, no = UNDER18.get(primary, (80, 20, 0))
+        children = _weighted(rng, {"yes": yes, "unknown": unknown, "no": no})
+        if children not in under18:
+            children = under18[0]
+        first = rng.choices(range(5), weights=MATURITY.get(size, (20, 20, 20, 20, 20)))[0]
+        step = rng.random()
+        second = min(4, first + 1) if step < 0.55 else max(0, first - 1) if step < 0.6 else first
+        consent = rng.random() < CONSENT_SHARE
+        kind = rng.choice(KINDS.get(primary, GENERIC_KINDS))
+        name = f"{rng.choice(PREFIXES)}{rng.choice(SUFFIXES)} {kind}"
+        unique, number = name, 2
+        while unique.casefold() in names:
+            unique, number = f"{name} {number}", number + 1
+        names.add(unique.casefold())
+        offer = " and ".join(taxonomy.label("service_types", s).lower() for s in service_types)
+        where = taxonomy.label("countries", hq)
+        description = (
+            f"A {SIZE_WORDS.get(size, size)} {offer} headquartered in {where}, "
+            f"serving users in {len(countries)} {'country' if len(countries) == 1 else 'countries'}."
+        )
+        profile = Profile(
+            service_types=tuple(service_types),
+            features=tuple(features),
+            countries=tuple(countries),
+            size_band=size,
+            under18_users=children,
+            hq_country=hq,
+        )
+        companies.append(GeneratedCompany(index, unique, description, profile, (first, second), consent))
+    return companies
+
+
+def _answer_rows(assessment_id: int, answers: dict[str, AnswerData]) -> list[dict]:
+    now = utcnow()
+    return [
+        {
+            "assessment_id": assessment_id,
+            "question_id": qid,
+            "version": 1,
+            "updated_by_id": None,
+            "updated_at": now,
+            **portable.answer_fields(answer),
+        }
+        for qid, answer in answers.items()
+    ]
+
+
+def load_generated(db: Session, content: Content, companies: int, seed: int = 0) -> int:
+    """Add ``companies`` generated companies, each with two submitted assessments; returns
+    how many were added. The same seed gives the same companies."""
+    bank: QuestionBank = content.bank
+    method = content.current_methodology
+    asean = set(bank.taxonomy.asean_countries)
+    taken = db.exec(select(Organisation.name)).all()
+    cycles = (DEMO_CYCLE - 1, DEMO_CYCLE)
+    synchronous = _relaxed_sync(db)
+    try:
+        for company in generate_companies(bank.taxonomy, companies, seed, taken):
+            _load_company(db, content, company, seed, cycles, asean)
+    finally:
+        if synchronous is not None:
+            db.rollback()  # nothing to roll back after a complete load: every company is committed
+            db.connection().exec_driver_sql(f"PRAGMA synchronous={int(synchronous)}")
+            db.commit()
+    # The stored benchmark and indicator reports are recomputed once, not after every submission.
+    refresh_all(db, bank, method)
+    return companies
+
+
+def _relaxed_sync(db: Session) -> int | None:
+    """On SQLite, stop syncing the disk at every commit while loading (WAL mode keeps the
+    database consistent; at worst a power cut loses the last commits of the load). Returns the
+    setting to restore, or None when nothing was changed."""
+    connection = db.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    previous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    db.commit()
+    return previous
+
+
+def _load_company(db: Session, content: Content, company: GeneratedCompany, seed: int, cycles, asean) -> None:
+    bank, method = content.bank, content.current_methodology
+    profile = company.profile
+    drafts = []
+    for cycle, maturity in zip(cycles, company.maturities, strict=True):
+        who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
+                          profile.service_types, profile.features, profile.size_band,
+                          profile.under18_users, "", maturity)  # fmt: skip
+        drafts.append((cycle, demo_answers(bank, profile, who, cycle)))
+    org = create_organisation(db, company.name, profile, None, description=company.description, source="generated")
+    record(
+        db,
+        user=None,
+        organisation_id=org.id,
+        action="demo.generate",
+        entity="organisation",
+        entity_id=org.id,
+        detail={
+            "seed": seed,
+            "index": company.index,
+            "maturity": dict(zip(map(str, cycles), company.maturities, strict=True)),
+            "answers": {str(cycle): len(answers) for cycle, answers in drafts},
+            "benchmark_consent": company.benchmark_consent,
+        },
+    )
+    for cycle, answers in drafts:
+        assessment = start_assessment(db, bank, org, cycle, None)  # commits the organisation too
+        db.execute(sa.insert(Answer), _answer_rows(assessment.id, answers))
+        submit(
+            db,
+            bank,
+            method,
+            assessment,
+            None,
+            benchmark_consent=company.benchmark_consent,
+            jurisdictions=[c for c in profile.countries if c in asean],
+            refresh_aggregates=False,
+        )

@@ -1,0 +1,348 @@
+"""Page speed under load: the app served by gunicorn (2 workers) measured with wrk, page by page
+and role by role, against a bare Flask page (tests/perf/bare_app.py) served the same way in the
+same run. Run with ``make bench-pages`` (part of ``make bench``), which installs Debian's wrk.
+
+Each company count N gets a throw-away instance (a temporary folder and SQLite database) with the
+demo data, plus N generated companies from ``dd-toolkit load-demo --companies N`` when N > 0.
+Everything listens on 127.0.0.1 only, and the servers are stopped at the end, also on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+USER_AGENT = "dd-toolkit-page-benchmark/1"
+DEMO_PASSWORD = "demo-password-2026"  # dd_toolkit/records/demo.py
+COMPANY_ADMIN = "admin@lumen.example"  # Lumen Social, the submitted assessment
+REGULATOR = "regulator@demo.example"  # jurisdictions MY and SG
+WORKING_GROUP = "wg@demo.example"
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(target: str, env: dict[str, str], log: Path, ready_path: str, timeout: float = 60):
+    """Serve ``target`` with 2 workers on a free loopback port; yields (base URL, master pid)."""
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{port}", "--error-logfile", str(log), target]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise BenchError(f"gunicorn {target} exited with {process.returncode}:\n{tail(log)}")
+            try:
+                with urllib.request.urlopen(base + ready_path, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError(f"gunicorn {target} did not answer within {timeout:.0f} s:\n{tail(log)}")
+            time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop the whole process group (gunicorn master and workers): TERM, then KILL."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def worker_rss(master_pid: int) -> list[tuple[int, str]]:
+    """(pid, VmRSS) of each child of the gunicorn master."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(master_pid):
+            found.append((int(entry.name), fields.get("VmRSS", "?").strip()))
+    return sorted(found)
+
+
+# --- the instance ----------------------------------------------------------------------------
+
+
+def dd_toolkit(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
+    result = subprocess.run(
+        [str(BIN / "dd-toolkit"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise BenchError(f"dd-toolkit {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def prepare_instance(folder: Path, companies: int) -> dict[str, str]:
+    env = dict(os.environ, DD_INSTANCE_PATH=str(folder), DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}")
+    started = time.perf_counter()
+    dd_toolkit(env, "init-db")
+    dd_toolkit(env, "load-demo")
+    if companies:
+        dd_toolkit(env, "load-demo", "--companies", str(companies))
+    print(f"instance ready in {time.perf_counter() - started:.1f} s: {folder}")
+    return env
+
+
+def supports_companies(env: dict[str, str]) -> bool:
+    return "--companies" in dd_toolkit(env, "load-demo", "--help", timeout=120)
+
+
+def demo_ids(database_url: str) -> dict[str, int]:
+    """The company admin's submitted assessment and the regulator's copy of its submission."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assessment_id = connection.execute(
+                sa.text(
+                    "SELECT a.id FROM assessment a JOIN organisation o ON o.id = a.organisation_id "
+                    "WHERE o.name = 'Lumen Social' AND a.status = 'submitted' ORDER BY a.id DESC"
+                )
+            ).scalar()
+            recipient_id = connection.execute(
+                sa.text(
+                    "SELECT r.id FROM recipient r JOIN submission s ON s.id = r.submission_id "
+                    "WHERE s.assessment_id = :assessment AND r.jurisdiction IN ('SG', 'MY') ORDER BY r.id"
+                ),
+                {"assessment": assessment_id},
+            ).scalar()
+    finally:
+        engine.dispose()
+    if assessment_id is None or recipient_id is None:
+        raise BenchError("the demo data has no submitted Lumen Social assessment sent to SG or MY")
+    return {"assessment": assessment_id, "recipient": recipient_id}
+
+
+# --- HTTP as a signed-in user ----------------------------------------------------------------
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """A cookie-keeping client that does not follow redirects and always sends USER_AGENT."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), NoRedirect)
+        self.opener.addheaders = [("User-Agent", USER_AGENT)]
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, Location header, body)."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as response:
+                return response.status, response.headers.get("Location", ""), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Location", ""), exc.read().decode(errors="replace")
+
+    def sign_in(self, email: str) -> None:
+        status, _, page = self.request("/auth/login")
+        tag = next((t for t in re.findall(r"<input[^>]*>", page) if 'name="csrf_token"' in t), "")
+        token = re.search(r'value="([^"]+)"', tag)
+        if status != 200 or token is None:
+            raise BenchError(f"GET /auth/login gave {status} without a csrf_token field")
+        form = {"csrf_token": token.group(1), "email": email, "password": DEMO_PASSWORD}
+        status, location, _ = self.request("/auth/login", form)
+        if status != 302 or "/auth/login" in location:
+            raise BenchError(f"signing in as {email} failed (status {status}, location {location!r})")
+
+    @property
+    def session_cookie(self) -> str:
+        for cookie in self.cookies:
+            if cookie.name == "session":
+                return cookie.value
+        raise BenchError("no session cookie after signing in")
+
+    def check(self, path: str) -> None:
+        status, location, _ = self.request(path)
+        if status != 200:
+            raise BenchError(f"GET {path} gave {status} {location} (expected 200)")
+
+
+def section_path(browser: Browser, assessment_id: int) -> str:
+    """The first section page linked from the assessment overview."""
+    status, _, page = browser.request(f"/assessments/{assessment_id}")
+    found = re.search(rf'href="(/assessments/{assessment_id}/sections/[^"?#]+)"', page)
+    if status != 200 or found is None:
+        raise BenchError(f"no section link on /assessments/{assessment_id} (status {status})")
+    return found.group(1)
+
+
+def pages_to_measure(base: str, ids: dict[str, int]) -> list[tuple[str, str, str, str]]:
+    """(label, role, path, session cookie) for every page, each checked to answer 200."""
+    assessment, recipient = ids["assessment"], ids["recipient"]
+    plan = []
+    for role, email in (("company admin", COMPANY_ADMIN), ("regulator", REGULATOR), ("working group", WORKING_GROUP)):
+        browser = Browser(base)
+        browser.sign_in(email)
+        if role == "company admin":
+            paths = {
+                "home": "/",
+                "section": section_path(browser, assessment),
+                "results": f"/assessments/{assessment}/results",
+                "action plan": f"/assessments/{assessment}/action-plan",
+                "transparency draft": f"/assessments/{assessment}/transparency",
+                "peers": f"/assessments/{assessment}/peers",
+            }
+        elif role == "regulator":
+            paths = {"inbox": "/review/", "submission": f"/review/{recipient}", "indicators": "/review/indicators"}
+        else:
+            paths = {"benchmarks": "/benchmarks/", "indicators": "/review/indicators"}
+        for label, path in paths.items():
+            browser.check(path)
+            plan.append((label, role, path, browser.session_cookie))
+    return plan
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk(url: str, duration: int, cookie: str | None = None) -> dict[str, float]:
+    # A 30 s timeout (wrk's default is 2 s) so slow pages are measured, not dropped as socket errors.
+    command = ["wrk", "-t2", "-c8", f"-d{duration}s", "--timeout", "30s", "--latency"]
+    command += ["-H", f"User-Agent: {USER_AGENT}"]
+    if cookie:
+        command += ["-H", f"Cookie: session={cookie}"]
+    result = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration + 60)
+    out = result.stdout
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed on {url}:\n{out}{result.stderr}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if bad:
+        raise BenchError(f"{url}: {bad.group(1)} responses were not 2xx/3xx under load:\n{out}")
+
+    def latency(percent: str) -> float:
+        found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        if found is None:
+            raise BenchError(f"no {percent}% latency in wrk output:\n{out}")
+        return float(found.group(1)) * UNITS_MS[found.group(2)]
+
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if rate is None:
+        raise BenchError(f"no Requests/sec in wrk output:\n{out}")
+    errors = re.search(r"Socket errors:.*", out)
+    if errors:
+        print(f"warning: {url}: {errors.group(0).strip()}")
+    return {"rps": float(rate.group(1)), "p50": latency("50"), "p99": latency("99")}
+
+
+def print_table(companies: int, bare: dict[str, float], rows: list[tuple[str, str, dict[str, float]]]) -> None:
+    print(f"\nN = {companies} generated companies (plus the demo data)")
+    header = f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'/ bare':>7}"
+    print(header)
+    print("-" * len(header))
+    for label, role, r in [("bare Flask page", "-", bare), *rows]:
+        ratio = r["rps"] / bare["rps"]
+        print(f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {ratio:>7.3f}")
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run_one(companies: int, duration: int, bare_base: str, workdir: Path) -> None:
+    folder = workdir / f"n{companies}"
+    folder.mkdir()
+    env = prepare_instance(folder, companies)
+    ids = demo_ids(env["DATABASE_URL"])
+    with gunicorn("dd_toolkit.web:create_app()", env, folder / "gunicorn.log", "/healthz") as (base, master):
+        plan = pages_to_measure(base, ids)
+        bare = wrk(bare_base + "/", duration)
+        rows = []
+        for label, role, path, cookie in plan:
+            rows.append((label, role, wrk(base + path, duration, cookie)))
+        print_table(companies, bare, rows)
+        print(f"app gunicorn master {master}, worker RSS after the run:")
+        for pid, rss in worker_rss(master):
+            print(f"  worker {pid}: {rss}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--companies", default="0,1000,10000", help="comma-separated company counts (0 = demo only)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per page")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.companies.split(",") if n.strip()]
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: run `make bench-pages` (it installs Debian's wrk)")
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dd-bench-pages-")))
+        if any(counts) and not supports_companies(dict(os.environ, DD_INSTANCE_PATH=str(workdir))):
+            print(
+                "`dd-toolkit load-demo --companies N` does not exist yet: "
+                f"skipping the scale runs ({', '.join(str(n) for n in counts if n)}), measuring N=0 only"
+            )
+            counts = [0]
+        bare_base, _ = stack.enter_context(
+            gunicorn("tests.perf.bare_app:app", dict(os.environ), workdir / "bare.log", "/")
+        )
+        for companies in counts:
+            run_one(companies, args.duration, bare_base, workdir)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BenchError as exc:
+        sys.exit(f"benchmark failed: {exc}")

@@ -13,6 +13,7 @@ the HTML that :func:`dd_toolkit.render.markdown_html` makes of it. No Flask, no 
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import io
 import re
@@ -163,8 +164,19 @@ def _clause(value: Any) -> str:
 
 
 def report_environment(root: Path) -> jinja2.Environment:
-    """Templates from ``root/reports``, falling back to the bundled ``reports/``."""
-    folders = [Path(root) / "reports"]
+    """Templates from ``root/reports``, falling back to the bundled ``reports/``.
+
+    One environment per content folder and set of template files there, so each template is
+    compiled once per process; Jinja reloads a template whose file changed, and a template
+    added to the folder is found."""
+    folder = Path(root) / "reports"
+    present = tuple(sorted(f.name for f in folder.iterdir())) if folder.is_dir() else ()
+    return _environment(folder, present)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(folder: Path, _present: tuple[str, ...]) -> jinja2.Environment:
+    folders = [folder]
     bundled = bundled_root() / "reports"
     if bundled.resolve() != folders[0].resolve():
         folders.append(bundled)

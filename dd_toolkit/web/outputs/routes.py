@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from dd_toolkit.engine.actions import carry_forward
 from dd_toolkit.engine.documents import (
@@ -52,12 +53,8 @@ def action_plan_page(assessment_id: int):
     inputs = _inputs(assessment)
     plan = action_plan(inputs)
     tracking = tracking_of(db.session(), assessment.id)
-    forms = {}
-    for item in plan.items:
-        row = tracking.get(item.id)
-        form = TrackingForm(formdata=None, obj=row, prefix=f"item-{item.id}")
-        form.base_version.data = str(row.version) if row else "0"
-        forms[item.id] = form
+    # The fields' labels, once for the page; the fields themselves are plain HTML in the template.
+    labels = {field.short_name: field.label.text for field in TrackingForm(formdata=None, meta={"csrf": False})}
     statuses = {
         item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO) for item in plan.items
     }
@@ -69,7 +66,8 @@ def action_plan_page(assessment_id: int):
         org=db.session().get(Organisation, assessment.organisation_id),
         plan=plan,
         tracking=tracking,
-        forms=forms,
+        labels=labels,
+        csrf=generate_csrf(),
         statuses=statuses,
         status_labels=STATUS_LABELS,
         previous=previous,

@@ -1,0 +1,241 @@
+"""A submission decoded once, one reader, stored aggregates, and an engine that stands alone."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+import dd_toolkit.engine
+from dd_toolkit.engine import portable
+from dd_toolkit.records import aggregates
+from dd_toolkit.records.database import standalone_session, upgrade
+from dd_toolkit.records.models import (
+    Aggregate,
+    IndicatorOutcomeRecord,
+    Recipient,
+    Submission,
+    SubmissionRecord,
+)
+from dd_toolkit.records.reader import read_assessment
+from dd_toolkit.records.review import inbox
+from dd_toolkit.records.submissions import record_of
+
+from .conftest import make_app
+
+
+def _submission(session, assessment) -> Submission:
+    return session.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+
+
+# -- the engine imports alone ---------------------------------------------------------------------
+
+
+def test_every_engine_module_imports_without_flask_or_the_database():
+    modules = [m.name for m in pkgutil.walk_packages(dd_toolkit.engine.__path__, "dd_toolkit.engine.")]
+    assert "dd_toolkit.engine.scoring" in modules and "dd_toolkit.engine.benchmark" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "web = ('flask', 'sqlalchemy', 'sqlmodel', 'werkzeug')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in web)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_content_helpers_do_not_shadow_the_content_package():
+    import dd_toolkit.web.context as context
+
+    assert not hasattr(dd_toolkit, "content") or isinstance(dd_toolkit.content, type(sys))
+    assert callable(context.current_content) and callable(context.current_bank)
+
+
+# -- decoded at submit -----------------------------------------------------------------------------
+
+
+def test_submit_stores_the_decoded_record_beside_the_unchanged_snapshot(demo):
+    for submission in demo.exec(select(Submission)).all():
+        snapshot = json.loads(submission.snapshot)
+        # The canonical JSON and its hash are what they always were.
+        assert portable.sha256_of(snapshot) == submission.sha256
+        assert portable.canonical_json(snapshot) == submission.snapshot
+
+        record = record_of(demo, submission.id)
+        assert record.organisation_name == snapshot["organisation"]["name"]
+        assert record.service_types == snapshot["organisation"]["service_types"]
+        assert record.countries == snapshot["organisation"]["countries"]
+        assert record.overall == snapshot["score_card"]["overall"]
+        assert record.band == snapshot["score_card"]["band"]
+        assert record.score_card == snapshot["score_card"]
+        assert record.benchmark_consent is submission.benchmark_consent
+        assert record.answers == {
+            qid: {k: a[k] for k in ("value", "not_applicable", "justification", "comment", "evidence", "meta")}
+            for qid, a in snapshot["answers"].items()
+        }
+        outcomes = demo.exec(
+            select(IndicatorOutcomeRecord).where(IndicatorOutcomeRecord.submission_id == submission.id)
+        ).all()
+        expected = sum(1 + len(i["components"]) for i in snapshot["score_card"]["indicators"])
+        assert len(outcomes) == expected > 0
+        whole = {o.indicator_id: o.met for o in outcomes if not o.component_id}
+        assert whole == {i["id"]: i["met"] for i in snapshot["score_card"]["indicators"]}
+
+
+def test_a_new_version_becomes_the_latest_record(make, session):
+    from dd_toolkit.records.assessments import new_version, submit
+
+    org = make.organisation()
+    first = make.submitted(org)
+    second = new_version(session, make.bank, first, None)
+    submit(session, make.bank, make.content.current_methodology, second, None)
+    records = session.exec(select(SubmissionRecord).where(SubmissionRecord.organisation_id == org.id)).all()
+    assert sorted((r.version, r.latest) for r in records) == [(1, False), (2, True)]
+
+
+def test_migration_backfills_the_records_of_earlier_submissions(make, session, database_url):
+    org = make.organisation("Backfilled Co")
+    assessment = make.submitted(org, consent=True, methodology="standard@test.1")  # the version with indicators
+    submission = _submission(session, assessment)
+    before = record_of(session, submission.id).model_dump(exclude={"id"})
+    session.close()
+    # Back to the schema before records existed, and up again: the migration decodes it.
+    upgrade(database_url, "0004")
+    upgrade(database_url)
+    with standalone_session(session.get_bind()) as fresh:
+        after = record_of(fresh, submission.id).model_dump(exclude={"id"})
+        assert after == before
+        count = fresh.exec(select(sa.func.count()).select_from(IndicatorOutcomeRecord)).one()
+        assert count > 0
+
+
+# -- one reader ------------------------------------------------------------------------------------
+
+
+def test_the_reader_gives_the_frozen_card_of_a_submission_and_a_live_one_of_a_draft(make, session):
+    org = make.organisation()
+    submitted = make.submitted(org)
+    view = read_assessment(session, make.content, submitted)
+    assert view.frozen and not view.method_fallback
+    assert view.card.to_dict() == json.loads(_submission(session, submitted).snapshot)["score_card"]
+    assert view.answers.keys() == make.complete_answers().keys()
+
+    draft = make.assessment(make.organisation(), answers={"mini.policy.owner": 2})
+    live = read_assessment(session, make.content, draft)
+    assert not live.frozen and live.card.scored_questions == 1
+
+
+def test_a_frozen_card_whose_methodology_is_not_installed_keeps_its_numbers(make, session):
+    submitted = make.submitted(make.organisation())
+    reader_view = read_assessment(session, make.content, submitted)
+    frozen = json.loads(_submission(session, submitted).snapshot)["score_card"]
+    frozen["methodology"]["version"] = "1999.1"  # not installed here
+    frozen["overall"] = 12.34
+    view = make.content.scored(reader_view.profile, reader_view.answers, frozen)
+    assert view.frozen and view.fallback
+    assert view.card.overall == 12.34  # frozen numbers never change
+    assert view.method.id == frozen["methodology"]["id"]
+    assert view.method.key == make.content.current_methodology.key
+
+
+# -- stored aggregates -----------------------------------------------------------------------------
+
+
+def test_aggregates_are_stored_in_the_database_and_every_worker_reads_the_same(make, session, database_url, tmp_path):
+    method = make.content.current_methodology
+    threshold = method.benchmark.disclosure_threshold
+    for _ in range(threshold):
+        make.submitted(make.organisation(), consent=True)
+    # A second app on the same database stands for another worker (or another host).
+    other = make_app(database_url, tmp_path)
+    with standalone_session(other.extensions["dd_engine"]) as elsewhere:
+        stored = aggregates.stored_benchmark(elsewhere, method, 2026)
+        assert stored.group("all").n == threshold
+        rows = elsewhere.exec(select(sa.func.count()).select_from(Aggregate).where(Aggregate.kind == "benchmark"))
+        assert rows.one() >= 2
+    # A new consenting submission refreshes the stored figures; every worker sees them.
+    make.submitted(make.organisation(), consent=True)
+    with standalone_session(other.extensions["dd_engine"]) as elsewhere:
+        assert aggregates.stored_benchmark(elsewhere, method, 2026).group("all").n == threshold + 1
+    other.extensions["dd_engine"].dispose()
+
+
+def test_pages_read_stored_aggregates_and_never_rebuild_them(app, make, auth, client, monkeypatch):
+    from dd_toolkit.records.models import PlatformRole
+
+    for _ in range(6):
+        make.submitted(make.organisation(), consent=True)
+    org = make.organisation()
+    admin = make.user(org)
+    assessment = make.submitted(org, admin, consent=True)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a page rebuilt an aggregate")
+
+    monkeypatch.setattr(aggregates, "build_benchmark", refuse)
+    monkeypatch.setattr(aggregates, "indicator_reports", refuse)
+    monkeypatch.setattr(aggregates, "trends", refuse)
+    auth.login(admin.email)
+    for url in (f"/assessments/{assessment.id}/peers", f"/assessments/{assessment.id}/action-plan"):
+        assert client.get(url).status_code == 200, url
+    auth.logout()
+    wg = make.user(platform_role=PlatformRole.WORKING_GROUP)
+    auth.login(wg.email)
+    for url in ("/benchmarks/", "/benchmarks/2026.csv", "/review/indicators?country=SG&cycle=2026"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_a_slower_refresh_never_overwrites_newer_figures(session):
+    aggregates._replace(session, "test", "scope", {"": {"n": 2}}, marker=20)
+    aggregates._replace(session, "test", "scope", {"": {"n": 1}}, marker=10)
+    session.commit()
+    assert aggregates._payload(session, "test", "scope") == {"n": 2}
+    aggregates._replace(session, "test", "scope", {"": {"n": 3}}, marker=30)
+    session.commit()
+    assert aggregates._payload(session, "test", "scope") == {"n": 3}
+
+
+def test_init_db_recomputes_the_stored_aggregates(make, session, database_url, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from dd_toolkit.cli import main as cli
+
+    from .conftest import FIXTURE_CONTENT
+
+    make.submitted(make.organisation(), consent=True)
+    session.execute(sa.delete(Aggregate))
+    session.commit()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "i"))
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
+    result = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "init-db"])
+    assert result.exit_code == 0, result.output
+    assert aggregates.stored_indicator_report(session, "SG", 2026).institutions == 0  # not addressed to SG
+    assert aggregates.benchmark_summary(session, make.content.current_methodology).cycles == [2026]
+
+
+# -- lists paginate --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_page", [4])
+def test_the_inbox_is_read_one_page_at_a_time_with_filters_in_the_database(make, session, per_page):
+    from dd_toolkit.records.assessments import submit
+
+    for i in range(6):
+        org = make.organisation(service_types=["gaming"] if i % 2 else ["messaging"])
+        assessment = make.assessment(org, answers=make.complete_answers())
+        submit(session, make.bank, make.content.current_methodology, assessment, None, jurisdictions=["SG"])
+    first = inbox(session, ["SG"], page=1, per_page=per_page)
+    second = inbox(session, ["SG"], page=2, per_page=per_page)
+    assert (first.total, first.pages, len(first.rows), len(second.rows)) == (6, 2, 4, 2)
+    assert not {r.recipient.id for r in first.rows} & {r.recipient.id for r in second.rows}
+    gaming = inbox(session, ["SG"], service_type="gaming", per_page=per_page)
+    assert gaming.total == 3 and all(r.record.service_types == ["gaming"] for r in gaming.rows)
+    assert inbox(session, ["MY"]).total == 0
+    assert session.exec(select(sa.func.count()).select_from(Recipient)).one() == 6

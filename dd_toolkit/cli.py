@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -105,15 +106,20 @@ def init_db(ctx: click.Context) -> None:
 def load_demo_command(ctx: click.Context, companies: int, seed: int) -> None:
     """Load the demo companies and accounts (once), and optionally generated companies."""
     from dd_toolkit.records.demo import load_demo, sign_in_help
-    from dd_toolkit.records.generated import load_generated
+    from dd_toolkit.records.generated import bulk_loading, load_generated
 
     app, session = _session(ctx)
     with app.app_context(), session as db:
-        created = load_demo(db, app.extensions["dd_content"])
+        with bulk_loading(db):
+            created = load_demo(db, app.extensions["dd_content"])
+        started = time.perf_counter()
         added = load_generated(db, app.extensions["dd_content"], companies, seed) if companies else 0
     click.echo("demo data loaded" if created else "demo data already present")
     if added:
-        click.echo(f"added {added} generated companies (seed {seed}), each with two submitted assessments")
+        click.echo(
+            f"added {added} generated companies (seed {seed}), each with two submitted assessments, "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
     click.echo(sign_in_help())
 
 
@@ -363,40 +369,58 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
 
 
 @main.command("benchmark")
-@click.option("--cycle", type=int, help="Cycle (year); default: the latest with submissions.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print the aggregates as CSV (what the pages show).")
+@click.option("--release", "number", type=int, help="Release number; default: the latest.")
+@click.option("--cycle", type=int, help="Cycle (year); default: the latest in the release.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the figures as CSV (what the working group downloads).")
 @click.pass_context
-def benchmark_command(ctx: click.Context, cycle: int | None, as_csv: bool) -> None:
-    """The anonymised benchmark of consenting submissions, under the disclosure rules."""
-    from dd_toolkit.engine.benchmark import benchmark_csv
-    from dd_toolkit.records import aggregates
+def benchmark_command(ctx: click.Context, number: int | None, cycle: int | None, as_csv: bool) -> None:
+    """The working group's benchmark: a published release, exactly as its pages show it."""
+    from dd_toolkit.engine import disclosure
+    from dd_toolkit.records import releases
 
     app, session = _session(ctx)
     method = app.extensions["dd_content"].current_methodology
     with session as db:
-        available = aggregates.benchmark_summary(db, method).cycles
-        if not available:
-            raise click.ClickException(f"no consenting submissions scored with {method.key} yet")
-        cycle = cycle or available[0]
-        if cycle not in available:
-            raise click.ClickException(f"no benchmark for {cycle}; cycles: {', '.join(map(str, available))}")
-        result = aggregates.stored_benchmark(db, method, cycle)
+        release = releases.published(db, method, number)
+    if release is None:
+        raise click.ClickException(f"no release {number}" if number else f"no release published under {method.key} yet")
+    cycle = cycle or max(release.cycles)
+    if cycle not in release.cycles:
+        raise click.ClickException(f"release {release.number} covers {', '.join(map(str, release.cycles))}")
     if as_csv:
-        click.echo(benchmark_csv(result), nl=False)
+        click.echo(disclosure.working_group_csv(release, cycle), nl=False)
         return
-    click.echo(f"benchmark {cycle} ({method.key}), threshold {result.threshold} companies")
-    for group in result.groups:
-        overall = group.metric("overall")
-        if group.suppressed or overall is None or overall.suppressed:
-            click.echo(
-                f"  {group.label:<45} {group.n_display:>14}  not shown: "
-                f"{group.reason or (overall.reason if overall else '')}"
-            )
-        else:
-            click.echo(
-                f"  {group.label:<45} {group.n_display:>14}  overall quartiles "
-                f"{overall.p25:.0f} / {overall.median:.0f} / {overall.p75:.0f}"
-            )
+    final = " (final)" if release.final else ""
+    click.echo(f"release {release.number}{final}, published {release.published_at}, cycle {cycle} ({method.key})")
+    for row in disclosure.working_group_rows(release, cycle):
+        if row["metric"] != "overall" and row["metric"] != "companies":
+            continue
+        shown = row["status"] == "shown"
+        figures = (
+            f"{row['companies']} companies"
+            if row["metric"] == "companies"
+            else f"{row['p25']} / {row['median']} / {row['p75']}"
+        )
+        click.echo(
+            f"  {row['group_label']:<45} {row['metric']:<10} {figures if shown else 'withheld: ' + row['reason']}"
+        )
+
+
+@main.command("publish-release")
+@click.option("--final", is_flag=True, help="The final release of the cycle (published even if nothing changed).")
+@click.pass_context
+def publish_release_command(ctx: click.Context, final: bool) -> None:
+    """Publish the working group's next release, when the disclosure rules allow a new one."""
+    from dd_toolkit.records import releases
+
+    app, session = _session(ctx)
+    content = app.extensions["dd_content"]
+    with session as db:
+        row = releases.publish(db, content.bank, content.current_methodology, final=final)
+    if row is None:
+        click.echo("nothing new can be published yet: no peer group has enough new consenting submissions")
+        return
+    click.echo(f"published release {row.number}{' (final)' if row.final else ''}: {row.companies} companies")
 
 
 @main.group("report")
@@ -497,7 +521,7 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
         raise click.ClickException(f"{country} is not an ASEAN Member State code")
     with session as db:
         report = stored_indicator_report(db, country, cycle)
-    rows = indicator_rows(report, True, content.current_methodology.benchmark.disclosure_threshold)
+    rows = indicator_rows(report)
     if as_csv:
         buffer = io.StringIO()
         writer = csv_module.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])

@@ -20,11 +20,12 @@ THRESHOLD = 5
 
 @pytest.fixture
 def peers(make):
-    """Thirteen consenting companies in cycle 2026 (one of them the only start-up, so its size
-    group is too small to show), two that did not consent, one scored with an older methodology,
-    and one that submitted two versions (only the latest counts)."""
+    """Fifteen consenting companies in cycle 2026 (one of them the only start-up, so its size
+    group is too small to show): a release is published after every fifth. Then two that did not
+    consent, one scored with an older methodology, and a second version of one submission: too
+    few changes for a new release."""
     orgs = []
-    sizes = ["large"] * 6 + ["medium"] * 6 + ["startup"]
+    sizes = ["large"] * 7 + ["medium"] * 7 + ["startup"]
     for number, size in enumerate(sizes):
         org = make.organisation(name=f"Peer {number}", size_band=size)
         answers = {**make.complete_answers(), "mini.policy.owner": number % 5}
@@ -60,17 +61,17 @@ def test_only_the_working_group_sees_the_dashboard(client, make, auth):
 
 def test_empty_state(client, working_group):
     page = client.get("/benchmarks/").get_data(as_text=True)
-    assert "No benchmark yet" in page
+    assert "No release yet" in page
 
 
-def test_dashboard_counts_consenting_latest_same_methodology(client, working_group, peers):
+def test_dashboard_shows_the_latest_release_of_consenting_submissions(client, working_group, peers):
     page = client.get("/benchmarks/").get_data(as_text=True)
-    # 13 consenting companies under the current methodology (Peer 0 once, with its latest
-    # version); the two that did not consent and the one scored with another version are left
-    # out, and the note says so.
+    # Release 3, published with the fifteenth consenting company. The two that did not consent,
+    # the one scored with another version and Peer 0's second version came after it: four
+    # submissions, fewer than the threshold, so no new release.
+    assert "<dt>Release</dt><dd>3</dd>" in page
     all_row = page.split('<th scope="row">All companies</th>')[1].split("</tr>")[0]
-    assert "<td>13</td>" in all_row
-    assert "1 consenting submission scored with another methodology version is not included." in page
+    assert "<td>15</td>" in all_row
     for name in ("Peer 0", "Private 0", "Old method"):
         assert name not in page
     startup = page.split('<th scope="row">Start-up (1-49 staff)</th>')[1].split("</tr>")[0]
@@ -134,7 +135,7 @@ def test_company_sees_where_it_stands(client, make, auth, peers, session):
     assessment = session.exec(select(Assessment).where(Assessment.organisation_id == org.id)).one()
     auth.login(admin.email)
     page = client.get(f"/assessments/{assessment.id}/peers").get_data(as_text=True)
-    assert "All companies" in page and "13 companies" in page
+    assert "All companies" in page and "15 companies" in page
     assert "Your position" in page
     assert any(
         band in page

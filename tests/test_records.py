@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 import dd_toolkit.engine
-from dd_toolkit.engine import portable
-from dd_toolkit.records import aggregates
+from dd_toolkit.engine import disclosure, portable
+from dd_toolkit.records import aggregates, releases
 from dd_toolkit.records.database import standalone_session, upgrade
 from dd_toolkit.records.models import (
     Aggregate,
@@ -155,14 +155,13 @@ def test_aggregates_are_stored_in_the_database_and_every_worker_reads_the_same(m
     # A second app on the same database stands for another worker (or another host).
     other = make_app(database_url, tmp_path)
     with standalone_session(other.extensions["dd_engine"]) as elsewhere:
-        stored = aggregates.stored_benchmark(elsewhere, method, 2026)
-        assert stored.group("all").n == threshold
-        rows = elsewhere.exec(select(sa.func.count()).select_from(Aggregate).where(Aggregate.kind == "benchmark"))
-        assert rows.one() >= 2
-    # A new consenting submission refreshes the stored figures; every worker sees them.
-    make.submitted(make.organisation(), consent=True)
+        assert releases.published(elsewhere, method).benchmarks[2026].group("all").n == threshold
+        assert aggregates.stored_indicator_report(elsewhere, "SG", 2026).cycle == 2026
+    # New consenting submissions are published in the next release; every worker sees it.
+    for _ in range(threshold):
+        make.submitted(make.organisation(), consent=True)
     with standalone_session(other.extensions["dd_engine"]) as elsewhere:
-        assert aggregates.stored_benchmark(elsewhere, method, 2026).group("all").n == threshold + 1
+        assert releases.published(elsewhere, method).benchmarks[2026].group("all").n == 2 * threshold
     other.extensions["dd_engine"].dispose()
 
 
@@ -178,16 +177,15 @@ def test_pages_read_stored_aggregates_and_never_rebuild_them(app, make, auth, cl
     def refuse(*_args, **_kwargs):
         raise AssertionError("a page rebuilt an aggregate")
 
-    monkeypatch.setattr(aggregates, "build_benchmark", refuse)
+    monkeypatch.setattr(disclosure, "build_release", refuse)
     monkeypatch.setattr(aggregates, "indicator_reports", refuse)
-    monkeypatch.setattr(aggregates, "trends", refuse)
     auth.login(admin.email)
     for url in (f"/assessments/{assessment.id}/peers", f"/assessments/{assessment.id}/action-plan"):
         assert client.get(url).status_code == 200, url
     auth.logout()
     wg = make.user(platform_role=PlatformRole.WORKING_GROUP)
     auth.login(wg.email)
-    for url in ("/benchmarks/", "/benchmarks/2026.csv", "/review/indicators?country=SG&cycle=2026"):
+    for url in ("/benchmarks/", "/benchmarks/2026.csv", "/benchmarks/indicators?country=SG&cycle=2026"):
         assert client.get(url).status_code == 200, url
 
 
@@ -217,7 +215,7 @@ def test_init_db_recomputes_the_stored_aggregates(make, session, database_url, m
     result = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "init-db"])
     assert result.exit_code == 0, result.output
     assert aggregates.stored_indicator_report(session, "SG", 2026).institutions == 0  # not addressed to SG
-    assert aggregates.benchmark_summary(session, make.content.current_methodology).cycles == [2026]
+    assert releases.published(session, make.content.current_methodology) is None  # one consenting: none due
 
 
 # -- lists paginate --------------------------------------------------------------------------------

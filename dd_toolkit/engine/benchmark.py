@@ -822,9 +822,11 @@ def _systematic(columns: Sequence[Sequence[Any]], d: int, modulus: int | None) -
 
 
 def _protect(
-    sets: Mapping[Hashable, frozenset],
+    sets: Mapping[Hashable, frozenset | tuple[frozenset, ...]],
     priority: Sequence[Hashable],
     threshold: int,
+    *,
+    admitted: Mapping[Hashable, frozenset | tuple[frozenset, ...]] | None = None,
 ) -> dict[Hashable, Hashable | None]:
     """Rules 2 and 3 over one family of contributor sets that passed rule 1.
 
@@ -837,37 +839,58 @@ def _protect(
     suppressed. The admitted family is checked as a whole, and it is maximal: each suppressed
     set would still clash or leak if added back alone.
 
+    ``admitted`` holds sets that are already published (keys distinct from those of ``sets``):
+    they are never suppressed, and every key is checked against them as against the sets
+    admitted before it. A set may also be given as a tuple of views of the same figure, its
+    members keyed in different ways (e.g. by submission and by organisation): each view is
+    compared only with the same view of the other sets, and a key is admitted only if the
+    rules hold in every view.
+
     Returns the suppressed keys, each mapped to the admitted key it clashed with (rule 2) or to
     ``None`` (rule 3).
     """
+    fixed = dict(admitted or {})
+    if fixed.keys() & sets.keys():
+        raise ValueError("keys of admitted sets and candidate sets must be distinct")
+    views = {key: (members if isinstance(members, tuple) else (members,)) for key, members in {**fixed, **sets}.items()}
+    width = max((len(v) for v in views.values()), default=1)
 
-    # Sets as bit masks: differences are then counted fast.
-    masks = {key: _set_mask(members) for key, members in sets.items()}
-    if any(mask is None for mask in masks.values()):
-        index = {company: i for i, company in enumerate(set().union(*sets.values()))}
-        masks = {key: _bitmask(index[c] for c in members) for key, members in sets.items()}
+    # Sets as bit masks, per view: differences are then counted fast.
+    masks: dict[Hashable, list[int]] = {key: [] for key in views}
+    for i in range(width):
+        mine = {key: _set_mask(v[i]) for key, v in views.items()}
+        if any(mask is None for mask in mine.values()):
+            index = {company: n for n, company in enumerate(set().union(*(v[i] for v in views.values())))}
+            mine = {key: _bitmask(index[c] for c in v[i]) for key, v in views.items()}
+        for key, mask in mine.items():
+            masks[key].append(mask)
 
-    def differ(a: int, b: int) -> bool:
-        return 0 < (a & ~b).bit_count() < threshold or 0 < (b & ~a).bit_count() < threshold
+    def differ(a: Hashable, b: Hashable) -> bool:
+        return any(
+            0 < (x & ~y).bit_count() < threshold or 0 < (y & ~x).bit_count() < threshold
+            for x, y in zip(masks[a], masks[b], strict=True)
+        )
+
+    def leaks(keys: Sequence[Hashable]) -> bool:
+        return any(_find_leak([views[k][i] for k in keys], threshold) is not None for i in range(width))
 
     def admit(check_leaks: bool) -> tuple[list[Hashable], dict[Hashable, Hashable | None]]:
-        admitted: list[Hashable] = []
+        chosen: list[Hashable] = list(fixed)
         dropped: dict[Hashable, Hashable | None] = {}
         for key in reversed(priority):
-            mine = sets[key]
-            clash = next((other for other in admitted if differ(masks[key], masks[other])), None)
+            clash = next((other for other in chosen if differ(key, other)), None)
             if clash is not None:
                 dropped[key] = clash
-            elif check_leaks and _find_leak([sets[k] for k in admitted] + [mine], threshold) is not None:
+            elif check_leaks and leaks([*chosen, key]):
                 dropped[key] = None
             else:
-                admitted.append(key)
-        return admitted, dropped
+                chosen.append(key)
+        return chosen, dropped
 
     # Without leaks among the survivors of rule 2, checking each admission would change
     # nothing (every family checked would be part of a family without leaks): check once.
-    admitted, dropped = admit(check_leaks=False)
-    if _find_leak([sets[k] for k in admitted], threshold) is None:
+    chosen, dropped = admit(check_leaks=False)
+    if not leaks(chosen):
         return dropped
     return admit(check_leaks=True)[1]
 

@@ -8,11 +8,9 @@ export, API response and CLI command reads them from there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from dd_toolkit.engine.benchmark import _protect
 
 INDICATORS = ("RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1")
 
@@ -130,38 +128,25 @@ def indicator_reports(cycle: int, addressed: Iterable[Addressed]) -> dict[str, I
     return reports
 
 
-def counts_only(
-    reports: Mapping[str, IndicatorReport], jurisdictions: Sequence[str], cycle: int, threshold: int
-) -> dict[str, tuple[IndicatorReport, bool]]:
-    """The reports as the working group may see them: counts for all service types together,
-    and none at all when a jurisdiction has too few institutions or when its set of institutions
-    differs from another jurisdiction's by fewer than ``threshold`` (companies operate in several
-    countries, so two countries' counts could be subtracted). Maps each jurisdiction to
-    (report, withheld)."""
-    sets = {j: reports[j].organisation_ids if j in reports else frozenset() for j in jurisdictions}
-    large = {j: members for j, members in sets.items() if len(members) >= threshold}
-    priority = sorted(large, key=lambda j: (len(large[j]), j))
-    differenced = _protect(large, priority, threshold)
-    result = {}
-    for jurisdiction in jurisdictions:
-        report = reports.get(jurisdiction) or IndicatorReport(jurisdiction, cycle, 0, {})
-        withheld = len(report.organisation_ids) < threshold or jurisdiction in differenced
-        everything = report.by_service_type.get("all", [])
-        shown = [IndicatorCount(c.key, c.label, c.met, c.applies) for c in everything]
-        result[jurisdiction] = (
-            IndicatorReport(jurisdiction, cycle, report.institutions, {} if withheld else {"all": shown}),
-            withheld,
-        )
-    return result
+INDICATOR_COLUMNS = (
+    "jurisdiction",
+    "cycle",
+    "service_type",
+    "indicator",
+    "label",
+    "institutions",
+    "meeting",
+    "companies",
+)
 
 
-def indicator_rows(report: IndicatorReport, names_visible: bool, threshold: int) -> list[dict]:
-    """The rows of the indicator report as its exports show them. Working-group members see
-    counts only, and a count over fewer institutions than the threshold is withheld."""
+def indicator_rows(report: IndicatorReport) -> list[dict]:
+    """The rows of a regulator's indicator report as its exports (CSV, PDF, API, CLI) show them.
+    The working group never sees this report: its figures come from the releases
+    (:func:`dd_toolkit.engine.disclosure.country_indicator_view`)."""
     rows = []
     for group, counts in report.by_service_type.items():
         for count in counts:
-            withheld = not names_visible and count.applies < threshold
             rows.append(
                 {
                     "jurisdiction": report.jurisdiction,
@@ -169,10 +154,9 @@ def indicator_rows(report: IndicatorReport, names_visible: bool, threshold: int)
                     "service_type": group,
                     "indicator": count.key,
                     "label": count.label,
-                    "institutions": "" if withheld else count.applies,
-                    "meeting": "" if withheld else count.met,
-                    "status": f"withheld: fewer than {threshold} institutions" if withheld else "shown",
-                    "companies": "; ".join(count.companies) if names_visible else "",
+                    "institutions": count.applies,
+                    "meeting": count.met,
+                    "companies": "; ".join(count.companies),
                 }
             )
     return rows

@@ -3,6 +3,9 @@ shown as HTML goes through :func:`markdown_html`."""
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import markdown
 import nh3
 from markupsafe import Markup
@@ -54,11 +57,33 @@ def sanitise_html(html: str) -> str:
     )
 
 
+_parsers = threading.local()
+
+# Texts up to this length have their HTML kept (the guidance of every question, a transparency
+# draft): a page shows the same texts again and again, and Python-Markdown is slow.
+CACHED_LENGTH = 50_000
+
+
+def _markdown_to_html(text: str) -> str:
+    # One parser per thread, reset before each use: building a parser costs more than most
+    # conversions, and a parser must not be shared between threads.
+    parser = getattr(_parsers, "markdown", None)
+    if parser is None:
+        parser = _parsers.markdown = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+    return sanitise_html(parser.reset().convert(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_markdown_to_html(text: str) -> str:
+    return _markdown_to_html(text)
+
+
 def markdown_html(text: str | None) -> Markup:
     if not text:
         return Markup("")
-    html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
-    return Markup(sanitise_html(html))
+    if type(text) is str and len(text) <= CACHED_LENGTH:
+        return Markup(_cached_markdown_to_html(text))
+    return Markup(_markdown_to_html(text))
 
 
 def pdf_from_html(html: str) -> bytes:

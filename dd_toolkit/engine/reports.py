@@ -13,11 +13,11 @@ the HTML that :func:`dd_toolkit.render.markdown_html` makes of it. No Flask, no 
 from __future__ import annotations
 
 import csv
-import functools
 import datetime as dt
+import functools
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -242,9 +242,22 @@ def render_transparency_markdown(env: jinja2.Environment, draft: TransparencyDra
 # -- CSV --------------------------------------------------------------------------------------
 
 
-def _cell(value: str) -> str:
+def _cell(value: Any) -> Any:
     """A spreadsheet cell that cannot start a formula (a user typing "=HYPERLINK(...)")."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """CSV with a header row, every cell neutralised against formula injection: the one CSV
+    writer for every export."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(row.get(key, "")) for key in columns})
+    return out.getvalue()
 
 
 def action_plan_csv(plan: ActionPlan, tracking: Mapping[str, Mapping[str, Any]] | None = None) -> str:

@@ -30,6 +30,11 @@ class IndicatorOutcome:
     applies: bool
     met: bool | None  # None where the indicator does not apply
 
+    @property
+    def key(self) -> str:
+        """ "RPA:7.2.1" for the indicator, "RPA:7.2.1/identification" for a component."""
+        return f"{self.indicator_id}/{self.component_id}" if self.component_id else self.indicator_id
+
 
 @dataclass(frozen=True)
 class DecodedSubmission:
@@ -73,7 +78,7 @@ def benchmark_entry_of(card: dict[str, Any]) -> dict[str, Any]:
         "lenses": {
             item["ref"]: item["score"] for lens in card["lenses"] for item in lens["items"] if item["score"] is not None
         },
-        "indicators": {i["id"]: i["met"] for i in card["indicators"]},
+        "indicators": {outcome.key: outcome.met for outcome in indicator_outcomes(card)},
         "practices": dict(card["practices"]),
     }
 

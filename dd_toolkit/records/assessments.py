@@ -21,12 +21,12 @@ from dd_toolkit.engine.content import AnswerData, Evidence, Profile, QuestionBan
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
 from dd_toolkit.records import aggregates, review
+from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
     ActionTracking,
     Answer,
     Assessment,
     AssessmentStatus,
-    AuditEvent,
     Organisation,
     Submission,
     User,
@@ -54,29 +54,6 @@ def profile_of(org: Organisation) -> Profile:
         size_band=org.size_band,
         under18_users=org.under18_users,
         hq_country=org.hq_country,
-    )
-
-
-def record(
-    db: Session,
-    *,
-    user: User | None,
-    organisation_id: int | None,
-    action: str,
-    entity: str,
-    entity_id: Any = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Add an audit event to the session; the caller's commit writes it with the change."""
-    db.add(
-        AuditEvent(
-            user_id=user.id if user else None,
-            organisation_id=organisation_id,
-            action=action,
-            entity=entity,
-            entity_id=None if entity_id is None else str(entity_id),
-            detail=detail or {},
-        )
     )
 
 
@@ -261,7 +238,7 @@ def save_answers(
             save_versioned(db, Answer, {"assessment_id": assessment.id, "question_id": qid}, row, base_version, values)
         except StaleVersion as stale:
             # An answer removed since the page loaded is shown as an empty one at version 0.
-            outcome.conflicts[qid] = stale.current or Answer(question_id=qid, version=0)
+            outcome.conflicts[qid] = stale.current if stale.current is not None else Answer(question_id=qid, version=0)
             continue
         record(
             db,
@@ -288,7 +265,8 @@ def build_document(db: Session, assessment: Assessment, rows: dict[str, Answer] 
     ``rows`` are its answer rows when the caller has just read them."""
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id) if rows is None else rows
-    emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_({r.updated_by_id for r in rows.values()})))}
+    updaters = {r.updated_by_id for r in rows.values()} - {None}
+    emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_(updaters)))} if updaters else {}
     return {
         "format": portable.FORMAT,
         "format_version": portable.FORMAT_VERSION,

@@ -8,16 +8,19 @@ more mature. The same seed always gives the same companies (a ``random.Random(se
 never the global generator), and answers come from :func:`demo.demo_answer`, so every
 required question is answered.
 
-Answers of a generated draft are bulk-inserted (one audit event per company records that
-they were generated, instead of one per answer); starting and submitting go through the
-product's own :func:`start_assessment` and :func:`submit`, so the frozen snapshot, its score
-card and the regulators' recipients are exactly what a real submission stores.
+A company's two drafts and their answers are inserted in bulk (one audit event per company
+records that they were generated, instead of one per answer); each draft is then submitted
+through the product's own :func:`submit`, so the frozen snapshot, its score card, the decoded
+record and the regulators' recipients are exactly what a real submission stores. The stored
+aggregates are refreshed once at the end, not after every submission.
 """
 
 from __future__ import annotations
 
+import gc
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -27,9 +30,9 @@ from dd_toolkit.engine import portable
 from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank, Taxonomy
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.records.aggregates import refresh_all
-from dd_toolkit.records.assessments import create_organisation, record, start_assessment, submit
+from dd_toolkit.records.assessments import create_organisation, record, submit
 from dd_toolkit.records.demo import DEMO_CYCLE, DemoCompany, demo_answers
-from dd_toolkit.records.models import Answer, Organisation, utcnow
+from dd_toolkit.records.models import Answer, Assessment, Organisation, utcnow
 
 CONSENT_SHARE = 0.8  # the share of generated companies that consent to the benchmark
 
@@ -147,6 +150,18 @@ MATURITY = {
     "large": (5, 20, 35, 30, 10),
     "very_large": (0, 10, 30, 40, 20),
 }
+NOUNS = {
+    "isp": "internet provider",
+    "mobile_operator": "mobile operator",
+    "social_network": "social network",
+    "messaging": "messaging app",
+    "gaming": "online game publisher",
+    "hardware_software": "device and software maker",
+    "streaming": "streaming service",
+    "storage": "cloud storage service",
+    "payments": "payment service",
+}
+THE = ("Philippines", "Netherlands", "United", "Republic")  # country names said with "the"
 SIZE_WORDS = {"startup": "start-up", "medium": "mid-sized", "large": "large", "very_large": "very large"}
 
 
@@ -204,10 +219,14 @@ def generate_companies(
             size = rng.choice(sizes)
         hq = rng.choice(foreign) if foreign and rng.random() < FOREIGN_HQ_SHARE else hqs.draw()
         low, high = REACH.get(size, (0, 3))
+        # Countries of operation: the ASEAN headquarters first, then the other ASEAN Member States.
         others = [c for c in asean if c != hq]
         reach = rng.sample(others, min(len(others), rng.randint(max(low, 0 if hq in asean else 1), high)))
-        countries = [hq, *(c for c in asean if c in reach)]
-        likely = {f: p for s in service_types for f, p in FEATURES.get(s, {}).items()}
+        countries = [*([hq] if hq in asean else []), *(c for c in asean if c in reach)]
+        likely: dict[str, float] = {}
+        for service in service_types:
+            for feature, chance in FEATURES.get(service, {}).items():
+                likely[feature] = max(chance, likely.get(feature, 0.0))
         features = [f for f in features_order if f in likely and rng.random() < likely[f]]
         yes, unknown, no = UNDER18.get(primary, (80, 20, 0))
         children = _weighted(rng, {"yes": yes, "unknown": unknown, "no": no})
@@ -223,11 +242,12 @@ def generate_companies(
         while unique.casefold() in names:
             unique, number = f"{name} {number}", number + 1
         names.add(unique.casefold())
-        offer = " and ".join(taxonomy.label("service_types", s).lower() for s in service_types)
+        offer = " and ".join(NOUNS.get(s) or taxonomy.label("service_types", s).lower() for s in service_types)
         where = taxonomy.label("countries", hq)
+        where = f"the {where}" if where.startswith(THE) else where
         description = (
-            f"A {SIZE_WORDS.get(size, size)} {offer} headquartered in {where}, "
-            f"serving users in {len(countries)} {'country' if len(countries) == 1 else 'countries'}."
+            f"A {SIZE_WORDS.get(size, size)} {offer} headquartered in {where}, serving users in "
+            f"{len(countries)} ASEAN Member State{'' if len(countries) == 1 else 's'}."
         )
         profile = Profile(
             service_types=tuple(service_types),
@@ -264,43 +284,64 @@ def load_generated(db: Session, content: Content, companies: int, seed: int = 0)
     asean = set(bank.taxonomy.asean_countries)
     taken = db.exec(select(Organisation.name)).all()
     cycles = (DEMO_CYCLE - 1, DEMO_CYCLE)
-    synchronous = _relaxed_sync(db)
-    try:
+    with bulk_loading(db):
         for company in generate_companies(bank.taxonomy, companies, seed, taken):
             _load_company(db, content, company, seed, cycles, asean)
-    finally:
-        if synchronous is not None:
-            db.rollback()  # nothing to roll back after a complete load: every company is committed
-            db.connection().exec_driver_sql(f"PRAGMA synchronous={int(synchronous)}")
-            db.commit()
     # The stored benchmark and indicator reports are recomputed once, not after every submission.
     refresh_all(db, bank, method)
     return companies
 
 
-def _relaxed_sync(db: Session) -> int | None:
-    """On SQLite, stop syncing the disk at every commit while loading (WAL mode keeps the
-    database consistent; at worst a power cut loses the last commits of the load). Returns the
-    setting to restore, or None when nothing was changed."""
+@contextmanager
+def bulk_loading(db: Session) -> Iterator[None]:
+    """Settings for loading many rows at once, put back afterwards.
+
+    On SQLite the disk is not synced at every commit (WAL mode keeps the database consistent;
+    at worst a power cut loses the last commits of the load). Garbage is collected less often,
+    and not among the long-lived objects (content, mappers): a load makes many short-lived ORM
+    objects, and about a tenth of the time went to collecting them."""
     connection = db.connection()
-    if connection.dialect.name != "sqlite":
-        return None
-    previous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    synchronous = None
+    if connection.dialect.name == "sqlite":
+        synchronous = int(connection.exec_driver_sql("PRAGMA synchronous").scalar())
+        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
     db.commit()
-    return previous
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        if synchronous is not None:
+            db.rollback()  # nothing to roll back after a complete load: everything is committed
+            db.connection().exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            db.commit()
 
 
 def _load_company(db: Session, content: Content, company: GeneratedCompany, seed: int, cycles, asean) -> None:
+    """The company, its two drafts with every answer in one insert, then each submitted."""
     bank, method = content.bank, content.current_methodology
     profile = company.profile
-    drafts = []
-    for cycle, maturity in zip(cycles, company.maturities, strict=True):
+    answer_sets = []
+    for maturity, cycle in zip(company.maturities, cycles, strict=True):
         who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
                           profile.service_types, profile.features, profile.size_band,
                           profile.under18_users, "", maturity)  # fmt: skip
-        drafts.append((cycle, demo_answers(bank, profile, who, cycle)))
+        answer_sets.append(demo_answers(bank, profile, who, cycle))
     org = create_organisation(db, company.name, profile, None, description=company.description, source="generated")
+    # A new organisation's first draft of each cycle, as start_assessment would make it.
+    drafts = [
+        Assessment(organisation_id=org.id, cycle=cycle, version=1, questionnaire_versions=bank.versions())
+        for cycle in cycles
+    ]
+    db.add_all(drafts)
+    db.flush()
+    db.execute(
+        sa.insert(Answer.__table__),  # Core: one multi-row insert, no ORM bookkeeping
+        [row for draft, answers in zip(drafts, answer_sets, strict=True) for row in _answer_rows(draft.id, answers)],
+    )
     record(
         db,
         user=None,
@@ -311,19 +352,18 @@ def _load_company(db: Session, content: Content, company: GeneratedCompany, seed
         detail={
             "seed": seed,
             "index": company.index,
+            "assessments": [draft.id for draft in drafts],
             "maturity": dict(zip(map(str, cycles), company.maturities, strict=True)),
-            "answers": {str(cycle): len(answers) for cycle, answers in drafts},
+            "answers": {str(cycle): len(answers) for cycle, answers in zip(cycles, answer_sets, strict=True)},
             "benchmark_consent": company.benchmark_consent,
         },
     )
-    for cycle, answers in drafts:
-        assessment = start_assessment(db, bank, org, cycle, None)  # commits the organisation too
-        db.execute(sa.insert(Answer.__table__), _answer_rows(assessment.id, answers))  # Core: no ORM bookkeeping
+    for draft in drafts:  # each submission commits (the first one with the company and its drafts)
         submit(
             db,
             bank,
             method,
-            assessment,
+            draft,
             None,
             benchmark_consent=company.benchmark_consent,
             jurisdictions=[c for c in profile.countries if c in asean],

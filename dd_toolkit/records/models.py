@@ -333,3 +333,25 @@ class Aggregate(SQLModel, table=True):
     # The newest submission id the figures include: a slower refresh never overwrites a newer one.
     source_marker: int = 0
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class Release(SQLModel, table=True):
+    """A published release of the working group's figures: the only figures the working group
+    ever sees. ``figures`` is what is shown; ``ledger`` (the contributor sets of every figure
+    published so far) is never shown and only checks the next release."""
+
+    __tablename__ = "release"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(sa_column_kwargs={"unique": True})
+    methodology: str = Field(max_length=100)
+    published_at: datetime = Field(default_factory=utcnow)
+    final: bool = False
+    cycles: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    companies: int = 0
+    rules: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ledger: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The newest submission the release had before it (publication is checked against later ones).
+    source_marker: int = 0
+    published_by_id: int | None = Field(default=None, foreign_key="user_account.id")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.documents import Inputs
 from dd_toolkit.engine.registry import Content
-from dd_toolkit.records import aggregates
+from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import (
     AssessmentError,
     answers_of,
@@ -58,7 +59,7 @@ def inputs_for(
 ) -> Inputs:
     """The inputs of an assessment's documents, through the one reader (frozen or live).
 
-    With ``with_peers``, the stored peer medians of the benchmark are included, for a
+    With ``with_peers``, the peer medians of the latest release are included, for a
     submission scored with the methodology the benchmark uses (otherwise there is nothing
     like-for-like to compare with, and the medians are empty)."""
     view = read_assessment(db, content, assessment)
@@ -66,7 +67,7 @@ def inputs_for(
     if with_peers:
         method = content.current_methodology
         comparable = view.record is not None and view.record.methodology == method.key
-        peer_medians = aggregates.peer_medians(db, method, assessment.cycle) if comparable else {}
+        peer_medians = releases.peer_medians(db, method, assessment.cycle) if comparable else {}
     previous = previous_submitted(db, assessment)
     edit = transparency_edit(db, assessment.id)
     return Inputs(
@@ -209,7 +210,12 @@ def discard_transparency(db: Session, assessment: Assessment, user: User | None)
             entity="assessment",
             entity_id=assessment.id,
         )
-        db.commit()
+        try:
+            db.commit()
+        except StaleDataError:
+            # Someone saved a newer text in the same instant: keep theirs.
+            db.rollback()
+            raise ConflictError(transparency_edit(db, assessment.id)) from None
 
 
 def previous_items(db: Session, content: Content, previous: Assessment) -> list[dict[str, Any]]:

@@ -82,14 +82,18 @@ def address(
             .where(Submission.assessment_id == previous_assessment_id)
         )
         previous = {row.jurisdiction: row for row in rows}
-    created = []
-    for jurisdiction in sorted(set(jurisdictions)):
-        earlier = previous.get(jurisdiction)
-        recipient = Recipient(
-            submission_id=submission.id, jurisdiction=jurisdiction, previous_id=earlier.id if earlier else None
+    created = [
+        Recipient(
+            submission_id=submission.id,
+            jurisdiction=jurisdiction,
+            previous_id=previous[jurisdiction].id if jurisdiction in previous else None,
         )
-        db.add(recipient)
-        db.flush()
+        for jurisdiction in sorted(set(jurisdictions))
+    ]
+    db.add_all(created)
+    db.flush()  # one flush gives every recipient its id
+    for recipient in created:
+        earlier = previous.get(recipient.jurisdiction)
         _event(
             db,
             recipient,
@@ -111,7 +115,6 @@ def address(
             earlier.status = ReviewStatus.SUPERSEDED
             earlier.updated_at = utcnow()
             db.add(earlier)
-        created.append(recipient)
     return created
 
 

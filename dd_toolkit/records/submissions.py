@@ -43,7 +43,11 @@ def store_record(db: Session, submission: Submission, assessment: Assessment) ->
         answers=decoded.answers,
     )
     db.add(record)
-    db.add_all(IndicatorOutcomeRecord(submission_id=submission.id, **vars(o)) for o in decoded.outcomes)
+    if decoded.outcomes:  # one multi-row insert (a dozen ORM objects per submission cost more)
+        db.execute(
+            sa.insert(IndicatorOutcomeRecord.__table__),
+            [{"submission_id": submission.id, "applies": False, **vars(o)} for o in decoded.outcomes],
+        )
     return record
 
 

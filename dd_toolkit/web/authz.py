@@ -48,7 +48,7 @@ class Action(StrEnum):
     CONTENT_BROWSE = "content.browse"
     BENCHMARK_VIEW = "benchmark.view"  # anonymised aggregates: the Industry Working Group
     REVIEW = "review"  # submissions addressed to a regulator's jurisdictions
-    INDICATOR_COUNTS = "indicator.counts"  # RPA indicator counts: regulators and the working group
+    API_TOKENS = "api.tokens"  # one's own API tokens: regulators and the working group
     PLATFORM_ADMIN = "platform.admin"
 
 
@@ -95,15 +95,14 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
         return user.platform_role == PlatformRole.PLATFORM_ADMIN
     if action is Action.BENCHMARK_VIEW:
         return user.platform_role == PlatformRole.WORKING_GROUP
-    if action is Action.INDICATOR_COUNTS:
-        return user.platform_role in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP)
+    if action is Action.API_TOKENS:
+        if user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP):
+            return False
+        return target is None or (isinstance(target, ApiToken) and target.user_id == user.id)
     if action is Action.REVIEW:
         if user.platform_role != PlatformRole.REGULATOR:
             return False
-        # A regulator sees a submission only through a recipient of their own jurisdiction,
-        # and manages only their own API tokens.
-        if isinstance(target, ApiToken):
-            return target.user_id == user.id
+        # A regulator sees a submission only through a recipient of their own jurisdiction.
         return target is None or (isinstance(target, Recipient) and target.jurisdiction in (user.jurisdictions or []))
     if action is Action.COMPANY:
         return bool(memberships(user))

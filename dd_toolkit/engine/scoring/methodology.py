@@ -140,6 +140,9 @@ class ActionRules(_Model):
 
 class BenchmarkSettings(_Model):
     disclosure_threshold: Annotated[int, Field(ge=3)] = 5
+    # The resolution of published figures: quartiles to this many points, shares to this step.
+    score_step: Annotated[float, Field(gt=0, le=10)] = 1.0
+    share_step: Annotated[float, Field(gt=0, le=0.25)] = 0.05
 
 
 class Methodology(_Model):

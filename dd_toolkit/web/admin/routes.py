@@ -1,7 +1,8 @@
 """Platform administration: regulator and working-group accounts. A platform admin manages
 accounts and roles and never reads company answers."""
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -9,11 +10,11 @@ from sqlmodel import select
 from wtforms import EmailField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
 
-from dd_toolkit.records import accounts
+from dd_toolkit.records import accounts, releases
 from dd_toolkit.records.models import PlatformRole, User
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy
-from dd_toolkit.web.context import current_bank
+from dd_toolkit.web.context import current_bank, current_methodology
 from dd_toolkit.web.forms import MultiCheckboxField
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -66,3 +67,25 @@ def accounts_page():
         .order_by(User.platform_role, User.name)
     ).all()
     return render_template("admin/accounts.html", form=form, users=users, invitation=invitation)
+
+
+class PublishForm(FlaskForm):
+    submit = SubmitField(_l("Publish the final release of the cycle"))
+
+
+@bp.route("/releases", methods=["GET", "POST"])
+@policy(Action.PLATFORM_ADMIN)
+def releases_page():
+    """The working group's releases; at a cycle's close, the final one (under the same rules)."""
+    method = current_methodology()
+    form = PublishForm()
+    if form.validate_on_submit():
+        row = releases.publish(db.session(), current_bank(), method, final=True, user=current_user)
+        if row is None:
+            flash(_("Nothing can be published: no company has consented to the benchmark yet."), "error")
+        else:
+            flash(_("Release %(n)d published as the final release.", n=row.number), "success")
+        return redirect(url_for("admin.releases_page"))
+    return render_template(
+        "admin/releases.html", rows=releases.release_rows(db.session(), method), form=form, method=method
+    )

@@ -95,6 +95,59 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "BenchmarkRow": {
+        "type": "object",
+        "required": [
+            "release",
+            "cycle",
+            "group_id",
+            "group_label",
+            "metric",
+            "companies",
+            "p25",
+            "median",
+            "p75",
+            "share",
+            "status",
+            "reason",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "release": {"type": "integer"},
+            "cycle": {"type": "integer"},
+            "group_id": {"type": "string"},
+            "group_label": {"type": "string"},
+            "metric": {"type": "string"},
+            "companies": {"type": ["integer", "null"]},
+            "p25": {"type": ["number", "null"]},
+            "median": {"type": ["number", "null"]},
+            "p75": {"type": ["number", "null"]},
+            "share": {"type": ["number", "null"]},
+            "status": {"type": "string", "enum": ["shown", "withheld"]},
+            "reason": {"type": ["string", "null"]},
+        },
+    },
+    "BenchmarkRelease": {
+        "type": "object",
+        "required": ["release", "cycle", "rows"],
+        "additionalProperties": False,
+        "properties": {
+            "release": {
+                "type": "object",
+                "required": ["number", "published_at", "final", "cycles", "companies", "rules"],
+                "properties": {
+                    "number": {"type": "integer"},
+                    "published_at": {"type": "string", "format": "date"},
+                    "final": {"type": "boolean"},
+                    "cycles": {"type": "array", "items": {"type": "integer"}},
+                    "companies": {"type": ["integer", "null"]},
+                    "rules": {"type": "object"},
+                },
+            },
+            "cycle": {"type": "integer"},
+            "rows": {"type": "array", "items": _ref("BenchmarkRow")},
+        },
+    },
     "SubmissionList": {
         "type": "object",
         "required": ["items", "count", "total", "page", "pages"],
@@ -397,6 +450,30 @@ def _document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("IndicatorReport"), "The counts."),
+                        "400": _response("BadRequest"),
+                        "401": _response("Unauthorized"),
+                        "404": _response("NotFound"),
+                    },
+                },
+            },
+            "/api/v1/benchmark": {
+                "get": {
+                    "operationId": "getBenchmark",
+                    "summary": "A published benchmark release (working-group tokens)",
+                    "description": "The working group's figures for one cycle of a release: each peer "
+                    "group's size and, for a shown group, its quartiles and shares. A withheld figure "
+                    "has the status 'withheld', its reason, and no number.",
+                    "parameters": [
+                        {
+                            "name": "release",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "Release number; default: the latest.",
+                        },
+                        {**CYCLE_PARAMETER, "description": "Cycle; default: the latest in the release."},
+                    ],
+                    "responses": {
+                        "200": _json(_ref("BenchmarkRelease"), "The figures."),
                         "400": _response("BadRequest"),
                         "401": _response("Unauthorized"),
                         "404": _response("NotFound"),

@@ -19,8 +19,9 @@ from werkzeug.exceptions import HTTPException
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.indicators import indicator_rows
-from dd_toolkit.records import aggregates
+from dd_toolkit.records import aggregates, releases
 from dd_toolkit.records.models import ApiToken, Assessment, Recipient, ReviewStatus, Submission
 from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, integrity_ok
 from dd_toolkit.records.submissions import record_of
@@ -28,7 +29,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.api import tokens
 from dd_toolkit.web.api.openapi import PER_PAGE, document
 from dd_toolkit.web.authz import Action, can, policy, require
-from dd_toolkit.web.context import current_content
+from dd_toolkit.web.context import current_methodology
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
@@ -163,7 +164,6 @@ def indicators():
     if country not in (current_user.jurisdictions or []):
         abort(404)
     report = aggregates.stored_indicator_report(db.session(), country, cycle)
-    threshold = current_content().current_methodology.benchmark.disclosure_threshold
     # A regulator's view of the HTML report: the rows are the report's own, and the names of
     # the institutions come from the same counts as a list rather than the CSV's joined text.
     counts = [count for group in report.by_service_type.values() for count in group]
@@ -176,10 +176,37 @@ def indicators():
             "meeting": row["meeting"],
             "companies": list(count.companies),
         }
-        for row, count in zip(indicator_rows(report, True, threshold), counts, strict=True)
+        for row, count in zip(indicator_rows(report), counts, strict=True)
     ]
     return jsonify(
         {"jurisdiction": report.jurisdiction, "cycle": report.cycle, "institutions": report.institutions, "rows": rows}
+    )
+
+
+@bp.get("/benchmark")
+@policy(Action.BENCHMARK_VIEW)
+def benchmark():
+    """The working group's benchmark: a published release, the same rows as its pages and CSV."""
+    number = _int_arg("release")
+    release = releases.published(db.session(), current_methodology(), number)
+    if release is None:
+        abort(404)
+    cycle = _int_arg("cycle") or max(release.cycles)
+    if cycle not in release.cycles:
+        abort(404)
+    return jsonify(
+        {
+            "release": {
+                "number": release.number,
+                "published_at": release.published_at,
+                "final": release.final,
+                "cycles": list(release.cycles),
+                "companies": release.companies,
+                "rules": release.rules.to_dict(),
+            },
+            "cycle": cycle,
+            "rows": disclosure.working_group_rows(release, cycle),
+        }
     )
 
 
@@ -200,7 +227,7 @@ class RevokeForm(FlaskForm):
 
 
 @tokens_bp.route("/tokens", methods=["GET", "POST"])
-@policy(Action.REVIEW)
+@policy(Action.API_TOKENS)
 def manage_tokens():
     session = db.session()
     form = TokenForm()
@@ -225,10 +252,10 @@ def manage_tokens():
 
 
 @tokens_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
-@policy(Action.REVIEW)
+@policy(Action.API_TOKENS)
 def revoke(token_id: int):
     session = db.session()
-    row = require(Action.REVIEW, session.get(ApiToken, token_id))
+    row = require(Action.API_TOKENS, session.get(ApiToken, token_id))
     if RevokeForm().validate_on_submit():
         tokens.revoke_token(session, row, current_user)
         flash(f"The token “{row.name}” is revoked; it no longer opens the API.", "success")

@@ -32,14 +32,15 @@ def hash_token(token: str) -> str:
 
 
 def create_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new token for a regulator account; returns the row and the token, which is not kept."""
+    """A new token for a regulator or working-group account; returns the row and the token, which
+    is not kept. A token sees what its account sees and nothing more."""
     name = (name or "").strip()
     if not name:
         raise TokenError("Give the token a name, such as the system that will use it.")
     if len(name) > MAX_NAME:
         raise TokenError(f"Keep the name under {MAX_NAME} characters.")
-    if user.platform_role != PlatformRole.REGULATOR or not user.active:
-        raise TokenError("Only an active regulator account can have API tokens.")
+    if user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP) or not user.active:
+        raise TokenError("Only an active regulator or working-group account can have API tokens.")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token))
     db.add(row)

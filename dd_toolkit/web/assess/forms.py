@@ -13,6 +13,7 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     FieldList,
@@ -40,9 +41,28 @@ YES_PARTIAL_NO_LABELS = (
 )
 
 
+# The labels of the fields every question has; the section page renders these fields as plain
+# HTML (see assess/section.html) and takes their labels from :func:`field_labels`.
+FIELD_LABELS = {
+    "not_applicable": _l("Not applicable to us"),
+    "justification": _l("Why it does not apply"),
+    "comment": _l("Comment"),
+    "period_start": _l("Reporting period from"),
+    "period_end": _l("to"),
+    "methodology": _l("Methodology note"),
+    "methodology_hint": _l("How the number was counted: what is included, deduplication, source system."),
+    "evidence_description": _l("What it shows"),
+}
+
+
+def field_labels() -> dict[str, Markup]:
+    """:data:`FIELD_LABELS` translated, once for a page; they render as the lazy strings do."""
+    return {key: Markup(str(label)) for key, label in FIELD_LABELS.items()}
+
+
 class EvidenceForm(Form):
     url = StringField(_l("Link"), render_kw={"type": "url", "placeholder": "https://"})
-    description = StringField(_l("What it shows"))
+    description = StringField(FIELD_LABELS["evidence_description"])
 
 
 def _value_field(question: Question):
@@ -69,19 +89,17 @@ def _value_field(question: Question):
 def question_form_class(question: Question, evidence_rows: int) -> type[Form]:
     fields = {
         "value": _value_field(question),
-        "not_applicable": BooleanField(_l("Not applicable to us")),
-        "justification": TextAreaField(_l("Why it does not apply"), render_kw={"rows": 2}),
-        "comment": TextAreaField(_l("Comment"), render_kw={"rows": 2}),
+        "not_applicable": BooleanField(FIELD_LABELS["not_applicable"]),
+        "justification": TextAreaField(FIELD_LABELS["justification"], render_kw={"rows": 2}),
+        "comment": TextAreaField(FIELD_LABELS["comment"], render_kw={"rows": 2}),
         "base_version": HiddenField(default="0"),
         "evidence": FieldList(FormField(EvidenceForm), min_entries=evidence_rows),
     }
     if question.metric:
-        fields["period_start"] = StringField(_l("Reporting period from"), render_kw={"type": "date"})
-        fields["period_end"] = StringField(_l("to"), render_kw={"type": "date"})
+        fields["period_start"] = StringField(FIELD_LABELS["period_start"], render_kw={"type": "date"})
+        fields["period_end"] = StringField(FIELD_LABELS["period_end"], render_kw={"type": "date"})
         fields["methodology"] = TextAreaField(
-            _l("Methodology note"),
-            render_kw={"rows": 2},
-            description=_l("How the number was counted: what is included, deduplication, source system."),
+            FIELD_LABELS["methodology"], render_kw={"rows": 2}, description=FIELD_LABELS["methodology_hint"]
         )
     return type(f"Q_{question.form_key}", (Form,), fields)
 

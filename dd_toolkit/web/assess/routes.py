@@ -11,8 +11,10 @@ from flask_login import current_user
 from sqlmodel import select
 from wtforms import SelectChoice
 
-from dd_toolkit.engine import portable
+from dd_toolkit.engine import disclosure, portable
 from dd_toolkit.engine.completion import progress
+from dd_toolkit.engine.content import AnswerType, Visibility
+from dd_toolkit.engine.content.conditions import MISSING, explain
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
 from dd_toolkit.records import review
@@ -38,6 +40,7 @@ from dd_toolkit.web.assess.forms import (
     StartAssessmentForm,
     SubmitForm,
     base_version,
+    field_labels,
     read_answer,
     section_form,
 )
@@ -177,7 +180,8 @@ def section(assessment_id: int, section_id: str):
     shown = [q for q in current.questions if state.applicable[q.id]]
     hidden = [q for q in current.questions if not state.applicable[q.id]]
     editable = assessment.is_draft
-    saved = {qid: (to_answer_data(row), row.version) for qid, row in rows.items()}
+    can_edit = editable and can(current_user, Action.ASSESSMENT_EDIT, assessment)
+    saved = {qid: (answers[qid], row.version) for qid, row in rows.items()}
     conflicts: dict[str, dict] = {}
     answer_errors: dict[str, dict[str, str]] = {}
 
@@ -196,6 +200,7 @@ def section(assessment_id: int, section_id: str):
                 profile,
                 answers,
                 editable,
+                can_edit,
                 conflicts,
                 answer_errors,
             ),
@@ -269,13 +274,29 @@ def section(assessment_id: int, section_id: str):
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
         return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=section_id))
 
-    return page(section_form(shown, saved), state, answers)
+    # The questions' fields are only rendered for someone who may edit them.
+    return page(section_form(shown if can_edit else [], saved), state, answers)
 
 
 def _section_context(
-    assessment, org, module, current, shown, hidden, state, form, profile, answers, editable, conflicts, answer_errors
+    assessment,
+    org,
+    module,
+    current,
+    shown,
+    hidden,
+    state,
+    form,
+    profile,
+    answers,
+    editable,
+    can_edit,
+    conflicts,
+    answer_errors,
 ):
-    visibility = {q.id: current_bank().visibility(q.id, profile, answers) for q in current.questions}
+    bank = current_bank()
+    maturity_levels = max((len(q.levels) for q in shown if q.type is AnswerType.MATURITY), default=0)
+    evidence_rows = max((len(form[q.form_key].form.evidence) for q in shown if q.form_key in form), default=0)
     return {
         "assessment": assessment,
         "org": org,
@@ -283,17 +304,41 @@ def _section_context(
         "section": current,
         "shown": shown,
         "hidden": hidden,
-        "visibility": visibility,
+        "visibility": _visibility(bank, current.questions, state.applicable, profile, answers),
         "state": state,
         "form": form,
+        "field_labels": field_labels(),
+        # Numbered labels, translated once for the page rather than once per question.
+        "level_labels": [_("Level %(n)s", n=n) for n in range(maturity_levels)],
+        "link_labels": [_("Link %(n)d", n=n) for n in range(1, evidence_rows + 1)],
         "answers": answers,
         "editable": editable,
         "conflicts": conflicts,
         "answer_errors": answer_errors,
-        "can_edit": editable and can(current_user, Action.ASSESSMENT_EDIT, assessment),
+        "can_edit": can_edit,
         "next_section": _next_section(current.id),
-        "taxonomy": current_bank().taxonomy,
+        "taxonomy": bank.taxonomy,
     }
+
+
+def _visibility(bank, questions, applicable, profile, answers) -> dict[str, Visibility]:
+    """``bank.visibility`` of each question, from the applicability already worked out for the
+    progress: ``bank.visibility`` works it out again for every question it is asked about."""
+
+    def lookup(leaf):
+        if leaf.subject == "profile":
+            return profile.get(leaf.name)
+        answer = answers.get(leaf.name)
+        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
+            return MISSING
+        return answer.value
+
+    visibility = {}
+    for question in questions:
+        conditions = (bank.section_of[question.id].applies_when, question.applies_when)
+        reasons = tuple(explain(c, lookup, bank.describe_leaf) for c in conditions if c is not None)
+        visibility[question.id] = Visibility(applicable[question.id], reasons)
+    return visibility
 
 
 def _next_section(section_id: str) -> str | None:
@@ -339,7 +384,14 @@ def submit_assessment(assessment_id: int):
             flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
         _org, _rows, _answers, state = _state(assessment)
-    return render_template("assess/submit.html", assessment=assessment, org=org, state=state, form=form)
+    return render_template(
+        "assess/submit.html",
+        assessment=assessment,
+        org=org,
+        state=state,
+        form=form,
+        working_group_sees=disclosure.what_the_working_group_sees(),
+    )
 
 
 @bp.route("/<int:assessment_id>/new-version", methods=["POST"])

@@ -4,39 +4,38 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from dd_toolkit.engine.benchmark import benchmark_csv, group_ids, position
+from dd_toolkit.engine import disclosure
+from dd_toolkit.engine.benchmark import position
 from dd_toolkit.engine.charts import boxplot_svg
-from dd_toolkit.records import aggregates
-from dd_toolkit.records.aggregates import BenchmarkSummary, entry_of
+from dd_toolkit.engine.render import pdf_from_html
+from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import submission_of
 from dd_toolkit.records.models import Organisation
 from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
-from dd_toolkit.web.context import current_content, current_methodology
+from dd_toolkit.web.context import current_bank, current_content, current_methodology
 
 bp = Blueprint("benchmarks", __name__)
 
 
-def _selected_cycle(summary: BenchmarkSummary) -> int | None:
-    if not summary.cycles:
+def _release():
+    """The release the working group asked for (the latest by default), or None before the first."""
+    number = request.args.get("release", type=int)
+    release = releases.published(db.session(), current_methodology(), number)
+    if release is None and number is not None:
+        abort(404)
+    return release
+
+
+def _cycle_of(release) -> int | None:
+    if release is None or not release.cycles:
         return None
-    try:
-        chosen = int(request.args.get("cycle", summary.cycles[0]))
-    except ValueError:
+    cycle = request.args.get("cycle", type=int) or max(release.cycles)
+    if cycle not in release.cycles:
         abort(404)
-    if chosen not in summary.cycles:
-        abort(404)
-    return chosen
-
-
-def _stored(cycle: int):
-    """The stored benchmark of a cycle under the current methodology, or 404."""
-    benchmark = aggregates.stored_benchmark(db.session(), current_methodology(), cycle)
-    if benchmark is None:
-        abort(404)
-    return benchmark
+    return cycle
 
 
 def _metric_labels() -> dict[str, str]:
@@ -44,7 +43,9 @@ def _metric_labels() -> dict[str, str]:
     bank = current_content().bank
     names = {"overall": "Overall"}
     names.update({f"module:{m.id}": m.title.get() for m in bank.questionnaires})
-    names.update({f"indicator:{i.id}": f"{i.id} {i.label}" for i in method.indicators})
+    for indicator in method.indicators:
+        names[f"indicator:{indicator.id}"] = f"{indicator.id} {indicator.label}"
+        names.update({f"indicator:{indicator.id}/{c.id}": f"— {c.label}" for c in indicator.components})
     names.update({f"practice:{p.id}": p.label for p in method.practices})
     for lens in method.lenses:
         names.update({f"lens:{ref}": ref for ref in lens.refs})
@@ -54,44 +55,87 @@ def _metric_labels() -> dict[str, str]:
 @bp.route("/benchmarks/")
 @policy(Action.BENCHMARK_VIEW)
 def dashboard():
-    method = current_methodology()
-    summary = aggregates.benchmark_summary(db.session(), method)
-    cycle = _selected_cycle(summary)
+    release = _release()
+    cycle = _cycle_of(release)
     return render_template(
         "benchmarks/dashboard.html",
-        summary=summary,
+        release=release,
+        numbers=releases.release_numbers(db.session(), current_methodology()),
         cycle=cycle,
-        cycles=summary.cycles,
-        benchmark=_stored(cycle) if cycle else None,
-        trends=aggregates.stored_trends(db.session(), method) if cycle else [],
-        method=method,
+        benchmark=release.benchmarks[cycle] if cycle else None,
+        trends=release.trends if release else [],
+        method=current_methodology(),
         names=_metric_labels(),
+        policy=disclosure.what_the_working_group_sees(release.rules if release else None),
     )
 
 
-@bp.route("/benchmarks/<int:cycle>.csv")
+@bp.route("/benchmarks/<int:cycle>.<fmt>")
 @policy(Action.BENCHMARK_VIEW)
-def export_csv(cycle: int):
+def export(cycle: int, fmt: str):
+    """The release's figures of one cycle as CSV or PDF: the same rows as the page and the API."""
+    release = _release()
+    if release is None or cycle not in release.cycles or fmt not in ("csv", "pdf"):
+        abort(404)
+    name = f"benchmark-release-{release.number}-{cycle}"
+    if fmt == "csv":
+        data, mimetype = disclosure.working_group_csv(release, cycle), "text/csv"
+    else:
+        html = render_template(
+            "benchmarks/print.html",
+            release=release,
+            cycle=cycle,
+            rows=disclosure.working_group_rows(release, cycle),
+            names=_metric_labels(),
+            policy=disclosure.what_the_working_group_sees(release.rules),
+        )
+        data, mimetype = pdf_from_html(html), "application/pdf"
     return Response(
-        benchmark_csv(_stored(cycle)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="benchmark-{cycle}.csv"'},
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "private, no-store"},
     )
 
 
 @bp.route("/benchmarks/<int:cycle>/<metric>.svg")
 @policy(Action.BENCHMARK_VIEW)
 def box_plot(cycle: int, metric: str):
-    benchmark = _stored(cycle)
+    release = _release()
+    if release is None or cycle not in release.cycles:
+        abort(404)
     shown = [
         (group.label, result)
-        for group in benchmark.disclosed
+        for group in release.benchmarks[cycle].disclosed
         if (result := group.metric(metric)) is not None and not result.suppressed
     ]
     if not shown:
         abort(404)
     svg = boxplot_svg([label for label, _ in shown], [(r.p25, r.median, r.p75) for _, r in shown])
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.route("/benchmarks/indicators")
+@policy(Action.BENCHMARK_VIEW)
+def indicators():
+    """RPA indicator rates by country, from the same release (and the same rules) as the benchmark."""
+    release = _release()
+    cycle = _cycle_of(release)
+    countries = current_bank().taxonomy.asean_countries
+    country = request.args.get("country") or countries[0]
+    if country not in countries:
+        abort(404)
+    view = disclosure.country_indicator_view(release, cycle, country) if cycle else None
+    return render_template(
+        "benchmarks/indicators.html",
+        release=release,
+        numbers=releases.release_numbers(db.session(), current_methodology()),
+        cycle=cycle,
+        country=country,
+        countries=countries,
+        view=view,
+        names=_metric_labels(),
+        taxonomy=current_bank().taxonomy,
+    )
 
 
 @bp.route("/assessments/<int:assessment_id>/peers")
@@ -109,10 +153,12 @@ def peers(assessment_id: int):
     elif record.methodology != method.key:
         reason = "methodology"
     else:
-        own = entry_of(record)
-        # Only the peer groups this company belongs to are read.
-        benchmark = aggregates.stored_benchmark(db.session(), method, assessment.cycle, groups=group_ids(own))
-        positions = position(benchmark, own) if benchmark is not None else []
+        # Against the latest release: a company sees what the working group sees, no more.
+        release = releases.published(db.session(), method)
+        if release is None or assessment.cycle not in release.cycles:
+            reason = "no_release"
+        else:
+            positions = position(release.benchmarks[assessment.cycle], releases.entry_of(record))
     return render_template(
         "benchmarks/peers.html",
         assessment=assessment,

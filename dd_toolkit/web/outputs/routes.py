@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
-from dd_toolkit.engine.actions import carry_forward
+from dd_toolkit.engine.actions import ActionPlan, carry_forward
 from dd_toolkit.engine.documents import (
+    Inputs,
     action_plan,
     action_plan_document,
     transparency_document,
     transparency_draft,
-    transparency_markdown,
 )
 from dd_toolkit.engine.render import markdown_html
+from dd_toolkit.engine.reports import render_transparency_markdown, report_environment
+from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.records.assessments import AssessmentError
 from dd_toolkit.records.models import ActionStatus, Organisation
 from dd_toolkit.records.plans import (
@@ -42,21 +46,38 @@ PLAN_FORMATS = ("md", "html", "pdf", "csv")
 TRANSPARENCY_FORMATS = ("md", "html", "pdf")
 
 
-def _inputs(assessment):
-    return inputs_for(db.session(), current_content(), assessment, with_peers=True)
+def _inputs(assessment, with_peers: bool = True):
+    """The documents' inputs; the pages pass ``with_peers=False``: only the exports show peers."""
+    return inputs_for(db.session(), current_content(), assessment, with_peers=with_peers)
+
+
+def _text(lazy) -> Markup:
+    """A lazily translated string, translated now: it renders as the lazy string does (as
+    markup), without a translation lookup at every use."""
+    return Markup(str(lazy))
 
 
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
 def action_plan_page(assessment_id: int):
     assessment = load_assessment(assessment_id)
-    inputs = _inputs(assessment)
+    inputs = _inputs(assessment, with_peers=False)
     plan = action_plan(inputs)
     tracking = tracking_of(db.session(), assessment.id)
-    # The fields' labels, once for the page; the fields themselves are plain HTML in the template.
-    labels = {field.short_name: field.label.text for field in TrackingForm(formdata=None, meta={"csrf": False})}
+    # The fields' labels and the words shown for every item, translated once for the page; the
+    # fields themselves are plain HTML in the template.
+    labels = {field.short_name: _text(field.label.text) for field in TrackingForm(formdata=None, meta={"csrf": False})}
     statuses = {
         item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO) for item in plan.items
+    }
+    horizons = {days: _("within %(d)d days", d=days) for days in {item.horizon_days for item in plan.items}}
+    functions = {
+        label: _("owning function: %(f)s", f=label) for label in {item.function_label for item in plan.items} if label
+    }
+    why = {n: ngettext("Why: %(num)d gap", "Why: %(num)d gaps", n) for n in {len(item.gaps) for item in plan.items}}
+    section_urls = {
+        section_id: url_for("assess.section", assessment_id=assessment.id, section_id=section_id)
+        for section_id in {gap.section_id for item in plan.items for gap in item.gaps}
     }
     previous = previous_submitted(db.session(), assessment)
     carried = carry_forward(previous_items(db.session(), current_content(), previous), plan) if previous else None
@@ -67,9 +88,13 @@ def action_plan_page(assessment_id: int):
         plan=plan,
         tracking=tracking,
         labels=labels,
+        horizons=horizons,
+        functions=functions,
+        why=why,
+        section_urls=section_urls,
         csrf=generate_csrf(),
         statuses=statuses,
-        status_labels=STATUS_LABELS,
+        status_labels={status: _text(label) for status, label in STATUS_LABELS.items()},
         previous=previous,
         carried=carried,
         can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
@@ -146,7 +171,7 @@ def action_plan_export(assessment_id: int, fmt: str):
 def transparency_page(assessment_id: int):
     assessment = load_assessment(assessment_id)
     session = db.session()
-    inputs = _inputs(assessment)
+    inputs = _inputs(assessment, with_peers=False)
     edit = transparency_edit(session, assessment.id)
     form = TransparencyForm()
     preview_html = None
@@ -180,10 +205,10 @@ def transparency_page(assessment_id: int):
             else:
                 flash(_("Draft saved."), "success")
                 return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
-    else:
-        form.markdown.data = transparency_markdown(inputs)
-        form.base_version.data = str(edit.version if edit else 0)
     draft = transparency_draft(inputs)
+    if request.method != "POST":
+        form.markdown.data = transparency_text(inputs, draft=draft)
+        form.base_version.data = str(edit.version if edit else 0)
     return render_template(
         "outputs/transparency.html",
         assessment=assessment,
@@ -195,6 +220,15 @@ def transparency_page(assessment_id: int):
         preview_html=preview_html if preview_html is not None else markdown_html(form.markdown.data),
         can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
     ), status
+
+
+def transparency_text(inputs: Inputs, *, plan: ActionPlan | None = None, draft: TransparencyDraft | None = None) -> str:
+    """``transparency_markdown(inputs)``, from the plan or the draft a page has already built."""
+    if inputs.transparency_markdown is not None:
+        return inputs.transparency_markdown
+    if draft is None:
+        draft = transparency_draft(inputs, plan)
+    return render_transparency_markdown(report_environment(inputs.content.root), draft)
 
 
 @bp.route("/<int:assessment_id>/transparency/preview", methods=["POST"])
@@ -210,8 +244,12 @@ def transparency_preview(assessment_id: int):
 def transparency_regenerate(assessment_id: int):
     assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
     if RegenerateForm().validate_on_submit():
-        discard_transparency(db.session(), assessment, current_user)
-        flash(_("The draft was regenerated from the answers."), "success")
+        try:
+            discard_transparency(db.session(), assessment, current_user)
+        except ConflictError:
+            flash(_("Someone else saved the text just now; it was kept. Regenerate again to discard it."), "error")
+        else:
+            flash(_("The draft was regenerated from the answers."), "success")
     return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
 
 

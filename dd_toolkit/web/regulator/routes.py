@@ -3,16 +3,14 @@ submission, and the RPA indicator report."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from dd_toolkit.engine.documents import action_plan, transparency_markdown
-from dd_toolkit.engine.indicators import indicator_rows
+from dd_toolkit.engine.documents import action_plan
+from dd_toolkit.engine.indicators import INDICATOR_COLUMNS, indicator_rows
 from dd_toolkit.engine.render import markdown_html, pdf_from_html
+from dd_toolkit.engine.reports import csv_text
 from dd_toolkit.records import aggregates
 from dd_toolkit.records.models import Assessment, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
@@ -28,8 +26,9 @@ from dd_toolkit.records.review import (
 )
 from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
-from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.authz import Action, policy, require
 from dd_toolkit.web.context import current_bank, current_content
+from dd_toolkit.web.outputs.routes import transparency_text
 from dd_toolkit.web.regulator.forms import CommentForm, StatusForm
 
 bp = Blueprint("regulator", __name__, url_prefix="/review")
@@ -78,6 +77,7 @@ def submission(recipient_id: int):
         changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
     steps = timeline(session, recipient)
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
+    plan = action_plan(inputs)
     return render_template(
         "regulator/submission.html",
         recipient=recipient,
@@ -85,8 +85,8 @@ def submission(recipient_id: int):
         assessment=assessment,
         record=record,
         card=inputs.card,
-        plan=action_plan(inputs),
-        transparency=markdown_html(transparency_markdown(inputs)),
+        plan=plan,
+        transparency=markdown_html(transparency_text(inputs, plan=plan)),
         integrity=integrity_ok(submission),
         changes=changes,
         steps=steps,
@@ -140,11 +140,7 @@ def add_comment(recipient_id: int):
 
 
 def _report_args():
-    jurisdictions = (
-        list(current_user.jurisdictions or [])
-        if can(current_user, Action.REVIEW)
-        else current_bank().taxonomy.asean_countries
-    )
+    jurisdictions = list(current_user.jurisdictions or [])
     jurisdiction = request.args.get("country") or (jurisdictions[0] if jurisdictions else None)
     if jurisdiction not in jurisdictions:
         abort(404)
@@ -154,60 +150,42 @@ def _report_args():
 
 
 @bp.route("/indicators")
-@policy(Action.INDICATOR_COUNTS)
+@policy(Action.REVIEW)
 def indicators():
+    """A regulator's statutory view: every submission addressed to the jurisdiction counts,
+    with the names of the institutions. The working group's rates are on the benchmark pages."""
     jurisdictions, jurisdiction, cycle, cycles = _report_args()
-    report, withheld = _report(jurisdiction, cycle) if cycle else (None, False)
+    report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle) if cycle else None
     return render_template(
         "regulator/indicators.html",
         report=report,
-        withheld=withheld,
         jurisdictions=jurisdictions,
         jurisdiction=jurisdiction,
         cycle=cycle,
         cycles=cycles,
-        names_visible=can(current_user, Action.REVIEW),
-        threshold=current_content().current_methodology.benchmark.disclosure_threshold,
         taxonomy=current_bank().taxonomy,
     )
 
 
-def _report(jurisdiction: str, cycle: int):
-    """The full report for a regulator; the protected, counts-only one for the working group."""
-    if can(current_user, Action.REVIEW):
-        return aggregates.stored_indicator_report(db.session(), jurisdiction, cycle), False
-    return aggregates.stored_indicator_counts(db.session(), jurisdiction, cycle)
-
-
 @bp.route("/indicators.<fmt>")
-@policy(Action.INDICATOR_COUNTS)
+@policy(Action.REVIEW)
 def indicators_export(fmt: str):
     if fmt not in ("csv", "pdf"):
         abort(404)
     _jurisdictions, jurisdiction, cycle, _cycles = _report_args()
     if cycle is None:
         abort(404)
-    report, _withheld = _report(jurisdiction, cycle)
-    names = can(current_user, Action.REVIEW)
-    threshold = current_content().current_methodology.benchmark.disclosure_threshold
-    rows = indicator_rows(report, names, threshold)
+    report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle)
+    rows = indicator_rows(report)
     name = f"rpa-indicators-{jurisdiction}-{cycle}"
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])
-        writer.writeheader()
-        writer.writerows(rows)
         return Response(
-            buffer.getvalue(),
+            csv_text(rows, INDICATOR_COLUMNS),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     html = render_template(
-        "regulator/indicators_print.html",
-        report=report,
-        rows=rows,
-        taxonomy=current_bank().taxonomy,
-        names_visible=names,
+        "regulator/indicators_print.html", report=report, rows=rows, taxonomy=current_bank().taxonomy
     )
     return Response(
         pdf_from_html(html),

@@ -51,7 +51,16 @@ def results(assessment_id: int):
         comparison_error=comparison_error,
         other_methods=newer if frozen else [],
         bands={b.id: b.label for b in method.bands},
+        questions_by_section=_by_section(card.questions),
     )
+
+
+def _by_section(questions):
+    """The card's question scores grouped by section, in the card's order."""
+    grouped: dict[str, list] = {}
+    for question in questions:
+        grouped.setdefault(question.section_id, []).append(question)
+    return grouped
 
 
 @bp.route("/<int:assessment_id>/charts/<name>.svg")

@@ -1,0 +1,232 @@
+"""The working group's releases on the database: publishing, and reading the published figures.
+
+The working group never sees live aggregates, only releases: stored, dated, numbered snapshots of
+the anonymised benchmark (and, derived from it, the per-country RPA indicator rates). What a
+release may show is decided by :mod:`dd_toolkit.engine.disclosure`; this module feeds it the
+decoded submissions and stores what it decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dd_toolkit.engine import disclosure
+from dd_toolkit.engine.benchmark import BenchmarkEntry
+from dd_toolkit.engine.content import QuestionBank
+from dd_toolkit.engine.scoring import Methodology
+from dd_toolkit.records.audit import record
+from dd_toolkit.records.models import Release, SubmissionRecord, User
+
+
+def labels_of(bank: QuestionBank) -> dict[str, dict[str, str]]:
+    """Names of the peer groups' service types, size bands and countries."""
+    taxonomy = bank.taxonomy
+    return {
+        vocabulary: {entry.id: entry.label.get() for entry in getattr(taxonomy, vocabulary)}
+        for vocabulary in ("service_types", "size_bands", "countries")
+    }
+
+
+def rules_of(method: Methodology) -> disclosure.Rules:
+    """The disclosure rules a methodology sets (one place: ``benchmark:`` in its YAML)."""
+    settings = method.benchmark
+    return disclosure.Rules(
+        threshold=settings.disclosure_threshold, score_step=settings.score_step, share_step=settings.share_step
+    )
+
+
+def contributions(db: Session, method: Methodology) -> list[disclosure.Contribution]:
+    """The latest submission of every organisation and cycle scored with ``method``, with its
+    consent; the disclosure module leaves out those without consent."""
+    rows = db.exec(
+        select(
+            SubmissionRecord.submission_id,
+            SubmissionRecord.organisation_id,
+            SubmissionRecord.cycle,
+            SubmissionRecord.benchmark_consent,
+            SubmissionRecord.service_types,
+            SubmissionRecord.size_band,
+            SubmissionRecord.countries,
+            SubmissionRecord.benchmark_entry,
+        )
+        .where(SubmissionRecord.latest == sa.true(), SubmissionRecord.methodology == method.key)
+        .order_by(SubmissionRecord.submission_id)
+    )
+    return [
+        disclosure.Contribution(
+            submission_id=sid,
+            organisation_id=org_id,
+            cycle=cycle,
+            consent=bool(consent),
+            service_types=tuple(service_types),
+            size_band=size_band,
+            countries=tuple(countries),
+            overall=figures["overall"],
+            modules=figures["modules"],
+            lenses=figures["lenses"],
+            indicators=figures["indicators"],
+            practices=figures["practices"],
+        )
+        for sid, org_id, cycle, consent, service_types, size_band, countries, figures in rows
+    ]
+
+
+def entry_of(record: SubmissionRecord) -> BenchmarkEntry:
+    """A submission's figures as a benchmark entry, to place a company against a release."""
+    figures = record.benchmark_entry
+    return BenchmarkEntry(
+        organisation_id=record.organisation_id,
+        cycle=record.cycle,
+        service_types=tuple(record.service_types),
+        size_band=record.size_band,
+        countries=tuple(record.countries),
+        overall=figures["overall"],
+        modules=figures["modules"],
+        lenses=figures["lenses"],
+        indicators=figures["indicators"],
+        practices=figures["practices"],
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def release_numbers(db: Session, method: Methodology) -> list[int]:
+    """Published releases under ``method``, newest first."""
+    return list(
+        db.exec(select(Release.number).where(Release.methodology == method.key).order_by(Release.number.desc()))
+    )
+
+
+def release_rows(db: Session, method: Methodology) -> list[Release]:
+    """Every release under ``method``, newest first, without its figures."""
+    return list(
+        db.exec(
+            select(Release)
+            .where(Release.methodology == method.key)
+            .options(sa.orm.defer(Release.ledger), sa.orm.defer(Release.figures))
+            .order_by(Release.number.desc())
+        )
+    )
+
+
+def _row(db: Session, method: Methodology, number: int | None) -> Release | None:
+    query = (
+        select(Release)
+        .where(Release.methodology == method.key)
+        .options(sa.orm.defer(Release.ledger))  # the ledger is never needed to show a release
+        .order_by(Release.number.desc())
+    )
+    if number is not None:
+        query = query.where(Release.number == number)
+    return db.exec(query).first()
+
+
+def published(db: Session, method: Methodology, number: int | None = None) -> disclosure.Release | None:
+    """A published release (the latest by default), as the working group sees it."""
+    row = _row(db, method, number)
+    return disclosure.Release.from_dicts(row.figures, None) if row is not None else None
+
+
+def _latest_with_ledger(db: Session, method: Methodology) -> tuple[Release | None, disclosure.Release | None]:
+    row = db.exec(select(Release).where(Release.methodology == method.key).order_by(Release.number.desc())).first()
+    if row is None:
+        return None, None
+    return row, disclosure.Release.from_dicts(row.figures, row.ledger)
+
+
+# -- publishing ----------------------------------------------------------------------------------
+
+
+def publish(
+    db: Session,
+    bank: QuestionBank,
+    method: Methodology,
+    *,
+    final: bool = False,
+    user: User | None = None,
+    today: dt.date | None = None,
+) -> Release | None:
+    """Publish the next release when it can show something the previous one did not; commits.
+
+    Returns None, publishing nothing, when no figure could change under the rules (fewer than
+    the threshold number of new consenting submissions in every group since the last release).
+    """
+    previous_row, previous = _latest_with_ledger(db, method)
+    found = contributions(db, method)
+    rules = rules_of(method)
+    if previous is not None and not disclosure.has_news(found, previous, rules) and not final:
+        return None
+    if previous is None and not any(c.consent for c in found):
+        return None
+    number = (previous_row.number if previous_row else 0) + 1
+    built = disclosure.build_release(
+        found,
+        previous=previous,
+        rules=rules,
+        labels=labels_of(bank),
+        number=number,
+        published_at=(today or dt.date.today()).isoformat(),
+        final=final,
+    )
+    row = Release(
+        number=number,
+        methodology=method.key,
+        final=final,
+        cycles=list(built.cycles),
+        companies=built.companies,
+        rules=rules.to_dict(),
+        figures=built.to_dict(),
+        ledger=built.ledger_dict(),
+        source_marker=max((c.submission_id for c in found), default=0),
+        published_by_id=user.id if user else None,
+    )
+    db.add(row)
+    record(
+        db,
+        user=user,
+        organisation_id=None,
+        action="release.publish",
+        entity="release",
+        entity_id=number,
+        detail={"final": final, "cycles": list(built.cycles), "companies": built.companies},
+    )
+    db.commit()
+    return row
+
+
+def publish_if_due(db: Session, bank: QuestionBank, method: Methodology) -> Release | None:
+    """After a submission: publish when at least the threshold number of consenting submissions
+    arrived since the latest release (the cheap test first; the rules decide the rest)."""
+    marker = db.exec(select(sa.func.max(Release.source_marker)).where(Release.methodology == method.key)).one() or 0
+    newer = db.exec(
+        select(sa.func.count())
+        .select_from(SubmissionRecord)
+        .where(
+            SubmissionRecord.submission_id > marker,
+            SubmissionRecord.benchmark_consent == sa.true(),
+            SubmissionRecord.methodology == method.key,
+        )
+    ).one()
+    if newer < method.benchmark.disclosure_threshold:
+        return None
+    return publish(db, bank, method)
+
+
+def peer_medians(db: Session, method: Methodology, cycle: int) -> dict[str, float]:
+    """Median of all companies for each framework reference, as the latest release shows it
+    (empty when it shows none)."""
+    release = published(db, method)
+    if release is None or cycle not in release.cycles:
+        return {}
+    everyone = release.benchmarks[cycle].group("all")
+    if everyone is None or everyone.suppressed:
+        return {}
+    return {
+        metric.metric.removeprefix("lens:"): metric.median
+        for metric in everyone.metrics
+        if metric.metric.startswith("lens:") and not metric.suppressed and metric.median is not None
+    }

@@ -1,0 +1,227 @@
+"""Generated demo companies (``load-demo --companies N``): deterministic, varied, submitted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import asdict
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from click.testing import CliRunner
+from sqlmodel import select
+
+from dd_toolkit.cli import main as cli
+from dd_toolkit.engine import portable
+from dd_toolkit.engine.scoring import ScoreCard
+from dd_toolkit.engine.scoring.engine import _rounded
+from dd_toolkit.records import aggregates, generated
+from dd_toolkit.records import database as dbm
+from dd_toolkit.records.demo import COMPANIES, DEMO_CYCLE, PEERS
+from dd_toolkit.records.generated import CONSENT_SHARE, generate_companies, load_generated
+from dd_toolkit.records.models import (
+    Answer,
+    Assessment,
+    AuditEvent,
+    Organisation,
+    Recipient,
+    Submission,
+    User,
+)
+
+from .conftest import FIXTURE_CONTENT, POSTGRES_URL, REPO_ROOT, _pg, _with_database, make_app
+
+
+def _generated(db, seed: int) -> list[Organisation]:
+    ids = [
+        e.organisation_id
+        for e in db.exec(select(AuditEvent).where(AuditEvent.action == "demo.generate"))
+        if e.detail["seed"] == seed
+    ]
+    return list(db.exec(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.id)))
+
+
+def _summary(db, seed: int) -> list[tuple]:
+    """Names, profiles and frozen scores of the companies generated with ``seed``."""
+    rows = []
+    for org in _generated(db, seed):
+        submissions = db.exec(
+            select(Assessment.cycle, Submission.snapshot, Submission.benchmark_consent)
+            .join(Submission, Submission.assessment_id == Assessment.id)
+            .where(Assessment.organisation_id == org.id)
+            .order_by(Assessment.cycle)
+        ).all()
+        cards = [(cycle, consent, json.loads(snapshot)["score_card"]) for cycle, snapshot, consent in submissions]
+        profile = (org.hq_country, org.countries, org.service_types, org.features, org.size_band, org.under18_users)
+        rows.append((org.name, org.description, profile, cards))
+    return rows
+
+
+@pytest.fixture
+def other_database_url(migrated_template, tmp_path):
+    """A second fresh database, like ``database_url``."""
+    kind, template = migrated_template
+    if kind == "sqlite":
+        path = tmp_path / "other.sqlite"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"dd_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(_pg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _with_database(POSTGRES_URL, name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_same_seed_gives_same_companies_in_two_databases(real_app, other_database_url, tmp_path):
+    other_app = make_app(other_database_url, tmp_path, content=REPO_ROOT)
+    summaries = []
+    try:
+        for app in (real_app, other_app):
+            with dbm.standalone_session(app.extensions["dd_engine"]) as db:
+                assert load_generated(db, app.extensions["dd_content"], 12, seed=3) == 12
+                summaries.append(_summary(db, 3))
+    finally:
+        other_app.extensions["dd_engine"].dispose()
+    first, second = summaries
+    assert len(first) == 12
+    assert first == second
+    assert len({name for name, *_ in first}) == 12
+    # Another seed gives other companies.
+    other = generate_companies(real_app.extensions["dd_bank"].taxonomy, 12, seed=4)
+    assert [c.name for c in other] != [name for name, *_ in first]
+
+
+def test_profiles_cover_the_taxonomy_and_fit_the_services(real_app):
+    taxonomy = real_app.extensions["dd_bank"].taxonomy
+    companies = generate_companies(taxonomy, 40, seed=0)
+    assert companies == generate_companies(taxonomy, 40, seed=0)
+    profiles = [c.profile for c in companies]
+    assert {s for p in profiles for s in p.service_types} == set(taxonomy.ids("service_types"))
+    assert {p.service_types[0] for p in profiles} == set(taxonomy.ids("service_types"))
+    assert {p.size_band for p in profiles} == set(taxonomy.ids("size_bands"))
+    asean = set(taxonomy.asean_countries)
+    assert {c for p in profiles for c in p.countries} >= asean
+    assert {p.hq_country for p in profiles} & asean == asean
+    assert len({c.name for c in companies}) == 40
+    for company in companies:
+        p = company.profile
+        assert p.countries and set(p.countries) <= asean and len(set(p.countries)) == len(p.countries)
+        assert p.countries[0] == p.hq_country or p.hq_country not in asean
+        assert set(p.features) <= set(taxonomy.ids("features"))
+        assert p.under18_users in taxonomy.ids("under18_users")
+        assert all(0 <= m <= 4 for m in company.maturities)
+        assert company.maturities[1] >= company.maturities[0] - 1
+        services = set(p.service_types)
+        if "messaging" in services:
+            assert "direct_messaging" in p.features
+        if services & {"storage"}:
+            assert "user_uploads" in p.features
+        if services & {"payments"}:
+            assert "payments" in p.features
+    # Bigger companies operate in more countries, and the later cycle is often more mature.
+    reach = {size: [len(p.countries) for p in profiles if p.size_band == size] for size in ("startup", "very_large")}
+    assert max(reach["startup"]) <= 3 <= min(reach["very_large"])
+    assert any(p.hq_country not in asean for p in profiles)  # some are headquartered outside ASEAN
+    assert sum(c.maturities[1] > c.maturities[0] for c in companies) >= 10
+
+
+def test_about_the_expected_share_consents(real_app):
+    companies = generate_companies(real_app.extensions["dd_bank"].taxonomy, 300, seed=5)
+    share = sum(c.benchmark_consent for c in companies) / len(companies)
+    assert CONSENT_SHARE - 0.08 <= share <= CONSENT_SHARE + 0.08
+    assert len({c.name for c in companies}) == 300
+
+
+def test_two_submitted_cycles_per_company_through_submit(real_app, monkeypatch):
+    content = real_app.extensions["dd_content"]
+    bank, method = content.bank, content.current_methodology
+    asean = set(bank.taxonomy.asean_countries)
+    # The stored aggregates are refreshed once at the end, not after every submission.
+    refreshes = Counter()
+    monkeypatch.setattr(aggregates, "refresh_after_submission", lambda *args: refreshes.update(["one"]))
+    refresh_all = generated.refresh_all
+    monkeypatch.setattr(generated, "refresh_all", lambda *args: (refreshes.update(["all"]), refresh_all(*args)))
+    with dbm.standalone_session(real_app.extensions["dd_engine"]) as db:
+        load_generated(db, content, 6, seed=1)
+        assert refreshes == {"all": 1}
+        orgs = _generated(db, 1)
+        assert len(orgs) == 6
+        assert db.exec(select(User)).all() == []  # no accounts
+        consents = Counter()
+        for org in orgs:
+            assessments = db.exec(
+                select(Assessment).where(Assessment.organisation_id == org.id).order_by(Assessment.cycle)
+            ).all()
+            assert [(a.cycle, a.status, a.version) for a in assessments] == [
+                (DEMO_CYCLE - 1, "submitted", 1),
+                (DEMO_CYCLE, "submitted", 1),
+            ]
+            events = db.exec(select(AuditEvent).where(AuditEvent.organisation_id == org.id)).all()
+            actions = Counter(e.action for e in events)
+            assert actions == {
+                "organisation.create": 1,
+                "demo.generate": 1,
+                "assessment.submit": 2,
+            }
+            detail = next(e for e in events if e.action == "demo.generate").detail
+            for assessment in assessments:
+                submission = db.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+                consents[submission.benchmark_consent] += 1
+                assert submission.benchmark_consent == detail["benchmark_consent"]
+                assert submission.methodology == method.key
+                snapshot = json.loads(submission.snapshot)
+                assert portable.sha256_of(snapshot) == submission.sha256
+                assert snapshot["organisation"]["name"] == org.name
+                answers = db.exec(select(Answer).where(Answer.assessment_id == assessment.id)).all()
+                assert len(answers) == detail["answers"][str(assessment.cycle)] == len(snapshot["answers"])
+                recipients = db.exec(select(Recipient.jurisdiction).where(Recipient.submission_id == submission.id))
+                assert set(recipients) == set(org.countries) & asean
+                # The faster ScoreCard.to_dict gives exactly what asdict + rounding gave.
+                card = ScoreCard.from_dict(snapshot["score_card"])
+                assert card.to_dict() == _rounded(asdict(card)) == snapshot["score_card"]
+        assert consents[True] >= 2
+
+
+@pytest.fixture
+def run(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
+    # The demo's accounts need no strong password hashes here.
+    monkeypatch.setattr(
+        "dd_toolkit.records.accounts._hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), *args])
+
+    return invoke
+
+
+def test_cli_load_demo_with_generated_companies(run, session):
+    first = run("load-demo", "--companies", "4", "--seed", "2")
+    assert first.exit_code == 0, first.output
+    assert "demo data loaded" in first.output
+    assert "added 4 generated companies (seed 2)" in first.output
+    orgs = session.exec(select(Organisation)).all()
+    assert len(orgs) == len(COMPANIES) + len(PEERS) + 4
+    # Again with the same seed: the demo is not loaded twice, the same companies are added
+    # again under numbered names.
+    again = run("load-demo", "--companies", "4", "--seed", "2")
+    assert again.exit_code == 0, again.output
+    assert "demo data already present" in again.output
+    session.expire_all()
+    names = [o.name for o in session.exec(select(Organisation))]
+    assert len(names) == len(COMPANIES) + len(PEERS) + 8 == len(set(names))
+    assert sum(name.endswith(" 2") for name in names) >= 4
+    submitted = session.exec(select(Assessment).where(Assessment.status == "submitted")).all()
+    assert len(submitted) == 1 + sum(len(peer[-1]) for peer in PEERS) + 16
+    assert "--companies" in run("load-demo", "--help").output
+    assert run("load-demo", "--companies", "-1").exit_code == 2

@@ -235,10 +235,10 @@ def test_revoked_token_is_401(client, session, world):
     assert response.json["error"]["status"] == 401
 
 
-def test_token_of_an_account_that_is_no_longer_an_active_regulator_is_401(client, session, world):
+def test_token_of_an_account_that_may_no_longer_hold_tokens_is_401(client, session, world):
     headers = bearer(world["sg_token"])
     user = world["sg"]
-    user.platform_role = PlatformRole.WORKING_GROUP
+    user.platform_role = PlatformRole.PLATFORM_ADMIN
     session.add(user)
     session.commit()
     assert client.get(f"{API}/submissions", headers=headers).status_code == 401
@@ -359,20 +359,34 @@ def test_tokens_page_is_for_regulators_and_their_own_tokens(auth, client, forms,
     auth.logout()
 
     company = make.user(make.organisation())
-    for user in (company, make.user(platform_role=PlatformRole.WORKING_GROUP)):
-        auth.login(user.email)
-        assert client.get("/api/tokens").status_code == 403
-        assert "/api/tokens" not in client.get("/").get_data(as_text=True)
-        auth.logout()
+    auth.login(company.email)
+    assert client.get("/api/tokens").status_code == 403
+    assert "/api/tokens" not in client.get("/").get_data(as_text=True)
+    auth.logout()
+    # The working group manages its own tokens, and cannot revoke a regulator's.
+    auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
+    page = client.get("/api/tokens").get_data(as_text=True)
+    assert "published benchmark releases" in page and other.name not in page
+    assert forms.post(f"/api/tokens/{other.id}/revoke", page="/api/tokens").status_code == 404
 
 
-def test_only_regulators_get_tokens(make, session):
+def test_only_regulators_and_the_working_group_get_tokens(make, session):
     with pytest.raises(tokens.TokenError):
         tokens.create_token(session, make.user(make.organisation()), "company")
     with pytest.raises(tokens.TokenError):
-        tokens.create_token(session, make.user(platform_role=PlatformRole.WORKING_GROUP), "wg")
+        tokens.create_token(session, make.user(platform_role=PlatformRole.PLATFORM_ADMIN), "admin")
     with pytest.raises(tokens.TokenError):
         tokens.create_token(session, regulator(make, "SG"), "   ")
+    assert tokens.create_token(session, make.user(platform_role=PlatformRole.WORKING_GROUP), "wg")[1]
+
+
+def test_a_token_sees_what_its_account_sees(client, make, session, world):
+    """A working-group token reads releases and nothing else; a regulator's, never a release."""
+    wg = new_token(session, make.user(platform_role=PlatformRole.WORKING_GROUP))
+    assert api_get(client, "/submissions", wg).status_code == 403
+    assert api_get(client, "/indicators?country=SG&cycle=2026", wg).status_code == 403
+    assert api_get(client, "/benchmark", world["sg_token"]).status_code == 403
+    assert api_get(client, "/benchmark", wg).status_code == 404  # no release yet
 
 
 @pytest.fixture
@@ -576,8 +590,11 @@ def test_openapi_document_is_public_valid_and_complete(app, client):
     assert routes == documented
 
 
-def test_every_api_response_matches_the_openapi_document(app, client, session, world, indicator_world):
+def test_every_api_response_matches_the_openapi_document(app, client, make, session, world, indicator_world):
     spec = OpenAPI.from_dict(document())
+    for _ in range(5):  # five consenting submissions: the first release
+        make.submitted(make.organisation(), consent=True)
+    wg = new_token(session, make.user(platform_role=PlatformRole.WORKING_GROUP), "dashboards")
     sg, revoked = world["sg_token"], new_token(session, world["sg"], "old")
     tokens.revoke_token(session, session.exec(select(ApiToken).where(ApiToken.name == "old")).one(), world["sg"])
     transition(session, world["only_sg"], ReviewStatus.IN_REVIEW, world["sg"])
@@ -602,6 +619,11 @@ def test_every_api_response_matches_the_openapi_document(app, client, session, w
         (f"{API}/indicators?cycle=2026", sg),
         (f"{API}/indicators?country=MY&cycle=2026", sg),
         (f"{API}/indicators?country=SG&cycle=2026", None),
+        (f"{API}/benchmark", wg),
+        (f"{API}/benchmark?release=1&cycle=2026", wg),
+        (f"{API}/benchmark?release=9", wg),
+        (f"{API}/benchmark?cycle=x", wg),
+        (f"{API}/benchmark", None),
     ]
     seen = set()
     for url, token in calls:

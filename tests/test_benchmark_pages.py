@@ -75,7 +75,7 @@ def test_dashboard_shows_the_latest_release_of_consenting_submissions(client, wo
     for name in ("Peer 0", "Private 0", "Old method"):
         assert name not in page
     startup = page.split('<th scope="row">Start-up (1-49 staff)</th>')[1].split("</tr>")[0]
-    assert "fewer than 5" in startup and "Not shown: not enough companies" in startup
+    assert "<td>withheld</td>" in startup and "Not shown: not enough companies" in startup
 
 
 def test_csv_export_matches_cli_and_never_reveals_small_groups(
@@ -157,3 +157,55 @@ def test_company_position_needs_a_submission(client, make, auth):
     auth.login(admin.email)
     page = client.get(f"/assessments/{draft.id}/peers").get_data(as_text=True)
     assert "available once the assessment is submitted" in page
+
+
+def test_every_working_group_format_withholds_exactly_the_same_figures(
+    client, make, working_group, peers, session, database_url, monkeypatch, tmp_path
+):
+    """The page, the CSV, the PDF, the API and the command line of one release: the same figures
+    shown, the same withheld, each withheld one with its reason and no number anywhere."""
+    import pypdf
+
+    from dd_toolkit.web.api.tokens import create_token
+
+    exported = client.get("/benchmarks/2026.csv").get_data(as_text=True)
+    csv_rows = list(csv.DictReader(io.StringIO(exported)))
+    withheld = {(r["group_id"], r["metric"]) for r in csv_rows if r["status"] == "withheld"}
+    shown = {(r["group_id"], r["metric"]) for r in csv_rows if r["status"] == "shown"}
+    assert withheld and shown
+    for row in csv_rows:
+        if row["status"] == "withheld":
+            assert row["reason"] and not any(row[k] for k in ("companies", "p25", "median", "p75", "share")), row
+
+    # The API, with a working-group token, gives the same rows.
+    _row, token = create_token(session, session.get(User, working_group.id), "dashboard")
+    session.commit()
+    api = client.get("/api/v1/benchmark?cycle=2026", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in api["rows"]] == csv_rows
+
+    # The command line prints the very same CSV.
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "cli"))
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", database_url)
+    printed = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "benchmark", "--cycle", "2026", "--csv"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == exported
+
+    # The page and the PDF: every withheld group says so, with its reason, and shows no size.
+    page = client.get("/benchmarks/?cycle=2026").get_data(as_text=True)
+    pdf = client.get("/benchmarks/2026.pdf")
+    assert pdf.mimetype == "application/pdf"
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
+    text = " ".join(text.split())
+    labels = {r["group_id"]: r["group_label"] for r in csv_rows}
+    for group_id, metric in withheld:
+        if metric != "companies":
+            continue
+        reason = next(r["reason"] for r in csv_rows if (r["group_id"], r["metric"]) == (group_id, metric))
+        row_html = page.split(f'<th scope="row">{labels[group_id]}</th>')[1].split("</tr>")[0]
+        assert f"Not shown: {reason}" in row_html and not any(ch.isdigit() for ch in row_html.split("<td")[1])
+        assert f"{labels[group_id]} Companies Withheld: {reason}" in text
+    for group_id, metric in shown:
+        if metric == "companies":
+            n = next(r["companies"] for r in csv_rows if (r["group_id"], r["metric"]) == (group_id, metric))
+            assert f"{labels[group_id]} Companies {n}" in text

@@ -75,14 +75,15 @@ def test_demo_with_the_real_bank(real_client, demo):
 
 
 def test_demo_benchmark_shows_some_groups_and_suppresses_others(real_app, demo):
-    from dd_toolkit.records import aggregates
+    from dd_toolkit.records import releases
 
     method = real_app.extensions["dd_content"].current_methodology
-    cycles = aggregates.benchmark_summary(demo, method).cycles
-    benchmark = aggregates.stored_benchmark(demo, method, cycles[0])
+    release = releases.published(demo, method)
+    cycles = sorted(release.cycles, reverse=True)
+    benchmark = release.benchmarks[cycles[0]]
     shown = [g.group_id for g in benchmark.groups if not g.suppressed]
     suppressed = [g.group_id for g in benchmark.groups if g.suppressed]
-    assert "all" in shown and len(shown) >= 2
+    assert "all" in shown  # fifteen companies: most peer groups could single one out
     assert len(suppressed) >= 5
     assert len(cycles) >= 2  # change between cycles has something to show
 

@@ -157,7 +157,9 @@ def test_integrity_badge_detects_a_changed_snapshot(client, make, auth, session,
     assert "Integrity check failed" in client.get(f"/review/{recipients['SG'].id}").get_data(as_text=True)
 
 
-def test_indicator_report_names_for_regulators_counts_for_the_working_group(client, make, auth, submitted_to):
+def test_indicator_report_is_the_regulators_alone(client, make, auth, submitted_to):
+    """The statutory report counts every submission addressed to the jurisdiction, with names;
+    the working group never opens it (its rates come from the benchmark releases)."""
     yes = {**make.complete_answers(), "mini.policy.exists": "yes", "mini.policy.scope": ["online"]}
     no = {**make.complete_answers(), "mini.policy.exists": "no"}
     for number in range(3):
@@ -165,28 +167,15 @@ def test_indicator_report_names_for_regulators_counts_for_the_working_group(clie
     submitted_to("SG", name="Misses", answers=no)
     auth.login(regulator(make, "SG").email)
     page = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
-    assert "4 submitting institutions." in page
+    assert "4 submitting institutions." in page and "Meets 0" in page
+    csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
+    assert "Meets 0" in csv_text and "RPA:7.4.1" in csv_text
     auth.logout()
     auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
-    counts = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
-    assert "Meets 0" not in counts
-    assert "Counts for this jurisdiction are withheld" in counts
-    csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
-    assert "Meets" not in csv_text and "RPA:7.4.1" not in csv_text
-
-
-def test_working_group_counts_cannot_be_differenced_between_jurisdictions(client, make, auth, submitted_to):
-    """Six institutions submit to SG, five of them also to MY: subtracting MY's counts from
-    SG's would give the sixth institution's status, so the smaller set is withheld."""
-    for number in range(5):
-        submitted_to("SG", "MY", name=f"Both {number}")
-    submitted_to("SG", name="Singapore only")
-    auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
-    singapore = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
-    assert "Counts for this jurisdiction are withheld" not in singapore
-    assert "RPA:7.4.1" in singapore and "Singapore only" not in singapore
-    malaysia = client.get("/review/indicators?country=MY&cycle=2026").get_data(as_text=True)
-    assert "Counts for this jurisdiction are withheld" in malaysia
+    for url in ("/review/indicators?country=SG&cycle=2026", "/review/indicators.csv?country=SG&cycle=2026"):
+        assert client.get(url).status_code == 403
+    rates = client.get("/benchmarks/indicators?country=SG").get_data(as_text=True)
+    assert "No release yet" in rates and "Meets" not in rates
 
 
 def test_indicator_counts_of_the_demo_equal_a_count_by_hand(real_app, demo):

@@ -872,12 +872,18 @@ def _protect(
         )
 
     def leaks(keys: Sequence[Hashable]) -> bool:
-        return any(_find_leak([views[k][i] for k in keys], threshold) is not None for i in range(width))
+        return any(_leaks(frozenset(views[k][i] for k in keys), threshold) for i in range(width))
+
+    # A candidate identical (in every view) to a published set adds nothing: it is admitted as is.
+    published = [{v[i] for v in (views[k] for k in fixed)} for i in range(width)]
+    repeats = {key for key in priority if all(views[key][i] in published[i] for i in range(width))}
 
     def admit(check_leaks: bool) -> tuple[list[Hashable], dict[Hashable, Hashable | None]]:
         chosen: list[Hashable] = list(fixed)
         dropped: dict[Hashable, Hashable | None] = {}
         for key in reversed(priority):
+            if key in repeats:
+                continue
             clash = next((other for other in chosen if differ(key, other)), None)
             if clash is not None:
                 dropped[key] = clash
@@ -893,6 +899,44 @@ def _protect(
     if not leaks(chosen):
         return dropped
     return admit(check_leaks=True)[1]
+
+
+def _components(rows: Iterable[frozenset]) -> list[frozenset[frozenset]]:
+    """The rows grouped into connected components (rows sharing a member are connected).
+
+    A combination of rows from different components is confined to a set only if each
+    component's part is, so a family has a leak exactly when one of its components has.
+    """
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(x: Hashable) -> Hashable:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    rows = [row for row in dict.fromkeys(rows) if row]
+    for row in rows:
+        first = next(iter(row))
+        for member in row:
+            a, b = find(first), find(member)
+            if a != b:
+                parent[b] = a
+    grouped: dict[Hashable, list[frozenset]] = {}
+    for row in rows:
+        grouped.setdefault(find(next(iter(row))), []).append(row)
+    return [frozenset(group) for group in grouped.values()]
+
+
+@functools.lru_cache(maxsize=2048)
+def _component_leaks(rows: frozenset[frozenset], threshold: int) -> bool:
+    return _find_leak(sorted(rows, key=lambda r: (-len(r), sorted(map(repr, r)))), threshold) is not None
+
+
+def _leaks(rows: frozenset[frozenset], threshold: int) -> bool:
+    """Whether :func:`_find_leak` finds a leak in ``rows``, one connected component at a time
+    (each remembered: releases check the same families again and again)."""
+    return any(_component_leaks(component, threshold) for component in _components(rows))
 
 
 # --------------------------------------------------------------------------------------------

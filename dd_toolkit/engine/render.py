@@ -60,7 +60,8 @@ def sanitise_html(html: str) -> str:
 _parsers = threading.local()
 
 # Texts up to this length have their HTML kept (the guidance of every question, a transparency
-# draft): a page shows the same texts again and again, and Python-Markdown is slow.
+# draft): a page shows the same texts again and again, and Python-Markdown is slow. The cache
+# holds the last 256 such texts, so a worker keeps at most a few megabytes for it.
 CACHED_LENGTH = 50_000
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from dd_toolkit.engine.content import AnswerData, AnswerType, Evidence, Profile, Question, QuestionBank
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.records import accounts
+from dd_toolkit.records.aggregates import refresh_all
 from dd_toolkit.records.assessments import create_organisation, profile_of, save_answers, start_assessment, submit
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
 
@@ -322,6 +323,7 @@ def load_demo(db: Session, content: Content) -> bool:
                 admin,
                 benchmark_consent=True,
                 jurisdictions=[c for c in company.countries if c in bank.taxonomy.asean_countries],
+                refresh_aggregates=False,
             )
         elif company.assessment == "half":
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
@@ -354,12 +356,15 @@ def load_demo(db: Session, content: Content) -> bool:
                 None,
                 benchmark_consent=True,
                 jurisdictions=[c for c in countries if c in bank.taxonomy.asean_countries],
+                refresh_aggregates=False,
             )
     for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
         accounts.create_user(
             db, email=email, name=name, password=DEMO_PASSWORD, platform_role=role, jurisdictions=jurisdictions
         )
     db.commit()
+    # Reports and the working group's first release once, over the whole demo.
+    refresh_all(db, bank, content.current_methodology)
     return True
 
 

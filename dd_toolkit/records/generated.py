@@ -214,7 +214,7 @@ def generate_companies(
         if partners and rng.random() < (0.4 if primary in ("isp", "mobile_operator") else 0.2):
             service_types.append(rng.choice(partners))
         telco = primary in ("isp", "mobile_operator")
-        size = _weighted(rng, {s: w for s, w in (TELCO_SIZE_WEIGHTS if telco else SIZE_WEIGHTS).items()})
+        size = _weighted(rng, TELCO_SIZE_WEIGHTS if telco else SIZE_WEIGHTS)
         if size not in sizes:
             size = rng.choice(sizes)
         hq = rng.choice(foreign) if foreign and rng.random() < FOREIGN_HQ_SHARE else hqs.draw()

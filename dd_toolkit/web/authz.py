@@ -34,6 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # (``Authorization: Bearer``): a browser session does not apply there, and an unauthenticated
 # request gets 401 rather than the sign-in page.
 TOKEN_BLUEPRINTS = frozenset({"api"})
+# The accounts that may hold API tokens; a token sees what its account sees.
+TOKEN_ROLES = (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP)
 
 
 class Action(StrEnum):
@@ -96,7 +98,7 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
     if action is Action.BENCHMARK_VIEW:
         return user.platform_role == PlatformRole.WORKING_GROUP
     if action is Action.API_TOKENS:
-        if user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP):
+        if user.platform_role not in TOKEN_ROLES:
             return False
         return target is None or (isinstance(target, ApiToken) and target.user_id == user.id)
     if action is Action.REVIEW:

@@ -13,9 +13,9 @@ import secrets
 from flask import Request
 from sqlmodel import Session, select
 
-from dd_toolkit.records.assessments import record
-from dd_toolkit.records.models import ApiToken, PlatformRole, User, utcnow
-from dd_toolkit.web.authz import TOKEN_BLUEPRINTS
+from dd_toolkit.records.audit import record
+from dd_toolkit.records.models import ApiToken, User, utcnow
+from dd_toolkit.web.authz import TOKEN_BLUEPRINTS, TOKEN_ROLES
 
 # A recognisable prefix lets secret scanners and people tell a toolkit token from other secrets.
 PREFIX = "ddt_"
@@ -39,7 +39,7 @@ def create_token(db: Session, user: User, name: str) -> tuple[ApiToken, str]:
         raise TokenError("Give the token a name, such as the system that will use it.")
     if len(name) > MAX_NAME:
         raise TokenError(f"Keep the name under {MAX_NAME} characters.")
-    if user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP) or not user.active:
+    if user.platform_role not in TOKEN_ROLES or not user.active:
         raise TokenError("Only an active regulator or working-group account can have API tokens.")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token))
@@ -93,13 +93,13 @@ def bearer_token(request: Request) -> str | None:
 
 
 def user_for_token(db: Session, token: str) -> User | None:
-    """The regulator a token belongs to, if it is known, not revoked, and its account is an
-    active regulator's; records when it was used."""
+    """The account a token belongs to, if it is known, not revoked, and the account is active and
+    may hold tokens; records when it was used."""
     row = db.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
     if row is None or row.revoked:
         return None
     user = db.get(User, row.user_id)
-    if user is None or not user.active or user.platform_role != PlatformRole.REGULATOR:
+    if user is None or not user.active or user.platform_role not in TOKEN_ROLES:
         return None
     row.last_used_at = utcnow()
     db.add(row)

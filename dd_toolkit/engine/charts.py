@@ -6,6 +6,7 @@ the picture.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -43,7 +44,15 @@ def radar_svg(
     title: str = "",
 ) -> str:
     """Scores (0-100) on a radar, with an optional peer median line. Missing values sit at 0
-    with a gap in the line so a missing score is never drawn as a real one."""
+    with a gap in the line so a missing score is never drawn as a real one. The same figures
+    give the same chart, drawn once per process (a frozen submission's chart never changes)."""
+    return _radar_svg(tuple(labels), tuple(values), tuple(peer) if peer is not None else None, title)
+
+
+@functools.lru_cache(maxsize=128)
+def _radar_svg(
+    labels: tuple[str, ...], values: tuple[float | None, ...], peer: tuple[float | None, ...] | None, title: str
+) -> str:
     count = len(labels)
     angles = [2 * math.pi * i / count for i in range(count)]
     figure = Figure(figsize=(6.4, 5.2))

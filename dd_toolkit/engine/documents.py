@@ -9,6 +9,7 @@ is WeasyPrint's rendering of that HTML.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,14 +149,15 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
     }
 
 
-def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
+@functools.lru_cache(maxsize=8)
+def _shell(loader: jinja2.BaseLoader) -> jinja2.Environment:
     # The shell is HTML, so unlike the Markdown templates it escapes every value it prints;
-    # the body is already sanitised HTML.
-    shell = jinja2.Environment(
-        loader=report_environment(inputs.content.root).loader,
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    # the body is already sanitised HTML. One environment per content folder: compiled once.
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
+    shell = _shell(report_environment(inputs.content.root).loader)
     return shell.get_template("document.html.j2").render(
         title=title,
         organisation_name=inputs.organisation_name,

@@ -128,6 +128,15 @@ def dd_toolkit(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
     return result.stdout
 
 
+def dd_toolkit_python(env: dict[str, str], *args: str, timeout: float = 600) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise BenchError(f"python {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return result.stdout.rstrip()
+
+
 def prepare_instance(folder: Path, companies: int) -> dict[str, str]:
     env = dict(os.environ, DD_INSTANCE_PATH=str(folder), DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}")
     started = time.perf_counter()
@@ -246,7 +255,7 @@ def pages_to_measure(base: str, ids: dict[str, int]) -> list[tuple[str, str, str
         elif role == "regulator":
             paths = {"inbox": "/review/", "submission": f"/review/{recipient}", "indicators": "/review/indicators"}
         else:
-            paths = {"benchmarks": "/benchmarks/", "indicators": "/review/indicators"}
+            paths = {"benchmarks": "/benchmarks/", "indicator rates": "/benchmarks/indicators"}
         for label, path in paths.items():
             browser.check(path)
             plan.append((label, role, path, browser.session_cookie))
@@ -315,6 +324,8 @@ def run_one(companies: int, duration: int, bare_base: str, workdir: Path) -> Non
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss in worker_rss(master):
             print(f"  worker {pid}: {rss}")
+    # The work behind the pages on the same database (it adds one company, so it runs last).
+    print(dd_toolkit_python(env, "-m", "tests.perf.benchmark_records"))
 
 
 def main() -> None:

@@ -98,9 +98,17 @@ class QuestionBank:
         return {qid: memo[qid] for qid in self.questions}
 
     def visibility(
-        self, qid: str, profile: Profile, answers: Mapping[str, AnswerData], language: str = "en"
+        self,
+        qid: str,
+        profile: Profile,
+        answers: Mapping[str, AnswerData],
+        language: str = "en",
+        applicable: Mapping[str, bool] | None = None,
     ) -> Visibility:
-        applicable = self.applicability(profile, answers)
+        """Whether a question applies and why; pass ``applicable`` when the applicability of the
+        whole bank is already worked out (a page asking about many questions)."""
+        if applicable is None:
+            applicable = self.applicability(profile, answers)
 
         def lookup(leaf: Leaf) -> Any:
             if leaf.subject == "profile":

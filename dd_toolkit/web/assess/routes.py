@@ -13,8 +13,7 @@ from wtforms import SelectChoice
 
 from dd_toolkit.engine import disclosure, portable
 from dd_toolkit.engine.completion import progress
-from dd_toolkit.engine.content import AnswerType, Visibility
-from dd_toolkit.engine.content.conditions import MISSING, explain
+from dd_toolkit.engine.content import AnswerType
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
 from dd_toolkit.records import review
@@ -304,7 +303,9 @@ def _section_context(
         "section": current,
         "shown": shown,
         "hidden": hidden,
-        "visibility": _visibility(bank, current.questions, state.applicable, profile, answers),
+        "visibility": {
+            q.id: bank.visibility(q.id, profile, answers, applicable=state.applicable) for q in current.questions
+        },
         "state": state,
         "form": form,
         "field_labels": field_labels(),
@@ -319,26 +320,6 @@ def _section_context(
         "next_section": _next_section(current.id),
         "taxonomy": bank.taxonomy,
     }
-
-
-def _visibility(bank, questions, applicable, profile, answers) -> dict[str, Visibility]:
-    """``bank.visibility`` of each question, from the applicability already worked out for the
-    progress: ``bank.visibility`` works it out again for every question it is asked about."""
-
-    def lookup(leaf):
-        if leaf.subject == "profile":
-            return profile.get(leaf.name)
-        answer = answers.get(leaf.name)
-        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
-            return MISSING
-        return answer.value
-
-    visibility = {}
-    for question in questions:
-        conditions = (bank.section_of[question.id].applies_when, question.applies_when)
-        reasons = tuple(explain(c, lookup, bank.describe_leaf) for c in conditions if c is not None)
-        visibility[question.id] = Visibility(applicable[question.id], reasons)
-    return visibility
 
 
 def _next_section(section_id: str) -> str | None:

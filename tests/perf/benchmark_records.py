@@ -1,0 +1,130 @@
+"""The work behind the pages, on an instance's database (``DATABASE_URL``): storing one
+submission's decoded pieces, refreshing what one new submission changes (the regulators' reports,
+and building the working group's next release), and the action-plan PDF.
+
+Run by the page benchmark after each of its instances (``make bench``), or alone::
+
+    DATABASE_URL=sqlite:///... DD_INSTANCE_PATH=... python -m tests.perf.benchmark_records
+
+It adds one company with a submitted assessment to the database it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+from sqlmodel import select
+
+from dd_toolkit.engine import disclosure
+from dd_toolkit.engine.documents import action_plan_document
+from dd_toolkit.engine.snapshot import decode
+from dd_toolkit.records import aggregates, releases
+from dd_toolkit.records.assessments import create_organisation, save_answers, start_assessment, submit
+from dd_toolkit.records.database import standalone_session
+from dd_toolkit.records.demo import COMPANIES, demo_answers
+from dd_toolkit.records.models import Assessment, IndicatorOutcomeRecord, Organisation, SubmissionRecord
+from dd_toolkit.records.plans import inputs_for
+from dd_toolkit.records.submissions import store_record
+from dd_toolkit.web import create_app
+
+
+def timed(work, repeat: int = 5) -> float:
+    """Median wall time of ``work`` in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    app = create_app()
+    content = app.extensions["dd_content"]
+    bank, method = content.bank, content.current_methodology
+    with standalone_session(app.extensions["dd_engine"]) as db:
+        companies = db.exec(select(SubmissionRecord.organisation_id).distinct()).all()
+        print(f"database: {len(companies)} companies with submissions")
+
+        # One more company, answered like the demo's first, submitted without refreshing.
+        model = COMPANIES[0]
+        org = create_organisation(db, "Benchmark Newcomer", _profile(model), None, source="benchmark")
+        db.commit()
+        assessment = start_assessment(db, bank, org, max(r for r in db.exec(select(Assessment.cycle))), None)
+        answers = demo_answers(bank, _profile(model), model, assessment.cycle)
+        save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
+        start = time.perf_counter()
+        submission = submit(db, bank, method, assessment, None, benchmark_consent=True, refresh_aggregates=False)
+        submit_ms = (time.perf_counter() - start) * 1000
+
+        # Storing the decoded pieces alone (decode and insert), rolled back each time.
+        def store() -> None:
+            with db.begin_nested():
+                store_record(db, submission, assessment)
+                db.flush()
+                raise _Rollback
+
+        def store_once() -> None:
+            try:
+                store()
+            except _Rollback:
+                pass
+
+        for table in (SubmissionRecord, IndicatorOutcomeRecord):
+            db.execute(table.__table__.delete().where(table.submission_id == submission.id))
+        store_ms = timed(store_once)
+        decode_ms = timed(lambda: decode(json.loads(submission.snapshot)))
+        db.rollback()
+
+        refresh_ms = timed(lambda: aggregates.refresh_indicators(db, assessment.cycle), repeat=3)
+        db.commit()
+        found = releases.contributions(db, method)
+        previous = releases._latest_with_ledger(db, method)[1]
+        start = time.perf_counter()
+        disclosure.build_release(
+            found,
+            previous=previous,
+            rules=releases.rules_of(method),
+            labels=releases.labels_of(bank),
+            number=(previous.number + 1) if previous else 1,
+            published_at="2026-01-01",
+        )
+        release_ms = (time.perf_counter() - start) * 1000
+
+        lumen = db.exec(
+            select(Assessment)
+            .join(Organisation, Organisation.id == Assessment.organisation_id)
+            .where(Organisation.name == COMPANIES[0].name, Assessment.status == "submitted")
+        ).first()
+        action_plan_document(inputs_for(db, content, lumen, with_peers=True), "pdf")  # fonts, templates
+        pdf_ms = timed(lambda: action_plan_document(inputs_for(db, content, lumen, with_peers=True), "pdf"), 3)
+
+    print(f"  submit (freeze, score, store the decoded pieces): {submit_ms:8.1f} ms")
+    print(f"  store one submission's decoded pieces:             {store_ms:8.1f} ms (decode alone {decode_ms:.1f} ms)")
+    print(f"  refresh the regulators' indicator reports:         {refresh_ms:8.1f} ms")
+    print(f"  build the working group's next release:            {release_ms:8.1f} ms")
+    print(f"  refresh after one new submission (both):           {refresh_ms + release_ms:8.1f} ms")
+    print(f"  action-plan PDF of the demo company:               {pdf_ms:8.1f} ms")
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _profile(company):
+    from dd_toolkit.engine.content import Profile
+
+    return Profile(
+        service_types=company.service_types,
+        features=company.features,
+        countries=company.countries,
+        size_band=company.size_band,
+        under18_users=company.under18_users,
+        hq_country=company.hq_country,
+    )
+
+
+if __name__ == "__main__":
+    main()

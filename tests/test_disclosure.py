@@ -31,12 +31,12 @@ from dd_toolkit.engine.disclosure import (
     Rules,
     build_release,
     country_indicator_view,
-    csv_text,
     has_news,
     what_the_working_group_sees,
     working_group_csv,
     working_group_rows,
 )
+from dd_toolkit.engine.reports import csv_text
 
 SERVICES = ("gaming", "social", "video")
 SIZES = ("startup", "large")

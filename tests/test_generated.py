@@ -147,7 +147,9 @@ def test_two_submitted_cycles_per_company_through_submit(real_app, monkeypatch):
     refreshes = Counter()
     monkeypatch.setattr(aggregates, "refresh_after_submission", lambda *args: refreshes.update(["one"]))
     refresh_all = generated.refresh_all
-    monkeypatch.setattr(generated, "refresh_all", lambda *args: (refreshes.update(["all"]), refresh_all(*args)))
+    monkeypatch.setattr(
+        generated, "refresh_all", lambda *args, **kw: (refreshes.update(["all"]), refresh_all(*args, **kw))
+    )
     with dbm.standalone_session(real_app.extensions["dd_engine"]) as db:
         load_generated(db, content, 6, seed=1)
         assert refreshes == {"all": 1}

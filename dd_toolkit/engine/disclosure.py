@@ -65,14 +65,13 @@ mixture of them; and figures of different metrics are checked separately.
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from dd_toolkit.engine import reports
 from dd_toolkit.engine.benchmark import (
     GROUP_SIZE_METRIC,
     REASON_DIFFERENCING,
@@ -101,7 +100,6 @@ __all__ = [
     "Rules",
     "build_release",
     "country_indicator_view",
-    "csv_text",
     "has_news",
     "what_the_working_group_sees",
     "working_group_csv",
@@ -651,30 +649,9 @@ def working_group_rows(release: Release, cycle: int) -> list[dict[str, Any]]:
     return rows
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell: blank for None; text a spreadsheet could run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """The one CSV writer of WG exports: a header row, then the rows, every cell neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([_cell(c) for c in columns])
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    return out.getvalue()
-
-
 def working_group_csv(release: Release, cycle: int) -> str:
     """:func:`working_group_rows` as CSV text."""
-    return csv_text(WORKING_GROUP_COLUMNS, working_group_rows(release, cycle))
+    return reports.csv_text(WORKING_GROUP_COLUMNS, working_group_rows(release, cycle))
 
 
 def what_the_working_group_sees(rules: Rules | None = None) -> list[str]:

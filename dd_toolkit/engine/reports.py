@@ -242,42 +242,44 @@ def render_transparency_markdown(env: jinja2.Environment, draft: TransparencyDra
 # -- CSV --------------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
-    """A spreadsheet cell that cannot start a formula (a user typing "=HYPERLINK(...)")."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """CSV with a header row, every cell neutralised against formula injection: the one CSV
-    writer for every export."""
+def _cell(value: Any) -> str:
+    """A CSV cell: blank for None; text a spreadsheet could run as a formula (a user typing
+    "=HYPERLINK(...)") gets a leading quote."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """The one CSV writer of every export: a header row, then the rows, every cell neutralised."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([_cell(c) for c in columns])
     for row in rows:
-        writer.writerow({key: _cell(row.get(key, "")) for key in columns})
+        writer.writerow([_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 
 def action_plan_csv(plan: ActionPlan, tracking: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """One row per action item, in plan order, with a header row (:data:`CSV_COLUMNS`)."""
     rows = _tracking(tracking)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for item in plan.items:
-        tracked = rows.get(item.id, {})
-        writer.writerow(
+    return csv_text(
+        CSV_COLUMNS,
+        (
             {
                 "id": item.id,
                 "priority": item.priority,
                 "horizon_days": item.horizon_days,
-                "title": _cell(item.title),
+                "title": item.title,
                 "function": item.function_label or "",
                 "question_ids": ";".join(item.question_ids),
                 "refs": ";".join(item.refs),
-                **{key: _cell(tracked.get(key, "")) for key in TRACKING_FIELDS},
+                **{key: rows.get(item.id, {}).get(key, "") for key in TRACKING_FIELDS},
             }
-        )
-    return out.getvalue()
+            for item in plan.items
+        ),
+    )

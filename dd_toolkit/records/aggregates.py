@@ -24,15 +24,19 @@ INDICATORS = "indicators"  # a regulator's report of one jurisdiction (with inst
 # -- storing -------------------------------------------------------------------------------------
 
 
-def _replace(db: Session, kind: str, scope: str, parts: dict[str, object], marker: int) -> None:
-    """Replace the stored rows of one (kind, scope) with ``parts``, unless a refresh that saw
-    newer submissions has already stored them (two submissions refreshing at once)."""
-    stored = db.exec(
-        select(sa.func.max(Aggregate.source_marker)).where(Aggregate.kind == kind, Aggregate.scope == scope)
-    ).one()
+def _replace(
+    db: Session, kind: str, scope: str, parts: dict[str, object], marker: int, part: str | None = None
+) -> None:
+    """Replace the stored rows of one (kind, scope), or of one ``part`` of it, with ``parts``,
+    unless a refresh that saw newer submissions has already stored them (two submissions
+    refreshing at once)."""
+    where = [Aggregate.kind == kind, Aggregate.scope == scope]
+    if part is not None:
+        where.append(Aggregate.part == part)
+    stored = db.exec(select(sa.func.max(Aggregate.source_marker)).where(*where)).one()
     if stored is not None and stored > marker:
         return
-    db.execute(sa.delete(Aggregate).where(Aggregate.kind == kind, Aggregate.scope == scope))
+    db.execute(sa.delete(Aggregate).where(*where))
     now = utcnow()
     db.add_all(
         Aggregate(kind=kind, scope=scope, part=part, payload=payload, source_marker=marker, computed_at=now)
@@ -49,8 +53,8 @@ def _payload(db: Session, kind: str, scope: str, part: str = ""):
 # -- RPA indicator reports -------------------------------------------------------------------------
 
 
-def _addressed(db: Session, cycle: int) -> list[Addressed]:
-    rows = db.exec(
+def _addressed(db: Session, cycle: int, jurisdictions: list[str] | None = None) -> list[Addressed]:
+    query = (
         select(
             Recipient.jurisdiction,
             SubmissionRecord.submission_id,
@@ -61,11 +65,14 @@ def _addressed(db: Session, cycle: int) -> list[Addressed]:
         )
         .join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id)
         .where(SubmissionRecord.cycle == cycle)
-    ).all()
+    )
+    if jurisdictions is not None:
+        query = query.where(Recipient.jurisdiction.in_(jurisdictions))
+    rows = db.exec(query).all()
     outcomes: dict[int, list[Outcome]] = {}
     submission_ids = {row[1] for row in rows}
     if submission_ids:
-        for sid, indicator_id, component_id, label, met in db.exec(
+        query = (
             select(
                 IndicatorOutcomeRecord.submission_id,
                 IndicatorOutcomeRecord.indicator_id,
@@ -76,7 +83,11 @@ def _addressed(db: Session, cycle: int) -> list[Addressed]:
             .join(SubmissionRecord, SubmissionRecord.submission_id == IndicatorOutcomeRecord.submission_id)
             .where(SubmissionRecord.cycle == cycle)
             .order_by(IndicatorOutcomeRecord.id)
-        ):
+        )
+        if jurisdictions is not None:
+            addressed = select(Recipient.submission_id).where(Recipient.jurisdiction.in_(jurisdictions))
+            query = query.where(IndicatorOutcomeRecord.submission_id.in_(addressed))
+        for sid, indicator_id, component_id, label, met in db.exec(query):
             outcomes.setdefault(sid, []).append(Outcome(indicator_id, component_id, label, met))
     return [
         Addressed(jurisdiction, org_id, version, name, tuple(service_types), tuple(outcomes.get(sid, ())))
@@ -88,10 +99,16 @@ def _marker(db: Session) -> int:
     return db.exec(select(sa.func.max(SubmissionRecord.submission_id))).one() or 0
 
 
-def refresh_indicators(db: Session, cycle: int) -> None:
-    """Rebuild and store the regulators' indicator report of every jurisdiction for one cycle."""
-    reports = indicator_reports(cycle, _addressed(db, cycle))
-    _replace(db, INDICATORS, str(cycle), {j: r.to_dict() for j, r in reports.items()}, _marker(db))
+def refresh_indicators(db: Session, cycle: int, jurisdictions: list[str] | None = None) -> None:
+    """Rebuild and store the regulators' indicator report of every jurisdiction for one cycle
+    (or only of ``jurisdictions``: those a new submission is addressed to)."""
+    reports = indicator_reports(cycle, _addressed(db, cycle, jurisdictions))
+    marker = _marker(db)
+    if jurisdictions is None:
+        _replace(db, INDICATORS, str(cycle), {j: r.to_dict() for j, r in reports.items()}, marker)
+        return
+    for jurisdiction, report in reports.items():
+        _replace(db, INDICATORS, str(cycle), {jurisdiction: report.to_dict()}, marker, part=jurisdiction)
 
 
 def stored_indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorReport:
@@ -108,19 +125,26 @@ def report_cycles(db: Session) -> list[int]:
 # -- refreshing ------------------------------------------------------------------------------------
 
 
-def refresh_after_submission(db: Session, bank: QuestionBank, method: Methodology, cycle: int) -> None:
-    """Everything a new submission of ``cycle`` can change: the regulators' reports, and the
-    working group's next release when one is due; commits."""
-    refresh_indicators(db, cycle)
+def refresh_after_submission(
+    db: Session, bank: QuestionBank, method: Methodology, cycle: int, jurisdictions: list[str]
+) -> None:
+    """Everything a new submission of ``cycle`` addressed to ``jurisdictions`` can change: those
+    jurisdictions' reports, and the working group's next release when one is due; commits."""
+    refresh_indicators(db, cycle, jurisdictions)
     db.commit()
     releases.publish_if_due(db, bank, method)
 
 
-def refresh_all(db: Session, bank: QuestionBank, method: Methodology) -> None:
-    """Recompute the stored reports (after a migration, a bulk load or a restore), and publish a
-    release when one is due; commits. Published releases are never rewritten."""
+def refresh_all(db: Session, bank: QuestionBank, method: Methodology, *, bulk_load: bool = False) -> None:
+    """Recompute the stored reports (after a migration, a bulk load or a restore); commits.
+
+    Then a release is published when one is due, or, after a bulk load, whenever the rules
+    allow one (the operator loaded the data on purpose). Published releases are never rewritten."""
     db.execute(sa.delete(Aggregate).where(Aggregate.kind == INDICATORS))
     for cycle in report_cycles(db):
         refresh_indicators(db, cycle)
     db.commit()
-    releases.publish_if_due(db, bank, method)
+    if bulk_load:
+        releases.publish(db, bank, method)
+    else:
+        releases.publish_if_due(db, bank, method)

@@ -349,7 +349,7 @@ def submit(
     )
     db.commit()
     if refresh_aggregates:
-        aggregates.refresh_after_submission(db, bank, method, assessment.cycle)
+        aggregates.refresh_after_submission(db, bank, method, assessment.cycle, sorted(set(jurisdictions)))
     return submission
 
 

@@ -364,7 +364,7 @@ def load_demo(db: Session, content: Content) -> bool:
         )
     db.commit()
     # Reports and the working group's first release once, over the whole demo.
-    refresh_all(db, bank, content.current_methodology)
+    refresh_all(db, bank, content.current_methodology, bulk_load=True)
     return True
 
 

@@ -288,7 +288,7 @@ def load_generated(db: Session, content: Content, companies: int, seed: int = 0)
         for company in generate_companies(bank.taxonomy, companies, seed, taken):
             _load_company(db, content, company, seed, cycles, asean)
     # The stored benchmark and indicator reports are recomputed once, not after every submission.
-    refresh_all(db, bank, method)
+    refresh_all(db, bank, method, bulk_load=True)
     return companies
 
 

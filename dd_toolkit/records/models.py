@@ -348,7 +348,7 @@ class Release(SQLModel, table=True):
     published_at: datetime = Field(default_factory=utcnow)
     final: bool = False
     cycles: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    companies: int = 0
+    companies: int | None = None  # withheld while it could single a company out
     rules: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     ledger: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -143,6 +143,8 @@ class BenchmarkSettings(_Model):
     # The resolution of published figures: quartiles to this many points, shares to this step.
     score_step: Annotated[float, Field(gt=0, le=10)] = 1.0
     share_step: Annotated[float, Field(gt=0, le=0.25)] = 0.05
+    # Days between two interim releases published by themselves (a final one is the admin's).
+    release_interval_days: Annotated[int, Field(ge=0, le=366)] = 30
 
 
 class Methodology(_Model):

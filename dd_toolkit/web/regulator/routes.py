@@ -180,7 +180,7 @@ def indicators_export(fmt: str):
     name = f"rpa-indicators-{jurisdiction}-{cycle}"
     if fmt == "csv":
         return Response(
-            csv_text(rows, INDICATOR_COLUMNS),
+            csv_text(INDICATOR_COLUMNS, rows),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

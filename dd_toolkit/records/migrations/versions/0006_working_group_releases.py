@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("published_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("final", sa.Boolean(), nullable=False),
         sa.Column("cycles", sa.JSON(), nullable=False),
-        sa.Column("companies", sa.Integer(), nullable=False),
+        sa.Column("companies", sa.Integer(), nullable=True),
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("figures", sa.JSON(), nullable=False),
         sa.Column("ledger", sa.JSON(), nullable=False),

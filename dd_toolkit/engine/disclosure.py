@@ -69,6 +69,7 @@ import statistics
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from dd_toolkit.engine import reports
@@ -89,6 +90,7 @@ from dd_toolkit.engine.benchmark import (
     _protect,
     group_ids,
 )
+from dd_toolkit.paths import bundled_root
 
 __all__ = [
     "WORKING_GROUP_COLUMNS",
@@ -105,6 +107,8 @@ __all__ = [
     "working_group_csv",
     "working_group_rows",
 ]
+
+POLICY_TEMPLATE = "working_group_policy.md.j2"
 
 WORKING_GROUP_COLUMNS = (
     "release",
@@ -654,20 +658,10 @@ def working_group_csv(release: Release, cycle: int) -> str:
     return reports.csv_text(WORKING_GROUP_COLUMNS, working_group_rows(release, cycle))
 
 
-def what_the_working_group_sees(rules: Rules | None = None) -> list[str]:
-    """Plain statements shown to a company before it consents."""
-    rules = rules or Rules()
-    t = rules.threshold
-    points = "whole points" if rules.score_step == 1 else f"steps of {rules.score_step:g} points"
-    return [
-        "Your answers are used for the benchmark only if you consent when you submit.",
-        "The Industry Working Group never sees your company's name or any answer of yours on its own.",
-        "It sees figures for groups of companies: all companies, each service type, each size band and each country.",
-        f"A group or figure is shown only when at least {t} companies contribute to it.",
-        f"Scores are shown as the 25th percentile, median and 75th percentile, rounded to {points}.",
-        f"Shares of companies meeting an indicator are rounded to the nearest {rules.share_step * 100:g} %.",
-        "Figures are published in numbered releases during a cycle and once more at its end.",
-        f"A figure changes only when at least {t} new submissions change it. Until then the last one is shown again.",
-        "Releases and cycles are checked together, so comparing them cannot reveal one company either.",
-        "A figure that could reveal a single company is withheld. Only the reason is shown.",
-    ]
+def what_the_working_group_sees(rules: Rules | None = None, root: Path | None = None) -> list[str]:
+    """Plain statements shown to a company before it consents, and on the working group's pages:
+    the items of ``reports/working_group_policy.md.j2`` (in the content folder ``root``, else the
+    bundled one), filled in with ``rules``."""
+    env = reports.report_environment(root or bundled_root())
+    text = env.get_template(POLICY_TEMPLATE).render(rules=rules or Rules())
+    return [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]

@@ -16,7 +16,7 @@ from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerType
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
-from dd_toolkit.records import review
+from dd_toolkit.records import releases, review
 from dd_toolkit.records.assessments import (
     AssessmentError,
     IncompleteAssessment,
@@ -44,7 +44,7 @@ from dd_toolkit.web.assess.forms import (
     section_form,
 )
 from dd_toolkit.web.authz import Action, can, policy, require
-from dd_toolkit.web.context import current_bank, current_methodology
+from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.orgs.routes import current_organisation
 
 bp = Blueprint("assess", __name__, url_prefix="/assessments")
@@ -371,7 +371,9 @@ def submit_assessment(assessment_id: int):
         org=org,
         state=state,
         form=form,
-        working_group_sees=disclosure.what_the_working_group_sees(),
+        working_group_sees=disclosure.what_the_working_group_sees(
+            releases.rules_of(current_methodology()), current_content().root
+        ),
     )
 
 

@@ -29,6 +29,12 @@ def _release():
     return release
 
 
+def _policy(release) -> list[str]:
+    """The disclosure policy, with the rules of the release shown (else those in force)."""
+    rules = release.rules if release else releases.rules_of(current_methodology())
+    return disclosure.what_the_working_group_sees(rules, current_content().root)
+
+
 def _cycle_of(release) -> int | None:
     if release is None or not release.cycles:
         return None
@@ -66,7 +72,7 @@ def dashboard():
         trends=release.trends if release else [],
         method=current_methodology(),
         names=_metric_labels(),
-        policy=disclosure.what_the_working_group_sees(release.rules if release else None),
+        policy=_policy(release),
     )
 
 
@@ -87,7 +93,7 @@ def export(cycle: int, fmt: str):
             cycle=cycle,
             rows=disclosure.working_group_rows(release, cycle),
             names=_metric_labels(),
-            policy=disclosure.what_the_working_group_sees(release.rules),
+            policy=_policy(release),
         )
         data, mimetype = pdf_from_html(html), "application/pdf"
     return Response(
@@ -134,6 +140,7 @@ def indicators():
         countries=countries,
         view=view,
         names=_metric_labels(),
+        policy=_policy(release),
         taxonomy=current_bank().taxonomy,
     )
 

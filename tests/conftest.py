@@ -53,11 +53,11 @@ def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def database_url(migrated_template, tmp_path):
+def _fresh_database(migrated_template, tmp_path, stem: str):
+    """A copy of the migrated template: a file for SQLite, a database for PostgreSQL."""
     kind, template = migrated_template
     if kind == "sqlite":
-        path = tmp_path / "test.sqlite"
+        path = tmp_path / f"{stem}.sqlite"
         shutil.copy(template, path)
         yield f"sqlite:///{path}"
         return
@@ -69,6 +69,17 @@ def database_url(migrated_template, tmp_path):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def database_url(migrated_template, tmp_path):
+    yield from _fresh_database(migrated_template, tmp_path, "test")
+
+
+@pytest.fixture
+def other_database_url(migrated_template, tmp_path):
+    """A second fresh database, like ``database_url``."""
+    yield from _fresh_database(migrated_template, tmp_path, "other")
 
 
 def make_app(database_url: str, tmp_path: Path, content: Path = FIXTURE_CONTENT, **extra):

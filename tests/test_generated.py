@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from collections import Counter
 from dataclasses import asdict
 
 import pytest
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 from sqlmodel import select
@@ -32,7 +29,7 @@ from dd_toolkit.records.models import (
     User,
 )
 
-from .conftest import FIXTURE_CONTENT, POSTGRES_URL, REPO_ROOT, _pg, _with_database, make_app
+from .conftest import FIXTURE_CONTENT, REPO_ROOT, make_app
 
 
 def _generated(db, seed: int) -> list[Organisation]:
@@ -58,25 +55,6 @@ def _summary(db, seed: int) -> list[tuple]:
         profile = (org.hq_country, org.countries, org.service_types, org.features, org.size_band, org.under18_users)
         rows.append((org.name, org.description, profile, cards))
     return rows
-
-
-@pytest.fixture
-def other_database_url(migrated_template, tmp_path):
-    """A second fresh database, like ``database_url``."""
-    kind, template = migrated_template
-    if kind == "sqlite":
-        path = tmp_path / "other.sqlite"
-        shutil.copy(template, path)
-        yield f"sqlite:///{path}"
-        return
-    name = f"dd_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(_pg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _with_database(POSTGRES_URL, name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_same_seed_gives_same_companies_in_two_databases(real_app, other_database_url, tmp_path):

@@ -437,6 +437,23 @@ def _shown(previous: Release | None) -> tuple[dict[_Key, GroupResult], dict[tupl
     return groups, metrics
 
 
+_LABEL_KINDS = (("service_type", "service_types"), ("size_band", "size_bands"), ("country", "countries"))
+
+
+def _withheld_reasons(previous: Release | None) -> dict[tuple[int, str, str], str]:
+    """(cycle, group, metric) -> reason, for every figure the previous release withheld."""
+    reasons: dict[tuple[int, str, str], str] = {}
+    for cycle, benchmark in previous.benchmarks.items() if previous else ():
+        for group in benchmark.groups:
+            if group.suppressed:
+                reasons[(cycle, group.group_id, GROUP_SIZE_METRIC)] = group.reason
+                continue
+            for metric in group.metrics:
+                if metric.suppressed:
+                    reasons[(cycle, group.group_id, metric.metric)] = metric.reason
+    return reasons
+
+
 def build_release(
     contributions: Iterable[Contribution],
     *,
@@ -462,7 +479,14 @@ def build_release(
         for c in sorted(counted.get(cycle, {}).values(), key=lambda c: c.organisation_id):
             for gid in group_ids(c):
                 members.setdefault((cycle, gid), []).append(c)
-    keys = sorted(set(members) | set(shown_groups), key=lambda k: (k[0], _group_sort_key(k[1])))
+    # Every group the labels name is listed in every cycle, with or without members: a group
+    # appearing would tell that a company of its kind has joined.
+    named = {f"{kind}:{key}" for kind, vocabulary in _LABEL_KINDS for key in (labels or {}).get(vocabulary, {})}
+    listed = {(cycle, gid) for cycle in cycles for gid in named}
+    keys = sorted(set(members) | set(shown_groups) | listed, key=lambda k: (k[0], _group_sort_key(k[1])))
+    # A figure withheld before and still withheld keeps its reason: a reason changing from "not
+    # enough companies" to "could reveal a single company" would tell that a group has grown.
+    earlier_reasons = _withheld_reasons(previous)
     order = {key: i for i, key in enumerate(keys)}
     group_views = {key: _views(members.get(key, ())) for key in keys}
     everyone = [c for cycle in cycles for c in counted.get(cycle, {}).values()]
@@ -492,7 +516,8 @@ def build_release(
         elif key in shown_groups:
             group_n[key] = shown_groups[key].n
         else:
-            withheld_groups[key] = REASON_TOO_FEW if len(group_views[key][1]) < t else REASON_DIFFERENCING
+            reason = REASON_TOO_FEW if len(group_views[key][1]) < t else REASON_DIFFERENCING
+            withheld_groups[key] = earlier_reasons.get((*key, GROUP_SIZE_METRIC), reason)
     open_keys = [key for key in keys if key in group_n]
 
     # Metrics: one family per metric name, across the cycles and groups of this release.
@@ -525,7 +550,7 @@ def build_release(
             elif (key[0], key[1], name) in shown_metrics:
                 results[key][name] = shown_metrics[(key[0], key[1], name)]
             else:
-                reason = REASON_DIFFERENCING if key in family else REASON_TOO_FEW
+                reason = earlier_reasons.get((*key, name), REASON_DIFFERENCING if key in family else REASON_TOO_FEW)
                 results[key][name] = MetricResult(name, metric.kind, f"suppressed: {reason}")
     # Figures shown before whose metric no longer occurs in the data stay as they were.
     for (cycle, gid, name), result in shown_metrics.items():

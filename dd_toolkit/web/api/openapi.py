@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dd_toolkit.engine.disclosure import WORKING_GROUP_COLUMNS
 from dd_toolkit.records.models import ReviewStatus
 
 VERSION = "1.0.0"
@@ -97,20 +98,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "BenchmarkRow": {
         "type": "object",
-        "required": [
-            "release",
-            "cycle",
-            "group_id",
-            "group_label",
-            "metric",
-            "companies",
-            "p25",
-            "median",
-            "p75",
-            "share",
-            "status",
-            "reason",
-        ],
+        "required": list(WORKING_GROUP_COLUMNS),
         "additionalProperties": False,
         "properties": {
             "release": {"type": "integer"},

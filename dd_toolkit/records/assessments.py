@@ -287,7 +287,11 @@ def build_document(db: Session, assessment: Assessment, rows: dict[str, Answer] 
 
 
 def submission_of(db: Session, assessment_id: int) -> Submission | None:
-    return db.exec(select(Submission).where(Submission.assessment_id == assessment_id)).first()
+    """The submission of an assessment. Its snapshot text is read only when used (integrity
+    checks, exports): pages read the decoded record instead."""
+    return db.exec(
+        select(Submission).where(Submission.assessment_id == assessment_id).options(sa.orm.defer(Submission.snapshot))
+    ).first()
 
 
 def submit(

@@ -113,22 +113,31 @@ def release_rows(db: Session, method: Methodology) -> list[Release]:
     )
 
 
-def _row(db: Session, method: Methodology, number: int | None) -> Release | None:
-    query = (
-        select(Release)
-        .where(Release.methodology == method.key)
-        .options(sa.orm.defer(Release.ledger))  # the ledger is never needed to show a release
-        .order_by(Release.number.desc())
-    )
-    if number is not None:
-        query = query.where(Release.number == number)
-    return db.exec(query).first()
+# Published releases never change, so a worker keeps the few it has parsed. Which release is
+# the latest is still read from the database on every request: every worker shows the same.
+_PARSED: dict[tuple, disclosure.Release] = {}
+_PARSED_LIMIT = 8
 
 
 def published(db: Session, method: Methodology, number: int | None = None) -> disclosure.Release | None:
     """A published release (the latest by default), as the working group sees it."""
-    row = _row(db, method, number)
-    return disclosure.Release.from_dicts(row.figures, None) if row is not None else None
+    query = (
+        select(Release.id, Release.number, Release.published_at)
+        .where(Release.methodology == method.key)
+        .order_by(Release.number.desc())
+    )
+    if number is not None:
+        query = query.where(Release.number == number)
+    found = db.exec(query).first()
+    if found is None:
+        return None
+    key = (db.get_bind().url.render_as_string(hide_password=True), *found)
+    if key not in _PARSED:
+        figures = db.exec(select(Release.figures).where(Release.id == found[0])).one()
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = disclosure.Release.from_dicts(figures, None)
+    return _PARSED[key]
 
 
 def _latest_with_ledger(db: Session, method: Methodology) -> tuple[Release | None, disclosure.Release | None]:

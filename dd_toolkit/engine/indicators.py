@@ -97,24 +97,27 @@ def indicator_reports(cycle: int, addressed: Iterable[Addressed]) -> dict[str, I
         if row.organisation_id not in mine or mine[row.organisation_id].version < row.version:
             mine[row.organisation_id] = row
     reports = {}
+    entries_of: dict[int, list[tuple[str, str, bool | None]]] = {}  # a submission's, worked out once
     for jurisdiction, rows in latest.items():
         counts: dict[str, dict[str, IndicatorCount]] = {}
         for row in sorted(rows.values(), key=lambda r: r.organisation_id):
-            for group in ["all", *row.service_types]:
+            entries = entries_of.get(id(row.outcomes))
+            if entries is None:
+                entries = entries_of[id(row.outcomes)] = [
+                    (f"{o.indicator_id}/{o.component_id}" if o.component_id else o.indicator_id, o.label, o.met)
+                    for o in row.outcomes
+                    if o.indicator_id in INDICATORS
+                ]
+            for group in ("all", *row.service_types):
                 table = counts.setdefault(group, {})
-                for outcome in row.outcomes:
-                    if outcome.indicator_id not in INDICATORS:
-                        continue
-                    key = (
-                        f"{outcome.indicator_id}/{outcome.component_id}"
-                        if outcome.component_id
-                        else outcome.indicator_id
-                    )
-                    count = table.setdefault(key, IndicatorCount(key, outcome.label))
-                    if outcome.met is None:
+                for key, label, met in entries:
+                    count = table.get(key)
+                    if count is None:
+                        count = table[key] = IndicatorCount(key, label)
+                    if met is None:
                         continue
                     count.applies += 1
-                    if outcome.met:
+                    if met:
                         count.met += 1
                         count.companies.append(row.organisation_name)
         order = ["all"] + sorted(k for k in counts if k != "all")

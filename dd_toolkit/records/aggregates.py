@@ -68,7 +68,7 @@ def _addressed(db: Session, cycle: int, jurisdictions: list[str] | None = None) 
     )
     if jurisdictions is not None:
         query = query.where(Recipient.jurisdiction.in_(jurisdictions))
-    rows = db.exec(query).all()
+    rows = db.connection().execute(query).all()  # plain rows: no ORM loading for thousands
     outcomes: dict[int, list[Outcome]] = {}
     submission_ids = {row[1] for row in rows}
     if submission_ids:
@@ -87,10 +87,11 @@ def _addressed(db: Session, cycle: int, jurisdictions: list[str] | None = None) 
         if jurisdictions is not None:
             addressed = select(Recipient.submission_id).where(Recipient.jurisdiction.in_(jurisdictions))
             query = query.where(IndicatorOutcomeRecord.submission_id.in_(addressed))
-        for sid, indicator_id, component_id, label, met in db.exec(query):
+        for sid, indicator_id, component_id, label, met in db.connection().execute(query):
             outcomes.setdefault(sid, []).append(Outcome(indicator_id, component_id, label, met))
+    frozen = {sid: tuple(found) for sid, found in outcomes.items()}  # one tuple per submission
     return [
-        Addressed(jurisdiction, org_id, version, name, tuple(service_types), tuple(outcomes.get(sid, ())))
+        Addressed(jurisdiction, org_id, version, name, tuple(service_types), frozen.get(sid, ()))
         for jurisdiction, sid, org_id, version, name, service_types in rows
     ]
 

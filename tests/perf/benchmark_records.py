@@ -56,7 +56,17 @@ def main() -> None:
         answers = demo_answers(bank, _profile(model), model, assessment.cycle)
         save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
         start = time.perf_counter()
-        submission = submit(db, bank, method, assessment, None, benchmark_consent=True, refresh_aggregates=False)
+        jurisdictions = [c for c in model.countries if c in bank.taxonomy.asean_countries]
+        submission = submit(
+            db,
+            bank,
+            method,
+            assessment,
+            None,
+            benchmark_consent=True,
+            jurisdictions=jurisdictions,
+            refresh_aggregates=False,
+        )
         submit_ms = (time.perf_counter() - start) * 1000
 
         # Storing the decoded pieces alone (decode and insert), rolled back each time.
@@ -78,7 +88,8 @@ def main() -> None:
         decode_ms = timed(lambda: decode(json.loads(submission.snapshot)))
         db.rollback()
 
-        refresh_ms = timed(lambda: aggregates.refresh_indicators(db, assessment.cycle), repeat=3)
+        # What a submission refreshes: the reports of the jurisdictions it is addressed to.
+        refresh_ms = timed(lambda: aggregates.refresh_indicators(db, assessment.cycle, jurisdictions), repeat=3)
         db.commit()
         found = releases.contributions(db, method)
         previous = releases._latest_with_ledger(db, method)[1]
@@ -103,9 +114,8 @@ def main() -> None:
 
     print(f"  submit (freeze, score, store the decoded pieces): {submit_ms:8.1f} ms")
     print(f"  store one submission's decoded pieces:             {store_ms:8.1f} ms (decode alone {decode_ms:.1f} ms)")
-    print(f"  refresh the regulators' indicator reports:         {refresh_ms:8.1f} ms")
-    print(f"  build the working group's next release:            {release_ms:8.1f} ms")
-    print(f"  refresh after one new submission (both):           {refresh_ms + release_ms:8.1f} ms")
+    print(f"  refresh the reports of its {len(jurisdictions)} jurisdictions:            {refresh_ms:8.1f} ms")
+    print(f"  build the working group's next release (when due): {release_ms:8.1f} ms")
     print(f"  action-plan PDF of the demo company:               {pdf_ms:8.1f} ms")
 
 

@@ -796,3 +796,28 @@ def test_the_property_tests_saw_figures_move():
     if not CHANGES:
         pytest.skip("run together with test_no_sequence_of_releases_singles_out_a_company")
     assert CHANGES["figures changed"] + CHANGES["figures added later"] > 0
+
+
+def test_a_combination_check_out_of_time_counts_as_a_leak():
+    """Past the deadline, the search reports a leak (withhold) rather than going on or saying
+    "none": never less safe than the unhurried check, and some answers change."""
+    import time
+
+    from dd_toolkit.engine import benchmark as bm
+
+    rnd = random.Random(5)
+    changed = 0
+    for _ in range(60):
+        n = rnd.randint(12, 15)
+        t = rnd.choice([5, 6, 7])
+        family = [frozenset(range(n))]
+        family += [frozenset(i for i in range(n) if rnd.random() < 0.5) for _ in range(rnd.choice([2, 3]))]
+        unhurried = bm._find_leak(family, t)
+        token = bm.SEARCH_DEADLINE.set(time.monotonic() - 1)
+        try:
+            hurried = bm._find_leak(family, t)
+        finally:
+            bm.SEARCH_DEADLINE.reset(token)
+        assert unhurried is None or hurried is not None
+        changed += unhurried is None and hurried is not None
+    assert changed > 0

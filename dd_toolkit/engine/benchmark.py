@@ -77,12 +77,14 @@ participants between them (which :func:`trends` checks for the ``all`` group).
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import functools
 import io
 import itertools
 import math
 import statistics
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -612,7 +614,12 @@ _SEARCH_LIMIT = 3000
 
 
 class _Undecided(Exception):
-    """The combination check ran out of its search budget."""
+    """The combination check ran out of its search budget (or its caller's time)."""
+
+
+#: A caller may bound the combination checks in wall time (``time.monotonic()`` deadline): a
+#: check still running then counts as a leak, so the figure is withheld. Safe, never silent.
+SEARCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("search_deadline", default=None)
 
 
 def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
@@ -754,7 +761,8 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     def search(excluded: frozenset[int], budget: int) -> frozenset[int] | None:
         nonlocal nodes
         nodes += 1
-        if nodes > _SEARCH_LIMIT:
+        deadline = SEARCH_DEADLINE.get()
+        if nodes > _SEARCH_LIMIT or (deadline is not None and time.monotonic() > deadline):
             raise _Undecided
         bases = disjoint_bases(excluded, budget)
         if not bases:

@@ -66,6 +66,7 @@ mixture of them; and figures of different metrics are checked separately.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -77,6 +78,7 @@ from dd_toolkit.engine.benchmark import (
     GROUP_SIZE_METRIC,
     REASON_DIFFERENCING,
     REASON_TOO_FEW,
+    SEARCH_DEADLINE,
     STATUS_SHOWN,
     Benchmark,
     GroupResult,
@@ -91,6 +93,9 @@ from dd_toolkit.engine.benchmark import (
     group_ids,
 )
 from dd_toolkit.paths import bundled_root
+
+#: Seconds a release's combination checks may take in all (see :func:`build_release`).
+TIME_BUDGET = 20.0
 
 __all__ = [
     "WORKING_GROUP_COLUMNS",
@@ -464,7 +469,36 @@ def build_release(
     published_at: str,
     final: bool = False,
 ) -> Release:
-    """The next release after ``previous``, under the rules of this module."""
+    """The next release after ``previous``, under the rules of this module.
+
+    The combination checks share a time budget (``TIME_BUDGET`` seconds): a check not decided
+    by then withholds its figure (carried over when the previous release showed it), so a
+    release is always built, never left hanging, and never discloses more for being slow."""
+    token = SEARCH_DEADLINE.set(time.monotonic() + TIME_BUDGET)
+    try:
+        return _build_release(
+            contributions,
+            previous=previous,
+            rules=rules,
+            labels=labels,
+            number=number,
+            published_at=published_at,
+            final=final,
+        )
+    finally:
+        SEARCH_DEADLINE.reset(token)
+
+
+def _build_release(
+    contributions: Iterable[Contribution],
+    *,
+    previous: Release | None,
+    rules: Rules,
+    labels: Mapping[str, Mapping[str, str]] | None,
+    number: int,
+    published_at: str,
+    final: bool,
+) -> Release:
     t = rules.threshold
     counted = _counted(contributions)
     ledger = previous.ledger if previous else Ledger()

@@ -520,7 +520,7 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
     if country not in content.bank.taxonomy.asean_countries:
         raise click.ClickException(f"{country} is not an ASEAN Member State code")
     with session as db:
-        report = stored_indicator_report(db, country, cycle)
+        report = stored_indicator_report(db, country, cycle, all_names=True)
     rows = indicator_rows(report)
     if as_csv:
         buffer = io.StringIO()

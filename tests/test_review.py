@@ -244,3 +244,17 @@ def test_indicators_cli(make, submitted_to, database_url, monkeypatch, tmp_path)
     )
     assert result.exit_code == 0, result.output
     assert "RPA:7.4.1" in result.output and "Cli Co" in result.output
+
+
+def test_a_long_list_of_institutions_is_in_the_csv_not_on_the_page(client, make, auth, submitted_to, monkeypatch):
+    from dd_toolkit.records import aggregates
+
+    monkeypatch.setattr(aggregates, "NAMES_ON_PAGE", 2)
+    yes = {**make.complete_answers(), "mini.policy.exists": "yes", "mini.policy.scope": ["online"]}
+    for number in range(3):
+        submitted_to("SG", name=f"Listed {number}", answers=yes)
+    auth.login(regulator(make, "SG").email)
+    page = client.get("/review/indicators?country=SG&cycle=2026").get_data(as_text=True)
+    assert "3 institutions: see the CSV" in page and "Listed 0" not in page
+    csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
+    assert all(f"Listed {number}" in csv_text for number in range(3))

@@ -18,7 +18,10 @@ from dd_toolkit.engine.scoring import Methodology
 from dd_toolkit.records import releases
 from dd_toolkit.records.models import Aggregate, IndicatorOutcomeRecord, Recipient, SubmissionRecord, utcnow
 
-INDICATORS = "indicators"  # a regulator's report of one jurisdiction (with institution names)
+INDICATORS = "indicators"  # a regulator's report of one jurisdiction, as its page shows it
+INDICATOR_NAMES = "indicator_names"  # the same with every institution's name, for the exports
+# A page lists the institutions meeting an indicator up to this many; the exports list them all.
+NAMES_ON_PAGE = 30
 
 
 # -- storing -------------------------------------------------------------------------------------
@@ -105,16 +108,28 @@ def refresh_indicators(db: Session, cycle: int, jurisdictions: list[str] | None 
     (or only of ``jurisdictions``: those a new submission is addressed to)."""
     reports = indicator_reports(cycle, _addressed(db, cycle, jurisdictions))
     marker = _marker(db)
-    if jurisdictions is None:
-        _replace(db, INDICATORS, str(cycle), {j: r.to_dict() for j, r in reports.items()}, marker)
-        return
-    for jurisdiction, report in reports.items():
-        _replace(db, INDICATORS, str(cycle), {jurisdiction: report.to_dict()}, marker, part=jurisdiction)
+    for kind, shape in ((INDICATOR_NAMES, IndicatorReport.to_dict), (INDICATORS, _page_dict)):
+        if jurisdictions is None:
+            _replace(db, kind, str(cycle), {j: shape(r) for j, r in reports.items()}, marker)
+            continue
+        for jurisdiction, report in reports.items():
+            _replace(db, kind, str(cycle), {jurisdiction: shape(report)}, marker, part=jurisdiction)
 
 
-def stored_indicator_report(db: Session, jurisdiction: str, cycle: int) -> IndicatorReport:
-    """A regulator's report of one jurisdiction (empty when nothing is addressed to it)."""
-    stored = _payload(db, INDICATORS, str(cycle), jurisdiction)
+def _page_dict(report: IndicatorReport) -> dict:
+    """The report without lists of names longer than a page shows (they stay in the exports')."""
+    data = report.to_dict()
+    for counts in data["by_service_type"].values():
+        for count in counts:
+            if len(count["companies"]) > NAMES_ON_PAGE:
+                count["companies"] = []
+    return data
+
+
+def stored_indicator_report(db: Session, jurisdiction: str, cycle: int, *, all_names: bool = False) -> IndicatorReport:
+    """A regulator's report of one jurisdiction (empty when nothing is addressed to it). The page's
+    version names the institutions only where they are few; ``all_names`` for the exports."""
+    stored = _payload(db, INDICATOR_NAMES if all_names else INDICATORS, str(cycle), jurisdiction)
     return IndicatorReport.from_dict(stored) if stored else IndicatorReport(jurisdiction, cycle, 0, {})
 
 
@@ -141,7 +156,7 @@ def refresh_all(db: Session, bank: QuestionBank, method: Methodology, *, bulk_lo
 
     Then a release is published when one is due, or, after a bulk load, whenever the rules
     allow one (the operator loaded the data on purpose). Published releases are never rewritten."""
-    db.execute(sa.delete(Aggregate).where(Aggregate.kind == INDICATORS))
+    db.execute(sa.delete(Aggregate).where(Aggregate.kind.in_((INDICATORS, INDICATOR_NAMES))))
     for cycle in report_cycles(db):
         refresh_indicators(db, cycle)
     db.commit()

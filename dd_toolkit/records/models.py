@@ -228,7 +228,11 @@ class Recipient(SQLModel, table=True):
     """A submission addressed to the regulator of one jurisdiction, with its review status."""
 
     __tablename__ = "recipient"
-    __table_args__ = (sa.UniqueConstraint("submission_id", "jurisdiction"),)
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "jurisdiction"),
+        # The inbox: a jurisdiction's submissions, most recent activity first, a page at a time.
+        sa.Index("ix_recipient_inbox", "jurisdiction", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)

@@ -264,19 +264,20 @@ def inbox(
     filters = [Recipient.jurisdiction.in_(jurisdictions)]
     if status:
         filters.append(Recipient.status == status)
+    by_record = []
     if cycle:
-        filters.append(SubmissionRecord.cycle == cycle)
+        by_record.append(SubmissionRecord.cycle == cycle)
     if service_type:
-        filters.append(_json_list_contains(SubmissionRecord.service_types, service_type))
+        by_record.append(_json_list_contains(SubmissionRecord.service_types, service_type))
     if size_band:
-        filters.append(SubmissionRecord.size_band == size_band)
+        by_record.append(SubmissionRecord.size_band == size_band)
     # Counted and paged on the narrow tables alone; only the page's rows are then read whole
     # (reading past a submission's snapshot text costs as much as the snapshot).
-    narrow = (
-        select(Recipient.id)
-        .join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id)
-        .where(*filters)
-    )
+    narrow = select(Recipient.id).where(*filters)
+    if by_record:  # without these filters the inbox index alone answers
+        narrow = narrow.join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id).where(
+            *by_record
+        )
     total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
     page = max(1, page)
     order = (Recipient.updated_at.desc(), Recipient.id.desc())

@@ -163,7 +163,7 @@ def indicators():
     cycle = _int_arg("cycle", required=True)
     if country not in (current_user.jurisdictions or []):
         abort(404)
-    report = aggregates.stored_indicator_report(db.session(), country, cycle)
+    report = aggregates.stored_indicator_report(db.session(), country, cycle, all_names=True)
     # A regulator's view of the HTML report: the rows are the report's own, and the names of
     # the institutions come from the same counts as a list rather than the CSV's joined text.
     counts = [count for group in report.by_service_type.values() for count in group]

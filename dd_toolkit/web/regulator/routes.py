@@ -175,7 +175,7 @@ def indicators_export(fmt: str):
     _jurisdictions, jurisdiction, cycle, _cycles = _report_args()
     if cycle is None:
         abort(404)
-    report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle)
+    report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle, all_names=True)
     rows = indicator_rows(report)
     name = f"rpa-indicators-{jurisdiction}-{cycle}"
     if fmt == "csv":

@@ -78,9 +78,7 @@ participants between them (which :func:`trends` checks for the ``all`` group).
 from __future__ import annotations
 
 import contextvars
-import csv
 import functools
-import io
 import itertools
 import math
 import statistics
@@ -108,7 +106,6 @@ __all__ = [
     "Placement",
     "Position",
     "Trend",
-    "benchmark_csv",
     "benchmark_rows",
     "build_benchmark",
     "group_ids",
@@ -1233,13 +1230,3 @@ def benchmark_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def benchmark_csv(benchmark: Benchmark) -> str:
-    """:func:`benchmark_rows` as CSV text with a header row; blanks for ``None``."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in benchmark_rows(benchmark):
-        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
-    return out.getvalue()

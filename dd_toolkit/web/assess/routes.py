@@ -187,22 +187,20 @@ def section(assessment_id: int, section_id: str):
     def page(form, state, answers):
         return render_template(
             "assess/section.html",
-            **_section_context(
-                assessment,
-                org,
-                module,
-                current,
-                shown,
-                hidden,
-                state,
-                form,
-                profile,
-                answers,
-                editable,
-                can_edit,
-                conflicts,
-                answer_errors,
-            ),
+            assessment=assessment,
+            org=org,
+            module=module,
+            section=current,
+            shown=shown,
+            hidden=hidden,
+            state=state,
+            form=form,
+            answers=answers,
+            editable=editable,
+            can_edit=can_edit,
+            conflicts=conflicts,
+            answer_errors=answer_errors,
+            **_derived_context(current, shown, state, form, profile, answers),
         )
 
     if request.method == "POST":
@@ -277,46 +275,20 @@ def section(assessment_id: int, section_id: str):
     return page(section_form(shown if can_edit else [], saved), state, answers)
 
 
-def _section_context(
-    assessment,
-    org,
-    module,
-    current,
-    shown,
-    hidden,
-    state,
-    form,
-    profile,
-    answers,
-    editable,
-    can_edit,
-    conflicts,
-    answer_errors,
-):
+def _derived_context(current, shown, state, form, profile, answers) -> dict:
+    """What the section page works out from its questions: why each applies, the translated
+    labels it repeats, and the next section."""
     bank = current_bank()
     maturity_levels = max((len(q.levels) for q in shown if q.type is AnswerType.MATURITY), default=0)
     evidence_rows = max((len(form[q.form_key].form.evidence) for q in shown if q.form_key in form), default=0)
     return {
-        "assessment": assessment,
-        "org": org,
-        "module": module,
-        "section": current,
-        "shown": shown,
-        "hidden": hidden,
         "visibility": {
             q.id: bank.visibility(q.id, profile, answers, applicable=state.applicable) for q in current.questions
         },
-        "state": state,
-        "form": form,
         "field_labels": field_labels(),
         # Numbered labels, translated once for the page rather than once per question.
         "level_labels": [_("Level %(n)s", n=n) for n in range(maturity_levels)],
         "link_labels": [_("Link %(n)d", n=n) for n in range(1, evidence_rows + 1)],
-        "answers": answers,
-        "editable": editable,
-        "conflicts": conflicts,
-        "answer_errors": answer_errors,
-        "can_edit": can_edit,
         "next_section": _next_section(current.id),
         "taxonomy": bank.taxonomy,
     }

@@ -53,14 +53,7 @@ def decode(snapshot: dict[str, Any]) -> DecodedSubmission:
     card, org = snapshot["score_card"], snapshot["organisation"]
     return DecodedSubmission(
         organisation_name=org["name"],
-        profile={
-            "hq_country": org.get("hq_country"),
-            "countries": list(org.get("countries") or ()),
-            "service_types": list(org.get("service_types") or ()),
-            "features": list(org.get("features") or ()),
-            "size_band": org.get("size_band"),
-            "under18_users": org.get("under18_users"),
-        },
+        profile={k: list(org.get(k) or ()) if k in _LIST_FIELDS else org.get(k) for k in PROFILE_FIELDS},
         overall=card["overall"],
         band=card["band"],
         score_card=card,
@@ -97,25 +90,28 @@ def indicator_outcomes(card: dict[str, Any]) -> list[IndicatorOutcome]:
     return outcomes
 
 
-def profile_from(summary: dict[str, Any]) -> Profile:
-    return Profile(
-        service_types=tuple(summary.get("service_types") or ()),
-        features=tuple(summary.get("features") or ()),
-        countries=tuple(summary.get("countries") or ()),
-        size_band=summary.get("size_band"),
-        under18_users=summary.get("under18_users"),
-        hq_country=summary.get("hq_country"),
-    )
+#: The profile fields, as organisations, snapshots and decoded records all hold them.
+PROFILE_FIELDS = ("hq_country", "countries", "service_types", "features", "size_band", "under18_users")
+_LIST_FIELDS = ("countries", "service_types", "features")
 
 
-def answer_from(fields: dict[str, Any]) -> AnswerData:
-    """An answer from its stored fields. They were validated when the assessment was submitted,
-    and the snapshot's hash covers them, so they are not checked against the bank again."""
+def profile_from(source: Any) -> Profile:
+    """The profile held by a mapping (a snapshot's organisation block) or by an object with the
+    profile fields as attributes (an organisation, a decoded record)."""
+    get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name, None))
+    values = {name: get(name) for name in PROFILE_FIELDS}
+    return Profile(**{k: tuple(v or ()) if k in _LIST_FIELDS else v for k, v in values.items()})
+
+
+def answer_from(source: Any) -> AnswerData:
+    """An answer from its stored fields: a mapping (a decoded record's) or an answer row. They
+    were validated when saved, so they are not checked against the bank again."""
+    get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name, None))
     return AnswerData(
-        value=fields.get("value"),
-        not_applicable=bool(fields.get("not_applicable")),
-        justification=fields.get("justification") or "",
-        comment=fields.get("comment") or "",
-        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in fields.get("evidence") or ()),
-        meta=dict(fields.get("meta") or {}),
+        value=get("value"),
+        not_applicable=bool(get("not_applicable")),
+        justification=get("justification") or "",
+        comment=get("comment") or "",
+        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in get("evidence") or ()),
+        meta=dict(get("meta") or {}),
     )

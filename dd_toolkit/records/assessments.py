@@ -17,9 +17,10 @@ from sqlmodel import Session, select
 from dd_toolkit.engine import portable
 from dd_toolkit.engine.actions import OPEN_STATUSES
 from dd_toolkit.engine.completion import progress
-from dd_toolkit.engine.content import AnswerData, Evidence, Profile, QuestionBank
+from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
+from dd_toolkit.engine.snapshot import answer_from, profile_from
 from dd_toolkit.records import aggregates, review
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
@@ -47,25 +48,11 @@ class IncompleteAssessment(AssessmentError):
 
 
 def profile_of(org: Organisation) -> Profile:
-    return Profile(
-        service_types=tuple(org.service_types or ()),
-        features=tuple(org.features or ()),
-        countries=tuple(org.countries or ()),
-        size_band=org.size_band,
-        under18_users=org.under18_users,
-        hq_country=org.hq_country,
-    )
+    return profile_from(org)
 
 
 def to_answer_data(row: Answer) -> AnswerData:
-    return AnswerData(
-        value=row.value,
-        not_applicable=row.not_applicable,
-        justification=row.justification,
-        comment=row.comment,
-        evidence=tuple(Evidence(e["url"], e.get("description", "")) for e in row.evidence),
-        meta=dict(row.meta or {}),
-    )
+    return answer_from(row)
 
 
 def answer_rows(db: Session, assessment_id: int) -> dict[str, Answer]:

@@ -41,16 +41,7 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
     submission = submission_of(db, assessment.id)
     record = record_of(db, submission.id) if submission is not None else None
     if record is not None:
-        profile = profile_from(
-            {
-                "hq_country": record.hq_country,
-                "countries": record.countries,
-                "service_types": record.service_types,
-                "features": record.features,
-                "size_band": record.size_band,
-                "under18_users": record.under18_users,
-            }
-        )
+        profile = profile_from(record)
         answers = {qid: answer_from(fields) for qid, fields in record.answers.items()}
         scored = content.scored(profile, answers, record.score_card)
         name = record.organisation_name

@@ -3,7 +3,6 @@ moving assessments in and out as portable JSON files."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -368,6 +367,55 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
         click.echo(f"  {indicator.id:<12} {status}")
 
 
+@main.command("weights")
+@click.option(
+    "--methodology",
+    "methodology_key",
+    help="The methodology (id@version); default: the latest of the configured one.",
+)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Only the questions with the largest shares.")
+@click.option(
+    "--profile-of",
+    "profile_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use the organisation profile of an exported assessment file instead of the full profile.",
+)
+@click.pass_context
+def weights_command(
+    ctx: click.Context, methodology_key: str | None, top: int | None, profile_file: Path | None
+) -> None:
+    """Each scored question's share of the overall score, largest first.
+
+    By default for a full-profile organisation (every service type and feature, large, used by
+    children) with every question answered: what the methodology's weights mean in practice."""
+    from dd_toolkit.engine import portable
+    from dd_toolkit.engine.registry import load_content
+    from dd_toolkit.engine.scoring.engine import question_shares
+
+    try:
+        content = load_content(_content_root(ctx), os.environ.get("DD_METHODOLOGY") or "standard")
+    except ContentError as exc:
+        raise click.ClickException(f"the content has problems:\n{exc}") from None
+    method = content.current_methodology
+    if methodology_key:
+        method = content.methodology(methodology_key)
+        if method is None:
+            raise click.ClickException(
+                f"no methodology {methodology_key}; available: {', '.join(sorted(content.methodologies))}"
+            )
+    profile, who = None, "a full-profile organisation (every service type and feature, large)"
+    if profile_file is not None:
+        try:
+            parsed = portable.parse_document(profile_file.read_bytes(), content.bank)
+        except portable.ImportError_ as exc:
+            raise click.ClickException("the file cannot be read:\n  " + "\n  ".join(exc.problems)) from None
+        profile, who = parsed.profile, f"the profile of {parsed.organisation_name}"
+    shares = question_shares(content.bank, method, profile)
+    click.echo(f"Share of the overall score under {method.key}, for {who}; {len(shares)} scored questions")
+    for rank, (question, share) in enumerate(shares[:top] if top else shares, start=1):
+        click.echo(f"{rank:4}. {share * 100:6.2f}%  {question.question_id}")
+
+
 @main.command("benchmark")
 @click.option("--release", "number", type=int, help="Release number; default: the latest.")
 @click.option("--cycle", type=int, help="Cycle (year); default: the latest in the release.")
@@ -510,9 +558,7 @@ def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) 
 @click.pass_context
 def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: bool) -> None:
     """RPA indicator counts for one jurisdiction and cycle, with the institutions (as a regulator sees them)."""
-    import csv as csv_module
-
-    from dd_toolkit.engine.indicators import indicator_rows
+    from dd_toolkit.engine.indicators import indicator_csv, indicator_rows, report_notes
     from dd_toolkit.records.aggregates import stored_indicator_report
 
     app, session = _session(ctx)
@@ -521,19 +567,19 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
         raise click.ClickException(f"{country} is not an ASEAN Member State code")
     with session as db:
         report = stored_indicator_report(db, country, cycle, all_names=True)
-    rows = indicator_rows(report)
-    if as_csv:
-        buffer = io.StringIO()
-        writer = csv_module.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["jurisdiction"])
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buffer.getvalue(), nl=False)
+    notes = report_notes(content.root)
+    if as_csv:  # the same CSV as the regulator's page exports, with its note row
+        click.echo(indicator_csv(report, notes), nl=False)
         return
     click.echo(f"RPA indicators, {country} {cycle}: {report.institutions} submitting institution(s)")
-    for row in rows:
+    for row in indicator_rows(report):
         if row["service_type"] != "all":
             continue
-        click.echo(f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3} {row['label']}")
+        click.echo(
+            f"  {row['indicator']:<28} {row['meeting']:>3} of {row['institutions']:<3}"
+            f" (not applicable: {row['not_applicable']:>3})  {row['label']}"
+        )
+    click.echo(notes["not_applicable"])
 
 
 @main.command("create-token")

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from dd_toolkit.engine.actions import ActionPlan, StepGroup, build_action_plan, carry_forward, gap_steps, short_title
+from dd_toolkit.engine.actions import ActionPlan, StepGroup, answer_steps, build_action_plan, carry_forward, short_title
 from dd_toolkit.engine.content import AnswerData, Profile, Question, load_bank
 from dd_toolkit.engine.render import markdown_html
 from dd_toolkit.engine.reports import CSV_COLUMNS, action_plan_csv, render_action_plan_markdown, report_environment
@@ -139,9 +139,10 @@ def test_merging_a_group_keeps_every_gap_link():
     # Each gap: moderate (2) + RPA 7.4.1 (2) = 4; the item takes the highest: P3.
     assert [g.points for g in policy.gaps] == [4, 4]
     assert policy.points == 4 and policy.priority == "P3"
+    # Steps follow the answers: the policy exists partly, and the scope lacks staff conduct.
     assert policy.steps == (
-        StepGroup("mini.policy.exists", ("Adopt a policy.",)),
-        StepGroup("mini.policy.scope", ("Extend the policy.",)),
+        StepGroup("mini.policy.exists", ("Complete the policy.",)),
+        StepGroup("mini.policy.scope", ("Extend the policy to staff conduct.",)),
     )
     assert plan.item("mini.policy.exists") is None and plan.item("mini.policy.scope") is None
 
@@ -161,46 +162,65 @@ def test_order_is_priority_then_points_then_bank_order():
 
 def test_single_item_title_is_its_first_step():
     plan, _ = plan_for()
-    assert plan.item("mini.policy.owner").title == "Name an owner."
+    # Owner at level 1: the first step is the one that lifts level 1 to 2.
+    assert plan.item("mini.policy.owner").title == "Write down the owner's remit."
     long_step = "Do the first thing now. " + "Then do many more things in a long sentence " * 5
     assert short_title(long_step) == "Do the first thing now."
     assert short_title("Short step.") == "Short step."
 
 
 @pytest.mark.parametrize(
-    ("owner_level", "gap", "expected"),
+    ("owner_level", "expected"),
     [
-        (1, "major", ("Name an owner.",)),
-        (2, "moderate", ("Write down the owner's remit.",)),
-        # No minor steps: the next larger gap level present (moderate) stands in.
-        (3, "minor", ("Write down the owner's remit.",)),
+        (0, ("Name an owner.", "Write down the owner's remit.", "Have the owner report to the board every year.")),
+        (2, ("Have the owner report to the board every year.",)),
+        (3, ()),
     ],
 )
-def test_steps_fall_back_to_the_next_larger_gap(owner_level, gap, expected):
+def test_maturity_steps_run_from_the_current_level_to_the_target(owner_level, expected):
+    # The fixture methodology has no targets: every question aims at level 4, as in 2026.1.
     plan, _ = plan_for({**ANSWERS, "mini.policy.owner": owner_level})
-    item = plan.item("mini.policy.owner")
-    assert item.gaps[0].gap == gap
-    assert item.all_steps == expected
+    steps = plan.item("mini.policy.owner").all_steps
+    assert steps[: len(expected)] == expected
+    assert steps[-1] == "Have the board review child safety every quarter with metrics."
+    # Nothing below the current level: a step never asks for what the answer says is done.
+    assert "Name an owner." not in steps or owner_level == 0
 
 
-def test_moderate_gap_without_moderate_steps_uses_major_ones():
-    plan, _ = plan_for({**ANSWERS, "mini.ops.payments": "partial"})
-    item = plan.item("mini.ops.payments")
-    assert item.gaps[0].gap == "moderate"
-    assert item.all_steps == ("Set up suspicious transaction reporting.",)
+def test_yes_partial_no_and_choice_steps_follow_the_answer():
+    partly = plan_for({**ANSWERS, "mini.ops.payments": "partial"})[0].item("mini.ops.payments")
+    assert partly.all_steps == ("Report every suspicious transaction within the required time.",)
+    nothing = plan_for({**ANSWERS, "mini.ops.payments": "no"})[0].item("mini.ops.payments")
+    assert nothing.all_steps == ("Set up suspicious transaction reporting.",)
+    none = plan_for({**ANSWERS, "mini.ops.live": "none"})[0].item("mini.ops.live")
+    assert none.all_steps == ("Act on viewers' reports while the stream is live.", "Add live-stream detection.")
+    reactive = plan_for()[0].item("mini.ops.live")  # reports already acted on: only detection is left
+    assert reactive.all_steps == ("Add live-stream detection.",)
 
 
-def test_steps_fall_back_to_any_level_and_are_deduplicated():
+def test_multi_steps_are_those_of_the_options_not_ticked():
+    question = BANK.questions["mini.policy.scope"]
+    assert answer_steps(question, ["online"]) == ("Extend the policy to staff conduct.",)
+    assert answer_steps(question, ["staff"]) == ("Extend the policy to online protection.",)
+    assert answer_steps(question, []) == (
+        "Extend the policy to online protection.",
+        "Extend the policy to staff conduct.",
+    )
+
+
+def test_steps_are_deduplicated():
     question = Question.model_validate(
         {
-            "id": "x.only_minor",
-            "type": "text",
+            "id": "x.dup",
+            "type": "yes_partial_no",
             "text": "T",
             "guidance": "G",
-            "actions": {"minor": ["Polish it.", "Polish it.", "Ship it."]},
+            "partial_means": "Half done.",
+            "actions": {"no": ["Polish it.", "Polish it.", "Ship it."], "partial": ["Ship it."]},
         }
     )
-    assert gap_steps(question, "major") == ("Polish it.", "Ship it.")
+    assert answer_steps(question, "no") == ("Polish it.", "Ship it.")
+    assert answer_steps(question, "yes") == ()
 
 
 def test_unanswered_questions_are_not_gaps():
@@ -317,9 +337,12 @@ def test_realistic_assessment_on_the_real_bank():
     rank = {p.id: n for n, p in enumerate(REAL_METHOD.actions.priorities)}
     keys = [(rank[i.priority], -i.points) for i in plan.items]
     assert keys == sorted(keys)
+    rules = REAL_METHOD.actions
     for item in plan.items:
         assert item.points == max(g.points for g in item.gaps)
-        assert item.priority == REAL_METHOD.actions.priority_for(item.points).id
+        # Points pick the priority unless an override of the methodology raised it.
+        by_points = min((rules.priority_for(g.points).id for g in item.gaps), key=rank.get)
+        assert item.priority == by_points or (item.raised_by and rank[item.priority] < rank[by_points])
         assert item.all_steps, item.id
         assert item.function  # every scored question in the real bank names a function
     groups = {g.id: g for g in REAL_METHOD.actions.groups}
@@ -408,7 +431,7 @@ def test_action_plan_markdown():
     assert "- **P3 – Within six months** (within 180 days): 1 action" in text
     assert "## P1" not in text  # no empty priority sections
     p2, p3 = text.split("## P2 – Next quarter")[1].split("## P3 – Within six months")
-    assert p2.index("### Name an owner.") < p2.index("### Add live-stream detection.")
+    assert p2.index("### Write down the owner's remit.") < p2.index("### Add live-stream detection.")
     policy = p3.split("### Adopt a safeguarding policy that covers online protection")[1]
     assert "**Priority:** P3 (Within six months), within 180 days" in policy
     assert "**Owner:** Ana Reyes · **Due:** 1 March 2026 · **Status:** In progress" in policy
@@ -417,7 +440,7 @@ def test_action_plan_markdown():
     assert "Now: Partly (50 points, moderate gap)" in policy
     assert "Target: 100 points: Yes" in policy
     assert "RPA:7.4.1 (RPA Indicator 7.4.1" in policy
-    assert "    - [ ] Adopt a policy." in policy and "    - [ ] Extend the policy." in policy
+    assert "    - [ ] Complete the policy." in policy and "    - [ ] Extend the policy to staff conduct." in policy
     # Items without tracking show no status line and no placeholders.
     assert "**Owner:**" not in p2 and "**Status:**" not in p2
     html = markdown_html(text)

@@ -55,8 +55,9 @@ sections:
         type: yes_partial_no
         text: A?
         guidance: Why.
+        partial_means: Half of it.
         refs: ["HRDD:1"]
-        actions: {major: [Do it.]}
+        actions: {"no": [Do it.], partial: [Finish it.]}
 """
 
 
@@ -108,7 +109,7 @@ def test_unknown_reference_harm_and_function(content_copy):
 
 
 def test_scored_question_needs_actions(content_copy):
-    write_module(content_copy, BASE_QUESTION.replace("        actions: {major: [Do it.]}\n", ""))
+    write_module(content_copy, BASE_QUESTION.replace('        actions: {"no": [Do it.], partial: [Finish it.]}\n', ""))
     assert any("recommended actions" in p for p in problems_of(content_copy))
 
 

@@ -64,8 +64,11 @@ def test_build_answer_parts():
     assert answer.value == 40 and answer.comment == "c"
     assert [(e.url, e.description) for e in answer.evidence] == [("https://a.example/x", "d")]
     assert answer.meta == {"period_start": "2026-01-01", "period_end": "2026-12-31", "methodology": "m"}
-    na = build_answer(Q["mini.policy.owner"], value="2", not_applicable=True, justification="none")
+    na = build_answer(Q["mini.policy.exists"], value="yes", not_applicable=True, justification="none")
     assert na.value is None and na.is_complete
+    # A critical question is core: it cannot be marked not applicable (2027.1).
+    with pytest.raises(AnswerValueError, match="cannot be marked not applicable"):
+        build_answer(Q["mini.policy.owner"], value="2", not_applicable=True, justification="none")
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,26 @@
 A pure module: it reads the question bank, the methodology, the answers and the score card,
 and returns plain frozen dataclasses. No Flask, no database.
 
-How a gap becomes an action (the numbers live in the methodology's ``actions:`` block):
+How an answer becomes an action (the numbers live in the methodology's ``actions:`` block):
 
-* A *gap* is a scored question with status ``scored`` whose points fall short of good
-  practice (``card.questions[...].gap`` is ``major``, ``moderate`` or ``minor``). Questions a
-  draft has not answered yet are **not** gaps: they are missing answers, listed by the score
-  card, and an action plan built from a draft covers only what has been answered.
+* A *target* is what the methodology expects of an organisation of this size: a maturity
+  level per size band (``targets``, with per-question overrides in ``question_targets``;
+  level 4 when absent, as in 2026.1). Other question types aim at their best answer.
+* A *gap* is a scored question with status ``scored`` whose answer is short of its target.
+  Questions a draft has not answered yet are **not** gaps: they are missing answers, listed
+  by the score card, and an action plan built from a draft covers only what has been answered.
+* Its *steps* are chosen by the answer given (``Question.actions``): for a maturity question
+  the steps that lift each level from the current one up to the target; for yes/partly/no the
+  steps for "no" or "partly"; for a single choice those of the option chosen; for a multiple
+  choice those of each option not ticked. A step never asks for what the answer says is done.
 * Its priority points add up: the most severe form of harm the question bears on
-  (``harm_severity``), the size of the gap (``gap_points``), ``critical_points`` when the
-  question is critical, and ``indicator_points`` when an RPA indicator component that applies
-  to the organisation rests on the question. The total picks the priority and its horizon.
+  (``harm_severity``), the size of the gap (``gap_points`` by gap band in 2026.1, or
+  ``residual_points`` by levels short of the target), ``critical_points`` for a critical
+  question (only when it fails the critical threshold if ``critical_points_when: failing``)
+  and ``indicator_points`` for an RPA indicator component that rests on the question (only
+  when the component is unmet if ``indicator_points_when: unmet``). The total picks the
+  priority; ``overrides`` may then raise it when a named condition holds (for example no way
+  to stop a live stream), each with the reason shown in the plan.
 * Gaps of questions in one ``groups`` entry become one action item (id = the group id) that
   keeps a link to every gap; other gaps each become an item whose id is the question id. Ids
   are stable across re-generation, so a UI can keep an owner and a status per item.
@@ -20,6 +30,7 @@ How a gap becomes an action (the numbers live in the methodology's ``actions:`` 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +38,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from dd_toolkit.engine.content import AnswerData, AnswerType, GapLevel, Profile, Question, QuestionBank
-from dd_toolkit.engine.content.conditions import leaves
+from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank
+from dd_toolkit.engine.content.conditions import MISSING, evaluate, leaves
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
 
@@ -42,9 +53,10 @@ __all__ = [
     "GapLink",
     "IndicatorLink",
     "StepGroup",
+    "answer_steps",
     "build_action_plan",
     "carry_forward",
-    "gap_steps",
+    "residual_levels",
     "target_for",
 ]
 
@@ -63,12 +75,9 @@ STATUSES = tuple(status.value for status in ActionStatus)
 OPEN_STATUSES = (ActionStatus.TODO, ActionStatus.IN_PROGRESS)
 # A step used as a title is cut at a sentence end beyond this many characters.
 TITLE_LENGTH = 120
-# From a gap level to the levels whose steps stand in when it has none, nearest first.
-_FALLBACK = {
-    GapLevel.MINOR: (GapLevel.MINOR, GapLevel.MODERATE, GapLevel.MAJOR),
-    GapLevel.MODERATE: (GapLevel.MODERATE, GapLevel.MAJOR, GapLevel.MINOR),
-    GapLevel.MAJOR: (GapLevel.MAJOR, GapLevel.MODERATE, GapLevel.MINOR),
-}
+TOP_LEVEL = 4
+# Points between two maturity levels on the 0-100 scale, to size the gap of other answer types.
+POINTS_PER_LEVEL = 100 / TOP_LEVEL
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class IndicatorLink:
     indicator_label: str
     component_id: str
     component_label: str
+    met: bool = False  # whether this organisation's answers meet the component
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,8 @@ class GapLink:
     module_id: str
     current_answer: str  # the answer in words, e.g. "Level 1: ..." or "Partly"
     current_points: float
-    target: str  # "100 points: ..." - what good practice looks like
-    gap: str  # major | moderate | minor
+    target: str  # "75 points: Level 3: ..." - what this organisation is expected to reach
+    gap: str | None  # major | moderate | minor (the score card's band of the points)
     refs: tuple[str, ...]
     ref_labels: tuple[str, ...]  # the framework labels of ``refs``, same order
     harms: tuple[str, ...]
@@ -101,7 +111,11 @@ class GapLink:
     indicators: tuple[IndicatorLink, ...]
     function: str | None
     points: float  # priority points of this gap alone
-    steps: tuple[str, ...]  # recommended steps for its gap level
+    steps: tuple[str, ...]  # recommended steps from the current answer up to the target
+    target_level: int | None = None  # maturity questions: the level aimed at
+    residual: int = 0  # maturity levels (or 25-point steps) short of the target
+    priority: str = ""  # this gap's own priority, after any override
+    raised_by: str = ""  # why an override raised the priority ("" when none did)
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,11 @@ class ActionItem:
     def all_steps(self) -> tuple[str, ...]:
         return tuple(step for group in self.steps for step in group.steps)
 
+    @property
+    def raised_by(self) -> tuple[str, ...]:
+        """Why overrides raised the priority of this item's gaps, if they did."""
+        return tuple(dict.fromkeys(g.raised_by for g in self.gaps if g.raised_by))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["question_ids"] = list(self.question_ids)
@@ -153,6 +172,8 @@ class ActionPlan:
     counts: dict[str, int]  # items per priority id, every priority listed (P1 first)
     priority_labels: dict[str, str]
     horizons: dict[str, int]  # horizon in days per priority id
+    size_band: str | None = None  # the organisation's size band, which picks the targets
+    target_level: int = TOP_LEVEL  # the maturity level aimed at for this size band
 
     def item(self, item_id: str) -> ActionItem | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -175,36 +196,58 @@ class ActionPlan:
             "counts": dict(self.counts),
             "priority_labels": dict(self.priority_labels),
             "horizons": dict(self.horizons),
+            "size_band": self.size_band,
+            "target_level": self.target_level,
         }
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def gap_steps(question: Question, gap: str) -> tuple[str, ...]:
-    """The recommended steps for a gap level: the level's own, else those of the next larger
-    gap level present, else any there are; de-duplicated, in order."""
-    level = GapLevel(gap)
-    for candidate in _FALLBACK[level]:
-        steps = question.actions.get(candidate)
-        if steps:
-            return tuple(dict.fromkeys(step.get() for step in steps))
-    for steps in question.actions.values():
-        if steps:
-            return tuple(dict.fromkeys(step.get() for step in steps))
-    return ()
+def answer_steps(question: Question, value: Any, target_level: int = TOP_LEVEL) -> tuple[str, ...]:
+    """The recommended steps for this answer, de-duplicated, in order.
 
-
-def target_for(question: Question) -> str:
-    """What 100 points looks like for a scored question."""
+    Maturity: the steps of each level from the answer up to (not including) the target level.
+    Yes/partly/no and single choice: the steps of the answer given. Multiple choice: the steps
+    of each option not ticked, in questionnaire order.
+    """
+    actions = question.actions
+    found: list[str] = []
     if question.type is AnswerType.MATURITY:
-        return f"100 points: Level 4: {question.levels[4].get()}"
+        for level in range(int(value), target_level):
+            found.extend(actions.steps_for(str(level)))
+    elif question.type is AnswerType.MULTI:
+        ticked = set(value or ())
+        for option in question.options:
+            if option.value not in ticked:
+                found.extend(actions.steps_if_missing(option.value))
+    else:
+        found.extend(actions.steps_for(str(value)))
+    return tuple(dict.fromkeys(found))
+
+
+def target_level_for(method: Methodology, question_id: str, size_band: str | None) -> int:
+    """The maturity level the methodology expects of this size band on this question."""
+    rules = method.actions
+    override = rules.question_targets.get(question_id)
+    if isinstance(override, int):
+        return override
+    if override and size_band in override:
+        return override[size_band]
+    return rules.targets.get(size_band, TOP_LEVEL) if size_band else TOP_LEVEL
+
+
+def target_for(question: Question, method: Methodology | None = None, level: int = TOP_LEVEL) -> str:
+    """What the target looks like for a scored question, with its points."""
+    if question.type is AnswerType.MATURITY:
+        points = method.scales.maturity[level] if method is not None else level * POINTS_PER_LEVEL
+        return f"{points:g} points: Level {level}: {question.levels[level].get()}"
     if question.type is AnswerType.YES_PARTIAL_NO:
         return "100 points: Yes"
     scored = [o for o in question.options if o.points]
     if question.type is AnswerType.SINGLE:
         best = max(scored, key=lambda o: o.points or 0, default=None)
-        return f"100 points: {best.label.get()}" if best else "100 points"
+        return f"{best.points:g} points: {best.label.get()}" if best else "100 points"
     # Multiple choice adds the points of the options chosen up to 100: the options with the
     # most points, until they reach 100, in questionnaire order.
     chosen: list[str] = []
@@ -216,6 +259,17 @@ def target_for(question: Question) -> str:
         total += option.points or 0
     labels = [o.label.get() for o in question.options if o.value in chosen]
     return "100 points: " + "; ".join(labels) if labels else "100 points"
+
+
+def residual_levels(question: Question, value: Any, points: float, target_level: int) -> int:
+    """How far the answer is from its target: maturity levels short of the target level, or,
+    for other answer types, 25-point steps short of full marks (rounded up)."""
+    if question.type is AnswerType.MATURITY:
+        return max(0, target_level - int(value))
+    best = 100.0
+    if question.type is AnswerType.SINGLE:
+        best = max((o.points or 0.0 for o in question.options), default=100.0)
+    return max(0, math.ceil((best - points) / POINTS_PER_LEVEL - 1e-9))
 
 
 def short_title(step: str, limit: int = TITLE_LENGTH) -> str:
@@ -236,13 +290,17 @@ def short_title(step: str, limit: int = TITLE_LENGTH) -> str:
 
 def _indicator_links(method: Methodology, card: ScoreCard) -> dict[str, tuple[IndicatorLink, ...]]:
     """Question id -> the indicator components that read it, for indicators that apply."""
-    applies = {i.id: i.applies for i in card.indicators}
+    results = {i.id: i for i in card.indicators}
     links: dict[str, list[IndicatorLink]] = {}
     for indicator in method.indicators:
-        if not applies.get(indicator.id, True):
+        result = results.get(indicator.id)
+        if result is not None and not result.applies:
             continue
+        met = {c.id: c.met for c in result.components} if result is not None else {}
         for component in indicator.components:
-            link = IndicatorLink(indicator.id, indicator.label, component.id, component.label)
+            link = IndicatorLink(
+                indicator.id, indicator.label, component.id, component.label, bool(met.get(component.id))
+            )
             for leaf in leaves(component.when):
                 if leaf.subject == "answer" and link not in links.setdefault(leaf.name, []):
                     links[leaf.name].append(link)
@@ -258,6 +316,21 @@ def _function_of(gaps: Sequence[GapLink]) -> str | None:
     return next(g.function for g in gaps if g.function and counts[g.function] == best)
 
 
+def _lookup(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerData]):
+    """Condition lookup over the profile and the answers of questions that apply."""
+    applicable = bank.applicability(profile, answers)
+
+    def lookup(leaf) -> Any:
+        if leaf.subject == "profile":
+            return profile.get(leaf.name)
+        answer = answers.get(leaf.name)
+        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
+            return MISSING
+        return answer.value
+
+    return lookup
+
+
 # -- the plan ----------------------------------------------------------------------------------
 
 
@@ -270,33 +343,62 @@ def build_action_plan(
 ) -> ActionPlan:
     """Turn the gaps of a scored assessment into a prioritised action plan.
 
-    Every question the card scored (status ``scored``) with a gap becomes, or joins, an
-    action item. Unanswered questions in a draft are not gaps - not even under a methodology
-    that counts them as zero - so a plan from a draft covers only what has been answered.
-    ``profile`` is accepted for symmetry with :func:`dd_toolkit.scoring.score`; what it
-    decides is already in the card.
+    Every question the card scored (status ``scored``) whose answer is short of its target
+    becomes, or joins, an action item. Unanswered questions in a draft are not gaps - not even
+    under a methodology that counts them as zero - so a plan from a draft covers only what has
+    been answered. ``profile`` picks the targets (by size band) and feeds the conditions of
+    priority overrides; applicability and indicator results come from the card.
     """
-    del profile  # applicability and indicator applicability come from the card
     rules = method.actions
     taxonomy = bank.taxonomy
     order = {qid: position for position, qid in enumerate(bank.questions)}
     indicator_links = _indicator_links(method, card)
+    size_band = profile.get("size_band")
+    rank = {p.id: position for position, p in enumerate(rules.priorities)}
+    overrides: dict[str, list] = {}
+    for override in rules.overrides:
+        overrides.setdefault(override.question, []).append(override)
+    lookup = _lookup(bank, profile, answers) if overrides else None
 
     gaps: list[GapLink] = []
     for scored in card.questions:
-        if scored.status != "scored" or scored.gap is None or scored.points is None:
+        if scored.status != "scored" or scored.points is None:
             continue
         question = bank.questions.get(scored.question_id)
         answer = answers.get(scored.question_id)
         if question is None or answer is None or not answer.has_value or answer.not_applicable:
             continue
+        points_now = float(scored.points)
+        if question.type is AnswerType.MATURITY:
+            target_level = target_level_for(method, question.id, size_band)
+            if int(answer.value) >= target_level:
+                continue
+        elif scored.gap is None:
+            continue
+        else:
+            target_level = None
+        residual = residual_levels(question, answer.value, points_now, target_level or TOP_LEVEL)
         indicators = indicator_links.get(question.id, ())
+        failing = points_now < method.critical.below
+        if rules.residual_points is not None:
+            size_points = rules.residual_points.get(min(residual, max(rules.residual_points)), 0.0)
+        else:
+            size_points = (rules.gap_points or {}).get(scored.gap, 0.0)
+        counts_critical = scored.critical and (rules.critical_points_when == "critical" or failing)
+        counts_indicator = bool(indicators) and (
+            rules.indicator_points_when == "applies" or any(not link.met for link in indicators)
+        )
         points = (
             max((rules.harm_severity.get(h, 0.0) for h in question.harms), default=0.0)
-            + rules.gap_points[scored.gap]
-            + (rules.critical_points if scored.critical else 0.0)
-            + (rules.indicator_points if indicators else 0.0)
+            + size_points
+            + (rules.critical_points if counts_critical else 0.0)
+            + (rules.indicator_points if counts_indicator else 0.0)
         )
+        priority = rules.priority_for(points).id
+        raised_by = ""
+        for override in overrides.get(question.id, ()):
+            if rank[override.at_least] < rank[priority] and evaluate(override.when, lookup):
+                priority, raised_by = override.at_least, override.why
         section = bank.section_of[question.id]
         gaps.append(
             GapLink(
@@ -306,8 +408,8 @@ def build_action_plan(
                 section_title=section.title.get(),
                 module_id=bank.module_of[question.id].id,
                 current_answer=display_value(question, answer.value),
-                current_points=float(scored.points),
-                target=target_for(question),
+                current_points=points_now,
+                target=target_for(question, method, target_level if target_level is not None else TOP_LEVEL),
                 gap=scored.gap,
                 refs=question.refs,
                 ref_labels=tuple(taxonomy.label("frameworks", ref) for ref in question.refs),
@@ -316,7 +418,11 @@ def build_action_plan(
                 indicators=indicators,
                 function=question.function,
                 points=float(points),
-                steps=gap_steps(question, scored.gap),
+                steps=answer_steps(question, answer.value, target_level if target_level is not None else TOP_LEVEL),
+                target_level=target_level,
+                residual=residual,
+                priority=priority,
+                raised_by=raised_by,
             )
         )
     gaps.sort(key=lambda g: order[g.question_id])
@@ -339,7 +445,6 @@ def build_action_plan(
         title = short_title(gap.steps[0]) if gap.steps else gap.question_text
         items.append(_item(gap.question_id, title, False, [gap], method, taxonomy))
 
-    rank = {p.id: position for position, p in enumerate(rules.priorities)}
     items.sort(key=lambda i: (rank[i.priority], -i.points, order[i.gaps[0].question_id]))
     counts = {p.id: 0 for p in rules.priorities}
     for item in items:
@@ -350,12 +455,17 @@ def build_action_plan(
         counts=counts,
         priority_labels={p.id: p.label for p in rules.priorities},
         horizons={p.id: p.horizon_days for p in rules.priorities},
+        size_band=size_band,
+        target_level=rules.targets.get(size_band, TOP_LEVEL) if size_band else TOP_LEVEL,
     )
 
 
 def _item(item_id: str, title: str, merged: bool, gaps: list[GapLink], method: Methodology, taxonomy) -> ActionItem:
+    """One item from its gaps: the highest priority of any of them, and their highest points."""
+    rules = method.actions
     points = max(g.points for g in gaps)
-    priority = method.actions.priority_for(points)
+    rank = [p.id for p in rules.priorities]
+    priority = next(p for p in rules.priorities if p.id == min((g.priority for g in gaps), key=rank.index))
     seen: set[str] = set()
     step_groups = []
     for gap in gaps:

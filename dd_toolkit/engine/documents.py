@@ -84,6 +84,8 @@ def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> Transp
         plan or action_plan(inputs),
         previous_answers=inputs.previous_answers,
         previous_cycle=inputs.previous_cycle,
+        tracking=inputs.tracking,
+        content_root=inputs.content.root,
     )
 
 

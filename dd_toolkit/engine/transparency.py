@@ -2,121 +2,432 @@
 
 TRUST (the Tech Coalition's voluntary framework for industry transparency) structures a report
 as Policies and Practices, Processes and Systems, and Outcomes; the draft adds Challenges and
-next steps from the action plan. This module prepares the data; the wording of the document is
-in ``reports/transparency.md.j2`` (see :mod:`dd_toolkit.reports`).
+next steps. This module prepares the data; every public word is content:
+
+* the sentences are in ``reports/transparency_statements.yaml`` (a statement per maturity
+  level, answer or option at or above the publish threshold stated there, keyed by question
+  id), and the document around them is ``reports/transparency.md.j2``;
+* the consistency checks between the Outcomes metrics are in ``reports/metric_checks.yaml``.
 
 Rules the draft keeps:
 
-* **Nothing is invented.** A statement comes from an answer: the company's own text, the
-  answered maturity level descriptor, or the question turned into a statement in the
-  company's voice ("Do you publish ...?" answered Yes becomes "We publish ..."). Numbers are
-  exactly the answered numbers.
-* **Anything missing is a gap**, listed on :attr:`TransparencyDraft.gaps` and shown in the
-  document as a Markdown blockquote line starting ``**Gap:**`` (or, in the Outcomes table, a
-  cell starting ``**Gap:**``) that names the question id and text that would fill it. A
-  question is a gap when it applies but is unanswered, or answered No, maturity level 0, or
-  only with choices worth no points (for example "None of these").
-* All text typed by users stays plain text: the template passes it through the ``text``
-  filter (:func:`dd_toolkit.reports.escape_text`).
+* **Only statements from the content are published.** An answer below the publish threshold,
+  an unanswered question, or an answer the statements do not cover produces no public text:
+  it becomes a :class:`TeamNote` ("for your team, not for publication"), which the page shows
+  apart from the public text and no export contains.
+* **Numbers are exactly the answered numbers**, and a figure is published only when it is
+  answered with its reporting period and methodology note and passes every check
+  (:func:`check_metrics`); otherwise it is a team note.
+* **Suggestions are not commitments.** Next steps list only the action-plan items the team
+  marked as a public commitment.
 
 No Flask, no database.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import functools
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from dd_toolkit.engine.actions import ActionPlan
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
+from dd_toolkit.paths import bundled_root
 
 __all__ = [
+    "CHECKS_FILE",
     "PARTS",
-    "POLICY_REFS",
-    "PROCESS_REFS",
+    "STATEMENTS_FILE",
     "ChallengeItem",
-    "DraftGap",
     "DraftPart",
+    "MetricCheck",
+    "MetricIssue",
     "MetricRow",
-    "Statement",
+    "PublicStatement",
+    "StatementCatalogue",
+    "TeamNote",
+    "Topic",
     "TransparencyDraft",
     "build_transparency_draft",
-    "question_statement",
+    "check_metrics",
+    "check_statements",
+    "load_metric_checks",
+    "load_statements",
+    "parse_metric_checks",
+    "parse_statements",
 ]
 
-# The parts of the draft, in order: (id, title).
-PARTS = (
-    ("policies", "Policies and Practices"),
-    ("processes", "Processes and Systems"),
-    ("outcomes", "Outcomes"),
-    ("challenges", "Challenges and next steps"),
-)
-# Which questions feed the two descriptive parts: their framework references. A question
-# whose references match both goes to Policies. Metrics always go to Outcomes.
-POLICY_REFS = ("TRUST:policies", "RPA:7.4.1")
-PROCESS_REFS = ("TRUST:processes", "RPA:7.2.1", "RPA:7.3.1")
+STATEMENTS_FILE = "transparency_statements.yaml"
+CHECKS_FILE = "metric_checks.yaml"
+# The two descriptive parts of the draft, in order.
+PARTS = ("policies", "processes")
+# Tracking statuses whose items are no longer next steps.
+CLOSED_STATUSES = ("done", "wont_do")
 
-# Reasons a gap is raised; the template words each.
-GAP_REASONS = ("not_answered", "not_in_place", "no_period", "no_methodology")
+
+class StatementsError(ValueError):
+    """The statements or checks file is malformed."""
+
+
+# -- the content ------------------------------------------------------------------------------
+
+
+def _text(value: Any, language: str = DEFAULT_LANGUAGE) -> str:
+    """A content text: a plain string, or translations keyed by language code."""
+    if isinstance(value, Mapping):
+        return str(value.get(language) or value.get(DEFAULT_LANGUAGE) or "").strip()
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _key(value: Any) -> str:
+    """An answer value as written as a YAML key: 3, "yes" (or an unquoted yes, read as True)."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
 
 
 @dataclass(frozen=True)
-class Statement:
-    """What one answer contributes to the prose of a part.
+class Topic:
+    id: str
+    part: str  # policies | processes
+    heading: str | None  # the public sub-heading; None: no heading
 
-    ``kind`` is ``own_text`` (the company's own words, in ``own_text``), ``in_place``,
-    ``partly`` (a yes/partial/no question answered Partly), ``level`` (a maturity level
-    descriptor) or ``choices`` (option labels). ``sentence`` is the statement in the company's
-    voice; it is empty when the question could not be turned into one, and the template then
-    quotes the question and the answer instead.
-    """
 
+@dataclass(frozen=True)
+class QuestionStatements:
     question_id: str
-    question_text: str
-    section_id: str
-    section_title: str
+    topic: str
+    own_text: bool  # a text answer in the company's own words
+    texts: Mapping[str, Any]  # answer value (as a string) -> text or translations
+
+
+@dataclass(frozen=True)
+class StatementCatalogue:
+    """The content of ``reports/transparency_statements.yaml``."""
+
+    maturity_threshold: int
+    yes_partial_no: tuple[str, ...]
+    single_min_points: float
+    multi_min_points: float
+    part_refs: Mapping[str, tuple[str, ...]]
+    topics: tuple[Topic, ...]
+    statements: Mapping[str, QuestionStatements]  # in file order
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return next((t for t in self.topics if t.id == topic_id), None)
+
+    def publishable(self, question: Question, value: Any) -> bool:
+        """Whether an answer value is at or above the publish threshold."""
+        kind = question.type
+        if kind is AnswerType.MATURITY:
+            return int(value) >= self.maturity_threshold
+        if kind is AnswerType.YES_PARTIAL_NO:
+            return value in self.yes_partial_no
+        if kind in (AnswerType.SINGLE, AnswerType.MULTI):
+            option = next((o for o in question.options if o.value == value), None)
+            if option is None:
+                return False
+            if not question.is_scored:
+                return True
+            least = self.single_min_points if kind is AnswerType.SINGLE else self.multi_min_points
+            return (option.points or 0) >= least
+        return kind is AnswerType.TEXT
+
+    def text_for(self, question_id: str, value: Any, language: str = DEFAULT_LANGUAGE) -> str | None:
+        entry = self.statements.get(question_id)
+        if entry is None or _key(value) not in entry.texts:
+            return None
+        return _text(entry.texts[_key(value)], language) or None
+
+
+def parse_statements(data: Mapping[str, Any]) -> StatementCatalogue:
+    try:
+        threshold = data["publish_threshold"]
+        topics = tuple(Topic(str(t["id"]), str(t["part"]), t.get("heading") or None) for t in data["topics"])
+        statements = {}
+        for qid, entry in (data.get("statements") or {}).items():
+            entry = dict(entry)
+            topic = str(entry.pop("topic"))
+            own_text = bool(entry.pop("own_text", False))
+            statements[str(qid)] = QuestionStatements(str(qid), topic, own_text, {_key(k): v for k, v in entry.items()})
+        catalogue = StatementCatalogue(
+            maturity_threshold=int(threshold["maturity"]),
+            yes_partial_no=tuple(_key(v) for v in threshold["yes_partial_no"]),
+            single_min_points=float(threshold["single"]["min_points"]),
+            multi_min_points=float(threshold["multi"]["min_points"]),
+            part_refs={part: tuple((data.get("parts") or {}).get(part, {}).get("refs", ())) for part in PARTS},
+            topics=topics,
+            statements=statements,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StatementsError(f"{STATEMENTS_FILE}: malformed ({exc!r})") from exc
+    for topic in topics:
+        if topic.part not in PARTS:
+            raise StatementsError(f"{STATEMENTS_FILE}: topic {topic.id}: unknown part {topic.part!r}")
+    for entry in statements.values():
+        if catalogue.topic(entry.topic) is None:
+            raise StatementsError(f"{STATEMENTS_FILE}: {entry.question_id}: unknown topic {entry.topic!r}")
+    return catalogue
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    id: str
+    kind: str  # at_most | range | same_period
+    metrics: tuple[str, ...]  # at_most: (metric,); range, same_period: the metrics; () = all
+    limit: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    message: Any = ""
+
+    def message_text(self, language: str = DEFAULT_LANGUAGE) -> str:
+        return _text(self.message, language)
+
+
+def parse_metric_checks(data: Mapping[str, Any]) -> tuple[MetricCheck, ...]:
+    checks = []
+    try:
+        for entry in data.get("checks") or ():
+            kind = entry["kind"]
+            if kind == "at_most":
+                limit = entry["limit"]
+                check = MetricCheck(
+                    entry["id"], kind, (entry["metric"],), tuple(limit if isinstance(limit, list) else [limit])
+                )
+            elif kind == "range":
+                check = MetricCheck(entry["id"], kind, tuple(entry["metrics"]), (), entry.get("min"), entry.get("max"))
+            elif kind == "same_period":
+                metrics = entry.get("metrics", "all")
+                check = MetricCheck(entry["id"], kind, () if metrics == "all" else tuple(metrics))
+            else:
+                raise StatementsError(f"{CHECKS_FILE}: {entry.get('id')}: unknown kind {kind!r}")
+            checks.append(MetricCheck(**{**asdict(check), "message": entry.get("message", "")}))
+    except (KeyError, TypeError) as exc:
+        raise StatementsError(f"{CHECKS_FILE}: malformed ({exc!r})") from exc
+    return tuple(checks)
+
+
+def _content_file(root: Path | None, name: str) -> Path:
+    """``root/reports/name``, falling back to the bundled ``reports/`` (as the templates do)."""
+    if root is not None:
+        own = Path(root) / "reports" / name
+        if own.is_file():
+            return own
+    return bundled_root() / "reports" / name
+
+
+@functools.lru_cache(maxsize=16)
+def _read_yaml(path: Path, _mtime: float) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def _load(root: Path | None, name: str) -> Any:
+    path = _content_file(root, name)
+    return _read_yaml(path, path.stat().st_mtime)
+
+
+def load_statements(root: Path | None = None) -> StatementCatalogue:
+    """The statements of a content folder (``root/reports/``, else the bundled ones)."""
+    return parse_statements(_load(root, STATEMENTS_FILE))
+
+
+def load_metric_checks(root: Path | None = None) -> tuple[MetricCheck, ...]:
+    """The metric checks of a content folder (``root/reports/``, else the bundled ones)."""
+    return parse_metric_checks(_load(root, CHECKS_FILE))
+
+
+def _answer_values(question: Question) -> list[str]:
+    if question.type is AnswerType.MATURITY:
+        return [str(level) for level in range(len(question.levels))]
+    if question.type is AnswerType.YES_PARTIAL_NO:
+        return ["yes", "partial", "no"]
+    return [o.value for o in question.options]
+
+
+def check_statements(
+    bank: QuestionBank, catalogue: StatementCatalogue, checks: Iterable[MetricCheck] = ()
+) -> list[str]:
+    """Problems of the statements (and checks) against a question bank: unknown questions and
+    answer values, statements for answers below the publish threshold, checks on questions
+    that are not metrics."""
+    problems = []
+    for qid, entry in catalogue.statements.items():
+        question = bank.questions.get(qid)
+        if question is None:
+            problems.append(f"{qid}: no such question")
+            continue
+        if entry.own_text:
+            if question.type is not AnswerType.TEXT:
+                problems.append(f"{qid}: own_text needs a text question, not {question.type}")
+            continue
+        values = _answer_values(question)
+        for key in entry.texts:
+            if key not in values:
+                problems.append(f"{qid}: {key!r} is not an answer of this {question.type} question")
+            elif not catalogue.publishable(question, int(key) if question.type is AnswerType.MATURITY else key):
+                problems.append(f"{qid}: {key!r} is below the publish threshold and cannot have a public statement")
+            elif not _text(entry.texts[key]):
+                problems.append(f"{qid}: the statement for {key!r} is empty")
+    for check in checks:
+        for qid in check.metrics + check.limit:
+            question = bank.questions.get(qid)
+            if question is None or not question.metric:
+                problems.append(f"check {check.id}: {qid} is not a metric question")
+    return problems
+
+
+# -- metric checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricIssue:
+    """A failed consistency check. ``question_ids`` are the figures withheld from publication."""
+
+    check_id: str
     kind: str
-    sentence: str
-    answer: str  # the answer in words
-    own_text: str = ""  # user-typed: text answers
-    comment: str = ""  # user-typed: the answer's comment
+    question_ids: tuple[str, ...]
+    message: str
+    values: tuple[tuple[str, Any], ...]  # (question id, value) of every figure compared
+    periods: tuple[tuple[str, str, str], ...] = ()  # (question id, start, end), same_period only
+
+
+def _number(answer: AnswerData | None) -> int | float | None:
+    if answer is None or answer.not_applicable or not answer.has_value:
+        return None
+    value = answer.value
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    return value
+
+
+def _period(answer: AnswerData | None) -> tuple[str, str] | None:
+    meta = (answer.meta or {}) if answer is not None else {}
+    start, end = meta.get("period_start"), meta.get("period_end")
+    return (str(start), str(end)) if start and end else None
+
+
+def check_metrics(
+    bank: QuestionBank,
+    answers: Mapping[str, AnswerData],
+    checks: Iterable[MetricCheck],
+    applicable: Mapping[str, bool] | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> tuple[MetricIssue, ...]:
+    """Every failed check, in the order of the checks. Only answered metrics (applicable ones,
+    when ``applicable`` is given) take part."""
+
+    def present(qid: str) -> bool:
+        return qid in bank.questions and (applicable is None or bool(applicable.get(qid)))
+
+    def value(qid: str) -> int | float | None:
+        return _number(answers.get(qid)) if present(qid) else None
+
+    issues = []
+    for check in checks:
+        message = check.message_text(language)
+        if check.kind == "at_most":
+            (metric,) = check.metrics
+            left = value(metric)
+            terms = [(qid, value(qid)) for qid in check.limit]
+            answered = [(qid, v) for qid, v in terms if v is not None]
+            not_applicable = [
+                qid
+                for qid, v in terms
+                if v is None and present(qid) and getattr(answers.get(qid), "not_applicable", False)
+            ]
+            if left is None or not answered or len(answered) + len(not_applicable) < len(terms):
+                continue
+            periods = {_period(answers.get(qid)) for qid in [metric] + [qid for qid, _ in answered]}
+            if len(periods) > 1:
+                continue  # not comparable; the same_period check says so
+            if Decimal(str(left)) > sum(Decimal(str(v)) for _, v in answered):
+                involved = (metric,) + tuple(qid for qid, _ in answered)
+                issues.append(MetricIssue(check.id, check.kind, involved, message, ((metric, left), *answered)))
+        elif check.kind == "range":
+            for qid in check.metrics:
+                v = value(qid)
+                if v is None:
+                    continue
+                low = check.minimum is not None and v < check.minimum
+                high = check.maximum is not None and v > check.maximum
+                if low or high:
+                    issues.append(MetricIssue(check.id, check.kind, (qid,), message, ((qid, v),)))
+        elif check.kind == "same_period":
+            ids = check.metrics or tuple(q.id for q in bank.questions.values() if q.metric)
+            periods = {qid: _period(answers.get(qid)) for qid in ids if value(qid) is not None}
+            periods = {qid: p for qid, p in periods.items() if p is not None}
+            counts = Counter(periods.values())
+            if len(counts) < 2:
+                continue
+            ranked = counts.most_common()
+            main = ranked[0][0] if ranked[0][1] > ranked[1][1] else None
+            for qid, period in periods.items():
+                if period != main:
+                    issues.append(
+                        MetricIssue(
+                            check.id, check.kind, (qid,), message, ((qid, value(qid)),), ((qid, period[0], period[1]),)
+                        )
+                    )
+    return tuple(issues)
+
+
+# -- the draft --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class DraftGap:
-    part: str  # policies | processes | outcomes
+class PublicStatement:
     question_id: str
-    question_text: str
-    reason: str  # one of GAP_REASONS
-    answer: str = ""  # the answer in words when one was given (e.g. "No")
+    text: str  # a statement from the content, or (own_text) the company's own words as typed
+    own_text: bool = False
 
 
 @dataclass(frozen=True)
-class StatementGroup:
-    """Statements of one question-bank section, written as one paragraph."""
-
-    section_id: str
-    section_title: str
-    show_title: bool  # False when the bank section is the part itself (trust.policies ...)
-    statements: tuple[Statement, ...]
+class DraftTopic:
+    id: str
+    heading: str | None
+    statements: tuple[PublicStatement, ...]
 
 
 @dataclass(frozen=True)
 class DraftPart:
     id: str
-    title: str
-    own_texts: tuple[Statement, ...]  # the company's own descriptions, first
-    groups: tuple[StatementGroup, ...]
-    gaps: tuple[DraftGap, ...]
+    topics: tuple[DraftTopic, ...]  # only topics with statements
 
     @property
-    def statements(self) -> tuple[Statement, ...]:
-        return self.own_texts + tuple(s for g in self.groups for s in g.statements)
+    def statements(self) -> tuple[PublicStatement, ...]:
+        return tuple(s for t in self.topics for s in t.statements)
+
+
+@dataclass(frozen=True)
+class TeamNote:
+    """Something the team must see and the public text must not say.
+
+    ``kind``: not_answered, below_threshold (an internal gap), no_statement (answered, but the
+    content has no public sentence for it: write one), comment (a comment on the answer),
+    metric_not_answered, no_period, no_methodology, metric_not_applicable, inconsistent,
+    no_commitments.
+    """
+
+    part: str  # policies | processes | outcomes | next_steps
+    kind: str
+    question_id: str = ""
+    question_text: str = ""
+    answer: str = ""  # the answer in words (internal: it may quote a level descriptor)
+    detail: str = ""  # user-typed comment, or the check's message
+    # inconsistent: each figure compared, as (metric, value in words, period start, period end)
+    figures: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,7 +445,7 @@ class MetricRow:
     previous_value: int | float | None
     change: Decimal | None  # value - previous_value, exact
     change_percent: Decimal | None  # one decimal, only when previous_value > 0
-    gaps: tuple[str, ...]  # reasons: not_answered, no_period, no_methodology
+    published: bool  # answered, with period and methodology, and consistent
 
     @property
     def has_period(self) -> bool:
@@ -147,6 +458,7 @@ class ChallengeItem:
     priority: str
     priority_label: str
     title: str
+    due: str = ""  # ISO date, when the team set one
 
 
 @dataclass(frozen=True)
@@ -156,17 +468,12 @@ class TransparencyDraft:
     previous_cycle: str | None
     methodology: str
     parts: tuple[DraftPart, ...]  # policies, processes
-    metrics: tuple[MetricRow, ...]
+    metrics: tuple[MetricRow, ...]  # every applicable metric; the public table shows the published ones
     has_previous: bool  # previous answers were given: the table shows the change
-    urgent: tuple[ChallengeItem, ...]  # first-priority items (P1)
-    next: tuple[ChallengeItem, ...]  # second-priority items (P2)
-    urgent_priority: str | None  # id and label of those priorities, from the methodology
-    urgent_label: str | None
-    next_priority: str | None
-    next_label: str | None
-    later_count: int  # items of lower priority
-    total_items: int
-    gaps: tuple[DraftGap, ...]  # every gap, in document order
+    commitments: tuple[ChallengeItem, ...]  # action items the team marked as public commitments
+    plan_items: tuple[ChallengeItem, ...]  # every action item, for the team to choose from
+    inconsistencies: tuple[MetricIssue, ...]
+    notes: tuple[TeamNote, ...]  # for the team, not for publication; in document order
 
     @property
     def policies(self) -> DraftPart:
@@ -177,8 +484,12 @@ class TransparencyDraft:
         return self.parts[1]
 
     @property
-    def gap_question_ids(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(g.question_id for g in self.gaps))
+    def published_metrics(self) -> tuple[MetricRow, ...]:
+        return tuple(r for r in self.metrics if r.published)
+
+    @property
+    def note_question_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n.question_id for n in self.notes if n.question_id))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -189,461 +500,112 @@ class TransparencyDraft:
         return data
 
 
-# -- questions as statements in the company's voice -------------------------------------------
-
-_DETERMINERS = {
-    "the",
-    "a",
-    "an",
-    "your",
-    "our",
-    "its",
-    "their",
-    "this",
-    "that",
-    "these",
-    "those",
-    "each",
-    "every",
-    "any",
-    "all",
-    "and",
-    "or",
-    "of",
-    "on",
-    "in",
-    "for",
-    "to",
-    "with",
-}
-_VERBS = {
-    "act",
-    "allow",
-    "answer",
-    "appeal",
-    "apply",
-    "ask",
-    "assess",
-    "block",
-    "check",
-    "commit",
-    "consider",
-    "consult",
-    "contain",
-    "contribute",
-    "cooperate",
-    "cover",
-    "define",
-    "describe",
-    "detect",
-    "disable",
-    "do",
-    "enable",
-    "escalate",
-    "explain",
-    "flag",
-    "follow",
-    "get",
-    "give",
-    "go",
-    "handle",
-    "have",
-    "hold",
-    "include",
-    "inform",
-    "involve",
-    "keep",
-    "know",
-    "let",
-    "limit",
-    "link",
-    "list",
-    "log",
-    "look",
-    "make",
-    "measure",
-    "meet",
-    "mention",
-    "monitor",
-    "name",
-    "need",
-    "notify",
-    "offer",
-    "participate",
-    "preserve",
-    "prohibit",
-    "protect",
-    "provide",
-    "publish",
-    "reach",
-    "receive",
-    "record",
-    "reflect",
-    "remove",
-    "report",
-    "require",
-    "respond",
-    "restrict",
-    "review",
-    "run",
-    "say",
-    "see",
-    "set",
-    "share",
-    "show",
-    "state",
-    "support",
-    "take",
-    "tell",
-    "track",
-    "train",
-    "turn",
-    "update",
-    "use",
-    "verify",
-    "warn",
-}
-_PARTICIPLES = {
-    "able",
-    "accessible",
-    "available",
-    "built",
-    "clear",
-    "done",
-    "easy",
-    "found",
-    "free",
-    "given",
-    "held",
-    "kept",
-    "known",
-    "made",
-    "met",
-    "open",
-    "possible",
-    "ready",
-    "run",
-    "seen",
-    "sent",
-    "set",
-    "shown",
-    "taken",
-    "told",
-    "understood",
-    "used",
-    "visible",
-    "written",
-}
-_LEADS = ("When", "Once", "If", "Where", "After", "Before", "Whenever")
-
-
-def _third_person(verb: str) -> str:
-    if verb == "have":
-        return "has"
-    if verb in ("do", "go"):
-        return verb + "es"
-    if re.search(r"(s|sh|ch|x|z)$", verb):
-        return verb + "es"
-    if re.search(r"[^aeiou]y$", verb):
-        return verb[:-1] + "ies"
-    return verb + "s"
-
-
-def _our_voice(text: str) -> str:
-    """Second person to first person plural: "you" -> "we", "your" -> "our"."""
-    rules = (
-        (r"\b(to|for|with|by|from|about|at|of|reach|contact|tell) you\b", r"\1 us"),
-        (r"\byourselves\b", "ourselves"),
-        (r"\byours\b", "ours"),
-        (r"\byour\b", "our"),
-        (r"\byou\b", "we"),
-        (r"\bYour\b", "Our"),
-        (r"\bYou\b", "We"),
-    )
-    for pattern, replacement in rules:
-        text = re.sub(pattern, replacement, text)
-    return text
-
-
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _lower_first(text: str) -> str:
-    if len(text) > 1 and text[1].isupper():
-        return text  # an acronym such as "NCMEC"
-    return text[:1].lower() + text[1:]
-
-
-def _clean_word(word: str) -> str:
-    return word.lower().strip(",;:()")
-
-
-def _split_subject(words: list[str], is_verb, longest: int) -> int | None:
-    """Index of the first word after a subject (of at most ``longest`` words, not ending on a
-    determiner) that ``is_verb`` accepts."""
-    for index in range(1, min(len(words), longest + 1)):
-        if _clean_word(words[index - 1]) in _DETERMINERS or words[index - 1].endswith(","):
-            continue
-        if is_verb(_clean_word(words[index])):
-            return index
-    return None
-
-
-def _is_participle(word: str) -> bool:
-    return word in _PARTICIPLES or (len(word) > 3 and word.endswith("ed"))
-
-
-def _we(subject: str) -> bool:
-    return subject.lower() in ("you", "the company", "we", "your company", "the organisation")
-
-
-def question_statement(text: str) -> str | None:
-    """A question turned into a statement in the company's voice, without its final "?":
-    "Do you publish X?" -> "We publish X". None when the question has no pattern this knows.
-
-    Yes/no questions ("Do/Does/Is/Are/Can/Has/Have ...") become what is in place; choice
-    questions ("What does X cover?", "Which N do you take part in?") become a lead for a list.
-    """
-    statement = _statement_of(text)
-    if statement is None:
-        return None
-    # A second question joined on: "..., and are they told ..." -> "..., and they are told".
-    statement = re.sub(r"\band (?:do|does) (we|they|it) ", r"and \1 ", statement)
-    return re.sub(r"\band (are|is|can|will|have) (we|they|it) ", r"and \2 \1 ", statement)
-
-
-def _statement_of(text: str) -> str | None:
-    text = " ".join(text.split()).rstrip("?").strip()
-    lead = re.match(rf"^({'|'.join(_LEADS)}) ([^,]+), (.+)$", text)
-    if lead:
-        rest = _statement_of(_upper_first(lead.group(3)))
-        if rest is None:
-            return None
-        return f"{lead.group(1)} {_our_voice(lead.group(2))}, {_lower_first(rest)}"
-    words = text.split(" ")
-    if len(words) < 3:
-        return None
-    first, rest = words[0], words[1:]
-
-    if first in ("Do", "Does", "Did"):
-        if rest[0].lower() == "you" or (first == "Does" and _we(" ".join(rest[:2]))):
-            skip = 1 if rest[0].lower() == "you" else 2
-            return _our_voice("We " + " ".join(rest[skip:]))
-        if first == "Do":
-            return _upper_first(_our_voice(" ".join(rest)))
-        index = _split_subject(rest, lambda w: w in _VERBS, 8)
-        if index is None:
-            return None
-        verb = _third_person(_clean_word(rest[index]))
-        return _upper_first(_our_voice(" ".join(rest[:index] + [verb] + rest[index + 1 :])))
-
-    if first in ("Is", "Are"):
-        be = first.lower()
-        if rest[0] == "there":
-            return _our_voice(f"There {be} " + " ".join(rest[1:]))
-        index = _split_subject(rest, _is_participle, 12)
-        if index is None:
-            return None
-        subject = " ".join(rest[:index])
-        if _we(subject):
-            return _our_voice("We are " + " ".join(rest[index:]))
-        return _upper_first(_our_voice(f"{subject} {be} " + " ".join(rest[index:])))
-
-    if first in ("Has", "Have"):
-        index = _split_subject(rest, _is_participle, 12)
-        if index is None:
-            return None
-        subject = " ".join(rest[:index])
-        if _we(subject):
-            return _our_voice("We have " + " ".join(rest[index:]))
-        return _upper_first(_our_voice(f"{subject} {first.lower()} " + " ".join(rest[index:])))
-
-    if first in ("Can", "Could", "Will", "Would", "Should", "Must"):
-        index = _split_subject(rest, lambda w: w in _VERBS, 8)
-        if index is None:
-            return None
-        subject = " ".join(rest[:index])
-        modal = first.lower()
-        if _we(subject):
-            return _our_voice(f"We {modal} " + " ".join(rest[index:]))
-        return _upper_first(_our_voice(f"{subject} {modal} " + " ".join(rest[index:])))
-
-    if first == "What" and rest[0] in ("do", "does"):
-        return _statement_of(_upper_first(" ".join(rest)))
-    if first == "Which":
-        # "Which N do you V" -> "We V the following N"; "Which N are V-ed" -> "The following
-        # N are V-ed".
-        for aux in ("do", "does", "are", "is"):
-            if aux in rest:
-                at = rest.index(aux)
-                noun, after = " ".join(rest[:at]), rest[at + 1 :]
-                if not noun or not after:
-                    return None
-                if aux in ("are", "is"):
-                    return _our_voice(f"The following {noun} {aux} " + " ".join(after))
-                clause = _statement_of(_upper_first(f"{aux} " + " ".join(after)))
-                if clause is None:
-                    return None
-                return f"{clause} the following {_our_voice(noun)}"
-        return None
-    if first == "How" and rest[0] == "often" and len(rest) > 2 and rest[1] in ("is", "are"):
-        return _statement_of(_upper_first(" ".join(rest[1:])))
-    return None
-
-
-def _level_statement(descriptor: str) -> str:
-    """A maturity level descriptor as a statement in the company's voice, minimally changed:
-    only references to "the company" become "we"/"our"."""
-    text = descriptor.strip()
-    text = re.sub(r"\b[Tt]he company's\b", "our", text)
-    text = re.sub(r"\bby the company\b", "by us", text)
-
-    def verb(match: re.Match) -> str:
-        word = match.group(2)
-        plain = {"is": "are", "has": "have", "was": "were", "does": "do"}.get(word)
-        if plain is None:
-            plain = re.sub(r"(sh|ch|x|z|ss)es$", r"\1", word)
-            plain = re.sub(r"ies$", "y", plain) if plain == word else plain
-            plain = plain[:-1] if plain == word and word.endswith("s") else plain
-        return f"{'We' if match.group(1) == 'T' else 'we'} {plain}"
-
-    text = re.sub(r"\b([Tt])he company (\w+s)\b", verb, text)
-    return _upper_first(text)
-
-
-# -- the draft --------------------------------------------------------------------------------
-
-
-def _part_of(question: Question) -> str | None:
-    if question.metric:
-        return None
-    refs = set(question.refs)
-    if refs & set(POLICY_REFS):
-        return "policies"
-    if refs & set(PROCESS_REFS):
-        return "processes"
-    return None
-
-
-def _statement(question: Question, answer: AnswerData, section, kind: str, sentence: str, **extra: str) -> Statement:
-    return Statement(
-        question_id=question.id,
-        question_text=question.text.get(),
-        section_id=section.id,
-        section_title=section.title.get(),
-        kind=kind,
-        sentence=sentence,
-        answer=display_value(question, answer.value),
-        comment=answer.comment,
-        **extra,
-    )
-
-
-def _describe(question: Question, answer: AnswerData, section) -> Statement | str:
-    """A statement for an answer, or the reason it is a gap."""
-    kind = question.type
-    if kind is AnswerType.TEXT:
-        return _statement(question, answer, section, "own_text", "", own_text=str(answer.value))
-    if kind is AnswerType.YES_PARTIAL_NO:
-        if answer.value == "no":
-            return "not_in_place"
-        sentence = question_statement(question.text.get())
-        sentence = sentence + "." if sentence else ""
-        return _statement(question, answer, section, "in_place" if answer.value == "yes" else "partly", sentence)
-    if kind is AnswerType.MATURITY:
-        level = int(answer.value)
-        if level == 0:
-            return "not_in_place"
-        return _statement(question, answer, section, "level", _level_statement(question.levels[level].get()))
-    if kind in (AnswerType.SINGLE, AnswerType.MULTI):
-        chosen = answer.value if isinstance(answer.value, list) else [answer.value]
-        options = [o for o in question.options if o.value in chosen]
-        if kind is AnswerType.MULTI and len(options) > 1:
-            # "None of these" ticked beside real options says nothing.
-            options = [o for o in options if o.value != "none"]
-        if question.is_scored and options and all(not o.points for o in options):
-            return "not_in_place"
-        lead = question_statement(question.text.get())
-        labels = "; ".join(o.label.get() for o in options)
-        sentence = f"{lead}: {labels}." if lead else ""
-        return _statement(question, answer, section, "choices", sentence)
-    # Numbers and dates outside Outcomes: quote the answer as given.
-    return _statement(question, answer, section, "choices", "")
-
-
 def _decimal(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _metric_row(question: Question, answer: AnswerData | None, previous: AnswerData | None, compare: bool) -> MetricRow:
-    previous_value = None
-    if compare and previous is not None and previous.has_value and not previous.not_applicable:
-        if isinstance(previous.value, int | float) and not isinstance(previous.value, bool):
-            previous_value = previous.value
+def _metric_row(
+    question: Question, answer: AnswerData | None, previous: AnswerData | None, compare: bool, withheld: bool
+) -> MetricRow:
+    previous_value = _number(previous) if compare else None
+    common = {"question_id": question.id, "metric": question.text.get(), "unit": question.unit or ""}
+    comment = answer.comment if answer is not None else ""
     if answer is not None and answer.not_applicable:
         return MetricRow(
-            question.id,
-            question.text.get(),
-            question.unit or "",
-            "not_applicable",
-            None,
-            None,
-            None,
-            "",
-            answer.justification,
-            answer.comment,
-            previous_value,
-            None,
-            None,
-            (),
+            **common,
+            status="not_applicable",
+            value=None,
+            period_start=None,
+            period_end=None,
+            methodology="",
+            justification=answer.justification,
+            comment=comment,
+            previous_value=previous_value,
+            change=None,
+            change_percent=None,
+            published=False,
         )
     if answer is None or not answer.has_value:
         return MetricRow(
-            question.id,
-            question.text.get(),
-            question.unit or "",
-            "not_answered",
-            None,
-            None,
-            None,
-            "",
-            "",
-            answer.comment if answer else "",
-            previous_value,
-            None,
-            None,
-            ("not_answered",),
+            **common,
+            status="not_answered",
+            value=None,
+            period_start=None,
+            period_end=None,
+            methodology="",
+            justification="",
+            comment=comment,
+            previous_value=previous_value,
+            change=None,
+            change_percent=None,
+            published=False,
         )
     meta = answer.meta or {}
     start, end = meta.get("period_start"), meta.get("period_end")
     methodology = str(meta.get("methodology") or "").strip()
-    gaps = []
-    if not (start and end):
-        gaps.append("no_period")
-    if not methodology:
-        gaps.append("no_methodology")
     change = percent = None
     if previous_value is not None:
         change = _decimal(answer.value) - _decimal(previous_value)
         if previous_value > 0:
             percent = (change * 100 / _decimal(previous_value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return MetricRow(
-        question.id,
-        question.text.get(),
-        question.unit or "",
-        "answered",
-        answer.value,
-        start,
-        end,
-        methodology,
-        "",
-        answer.comment,
-        previous_value,
-        change,
-        percent,
-        tuple(gaps),
+        **common,
+        status="answered",
+        value=answer.value,
+        period_start=start,
+        period_end=end,
+        methodology=methodology,
+        justification="",
+        comment=comment,
+        previous_value=previous_value,
+        change=change,
+        change_percent=percent,
+        published=bool(start and end and methodology) and not withheld,
     )
+
+
+def _metric_notes(row: MetricRow) -> list[TeamNote]:
+    def note(kind: str, detail: str = "") -> TeamNote:
+        return TeamNote("outcomes", kind, row.question_id, row.metric, detail=detail)
+
+    if row.status == "not_applicable":
+        return [note("metric_not_applicable", row.justification)]
+    if row.status == "not_answered":
+        return [note("metric_not_answered")]
+    notes = []
+    if not row.has_period:
+        notes.append(note("no_period"))
+    if not row.methodology:
+        notes.append(note("no_methodology"))
+    return notes
+
+
+def _figures(bank: QuestionBank, issue: MetricIssue) -> tuple[tuple[str, str, str, str], ...]:
+    """The figures of a failed check, for the team: (metric, value in words, period)."""
+    periods = {qid: (start, end) for qid, start, end in issue.periods}
+    return tuple(
+        (bank.questions[qid].text.get(), display_value(bank.questions[qid], value), *periods.get(qid, ("", "")))
+        for qid, value in issue.values
+    )
+
+
+def _statement_texts(
+    question: Question, answer: AnswerData, catalogue: StatementCatalogue, language: str
+) -> tuple[list[str], list[Any], list[Any]]:
+    """(public texts, values with a statement, publishable values without one) of an answer;
+    values below the threshold appear in neither list."""
+    values = answer.value if isinstance(answer.value, list) else [answer.value]
+    texts, covered, uncovered = [], [], []
+    for value in values:
+        if not catalogue.publishable(question, value):
+            continue
+        text = catalogue.text_for(question.id, value, language)
+        if text:
+            texts.append(text)
+            covered.append(value)
+        else:
+            uncovered.append(value)
+    return texts, covered, uncovered
 
 
 def build_transparency_draft(
@@ -657,103 +619,139 @@ def build_transparency_draft(
     plan: ActionPlan,
     previous_answers: Mapping[str, AnswerData] | None = None,
     previous_cycle: Any = None,
+    *,
+    statements: StatementCatalogue | None = None,
+    checks: Iterable[MetricCheck] | None = None,
+    tracking: Mapping[str, Mapping[str, Any]] | None = None,
+    content_root: Path | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> TransparencyDraft:
     """Draft the TRUST-style child-safety section from one assessment.
 
-    Only questions that apply to the organisation are used. Policies and Practices draws on
-    questions referenced ``TRUST:policies`` (and the RPA 7.4.1 safeguarding-policy questions),
-    Processes and Systems on ``TRUST:processes`` (and the RPA 7.2.1 / 7.3.1 questions), the
-    Outcomes table on every metric question, and Challenges and next steps on the first two
-    priorities of ``plan``. ``previous_answers`` (the previous cycle's answers) adds the
-    previous value and the change to the Outcomes table.
+    Only questions that apply to the organisation are used. The descriptive parts carry the
+    statements of ``statements`` (default: those of ``content_root``, else the bundled ones)
+    for answers at or above the publish threshold; the Outcomes table every applicable metric,
+    checked with ``checks``; next steps the items of ``plan`` whose ``tracking`` marks them
+    ``public_commitment`` (and not done or dropped). ``previous_answers`` (the previous
+    cycle's answers) adds the previous value and the change to the Outcomes table.
     """
     del card  # the draft reads answers; the card's gaps arrive through the plan
+    catalogue = statements if statements is not None else load_statements(content_root)
+    checks = tuple(checks) if checks is not None else load_metric_checks(content_root)
     applicable = bank.applicability(profile, answers)
-    collected: dict[str, dict[str, list]] = {part: {"own": [], "statements": [], "gaps": []} for part, _ in PARTS[:2]}
-    metrics: list[MetricRow] = []
-    for question in bank.questions.values():
-        if not applicable.get(question.id):
+    notes: dict[str, list[TeamNote]] = {part: [] for part in (*PARTS, "outcomes", "next_steps")}
+    by_topic: dict[str, list[PublicStatement]] = {}
+
+    def part_of(question: Question) -> str | None:
+        entry = catalogue.statements.get(question.id)
+        if entry is not None:
+            return catalogue.topic(entry.topic).part
+        for part in PARTS:
+            if set(question.refs) & set(catalogue.part_refs.get(part, ())):
+                return part
+        return None
+
+    # The statements file decides the order: its questions first, in its order, then any other
+    # question of the two parts (which can only produce notes), in bank order.
+    ordered = [bank.questions[qid] for qid in catalogue.statements if qid in bank.questions]
+    ordered += [q for q in bank.questions.values() if q.id not in catalogue.statements]
+    for question in ordered:
+        if question.metric or not applicable.get(question.id):
             continue
-        answer = answers.get(question.id)
-        if question.metric:
-            previous = previous_answers.get(question.id) if previous_answers else None
-            metrics.append(_metric_row(question, answer, previous, previous_answers is not None))
-            continue
-        part = _part_of(question)
+        part = part_of(question)
         if part is None:
             continue
-        bucket = collected[part]
+        answer = answers.get(question.id)
         if answer is not None and answer.not_applicable:
             continue
+        text = question.text.get()
         if answer is None or not answer.has_value:
-            bucket["gaps"].append(DraftGap(part, question.id, question.text.get(), "not_answered"))
+            notes[part].append(TeamNote(part, "not_answered", question.id, text))
             continue
-        result = _describe(question, answer, bank.section_of[question.id])
-        if isinstance(result, str):
-            bucket["gaps"].append(
-                DraftGap(part, question.id, question.text.get(), result, display_value(question, answer.value))
-            )
-        elif result.kind == "own_text":
-            bucket["own"].append(result)
-        else:
-            bucket["statements"].append(result)
+        shown = display_value(question, answer.value)
+        entry = catalogue.statements.get(question.id)
+        if answer.comment.strip():
+            notes[part].append(TeamNote(part, "comment", question.id, text, shown, answer.comment))
+        if question.type is AnswerType.TEXT:
+            if entry is not None and entry.own_text:
+                by_topic.setdefault(entry.topic, []).append(PublicStatement(question.id, str(answer.value), True))
+            continue  # other text answers are internal
+        if question.type not in (AnswerType.MATURITY, AnswerType.YES_PARTIAL_NO, AnswerType.SINGLE, AnswerType.MULTI):
+            continue
+        texts, covered, uncovered = _statement_texts(question, answer, catalogue, language)
+        for public in texts:
+            by_topic.setdefault(entry.topic, []).append(PublicStatement(question.id, public))
+        if uncovered:
+            labels = "; ".join(display_value(question, v) for v in uncovered)
+            notes[part].append(TeamNote(part, "no_statement", question.id, text, labels))
+        elif not covered:
+            notes[part].append(TeamNote(part, "below_threshold", question.id, text, shown))
 
-    titles = dict(PARTS)
-    parts = []
-    for part_id in ("policies", "processes"):
-        bucket = collected[part_id]
-        own = bucket["own"]
-        # The TRUST module's own descriptions open the part.
-        own.sort(key=lambda s: not s.section_id.startswith("trust."))
-        groups: dict[str, list[Statement]] = {}
-        for statement in bucket["statements"]:
-            groups.setdefault(statement.section_id, []).append(statement)
-        parts.append(
-            DraftPart(
-                id=part_id,
-                title=titles[part_id],
-                own_texts=tuple(own),
-                groups=tuple(
-                    StatementGroup(
-                        sid,
-                        items[0].section_title,
-                        items[0].section_title.lower() != titles[part_id].lower(),
-                        tuple(items),
-                    )
-                    for sid, items in groups.items()
-                ),
-                gaps=tuple(bucket["gaps"]),
+    parts = tuple(
+        DraftPart(
+            part,
+            tuple(
+                DraftTopic(t.id, t.heading, tuple(by_topic[t.id]))
+                for t in catalogue.topics
+                if t.part == part and by_topic.get(t.id)
+            ),
+        )
+        for part in PARTS
+    )
+
+    # Outcomes: every applicable metric, checked against the others.
+    issues = check_metrics(bank, answers, checks, applicable, language)
+    withheld = {qid for issue in issues for qid in issue.question_ids}
+    metrics = []
+    for question in bank.questions.values():
+        if not question.metric or not applicable.get(question.id):
+            continue
+        previous = previous_answers.get(question.id) if previous_answers else None
+        row = _metric_row(
+            question, answers.get(question.id), previous, previous_answers is not None, question.id in withheld
+        )
+        metrics.append(row)
+        notes["outcomes"].extend(_metric_notes(row))
+        if row.comment.strip():
+            notes["outcomes"].append(TeamNote("outcomes", "comment", row.question_id, row.metric, detail=row.comment))
+    for issue in issues:
+        qid = issue.question_ids[0]
+        notes["outcomes"].append(
+            TeamNote(
+                "outcomes",
+                "inconsistent",
+                qid,
+                bank.questions[qid].text.get(),
+                detail=issue.message,
+                figures=_figures(bank, issue),
             )
         )
 
-    metric_gaps = [DraftGap("outcomes", row.question_id, row.metric, reason) for row in metrics for reason in row.gaps]
-    priorities = list(plan.priority_labels)
-    urgent_id = priorities[0] if priorities else None
-    next_id = priorities[1] if len(priorities) > 1 else None
+    # Next steps: only what the team chose to commit to in public.
+    tracking = tracking or {}
+    plan_items = tuple(
+        ChallengeItem(i.id, i.priority, i.priority_label, i.title, str((tracking.get(i.id) or {}).get("due") or ""))
+        for i in plan.items
+    )
+    commitments = tuple(
+        item
+        for item in plan_items
+        if (tracking.get(item.id) or {}).get("public_commitment")
+        and str((tracking.get(item.id) or {}).get("status") or "") not in CLOSED_STATUSES
+    )
+    if plan_items and not commitments:
+        notes["next_steps"].append(TeamNote("next_steps", "no_commitments"))
 
-    def challenge(priority: str | None) -> tuple[ChallengeItem, ...]:
-        return tuple(
-            ChallengeItem(i.id, i.priority, i.priority_label, i.title)
-            for i in plan.items
-            if priority is not None and i.priority == priority
-        )
-
-    urgent, following = challenge(urgent_id), challenge(next_id)
     return TransparencyDraft(
         organisation_name=str(organisation_name or ""),
         cycle="" if cycle is None else str(cycle),
         previous_cycle=None if previous_cycle is None else str(previous_cycle),
         methodology=method.key,
-        parts=tuple(parts),
+        parts=parts,
         metrics=tuple(metrics),
         has_previous=previous_answers is not None,
-        urgent=urgent,
-        next=following,
-        urgent_priority=urgent_id,
-        urgent_label=plan.priority_labels.get(urgent_id) if urgent_id else None,
-        next_priority=next_id,
-        next_label=plan.priority_labels.get(next_id) if next_id else None,
-        later_count=len(plan.items) - len(urgent) - len(following),
-        total_items=len(plan.items),
-        gaps=tuple(g for p in parts for g in p.gaps) + tuple(metric_gaps),
+        commitments=commitments,
+        plan_items=plan_items,
+        inconsistencies=issues,
+        notes=tuple(n for part in (*PARTS, "outcomes", "next_steps") for n in notes[part]),
     )

@@ -82,6 +82,7 @@ def _addressed(db: Session, cycle: int, jurisdictions: list[str] | None = None) 
                 IndicatorOutcomeRecord.component_id,
                 IndicatorOutcomeRecord.label,
                 IndicatorOutcomeRecord.met,
+                IndicatorOutcomeRecord.applies,
             )
             .join(SubmissionRecord, SubmissionRecord.submission_id == IndicatorOutcomeRecord.submission_id)
             .where(SubmissionRecord.cycle == cycle)
@@ -90,8 +91,9 @@ def _addressed(db: Session, cycle: int, jurisdictions: list[str] | None = None) 
         if jurisdictions is not None:
             addressed = select(Recipient.submission_id).where(Recipient.jurisdiction.in_(jurisdictions))
             query = query.where(IndicatorOutcomeRecord.submission_id.in_(addressed))
-        for sid, indicator_id, component_id, label, met in db.connection().execute(query):
-            outcomes.setdefault(sid, []).append(Outcome(indicator_id, component_id, label, met))
+        # "Not applicable" is its own status (applies false, met empty), never "not met".
+        for sid, indicator_id, component_id, label, met, applies in db.connection().execute(query):
+            outcomes.setdefault(sid, []).append(Outcome(indicator_id, component_id, label, met, applies))
     frozen = {sid: tuple(found) for sid, found in outcomes.items()}  # one tuple per submission
     return [
         Addressed(jurisdiction, org_id, version, name, tuple(service_types), frozen.get(sid, ()))

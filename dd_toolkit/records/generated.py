@@ -18,21 +18,40 @@ aggregates are refreshed once at the end, not after every submission.
 from __future__ import annotations
 
 import gc
+import json
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dd_toolkit.engine import portable
-from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank, Taxonomy
+from dd_toolkit.engine.completion import progress
+from dd_toolkit.engine.content import Profile, QuestionBank, Taxonomy
 from dd_toolkit.engine.registry import Content
+from dd_toolkit.engine.scoring import score
+from dd_toolkit.engine.snapshot import answer_from
 from dd_toolkit.records.aggregates import refresh_all
-from dd_toolkit.records.assessments import create_organisation, record, submit
+from dd_toolkit.records.assessments import IncompleteAssessment
 from dd_toolkit.records.demo import DEMO_CYCLE, DemoCompany, demo_answers
-from dd_toolkit.records.models import Answer, Assessment, Organisation, utcnow
+from dd_toolkit.records.models import (
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    AuditEvent,
+    IndicatorOutcomeRecord,
+    Organisation,
+    Recipient,
+    ReviewEvent,
+    ReviewStatus,
+    Submission,
+    SubmissionRecord,
+    utcnow,
+)
+from dd_toolkit.records.submissions import record_rows
 
 CONSENT_SHARE = 0.8  # the share of generated companies that consent to the benchmark
 
@@ -261,34 +280,22 @@ def generate_companies(
     return companies
 
 
-def _answer_rows(assessment_id: int, answers: dict[str, AnswerData]) -> list[dict]:
-    now = utcnow()
-    return [
-        {
-            "assessment_id": assessment_id,
-            "question_id": qid,
-            "version": 1,
-            "updated_by_id": None,
-            "updated_at": now,
-            **portable.answer_fields(answer),
-        }
-        for qid, answer in answers.items()
-    ]
+# Companies stored per transaction: each batch is a handful of multi-row inserts.
+BATCH = 100
 
 
 def load_generated(db: Session, content: Content, companies: int, seed: int = 0) -> int:
     """Add ``companies`` generated companies, each with two submitted assessments; returns
     how many were added. The same seed gives the same companies."""
     bank: QuestionBank = content.bank
-    method = content.current_methodology
-    asean = set(bank.taxonomy.asean_countries)
     taken = db.exec(select(Organisation.name)).all()
     cycles = (DEMO_CYCLE - 1, DEMO_CYCLE)
+    generated = generate_companies(bank.taxonomy, companies, seed, taken)
     with bulk_loading(db):
-        for company in generate_companies(bank.taxonomy, companies, seed, taken):
-            _load_company(db, content, company, seed, cycles, asean)
+        for start in range(0, len(generated), BATCH):
+            _store_batch(db, content, generated[start : start + BATCH], seed, cycles)
     # The stored benchmark and indicator reports are recomputed once, not after every submission.
-    refresh_all(db, bank, method, bulk_load=True)
+    refresh_all(db, bank, content.current_methodology, bulk_load=True)
     return companies
 
 
@@ -320,52 +327,251 @@ def bulk_loading(db: Session) -> Iterator[None]:
             db.commit()
 
 
-def _load_company(db: Session, content: Content, company: GeneratedCompany, seed: int, cycles, asean) -> None:
-    """The company, its two drafts with every answer in one insert, then each submitted."""
+@dataclass
+class _Submitted:
+    """One generated assessment on its way into the tables."""
+
+    company: GeneratedCompany
+    cycle: int
+    answers: dict[str, dict]  # question id -> the answer's stored fields
+    created_at: datetime
+    organisation_id: int = 0
+    assessment_id: int = 0
+    submitted_at: datetime | None = None
+    snapshot: str = ""
+    sha256: str = ""
+    submission_id: int = 0
+
+
+def _insert(db: Session, table: sa.Table, rows: list[dict], returning: bool = False) -> list[int]:
+    """One multi-row insert; with ``returning``, the new ids in the order of ``rows``."""
+    if not rows:
+        return []
+    if not returning:
+        db.execute(sa.insert(table), rows)
+        return []
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(db.execute(statement, rows).scalars())
+
+
+def _store_batch(db: Session, content: Content, companies: Sequence[GeneratedCompany], seed: int, cycles) -> None:
+    """Store a batch of companies as :func:`create_organisation`, ``start_assessment``, saved
+    answers and :func:`submit` would, each step one multi-row insert, then commit.
+
+    Each assessment is scored once and its snapshot built exactly as :func:`submit` builds it
+    (the same document, the same canonical JSON and hash); its decoded record comes from
+    :func:`record_rows`, as :func:`store_record` stores it. ``tests/test_generated.py`` submits
+    the same assessments through :func:`submit` and compares every stored byte."""
     bank, method = content.bank, content.current_methodology
-    profile = company.profile
-    answer_sets = []
-    for maturity, cycle in zip(company.maturities, cycles, strict=True):
-        who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
-                          profile.service_types, profile.features, profile.size_band,
-                          profile.under18_users, "", maturity)  # fmt: skip
-        answer_sets.append(demo_answers(bank, profile, who, cycle))
-    org = create_organisation(db, company.name, profile, None, description=company.description, source="generated")
-    # A new organisation's first draft of each cycle, as start_assessment would make it.
-    drafts = [
-        Assessment(organisation_id=org.id, cycle=cycle, version=1, questionnaire_versions=bank.versions())
-        for cycle in cycles
-    ]
-    db.add_all(drafts)
-    db.flush()
-    db.execute(
-        sa.insert(Answer.__table__),  # Core: one multi-row insert, no ORM bookkeeping
-        [row for draft, answers in zip(drafts, answer_sets, strict=True) for row in _answer_rows(draft.id, answers)],
-    )
-    record(
+    asean = set(bank.taxonomy.asean_countries)
+    versions = bank.versions()
+    now = utcnow()
+    work: list[_Submitted] = []
+    for company in companies:
+        profile = company.profile
+        for maturity, cycle in zip(company.maturities, cycles, strict=True):
+            who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
+                              profile.service_types, profile.features, profile.size_band,
+                              profile.under18_users, "", maturity)  # fmt: skip
+            answers = demo_answers(bank, profile, who, cycle)
+            # The answer columns as the database gives them back (JSON in, JSON out), which is
+            # what submit reads and scores.
+            stored = json.loads(json.dumps({qid: portable.answer_fields(a) for qid, a in answers.items()}))
+            work.append(_Submitted(company, cycle, stored, now))
+
+    org_ids = _insert(
         db,
-        user=None,
-        organisation_id=org.id,
-        action="demo.generate",
-        entity="organisation",
-        entity_id=org.id,
-        detail={
+        Organisation.__table__,
+        [
+            {
+                "name": c.name,
+                "description": c.description,
+                "hq_country": c.profile.hq_country,
+                "countries": list(c.profile.countries),
+                "service_types": list(c.profile.service_types),
+                "features": list(c.profile.features),
+                "size_band": c.profile.size_band,
+                "under18_users": c.profile.under18_users,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for c in companies
+        ],
+        returning=True,
+    )
+    org_of = {c.index: org_id for c, org_id in zip(companies, org_ids, strict=True)}
+    for item in work:
+        item.organisation_id = org_of[item.company.index]
+    # A new organisation's first draft of each cycle, as start_assessment makes it.
+    assessment_ids = _insert(
+        db,
+        Assessment.__table__,
+        [
+            {
+                "organisation_id": item.organisation_id,
+                "cycle": item.cycle,
+                "version": 1,
+                "previous_id": None,
+                "questionnaire_versions": versions,
+                "status": AssessmentStatus.DRAFT,
+                "created_by_id": None,
+                "created_at": item.created_at,
+                "updated_at": item.created_at,
+                "submitted_at": None,
+            }
+            for item in work
+        ],
+        returning=True,
+    )
+    answer_rows = []
+    for item, assessment_id in zip(work, assessment_ids, strict=True):
+        item.assessment_id = assessment_id
+        answer_rows.extend(
+            {"assessment_id": assessment_id, "question_id": qid, "version": 1, "updated_by_id": None,
+             "updated_at": now, **fields}
+            for qid, fields in item.answers.items()
+        )  # fmt: skip
+    _insert(db, Answer.__table__, answer_rows)
+
+    # Submitting: score once, freeze, hash.
+    for item in work:
+        _freeze(bank, method, item, versions, now)
+    db.execute(
+        sa.update(Assessment.__table__)
+        .where(Assessment.__table__.c.id == sa.bindparam("b_id"))
+        .values(status=AssessmentStatus.SUBMITTED, submitted_at=sa.bindparam("b_submitted_at")),
+        [{"b_id": item.assessment_id, "b_submitted_at": item.submitted_at} for item in work],
+    )
+    submission_ids = _insert(
+        db,
+        Submission.__table__,
+        [
+            {
+                "assessment_id": item.assessment_id,
+                "snapshot": item.snapshot,
+                "sha256": item.sha256,
+                "methodology": method.key,
+                "benchmark_consent": item.company.benchmark_consent,
+                "submitted_by_id": None,
+                "submitted_at": item.submitted_at,
+            }
+            for item in work
+        ],
+        returning=True,
+    )
+    for item, submission_id in zip(work, submission_ids, strict=True):
+        item.submission_id = submission_id
+
+    # Addressed to the regulators (review.address), each recipient with its "submitted" event.
+    addressed = [
+        (item, jurisdiction)
+        for item in work
+        for jurisdiction in sorted({c for c in item.company.profile.countries if c in asean})
+    ]
+    recipient_ids = _insert(
+        db,
+        Recipient.__table__,
+        [
+            {
+                "submission_id": item.submission_id,
+                "jurisdiction": jurisdiction,
+                "status": ReviewStatus.RECEIVED,
+                "previous_id": None,
+                "updated_at": item.submitted_at,
+            }
+            for item, jurisdiction in addressed
+        ],
+        returning=True,
+    )
+    _insert(
+        db,
+        ReviewEvent.__table__,
+        [
+            {"recipient_id": recipient_id, "at": item.submitted_at, "user_id": None, "kind": "submitted",
+             "from_status": None, "to_status": ReviewStatus.RECEIVED, "question_id": None, "text": ""}
+            for (item, _), recipient_id in zip(addressed, recipient_ids, strict=True)
+        ],
+    )  # fmt: skip
+
+    # The decoded records (store_record) and their indicator outcomes.
+    records, outcomes = [], []
+    for item in work:
+        values, found = record_rows(
+            submission_id=item.submission_id,
+            organisation_id=item.organisation_id,
+            cycle=item.cycle,
+            version=1,
+            methodology=method.key,
+            benchmark_consent=item.company.benchmark_consent,
+            submitted_at=item.submitted_at,
+            snapshot=item.snapshot,
+        )
+        records.append(values)
+        outcomes.extend(found)
+    _insert(db, SubmissionRecord.__table__, records)
+    _insert(db, IndicatorOutcomeRecord.__table__, outcomes)
+
+    # The audit trail: the organisation created, one event recording that it was generated
+    # (instead of one per answer), and each submission.
+    events = []
+    for company in companies:
+        org_id = org_of[company.index]
+        mine = [item for item in work if item.company is company]
+        events.append(_event(org_id, "organisation.create", "organisation", org_id, {"source": "generated"}, now))
+        detail = {
             "seed": seed,
             "index": company.index,
-            "assessments": [draft.id for draft in drafts],
+            "assessments": [item.assessment_id for item in mine],
             "maturity": dict(zip(map(str, cycles), company.maturities, strict=True)),
-            "answers": {str(cycle): len(answers) for cycle, answers in zip(cycles, answer_sets, strict=True)},
+            "answers": {str(item.cycle): len(item.answers) for item in mine},
             "benchmark_consent": company.benchmark_consent,
+        }
+        events.append(_event(org_id, "demo.generate", "organisation", org_id, detail, now))
+        for item in mine:
+            detail = {
+                "sha256": item.sha256,
+                "methodology": method.key,
+                "benchmark_consent": company.benchmark_consent,
+                "jurisdictions": sorted({c for c in company.profile.countries if c in asean}),
+            }
+            events.append(_event(org_id, "assessment.submit", "assessment", item.assessment_id, detail, now))
+    _insert(db, AuditEvent.__table__, events)
+    db.commit()
+
+
+def _event(org_id: int, action: str, entity: str, entity_id: int, detail: dict, at: datetime) -> dict:
+    return {"at": at, "user_id": None, "organisation_id": org_id, "action": action, "entity": entity,
+            "entity_id": str(entity_id), "detail": detail}  # fmt: skip
+
+
+def _freeze(bank: QuestionBank, method, item: _Submitted, versions: dict[str, str], updated_at: datetime) -> None:
+    """What :func:`submit` freezes for one assessment: the document of
+    :func:`~dd_toolkit.records.assessments.build_document` with its score card, as canonical
+    JSON and its hash. The assessment is scored once."""
+    company, profile = item.company, item.company.profile
+    answers = {qid: answer_from(fields) for qid, fields in item.answers.items()}
+    state = progress(bank, profile, answers)
+    if not state.ready_to_submit:  # demo_answers answers every required question
+        raise IncompleteAssessment(state.missing)
+    item.submitted_at = utcnow()
+    updated = updated_at.isoformat()
+    document = {
+        "format": portable.FORMAT,
+        "format_version": portable.FORMAT_VERSION,
+        "organisation": portable.profile_to_json(company.name, profile, company.description),
+        "assessment": {
+            "cycle": item.cycle,
+            "version": 1,
+            "status": AssessmentStatus.SUBMITTED,
+            "questionnaires": dict(versions),
+            "created_at": item.created_at.isoformat(),
+            "submitted_at": item.submitted_at.isoformat(),
         },
-    )
-    for draft in drafts:  # each submission commits (the first one with the company and its drafts)
-        submit(
-            db,
-            bank,
-            method,
-            draft,
-            None,
-            benchmark_consent=company.benchmark_consent,
-            jurisdictions=[c for c in profile.countries if c in asean],
-            refresh_aggregates=False,
-        )
+        "answers": {
+            qid: {**portable.answer_fields(answers[qid]), "updated_by": None, "updated_at": updated}
+            for qid in sorted(answers)
+        },
+        "score_card": score(bank, method, profile, answers, state.applicable).to_dict(),
+    }
+    item.snapshot = portable.canonical_json(portable.snapshot_of(document))
+    item.sha256 = portable.sha256_of_text(item.snapshot)

@@ -194,6 +194,8 @@ class ActionTracking(SQLModel, table=True):
     status: str = Field(default=ActionStatus.TODO, max_length=16)
     reason: str = Field(default="", max_length=2000)  # why "won't do"
     notes: str = Field(default="", max_length=5000)
+    # The team chose to name this item as a commitment in the public transparency text.
+    public_commitment: bool = False
     # Carried forward from this item of the previous cycle's assessment, if any.
     carried_from_id: int | None = Field(default=None, foreign_key="action_tracking.id")
     version: int = 1

@@ -105,6 +105,7 @@ def _tracking_dict(row: ActionTracking) -> dict[str, str]:
         "due": row.due_date.isoformat() if row.due_date else "",
         "status": row.status,
         "notes": notes,
+        "public_commitment": bool(row.public_commitment),
     }
 
 
@@ -163,6 +164,44 @@ def update_tracking(
     db.commit()
     db.expire_all()
     return tracking_of(db, assessment.id)[item_id]
+
+
+def set_public_commitments(
+    db: Session, assessment: Assessment, items: list[tuple[str, str, list[str]]], public: set[str], user: User | None
+) -> list[str]:
+    """Mark which action items the team names as commitments in the public transparency text.
+
+    ``items`` are the plan's items as (id, title, question ids); ``public`` the ids to mark.
+    Items without tracking get a row; returns the ids whose mark changed."""
+    tracking = tracking_of(db, assessment.id)
+    changed = []
+    for item_id, title, question_ids in items:
+        row = tracking.get(item_id)
+        wanted = item_id in public
+        if (row.public_commitment if row is not None else False) == wanted:
+            continue
+        if row is None:
+            row = ActionTracking(
+                assessment_id=assessment.id, item_id=item_id, title=title, question_ids=list(question_ids)
+            )
+        row.public_commitment = wanted
+        row.updated_by_id = user.id if user else None
+        row.updated_at = utcnow()
+        db.add(row)
+        changed.append(item_id)
+    if changed:
+        record(
+            db,
+            user=user,
+            organisation_id=assessment.organisation_id,
+            action="transparency.commitments",
+            entity="assessment",
+            entity_id=assessment.id,
+            detail={"changed": changed, "public": sorted(public & {item_id for item_id, _, _ in items})},
+        )
+        db.commit()
+        db.expire_all()
+    return changed
 
 
 # -- transparency text -------------------------------------------------------------------

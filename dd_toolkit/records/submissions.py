@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -11,11 +13,55 @@ from dd_toolkit.engine.snapshot import decode
 from dd_toolkit.records.models import Assessment, IndicatorOutcomeRecord, Submission, SubmissionRecord
 
 
+def record_rows(
+    *,
+    submission_id: int,
+    organisation_id: int,
+    cycle: int,
+    version: int,
+    methodology: str,
+    benchmark_consent: bool,
+    submitted_at: datetime,
+    snapshot: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The decoded record of one submission and its indicator outcomes, as table rows: what
+    :func:`store_record` stores, and what a bulk load inserts many of at once."""
+    decoded = decode(json.loads(snapshot))
+    record = {
+        "submission_id": submission_id,
+        "organisation_id": organisation_id,
+        "cycle": cycle,
+        "version": version,
+        "methodology": methodology,
+        "benchmark_consent": benchmark_consent,
+        "latest": True,
+        "submitted_at": submitted_at,
+        "organisation_name": decoded.organisation_name,
+        **decoded.profile,
+        "overall": decoded.overall,
+        "band": decoded.band,
+        "score_card": decoded.score_card,
+        "benchmark_entry": decoded.benchmark_entry,
+        "answers": decoded.answers,
+    }
+    outcomes = [{"submission_id": submission_id, **vars(o)} for o in decoded.outcomes]
+    return record, outcomes
+
+
 def store_record(db: Session, submission: Submission, assessment: Assessment) -> SubmissionRecord:
     """Decode the frozen snapshot into its stored pieces; the caller commits with the submission.
 
     The new record becomes the latest of its organisation and cycle."""
-    decoded = decode(json.loads(submission.snapshot))
+    values, outcomes = record_rows(
+        submission_id=submission.id,
+        organisation_id=assessment.organisation_id,
+        cycle=assessment.cycle,
+        version=assessment.version,
+        methodology=submission.methodology,
+        benchmark_consent=submission.benchmark_consent,
+        submitted_at=submission.submitted_at,
+        snapshot=submission.snapshot,
+    )
     db.execute(
         sa.update(SubmissionRecord)
         .where(
@@ -25,29 +71,10 @@ def store_record(db: Session, submission: Submission, assessment: Assessment) ->
         )
         .values(latest=False)
     )
-    record = SubmissionRecord(
-        submission_id=submission.id,
-        organisation_id=assessment.organisation_id,
-        cycle=assessment.cycle,
-        version=assessment.version,
-        methodology=submission.methodology,
-        benchmark_consent=submission.benchmark_consent,
-        latest=True,
-        submitted_at=submission.submitted_at,
-        organisation_name=decoded.organisation_name,
-        **decoded.profile,
-        overall=decoded.overall,
-        band=decoded.band,
-        score_card=decoded.score_card,
-        benchmark_entry=decoded.benchmark_entry,
-        answers=decoded.answers,
-    )
+    record = SubmissionRecord(**values)
     db.add(record)
-    if decoded.outcomes:  # one multi-row insert (a dozen ORM objects per submission cost more)
-        db.execute(
-            sa.insert(IndicatorOutcomeRecord.__table__),
-            [{"submission_id": submission.id, "applies": False, **vars(o)} for o in decoded.outcomes],
-        )
+    if outcomes:  # one multi-row insert (a dozen ORM objects per submission cost more)
+        db.execute(sa.insert(IndicatorOutcomeRecord.__table__), outcomes)
     return record
 
 

@@ -12,11 +12,18 @@ Written in YAML as nested mappings, never evaluated as code::
 
 Leaves name a profile field or an earlier question, and one operator. ``all``/``any`` take a
 list, ``not`` takes one condition.
+
+A leaf ``{condition: NAME}`` stands for a named condition defined once in the taxonomy
+(``conditions:`` in ``questionnaires/_taxonomy.yaml``). Names are expanded when content is
+parsed, inside :func:`named_conditions`, so the trees that are evaluated hold only the four
+node types below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +66,52 @@ class Leaf:
 
 Condition = All | Any_ | Not | Leaf
 
+# The named conditions in force while content is parsed (name -> YAML form or parsed tree),
+# and the names being expanded right now (to report cycles).
+_NAMED: ContextVar[Mapping[str, Any]] = ContextVar("named_conditions", default={})
+_EXPANDING: ContextVar[tuple[str, ...]] = ContextVar("expanding_conditions", default=())
+
+
+@contextmanager
+def named_conditions(definitions: Mapping[str, Any]) -> Iterator[None]:
+    """Parse conditions inside this block with ``{condition: NAME}`` resolved from ``definitions``."""
+    token = _NAMED.set(definitions)
+    try:
+        yield
+    finally:
+        _NAMED.reset(token)
+
+
+def parse_named_conditions(definitions: Mapping[str, Any]) -> dict[str, Condition]:
+    """Parse a map of named conditions, which may refer to each other (not in a cycle)."""
+    if not isinstance(definitions, Mapping):
+        raise ConditionError("'conditions' must map names to conditions")
+    parsed: dict[str, Condition] = {}
+    with named_conditions(definitions):
+        for name in definitions:
+            if not isinstance(name, str) or not name:
+                raise ConditionError(f"a named condition needs a text name, not {name!r}")
+            parsed[name] = _expand(name)
+    return parsed
+
+
+def _expand(name: Any) -> Condition:
+    if not isinstance(name, str):
+        raise ConditionError(f"'condition' must name a condition, not {name!r}")
+    definitions = _NAMED.get()
+    if name not in definitions:
+        known = ", ".join(sorted(definitions)) or "none are defined"
+        raise ConditionError(f"unknown named condition '{name}' (known: {known})")
+    path = _EXPANDING.get()
+    if name in path:
+        cycle = " -> ".join((*path[path.index(name) :], name))
+        raise ConditionError(f"named conditions form a cycle: {cycle}")
+    token = _EXPANDING.set((*path, name))
+    try:
+        return parse_condition(definitions[name])
+    finally:
+        _EXPANDING.reset(token)
+
 
 def parse_condition(raw: Any) -> Condition:
     """Turn the YAML form into a condition tree, or raise :class:`ConditionError`."""
@@ -67,6 +120,8 @@ def parse_condition(raw: Any) -> Condition:
     if not isinstance(raw, Mapping):
         raise ConditionError(f"a condition must be a mapping, not {raw!r}")
     keys = set(raw)
+    if keys == {"condition"}:
+        return _expand(raw["condition"])
     if keys == {"all"} or keys == {"any"}:
         (key,) = keys
         items = raw[key]
@@ -79,7 +134,8 @@ def parse_condition(raw: Any) -> Condition:
     subjects = keys & {"profile", "answer"}
     if len(subjects) != 1:
         raise ConditionError(
-            f"a condition is 'all', 'any', 'not', or names one 'profile' field or 'answer'; got keys {sorted(keys)}"
+            "a condition is 'all', 'any', 'not', a named 'condition', or names one 'profile' field or 'answer'; "
+            f"got keys {sorted(keys)}"
         )
     (subject,) = subjects
     operators = keys - subjects

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dd_toolkit.engine.content.bank import QuestionBank
 from dd_toolkit.engine.content.conditions import All, Any_, Condition, Leaf, Not
-from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, AnswerType, GapLevel, Question, Section
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, AnswerType, Question, Section
 
 _TYPE_NAMES = {
     AnswerType.MATURITY: "maturity (levels 0-4)",
@@ -24,12 +24,6 @@ _TYPE_NAMES = {
     AnswerType.NUMBER: "number",
     AnswerType.TEXT: "text",
     AnswerType.DATE: "date",
-}
-
-_GAP_NAMES = {
-    GapLevel.MAJOR: "Major gap",
-    GapLevel.MODERATE: "Moderate gap",
-    GapLevel.MINOR: "Minor gap",
 }
 
 
@@ -129,6 +123,8 @@ def _question_markdown(bank: QuestionBank, q: Question, language: str) -> list[s
     out += [" · ".join(facts), ""]
 
     out += [f"**Guidance.** {q.guidance.get(language)}", ""]
+    if q.partial_means is not None:
+        out += [f'**"Partly" means:** {q.partial_means.get(language)}', ""]
 
     if q.levels:
         out.append("**Levels:**")
@@ -178,14 +174,34 @@ def _question_markdown(bank: QuestionBank, q: Question, language: str) -> list[s
 
     if q.actions:
         out.append("**Recommended actions:**")
-        for gap in GapLevel:
-            steps = q.actions.get(gap, ())
-            if not steps:
-                continue
-            out.append(f"- {_GAP_NAMES[gap]}:")
+        for heading, steps in _action_groups(q, language):
+            out.append(f"- {heading}:")
             out += [f"  - {step.get(language)}" for step in steps]
         out.append("")
     return out
+
+
+def _action_groups(q: Question, language: str) -> list[tuple[str, tuple]]:
+    """The recommended steps of a question with a heading for the answer they start from."""
+    actions = q.actions
+    if q.type is AnswerType.MULTI:
+        return [
+            (f'If "{q.option_label(value, language)}" is not ticked', steps)
+            for value, steps in actions.missing.items()
+            if steps
+        ]
+    groups = []
+    for key, steps in actions.by_answer.items():
+        if not steps:
+            continue
+        if q.type is AnswerType.MATURITY:
+            heading = f"From level {key} to level {int(key) + 1}"
+        elif q.type is AnswerType.YES_PARTIAL_NO:
+            heading = 'If the answer is "{}"'.format({"no": "No", "partial": "Partly"}.get(key, key))
+        else:
+            heading = f'If the answer is "{q.option_label(key, language)}"'
+        groups.append((heading, steps))
+    return groups
 
 
 def _section_markdown(bank: QuestionBank, section: Section, language: str) -> list[str]:

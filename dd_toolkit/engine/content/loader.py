@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dd_toolkit.engine.content.conditions import ConditionError, Leaf, leaves
+from dd_toolkit.engine.content.conditions import ConditionError, Leaf, leaves, named_conditions
 from dd_toolkit.engine.content.models import (
     YES_PARTIAL_NO_CHOICES,
     AnswerType,
@@ -219,6 +219,11 @@ class _Checker:
                 self.section_of[question.id] = section
 
     def check_vocabulary(self) -> None:
+        for name, condition in self.taxonomy.conditions.items():
+            for leaf in leaves(condition):
+                message = leaf_problem(leaf, self.taxonomy, self.questions)
+                if message:
+                    self.problems.append(ContentProblem(f"questionnaires/{TAXONOMY_FILE}", name, message))
         known = {
             "refs": set(self.taxonomy.ids("frameworks")),
             "harms": set(self.taxonomy.ids("harms")),
@@ -289,10 +294,11 @@ def load_content_parts(root: Path) -> tuple[Taxonomy, list[Questionnaire]]:
     files = sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
     if not files:
         problems.append(ContentProblem("questionnaires", None, "holds no questionnaire (*.yaml)"))
-    for path in files:
-        loaded = _load_questionnaire(path, root, problems)
-        if loaded is not None:
-            questionnaires.append((str(path.relative_to(root)), loaded))
+    with named_conditions(taxonomy.conditions if taxonomy is not None else {}):
+        for path in files:
+            loaded = _load_questionnaire(path, root, problems)
+            if loaded is not None:
+                questionnaires.append((str(path.relative_to(root)), loaded))
     seen: dict[str, str] = {}
     for rel, questionnaire in questionnaires:
         if questionnaire.id in seen:

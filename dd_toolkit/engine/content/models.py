@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dd_toolkit.engine.content.conditions import Condition, parse_condition
+from dd_toolkit.engine.content.conditions import Condition, parse_condition, parse_named_conditions
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 DEFAULT_LANGUAGE = "en"
@@ -63,7 +63,7 @@ class AnswerType(StrEnum):
 
 
 class GapLevel(StrEnum):
-    """How far an answer is from good practice; recommended actions are keyed by it."""
+    """How far an answer's points are from good practice (the score card's gap band)."""
 
     MAJOR = "major"
     MODERATE = "moderate"
@@ -81,6 +81,99 @@ class Option(BaseModel):
     points: Annotated[float | None, Field(ge=0, le=100)] = None
 
 
+# The 2026.1 format keyed steps by the size of the gap (major/moderate/minor), so a company
+# could be told to do what its answer says is done. It is rejected with a pointer to the new one.
+_GAP_KEYS = ("major", "moderate", "minor")
+_MISSING = "missing"
+
+
+def _answer_key(key: Any) -> str:
+    """A YAML key as an answer value: ``0`` -> "0", and YAML 1.1's booleans back to yes/no."""
+    if isinstance(key, bool):
+        return "yes" if key else "no"
+    return str(key)
+
+
+class ActionSteps(BaseModel):
+    """Recommended steps chosen by the answer given, so a step never asks for what is done.
+
+    Written in YAML under ``actions:``, keyed by the answer the steps start from:
+
+    * maturity: ``{0: [...], 1: [...], 2: [...], 3: [...]}`` - the steps that lift an answer
+      from that level to the next (a plan joins them from the current level up to the target);
+    * yes_partial_no: ``{"no": [...], partial: [...]}``;
+    * single choice: ``{option_value: [...]}`` for each option short of the best;
+    * multiple choice: ``{missing: {option_value: [...]}}`` - steps for each option not ticked.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    by_answer: dict[str, tuple[LocalText, ...]] = {}
+    missing: dict[str, tuple[LocalText, ...]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or "by_answer" in value:
+            return value
+        keys = [_answer_key(k) for k in value]
+        if any(k in _GAP_KEYS for k in keys):
+            raise ValueError(
+                "actions keyed by gap (major/moderate/minor) are the 2026.1 format and are no longer read: "
+                'key the steps by the answer they start from - maturity levels 0-3, "no"/partial, '
+                "the option chosen, or missing: {option: [...]} for multiple choice"
+            )
+        missing = value.get(_MISSING) or {}
+        if not isinstance(missing, dict):
+            raise ValueError("'missing' maps each option not ticked to its steps")
+        return {
+            "by_answer": {_answer_key(k): v for k, v in value.items() if k != _MISSING},
+            "missing": {_answer_key(k): v for k, v in missing.items()},
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.by_answer or self.missing)
+
+    def steps_for(self, key: str) -> tuple[str, ...]:
+        return tuple(step.get() for step in self.by_answer.get(key, ()))
+
+    def steps_if_missing(self, option: str) -> tuple[str, ...]:
+        return tuple(step.get() for step in self.missing.get(option, ()))
+
+    def problems(self, question: Question) -> list[str]:
+        """What is wrong with these steps for ``question`` (empty when they fit its type)."""
+        kind, scored = question.type, question.is_scored
+        if kind is AnswerType.MULTI:
+            allowed, given = [o.value for o in question.options], self.missing
+            need = [o.value for o in question.options if o.points]
+            if self.by_answer:
+                return ["a multiple-choice question keys its steps under 'missing:' by the options not ticked"]
+        else:
+            if self.missing:
+                return ["'missing:' only belongs to multiple-choice questions"]
+            given = self.by_answer
+            if kind is AnswerType.MATURITY:
+                allowed = need = ["0", "1", "2", "3"]
+            elif kind is AnswerType.YES_PARTIAL_NO:
+                allowed = need = ["no", "partial"]
+            elif kind is AnswerType.SINGLE:
+                allowed = [o.value for o in question.options]
+                best = max((o.points or 0 for o in question.options), default=0)
+                need = [o.value for o in question.options if o.points is not None and o.points < best]
+            else:
+                allowed = need = []
+        if not scored:
+            need = []
+        out = [
+            f"steps keyed by '{k}', which is not an answer they can start from ({', '.join(allowed) or 'none'})"
+            for k in given
+            if k not in allowed
+        ]
+        lacking = [k for k in need if not given.get(k)]
+        if lacking:
+            out.append(f"recommended actions are missing for the answer(s) {', '.join(lacking)}")
+        return out
+
+
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -89,6 +182,8 @@ class Question(BaseModel):
     text: LocalText
     guidance: LocalText
     levels: tuple[LocalText, ...] = ()
+    # What "Partly" means on a yes/partly/no question (required there, shown with the question).
+    partial_means: LocalText | None = None
     options: tuple[Option, ...] = ()
     unit: str | None = None
     minimum: float | None = None
@@ -108,7 +203,8 @@ class Question(BaseModel):
     harms: tuple[str, ...] = ()
     risks: tuple[str, ...] = ()
     applies_when: Condition | None = None
-    actions: dict[GapLevel, tuple[LocalText, ...]] = {}
+    # Recommended steps keyed by the answer given (see ActionSteps).
+    actions: ActionSteps = ActionSteps()
     # The function that usually owns closing a gap on this question (a taxonomy id).
     function: str | None = None
 
@@ -143,12 +239,20 @@ class Question(BaseModel):
             raise ValueError("'unit', 'metric', 'minimum' and 'maximum' only belong to number questions")
         if self.type is AnswerType.NUMBER and not self.unit:
             raise ValueError("a number question needs a 'unit'")
-        if self.is_scored and GapLevel.MAJOR not in self.actions:
-            raise ValueError("a scored question needs recommended actions for at least the 'major' gap")
+        for problem in self.actions.problems(self):
+            raise ValueError(f"actions: {problem}")
         if self.is_scored and self.type is AnswerType.SINGLE and all(o.points is None for o in self.options):
             raise ValueError("a scored single-choice question needs points on its options")
         if self.critical and not self.is_scored:
             raise ValueError("only a scored question can be critical")
+        if self.critical and self.allow_not_applicable:
+            raise ValueError(
+                "a critical question is core and cannot be answered 'not applicable': set allow_not_applicable: false"
+            )
+        if self.partial_means is not None and self.type is not AnswerType.YES_PARTIAL_NO:
+            raise ValueError(f"'partial_means' only belongs to yes_partial_no questions, not {self.type}")
+        if self.type is AnswerType.YES_PARTIAL_NO and self.partial_means is None:
+            raise ValueError("a yes_partial_no question needs 'partial_means': say exactly what \"Partly\" means")
         return self
 
     @property
@@ -215,11 +319,12 @@ class TaxonomyEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     label: LocalText
+    description: LocalText | None = None
     asean: bool = False
 
 
 class Taxonomy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     service_types: tuple[TaxonomyEntry, ...]
     size_bands: tuple[TaxonomyEntry, ...]
@@ -230,6 +335,15 @@ class Taxonomy(BaseModel):
     risks: tuple[TaxonomyEntry, ...]
     frameworks: tuple[TaxonomyEntry, ...]
     functions: tuple[TaxonomyEntry, ...]
+    # How strong the evidence behind an answer is, weakest first.
+    evidence_strengths: tuple[TaxonomyEntry, ...] = ()
+    # Named, reusable conditions: written once here, used as {condition: NAME} anywhere.
+    conditions: dict[str, Condition] = {}
+
+    @field_validator("conditions", mode="before")
+    @classmethod
+    def _parse_conditions(cls, value: Any) -> Any:
+        return {} if value is None else parse_named_conditions(value)
 
     def ids(self, vocabulary: str) -> list[str]:
         return [e.id for e in getattr(self, vocabulary)]

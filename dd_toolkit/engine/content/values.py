@@ -186,6 +186,14 @@ def build_answer(
             clean_meta = normalise_metric_meta(meta)
         except AnswerValueError as exc:
             raise fail("meta", str(exc)) from None
+    # How strong the evidence behind a given answer is: an id of the taxonomy's
+    # evidence_strengths (methodology 2027.1 turns it into a confidence level). Kept only with a
+    # value; none recorded means the weakest, "stated".
+    strength = (meta or {}).get("evidence_strength")
+    if strength and not not_applicable and not (value is None or value == "" or value == []):
+        if not isinstance(strength, str) or not strength.replace("_", "").isalpha() or not strength.islower():
+            raise fail("meta", "Choose how strong the evidence is from the list.")
+        clean_meta["evidence_strength"] = strength
     return AnswerData(
         value=value,
         not_applicable=not_applicable,

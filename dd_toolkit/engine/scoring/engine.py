@@ -8,6 +8,13 @@ unanswered are left out of every mean. Each question's *effective weight* is its
 overall score, so ``contribution = points x effective weight`` and the contributions add up to
 the overall score; ``possible gain = (100 - points) x effective weight`` ranks what would raise
 the score most.
+
+A methodology may choose other rules (2027.1 does): ``weights.rule: severity`` makes the
+overall score one weighted mean over every question, each weighing by the severity of the harm
+it addresses and its RPA relevance; ``not_applicable: zero`` counts a question that applies but
+is marked not applicable as not in place; ``critical`` may cap module and overall bands and
+``caps`` cap them by named conditions. Every score carries its coverage (the share of applicable
+weight answered) and, with ``confidence``, a confidence level from the evidence strengths.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ class QuestionScore:
     gap: str | None  # major | moderate | minor | None
     critical: bool
     caps_section: bool
+    # The strength of the evidence behind the answer (an id of the taxonomy's evidence_strengths).
+    evidence_strength: str | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +62,8 @@ class SectionScore:
     weight: float
     scored: int
     excluded: int
+    coverage: float | None = None  # share of the section's applicable weight answered (0-1)
+    confidence: str | None = None  # a confidence level id of the methodology
 
 
 @dataclass(slots=True)
@@ -63,6 +74,33 @@ class ModuleScore:
     band: str | None
     weight: float
     sections: tuple[SectionScore, ...]
+    band_before_cap: str | None = None
+    capped_by: tuple[str, ...] = ()  # ids of the caps that lowered the band ("critical" or a cap id)
+    coverage: float | None = None
+    confidence: str | None = None
+
+
+@dataclass(slots=True)
+class CapResult:
+    """A cap whose condition holds: the band it allows at most, overall and for ``modules``."""
+
+    id: str  # "critical" (a critical question below its threshold) or a cap id of the methodology
+    label: str
+    band: str
+    modules: tuple[str, ...]
+    question_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(slots=True)
+class NotApplicableItem:
+    """A question that applies to the profile but is marked not applicable, for reviewers."""
+
+    question_id: str
+    section_id: str
+    justification: str
+    # Set when the question is counted as not applicable because it follows from this one.
+    follows_from: str | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +150,13 @@ class ScoreCard:
     questions: tuple[QuestionScore, ...]
     scored_questions: int
     unanswered_questions: int
+    # Added in 2027.1; a card frozen before has none of these and reads back with the defaults.
+    band_before_cap: str | None = None
+    capped_by: tuple[str, ...] = ()
+    caps: tuple[CapResult, ...] = ()
+    coverage: float | None = None
+    confidence: str | None = None
+    not_applicable: tuple[NotApplicableItem, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)  # the same as _rounded(asdict(self)), in one pass
@@ -131,6 +176,7 @@ class ScoreCard:
                         "sections": tuple(
                             SectionScore(**{**s, "capped_by": tuple(s["capped_by"])}) for s in m["sections"]
                         ),
+                        "capped_by": tuple(m.get("capped_by", ())),
                     }
                 )
                 for m in data["modules"]
@@ -147,6 +193,15 @@ class ScoreCard:
             questions=tuple(QuestionScore(**q) for q in data["questions"]),
             scored_questions=data["scored_questions"],
             unanswered_questions=data["unanswered_questions"],
+            band_before_cap=data.get("band_before_cap"),
+            capped_by=tuple(data.get("capped_by", ())),
+            caps=tuple(
+                CapResult(**{**c, "modules": tuple(c["modules"]), "question_ids": tuple(c["question_ids"])})
+                for c in data.get("caps", ())
+            ),
+            coverage=data.get("coverage"),
+            confidence=data.get("confidence"),
+            not_applicable=tuple(NotApplicableItem(**item) for item in data.get("not_applicable", ())),
         )
 
     def question(self, question_id: str) -> QuestionScore | None:
@@ -154,6 +209,9 @@ class ScoreCard:
 
     def section(self, section_id: str) -> SectionScore | None:
         return next((s for m in self.modules for s in m.sections if s.id == section_id), None)
+
+    def module(self, module_id: str) -> ModuleScore | None:
+        return next((m for m in self.modules if m.id == module_id), None)
 
     def top_gains(self, limit: int = 10) -> list[QuestionScore]:
         candidates = [q for q in self.questions if q.status == "scored" and q.possible_gain > 0]
@@ -260,7 +318,8 @@ def _mean(pairs: list[tuple[float, float]]) -> float | None:
 class _PlannedSection:
     section: Section
     weight: float
-    # Scored questions with their weights and a function from answer value to points.
+    # Scored questions with their weights and a function from answer value to points. Under
+    # ``weights.rule: severity`` the weight is the question's whole weight in the overall mean.
     questions: tuple[tuple[Question, float, Callable[[Any], float | None]], ...]
 
 
@@ -273,6 +332,8 @@ class _Plan:
     refs: dict[str, tuple[tuple[str, float], ...]]
     ref_labels: dict[str, str]
     cap_index: int
+    # Question id -> the answers its applicability reads (its own and its section's conditions).
+    depends_on: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Explanations depend only on the condition and the values it reads, which repeat a lot
     # across assessments: each distinct one is worded once.
     explanations: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
@@ -282,12 +343,53 @@ class _Plan:
 _PLANS: dict[tuple[int, str], tuple[QuestionBank, _Plan]] = {}
 
 
+def indicator_questions(method: Methodology) -> set[str]:
+    """The questions an RPA indicator component of the methodology reads."""
+    return {
+        leaf.name
+        for indicator in method.indicators
+        for component in indicator.components
+        for leaf in leaves(component.when)
+        if leaf.subject == "answer"
+    }
+
+
+def severity_points(question: Question, method: Methodology, on_indicator: set[str]) -> float:
+    """A question's severity points under ``weights.rule: severity`` (1 without a severity block)."""
+    severity = method.weights.severity
+    if severity is None:
+        return 1.0
+    harm = max((severity.harms.get(h, 0.0) for h in question.harms), default=0.0)
+    points = severity.base + harm
+    if question.id in on_indicator:
+        points += severity.indicator
+    if any(ref.startswith("RPA:") for ref in question.refs):
+        points += severity.rpa_reference
+    if question.critical:
+        points += severity.critical
+    return float(points)
+
+
 def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
     key = (id(bank), method.key)
     cached = _PLANS.get(key)
     if cached is not None and cached[0] is bank:
         return cached[1]
     weights = method.weights
+    by_severity = weights.rule == "severity"
+    on_indicator = indicator_questions(method)
+
+    def weight_of(module_id: str, section_id: str, question: Question) -> float:
+        weight = weights.questions.get(question.id, question.weight)
+        if not by_severity:
+            return weight
+        return (
+            weights.modules.get(module_id, 1.0)
+            * weights.sections.get(section_id, 1.0)
+            * weight
+            * severity_points(question, method, on_indicator)
+        )
+
     modules = tuple(
         (
             module,
@@ -297,7 +399,7 @@ def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
                     section,
                     weights.sections.get(section.id, 1.0),
                     tuple(
-                        (q, weights.questions.get(q.id, q.weight), _points_function(q, method))
+                        (q, weight_of(module.id, section.id, q), _points_function(q, method))
                         for q in section.questions
                         if q.is_scored
                     ),
@@ -307,19 +409,86 @@ def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
         )
         for module in bank.questionnaires
     )
+    weight_by_id = {q.id: w for _m, _w, sections in modules for s in sections for q, w, _f in s.questions}
     refs = {
-        ref: tuple(
-            (q.id, weights.questions.get(q.id, q.weight))
-            for q in bank.questions.values()
-            if q.is_scored and ref in q.refs
-        )
+        ref: tuple((q.id, weight_by_id[q.id]) for q in bank.questions.values() if q.is_scored and ref in q.refs)
         for lens in method.lenses
         for ref in lens.refs
     }
     labels = {ref: bank.taxonomy.label("frameworks", ref) for ref in refs}
-    plan = _Plan(modules, refs, labels, method.band_index(method.critical.caps_section_at))
+    depends_on = {}
+    for qid, question in bank.questions.items():
+        read = {
+            leaf.name
+            for condition in (bank.section_of[qid].applies_when, question.applies_when)
+            for leaf in leaves(condition)
+            if leaf.subject == "answer"
+        }
+        if read:
+            depends_on[qid] = tuple(sorted(read))
+    plan = _Plan(modules, refs, labels, method.band_index(method.critical.caps_section_at), depends_on)
     _PLANS[key] = (bank, plan)
     return plan
+
+
+def _follows_from_not_applicable(
+    plan: _Plan, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]
+) -> dict[str, str]:
+    """Questions whose applicability reads an answer marked not applicable (directly or through
+    another such question), each with the question marked not applicable it follows from.
+
+    Under ``not_applicable: zero`` they count as not in place too: otherwise marking a gate
+    question not applicable would hide its follow-up questions and could raise the score."""
+    origin = {qid: qid for qid, a in answers.items() if a.not_applicable and applicable.get(qid)}
+    if not origin:
+        return {}
+    follows: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for qid, read in plan.depends_on.items():
+            if qid in origin:
+                continue
+            source = next((origin[dep] for dep in read if dep in origin), None)
+            if source is not None:
+                origin[qid] = follows[qid] = source
+                changed = True
+    return follows
+
+
+@dataclass(slots=True)
+class _Row:
+    question: Question
+    weight: float
+    status: str
+    points: float | None
+    section: int  # index into the flat list of sections
+    module: int
+    applies: bool  # counts in the applicable weight (coverage)
+    answered: bool
+    strength: str | None
+    potential: float = 0.0  # share of the overall score were every applicable question answered
+
+
+def _strength_of(answer: AnswerData, method: Methodology, known: set[str]) -> str | None:
+    recorded = (answer.meta or {}).get("evidence_strength")
+    if method.confidence is not None:
+        return recorded if recorded in method.confidence.points else method.confidence.default
+    return recorded if recorded in known else None
+
+
+def _cap_band(
+    method: Methodology, band_id: str | None, caps: list[tuple[str, str]]
+) -> tuple[str | None, tuple[str, ...]]:
+    """The band after ``caps`` ((cap id, band id) pairs), and the ids of the caps that lowered it."""
+    if band_id is None or not caps:
+        return band_id, ()
+    index = method.band_index(band_id)
+    lowest = min(method.band_index(band) for _cap, band in caps)
+    if lowest >= index:
+        return band_id, ()
+    lowering = tuple(dict.fromkeys(cap for cap, band in caps if method.band_index(band) < index))
+    return method.bands[lowest].id, lowering
 
 
 def score(
@@ -333,15 +502,19 @@ def score(
     plan = _plan(bank, method)
     applicable = applicable if applicable is not None else bank.applicability(profile, answers)
     zero_when_unanswered = method.unanswered == "zero"
+    zero_when_not_applicable = method.not_applicable == "zero"
+    by_severity = method.weights.rule == "severity"
     below = method.critical.below
+    follows = _follows_from_not_applicable(plan, answers, applicable) if zero_when_not_applicable else {}
+    known_strengths = set(bank.taxonomy.ids("evidence_strengths")) if method.confidence is None else set()
 
     # 1. Points of every scored question, summed into its section.
     points_of: dict[str, float | None] = {}
-    rows: list[tuple[Question, float, str, float | None, int]] = []  # q, weight, status, points, section
+    rows: list[_Row] = []
     # Per section: [sum of weights, sum of weighted points, scored, excluded, capped_by]
     section_sums: list[list] = []
     unanswered = 0
-    for _module, _module_weight, planned_sections in plan.modules:
+    for module_index, (_module, _module_weight, planned_sections) in enumerate(plan.modules):
         for planned in planned_sections:
             index = len(section_sums)
             sums = [0.0, 0.0, 0, 0, []]
@@ -349,17 +522,23 @@ def score(
                 qid = question.id
                 answer = answers.get(qid)
                 points = None
-                if not applicable[qid]:
-                    status = "not_asked"
+                applies, answered, strength = True, False, None
+                if qid in follows:
+                    status, points = "not_applicable", 0.0
+                elif not applicable[qid]:
+                    status, applies = "not_asked", False
                 elif answer is not None and answer.not_applicable:
                     status = "not_applicable"
+                    points = 0.0 if zero_when_not_applicable else None
                 elif answer is None or not answer.has_value:
                     unanswered += 1
                     status, points = ("scored", 0.0) if zero_when_unanswered else ("unanswered", None)
                 else:
                     status, points = "scored", points_for(answer.value)
+                    answered = True
+                    strength = _strength_of(answer, method, known_strengths)
                 points_of[qid] = points
-                rows.append((question, weight, status, points, index))
+                rows.append(_Row(question, weight, status, points, index, module_index, applies, answered, strength))
                 if points is None:
                     sums[3] += 1
                     continue
@@ -401,12 +580,18 @@ def score(
                     excluded,
                 )
             )
-            if value is not None:
+            if by_severity:
+                # A module is the weighted mean of its questions: each section weighs the sum of
+                # the weights of its questions that count.
+                sum_w += weights
+                sum_pw += weighted
+            elif value is not None:
                 sum_w += planned.weight
                 sum_pw += planned.weight * value
             index += 1
         section_shares.extend(
-            section.weight / sum_w if section.score is not None else 0.0 for section in section_scores
+            section.weight / sum_w if section.score is not None and not by_severity else 0.0
+            for section in section_scores
         )
         module_value = sum_pw / sum_w if sum_w else None
         band = method.band_for(module_value)
@@ -418,11 +603,16 @@ def score(
                 band.id if band else None,
                 module_weight,
                 tuple(section_scores),
+                band.id if band else None,
             )
         )
         if module_value is not None:
-            module_sum_w += module_weight
-            module_sum_pw += module_weight * module_value
+            if by_severity:
+                module_sum_w += sum_w
+                module_sum_pw += sum_pw
+            else:
+                module_sum_w += module_weight
+                module_sum_pw += module_weight * module_value
     overall = module_sum_pw / module_sum_w if module_sum_w else None
     overall_band = method.band_for(overall)
 
@@ -431,32 +621,123 @@ def score(
     module_of_section = [position for position, m in enumerate(module_scores) for _ in m.sections]
     sections_flat = [s for m in module_scores for s in m.sections]
     question_scores = []
-    for question, weight, status, points, section_index in rows:
+    for row in rows:
+        section_index, points = row.section, row.points
         section = sections_flat[section_index]
         in_section = section_sums[section_index][0]
-        effective = (
-            weight / in_section * section_shares[section_index] * module_shares[module_of_section[section_index]]
-            if points is not None
-            else 0.0
-        )
+        if points is None:
+            effective = 0.0
+        elif by_severity:  # one weighted mean over every question that counts
+            effective = row.weight / module_sum_w
+        else:
+            module_share = module_shares[module_of_section[section_index]]
+            effective = row.weight / in_section * section_shares[section_index] * module_share
         question_scores.append(
             QuestionScore(
-                question.id,
+                row.question.id,
                 section.module_id,
                 section.id,
-                status,
+                row.status,
                 points,
-                weight,
+                row.weight,
                 effective,
                 (points or 0.0) * effective,
                 (100.0 - points) * effective if points is not None else 0.0,
                 gap_level(points, method) if points is not None else None,
-                question.critical,
-                question.id in section.capped_by,
+                row.question.critical,
+                row.question.id in section.capped_by,
+                row.strength,
             )
         )
 
+    # 4. Caps of module and overall bands: critical failures, and the methodology's named caps.
+    caps: list[CapResult] = []
+    critical = method.critical
+    failures: dict[int, list[str]] = {}
+    for section_index, position in enumerate(module_of_section):
+        if section_sums[section_index][4]:
+            failures.setdefault(position, []).extend(section_sums[section_index][4])
+    module_caps: dict[int, list[tuple[str, str]]] = {}
+    overall_caps: list[tuple[str, str]] = []
+    if failures and (critical.caps_module_at or critical.caps_overall_at):
+        failing = tuple(qid for position in sorted(failures) for qid in failures[position])
+        caps.append(
+            CapResult(
+                "critical",
+                "",
+                critical.caps_overall_at or critical.caps_module_at,
+                tuple(module_scores[p].id for p in sorted(failures)) if critical.caps_module_at else (),
+                failing,
+                "",
+            )
+        )
+        if critical.caps_module_at:
+            for position in failures:
+                module_caps.setdefault(position, []).append(("critical", critical.caps_module_at))
+        if critical.caps_overall_at:
+            overall_caps.append(("critical", critical.caps_overall_at))
     lookup = _answer_lookup(profile, answers, applicable)
+    if method.caps:
+        cap_lookup = _answer_lookup(profile, answers, applicable, follows)
+        position_of = {m.id: p for p, m in enumerate(module_scores)}
+        for cap in method.caps:
+            holds, why = _explained(bank, plan, cap.when, cap_lookup)
+            if not holds:
+                continue
+            read = tuple(dict.fromkeys(leaf.name for leaf in leaves(cap.when) if leaf.subject == "answer"))
+            caps.append(CapResult(cap.id, cap.label, cap.band, tuple(cap.modules), read, why))
+            overall_caps.append((cap.id, cap.band))
+            for module_id in cap.modules:
+                if module_id in position_of:
+                    module_caps.setdefault(position_of[module_id], []).append((cap.id, cap.band))
+    for position, module_caps_here in module_caps.items():
+        module = module_scores[position]
+        module.band, module.capped_by = _cap_band(method, module.band, module_caps_here)
+    band_before_cap = overall_band.id if overall_band else None
+    final_band, capped_overall_by = _cap_band(method, band_before_cap, overall_caps)
+
+    # 5. Coverage (share of applicable weight answered) and confidence beside every score.
+    _potentials(rows, plan, module_scores, by_severity)
+    confidence = method.confidence
+    cover: dict[tuple, list[float]] = {}  # scope -> [applicable, answered, strength x weight]
+    for row in rows:
+        if not row.applies:
+            continue
+        points = confidence.points.get(row.strength or confidence.default, 0.0) if confidence else 0.0
+        for scope in (("all",), ("module", row.module), ("section", row.section)):
+            sums = cover.setdefault(scope, [0.0, 0.0, 0.0])
+            sums[0] += row.potential
+            if row.answered:
+                sums[1] += row.potential
+                sums[2] += row.potential * points
+
+    def coverage_of(scope: tuple) -> float | None:
+        sums = cover.get(scope)
+        return sums[1] / sums[0] if sums and sums[0] > 0 else None
+
+    def confidence_of(scope: tuple) -> str | None:
+        sums = cover.get(scope)
+        if confidence is None or not sums or sums[1] <= 0:
+            return None
+        level = confidence.level_for(sums[2] / sums[1])
+        return level.id if level else None
+
+    for position, module in enumerate(module_scores):
+        module.coverage = coverage_of(("module", position))
+        module.confidence = confidence_of(("module", position))
+    for section_index, section in enumerate(sections_flat):
+        section.coverage = coverage_of(("section", section_index))
+        section.confidence = confidence_of(("section", section_index))
+
+    not_applicable = marked_not_applicable(bank, answers, applicable)
+    not_applicable += [
+        NotApplicableItem(row.question.id, sections_flat[row.section].id, "", follows[row.question.id])
+        for row in rows
+        if row.question.id in follows
+    ]
+    order = {qid: position for position, qid in enumerate(bank.questions)}
+    not_applicable.sort(key=lambda item: order[item.question_id])
+
     lenses = tuple(
         LensScore(lens.id, lens.label, tuple(_lens_item(plan, method, ref, points_of) for ref in lens.refs))
         for lens in method.lenses
@@ -467,15 +748,113 @@ def score(
         methodology={"id": method.id, "version": method.version},
         questionnaires=bank.versions(),
         overall=overall,
-        band=overall_band.id if overall_band else None,
+        band=final_band,
         modules=tuple(module_scores),
         lenses=lenses,
         indicators=indicators,
         practices=practices,
         questions=tuple(question_scores),
-        scored_questions=sum(1 for row in rows if row[2] == "scored"),
+        scored_questions=sum(1 for row in rows if row.status == "scored"),
         unanswered_questions=unanswered,
+        band_before_cap=band_before_cap,
+        capped_by=capped_overall_by,
+        caps=tuple(caps),
+        coverage=coverage_of(("all",)),
+        confidence=confidence_of(("all",)),
+        not_applicable=tuple(not_applicable),
     )
+
+
+def _potentials(rows: list[_Row], plan: _Plan, module_scores: list[ModuleScore], by_severity: bool) -> None:
+    """Each applicable question's share of the overall score were every applicable question
+    answered: the weights coverage and confidence are measured with."""
+    applicable = [row for row in rows if row.applies]
+    if by_severity:
+        for row in applicable:
+            row.potential = row.weight
+        return
+    in_section: dict[int, float] = {}
+    for row in applicable:
+        in_section[row.section] = in_section.get(row.section, 0.0) + row.weight
+    section_weight = [planned.weight for _m, _w, sections in plan.modules for planned in sections]
+    module_weight = [weight for _m, weight, _s in plan.modules]
+    sections_in_module: dict[int, float] = {}
+    module_of: dict[int, int] = {}
+    for row in applicable:
+        module_of[row.section] = row.module
+    for section_index, module_index in module_of.items():
+        if in_section.get(section_index):
+            sections_in_module[module_index] = sections_in_module.get(module_index, 0.0) + section_weight[section_index]
+    modules_total = sum(module_weight[m] for m, total in sections_in_module.items() if total)
+    for row in applicable:
+        if not in_section.get(row.section) or not sections_in_module.get(row.module) or not modules_total:
+            continue
+        row.potential = (
+            row.weight
+            / in_section[row.section]
+            * section_weight[row.section]
+            / sections_in_module[row.module]
+            * module_weight[row.module]
+            / modules_total
+        )
+
+
+def marked_not_applicable(
+    bank: QuestionBank, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool] | None = None
+) -> list[NotApplicableItem]:
+    """Every question that applies (all answered ones when ``applicable`` is not given) but is
+    marked not applicable, with its justification, in the bank's order: the reviewers' list."""
+    return [
+        NotApplicableItem(qid, bank.section_of[qid].id, answers[qid].justification)
+        for qid in bank.questions
+        if qid in answers and answers[qid].not_applicable and (applicable is None or applicable.get(qid))
+    ]
+
+
+def best_answers(bank: QuestionBank) -> dict[str, AnswerData]:
+    """An answer at the top of its scale for every scored question (every follow-up applies)."""
+    answers = {}
+    for qid, question in bank.questions.items():
+        if not question.is_scored:
+            continue
+        kind = question.type
+        if kind is AnswerType.MATURITY:
+            value: Any = len(question.levels) - 1 if question.levels else 4
+        elif kind is AnswerType.YES_PARTIAL_NO:
+            value = "yes"
+        elif kind is AnswerType.SINGLE:
+            value = max(question.options, key=lambda o: o.points or 0).value
+        else:
+            value = [o.value for o in question.options]
+        answers[qid] = AnswerData(value=value)
+    return answers
+
+
+def full_profile(bank: QuestionBank) -> Profile:
+    """An organisation with every service type and feature, large, used by children: every
+    question that can apply does."""
+    taxonomy = bank.taxonomy
+    sizes = taxonomy.ids("size_bands")
+    countries = taxonomy.ids("countries")
+    return Profile(
+        service_types=tuple(taxonomy.ids("service_types")),
+        features=tuple(taxonomy.ids("features")),
+        countries=tuple(countries),
+        size_band="large" if "large" in sizes else (sizes[-1] if sizes else None),
+        under18_users="yes",
+        hq_country=countries[0] if countries else None,
+    )
+
+
+def question_shares(
+    bank: QuestionBank, method: Methodology, profile: Profile | None = None
+) -> list[tuple[QuestionScore, float]]:
+    """Each scored question's share of the overall score (0-1) for ``profile`` (default: the
+    full profile) with every question answered, largest first: what the methodology's weights
+    mean in practice. Shares do not depend on the points given, only on which questions count."""
+    card = score(bank, method, profile or full_profile(bank), best_answers(bank))
+    rows = [q for q in card.questions if q.status == "scored"]
+    return [(q, q.effective_weight) for q in sorted(rows, key=lambda q: (-q.effective_weight, q.question_id))]
 
 
 def _lens_item(plan: _Plan, method: Methodology, ref: str, points_of: dict) -> LensItem:
@@ -485,12 +864,26 @@ def _lens_item(plan: _Plan, method: Methodology, ref: str, points_of: dict) -> L
     return LensItem(ref, plan.ref_labels[ref], value, band.id if band else None, len(pairs))
 
 
-def _answer_lookup(profile: Profile, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]):
+def _answer_lookup(
+    profile: Profile,
+    answers: Mapping[str, AnswerData],
+    applicable: Mapping[str, bool],
+    not_in_place: Mapping[str, str] | frozenset = frozenset(),
+):
+    """Values for conditions; ``not_in_place`` names questions read as unanswered even if they
+    apply (those that follow from an answer marked not applicable, for caps)."""
+
     def lookup(leaf: Leaf) -> Any:
         if leaf.subject == "profile":
             return profile.get(leaf.name)
         answer = answers.get(leaf.name)
-        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
+        if (
+            not applicable.get(leaf.name)
+            or leaf.name in not_in_place
+            or answer is None
+            or answer.not_applicable
+            or not answer.has_value
+        ):
             return MISSING
         return answer.value
 

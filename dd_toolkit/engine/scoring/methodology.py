@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dd_toolkit.engine.content import ContentError, ContentProblem, QuestionBank
-from dd_toolkit.engine.content.conditions import Condition, ConditionError, leaves, parse_condition
+from dd_toolkit.engine.content.conditions import Condition, ConditionError, leaves, named_conditions, parse_condition
 from dd_toolkit.engine.content.loader import leaf_problem
 
 
@@ -42,10 +42,35 @@ class Scales(_Model):
         return value
 
 
+class Severity(_Model):
+    """Points that make a question's weight under ``weights.rule: severity``: a base for every
+    scored question, the points of the most severe form of harm it addresses, and bonuses when an
+    RPA indicator rests on it, when it cites an RPA article, and when it is critical."""
+
+    base: Annotated[float, Field(ge=0)] = 1
+    harms: dict[str, Annotated[float, Field(ge=0)]] = {}
+    indicator: Annotated[float, Field(ge=0)] = 0
+    rpa_reference: Annotated[float, Field(ge=0)] = 0
+    critical: Annotated[float, Field(ge=0)] = 0
+
+
 class Weights(_Model):
+    # "structure" (2026.1): weighted means of questions in sections, sections in modules and
+    # modules overall, so a question's share depends on how many questions share its section.
+    # "severity": one weighted mean over every question, each weighing
+    # module x section x question weight x severity points; sections and modules are shown as
+    # weighted means of their own questions.
+    rule: Literal["structure", "severity"] = "structure"
     modules: dict[str, Annotated[float, Field(gt=0)]] = {}
     sections: dict[str, Annotated[float, Field(gt=0)]] = {}
     questions: dict[str, Annotated[float, Field(gt=0)]] = {}
+    severity: Severity | None = None
+
+    @model_validator(mode="after")
+    def _severity_given(self) -> Weights:
+        if self.rule == "severity" and self.severity is None:
+            raise ValueError("weights.rule 'severity' needs a 'severity' block")
+        return self
 
 
 class Band(_Model):
@@ -57,6 +82,58 @@ class Band(_Model):
 class Critical(_Model):
     below: Annotated[float, Field(ge=0, le=100)]
     caps_section_at: str
+    # Optional (2027.1): a critical failure also caps its module's band and the overall band.
+    caps_module_at: str | None = None
+    caps_overall_at: str | None = None
+
+
+class Cap(_Model):
+    """A rule that caps the overall band (and the bands of ``modules``) when its condition holds,
+    whatever the average: a gap too serious to average away."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    label: str
+    when: Condition
+    band: str
+    modules: tuple[str, ...] = ()
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _parse_when(cls, value: Any) -> Any:
+        return _condition(value)
+
+
+class ConfidenceLevel(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z_]+$")]
+    label: str
+    start: Annotated[float, Field(ge=0, alias="from")]
+
+
+class Confidence(_Model):
+    """How strong the evidence behind a score is: each answered question's evidence strength
+    (an id from the taxonomy's ``evidence_strengths``) gives points; the weighted mean of those
+    points over the answered questions of a score picks its confidence level."""
+
+    default: str = "stated"  # an answer that records no strength
+    points: dict[str, Annotated[float, Field(ge=0)]]
+    levels: tuple[ConfidenceLevel, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Confidence:
+        starts = [level.start for level in self.levels]
+        if starts[0] != 0 or starts != sorted(set(starts)):
+            raise ValueError("confidence levels must start at 0 and rise strictly")
+        if self.default not in self.points:
+            raise ValueError(f"confidence.default '{self.default}' has no points")
+        return self
+
+    def level_for(self, value: float | None) -> ConfidenceLevel | None:
+        if value is None:
+            return None
+        for level in reversed(self.levels):
+            if value + 1e-9 >= level.start:
+                return level
+        return self.levels[0]
 
 
 class Gaps(_Model):
@@ -117,13 +194,45 @@ class ActionGroup(_Model):
     questions: tuple[str, ...] = Field(min_length=2)
 
 
+class PriorityOverride(_Model):
+    """A gap that must be handled sooner than its points say: when the question is a gap and
+    ``when`` holds (always, if absent), the gap's priority is at least ``at_least``."""
+
+    question: str
+    when: Condition | None = None
+    at_least: Annotated[str, Field(pattern=r"^P[0-9]$")]
+    why: str = Field(min_length=1)  # shown in the plan beside the raised priority
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _parse_when(cls, value: Any) -> Any:
+        return _condition(value)
+
+
+Level = Annotated[int, Field(ge=0, le=4)]
+
+
 class ActionRules(_Model):
-    """How a gap becomes a prioritised action: points add up, and the total picks a priority."""
+    """How a gap becomes a prioritised action: points add up, and the total picks a priority.
+
+    Every key added after 2026.1 is optional, and its default reproduces 2026.1: targets at
+    level 4, gap size by ``gap_points``, critical and indicator points whenever they apply."""
 
     harm_severity: dict[str, Annotated[float, Field(ge=0)]] = {}
-    gap_points: dict[Literal["major", "moderate", "minor"], Annotated[float, Field(ge=0)]]
+    # The size of a gap: by the score card's gap band (2026.1) ...
+    gap_points: dict[Literal["major", "moderate", "minor"], Annotated[float, Field(ge=0)]] | None = None
+    # ... or, when given, by how many levels the answer is short of its target (1-4).
+    residual_points: dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0)]] | None = None
     critical_points: Annotated[float, Field(ge=0)] = 0
+    # "critical": every critical question; "failing": only one below the critical threshold.
+    critical_points_when: Literal["critical", "failing"] = "critical"
     indicator_points: Annotated[float, Field(ge=0)] = 0
+    # "applies": any applicable indicator component rests on it; "unmet": one that is not met.
+    indicator_points_when: Literal["applies", "unmet"] = "applies"
+    # The maturity level expected per size band (a band not listed: 4), and per question.
+    targets: dict[str, Level] = {}
+    question_targets: dict[str, Level | dict[str, Level]] = {}
+    overrides: tuple[PriorityOverride, ...] = ()
     priorities: tuple[Priority, ...] = Field(min_length=1)
     groups: tuple[ActionGroup, ...] = ()
 
@@ -132,6 +241,12 @@ class ActionRules(_Model):
         starts = [p.start for p in self.priorities]
         if starts != sorted(starts, reverse=True) or starts[-1] != 0:
             raise ValueError("priorities must be listed from the highest 'from' down to one from 0")
+        if self.gap_points is None and self.residual_points is None:
+            raise ValueError("give 'gap_points' (by gap band) or 'residual_points' (by levels short of the target)")
+        ids = {p.id for p in self.priorities}
+        for override in self.overrides:
+            if override.at_least not in ids:
+                raise ValueError(f"override for {override.question} names unknown priority '{override.at_least}'")
         return self
 
     def priority_for(self, points: float) -> Priority:
@@ -153,11 +268,16 @@ class Methodology(_Model):
     title: str
     description: str = ""
     scales: Scales
-    not_applicable: Literal["exclude"] = "exclude"
+    # "exclude" (2026.1): an answer marked not applicable is left out of every mean. "zero": a
+    # question that applies to the profile but is marked not applicable (and any question that
+    # follows from such an answer) counts as not in place, so marking it never raises a score.
+    not_applicable: Literal["exclude", "zero"] = "exclude"
     unanswered: Literal["exclude", "zero"] = "exclude"
     weights: Weights = Weights()
     bands: tuple[Band, ...] = Field(min_length=2)
     critical: Critical
+    caps: tuple[Cap, ...] = ()
+    confidence: Confidence | None = None
     gaps: Gaps
     lenses: tuple[Lens, ...] = ()
     indicators: tuple[Indicator, ...] = ()
@@ -175,8 +295,16 @@ class Methodology(_Model):
         starts = [b.start for b in self.bands]
         if starts[0] != 0 or starts != sorted(set(starts)):
             raise ValueError("bands must start at 0 and rise strictly")
-        if self.critical.caps_section_at not in {b.id for b in self.bands}:
-            raise ValueError(f"critical.caps_section_at names unknown band '{self.critical.caps_section_at}'")
+        known = {b.id for b in self.bands}
+        for name in ("caps_section_at", "caps_module_at", "caps_overall_at"):
+            band = getattr(self.critical, name)
+            if band is not None and band not in known:
+                raise ValueError(f"critical.{name} names unknown band '{band}'")
+        for cap in self.caps:
+            if cap.band not in known:
+                raise ValueError(f"cap {cap.id} names unknown band '{cap.band}'")
+        if len({cap.id for cap in self.caps}) != len(self.caps):
+            raise ValueError("cap ids must be unique")
         return self
 
     @property
@@ -223,6 +351,23 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
     rules = [(f"indicator {i.id}", c.when) for i in method.indicators for c in i.components]
     rules += [(f"indicator {i.id}", i.applies_when) for i in method.indicators if i.applies_when]
     rules += [(f"practice {p.id}", p.when) for p in method.practices]
+    rules += [(f"cap {c.id}", c.when) for c in method.caps]
+    for cap in method.caps:
+        for name in cap.modules:
+            if name not in modules:
+                add(f"cap {cap.id}", f"unknown module '{name}'")
+    severity = method.weights.severity
+    if severity is not None:
+        for harm in severity.harms:
+            if harm not in bank.taxonomy.ids("harms"):
+                add("weights.severity.harms", f"unknown harm '{harm}'")
+    strengths = set(bank.taxonomy.ids("evidence_strengths"))
+    if method.confidence is not None and strengths:
+        for name in method.confidence.points:
+            if name not in strengths:
+                add("confidence.points", f"unknown evidence strength '{name}'")
+        for name in sorted(strengths - set(method.confidence.points)):
+            add("confidence.points", f"no points for evidence strength '{name}'")
     for where, condition in rules:
         for leaf in leaves(condition):
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
@@ -239,9 +384,35 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
     for harm in method.actions.harm_severity:
         if harm not in bank.taxonomy.ids("harms"):
             add("actions.harm_severity", f"unknown harm '{harm}'")
+    problems.extend(_check_action_rules(rel, method.actions, bank))
     ids = [i.id for i in method.indicators]
     if len(ids) != len(set(ids)):
         add("indicators", "indicator ids must be unique")
+    return problems
+
+
+def _check_action_rules(rel: str, rules: ActionRules, bank: QuestionBank) -> list[ContentProblem]:
+    """Targets and priority overrides name size bands and questions the bank knows."""
+    problems = []
+    bands = set(bank.taxonomy.ids("size_bands"))
+    named = [("actions.targets", band) for band in rules.targets]
+    for qid, target in rules.question_targets.items():
+        question = bank.questions.get(qid)
+        if question is None or question.type.value != "maturity":
+            problems.append(ContentProblem(rel, "actions.question_targets", f"'{qid}' is not a maturity question"))
+        if isinstance(target, dict):
+            named += [("actions.question_targets", band) for band in target]
+    for where, band in named:
+        if band not in bands:
+            problems.append(ContentProblem(rel, where, f"unknown size band '{band}'"))
+    for override in rules.overrides:
+        where = f"actions.overrides {override.question}"
+        if override.question not in bank.questions:
+            problems.append(ContentProblem(rel, where, f"unknown question '{override.question}'"))
+        for leaf in leaves(override.when) if override.when is not None else ():
+            message = leaf_problem(leaf, bank.taxonomy, bank.questions)
+            if message:
+                problems.append(ContentProblem(rel, where, message))
     return problems
 
 
@@ -257,7 +428,8 @@ def load_methodologies(root: Path, bank: QuestionBank) -> dict[str, Methodology]
         rel = str(path.relative_to(root))
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            method = Methodology.model_validate(raw)
+            with named_conditions(bank.taxonomy.conditions):  # {condition: NAME} from the taxonomy
+                method = Methodology.model_validate(raw)
         except yaml.YAMLError as exc:
             problems.append(ContentProblem(rel, None, f"not valid YAML: {exc}"))
             continue

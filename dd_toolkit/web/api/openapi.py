@@ -301,7 +301,16 @@ SCHEMAS: dict[str, Any] = {
     },
     "IndicatorRow": {
         "type": "object",
-        "required": ["service_type", "indicator", "label", "institutions", "meeting", "companies"],
+        "required": [
+            "service_type",
+            "indicator",
+            "label",
+            "institutions",
+            "meeting",
+            "not_met",
+            "not_applicable",
+            "companies",
+        ],
         "additionalProperties": False,
         "properties": {
             "service_type": {
@@ -323,6 +332,16 @@ SCHEMAS: dict[str, Any] = {
                 "minimum": 0,
                 "description": "Institutions meeting it.",
             },
+            "not_met": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Institutions it applies to that do not meet it.",
+            },
+            "not_applicable": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Institutions it does not apply to: counted apart, never as not meeting it.",
+            },
             "companies": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -343,6 +362,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Institutions whose latest submission of the cycle is addressed to the jurisdiction.",
             },
             "rows": {"type": "array", "items": _ref("IndicatorRow")},
+            "note": {
+                "type": "string",
+                "description": "How institutions an indicator does not apply to are counted (not applicable).",
+            },
         },
     },
 }

@@ -20,7 +20,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from dd_toolkit.engine import disclosure
-from dd_toolkit.engine.indicators import indicator_rows
+from dd_toolkit.engine.indicators import indicator_rows, report_notes
 from dd_toolkit.records import aggregates, releases
 from dd_toolkit.records.models import ApiToken, Assessment, Recipient, ReviewStatus, Submission
 from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, integrity_ok
@@ -29,7 +29,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.api import tokens
 from dd_toolkit.web.api.openapi import PER_PAGE, document
 from dd_toolkit.web.authz import Action, can, policy, require
-from dd_toolkit.web.context import current_methodology
+from dd_toolkit.web.context import current_content, current_methodology
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
@@ -174,12 +174,20 @@ def indicators():
             "label": row["label"],
             "institutions": row["institutions"],
             "meeting": row["meeting"],
+            "not_met": row["not_met"],
+            "not_applicable": row["not_applicable"],
             "companies": list(count.companies),
         }
         for row, count in zip(indicator_rows(report), counts, strict=True)
     ]
     return jsonify(
-        {"jurisdiction": report.jurisdiction, "cycle": report.cycle, "institutions": report.institutions, "rows": rows}
+        {
+            "jurisdiction": report.jurisdiction,
+            "cycle": report.cycle,
+            "institutions": report.institutions,
+            "rows": rows,
+            "note": report_notes(current_content().root)["not_applicable"],
+        }
     )
 
 

@@ -52,6 +52,7 @@ FIELD_LABELS = {
     "methodology": _l("Methodology note"),
     "methodology_hint": _l("How the number was counted: what is included, deduplication, source system."),
     "evidence_description": _l("What it shows"),
+    "evidence_strength": _l("Strength of the evidence"),
 }
 
 
@@ -86,7 +87,8 @@ def _value_field(question: Question):
     return StringField(label, render_kw={"type": "date"})
 
 
-def question_form_class(question: Question, evidence_rows: int) -> type[Form]:
+def question_form_class(question: Question, evidence_rows: int, strengths: tuple = ()) -> type[Form]:
+    """``strengths`` are the taxonomy's evidence strengths, weakest (the default) first."""
     fields = {
         "value": _value_field(question),
         "not_applicable": BooleanField(FIELD_LABELS["not_applicable"]),
@@ -95,6 +97,12 @@ def question_form_class(question: Question, evidence_rows: int) -> type[Form]:
         "base_version": HiddenField(default="0"),
         "evidence": FieldList(FormField(EvidenceForm), min_entries=evidence_rows),
     }
+    if strengths:
+        fields["evidence_strength"] = SelectField(
+            FIELD_LABELS["evidence_strength"],
+            choices=[SelectChoice(entry.id, entry.label.get()) for entry in strengths],
+            validate_choice=False,
+        )
     if question.metric:
         fields["period_start"] = StringField(FIELD_LABELS["period_start"], render_kw={"type": "date"})
         fields["period_end"] = StringField(FIELD_LABELS["period_end"], render_kw={"type": "date"})
@@ -104,14 +112,16 @@ def question_form_class(question: Question, evidence_rows: int) -> type[Form]:
     return type(f"Q_{question.form_key}", (Form,), fields)
 
 
-def section_form(questions: list[Question], saved: dict[str, tuple[AnswerData, int]], formdata=None):
+def section_form(
+    questions: list[Question], saved: dict[str, tuple[AnswerData, int]], formdata=None, strengths: tuple = ()
+):
     """The form for the questions shown on one section page, filled from ``saved`` on GET."""
     attrs = {}
     data = {}
     for question in questions:
         answer, version = saved.get(question.id, (AnswerData(), 0))
         attrs[question.form_key] = FormField(
-            question_form_class(question, len(answer.evidence) + 1), label=question.text.get()
+            question_form_class(question, len(answer.evidence) + 1, strengths), label=question.text.get()
         )
         data[question.form_key] = _initial(question, answer, version)
     attrs["save"] = SubmitField(_l("Save"))
@@ -135,6 +145,7 @@ def _initial(question: Question, answer: AnswerData, version: int) -> dict:
         "comment": answer.comment,
         "base_version": str(version),
         "evidence": [{"url": e.url, "description": e.description} for e in answer.evidence],
+        "evidence_strength": answer.meta.get("evidence_strength") or None,
     }
     if question.metric:
         data.update({k: answer.meta.get(k, "") for k in ("period_start", "period_end", "methodology")})
@@ -146,6 +157,12 @@ def read_answer(question: Question, subform: Form) -> AnswerData:
     meta = None
     if question.metric:
         meta = {k: subform[k].data for k in ("period_start", "period_end", "methodology")}
+    if "evidence_strength" in subform:
+        field = subform.evidence_strength
+        known = [choice[0] for choice in field.choices]
+        # The weakest strength, listed first, is what an answer without one means: not stored.
+        if field.data in known[1:]:
+            meta = {**(meta or {}), "evidence_strength": field.data}
     return build_answer(
         question,
         value=subform.value.data,

@@ -16,6 +16,7 @@ from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerType
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
+from dd_toolkit.engine.transparency import check_metrics, load_metric_checks
 from dd_toolkit.records import releases, review
 from dd_toolkit.records.assessments import (
     AssessmentError,
@@ -208,7 +209,7 @@ def section(assessment_id: int, section_id: str):
         if not editable:
             flash(_("This assessment has been submitted and is read-only."), "error")
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
-        form = section_form(shown, saved, formdata=request.form)
+        form = section_form(shown, saved, formdata=request.form, strengths=_strengths())
         if not form.validate():
             # Only the CSRF token can fail here: answer checks are done below.
             flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
@@ -272,7 +273,12 @@ def section(assessment_id: int, section_id: str):
         return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=section_id))
 
     # The questions' fields are only rendered for someone who may edit them.
-    return page(section_form(shown if can_edit else [], saved), state, answers)
+    return page(section_form(shown if can_edit else [], saved, strengths=_strengths()), state, answers)
+
+
+def _strengths() -> tuple:
+    """The evidence strengths answers record (taxonomy), weakest first."""
+    return tuple(current_bank().taxonomy.evidence_strengths)
 
 
 def _derived_context(current, shown, state, form, profile, answers) -> dict:
@@ -291,7 +297,17 @@ def _derived_context(current, shown, state, form, profile, answers) -> dict:
         "link_labels": [_("Link %(n)d", n=n) for n in range(1, evidence_rows + 1)],
         "next_section": _next_section(current.id),
         "taxonomy": bank.taxonomy,
+        "metric_issues": _metric_issues(current, state, answers),
     }
+
+
+def _metric_issues(current, state, answers) -> list:
+    """The failed consistency checks (reports/metric_checks.yaml) on this section's metrics."""
+    ids = {q.id for q in current.questions if q.metric}
+    if not ids:
+        return []
+    issues = check_metrics(current_bank(), answers, load_metric_checks(current_content().root), state.applicable)
+    return [issue for issue in issues if ids & set(issue.question_ids)]
 
 
 def _next_section(section_id: str) -> str | None:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.benchmark import position
 from dd_toolkit.engine.charts import boxplot_svg
+from dd_toolkit.engine.indicators import report_notes
 from dd_toolkit.engine.render import pdf_from_html
 from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import submission_of
@@ -141,6 +142,7 @@ def indicators():
         view=view,
         names=_metric_labels(),
         policy=_policy(release),
+        notes=report_notes(current_content().root),
         taxonomy=current_bank().taxonomy,
     )
 

@@ -34,3 +34,9 @@ class TransparencyForm(FlaskForm):
 
 class RegenerateForm(FlaskForm):
     submit = SubmitField(_l("Discard edits and regenerate from the answers"))
+
+
+class CommitmentsForm(FlaskForm):
+    """Which action items the public text names as commitments (checkboxes named "public")."""
+
+    save = SubmitField(_l("Save commitments"))

@@ -30,6 +30,7 @@ from dd_toolkit.records.plans import (
     previous_items,
     previous_submitted,
     save_transparency,
+    set_public_commitments,
     tracking_of,
     transparency_edit,
     update_tracking,
@@ -38,7 +39,13 @@ from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content
-from dd_toolkit.web.outputs.forms import STATUS_LABELS, RegenerateForm, TrackingForm, TransparencyForm
+from dd_toolkit.web.outputs.forms import (
+    STATUS_LABELS,
+    CommitmentsForm,
+    RegenerateForm,
+    TrackingForm,
+    TransparencyForm,
+)
 
 bp = Blueprint("outputs", __name__, url_prefix="/assessments")
 
@@ -215,6 +222,8 @@ def transparency_page(assessment_id: int):
         org=session.get(Organisation, assessment.organisation_id),
         form=form,
         regenerate=RegenerateForm(),
+        commitments_form=CommitmentsForm(formdata=None),
+        public_ids={item_id for item_id, row in inputs.tracking.items() if row.get("public_commitment")},
         edit=edit,
         draft=draft,
         preview_html=preview_html if preview_html is not None else markdown_html(form.markdown.data),
@@ -251,6 +260,19 @@ def transparency_regenerate(assessment_id: int):
         else:
             flash(_("The draft was regenerated from the answers."), "success")
     return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
+
+
+@bp.route("/<int:assessment_id>/transparency/commitments", methods=["POST"])
+@policy(Action.ASSESSMENT_EDIT)
+def transparency_commitments(assessment_id: int):
+    """Mark the action items that the public text names as commitments; nothing else is."""
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
+    if CommitmentsForm().validate_on_submit():
+        plan = action_plan(_inputs(assessment, with_peers=False))
+        items = [(item.id, item.title, list(item.question_ids)) for item in plan.items]
+        set_public_commitments(db.session(), assessment, items, set(request.form.getlist("public")), current_user)
+        flash(_("Public commitments saved."), "success")
+    return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id, _anchor="commitments"))
 
 
 @bp.route("/<int:assessment_id>/transparency.<fmt>")

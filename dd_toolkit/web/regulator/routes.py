@@ -8,9 +8,8 @@ from flask_login import current_user
 from sqlmodel import select
 
 from dd_toolkit.engine.documents import action_plan
-from dd_toolkit.engine.indicators import INDICATOR_COLUMNS, indicator_rows
+from dd_toolkit.engine.indicators import indicator_csv, indicator_rows, report_notes
 from dd_toolkit.engine.render import markdown_html, pdf_from_html
-from dd_toolkit.engine.reports import csv_text
 from dd_toolkit.records import aggregates
 from dd_toolkit.records.models import Assessment, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
@@ -95,6 +94,7 @@ def submission(recipient_id: int):
         comment_form=CommentForm(),
         status_labels=STATUS_LABELS,
         bands={b.id: b.label for b in inputs.method.bands},
+        method=inputs.method,
     )
 
 
@@ -164,6 +164,7 @@ def indicators():
         cycle=cycle,
         cycles=cycles,
         taxonomy=current_bank().taxonomy,
+        notes=report_notes(current_content().root),
     )
 
 
@@ -176,16 +177,20 @@ def indicators_export(fmt: str):
     if cycle is None:
         abort(404)
     report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle, all_names=True)
-    rows = indicator_rows(report)
+    notes = report_notes(current_content().root)
     name = f"rpa-indicators-{jurisdiction}-{cycle}"
     if fmt == "csv":
         return Response(
-            csv_text(INDICATOR_COLUMNS, rows),
+            indicator_csv(report, notes),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     html = render_template(
-        "regulator/indicators_print.html", report=report, rows=rows, taxonomy=current_bank().taxonomy
+        "regulator/indicators_print.html",
+        report=report,
+        rows=indicator_rows(report),
+        notes=notes,
+        taxonomy=current_bank().taxonomy,
     )
     return Response(
         pdf_from_html(html),

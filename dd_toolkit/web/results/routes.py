@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from dd_toolkit.engine.charts import bars_svg, radar_svg
 from dd_toolkit.engine.portable import ImportError_
+from dd_toolkit.engine.scoring.engine import marked_not_applicable
 from dd_toolkit.records.assessments import rescore_submission
 from dd_toolkit.records.models import Assessment, Organisation
 from dd_toolkit.records.reader import AssessmentView, read_assessment
@@ -52,7 +53,23 @@ def results(assessment_id: int):
         other_methods=newer if frozen else [],
         bands={b.id: b.label for b in method.bands},
         questions_by_section=_by_section(card.questions),
+        confidence_labels=_confidence_labels(method),
+        other_confidence_labels=_confidence_labels(comparison[0]) if comparison else {},
+        strength_labels={e.id: e.label.get() for e in current_bank().taxonomy.evidence_strengths},
+        not_applicable=not_applicable_list(current_bank(), card, view.answers, view.profile),
     )
+
+
+def _confidence_labels(method) -> dict[str, str]:
+    return {level.id: level.label for level in method.confidence.levels} if method.confidence else {}
+
+
+def not_applicable_list(bank, card, answers, profile) -> list:
+    """The questions marked not applicable, for reviewers: from the card, or, for a card frozen
+    before methodology 2027.1 (which has no such list), from the answers."""
+    if card.coverage is not None:
+        return list(card.not_applicable)
+    return marked_not_applicable(bank, answers, bank.applicability(profile, answers))
 
 
 def _by_section(questions):

@@ -265,3 +265,15 @@ def test_the_loader_rejects_steps_for_answers_that_do_not_exist_or_missing_steps
         Question.model_validate({**base, "actions": {"no": ["A."], "partial": ["B."], "yes": ["C."]}})
     with pytest.raises(ValidationError, match="missing for the answer"):
         Question.model_validate({**base, "actions": {"no": ["A."]}})
+
+
+def test_the_plan_document_says_why_a_priority_was_raised_and_what_the_target_is():
+    from dd_toolkit.engine.reports import render_action_plan_markdown, report_environment
+
+    plan = plan_for({"hrdd.act.live_stream_detection": 0, "sbd.p2.age_assurance": "self_declared"}, profile("startup"))
+    text = render_action_plan_markdown(report_environment(REPO_ROOT), plan, organisation_name="X", cycle=2027)
+    live = text.split("`hrdd.act.live_stream_detection`", 1)[1].split("**Steps:**", 1)[0]
+    assert "    - Target: 75 points: Level 3:" in live
+    assert "    - Priority raised to P1: Nobody can stop a live stream" in live
+    assert "size (maturity level 3 unless a question says otherwise)" in text
+    assert "date of birth" not in text

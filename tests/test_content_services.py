@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dd_toolkit.engine.content import AnswerType, Profile, load_bank
+from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, load_bank
 from dd_toolkit.engine.content.values import build_answer
 
 REPO_ROOT = Path(__file__).parents[1]
@@ -56,6 +56,12 @@ FEATURE_QUESTIONS = {
     "generative_ai": "services.ai.training_data",
     "payments": "services.value.ocsea_typologies",
 }
+
+# Every service type, written out so that a type dropped from the taxonomy fails here.
+SERVICE_TYPES = (
+    *("isp", "mobile_operator", "social_network", "messaging", "gaming", "hardware_software"),
+    *("streaming", "storage", "payments", "marketplace", "education", "generative_ai"),
+)
 
 STARTUP_BASICS = (
     "sbd.p2.user_controls",
@@ -114,9 +120,7 @@ def test_every_service_section_has_a_condition_and_a_route_to_an_rpa_indicator(b
 
 
 # -- each section applies to exactly the profiles its condition names -------------------------
-@pytest.mark.parametrize("service", ["isp", "mobile_operator", "social_network", "messaging", "gaming",
-                                     "hardware_software", "streaming", "storage", "payments",
-                                     "marketplace", "education", "generative_ai"])
+@pytest.mark.parametrize("service", SERVICE_TYPES)
 def test_sections_follow_the_service_type(bank, service):
     assert service in bank.taxonomy.ids("service_types")
     profile = Profile(service_types=(service,), size_band="large", under18_users="unknown")
@@ -174,8 +178,6 @@ def test_device_maker_sees_device_questions_and_privacy_follow_up(bank):
     assert not visible & {"hrdd.act.csam_identification", "trust.outcomes.reports_ncmec"}
     # The privacy safeguards of on-device detection are asked once detection exists.
     assert "services.device.detection_privacy" not in visible
-    from dd_toolkit.engine.content import AnswerData
-
     assert "services.device.detection_privacy" not in shown(
         bank, maker, {"services.device.nudity_protection": AnswerData(0)}
     )
@@ -229,6 +231,18 @@ def test_critical_questions_refuse_not_applicable(bank):
             if q.critical:
                 assert q.allow_not_applicable is False, q.id
     assert bank.questions["services.ai.training_data"].critical
+    # The core question of each kind of service cannot be waved away as not applicable.
+    for qid in (
+        "services.network.url_blocklist",
+        "services.value.ocsea_typologies",
+        "services.ai.misuse_reporting",
+        "services.ai.chatbot_design",
+        "services.marketplace.prohibited_listings",
+        "services.education.school_safeguarding",
+        "sbd.p2.sextortion_prevention",
+        "sbd.harms.self_harm",
+    ):
+        assert bank.questions[qid].allow_not_applicable is False, qid
 
 
 def test_new_questions_have_steps_for_each_answer_short_of_the_best(bank):
@@ -280,3 +294,8 @@ def test_demo_answers_validate_for_every_new_question(bank):
             for q in bank.module(module_id).questions():
                 answer = demo_answer(company, q, 2026)
                 build_answer(q, value=answer.value, evidence=list(answer.evidence), meta=answer.meta)
+
+
+def test_every_service_type_is_covered_by_these_tests(bank):
+    assert set(SERVICE_TYPES) == set(bank.taxonomy.ids("service_types"))
+    assert set(FEATURE_QUESTIONS) | {"user_uploads", "direct_messaging"} == set(bank.taxonomy.ids("features"))

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import asdict
 
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 from sqlmodel import select
@@ -17,15 +18,19 @@ from dd_toolkit.engine.scoring import ScoreCard
 from dd_toolkit.engine.scoring.engine import _rounded
 from dd_toolkit.records import aggregates, generated
 from dd_toolkit.records import database as dbm
+from dd_toolkit.records.assessments import submit
 from dd_toolkit.records.demo import COMPANIES, DEMO_CYCLE, PEERS
 from dd_toolkit.records.generated import CONSENT_SHARE, generate_companies, load_generated
 from dd_toolkit.records.models import (
     Answer,
     Assessment,
     AuditEvent,
+    IndicatorOutcomeRecord,
     Organisation,
     Recipient,
+    ReviewEvent,
     Submission,
+    SubmissionRecord,
     User,
 )
 
@@ -205,3 +210,82 @@ def test_cli_load_demo_with_generated_companies(run, session):
     assert len(submitted) == 1 + sum(len(peer[-1]) for peer in PEERS) + 16
     assert "--companies" in run("load-demo", "--help").output
     assert run("load-demo", "--companies", "-1").exit_code == 2
+
+
+def _stored_submission(db, assessment: Assessment) -> dict:
+    """Everything a submission of ``assessment`` stored, without row ids and the moments the
+    rows were written."""
+    submission = db.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+    record = db.exec(select(SubmissionRecord).where(SubmissionRecord.submission_id == submission.id)).one()
+    outcomes = db.exec(
+        select(IndicatorOutcomeRecord)
+        .where(IndicatorOutcomeRecord.submission_id == submission.id)
+        .order_by(IndicatorOutcomeRecord.id)
+    ).all()
+    recipients = db.exec(
+        select(Recipient).where(Recipient.submission_id == submission.id).order_by(Recipient.jurisdiction)
+    ).all()
+    events = db.exec(
+        select(ReviewEvent).where(ReviewEvent.recipient_id.in_([r.id for r in recipients])).order_by(ReviewEvent.id)
+    ).all()
+    audit = db.exec(
+        select(AuditEvent).where(AuditEvent.action == "assessment.submit", AuditEvent.entity_id == str(assessment.id))
+    ).one()
+    return {
+        "assessment": (assessment.status, assessment.submitted_at, assessment.version, assessment.updated_at),
+        "submission": submission.model_dump(exclude={"id"}),
+        "record": record.model_dump(exclude={"id", "submission_id"}),
+        "outcomes": [o.model_dump(exclude={"id", "submission_id"}) for o in outcomes],
+        "recipients": [(r.jurisdiction, r.status, r.previous_id) for r in recipients],
+        "review_events": [(e.kind, e.from_status, e.to_status, e.user_id, e.question_id, e.text) for e in events],
+        "audit": (audit.organisation_id, audit.user_id, audit.entity, audit.detail),
+    }
+
+
+def test_generated_submissions_store_exactly_what_submit_stores(real_app, monkeypatch):
+    """The bulk load freezes, hashes and decodes each assessment itself: submitting the same
+    drafts at the same moment through :func:`submit` stores the same bytes."""
+    content = real_app.extensions["dd_content"]
+    bank, method = content.bank, content.current_methodology
+    with dbm.standalone_session(real_app.extensions["dd_engine"]) as db:
+        load_generated(db, content, 3, seed=7)
+        orgs = _generated(db, 7)
+        drafts = db.exec(
+            select(Assessment).where(Assessment.organisation_id.in_([o.id for o in orgs])).order_by(Assessment.id)
+        ).all()
+        assert len(drafts) == 6
+        loaded = {a.id: _stored_submission(db, a) for a in drafts}
+        for assessment in drafts:  # undo the submission, then submit the draft as a user would
+            submission = db.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+            recipients = db.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
+            jurisdictions = [r.jurisdiction for r in recipients]
+            ids = [r.id for r in recipients]
+            db.execute(sa.delete(ReviewEvent).where(ReviewEvent.recipient_id.in_(ids)))
+            for table in (Recipient, IndicatorOutcomeRecord, SubmissionRecord):
+                db.execute(sa.delete(table).where(table.submission_id == submission.id))
+            db.execute(sa.delete(Submission).where(Submission.id == submission.id))
+            db.execute(
+                sa.delete(AuditEvent).where(
+                    AuditEvent.action == "assessment.submit", AuditEvent.entity_id == str(assessment.id)
+                )
+            )
+            submitted_at = assessment.submitted_at
+            assessment.status, assessment.submitted_at = "draft", None
+            db.add(assessment)
+            db.commit()
+            monkeypatch.setattr("dd_toolkit.records.assessments.utcnow", lambda at=submitted_at: at)
+            submit(
+                db,
+                bank,
+                method,
+                assessment,
+                None,
+                benchmark_consent=submission.benchmark_consent,
+                jurisdictions=jurisdictions,
+                refresh_aggregates=False,
+            )
+        db.expire_all()
+        again = {a.id: _stored_submission(db, a) for a in drafts}
+    for assessment_id, stored in loaded.items():
+        assert again[assessment_id] == stored
+        assert stored["submission"]["sha256"] == portable.sha256_of_text(stored["submission"]["snapshot"])

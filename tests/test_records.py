@@ -9,6 +9,8 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 import dd_toolkit.engine
@@ -237,3 +239,169 @@ def test_the_inbox_is_read_one_page_at_a_time_with_filters_in_the_database(make,
     assert gaming.total == 3 and all(r.record.service_types == ["gaming"] for r in gaming.rows)
     assert inbox(session, ["MY"]).total == 0
     assert session.exec(select(sa.func.count()).select_from(Recipient)).one() == 6
+
+
+# -- a report updated by one submission's delta ------------------------------------------------------
+
+REPORT_KINDS = (aggregates.INDICATOR_NAMES, aggregates.INDICATORS, aggregates.INDICATOR_INDEX)
+SERVICE_SETS = (["social_network", "payments"], ["gaming"], ["payments"], ["social_network", "gaming"])
+
+
+def _stored_reports(db, cycle: int) -> dict:
+    rows = db.exec(
+        select(Aggregate.kind, Aggregate.part, Aggregate.payload).where(
+            Aggregate.kind.in_(REPORT_KINDS), Aggregate.scope == str(cycle)
+        )
+    ).all()
+    # The reports as JSON text: the order of groups and of names counts too.
+    return {
+        (kind, part): payload if kind == aggregates.INDICATOR_INDEX else json.dumps(payload)
+        for kind, part, payload in rows
+    }
+
+
+def _recomputed_reports(db, cycle: int) -> dict:
+    """The reports of ``cycle`` as a full recompute stores them (then rolled back)."""
+    with db.begin_nested() as savepoint:
+        aggregates.refresh_indicators(db, cycle)
+        found = _stored_reports(db, cycle)
+        savepoint.rollback()
+    return found
+
+
+def _answers(exists: str, online: bool, payments: str) -> dict:
+    answers = {"mini.policy.owner": 2, "mini.policy.exists": exists, "mini.ops.payments": payments}
+    answers |= {"mini.ops.live": "reactive", "mini.ops.reports": 3}
+    if exists != "no":
+        answers["mini.policy.scope"] = ["online", "staff"] if online else ["staff"]
+    return answers
+
+
+def _submit_step(make, session, cycle: int, latest: dict, step) -> None:
+    """One institution submits (a new version when it already has): answers, service types,
+    recipients and methodology as drawn."""
+    from dd_toolkit.records.assessments import new_version, start_assessment, submit
+
+    org, services, exists, online, payments, jurisdictions, methodology = step
+    org.service_types = list(SERVICE_SETS[services])
+    session.add(org)
+    session.commit()
+    previous = latest.get(org.id)
+    if previous is None:
+        assessment = start_assessment(session, make.bank, org, cycle, None)
+    else:
+        assessment = new_version(session, make.bank, previous, None)
+    make.answer(assessment, None, _answers(exists, online, payments))
+    method = make.content.methodology(methodology)
+    submit(session, make.bank, method, assessment, None, jurisdictions=sorted(jurisdictions))
+    latest[org.id] = assessment
+
+
+_cycles = iter(range(2030, 2100))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, len(SERVICE_SETS) - 1),
+            st.sampled_from(["yes", "partial", "no"]),
+            st.booleans(),
+            st.sampled_from(["yes", "partial", "no"]),
+            st.sets(st.sampled_from(["SG", "MY", "TH"]), min_size=1),
+            st.sampled_from(["standard@test.1"] * 5 + ["standard@test.2"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_reports_updated_one_submission_at_a_time_equal_a_full_recompute(make, session, monkeypatch, steps):
+    """Submissions and new versions (other answers, service types, recipients, sometimes another
+    methodology) each update the stored reports by their delta; after every one the stored
+    reports, the page's variant and the index are exactly what a full recompute stores."""
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)  # the releases are not under test
+    cycle = next(_cycles)
+    orgs = [make.organisation(f"Institution {cycle}-{i}") for i in range(4)]
+    latest: dict = {}
+    for org_index, *drawn in steps:
+        _submit_step(make, session, cycle, latest, (orgs[org_index], *drawn))
+        stored = _stored_reports(session, cycle)
+        assert stored == _recomputed_reports(session, cycle)
+        assert {part for kind, part in stored} == {
+            r.jurisdiction
+            for r in session.exec(
+                select(Recipient).join(Submission).join(SubmissionRecord).where(SubmissionRecord.cycle == cycle)
+            )
+        }
+
+
+def test_a_new_version_updates_the_stored_report_without_recomputing_it(make, session, monkeypatch):
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)
+    recomputed = []
+    recompute = aggregates._recompute
+    monkeypatch.setattr(
+        aggregates, "_recompute", lambda db, cycle, js=None: (recomputed.append(js), recompute(db, cycle, js))[1]
+    )
+    cycle, latest = 2029, {}
+    orgs = [make.organisation() for _ in range(3)]
+    for org in orgs:
+        _submit_step(make, session, cycle, latest, (org, 0, "yes", True, "yes", {"SG"}, "standard@test.1"))
+    assert recomputed == [["SG"]]  # only the first: there was no stored report yet
+    _submit_step(make, session, cycle, latest, (orgs[1], 1, "no", False, "no", {"SG"}, "standard@test.1"))
+    assert recomputed == [["SG"]]
+    report = aggregates.stored_indicator_report(session, "SG", cycle, all_names=True)
+    assert report.institutions == 3 and list(report.by_service_type) == ["all", "gaming", "payments", "social_network"]
+    policy = next(c for c in report.by_service_type["all"] if c.key == "RPA:7.4.1")
+    assert (policy.met, policy.applies) == (2, 3)
+    assert policy.companies == [orgs[0].name, orgs[2].name]
+    assert _stored_reports(session, cycle) == _recomputed_reports(session, cycle)
+    # A stored index of another format version is not trusted: the report is recomputed.
+    session.execute(
+        sa.update(Aggregate)
+        .where(Aggregate.kind == aggregates.INDICATOR_INDEX, Aggregate.part == "SG")
+        .values(payload={"format": 0})
+    )
+    session.commit()
+    _submit_step(make, session, cycle, latest, (orgs[2], 2, "partial", True, "yes", {"SG"}, "standard@test.1"))
+    assert recomputed == [["SG"], ["SG"]]
+    assert _stored_reports(session, cycle) == _recomputed_reports(session, cycle)
+
+
+def test_two_submissions_refreshing_at_once_lose_no_update(make, session, app, monkeypatch):
+    """One refresh holds the stored report while another institution submits: the second refresh
+    waits for the first, then adds its own submission to what the first stored."""
+    import threading
+
+    from dd_toolkit.records.assessments import start_assessment, submit
+
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)
+    cycle, latest = 2028, {}
+    first, second, third = (make.organisation() for _ in range(3))
+    _submit_step(make, session, cycle, latest, (first, 0, "yes", True, "yes", {"SG"}, "standard@test.1"))
+    assessment = make.assessment(second, cycle=cycle, answers=_answers("yes", True, "no"))
+    method = make.content.methodology("standard@test.1")
+    submit(session, make.bank, method, assessment, None, jurisdictions=["SG"], refresh_aggregates=False)
+    # This refresh counts the second institution and keeps the report locked (not committed yet).
+    aggregates.refresh_indicators(session, cycle, ["SG"])
+    done = threading.Event()
+
+    def other_worker():
+        with standalone_session(app.extensions["dd_engine"]) as other:
+            org = other.get(type(third), third.id)
+            late = start_assessment(other, make.bank, org, cycle, None)
+            make.__class__(other, make.content).answer(late, None, _answers("no", False, "yes"))
+            submit(other, make.bank, method, late, None, jurisdictions=["SG"])
+        done.set()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    assert not done.wait(0.5)  # it waits for the report
+    session.commit()
+    worker.join(60)
+    assert done.is_set()
+    session.expire_all()
+    report = aggregates.stored_indicator_report(session, "SG", cycle)
+    assert report.institutions == 3
+    assert report.organisation_ids == {first.id, second.id, third.id}
+    assert _stored_reports(session, cycle) == _recomputed_reports(session, cycle)

@@ -260,6 +260,9 @@ def test_indicators_cli(make, submitted_to, database_url, monkeypatch, tmp_path)
     )
     assert result.exit_code == 0, result.output
     assert "RPA:7.4.1" in result.output and "Cli Co" in result.output
+    from dd_toolkit.engine.indicators import report_notes
+
+    assert report_notes(FIXTURE_CONTENT)["not_applicable"] in result.output  # the CSV's note row
 
 
 def test_a_long_list_of_institutions_is_in_the_csv_not_on_the_page(client, make, auth, submitted_to, monkeypatch):

@@ -256,6 +256,7 @@ def test_a_strong_draft_prints_only_content_headings():
         assert title not in text
     for internal in ("Gap", "Note from the assessment", "Draft for editing", "our answer", "For your team"):
         assert internal not in text
+    assert not re.search(r"\byou(r)?\b", text, re.I)  # the company speaks; nobody is addressed
     for question in BANK.questions.values():
         assert one_line(question.text.get()) not in one_line(text) or question.metric, question.id
     assert not [n for n in draft.notes if n.kind == "below_threshold"]

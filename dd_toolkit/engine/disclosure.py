@@ -663,7 +663,13 @@ def has_news(contributions: Iterable[Contribution], previous: Release | None, ru
 def country_indicator_view(release: Release, cycle: int, country: str) -> CountryIndicators:
     """The RPA indicators of one country, read only from the release's ``country:<ISO>`` group of
     ``cycle``: per indicator and component, the shown share and the companies it applies to, or
-    the reason it is withheld. Withheld as a whole when the group is withheld (or absent)."""
+    the reason it is withheld. Withheld as a whole when the group is withheld (or absent).
+
+    A company an indicator does not apply to has no value for it, so it is in neither the share
+    nor the companies it applies to: not applicable, never "not met" (the page states this,
+    from ``reports/indicator_report.yaml``). No count of such companies is shown: the group's
+    size and a metric's companies may come from different releases (a figure carried over), so
+    their difference is not a count, and a count of its own would be a new figure to protect."""
     benchmark = release.benchmarks.get(cycle)
     group = benchmark.group(f"country:{country}") if benchmark is not None else None
     if group is None:

@@ -29,14 +29,14 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dd_toolkit.engine.actions import ActionPlan
+from dd_toolkit.engine.actions import ActionPlan, ActionStatus
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank
 from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE
 from dd_toolkit.engine.content.values import display_value
@@ -54,6 +54,7 @@ __all__ = [
     "MetricRow",
     "PublicStatement",
     "StatementCatalogue",
+    "StatementsError",
     "TeamNote",
     "Topic",
     "TransparencyDraft",
@@ -71,7 +72,7 @@ CHECKS_FILE = "metric_checks.yaml"
 # The two descriptive parts of the draft, in order.
 PARTS = ("policies", "processes")
 # Tracking statuses whose items are no longer next steps.
-CLOSED_STATUSES = ("done", "wont_do")
+CLOSED_STATUSES = (ActionStatus.DONE, ActionStatus.WONT_DO)
 
 
 class StatementsError(ValueError):
@@ -123,6 +124,11 @@ class StatementCatalogue:
     part_refs: Mapping[str, tuple[str, ...]]
     topics: tuple[Topic, ...]
     statements: Mapping[str, QuestionStatements]  # in file order
+    metric_labels: Mapping[str, Any] = field(default_factory=dict)  # public metric names
+
+    def metric_label(self, question: Question, language: str = DEFAULT_LANGUAGE) -> str:
+        label = self.metric_labels.get(question.id)
+        return _text(label, language) if label else question.text.get(language)
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
@@ -154,7 +160,7 @@ class StatementCatalogue:
 def parse_statements(data: Mapping[str, Any]) -> StatementCatalogue:
     try:
         threshold = data["publish_threshold"]
-        topics = tuple(Topic(str(t["id"]), str(t["part"]), t.get("heading") or None) for t in data["topics"])
+        topics = tuple(Topic(str(t["id"]), str(t["part"]), _text(t.get("heading")) or None) for t in data["topics"])
         statements = {}
         for qid, entry in (data.get("statements") or {}).items():
             entry = dict(entry)
@@ -169,6 +175,7 @@ def parse_statements(data: Mapping[str, Any]) -> StatementCatalogue:
             part_refs={part: tuple((data.get("parts") or {}).get(part, {}).get("refs", ())) for part in PARTS},
             topics=topics,
             statements=statements,
+            metric_labels={str(k): v for k, v in (data.get("metric_labels") or {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StatementsError(f"{STATEMENTS_FILE}: malformed ({exc!r})") from exc
@@ -280,6 +287,10 @@ def check_statements(
                 problems.append(f"{qid}: {key!r} is below the publish threshold and cannot have a public statement")
             elif not _text(entry.texts[key]):
                 problems.append(f"{qid}: the statement for {key!r} is empty")
+    for qid in catalogue.metric_labels:
+        question = bank.questions.get(qid)
+        if question is None or not question.metric:
+            problems.append(f"metric_labels: {qid} is not a metric question")
     for check in checks:
         for qid in check.metrics + check.limit:
             question = bank.questions.get(qid)
@@ -433,7 +444,8 @@ class TeamNote:
 @dataclass(frozen=True)
 class MetricRow:
     question_id: str
-    metric: str  # the question text
+    metric: str  # the public name (statements' metric_labels, else the question text)
+    question_text: str
     unit: str
     status: str  # answered | not_answered | not_applicable
     value: int | float | None
@@ -505,10 +517,20 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _metric_row(
-    question: Question, answer: AnswerData | None, previous: AnswerData | None, compare: bool, withheld: bool
+    question: Question,
+    label: str,
+    answer: AnswerData | None,
+    previous: AnswerData | None,
+    compare: bool,
+    withheld: bool,
 ) -> MetricRow:
     previous_value = _number(previous) if compare else None
-    common = {"question_id": question.id, "metric": question.text.get(), "unit": question.unit or ""}
+    common = {
+        "question_id": question.id,
+        "metric": label,
+        "question_text": question.text.get(),
+        "unit": question.unit or "",
+    }
     comment = answer.comment if answer is not None else ""
     if answer is not None and answer.not_applicable:
         return MetricRow(
@@ -566,7 +588,7 @@ def _metric_row(
 
 def _metric_notes(row: MetricRow) -> list[TeamNote]:
     def note(kind: str, detail: str = "") -> TeamNote:
-        return TeamNote("outcomes", kind, row.question_id, row.metric, detail=detail)
+        return TeamNote("outcomes", kind, row.question_id, row.question_text, detail=detail)
 
     if row.status == "not_applicable":
         return [note("metric_not_applicable", row.justification)]
@@ -682,8 +704,8 @@ def build_transparency_draft(
         for public in texts:
             by_topic.setdefault(entry.topic, []).append(PublicStatement(question.id, public))
         if uncovered:
-            labels = "; ".join(display_value(question, v) for v in uncovered)
-            notes[part].append(TeamNote(part, "no_statement", question.id, text, labels))
+            missing = uncovered if question.type is AnswerType.MULTI else uncovered[0]
+            notes[part].append(TeamNote(part, "no_statement", question.id, text, display_value(question, missing)))
         elif not covered:
             notes[part].append(TeamNote(part, "below_threshold", question.id, text, shown))
 
@@ -708,12 +730,19 @@ def build_transparency_draft(
             continue
         previous = previous_answers.get(question.id) if previous_answers else None
         row = _metric_row(
-            question, answers.get(question.id), previous, previous_answers is not None, question.id in withheld
+            question,
+            catalogue.metric_label(question, language),
+            answers.get(question.id),
+            previous,
+            previous_answers is not None,
+            question.id in withheld,
         )
         metrics.append(row)
         notes["outcomes"].extend(_metric_notes(row))
         if row.comment.strip():
-            notes["outcomes"].append(TeamNote("outcomes", "comment", row.question_id, row.metric, detail=row.comment))
+            notes["outcomes"].append(
+                TeamNote("outcomes", "comment", row.question_id, row.question_text, detail=row.comment)
+            )
     for issue in issues:
         qid = issue.question_ids[0]
         notes["outcomes"].append(

@@ -8,18 +8,20 @@ decided by :meth:`dd_toolkit.engine.registry.Content.scored`, the one rule for b
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from dd_toolkit.engine.content import AnswerData, Profile
-from dd_toolkit.engine.registry import Content
+from dd_toolkit.engine.registry import Content, Scored
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
 from dd_toolkit.engine.snapshot import answer_from, profile_from
-from dd_toolkit.records.assessments import answers_of, profile_of, submission_of
+from dd_toolkit.records.assessments import answers_of, profile_of
 from dd_toolkit.records.models import Assessment, Organisation, Submission, SubmissionRecord
-from dd_toolkit.records.submissions import record_of
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,64 @@ class AssessmentView:
     record: SubmissionRecord | None = None
 
 
+@dataclass(frozen=True)
+class _Frozen:
+    """What a submission's record decodes to; it never changes, so a worker keeps it."""
+
+    content: Content  # held, so that its id() in the key is not reused while the entry lives
+    organisation_name: str
+    profile: Profile
+    answers: Mapping[str, AnswerData]
+    scored: Scored
+
+
+# The decoded frozen submissions a worker keeps, most recently read last: a page of a submitted
+# assessment then skips decoding its answers and score card. A few hundred kilobytes each.
+FROZEN_CACHE_SIZE = 64
+_frozen: OrderedDict[tuple[int, int, str], _Frozen] = OrderedDict()
+_frozen_lock = threading.Lock()
+
+# The record's large JSON columns: read only when the decoded record is not kept already.
+_RECORD_JSON = (SubmissionRecord.score_card, SubmissionRecord.answers, SubmissionRecord.benchmark_entry)
+
+
+def _submission_and_record(db: Session, assessment_id: int) -> tuple[Submission | None, SubmissionRecord | None]:
+    """The submission of an assessment and its decoded record, in one query, without the
+    snapshot text or the record's JSON columns (loaded on first use)."""
+    row = db.exec(
+        select(Submission, SubmissionRecord)
+        .outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+        .where(Submission.assessment_id == assessment_id)
+        .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in _RECORD_JSON))
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _decoded(content: Content, submission: Submission, record: SubmissionRecord) -> _Frozen:
+    # The snapshot's SHA-256 names the frozen content; the content object, the methodologies
+    # that read it (a reloaded or test content is another object).
+    key = (id(content), submission.id, submission.sha256)
+    with _frozen_lock:
+        found = _frozen.get(key)
+        if found is not None and found.content is content:
+            _frozen.move_to_end(key)
+            return found
+    profile = profile_from(record)
+    answers = {qid: answer_from(fields) for qid, fields in record.answers.items()}
+    scored = content.scored(profile, answers, record.score_card)
+    found = _Frozen(content, record.organisation_name, profile, answers, scored)
+    with _frozen_lock:
+        _frozen[key] = found
+        while len(_frozen) > FROZEN_CACHE_SIZE:
+            _frozen.popitem(last=False)
+    return found
+
+
 def read_assessment(db: Session, content: Content, assessment: Assessment) -> AssessmentView:
-    submission = submission_of(db, assessment.id)
-    record = record_of(db, submission.id) if submission is not None else None
+    submission, record = _submission_and_record(db, assessment.id)
     if record is not None:
-        profile = profile_from(record)
-        answers = {qid: answer_from(fields) for qid, fields in record.answers.items()}
-        scored = content.scored(profile, answers, record.score_card)
-        name = record.organisation_name
+        frozen = _decoded(content, submission, record)
+        profile, answers, scored, name = frozen.profile, frozen.answers, frozen.scored, frozen.organisation_name
     else:
         org = db.get(Organisation, assessment.organisation_id)
         profile, answers, name = profile_of(org), answers_of(db, assessment.id), org.name

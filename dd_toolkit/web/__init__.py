@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
-from flask_babel import Babel
+from flask import Flask, g, render_template, request
+from flask_babel import Babel, get_translations
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -81,7 +81,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_login(app: Flask) -> None:
-    from dd_toolkit.records.models import User
     from dd_toolkit.web.api.tokens import user_from_request
 
     login_manager.init_app(app)
@@ -93,7 +92,10 @@ def _init_login(app: Flask) -> None:
     def _load_user(user_id: str):
         if request.blueprint in authz.TOKEN_BLUEPRINTS:
             return None  # the API knows only its bearer tokens, never a browser session
-        user = db.session().get(User, int(user_id))
+        try:
+            user = authz.load_user(db.session(), int(user_id))
+        except ValueError:
+            return None
         return user if user is not None and user.active else None
 
     @login_manager.request_loader
@@ -111,9 +113,32 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.globals["display_value"] = display_value
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    _install_gettext(app)
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page(code))
+
+
+def _request_translations():
+    """The request's catalog, looked up once per request: Flask-Babel resolves the domain and
+    the locale again at every call, and a page makes a hundred of them."""
+    if not g:
+        return get_translations()  # outside an app context: Flask-Babel's null catalog
+    try:
+        return g._dd_translations
+    except AttributeError:
+        translations = g._dd_translations = get_translations()
+        return translations
+
+
+def _install_gettext(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+    )
 
 
 def _error_page(code: int):

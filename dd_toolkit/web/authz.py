@@ -12,9 +12,9 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, g, redirect, request, url_for
 from flask_login import current_user
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from dd_toolkit.records.models import (
     ApiToken,
@@ -60,6 +60,18 @@ def policy(action: Action) -> Callable[[F], F]:
         return view
 
     return mark
+
+
+def load_user(session: Session, user_id: int) -> User | None:
+    """An account with its memberships, in one query: every signed-in page needs both."""
+    rows = session.exec(
+        select(User, Membership).outerjoin(Membership, Membership.user_id == User.id).where(User.id == user_id)
+    ).all()
+    if not rows:
+        return None
+    user = rows[0][0]
+    user._dd_memberships = [membership for _user, membership in rows if membership is not None]  # type: ignore[attr-defined]
+    return user
 
 
 def memberships(user: User) -> list[Membership]:
@@ -160,4 +172,18 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _authz_helpers():
-        return {"can": lambda action, target=None: can(current_user, Action(action), target)}
+        return {"can": lambda action, target=None: can(current_user, Action(action), target), "nav": navigation}
+
+
+# The route-level actions the site navigation shows links for (templates/base.html).
+NAV_ACTIONS = (Action.COMPANY, Action.PLATFORM_ADMIN, Action.REVIEW, Action.API_TOKENS, Action.BENCHMARK_VIEW)
+
+
+def navigation() -> dict[str, bool]:
+    """What the current user may reach from the navigation, decided once per request."""
+    user = current_user._get_current_object()
+    key = user.get_id() if user.is_authenticated else None  # signing in or out mid-request changes it
+    cached = g.get("_dd_navigation")
+    if cached is None or cached[0] != key:
+        cached = g._dd_navigation = (key, {str(action): can(user, action) for action in NAV_ACTIONS})
+    return cached[1]

@@ -68,7 +68,7 @@ Condition = All | Any_ | Not | Leaf
 
 # The named conditions in force while content is parsed (name -> YAML form or parsed tree),
 # and the names being expanded right now (to report cycles).
-_NAMED: ContextVar[Mapping[str, Any]] = ContextVar("named_conditions", default={})
+_NAMED: ContextVar[Mapping[str, Any] | None] = ContextVar("named_conditions", default=None)
 _EXPANDING: ContextVar[tuple[str, ...]] = ContextVar("expanding_conditions", default=())
 
 
@@ -98,7 +98,7 @@ def parse_named_conditions(definitions: Mapping[str, Any]) -> dict[str, Conditio
 def _expand(name: Any) -> Condition:
     if not isinstance(name, str):
         raise ConditionError(f"'condition' must name a condition, not {name!r}")
-    definitions = _NAMED.get()
+    definitions = _NAMED.get() or {}
     if name not in definitions:
         known = ", ".join(sorted(definitions)) or "none are defined"
         raise ConditionError(f"unknown named condition '{name}' (known: {known})")

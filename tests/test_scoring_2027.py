@@ -393,7 +393,7 @@ def cases(draw):
     return profile, answers, chosen
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cases())
 def test_marking_questions_not_applicable_never_raises_the_band(case):
     profile, answers, chosen = case
@@ -406,7 +406,10 @@ def test_marking_questions_not_applicable_never_raises_the_band(case):
         assert after.overall <= before.overall + 1e-9
     if before.coverage is not None and after.coverage is not None:
         assert after.coverage <= before.coverage + 1e-9
-    assert {i.question_id for i in after.not_applicable if i.follows_from is None} == set(chosen)
+    # Each one is listed for reviewers (with what it follows from when its gate was marked too).
+    listed = {i.question_id: i.follows_from for i in after.not_applicable}
+    assert set(chosen) <= set(listed)
+    assert all(source in chosen for source in listed.values() if source is not None)
 
 
 def test_marking_not_applicable_could_raise_the_band_under_2026_1():

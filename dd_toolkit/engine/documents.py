@@ -4,15 +4,24 @@ in every export format, built the same way for the web pages and the command lin
 Markdown comes from the templates in ``reports/``; HTML is that Markdown rendered and
 sanitised, inside ``reports/document.html.j2`` with a one-page summary of the results; the PDF
 is WeasyPrint's rendering of that HTML.
+
+Rendering a PDF takes a second or two, so a caller may pass a :class:`PdfStore`: the PDF of a
+document is then kept under the SHA-256 of its HTML, and an unchanged document is rendered
+once. The web app keeps them in the instance folder (:class:`FolderStore`) and renders the
+documents of an assessment once more when it is submitted.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import jinja2
 from markupsafe import Markup
@@ -169,20 +178,93 @@ def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
     )
 
 
-def _document(inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: str) -> Document:
+class PdfStore(Protocol):
+    """Where rendered PDFs are kept, by the SHA-256 key of what they were rendered from."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+class FolderStore:
+    """PDFs kept as files in one folder, ``<key>.pdf``, written atomically (concurrent workers
+    at most render the same file twice). It keeps the ``limit`` most recently written files."""
+
+    def __init__(self, folder: Path, limit: int = 500):
+        self.folder = Path(folder)
+        self.limit = limit
+
+    def _path(self, key: str) -> Path:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError("a store key is a SHA-256 in lowercase hex")
+        return self.folder / f"{key}.pdf"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, self._path(key))
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self._prune()
+
+    def _prune(self) -> None:
+        files = list(self.folder.glob("*.pdf"))
+        if len(files) <= self.limit:
+            return
+        by_age = sorted(files, key=lambda path: path.stat().st_mtime)
+        for path in by_age[: len(files) - self.limit]:
+            path.unlink(missing_ok=True)
+
+
+def _renderer_version() -> str:
+    from weasyprint import __version__
+
+    return f"weasyprint {__version__}"
+
+
+def pdf_key(html: str) -> str:
+    """The key of the PDF of ``html``: its SHA-256, with the renderer's version."""
+    return hashlib.sha256(f"{_renderer_version()}\n{html}".encode()).hexdigest()
+
+
+def _pdf(html: str, store: PdfStore | None) -> bytes:
+    if store is None:
+        return pdf_from_html(html)
+    key = pdf_key(html)
+    data = store.get(key)
+    if data is None:
+        data = pdf_from_html(html)
+        store.put(key, data)
+    return data
+
+
+def _document(
+    inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: str, store: PdfStore | None = None
+) -> Document:
     filename = f"{stem}-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
     if fmt == "md":
         data = markdown_text.encode()
     elif fmt == "html":
         data = _html(inputs, title, markdown_text).encode()
     elif fmt == "pdf":
-        data = pdf_from_html(_html(inputs, title, markdown_text))
+        data = _pdf(_html(inputs, title, markdown_text), store)
     else:
         raise ValueError(f"unknown format {fmt}")
     return Document(data, FORMATS[fmt], filename)
 
 
-def action_plan_document(inputs: Inputs, fmt: str) -> Document:
+def action_plan_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
+    """The action plan as ``fmt``; a PDF comes from ``store`` when its HTML is unchanged."""
     plan = action_plan(inputs)
     if fmt == "csv":
         return Document(
@@ -190,10 +272,12 @@ def action_plan_document(inputs: Inputs, fmt: str) -> Document:
             FORMATS["csv"],
             f"action-plan-{slug(inputs.organisation_name)}-{inputs.cycle}.csv",
         )
-    return _document(inputs, "action-plan", "Action plan", action_plan_markdown(inputs, plan), fmt)
+    return _document(inputs, "action-plan", "Action plan", action_plan_markdown(inputs, plan), fmt, store)
 
 
-def transparency_document(inputs: Inputs, fmt: str) -> Document:
+def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
+    """The transparency section as ``fmt``; a PDF comes from ``store`` when its HTML is unchanged."""
     if fmt == "csv":
         raise ValueError("the transparency section exports as md, html or pdf")
-    return _document(inputs, "transparency", "Transparency report: child safety", transparency_markdown(inputs), fmt)
+    title = "Transparency report: child safety"
+    return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store)

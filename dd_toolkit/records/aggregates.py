@@ -174,34 +174,74 @@ def _page_of(data: dict) -> dict:
 #
 # Beside each report (kinds INDICATOR_NAMES and INDICATORS) an index (kind INDICATOR_INDEX) records
 # what it counts: the submission counted for each institution, how many institutions each service
-# type group has, the ids of the institutions named in each list of names (in the list's order),
-# and the shape every counted submission shares (its indicator and component keys and labels, in
-# order). When every counted submission has that shape, a report is the sum of each institution's
-# own report (counts added, names merged in institution order), so a new submission changes it by
-# removing what its institution's previous submission added and adding its own. Anything else
-# (another format, mixed shapes, many changes at once) is recomputed.
+# type group has and how many of them report each indicator and component, and the ids of the
+# institutions named in each list of names, in the list's order. A new submission then changes a
+# report by what its institution's previous submission added being taken away and its own being
+# added, each worked out by the engine itself (:func:`_share`).
+#
+# That holds while every counted submission words an indicator or component the same way and lists
+# an indicator's components all or not at all, in one order (one methodology), and while a
+# submission brings no indicator or component new to a group it joins: then the keys, labels and
+# order of every group stay what a recompute gives. Anything else is recomputed: another format of
+# the index, a mixed cycle, many changes at once.
 
 INDICATOR_INDEX = "indicator_index"
 INDEX_FORMAT = 1
 # More institutions changed than this since the report was stored: recompute it instead.
 DELTA_LIMIT = 50
+_PROBE = -1  # the organisation id of the stand-in institution of _share (real ids are positive)
 
 
 class _Recompute(Exception):
     """The stored report cannot be updated by a delta."""
 
 
-def _signature(row: Addressed) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (f"{o.indicator_id}/{o.component_id}" if o.component_id else o.indicator_id, o.label)
-        for o in row.outcomes
-        if o.indicator_id in INDICATOR_IDS
+def _key(outcome: Outcome) -> str:
+    return f"{outcome.indicator_id}/{outcome.component_id}" if outcome.component_id else outcome.indicator_id
+
+
+def _layout(row: Addressed) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The labels of a submission's indicator and component keys, and each indicator's components."""
+    labels: dict[str, str] = {}
+    components: dict[str, list[str]] = {}
+    for outcome in row.outcomes:
+        if outcome.indicator_id in INDICATOR_IDS:
+            labels[_key(outcome)] = outcome.label
+            if outcome.component_id:
+                components.setdefault(outcome.indicator_id, []).append(_key(outcome))
+    return labels, components
+
+
+def _groups_of(row: Addressed) -> list[str]:
+    return list(dict.fromkeys(("all", *row.service_types)))
+
+
+def _own_report(cycle: int, *rows: Addressed) -> dict[str, list[dict]]:
+    """The counts, by group, of the report of these submissions (of one jurisdiction) alone."""
+    return next(iter(indicator_reports(cycle, rows).values())).to_dict()["by_service_type"]
+
+
+def _share(cycle: int, row: Addressed, group: str, counts: list[dict]) -> dict[str, dict]:
+    """What one institution's submission adds to each count of ``group`` (whose keys are those of
+    ``counts``), by key: the engine's report of it beside a stand-in institution that reports every
+    key of the group (and meets none), less the stand-in's own report."""
+    outcomes = []
+    for count in counts:
+        indicator_id, _, component_id = count["key"].partition("/")
+        outcomes.append(
+            Outcome(indicator_id=indicator_id, component_id=component_id, label=count["label"], met=False, applies=True)
+        )
+    probe = Addressed(
+        jurisdiction=row.jurisdiction,
+        organisation_id=_PROBE,
+        version=1,
+        organisation_name="",
+        service_types=() if group == "all" else (group,),
+        outcomes=tuple(outcomes),
     )
-
-
-def _own_report(cycle: int, row: Addressed) -> dict:
-    """What one institution's submission adds to a report: the report of it alone."""
-    return next(iter(indicator_reports(cycle, [row]).values())).to_dict()
+    both = {c["key"]: c for c in _own_report(cycle, row, probe)[group]}
+    alone = {c["key"]: c for c in _own_report(cycle, probe)[group]}
+    return {key: {k: v - alone[key][k] if _is_count(v) else v for k, v in count.items()} for key, count in both.items()}
 
 
 def _latest(rows: Iterable[tuple[int, Addressed]]) -> dict[str, dict[int, tuple[int, Addressed]]]:
@@ -219,35 +259,45 @@ def _indexes(cycle: int, rows: list[tuple[int, Addressed]], names: dict[str, dic
     own: dict[int, dict] = {}  # a submission addressed to several jurisdictions is worked out once
     indexes = {}
     for jurisdiction, counted in _latest(rows).items():
-        index = {
-            "format": INDEX_FORMAT,
-            "counted": {str(org): counted[org][0] for org in sorted(counted)},
-            "groups": {},
-            "ids": {},
-            "shape": None,
-        }
+        index = {"format": INDEX_FORMAT, "counted": {str(org): counted[org][0] for org in sorted(counted)}}
         indexes[jurisdiction] = index
-        signatures = {_signature(row) for _, row in counted.values()}
-        if len(signatures) != 1:
-            continue  # mixed shapes: this report is always recomputed
-        data = names[jurisdiction]
+        labels: dict[str, set[str]] = {}
+        components: dict[str, set[tuple[str, ...]]] = {}
         groups: dict[str, int] = {}
-        ids = {group: [[] for _ in counts] for group, counts in data["by_service_type"].items()}
+        present: dict[str, dict[str, int]] = {}
+        ids: dict[str, dict[str, list[int]]] = {}
         for org in sorted(counted):
             sid, row = counted[org]
-            for group in ("all", *row.service_types):
-                groups[group] = groups.get(group, 0) + 1
+            row_labels, row_components = _layout(row)
+            for key, label in row_labels.items():
+                labels.setdefault(key, set()).add(label)
+            for indicator_id, keys in row_components.items():
+                components.setdefault(indicator_id, set()).add(tuple(keys))
             if sid not in own:
                 own[sid] = _own_report(cycle, row)
-            for group, counts in own[sid]["by_service_type"].items():
-                for met_ids, count in zip(ids[group], counts, strict=True):
-                    met_ids.extend([org] * len(count["companies"]))
-        aligned = all(
-            [len(c["companies"]) for c in counts] == [len(met_ids) for met_ids in ids[group]]
-            for group, counts in data["by_service_type"].items()
+            for group in _groups_of(row):
+                groups[group] = groups.get(group, 0) + 1
+                mine = present.setdefault(group, {})
+                for key in row_labels:
+                    mine[key] = mine.get(key, 0) + 1
+                named = ids.setdefault(group, {})
+                for count in own[sid][group]:
+                    named.setdefault(count["key"], []).extend([org] * len(count["companies"]))
+        report = names[jurisdiction]["by_service_type"]
+        consistent = (
+            all(len(found) == 1 for found in labels.values())
+            and all(len(found) == 1 for found in components.values())
+            and set(groups) == set(report)
+            and all({c["key"] for c in report[g]} == set(present[g]) for g in groups)
+            and all(len(ids[g].get(c["key"], ())) == len(c["companies"]) for g in groups for c in report[g])
         )
-        if aligned and set(groups) == set(ids):
-            index.update(groups=groups, ids=ids, shape=[list(pair) for pair in signatures.pop()])
+        if consistent:
+            index.update(
+                groups={g: groups[g] for g in report},
+                present={g: {c["key"]: present[g][c["key"]] for c in report[g]} for g in report},
+                ids={g: {c["key"]: ids[g].get(c["key"], []) for c in report[g]} for g in report},
+            )
+        index["consistent"] = consistent
     return indexes
 
 
@@ -266,7 +316,7 @@ def _update(db: Session, cycle: int, jurisdiction: str) -> bool:
     index_id, index, marker = db.execute(
         sa.select(table.c.id, table.c.payload, table.c.source_marker).where(*where).with_for_update()
     ).one()
-    if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT or index.get("shape") is None:
+    if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT or not index.get("consistent"):
         return False
     latest = db.connection().execute(
         sa.select(SubmissionRecord.organisation_id, SubmissionRecord.version, SubmissionRecord.submission_id)
@@ -292,13 +342,12 @@ def _update(db: Session, cycle: int, jurisdiction: str) -> bool:
     data = stored[INDICATOR_NAMES][1]
     sids = {counted[org] for org in changed if org in counted} | {truth[org][1] for org in changed if org in truth}
     rows = dict(_addressed(db, cycle, [jurisdiction], submission_ids=sids))
-    shape = tuple(tuple(pair) for pair in index["shape"])
     try:
         for org in changed:
             if org in counted:
-                _apply(cycle, data, index, rows[counted[org]], shape, -1)
+                _apply(cycle, data, index, rows[counted[org]], -1)
             if org in truth:
-                _apply(cycle, data, index, rows[truth[org][1]], shape, +1)
+                _apply(cycle, data, index, rows[truth[org][1]], +1)
     except (_Recompute, KeyError):
         return False
     index["counted"] = {str(org): truth[org][1] for org in sorted(truth)}
@@ -319,58 +368,80 @@ def _is_count(value: object) -> bool:
     return type(value) is int  # not a bool, a name or a list
 
 
-def _apply(cycle: int, data: dict, index: dict, row: Addressed, shape: tuple, sign: int) -> None:
-    """Add (``sign`` 1) or remove (-1) one institution's submission to or from a stored report
+def _fits(counts: list[dict], row: Addressed) -> bool:
+    """Whether a submission words its keys as the report does and lists each indicator's
+    components as the report does (all of them, in its order) or not at all."""
+    labels = {c["key"]: c["label"] for c in counts}
+    components: dict[str, list[str]] = {}
+    for count in counts:
+        if "/" in count["key"]:
+            components.setdefault(count["key"].split("/")[0], []).append(count["key"])
+    row_labels, row_components = _layout(row)
+    return all(labels.get(key) == label for key, label in row_labels.items()) and all(
+        components.get(indicator_id) == keys for indicator_id, keys in row_components.items()
+    )
+
+
+def _apply(cycle: int, data: dict, index: dict, row: Addressed, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) one institution's submission to or from a stored report
     and its index, in place."""
-    if _signature(row) != shape:
-        raise _Recompute
     org = row.organisation_id
     everyone = data["organisation_ids"]
     at = bisect.bisect_left(everyone, org)
-    present = at < len(everyone) and everyone[at] == org
-    if present == (sign > 0):
+    if (at < len(everyone) and everyone[at] == org) == (sign > 0):
         raise _Recompute
     if sign > 0:
         everyone.insert(at, org)
     else:
         del everyone[at]
     data["institutions"] += sign
-    groups, ids, report = index["groups"], index["ids"], data["by_service_type"]
-    for group in ("all", *row.service_types):
-        groups[group] = groups.get(group, 0) + sign
-    for group, counts in _own_report(cycle, row)["by_service_type"].items():
-        if group not in report:
+    report, groups, present, ids = data["by_service_type"], index["groups"], index["present"], index["ids"]
+    if sign > 0 and "all" in report and not _fits(report["all"], row):
+        raise _Recompute
+    keys = list(_layout(row)[0])
+    for group in _groups_of(row):
+        counts = report.get(group)
+        if counts is None:  # the first institution of this group: its report alone
             if sign < 0:
                 raise _Recompute
-            report[group] = [
-                {k: 0 if _is_count(v) else [] if k == "companies" else v for k, v in count.items()} for count in counts
-            ]
-            ids[group] = [[] for _ in counts]
-        if [c["key"] for c in report[group]] != [c["key"] for c in counts]:
-            raise _Recompute
-        for count, into, met_ids in zip(counts, report[group], ids[group], strict=True):
-            for key, value in count.items():
+            report[group] = _own_report(cycle, row)[group]
+            groups[group] = 1
+            present[group] = {c["key"]: 1 for c in report[group]}
+            ids[group] = {c["key"]: [org] * len(c["companies"]) for c in report[group]}
+            continue
+        if not set(keys) <= {c["key"] for c in counts}:
+            raise _Recompute  # a key new to the group: the others may count in it too
+        share = _share(cycle, row, group, counts)
+        for count in counts:
+            part, named = share[count["key"]], ids[group][count["key"]]
+            for name, value in part.items():
                 if _is_count(value):
-                    into[key] += sign * value
-            for name in count["companies"]:
+                    count[name] += sign * value
+            for name in part["companies"]:
                 if sign > 0:
-                    at = bisect.bisect_right(met_ids, org)
-                    met_ids.insert(at, org)
-                    into["companies"].insert(at, name)
+                    at = bisect.bisect_right(named, org)
+                    named.insert(at, org)
+                    count["companies"].insert(at, name)
                     continue
-                at = bisect.bisect_left(met_ids, org)
-                if at == len(met_ids) or met_ids[at] != org or into["companies"][at] != name:
+                at = bisect.bisect_left(named, org)
+                if at == len(named) or named[at] != org or count["companies"][at] != name:
                     raise _Recompute
-                del met_ids[at], into["companies"][at]
-    for group in [g for g, n in groups.items() if n <= 0]:
-        del groups[group]
-        report.pop(group, None)
-        ids.pop(group, None)
-    if set(groups) != set(report):
-        raise _Recompute
+                del named[at], count["companies"][at]
+        groups[group] += sign
+        for key in keys:
+            present[group][key] += sign
+        if groups[group] == 0:  # its last institution left
+            del report[group], groups[group], present[group], ids[group]
+            continue
+        gone = {key for key, n in present[group].items() if n == 0}  # reported by no one any more
+        if gone:
+            report[group] = [c for c in counts if c["key"] not in gone]
+            for key in gone:
+                del present[group][key], ids[group][key]
     order = ["all"] + sorted(g for g in report if g != "all")
     data["by_service_type"] = {g: report[g] for g in order}
     index["groups"] = {g: groups[g] for g in order}
+    index["present"] = {g: present[g] for g in order}
     index["ids"] = {g: ids[g] for g in order}
 
 

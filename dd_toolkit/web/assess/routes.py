@@ -47,6 +47,7 @@ from dd_toolkit.web.assess.forms import (
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.orgs.routes import current_organisation
+from dd_toolkit.web.outputs.store import render_documents_after_response
 
 bp = Blueprint("assess", __name__, url_prefix="/assessments")
 
@@ -351,6 +352,7 @@ def submit_assessment(assessment_id: int):
             flash(str(exc), "error")
         else:
             flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
+            render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
         _org, _rows, _answers, state = _state(assessment)
     return render_template(

@@ -46,6 +46,7 @@ from dd_toolkit.web.outputs.forms import (
     TrackingForm,
     TransparencyForm,
 )
+from dd_toolkit.web.outputs.store import document_store
 
 bp = Blueprint("outputs", __name__, url_prefix="/assessments")
 
@@ -170,7 +171,7 @@ def action_plan_export(assessment_id: int, fmt: str):
     if fmt not in PLAN_FORMATS:
         abort(404)
     assessment = load_assessment(assessment_id)
-    return _download(action_plan_document(_inputs(assessment), fmt))
+    return _download(action_plan_document(_inputs(assessment), fmt, document_store()))
 
 
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
@@ -281,4 +282,4 @@ def transparency_export(assessment_id: int, fmt: str):
     if fmt not in TRANSPARENCY_FORMATS:
         abort(404)
     assessment = load_assessment(assessment_id)
-    return _download(transparency_document(_inputs(assessment), fmt))
+    return _download(transparency_document(_inputs(assessment), fmt, document_store()))

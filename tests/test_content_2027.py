@@ -394,3 +394,28 @@ def test_2026_1_exports_still_parse_against_the_new_bank(bank, path):
     parsed = parse_document(path.read_bytes(), bank)
     assert parsed.answers
     assert set(parsed.answers) <= set(bank.questions)
+
+
+def _draft_with_not_applicable(questionnaire_version: str) -> str:
+    import json
+
+    data = json.loads((EXPORTS / "2026.1-kitechat-draft-2026.json").read_text(encoding="utf-8"))
+    assert "submission" not in data
+    data["assessment"]["questionnaires"]["hrdd"] = questionnaire_version
+    data["answers"]["hrdd.act.csam_identification"].update(
+        value=None, not_applicable=True, justification="We thought it did not apply."
+    )
+    return json.dumps(data)
+
+
+def test_not_applicable_given_under_2026_1_on_a_now_core_question_still_imports(bank):
+    parsed = parse_document(_draft_with_not_applicable("2026.1"), bank)
+    answer = parsed.answers["hrdd.act.csam_identification"]
+    assert answer.not_applicable and answer.justification == "We thought it did not apply."
+
+
+def test_not_applicable_on_a_core_question_is_refused_under_the_current_version(bank):
+    from dd_toolkit.engine.portable import ImportError_
+
+    with pytest.raises(ImportError_, match="cannot be marked not applicable"):
+        parse_document(_draft_with_not_applicable(bank.versions()["hrdd"]), bank)

@@ -216,11 +216,22 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
                 "the SHA-256 recorded at submission: it was changed after submission."
             )
     answers: dict[str, AnswerData] = {}
+    current = bank.versions()
     for qid, item in doc.answers.items():
         question = bank.questions.get(qid)
         if question is None:
             problems.append(f"answers.{qid}: no such question in this installation's question bank")
             continue
+        module = bank.module_of[qid].id
+        if (
+            item.not_applicable
+            and not question.allow_not_applicable
+            and doc.assessment.questionnaires.get(module) not in (None, current[module])
+        ):
+            # A core question that refuses "not applicable" since a later version: the answer
+            # given under the file's version is carried as it was (a newer methodology scores
+            # it as not in place), so old files and frozen submissions still load.
+            question = question.model_copy(update={"allow_not_applicable": True})
         try:
             answers[qid] = build_answer(
                 question,

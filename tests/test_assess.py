@@ -145,12 +145,13 @@ def test_not_applicable_needs_justification(client, forms, company, make, sessio
     assessment = make.assessment(org, admin)
     url = POLICY.format(id=assessment.id)
     response = forms.post(
-        url, {"mini-policy-owner-not_applicable": "y", "mini-policy-owner-base_version": "0", "save": "Save"}
+        url, {"mini-policy-exists-not_applicable": "y", "mini-policy-exists-base_version": "0", "save": "Save"}
     )
     assert response.status_code == 422
     assert "Say why this question does not apply to you." in response.get_data(as_text=True)
     assert answers_of(session, assessment.id) == {}
-    ok = forms.post(
+    # The owner question is critical, so core: it refuses "not applicable" even with a reason.
+    core = forms.post(
         url,
         {
             "mini-policy-owner-not_applicable": "y",
@@ -159,8 +160,23 @@ def test_not_applicable_needs_justification(client, forms, company, make, sessio
             "save": "Save",
         },
     )
+    assert core.status_code == 422
+    assert answers_of(session, assessment.id) == {}
+    # ... and its form offers no "not applicable" control at all.
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="mini-policy-owner-not_applicable"' not in page
+    assert 'name="mini-policy-exists-not_applicable"' in page
+    ok = forms.post(
+        url,
+        {
+            "mini-policy-exists-not_applicable": "y",
+            "mini-policy-exists-justification": "We have no staff.",
+            "mini-policy-exists-base_version": "0",
+            "save": "Save",
+        },
+    )
     assert ok.status_code == 302
-    saved = answers_of(session, assessment.id)["mini.policy.owner"]
+    saved = answers_of(session, assessment.id)["mini.policy.exists"]
     assert saved.not_applicable and saved.justification == "We have no staff." and saved.value is None
 
 

@@ -231,6 +231,24 @@ SCHEMAS: dict[str, Any] = {
             "questions": {"type": "array", "items": {"type": "object"}},
             "scored_questions": {"type": "integer"},
             "unanswered_questions": {"type": "integer"},
+            # Since methodology 2027.1; a card frozen before has none of these.
+            "band_before_cap": NULLABLE_STRING,
+            "capped_by": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The caps that lowered the overall band ('critical' or a cap id).",
+            },
+            "caps": {"type": "array", "items": {"type": "object"}, "description": "Every cap whose condition holds."},
+            "coverage": {
+                "type": ["number", "null"],
+                "description": "Share (0-1) of the applicable weight that is answered; not applicable is not answered.",
+            },
+            "confidence": {**NULLABLE_STRING, "description": "Confidence level from the answers' evidence strengths."},
+            "not_applicable": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Questions that apply but are marked not applicable, with the justification.",
+            },
         },
     },
     "Snapshot": {

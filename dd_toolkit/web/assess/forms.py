@@ -159,7 +159,7 @@ def read_answer(question: Question, subform: Form) -> AnswerData:
         meta = {k: subform[k].data for k in ("period_start", "period_end", "methodology")}
     if "evidence_strength" in subform:
         field = subform.evidence_strength
-        known = [choice[0] for choice in field.choices]
+        known = [choice.value for choice in field.choices]
         # The weakest strength, listed first, is what an answer without one means: not stored.
         if field.data in known[1:]:
             meta = {**(meta or {}), "evidence_strength": field.data}

@@ -62,11 +62,13 @@ def _summary(db, seed: int) -> list[tuple]:
     return rows
 
 
-def test_same_seed_gives_same_companies_in_two_databases(real_app, other_database_url, tmp_path):
+def test_same_seed_gives_same_companies_in_two_databases(real_app, other_database_url, tmp_path, monkeypatch):
     other_app = make_app(other_database_url, tmp_path, content=REPO_ROOT)
     summaries = []
     try:
-        for app in (real_app, other_app):
+        for app, parallel_from in ((real_app, 1000), (other_app, 1)):
+            # Frozen in this process, then by forked workers: the same companies either way.
+            monkeypatch.setattr(generated, "PARALLEL_FROM", parallel_from)
             with dbm.standalone_session(app.extensions["dd_engine"]) as db:
                 assert load_generated(db, app.extensions["dd_content"], 12, seed=3) == 12
                 summaries.append(_summary(db, 3))
@@ -247,6 +249,7 @@ def test_generated_submissions_store_exactly_what_submit_stores(real_app, monkey
     drafts at the same moment through :func:`submit` stores the same bytes."""
     content = real_app.extensions["dd_content"]
     bank, method = content.bank, content.current_methodology
+    monkeypatch.setattr(generated, "PARALLEL_FROM", 1)  # frozen by forked workers
     with dbm.standalone_session(real_app.extensions["dd_engine"]) as db:
         load_generated(db, content, 3, seed=7)
         orgs = _generated(db, 7)

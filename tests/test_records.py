@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pkgutil
 import subprocess
@@ -297,7 +298,7 @@ def _submit_step(make, session, cycle: int, latest: dict, step) -> None:
     latest[org.id] = assessment
 
 
-_cycles = iter(range(2030, 2100))
+_cycles = itertools.count(2030)  # a cycle of its own for each example
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

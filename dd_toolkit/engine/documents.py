@@ -18,7 +18,9 @@ import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,11 +79,78 @@ class Document:
     filename: str
 
 
+# What the documents of a submitted assessment derive from it (its action plan, its transparency
+# draft and that draft's Markdown), kept per worker: the frozen inputs come from the reader's
+# cache (dd_toolkit.records.reader), the same objects at every request, so an entry is reused
+# only while those very objects, and equal tracking, are what it was built from.
+DERIVED_CACHE_SIZE = 64
+_derived: OrderedDict[tuple, tuple[tuple, Any]] = OrderedDict()
+_derived_lock = threading.Lock()
+
+
+def _tracking_key(tracking: Mapping[str, Mapping[str, Any]]) -> tuple | None:
+    try:
+        key = tuple(sorted((item_id, tuple(sorted(row.items()))) for item_id, row in tracking.items()))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _memoised(kind: str, inputs: Inputs, objects: tuple, values: tuple | None, build: Callable[[], Any]) -> Any:
+    """``build()``, or what it built before from the same ``objects`` (by identity) and equal
+    ``values``; only for frozen inputs (a draft's card is new at every request)."""
+    if not inputs.frozen or values is None:
+        return build()
+    key = (kind, *(id(o) for o in objects), values)
+    with _derived_lock:
+        entry = _derived.get(key)
+        if entry is not None and all(a is b for a, b in zip(entry[0], objects, strict=True)):
+            _derived.move_to_end(key)
+            return entry[1]
+    result = build()
+    with _derived_lock:
+        _derived[key] = (objects, result)  # holding the objects keeps their ids from being reused
+        while len(_derived) > DERIVED_CACHE_SIZE:
+            _derived.popitem(last=False)
+    return result
+
+
+def _frozen_objects(inputs: Inputs) -> tuple:
+    return (inputs.content, inputs.method, inputs.profile, inputs.answers, inputs.card)
+
+
 def action_plan(inputs: Inputs) -> ActionPlan:
-    return build_action_plan(inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card)
+    return _memoised(
+        "plan",
+        inputs,
+        _frozen_objects(inputs),
+        (),
+        lambda: build_action_plan(inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card),
+    )
 
 
 def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> TransparencyDraft:
+    plan = plan or action_plan(inputs)
+    objects = (*_frozen_objects(inputs), plan, inputs.previous_answers)
+    values = (inputs.organisation_name, inputs.cycle, inputs.previous_cycle, _tracking_key(inputs.tracking))
+    if values[-1] is None:
+        values = None
+    return _memoised("draft", inputs, objects, values, lambda: _build_transparency_draft(inputs, plan))
+
+
+def draft_markdown(inputs: Inputs, draft: TransparencyDraft) -> str:
+    """The Markdown of a generated transparency draft."""
+    return _memoised(
+        "draft.md",
+        inputs,
+        (inputs.content, draft),
+        (),
+        lambda: render_transparency_markdown(report_environment(inputs.content.root), draft),
+    )
+
+
+def _build_transparency_draft(inputs: Inputs, plan: ActionPlan) -> TransparencyDraft:
     return build_transparency_draft(
         inputs.content.bank,
         inputs.method,
@@ -90,7 +159,7 @@ def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> Transp
         inputs.profile,
         inputs.answers,
         inputs.card,
-        plan or action_plan(inputs),
+        plan,
         previous_answers=inputs.previous_answers,
         previous_cycle=inputs.previous_cycle,
         tracking=inputs.tracking,
@@ -113,8 +182,7 @@ def transparency_markdown(inputs: Inputs) -> str:
     """The team's edited text when there is one, else the draft generated from the answers."""
     if inputs.transparency_markdown is not None:
         return inputs.transparency_markdown
-    env = report_environment(inputs.content.root)
-    return render_transparency_markdown(env, transparency_draft(inputs))
+    return draft_markdown(inputs, transparency_draft(inputs))
 
 
 def _summary(inputs: Inputs) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
+import os
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -282,6 +284,10 @@ def generate_companies(
 
 # Companies stored per transaction: each batch is a handful of multi-row inserts.
 BATCH = 100
+# From this many companies on, other processes answer, score and freeze the assessments (pure
+# work, most of the time) while this one stores them: one per core, at most WORKERS.
+PARALLEL_FROM = 200
+WORKERS = 2
 
 
 def load_generated(db: Session, content: Content, companies: int, seed: int = 0) -> int:
@@ -291,12 +297,75 @@ def load_generated(db: Session, content: Content, companies: int, seed: int = 0)
     taken = db.exec(select(Organisation.name)).all()
     cycles = (DEMO_CYCLE - 1, DEMO_CYCLE)
     generated = generate_companies(bank.taxonomy, companies, seed, taken)
-    with bulk_loading(db):
-        for start in range(0, len(generated), BATCH):
-            _store_batch(db, content, generated[start : start + BATCH], seed, cycles)
+    batches = [generated[start : start + BATCH] for start in range(0, len(generated), BATCH)]
+    with bulk_loading(db), _freezing(db, content, cycles, len(generated)) as freeze:
+        for batch, frozen in zip(batches, freeze(batches), strict=True):
+            _store_batch(db, content, batch, frozen, seed, cycles)
     # The stored benchmark and indicator reports are recomputed once, not after every submission.
     refresh_all(db, bank, content.current_methodology, bulk_load=True)
     return companies
+
+
+# What the processes that freeze assessments work with, set before they are forked.
+_FREEZING: tuple[Content, tuple[int, int]] | None = None
+
+
+@contextmanager
+def _freezing(db: Session, content: Content, cycles: tuple[int, int], companies: int):
+    """A function giving each batch's frozen assessments (:func:`_frozen`), in order: worked out
+    here, or by forked processes when there are many companies and more than one core."""
+    global _FREEZING
+    workers = min(WORKERS, os.cpu_count() or 1)
+    if companies < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda batches: (_frozen(content, cycles, batch) for batch in batches)
+        return
+    _FREEZING = (content, cycles)
+    engine = db.get_bind()
+    try:
+        # The children inherit the database engine but never use it (SQLAlchemy's advice for fork).
+        with multiprocessing.get_context("fork").Pool(workers, engine.dispose, (False,)) as pool:
+            yield lambda batches: pool.imap(_frozen_in_worker, batches)
+    finally:
+        _FREEZING = None
+
+
+def _frozen_in_worker(batch: Sequence[GeneratedCompany]) -> list[_Submitted]:
+    content, cycles = _FREEZING
+    return _frozen(content, cycles, batch)
+
+
+def _frozen(content: Content, cycles: tuple[int, int], companies: Sequence[GeneratedCompany]) -> list[_Submitted]:
+    """Each company's two assessments answered, scored once and frozen as :func:`submit` freezes
+    them (:func:`_freeze`), with the decoded record of each; pure, so it can run in another
+    process. The ids of the rows are filled in when they are stored."""
+    bank, method = content.bank, content.current_methodology
+    versions = bank.versions()
+    work = []
+    for company in companies:
+        profile = company.profile
+        created_at = utcnow()
+        for maturity, cycle in zip(company.maturities, cycles, strict=True):
+            who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
+                              profile.service_types, profile.features, profile.size_band,
+                              profile.under18_users, "", maturity)  # fmt: skip
+            answers = demo_answers(bank, profile, who, cycle)
+            # The answer columns as the database gives them back (JSON in, JSON out), which is
+            # what submit reads and scores.
+            stored = json.loads(json.dumps({qid: portable.answer_fields(a) for qid, a in answers.items()}))
+            item = _Submitted(company, cycle, stored, created_at)
+            _freeze(bank, method, item, versions, created_at)
+            item.record, item.outcomes = record_rows(
+                submission_id=0,
+                organisation_id=0,
+                cycle=cycle,
+                version=1,
+                methodology=method.key,
+                benchmark_consent=company.benchmark_consent,
+                submitted_at=item.submitted_at,
+                snapshot=item.snapshot,
+            )
+            work.append(item)
+    return work
 
 
 @contextmanager
@@ -341,6 +410,8 @@ class _Submitted:
     snapshot: str = ""
     sha256: str = ""
     submission_id: int = 0
+    record: dict | None = None  # the decoded record's columns, and its indicator outcomes
+    outcomes: list[dict] | None = None
 
 
 def _insert(db: Session, table: sa.Table, rows: list[dict], returning: bool = False) -> list[int]:
@@ -354,30 +425,26 @@ def _insert(db: Session, table: sa.Table, rows: list[dict], returning: bool = Fa
     return list(db.execute(statement, rows).scalars())
 
 
-def _store_batch(db: Session, content: Content, companies: Sequence[GeneratedCompany], seed: int, cycles) -> None:
-    """Store a batch of companies as :func:`create_organisation`, ``start_assessment``, saved
-    answers and :func:`submit` would, each step one multi-row insert, then commit.
+def _store_batch(
+    db: Session,
+    content: Content,
+    companies: Sequence[GeneratedCompany],
+    work: list[_Submitted],
+    seed: int,
+    cycles,
+) -> None:
+    """Store a batch of companies and their frozen assessments (``work``, from :func:`_frozen`)
+    as :func:`create_organisation`, ``start_assessment``, saved answers and :func:`submit` would,
+    each step one multi-row insert, then commit.
 
-    Each assessment is scored once and its snapshot built exactly as :func:`submit` builds it
+    Each assessment was scored once and its snapshot built exactly as :func:`submit` builds it
     (the same document, the same canonical JSON and hash); its decoded record comes from
     :func:`record_rows`, as :func:`store_record` stores it. ``tests/test_generated.py`` submits
     the same assessments through :func:`submit` and compares every stored byte."""
-    bank, method = content.bank, content.current_methodology
-    asean = set(bank.taxonomy.asean_countries)
-    versions = bank.versions()
+    method = content.current_methodology
+    asean = set(content.bank.taxonomy.asean_countries)
+    versions = content.bank.versions()
     now = utcnow()
-    work: list[_Submitted] = []
-    for company in companies:
-        profile = company.profile
-        for maturity, cycle in zip(company.maturities, cycles, strict=True):
-            who = DemoCompany(company.name, company.description, profile.hq_country, profile.countries,
-                              profile.service_types, profile.features, profile.size_band,
-                              profile.under18_users, "", maturity)  # fmt: skip
-            answers = demo_answers(bank, profile, who, cycle)
-            # The answer columns as the database gives them back (JSON in, JSON out), which is
-            # what submit reads and scores.
-            stored = json.loads(json.dumps({qid: portable.answer_fields(a) for qid, a in answers.items()}))
-            work.append(_Submitted(company, cycle, stored, now))
 
     org_ids = _insert(
         db,
@@ -428,14 +495,12 @@ def _store_batch(db: Session, content: Content, companies: Sequence[GeneratedCom
         item.assessment_id = assessment_id
         answer_rows.extend(
             {"assessment_id": assessment_id, "question_id": qid, "version": 1, "updated_by_id": None,
-             "updated_at": now, **fields}
+             "updated_at": item.created_at, **fields}
             for qid, fields in item.answers.items()
         )  # fmt: skip
     _insert(db, Answer.__table__, answer_rows)
 
-    # Submitting: score once, freeze, hash.
-    for item in work:
-        _freeze(bank, method, item, versions, now)
+    # Submitting: each was scored once, frozen and hashed by _frozen.
     db.execute(
         sa.update(Assessment.__table__)
         .where(Assessment.__table__.c.id == sa.bindparam("b_id"))
@@ -496,18 +561,8 @@ def _store_batch(db: Session, content: Content, companies: Sequence[GeneratedCom
     # The decoded records (store_record) and their indicator outcomes.
     records, outcomes = [], []
     for item in work:
-        values, found = record_rows(
-            submission_id=item.submission_id,
-            organisation_id=item.organisation_id,
-            cycle=item.cycle,
-            version=1,
-            methodology=method.key,
-            benchmark_consent=item.company.benchmark_consent,
-            submitted_at=item.submitted_at,
-            snapshot=item.snapshot,
-        )
-        records.append(values)
-        outcomes.extend(found)
+        records.append({**item.record, "submission_id": item.submission_id, "organisation_id": item.organisation_id})
+        outcomes.extend({**outcome, "submission_id": item.submission_id} for outcome in item.outcomes)
     _insert(db, SubmissionRecord.__table__, records)
     _insert(db, IndicatorOutcomeRecord.__table__, outcomes)
 
@@ -516,7 +571,7 @@ def _store_batch(db: Session, content: Content, companies: Sequence[GeneratedCom
     events = []
     for company in companies:
         org_id = org_of[company.index]
-        mine = [item for item in work if item.company is company]
+        mine = [item for item in work if item.company.index == company.index]
         events.append(_event(org_id, "organisation.create", "organisation", org_id, {"source": "generated"}, now))
         detail = {
             "seed": seed,

@@ -14,7 +14,6 @@ from dd_toolkit.engine.registry import Content
 from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import (
     AssessmentError,
-    answers_of,
     record,
 )
 from dd_toolkit.records.models import (
@@ -26,7 +25,7 @@ from dd_toolkit.records.models import (
     User,
     utcnow,
 )
-from dd_toolkit.records.reader import read_assessment
+from dd_toolkit.records.reader import frozen_answers, read_assessment
 from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
@@ -79,7 +78,7 @@ def inputs_for(
         answers=view.answers,
         card=view.card,
         frozen=view.frozen,
-        previous_answers=answers_of(db, previous.id) if previous else None,
+        previous_answers=frozen_answers(db, content, previous) if previous else None,
         previous_cycle=previous.cycle if previous else None,
         tracking={item_id: _tracking_dict(row) for item_id, row in tracking_of(db, assessment.id).items()},
         transparency_markdown=edit.markdown if edit else None,

@@ -113,3 +113,12 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
         submission=submission,
         record=record,
     )
+
+
+def frozen_answers(db: Session, content: Content, assessment: Assessment) -> Mapping[str, AnswerData]:
+    """The answers of a submitted assessment as frozen in its record (kept per worker, like
+    :func:`read_assessment`'s), or the answers as they are now when it has no record."""
+    submission, record = _submission_and_record(db, assessment.id)
+    if record is None:
+        return answers_of(db, assessment.id)
+    return _decoded(content, submission, record).answers

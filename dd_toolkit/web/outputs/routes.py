@@ -15,11 +15,11 @@ from dd_toolkit.engine.documents import (
     Inputs,
     action_plan,
     action_plan_document,
+    draft_markdown,
     transparency_document,
     transparency_draft,
 )
 from dd_toolkit.engine.render import markdown_html
-from dd_toolkit.engine.reports import render_transparency_markdown, report_environment
 from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.records.assessments import AssessmentError
 from dd_toolkit.records.models import ActionStatus, Organisation
@@ -238,7 +238,7 @@ def transparency_text(inputs: Inputs, *, plan: ActionPlan | None = None, draft: 
         return inputs.transparency_markdown
     if draft is None:
         draft = transparency_draft(inputs, plan)
-    return render_transparency_markdown(report_environment(inputs.content.root), draft)
+    return draft_markdown(inputs, draft)
 
 
 @bp.route("/<int:assessment_id>/transparency/preview", methods=["POST"])

@@ -1,0 +1,199 @@
+"""What keeps pages and documents fast without changing them (issue 9): a PDF rendered once
+per unchanged document and at submission, a frozen submission decoded once per worker, the
+signed-in user loaded with their memberships in one query, and the navigation decided once."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from dd_toolkit.engine import documents
+from dd_toolkit.records.models import ActionTracking, User
+from dd_toolkit.records.plans import inputs_for
+from dd_toolkit.records.reader import read_assessment
+from dd_toolkit.web import authz, create_app, db
+from dd_toolkit.web.outputs.store import render_documents
+
+from .conftest import make_app
+
+
+@pytest.fixture
+def company(make, auth):
+    org = make.organisation(name="Selat Streams")
+    admin = make.user(org)
+    auth.login(admin.email)
+    return org, admin
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """Every PDF rendering, replaced by a fast stand-in that records the HTML."""
+    seen: list[str] = []
+
+    def fake_pdf(html: str) -> bytes:
+        seen.append(html)
+        return b"%PDF-1.7 stand-in " + str(len(seen)).encode()
+
+    monkeypatch.setattr(documents, "pdf_from_html", fake_pdf)
+    return seen
+
+
+def gapped(make):
+    return {**make.complete_answers(), "mini.ops.live": "none"}
+
+
+def cache_files(app) -> list[Path]:
+    return sorted((Path(app.instance_path) / "document-cache").glob("*.pdf"))
+
+
+def test_an_unchanged_pdf_is_rendered_once_and_a_change_renders_it_again(app, client, company, make, session, renders):
+    org, admin = company
+    assessment = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    url = f"/assessments/{assessment.id}/action-plan.pdf"
+    first = client.get(url)
+    assert first.status_code == 200 and first.data.startswith(b"%PDF") and len(renders) == 1
+    again = client.get(url)
+    assert again.data == first.data and len(renders) == 1  # kept, not rendered again
+    assert len(cache_files(app)) == 1
+    # The file's name is the SHA-256 of the HTML it was rendered from (with the renderer's version).
+    assert cache_files(app)[0].stem == documents.pdf_key(renders[0])
+
+    session.add(ActionTracking(assessment_id=assessment.id, item_id="mini.ops.live", owner="Ana", status="todo"))
+    session.commit()
+    changed = client.get(url)
+    assert len(renders) == 2 and changed.data != first.data and "Ana" in renders[1]
+    assert client.get(f"/assessments/{assessment.id}/transparency.pdf").status_code == 200
+    assert len(renders) == 3 and len(cache_files(app)) == 3
+
+
+def test_the_store_is_bounded_and_refuses_odd_keys(tmp_path):
+    store = documents.FolderStore(tmp_path / "cache", limit=2)
+    keys = [documents.pdf_key(f"<p>{n}</p>") for n in range(3)]
+    for n, key in enumerate(keys):
+        store.put(key, f"pdf {n}".encode())
+    assert store.get(keys[2]) == b"pdf 2"
+    assert len(list((tmp_path / "cache").glob("*.pdf"))) == 2
+    assert not list((tmp_path / "cache").glob(".*"))  # no temporary file left behind
+    with pytest.raises(ValueError):
+        store.get("../../etc/passwd")
+
+
+def test_submitting_renders_the_documents_once_the_response_is_sent(database_url, tmp_path, monkeypatch, make, renders):
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "prerender"))
+    app = make_app(database_url, tmp_path, PRERENDER_DOCUMENTS=True)
+    try:
+        client = app.test_client()
+        org = make.organisation(name="Selat Streams")
+        admin = make.user(org)
+        from .conftest import AuthActions, Forms
+
+        AuthActions(client).login(admin.email)
+        assessment = make.assessment(org, admin, answers=gapped(make))
+        response = Forms(client).post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"})
+        assert response.status_code == 302 and renders == []
+        response.close()  # as a WSGI server does once the response is sent
+        assert len(renders) == 2 and len(cache_files(app)) == 2  # action plan and transparency section
+        client.get(f"/assessments/{assessment.id}/action-plan.pdf")
+        client.get(f"/assessments/{assessment.id}/transparency.pdf")
+        assert len(renders) == 2  # both downloads came from the store
+        render_documents(app, assessment.id)
+        assert len(renders) == 2
+    finally:
+        app.extensions["dd_engine"].dispose()
+
+
+def test_tests_do_not_prerender_unless_asked(app, client, company, make, forms, renders):
+    org, admin = company
+    assessment = make.assessment(org, admin, answers=gapped(make))
+    assert forms.post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"}).status_code == 302
+    assert renders == [] and cache_files(app) == []
+
+
+def test_a_frozen_submission_is_decoded_once_per_worker(app, make, session):
+    org = make.organisation()
+    admin = make.user(org)
+    content = app.extensions["dd_content"]
+    frozen = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    draft = make.assessment(org, admin, cycle=2027, answers=gapped(make))
+
+    first, second = read_assessment(session, content, frozen), read_assessment(session, content, frozen)
+    assert first.frozen and first.card is second.card and first.answers is second.answers
+    assert first.record is not None and first.submission is not None
+    assert first.record.answers.keys() == first.answers.keys()  # the deferred JSON still loads on use
+    live = read_assessment(session, content, draft), read_assessment(session, content, draft)
+    assert not live[0].frozen and live[0].card is not live[1].card
+
+    # The documents' derived pieces follow: the same plan, and a new draft when tracking changes.
+    inputs = inputs_for(session, content, frozen)
+    plan = documents.action_plan(inputs)
+    assert documents.action_plan(inputs_for(session, content, frozen)) is plan
+    draft_text = documents.transparency_markdown(inputs)
+    assert documents.transparency_markdown(inputs_for(session, content, frozen)) is draft_text
+    session.add(ActionTracking(assessment_id=frozen.id, item_id="mini.ops.live", owner="Ana", status="done"))
+    session.commit()
+    tracked = inputs_for(session, content, frozen)
+    assert documents.transparency_draft(tracked) is not documents.transparency_draft(inputs)
+    assert documents.action_plan(tracked) is plan  # the plan does not depend on tracking
+
+
+def test_another_content_does_not_reuse_the_decoded_submission(app, database_url, tmp_path, make, session):
+    org = make.organisation()
+    admin = make.user(org)
+    frozen = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    view = read_assessment(session, app.extensions["dd_content"], frozen)
+    other_app = make_app(database_url, tmp_path)
+    try:
+        other = read_assessment(session, other_app.extensions["dd_content"], frozen)
+        assert other.card is not view.card and other.card.overall == view.card.overall
+    finally:
+        other_app.extensions["dd_engine"].dispose()
+
+
+def test_the_user_and_memberships_load_in_one_query(app, make):
+    org = make.organisation()
+    admin = make.user(org)
+    statements: list[str] = []
+    engine = app.extensions["dd_engine"]
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            user = authz.load_user(db.session(), admin.id)
+            assert [m.organisation_id for m in authz.memberships(user)] == [org.id]
+            assert authz.can(user, authz.Action.COMPANY)
+            assert authz.load_user(db.session(), 10_000) is None
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "user_account" in s]) == 2 and len(statements) == 2
+
+
+def test_the_navigation_is_decided_once_per_request(app, client, company, monkeypatch):
+    calls = []
+    real_can = authz.can
+    monkeypatch.setattr(authz, "can", lambda *args, **kwargs: calls.append(args[1]) or real_can(*args, **kwargs))
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/assessments/"' in page and "/review/" not in page and "/benchmarks/" not in page
+    asked = [action for action in calls if action in authz.NAV_ACTIONS]
+    assert sorted(asked, key=str) == sorted(authz.NAV_ACTIONS, key=str)  # each once
+
+
+def test_a_user_without_memberships_sees_only_their_links(app, client, make, auth, session):
+    regulator = make.user(None, platform_role="regulator", jurisdictions=["SG"])
+    auth.login(regulator.email)
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/review/"' in page and 'href="/assessments/"' not in page
+    assert session.exec(select(User).where(User.id == regulator.id)).one()
+
+
+def test_templates_are_compiled_once_outside_debug(tmp_path, monkeypatch, database_url):
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "production"))
+    production = create_app({"SECRET_KEY": "x", "DATABASE_URL": database_url})
+    try:
+        assert production.jinja_env.auto_reload is False
+        assert production.jinja_env.cache is not None
+    finally:
+        production.extensions["dd_engine"].dispose()

@@ -71,10 +71,45 @@ def validate_content(ctx: click.Context) -> None:
         click.echo(f"{module.id} {module.version}: {len(module.sections)} sections, {count} questions")
     for key in sorted(content.methodologies):
         click.echo(f"scoring {key}")
+    problems = _check_transparency_content(root, bank)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(problems)} problem(s) in {root}", err=True)
+        sys.exit(1)
     click.echo(
         f"ok: {len(bank.questions)} questions ({scored} scored), "
         f"{len(content.methodologies)} scoring methodologies in {root}"
     )
+
+
+def _check_transparency_content(root: Path, bank) -> list[str]:
+    """Check the public statements and the metric checks of the transparency draft against the
+    bank. A custom content folder without its own file uses the bundled one, which was written
+    for the bundled bank: that file is reported as used, not checked."""
+    from dd_toolkit.engine import transparency as tr
+
+    problems: list[str] = []
+    for name, load, what in (
+        (tr.STATEMENTS_FILE, tr.load_statements, "transparency statements"),
+        (tr.CHECKS_FILE, tr.load_metric_checks, "metric checks"),
+    ):
+        if tr.own_content_file(root, name) is None:
+            click.echo(f"{what}: {root / 'reports'} has no {name}; the bundled {what} are used (not checked)")
+            continue
+        try:
+            loaded = load(root)
+        except tr.StatementsError as exc:
+            problems.append(str(exc))
+            continue
+        if name == tr.STATEMENTS_FILE:
+            found = tr.check_statements(bank, loaded)
+            click.echo(f"{what}: {len(loaded.statements)} questions, {len(loaded.metric_labels)} metric labels")
+        else:
+            found = tr.check_metric_checks(bank, loaded)
+            click.echo(f"{what}: {len(loaded)} checks")
+        problems += [f"reports/{name}: {problem}" for problem in found]
+    return problems
 
 
 @main.command("init-db")
@@ -250,6 +285,9 @@ def create_user(ctx, email, name, role, jurisdictions, password) -> None:
         raise click.ClickException(f"unknown country code(s): {', '.join(unknown)}")
     if role == "regulator" and not jurisdictions:
         raise click.ClickException("a regulator needs at least one --jurisdiction")
+    problem = accounts.password_problem(password, (email, name))
+    if problem:
+        raise click.ClickException(problem)
     with session as db:
         try:
             accounts.create_user(
@@ -264,6 +302,60 @@ def create_user(ctx, email, name, role, jurisdictions, password) -> None:
             raise click.ClickException(str(exc)) from None
         db.commit()
     click.echo(f"created {role} account {email}")
+    if role == "regulator":
+        click.echo(
+            f"its jurisdictions take effect when confirmed: dd-toolkit confirm-regulator {email} "
+            "(for a jurisdiction's first regulator), otherwise by a regulator of the jurisdiction"
+        )
+
+
+@main.command("confirm-regulator")
+@click.argument("email")
+@click.pass_context
+def confirm_regulator(ctx: click.Context, email: str) -> None:
+    """Confirm, as the operator, a regulator account's pending jurisdictions that have no
+    regulator yet (a jurisdiction that has one is confirmed by its regulators, in the app)."""
+    from dd_toolkit.records import accounts
+
+    app, session = _session(ctx)
+    with session as db:
+        user = accounts.find_user(db, email)
+        if user is None:
+            raise click.ClickException(f"no account with the email {email}")
+        try:
+            confirmed, left, token = accounts.confirm_by_operator(db, user, valid_days=app.config["INVITE_VALID_DAYS"])
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    if confirmed:
+        click.echo(f"confirmed {', '.join(confirmed)} for {user.email}")
+    if left:
+        click.echo(f"left to the regulators of {', '.join(left)} (they confirm in the app: Your account)")
+    if not confirmed and not left:
+        click.echo(f"nothing awaits confirmation for {user.email}")
+    if token:
+        click.echo(f"send {user.email} this invitation path on the server's address (works once, expires):")
+        click.echo(f"/auth/invite/{token}")
+
+
+@main.command("reset-password")
+@click.argument("email")
+@click.option("--minutes", type=click.IntRange(5, 24 * 60), default=60, show_default=True)
+@click.pass_context
+def reset_password_command(ctx: click.Context, email: str, minutes: int) -> None:
+    """Print a one-time password-reset path for an account (it expires after --minutes)."""
+    from dd_toolkit.records import accounts
+
+    _app, session = _session(ctx)
+    with session as db:
+        user = accounts.find_user(db, email)
+        if user is None:
+            raise click.ClickException(f"no account with the email {email}")
+        try:
+            token = accounts.issue_reset(db, user, valid_minutes=minutes)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"send {user.email} this path on the server's address (works once, for {minutes} minutes):", err=True)
+    click.echo(f"/auth/reset/{token}")
 
 
 def _content_root(ctx: click.Context) -> Path:
@@ -360,6 +452,14 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
 
     click.echo(f"{parsed.organisation_name}, {parsed.cycle} — scored with {method.key}")
     click.echo(f"overall {fmt(card.overall)}  {bands.get(card.band, '')}")
+    # Coverage rounds down: 100% only when every applicable question is answered.
+    facts = [f"coverage {int(card.coverage * 100 + 1e-9)}%"] if card.coverage is not None else []
+    if card.confidence and method.confidence:
+        facts.append("confidence " + next(lv.label for lv in method.confidence.levels if lv.id == card.confidence))
+    if card.capped_by:
+        facts.append(f"capped from {bands.get(card.band_before_cap, '')} by {', '.join(card.capped_by)}")
+    if facts:
+        click.echo("        " + "; ".join(facts))
     for module in card.modules:
         click.echo(f"  {module.title:<40} {fmt(module.score)}  {bands.get(module.band, '')}")
     for indicator in card.indicators:
@@ -585,8 +685,9 @@ def indicators_command(ctx: click.Context, country: str, cycle: int, as_csv: boo
 @main.command("create-token")
 @click.option("--email", required=True, help="The regulator account the token acts as.")
 @click.option("--name", required=True, help="What will use the token, to recognise it later.")
+@click.option("--expires-in-days", type=int, default=None, help="The token stops working after this many days.")
 @click.pass_context
-def create_token_command(ctx: click.Context, email: str, name: str) -> None:
+def create_token_command(ctx: click.Context, email: str, name: str, expires_in_days: int | None) -> None:
     """Create an API token for a regulator account and print it (it is not shown again)."""
     from dd_toolkit.records import accounts
     from dd_toolkit.web.api.tokens import TokenError, create_token
@@ -597,8 +698,84 @@ def create_token_command(ctx: click.Context, email: str, name: str) -> None:
         if user is None:
             raise click.ClickException(f"no account with the email {email}")
         try:
-            _row, token = create_token(db, user, name)
+            _row, token = create_token(db, user, name, expires_in_days)
         except TokenError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"created API token “{name}” for {user.email}; it is not shown again", err=True)
     click.echo(token)
+
+
+# -- tamper evidence, backup and restore -------------------------------------------------------
+
+
+def _verify_and_report(app, db) -> bool:
+    """Run ``verify``, print each problem, keep the result; refresh the stored figures when a
+    submission's verified status changed. True when everything checked out."""
+    from dd_toolkit.records import integrity
+    from dd_toolkit.records.aggregates import refresh_all
+
+    result = integrity.verify(db)
+    for problem in result.problems:
+        click.echo(f"MISMATCH {problem}", err=True)
+    _run, changed = integrity.store(db, result)
+    if changed:  # a tampered submission leaves (or a repaired one rejoins) every aggregate
+        content = app.extensions["dd_content"]
+        refresh_all(db, content.bank, content.current_methodology)
+    checked = ", ".join(f"{count} {table}" for table, count in result.checked.items())
+    if result.ok:
+        click.echo(f"verified: {checked}; no problems")
+    else:
+        tampered = f"; {len(result.tampered)} submission(s) marked as tampered" if result.tampered else ""
+        click.echo(f"verification FAILED: {len(result.problems)} problem(s) in {checked}{tampered}")
+    return result.ok
+
+
+@main.command("verify")
+@click.pass_context
+def verify_command(ctx: click.Context) -> None:
+    """Recompute every submission's SHA-256, every decoded record against its snapshot, every
+    answer against its history, and the audit hash chain; name each mismatch and exit 1 on any."""
+    app, session = _session(ctx)
+    with session as db:
+        ok = _verify_and_report(app, db)
+    if not ok:
+        sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup_command(ctx: click.Context, path: Path) -> None:
+    """Write a consistent copy of the running database to PATH (SQLite online backup, or
+    pg_dump's custom format for PostgreSQL)."""
+    from dd_toolkit.records.backup import BackupError, backup
+
+    app = _app(ctx)
+    try:
+        digest = backup(app.config["DATABASE_URL"], path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {path} (SHA-256 {digest})")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+@click.pass_context
+def restore_command(ctx: click.Context, path: Path, force: bool) -> None:
+    """Restore the backup at PATH into the (empty) database, migrate it, and verify it. Stop the
+    app first."""
+    from dd_toolkit.records.backup import BackupError, restore
+
+    app = _app(ctx)
+    app.extensions["dd_engine"].dispose()  # no pooled connection across the restore
+    try:
+        restore(app.config["DATABASE_URL"], path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {path}")
+    _app_again, session = _session(ctx)
+    with session as db:
+        ok = _verify_and_report(app, db)
+    if not ok:
+        sys.exit(1)

@@ -54,6 +54,11 @@ class Factory:
             platform_role=platform_role,
             jurisdictions=jurisdictions,
         )
+        self.session.commit()
+        if platform_role == PlatformRole.REGULATOR and jurisdictions:
+            # Test set-up stands in for the confirmation a regulator account needs (even when
+            # the jurisdiction already has a regulator).
+            accounts.confirm_by_operator(self.session, user, first_only=False)
         if org is not None:
             self.session.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
         self.session.commit()

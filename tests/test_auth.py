@@ -1,5 +1,7 @@
 """Registration, sign-in and invitations, through the real forms with CSRF."""
 
+import re
+
 from sqlmodel import select
 
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, User
@@ -14,25 +16,39 @@ def register(forms, email="lead@example.org", org="Kampung Games"):
     )
 
 
-def test_register_creates_organisation_and_admin(client, forms, session):
+def test_register_creates_organisation_and_admin(client, auth, forms, session):
     response = register(forms)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/organisation/profile")
+    # Registration does not sign in (the answer must not differ for a taken email): the new
+    # admin signs in next and lands on the profile.
+    assert response.headers["Location"] == "/auth/login?next=/organisation/profile"
     user = session.exec(select(User).where(User.email == "lead@example.org")).one()
     membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
     assert membership.role == OrgRole.ADMIN
     assert session.get(Organisation, membership.organisation_id).name == "Kampung Games"
     assert user.password_hash.startswith("$argon2")
+    signed_in = forms.post(
+        "/auth/login?next=/organisation/profile",
+        {"email": "lead@example.org", "password": PASSWORD},
+        page="/auth/login",
+    )
+    assert signed_in.headers["Location"] == "/organisation/profile"
     assert "Organisation profile" in client.get("/organisation/profile").get_data(as_text=True)
 
 
-def test_register_rejects_duplicate_email_and_keeps_input(client, forms, make):
+def test_register_does_not_reveal_whether_an_email_has_an_account(client, forms, make, session):
     make.user(email="taken@example.org")
-    response = register(forms, email="Taken@Example.org", org="Second Co")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "already exists" in page
-    assert 'value="Second Co"' in page
+    taken = register(forms, email="Taken@Example.org", org="Second Co")
+    taken_page = client.get(taken.headers["Location"]).get_data(as_text=True)
+    fresh = register(forms, email="fresh@example.org", org="Third Co")
+    fresh_page = client.get(fresh.headers["Location"]).get_data(as_text=True)
+    assert taken.status_code == fresh.status_code == 302
+    assert taken.headers["Location"] == fresh.headers["Location"]
+    same = re.compile(r'name="csrf_token"[^>]*>|Second Co|Third Co')
+    assert same.sub("", taken_page) == same.sub("", fresh_page)
+    assert "already exists" not in taken_page
+    # Nothing was created for the taken email.
+    assert session.exec(select(Organisation).where(Organisation.name == "Second Co")).first() is None
 
 
 def test_register_short_password(client, forms):
@@ -41,6 +57,21 @@ def test_register_short_password(client, forms):
         {"organisation": "X", "name": "Y", "email": "y@example.org", "password": "short", "confirm": "short"},
     )
     assert "Use between 12 and 200 characters." in response.get_data(as_text=True)
+
+
+def test_register_refuses_common_and_guessable_passwords(client, forms, session):
+    for weak, message in (
+        ("aaaaaaaaaaaa", "too easy to guess"),
+        ("password1234", "list of common and breached passwords"),
+        ("sitilead2026", "too easy to guess"),  # the person's own name
+    ):
+        response = forms.post(
+            "/auth/register",
+            {"organisation": "X", "name": "Siti Lead", "email": "y@example.org", "password": weak, "confirm": weak},
+        )
+        assert response.status_code == 200
+        assert message in response.get_data(as_text=True)
+    assert session.exec(select(User).where(User.email == "y@example.org")).first() is None
 
 
 def test_post_without_csrf_token_is_refused(client):

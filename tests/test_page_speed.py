@@ -106,7 +106,9 @@ def test_submitting_renders_the_documents_once_the_response_is_sent(database_url
 def test_tests_do_not_prerender_unless_asked(app, client, company, make, forms, renders):
     org, admin = company
     assessment = make.assessment(org, admin, answers=gapped(make))
-    assert forms.post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"}).status_code == 302
+    response = forms.post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"})
+    assert response.status_code == 302
+    response.close()
     assert renders == [] and cache_files(app) == []
 
 

@@ -234,16 +234,8 @@ def test_new_card_round_trips_and_old_cards_read_back():
     assert again.to_dict() == card.to_dict()
     assert again.not_applicable[1].follows_from == "mini.policy.exists"
     # A card frozen before 2027.1 has none of the new fields.
-    old = mini_card({**COMPLETE, "mini.policy.owner": 1}, method=OLD).to_dict()
-    for key in ("band_before_cap", "capped_by", "caps", "coverage", "confidence", "not_applicable"):
-        old.pop(key)
-    for module in old["modules"]:
-        for key in ("band_before_cap", "capped_by", "coverage", "confidence"):
-            module.pop(key)
-        for section in module["sections"]:
-            section.pop("coverage"), section.pop("confidence")
-    for question in old["questions"]:
-        question.pop("evidence_strength")
+    old = strip_2027_fields(mini_card({**COMPLETE, "mini.policy.owner": 1}, method=OLD).to_dict())
+    assert "coverage" not in old and "coverage" not in old["modules"][0]
     read = ScoreCard.from_dict(old)
     assert read.coverage is None and read.caps == () and read.modules[0].capped_by == ()
     assert read.section("mini.policy").capped_by == ("mini.policy.owner",)
@@ -580,9 +572,8 @@ def test_frozen_2026_1_submission_compared_with_2027_1_and_shown_to_regulators(r
     org = real.make.organisation(name="Frozen Co")
     admin = real.make.user(org)
     na = AnswerData(not_applicable=True, justification="We publish no separate glossary; see our terms.")
-    answers = complete_answers(
-        profile_of_org(org), **{"hrdd.act.csam_reporting": 0, "trust.policies.csea_definitions": na}
-    )
+    changes = {"hrdd.act.csam_reporting": 0, "trust.policies.csea_definitions": na}
+    answers = complete_answers(profile_of_org(org), **changes)
     assessment = real.make.assessment(org, admin, answers=answers)
     submission = submit(real.session, BANK, V2026, assessment, admin, jurisdictions=["SG"])
     frozen = json.loads(submission.snapshot)["score_card"]
@@ -603,3 +594,46 @@ def test_frozen_2026_1_submission_compared_with_2027_1_and_shown_to_regulators(r
     assert "Marked not applicable (1)" in review
     assert "We publish no separate glossary; see our terms." in review
     assert 'class="coverage"' in review
+    # A card frozen before 2027.1 has no coverage, caps or list: the pages still show the
+    # "not applicable" answers, from the frozen answers. (Another company: frozen cards are
+    # cached once read, as they never change.)
+    from dd_toolkit.records.submissions import record_of
+
+    org = real.make.organisation(name="Older Co")
+    admin = real.make.user(org)
+    assessment = real.make.assessment(org, admin, answers=complete_answers(profile_of_org(org), **changes))
+    submission = submit(real.session, BANK, V2026, assessment, admin, jurisdictions=["SG"])
+    record = record_of(real.session, submission.id)
+    record.score_card = strip_2027_fields(dict(record.score_card))
+    real.session.add(record)
+    real.session.commit()
+    recipient = real.session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).one()
+    review = real.client.get(f"/review/{recipient.id}").get_data(as_text=True)
+    assert "Marked not applicable (1)" in review and "We publish no separate glossary" in review
+    assert 'class="coverage"' not in review
+    real.auth.logout()
+    real.auth.login(admin.email)
+    page = real.client.get(f"/assessments/{assessment.id}/results").get_data(as_text=True)
+    assert "We publish no separate glossary; see our terms." in page
+    assert 'class="coverage"' not in page
+    compared = real.client.get(f"/assessments/{assessment.id}/results?compare=standard@2027.1").get_data(as_text=True)
+    assert "Side by side: version 2026.1 (frozen) and version 2027.1" in compared
+    assert 'class="coverage"' in compared  # the re-score under 2027.1 has it
+
+
+def strip_2027_fields(card: dict) -> dict:
+    """A card as methodology code before 2027.1 froze it."""
+    for key in ("band_before_cap", "capped_by", "caps", "coverage", "confidence", "not_applicable"):
+        card.pop(key, None)
+    modules = []
+    for module in card["modules"]:
+        module = {
+            k: v for k, v in module.items() if k not in ("band_before_cap", "capped_by", "coverage", "confidence")
+        }
+        module["sections"] = [
+            {k: v for k, v in s.items() if k not in ("coverage", "confidence")} for s in module["sections"]
+        ]
+        modules.append(module)
+    card["modules"] = modules
+    card["questions"] = [{k: v for k, v in q.items() if k != "evidence_strength"} for q in card["questions"]]
+    return card

@@ -15,7 +15,9 @@ import shutil
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from dd_toolkit.cli import main as cli
 from dd_toolkit.engine.actions import ActionPlan, build_action_plan
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, load_bank
 from dd_toolkit.engine.reports import render_transparency_markdown, report_environment
@@ -347,7 +349,7 @@ def test_restored_after_appeal_cannot_exceed_appeals():
     [
         ({"proactive_rate": 112.5}, "shares_are_percentages", ("trust.outcomes.proactive_rate",)),
         ({"le_requests_answered": -4}, "shares_are_percentages", ("trust.outcomes.le_requests_answered",)),
-        ({"user_reports": -1}, "counts_are_not_negative", ("trust.outcomes.user_reports",)),
+        ({"accounts_actioned": -1}, "counts_are_not_negative", ("trust.outcomes.accounts_actioned",)),
         (
             {"reports_ncmec": 10, "reports_national": 5, "reports_grooming": 16},
             "grooming_within_reports",
@@ -434,3 +436,197 @@ def test_marking_a_commitment_on_the_draft_page(real_client, real_company):
     assert f'name="public" value="{item_ids[0]}" id="public-1" checked' in page
     Forms(real_client).post(f"{url}/commitments", {}, page=url)
     assert "## Challenges and next steps" not in real_client.get(f"{url}.md").get_data(as_text=True)
+
+
+# -- statements for the questions added in 2027.1 ---------------------------------------------
+
+# Questions that bear on TRUST policies or processes, or on RPA 7.2-7.4, added in 2027.1.
+NEW_PUBLIC_QUESTIONS = (
+    "hrdd.act.suspicious_activity_reporting",
+    "hrdd.act.survivor_centred_removal",
+    "hrdd.act.deterrence_messaging",
+    "hrdd.assess.proportionality",
+    "hrdd.act.child_creators",
+    "sbd.p2.sextortion_prevention",
+    "sbd.p2.group_chat_safeguards",
+    "sbd.p2.voice_chat_safeguards",
+    "sbd.p2.comment_safeguards",
+    "sbd.p2.disappearing_messages",
+    "sbd.p2.public_profile_exposure",
+    "sbd.p1.encryption_safeguards",
+    "sbd.p1.anonymous_accounts",
+    "sbd.p1.generative_ai",
+    "services.network.url_blocklist",
+    "services.network.notice_takedown",
+    "services.device.nudity_protection",
+    "services.device.detection_privacy",
+    "services.value.payee_due_diligence",
+    "services.ai.chatbot_design",
+    "services.ai.downstream_use",
+    "services.education.adult_contact",
+    "services.marketplace.young_users",
+)
+PUBLIC_REFS = ("TRUST:policies", "TRUST:processes", "RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1")
+
+
+def publishable_values(question) -> list[str]:
+    if question.type is AnswerType.MATURITY:
+        return [str(level) for level in range(len(question.levels)) if level >= STATEMENTS.maturity_threshold]
+    if question.type is AnswerType.YES_PARTIAL_NO:
+        return list(STATEMENTS.yes_partial_no)
+    return [o.value for o in question.options if STATEMENTS.publishable(question, o.value)]
+
+
+def test_every_public_facing_question_has_a_statement_for_each_publishable_answer():
+    """The new questions, and every question referenced to TRUST policies or processes or to an
+    RPA 7.2-7.4 indicator, have a statement for each answer at or above the threshold."""
+    wanted = set(NEW_PUBLIC_QUESTIONS) | {
+        q.id
+        for q in BANK.questions.values()
+        if not q.metric and q.type is not AnswerType.TEXT and set(q.refs) & set(PUBLIC_REFS)
+    }
+    for qid in sorted(wanted):
+        question = BANK.questions[qid]
+        entry = STATEMENTS.statements.get(qid)
+        assert entry is not None, qid
+        assert set(publishable_values(question)) <= set(entry.texts), qid
+
+
+def test_no_qualifying_alerts_is_a_public_statement_not_a_gap():
+    qid = "hrdd.act.suspicious_transactions_use"
+    question = BANK.questions[qid]
+    assert STATEMENTS.publishable(question, "no_alerts")
+    draft = draft_for({**STRONG, qid: "no_alerts"}, plan=EMPTY_PLAN)
+    payments = [s.text for s in draft.processes.statements if s.question_id == qid]
+    assert payments == [STATEMENTS.text_for(qid, "no_alerts")]
+    assert qid not in {n.question_id for n in draft.notes if n.kind == "below_threshold"}
+    weak = draft_for({**STRONG, qid: "partial"}, plan=EMPTY_PLAN)
+    assert (qid, "below_threshold") in {(n.question_id, n.kind) for n in weak.notes}
+
+
+def test_new_topics_appear_under_their_parts():
+    draft = draft_for(STRONG, plan=EMPTY_PLAN)
+    text = render(draft)
+    policies = section(text, "Policies and Practices")
+    processes = section(text, "Processes and Systems")
+    assert "### Weighing safety and privacy" in policies
+    assert one_line(STATEMENTS.text_for("hrdd.assess.proportionality", 4)) in one_line(policies)
+    assert "### Deterring searches for abuse material" in processes
+    assert one_line(STATEMENTS.text_for("hrdd.act.deterrence_messaging", 4)) in one_line(processes)
+    assert "### Children who earn from content" in processes
+    assert one_line(STATEMENTS.text_for("hrdd.act.child_creators", 4)) in one_line(processes)
+
+
+# -- actioned <= received ---------------------------------------------------------------------
+
+
+def test_the_pair_of_user_report_metrics_follows_the_metric_schema():
+    received = BANK.questions["trust.outcomes.user_reports"]
+    actioned = BANK.questions["trust.outcomes.user_reports_actioned"]
+    for question in (received, actioned):
+        assert question.metric and question.type is AnswerType.NUMBER and question.unit == "reports"
+        assert question.id in STATEMENTS.metric_labels or question.text.get()
+    assert STATEMENTS.metric_label(actioned) != actioned.text.get()  # a public name of its own
+    (check,) = [c for c in CHECKS if c.id == "actioned_within_received"]
+    assert (check.kind, check.metrics, check.limit) == ("at_most", (actioned.id,), (received.id,))
+
+
+def test_actioned_reports_cannot_exceed_reports_received():
+    values = outcome_values(user_reports=40, user_reports_actioned=55)
+    issues = check_metrics(BANK, answers_of(values), CHECKS)
+    assert [(i.check_id, i.question_ids) for i in issues] == [
+        ("actioned_within_received", ("trust.outcomes.user_reports_actioned", "trust.outcomes.user_reports"))
+    ]
+    draft = draft_for(values, plan=EMPTY_PLAN)
+    (note,) = [n for n in draft.notes if n.kind == "inconsistent"]
+    assert note.question_id == "trust.outcomes.user_reports_actioned"
+    assert [f[1] for f in note.figures] == ["55 reports", "40 reports"]
+    published = {r.question_id for r in draft.published_metrics}
+    assert not published & {"trust.outcomes.user_reports_actioned", "trust.outcomes.user_reports"}
+    assert "| 55 reports |" not in render(draft)
+    # Consistent figures are published, under their public names.
+    fine = draft_for(outcome_values(user_reports=40, user_reports_actioned=31), plan=EMPTY_PLAN)
+    assert fine.inconsistencies == ()
+    outcomes = section(render(fine), "Outcomes")
+    label = STATEMENTS.metric_label(BANK.questions["trust.outcomes.user_reports_actioned"])
+    assert label in outcomes and "| 31 reports |" in outcomes
+    # A negative count is flagged too.
+    negative = check_metrics(BANK, answers_of(outcome_values(user_reports_actioned=-1)), CHECKS)
+    assert [i.check_id for i in negative] == ["counts_are_not_negative"]
+
+
+# -- dd-toolkit validate-content --------------------------------------------------------------
+
+
+def copy_content(target, reports=True):
+    for folder in ("questionnaires", "scoring") + (("reports",) if reports else ()):
+        shutil.copytree(REPO_ROOT / folder, target / folder)
+    return target
+
+
+def test_validate_content_checks_the_bundled_statements_and_metric_checks():
+    result = CliRunner().invoke(cli, ["validate-content"])
+    assert result.exit_code == 0, result.output
+    assert f"transparency statements: {len(STATEMENTS.statements)} questions" in result.output
+    assert f"metric checks: {len(CHECKS)} checks" in result.output
+
+
+def test_validate_content_refuses_a_bad_statement_or_check_in_a_custom_folder(tmp_path):
+    root = copy_content(tmp_path / "content")
+    statements = root / "reports" / "transparency_statements.yaml"
+    text = statements.read_text(encoding="utf-8")
+    anchor = "  hrdd.act.csam_reporting:\n    topic: removal\n"
+    assert anchor in text
+    statements.write_text(text.replace(anchor, anchor + "    2: We report some cases.\n"), encoding="utf-8")
+    checks = root / "reports" / "metric_checks.yaml"
+    checks.write_text(
+        checks.read_text(encoding="utf-8").replace(
+            "\nchecks:\n",
+            "\nchecks:\n"
+            "  - {id: bogus, kind: at_most, metric: hrdd.act.csam_reporting, limit: trust.outcomes.reinstated}\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--content", str(root), "validate-content"])
+    assert result.exit_code == 1
+    assert (
+        "error: reports/transparency_statements.yaml: hrdd.act.csam_reporting: '2' is below the publish "
+        "threshold and cannot have a public statement"
+    ) in result.output
+    assert "error: reports/metric_checks.yaml: check bogus: hrdd.act.csam_reporting is not a metric question" in (
+        result.output
+    )
+    assert "2 problem(s)" in result.output
+
+
+def test_validate_content_says_when_the_bundled_statements_are_used(tmp_path):
+    root = copy_content(tmp_path / "content", reports=False)
+    result = CliRunner().invoke(cli, ["--content", str(root), "validate-content"])
+    assert result.exit_code == 0, result.output
+    assert "has no transparency_statements.yaml; the bundled transparency statements are used" in result.output
+    assert "has no metric_checks.yaml; the bundled metric checks are used" in result.output
+
+
+# -- the action plan shows the public commitments ----------------------------------------------
+
+
+def test_action_plan_page_marks_public_commitments(real_client, real_company):
+    assessment_id, email = real_company
+    AuthActions(real_client).login(email)
+    url = f"/assessments/{assessment_id}/transparency"
+    item_ids = re.findall(r'name="public" value="([^"]+)"', real_client.get(url).get_data(as_text=True))
+    assert len(item_ids) >= 2
+    plan_url = f"/assessments/{assessment_id}/action-plan"
+
+    def articles(page: str) -> dict[str, str]:
+        return {i: page.split(f'id="item-{i}"', 1)[1].split("</article>", 1)[0] for i in item_ids}
+
+    page = real_client.get(plan_url).get_data(as_text=True)
+    assert "0 actions are marked as public commitments." in page
+    assert not [i for i, body in articles(page).items() if "public-commitment" in body]
+    Forms(real_client).post(f"{url}/commitments", {"public": [item_ids[1]]}, page=url)
+    page = real_client.get(plan_url).get_data(as_text=True)
+    assert "1 action is marked as a public commitment." in page
+    marked = [i for i, body in articles(page).items() if '<span class="tag public-commitment">' in body]
+    assert marked == [item_ids[1]]

@@ -32,7 +32,7 @@ from dd_toolkit.engine.actions import ActionPlan, build_action_plan
 from dd_toolkit.engine.charts import radar_svg
 from dd_toolkit.engine.content import AnswerData, Profile
 from dd_toolkit.engine.registry import Content
-from dd_toolkit.engine.render import markdown_html, pdf_from_html, slug
+from dd_toolkit.engine.render import MAX_USER_MARKDOWN, inert_markdown, pdf_from_html, slug, user_markdown_html
 from dd_toolkit.engine.reports import (
     action_plan_csv,
     render_action_plan_markdown,
@@ -235,14 +235,14 @@ def _shell(loader: jinja2.BaseLoader) -> jinja2.Environment:
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def _html(inputs: Inputs, title: str, markdown_text: str) -> str:
+def _html(inputs: Inputs, title: str, markdown_text: str, limit: int | None = None) -> str:
     shell = _shell(report_environment(inputs.content.root).loader)
     return shell.get_template("document.html.j2").render(
         title=title,
         organisation_name=inputs.organisation_name,
         cycle=inputs.cycle,
         summary=_summary(inputs),
-        body=Markup(markdown_html(markdown_text)),
+        body=Markup(user_markdown_html(markdown_text, limit=limit)),
     )
 
 
@@ -317,15 +317,24 @@ def _pdf(html: str, store: PdfStore | None) -> bytes:
 
 
 def _document(
-    inputs: Inputs, stem: str, title: str, markdown_text: str, fmt: str, store: PdfStore | None = None
+    inputs: Inputs,
+    stem: str,
+    title: str,
+    markdown_text: str,
+    fmt: str,
+    store: PdfStore | None = None,
+    limit: int | None = None,
 ) -> Document:
+    """``limit``: the length up to which a text a user wrote renders as Markdown (None for a
+    document generated around escaped user text)."""
     filename = f"{stem}-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
     if fmt == "md":
-        data = markdown_text.encode()
+        # No raw HTML, even for a renderer that does not sanitise: the HTML is made from the same.
+        data = inert_markdown(markdown_text).encode()
     elif fmt == "html":
-        data = _html(inputs, title, markdown_text).encode()
+        data = _html(inputs, title, markdown_text, limit).encode()
     elif fmt == "pdf":
-        data = _pdf(_html(inputs, title, markdown_text), store)
+        data = _pdf(_html(inputs, title, markdown_text, limit), store)
     else:
         raise ValueError(f"unknown format {fmt}")
     return Document(data, FORMATS[fmt], filename)
@@ -348,4 +357,5 @@ def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = Non
     if fmt == "csv":
         raise ValueError("the transparency section exports as md, html or pdf")
     title = "Transparency report: child safety"
-    return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store)
+    limit = None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN
+    return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store, limit)

@@ -1,11 +1,25 @@
-"""Markdown to safe HTML. Every piece of text that came from a user or a content file and is
-shown as HTML goes through :func:`markdown_html`."""
+"""Markdown to safe HTML.
+
+Two renderers, both behind the same sanitiser (:func:`sanitise_html`):
+
+- :func:`markdown_html` for the content files (guidance, section introductions), written by the
+  content team with Python-Markdown's dialect;
+- :func:`user_markdown_html` for every text a user can change (the transparency draft and the
+  documents built around user text): CommonMark through cmark-gfm, a C parser whose time is
+  linear in the length of the text, with raw HTML shown as text (:func:`inert_markdown`), a
+  cap on nesting and a length limit (:data:`MAX_USER_MARKDOWN`). No text up to that length takes
+  more than about 100 ms to render, whatever it holds; a longer text (stored before the limit)
+  is shown as plain text.
+"""
 
 from __future__ import annotations
 
 import functools
+import html as html_lib
+import re
 import threading
 
+import cmarkgfm
 import markdown
 import nh3
 from markupsafe import Markup
@@ -85,6 +99,142 @@ def markdown_html(text: str | None) -> Markup:
     if type(text) is str and len(text) <= CACHED_LENGTH:
         return Markup(_cached_markdown_to_html(text))
     return Markup(_markdown_to_html(text))
+
+
+# -- user text ----------------------------------------------------------------------------------
+
+# The longest user Markdown rendered as Markdown (a transparency draft runs to about 15,000
+# characters); the forms refuse longer text.
+MAX_USER_MARKDOWN = 30_000
+# The deepest nesting of elements kept: quotes in quotes or lists in lists deeper than this are
+# no document, and the sanitiser's time grows with the square of the depth.
+MAX_DEPTH = 24
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_BACKTICKS = re.compile(r"`+")
+# The elements cmark nests (void elements and text-level ones that cannot hold themselves
+# do not add depth).
+_NESTING_TAG = re.compile(r"<(/?)(?:blockquote|ul|ol|li|em|strong|a|del|table|h[1-6]|p|pre|code)[\s>]")
+# A link to a script: the scheme gets a zero-width space, so no renderer takes it as one.
+_SCRIPT_SCHEME = re.compile(r"(?i)\b(javascript|vbscript|livescript)(\s*)(:|&#0*58;|&#x0*3a;|&colon;|\\:)")
+_OMITTED = "<!-- raw HTML omitted -->"
+
+
+def clean_text(text: str) -> str:
+    """Text any encoder takes: NUL and lone surrogates become U+FFFD."""
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _escape_outside_code(text: str) -> str:
+    """Every "<" outside fenced code blocks and code spans as "&lt;" (linear: one pass a line)."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        opening = _FENCE.match(line)
+        if fence is not None:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                if not line[opening.end() :].strip():
+                    fence = None
+            out.append(line)
+            continue
+        if opening and not (opening.group(1)[0] == "`" and "`" in line[opening.end() :]):
+            fence = opening.group(1)
+            out.append(line)
+            continue
+        if "<" not in line:
+            out.append(line)
+            continue
+        # Code spans on this line: a run of backticks up to the next run of the same length.
+        pieces: list[str] = []
+        position = 0
+        runs = list(_BACKTICKS.finditer(line))
+        index = 0
+        while index < len(runs):
+            run = runs[index]
+            closing = next((j for j in range(index + 1, len(runs)) if len(runs[j].group()) == len(run.group())), None)
+            if closing is None or (run.start() > 0 and line[run.start() - 1] == "\\"):
+                index += 1
+                continue
+            pieces.append(line[position : run.start()].replace("<", "&lt;"))
+            pieces.append(line[run.start() : runs[closing].end()])
+            position = runs[closing].end()
+            index = closing + 1
+        pieces.append(line[position:].replace("<", "&lt;"))
+        out.append("".join(pieces))
+    return "\n".join(out)
+
+
+def _cmark(text: str) -> str:
+    # CMARK_OPT_DEFAULT is cmark's safe mode: raw HTML is omitted and script links lose their
+    # address. GitHub's tables are the only extension, as Python-Markdown's "tables" was.
+    return cmarkgfm.markdown_to_html_with_extensions(text, options=0, extensions=["table"])
+
+
+def inert_markdown(text: str | None) -> str:
+    """User Markdown that no renderer turns into markup: raw HTML is escaped (``<`` outside code
+    becomes ``&lt;``, so a tag shows as the characters typed) and script links are broken.
+    The Markdown exports are this text, and the HTML is made from it, so both show the same."""
+    if not text:
+        return ""
+    text = _SCRIPT_SCHEME.sub("\\1\u200b\\2\\3", clean_text(str(text)))
+    inert = _escape_outside_code(text)
+    if "<" in inert and _OMITTED in _cmark(inert):
+        # A "<" taken for code is not code to the parser: escape every one.
+        inert = text.replace("<", "&lt;")
+    return inert
+
+
+def _depth(html: str) -> int:
+    """How deep cmark's elements nest (its output is well formed: every tag is closed)."""
+    depth = deepest = 0
+    for closing in _NESTING_TAG.findall(html):
+        if closing:
+            depth -= 1
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+    return deepest
+
+
+def plain_text_html(text: str) -> str:
+    """Text shown as it was typed, paragraph by paragraph, with no markup at all."""
+    paragraphs = re.split(r"\n\s*\n", text)
+    return "".join(
+        "<p>" + html_lib.escape(p.strip()).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs if p.strip()
+    )
+
+
+def _user_markdown_to_html(text: str, limit: int | None = MAX_USER_MARKDOWN) -> str:
+    text = clean_text(text)
+    if limit is not None and len(text) > limit:
+        return plain_text_html(text)
+    html = _cmark(inert_markdown(text))
+    if _depth(html) > MAX_DEPTH:
+        return plain_text_html(text)
+    return sanitise_html(html)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_user_markdown_to_html(text: str, limit: int | None) -> str:
+    return _user_markdown_to_html(text, limit)
+
+
+def user_markdown_html(text: str | None, *, limit: int | None = MAX_USER_MARKDOWN) -> Markup:
+    """Markdown a user wrote as safe HTML, in time linear in its length; a text longer than
+    ``limit`` is shown as plain text. ``limit=None`` is for documents the toolkit generated
+    around user text (every user field in them is escaped and has its own limit)."""
+    if not text:
+        return Markup("")
+    text = str(text)
+    if len(text) <= CACHED_LENGTH:
+        return Markup(_cached_user_markdown_to_html(text, limit))
+    return Markup(_user_markdown_to_html(text, limit))
 
 
 def pdf_from_html(html: str) -> bytes:

@@ -107,7 +107,9 @@ def format_number(value: Any, signed: bool = False) -> str:
     if isinstance(value, bool):
         raise TypeError("a yes/no value is not a number")
     if isinstance(value, float) and value.is_integer():
-        value = int(value)  # 25.0 points reads "25"; a float that is not whole keeps its digits
+        # 25.0 points reads "25"; a float that is not whole keeps its digits, and so does a huge
+        # one (1e30 reads as 1 and 30 zeros, not the binary float's digits)
+        value = int(value) if abs(value) < 2**53 else Decimal(repr(value))
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).replace(",", ""))
     except InvalidOperation:

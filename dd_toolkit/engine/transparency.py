@@ -30,7 +30,7 @@ import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,12 @@ __all__ = [
     "Topic",
     "TransparencyDraft",
     "build_transparency_draft",
+    "check_metric_checks",
     "check_metrics",
     "check_statements",
     "load_metric_checks",
     "load_statements",
+    "own_content_file",
     "parse_metric_checks",
     "parse_statements",
 ]
@@ -225,13 +227,18 @@ def parse_metric_checks(data: Mapping[str, Any]) -> tuple[MetricCheck, ...]:
     return tuple(checks)
 
 
+def own_content_file(root: Path | None, name: str) -> Path | None:
+    """``root/reports/name`` when the content folder has its own copy; None when it falls back
+    to the bundled one (``root`` None or the bundled folder itself: the bundled file)."""
+    if root is None or Path(root).resolve() == bundled_root().resolve():
+        return bundled_root() / "reports" / name
+    own = Path(root) / "reports" / name
+    return own if own.is_file() else None
+
+
 def _content_file(root: Path | None, name: str) -> Path:
     """``root/reports/name``, falling back to the bundled ``reports/`` (as the templates do)."""
-    if root is not None:
-        own = Path(root) / "reports" / name
-        if own.is_file():
-            return own
-    return bundled_root() / "reports" / name
+    return own_content_file(root, name) or bundled_root() / "reports" / name
 
 
 @functools.lru_cache(maxsize=16)
@@ -291,7 +298,20 @@ def check_statements(
         question = bank.questions.get(qid)
         if question is None or not question.metric:
             problems.append(f"metric_labels: {qid} is not a metric question")
+    return problems + check_metric_checks(bank, checks)
+
+
+def check_metric_checks(bank: QuestionBank, checks: Iterable[MetricCheck]) -> list[str]:
+    """Problems of the metric checks against a question bank: checks on questions that are not
+    metrics, an ``at_most`` check without a limit, and repeated check ids."""
+    problems = []
+    seen: set[str] = set()
     for check in checks:
+        if check.id in seen:
+            problems.append(f"check {check.id}: the id is used twice")
+        seen.add(check.id)
+        if check.kind == "at_most" and not check.limit:
+            problems.append(f"check {check.id}: at_most needs a limit")
         for qid in check.metrics + check.limit:
             question = bank.questions.get(qid)
             if question is None or not question.metric:
@@ -569,7 +589,10 @@ def _metric_row(
     if previous_value is not None:
         change = _decimal(answer.value) - _decimal(previous_value)
         if previous_value > 0:
-            percent = (change * 100 / _decimal(previous_value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            try:
+                percent = (change * 100 / _decimal(previous_value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            except InvalidOperation:  # a change too large to state to one decimal place
+                percent = None
     return MetricRow(
         **common,
         status="answered",

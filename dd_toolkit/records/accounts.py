@@ -1,23 +1,94 @@
-"""Accounts, organisations and invitations, shared by the web pages, the CLI and the demo."""
+"""Accounts, organisations and invitations, shared by the web pages, the CLI and the demo.
+
+Also the account security rules:
+
+- **Passwords** (NIST SP 800-63B): at least 12 characters, not in the list of common and
+  breached passwords that the ``zxcvbn`` package ships, and not easily guessed (repeats,
+  sequences, dictionary words, the person's own name or email, as ``zxcvbn`` estimates). No
+  composition rules.
+- **Sessions**: every session and remember-me cookie carries the account's session
+  generation (:meth:`User.get_id`); signing out, changing or resetting the password and
+  deactivation bump it, which ends them all.
+- **Separation of duties** for regulators: a jurisdiction on a regulator account is a
+  :class:`RegulatorGrant` that takes effect only when someone other than its requester
+  confirms it: an active regulator of that jurisdiction, or the operator on the command line
+  (``dd-toolkit confirm-regulator``) for a jurisdiction's first regulator. The invitation link
+  of a new regulator account is issued at that confirmation, to the confirmer, never to the
+  account's creator, and an invitation refuses its creator's session.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from dd_toolkit.records.assessments import record
-from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole, User, utcnow
+from dd_toolkit.records.audit import record
+from dd_toolkit.records.models import (
+    ApiToken,
+    Membership,
+    Organisation,
+    OrgRole,
+    PlatformRole,
+    RegulatorGrant,
+    User,
+    utcnow,
+)
 
 _hasher = PasswordHasher()
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 200
+INVITE_VALID_DAYS = 14
+RESET_VALID_MINUTES = 60
 
 
 class AccountError(Exception):
     """An account operation cannot be done; the message is shown to the user."""
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.casefold() for word in FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, context: Iterable[str | None] = ()) -> str | None:
+    """Why ``password`` may not be used, or None. ``context`` holds the person's own words (name,
+    email, organisation), which make a password easy to guess."""
+    if len(password) < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD} characters."
+    if password.casefold() in _common_passwords():
+        return "This password is on a list of common and breached passwords. Choose another one."
+    from zxcvbn import zxcvbn
+
+    words = []
+    for item in context:
+        if item:
+            parts = [part for part in item.replace("@", " ").replace(".", " ").split() if len(part) > 2]
+            words.extend([*parts, "".join(parts)])
+    # zxcvbn takes at most 72 characters; a longer password is judged by its start.
+    if zxcvbn(password[:72], user_inputs=words)["score"] < 3:
+        return (
+            "This password is too easy to guess: it repeats or follows a sequence, is a common word or name, "
+            "or uses your own name or email. A passphrase of several unrelated words is easy to remember."
+        )
+    return None
+
+
+def check_password(password: str, context: Iterable[str | None] = ()) -> None:
+    problem = password_problem(password, context)
+    if problem:
+        raise AccountError(problem)
 
 
 def hash_password(password: str) -> str:
@@ -63,7 +134,10 @@ def create_user(
     password: str | None = None,
     platform_role: PlatformRole = PlatformRole.NONE,
     jurisdictions: list[str] | None = None,
+    created_by: User | None = None,
 ) -> User:
+    """A new account. A regulator's ``jurisdictions`` are only requested here: each takes effect
+    when confirmed (:func:`confirm_grant`, :func:`confirm_by_operator`)."""
     email = normalise_email(email)
     if find_user(db, email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
@@ -72,10 +146,14 @@ def create_user(
         name=name.strip(),
         password_hash=hash_password(password) if password else None,
         platform_role=platform_role,
-        jurisdictions=jurisdictions or [],
+        jurisdictions=[],
+        created_by_id=created_by.id if created_by else None,
     )
     db.add(user)
     db.flush()
+    if platform_role == PlatformRole.REGULATOR:
+        for code in jurisdictions or []:
+            _request_grant(db, user, code, created_by)
     return user
 
 
@@ -104,6 +182,24 @@ def register_organisation(
     return org, user
 
 
+def note_duplicate_registration(db: Session, email: str, password: str) -> None:
+    """Registration with an email that has an account: answered like a new registration (so it
+    reveals nothing), taking as long, and audited. The toolkit sends no email, so the owner is
+    not told."""
+    _hasher.hash(password)  # the time a new account's hash takes
+    user = find_user(db, email)
+    record(
+        db,
+        user=None,
+        organisation_id=None,
+        action="account.register_existing_email",
+        entity="user",
+        entity_id=user.id if user else None,
+        detail={},
+    )
+    db.commit()
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -126,7 +222,9 @@ def invite_platform_user(
     invited_by: User | None,
     valid_days: int = 14,
 ) -> tuple[User, str]:
-    """A regulator or working-group account, created by a platform admin, with an invitation."""
+    """A regulator or working-group account, created by a platform admin. A working-group account
+    comes with its invitation token. A regulator account comes with none: its jurisdictions await
+    confirmation, and the invitation is issued to whoever confirms the first one."""
     if role == PlatformRole.REGULATOR and not jurisdictions:
         raise AccountError("A regulator account needs at least one jurisdiction.")
     try:
@@ -136,8 +234,9 @@ def invite_platform_user(
             name=name,
             platform_role=role,
             jurisdictions=jurisdictions if role == PlatformRole.REGULATOR else [],
+            created_by=invited_by,
         )
-        token = _with_invitation(user, valid_days)
+        token = None if role == PlatformRole.REGULATOR else _with_invitation(user, valid_days)
         db.add(user)
         record(
             db,
@@ -146,7 +245,12 @@ def invite_platform_user(
             action="account.invite",
             entity="user",
             entity_id=user.id,
-            detail={"email": user.email, "role": role, "jurisdictions": jurisdictions},
+            detail={
+                "email": user.email,
+                "role": role,
+                "jurisdictions": jurisdictions,
+                "awaiting_confirmation": role == PlatformRole.REGULATOR,
+            },
         )
         db.commit()
     except Exception:
@@ -167,7 +271,7 @@ def invite_member(
 ) -> tuple[User, str]:
     """Create the member's account and return a one-time token for their invitation link."""
     try:
-        user = create_user(db, email=email, name=name)
+        user = create_user(db, email=email, name=name, created_by=invited_by)
         token = _with_invitation(user, valid_days)
         db.add(user)
         db.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
@@ -188,16 +292,348 @@ def invite_member(
 
 
 def user_for_invite(db: Session, token: str) -> User | None:
+    """The account of a live invitation: unused, unexpired, and the account still active."""
     user = db.exec(select(User).where(User.invite_token_hash == _token_hash(token))).first()
-    if user is None or user.invite_expires_at is None:
+    if user is None or user.invite_expires_at is None or not user.active:
         return None
-    return user if user.invite_expires_at > utcnow() else None
+    return user if _aware(user.invite_expires_at) > utcnow() else None
 
 
-def accept_invite(db: Session, user: User, password: str) -> None:
+def _aware(at: datetime) -> datetime:
+    """Datetimes read back from SQLite have no offset; they are UTC."""
+    return at if at.utcoffset() is not None else at.replace(tzinfo=UTC)
+
+
+def refuse_creator(db: Session, user: User, signed_in: User | None) -> None:
+    """Whoever created an account may never complete its invitation: their session is refused
+    and the refusal audited."""
+    if signed_in is not None and user.created_by_id is not None and signed_in.id == user.created_by_id:
+        record(
+            db,
+            user=signed_in,
+            organisation_id=None,
+            action="account.invite_refused",
+            entity="user",
+            entity_id=user.id,
+            detail={"reason": "the account's creator may not complete its invitation"},
+        )
+        db.commit()
+        raise AccountError("You created this account, so you cannot complete its invitation.")
+
+
+def accept_invite(db: Session, user: User, password: str, *, signed_in: User | None = None) -> None:
+    """Set the invited account's password; the link is used up (and expires unused)."""
+    refuse_creator(db, user, signed_in)
+    check_password(password, (user.email, user.name))
     user.password_hash = hash_password(password)
     user.invite_token_hash = None
     user.invite_expires_at = None
+    user.session_generation += 1
     db.add(user)
     record(db, user=user, organisation_id=None, action="member.accept_invite", entity="user", entity_id=user.id)
     db.commit()
+
+
+# -- password reset ----------------------------------------------------------------------------
+
+
+def issue_reset(db: Session, user: User, *, by: User | None = None, valid_minutes: int = RESET_VALID_MINUTES) -> str:
+    """A one-time password-reset token for ``user`` (the operator's ``reset-password``); only its
+    hash is kept, and a newer one replaces it."""
+    if not user.active:
+        raise AccountError("The account is deactivated.")
+    token = secrets.token_urlsafe(32)
+    user.reset_token_hash = _token_hash(token)
+    user.reset_expires_at = utcnow() + timedelta(minutes=valid_minutes)
+    db.add(user)
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="account.reset_issued",
+        entity="user",
+        entity_id=user.id,
+        detail={"valid_minutes": valid_minutes},
+    )
+    db.commit()
+    return token
+
+
+def user_for_reset(db: Session, token: str) -> User | None:
+    user = db.exec(select(User).where(User.reset_token_hash == _token_hash(token))).first()
+    if user is None or user.reset_expires_at is None or not user.active:
+        return None
+    return user if _aware(user.reset_expires_at) > utcnow() else None
+
+
+def complete_reset(db: Session, user: User, password: str) -> None:
+    """Set a new password through a reset link; the link is used up and every session ends."""
+    check_password(password, (user.email, user.name))
+    user.password_hash = hash_password(password)
+    user.reset_token_hash = None
+    user.reset_expires_at = None
+    user.session_generation += 1
+    db.add(user)
+    record(db, user=user, organisation_id=None, action="account.password_reset", entity="user", entity_id=user.id)
+    db.commit()
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def new_session_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def parse_session_id(value: str) -> tuple[int, int, str] | None:
+    """The account id, session generation and nonce of a session id (:meth:`User.get_id`)."""
+    parts = value.split(":")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(value) > 100:
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
+
+
+def session_is_current(user: User | None, generation: int) -> bool:
+    return user is not None and user.active and user.session_generation == generation
+
+
+def end_sessions(db: Session, user: User, *, by: User | None, reason: str) -> None:
+    """End every session and remember-me cookie of ``user``."""
+    user.session_generation += 1
+    db.add(user)
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="account.sessions_ended",
+        entity="user",
+        entity_id=user.id,
+        detail={"reason": reason},
+    )
+    db.commit()
+
+
+def change_password(db: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user, current):
+        raise AccountError("The current password is not right.")
+    check_password(new, (user.email, user.name))
+    user.password_hash = hash_password(new)
+    user.session_generation += 1
+    db.add(user)
+    record(db, user=user, organisation_id=None, action="account.password_change", entity="user", entity_id=user.id)
+    db.commit()
+
+
+def deactivate(db: Session, user: User, *, by: User | None) -> int:
+    """Deactivate an account: its sessions end, its links stop working and its API tokens are
+    revoked. Returns how many tokens were revoked."""
+    tokens = list(db.exec(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked == False)))  # noqa: E712
+    for token in tokens:
+        token.revoked = True
+        db.add(token)
+    user.active = False
+    user.session_generation += 1
+    user.invite_token_hash = user.invite_expires_at = None
+    user.reset_token_hash = user.reset_expires_at = None
+    db.add(user)
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="account.deactivate",
+        entity="user",
+        entity_id=user.id,
+        detail={"email": user.email, "revoked_tokens": [t.id for t in tokens]},
+    )
+    db.commit()
+    return len(tokens)
+
+
+def reactivate(db: Session, user: User, *, by: User | None) -> None:
+    """Let a deactivated account sign in again (revoked tokens stay revoked)."""
+    user.active = True
+    db.add(user)
+    record(
+        db, user=by, organisation_id=None, action="account.reactivate", entity="user", entity_id=user.id, detail={}
+    )
+    db.commit()
+
+
+# -- regulators: separation of duties -----------------------------------------------------------
+
+
+def _request_grant(db: Session, user: User, jurisdiction: str, by: User | None) -> RegulatorGrant | None:
+    existing = db.exec(
+        select(RegulatorGrant).where(RegulatorGrant.user_id == user.id, RegulatorGrant.jurisdiction == jurisdiction)
+    ).first()
+    if existing is not None or jurisdiction in (user.jurisdictions or []):
+        return None
+    grant = RegulatorGrant(user_id=user.id, jurisdiction=jurisdiction, requested_by_id=by.id if by else None)
+    db.add(grant)
+    db.flush()
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="regulator.request",
+        entity="user",
+        entity_id=user.id,
+        detail={"jurisdiction": jurisdiction, "grant": grant.id},
+    )
+    return grant
+
+
+def request_jurisdictions(db: Session, user: User, jurisdictions: Iterable[str], *, by: User | None) -> int:
+    """Ask for more jurisdictions on a regulator account; each awaits confirmation."""
+    if user.platform_role != PlatformRole.REGULATOR:
+        raise AccountError("Only a regulator account has jurisdictions.")
+    added = sum(1 for code in jurisdictions if _request_grant(db, user, code, by) is not None)
+    db.commit()
+    return added
+
+
+def pending_grants(db: Session, user: User | None = None) -> list[RegulatorGrant]:
+    """Unconfirmed grants, of one account or of all."""
+    query = select(RegulatorGrant).where(RegulatorGrant.confirmed_at == None)  # noqa: E711
+    if user is not None:
+        query = query.where(RegulatorGrant.user_id == user.id)
+    return list(db.exec(query.order_by(RegulatorGrant.requested_at, RegulatorGrant.id)))
+
+
+def grants_to_confirm(db: Session, regulator: User) -> list[tuple[RegulatorGrant, User]]:
+    """What ``regulator`` may confirm: pending grants of their own jurisdictions on other
+    accounts, which they did not request."""
+    if regulator.platform_role != PlatformRole.REGULATOR or not regulator.active or not regulator.jurisdictions:
+        return []
+    rows = db.exec(
+        select(RegulatorGrant, User)
+        .join(User, User.id == RegulatorGrant.user_id)
+        .where(
+            RegulatorGrant.confirmed_at == None,  # noqa: E711
+            RegulatorGrant.jurisdiction.in_(regulator.jurisdictions),
+            RegulatorGrant.user_id != regulator.id,
+            User.active == True,  # noqa: E712
+        )
+        .order_by(RegulatorGrant.requested_at, RegulatorGrant.id)
+    )
+    return [(grant, user) for grant, user in rows if grant.requested_by_id != regulator.id]
+
+
+def _may_confirm(regulator: User, grant: RegulatorGrant) -> bool:
+    return (
+        regulator.platform_role == PlatformRole.REGULATOR
+        and regulator.active
+        and grant.jurisdiction in (regulator.jurisdictions or [])
+        and regulator.id not in (grant.user_id, grant.requested_by_id)
+    )
+
+
+def _apply(db: Session, grant: RegulatorGrant, by: User | None, via: str, valid_days: int) -> str | None:
+    """Confirm ``grant``; returns the new account's invitation token if this confirmation
+    issued it (the account has no password and no live invitation yet)."""
+    user = db.get(User, grant.user_id)
+    if user is None or not user.active or user.platform_role != PlatformRole.REGULATOR:
+        raise AccountError("The account is not an active regulator account.")
+    grant.confirmed_at = utcnow()
+    grant.confirmed_by_id = by.id if by else None
+    grant.confirmed_via = via
+    user.jurisdictions = sorted({*(user.jurisdictions or []), grant.jurisdiction})
+    db.add(grant)
+    token = None
+    if user.password_hash is None and user.invite_token_hash is None:
+        token = _with_invitation(user, valid_days)
+    db.add(user)
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="regulator.confirm",
+        entity="user",
+        entity_id=user.id,
+        detail={
+            "jurisdiction": grant.jurisdiction,
+            "grant": grant.id,
+            "via": via,
+            "requested_by": grant.requested_by_id,
+            "invitation_issued": token is not None,
+        },
+    )
+    return token
+
+
+def confirm_grant(
+    db: Session, grant: RegulatorGrant, *, by: User, valid_days: int = INVITE_VALID_DAYS
+) -> str | None:
+    """An active regulator of the grant's jurisdiction, who neither requested it nor holds it,
+    confirms it. Returns the invitation token to hand to the new regulator, if one was issued."""
+    if grant.confirmed_at is not None:
+        raise AccountError("This jurisdiction is already confirmed.")
+    if not _may_confirm(by, grant):
+        record(
+            db,
+            user=by,
+            organisation_id=None,
+            action="regulator.confirm_refused",
+            entity="user",
+            entity_id=grant.user_id,
+            detail={"jurisdiction": grant.jurisdiction, "grant": grant.id},
+        )
+        db.commit()
+        raise AccountError("Only another regulator of this jurisdiction can confirm it.")
+    try:
+        token = _apply(db, grant, by, "regulator", valid_days)
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    return token
+
+
+def decline_grant(db: Session, grant: RegulatorGrant, *, by: User) -> None:
+    """A regulator of the jurisdiction declines a pending grant; it is removed."""
+    if grant.confirmed_at is not None or not _may_confirm(by, grant):
+        raise AccountError("Only another regulator of this jurisdiction can decline it.")
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="regulator.decline",
+        entity="user",
+        entity_id=grant.user_id,
+        detail={"jurisdiction": grant.jurisdiction, "grant": grant.id, "requested_by": grant.requested_by_id},
+    )
+    db.delete(grant)
+    db.commit()
+
+
+def has_regulator(db: Session, jurisdiction: str, *, besides: User | None = None) -> bool:
+    """Whether an active account already regulates ``jurisdiction`` (confirmed)."""
+    rows = db.exec(
+        select(User).where(User.platform_role == PlatformRole.REGULATOR, User.active == True)  # noqa: E712
+    )
+    return any(jurisdiction in (u.jurisdictions or []) for u in rows if besides is None or u.id != besides.id)
+
+
+def confirm_by_operator(
+    db: Session, user: User, *, first_only: bool = True, valid_days: int = INVITE_VALID_DAYS
+) -> tuple[list[str], list[str], str | None]:
+    """The operator, on the server's command line, confirms the pending jurisdictions of
+    ``user`` that have no regulator yet; a jurisdiction that has one is left to its regulators.
+    Returns (confirmed, left to the jurisdiction's regulators, invitation token or None)."""
+    if user.platform_role != PlatformRole.REGULATOR or not user.active:
+        raise AccountError(f"{user.email} is not an active regulator account.")
+    confirmed: list[str] = []
+    left: list[str] = []
+    token = None
+    try:
+        for grant in pending_grants(db, user):
+            if first_only and has_regulator(db, grant.jurisdiction, besides=user):
+                left.append(grant.jurisdiction)
+                continue
+            token = _apply(db, grant, None, "operator", valid_days) or token
+            confirmed.append(grant.jurisdiction)
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    return confirmed, left, token

@@ -75,7 +75,7 @@ def _addressed(
             SubmissionRecord.service_types,
         )
         .join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id)
-        .where(SubmissionRecord.cycle == cycle)
+        .where(SubmissionRecord.cycle == cycle, SubmissionRecord.intact == sa.true())  # tampered: left out
     )
     if jurisdictions is not None:
         query = query.where(Recipient.jurisdiction.in_(jurisdictions))
@@ -321,7 +321,11 @@ def _update(db: Session, cycle: int, jurisdiction: str) -> bool:
     latest = db.connection().execute(
         sa.select(SubmissionRecord.organisation_id, SubmissionRecord.version, SubmissionRecord.submission_id)
         .join(Recipient, Recipient.submission_id == SubmissionRecord.submission_id)
-        .where(SubmissionRecord.cycle == cycle, Recipient.jurisdiction == jurisdiction)
+        .where(
+            SubmissionRecord.cycle == cycle,
+            Recipient.jurisdiction == jurisdiction,
+            SubmissionRecord.intact == sa.true(),  # tampered: left out, as in _addressed
+        )
     )
     truth: dict[int, tuple[int, int]] = {}
     for org, version, sid in latest:
@@ -333,13 +337,12 @@ def _update(db: Session, cycle: int, jurisdiction: str) -> bool:
         return True
     if len(changed) > DELTA_LIMIT or not truth:
         return False
-    stored = {
-        kind: db.execute(sa.select(table.c.id, table.c.payload).where(table.c.kind == kind, *where[1:])).first()
-        for kind in (INDICATOR_NAMES, INDICATORS)
-    }
-    if any(row is None or not isinstance(row[1], dict) for row in stored.values()):
+    same = (table.c.scope == scope, table.c.part == jurisdiction)
+    names = db.execute(sa.select(table.c.id, table.c.payload).where(table.c.kind == INDICATOR_NAMES, *same)).first()
+    page_id = db.execute(sa.select(table.c.id).where(table.c.kind == INDICATORS, *same)).scalar()
+    if names is None or page_id is None or not isinstance(names[1], dict):
         return False
-    data = stored[INDICATOR_NAMES][1]
+    names_id, data = names
     sids = {counted[org] for org in changed if org in counted} | {truth[org][1] for org in changed if org in truth}
     rows = dict(_addressed(db, cycle, [jurisdiction], submission_ids=sids))
     try:
@@ -353,11 +356,7 @@ def _update(db: Session, cycle: int, jurisdiction: str) -> bool:
     index["counted"] = {str(org): truth[org][1] for org in sorted(truth)}
     marker = max(marker, *sids)
     now = utcnow()
-    for row_id, payload in (
-        (stored[INDICATOR_NAMES][0], data),
-        (stored[INDICATORS][0], _page_of(data)),
-        (index_id, index),
-    ):
+    for row_id, payload in ((names_id, data), (page_id, _page_of(data)), (index_id, index)):
         db.execute(
             sa.update(table).where(table.c.id == row_id).values(payload=payload, source_marker=marker, computed_at=now)
         )

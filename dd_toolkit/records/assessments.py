@@ -22,7 +22,7 @@ from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
 from dd_toolkit.engine.snapshot import answer_from, profile_from
 from dd_toolkit.records import aggregates, review
-from dd_toolkit.records.audit import record
+from dd_toolkit.records.audit import history_entry, record
 from dd_toolkit.records.models import (
     ActionTracking,
     Answer,
@@ -30,6 +30,7 @@ from dd_toolkit.records.models import (
     AssessmentStatus,
     Organisation,
     Submission,
+    TransparencyEdit,
     User,
     utcnow,
 )
@@ -89,23 +90,25 @@ def _next_version(db: Session, organisation_id: int, cycle: int) -> int:
 
 
 def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | None) -> int:
-    copied = 0
+    copied = []
     for row in answer_rows(db, source_id).values():
-        db.add(
-            Answer(
-                assessment_id=target.id,
-                question_id=row.question_id,
-                value=row.value,
-                not_applicable=row.not_applicable,
-                justification=row.justification,
-                comment=row.comment,
-                evidence=list(row.evidence),
-                meta=dict(row.meta or {}),
-                updated_by_id=user.id if user else row.updated_by_id,
-            )
+        copy = Answer(
+            assessment_id=target.id,
+            question_id=row.question_id,
+            value=row.value,
+            not_applicable=row.not_applicable,
+            justification=row.justification,
+            comment=row.comment,
+            evidence=list(row.evidence),
+            meta=dict(row.meta or {}),
+            updated_by_id=user.id if user else row.updated_by_id,
         )
-        copied += 1
-    return copied
+        db.add(copy)
+        copied.append(copy)
+    if copied:
+        db.flush()
+        db.add_all(history_entry(copy, None, user) for copy in copied)
+    return len(copied)
 
 
 def start_assessment(
@@ -222,11 +225,14 @@ def save_answers(
         values = {"updated_by_id": user.id if user else None, "updated_at": now, **portable.answer_fields(answer)}
         try:
             # One savepoint per answer: a conflict here leaves the answers saved before it alone.
-            save_versioned(db, Answer, {"assessment_id": assessment.id, "question_id": qid}, row, base_version, values)
+            saved = save_versioned(
+                db, Answer, {"assessment_id": assessment.id, "question_id": qid}, row, base_version, values
+            )
         except StaleVersion as stale:
             # An answer removed since the page loaded is shown as an empty one at version 0.
             outcome.conflicts[qid] = stale.current if stale.current is not None else Answer(question_id=qid, version=0)
             continue
+        db.add(history_entry(saved, before, user))  # committed with the save, or not at all
         record(
             db,
             user=user,
@@ -311,6 +317,9 @@ def submit(
     document = build_document(db, assessment, rows)
     document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
     text = portable.canonical_json(portable.snapshot_of(document))
+    # The transparency text as edited now is frozen with the submission: later edits are the
+    # company's own and never shown to the regulator as part of what was submitted.
+    edit = db.exec(select(TransparencyEdit).where(TransparencyEdit.assessment_id == assessment.id)).first()
     submission = Submission(
         assessment_id=assessment.id,
         snapshot=text,
@@ -319,6 +328,7 @@ def submit(
         benchmark_consent=benchmark_consent,
         submitted_by_id=user.id if user else None,
         submitted_at=assessment.submitted_at,
+        transparency=edit.markdown if edit is not None else None,
     )
     db.add(submission)
     db.flush()
@@ -336,6 +346,9 @@ def submit(
             "methodology": method.key,
             "benchmark_consent": benchmark_consent,
             "jurisdictions": sorted(jurisdictions),
+            "transparency_sha256": (
+                None if submission.transparency is None else portable.sha256_of_text(submission.transparency)
+            ),
         },
     )
     db.commit()
@@ -379,15 +392,19 @@ def import_document(
         )
         db.add(assessment)
         db.flush()
-        for qid, answer in parsed.answers.items():
-            db.add(
-                Answer(
-                    assessment_id=assessment.id,
-                    question_id=qid,
-                    updated_by_id=user.id if user else None,
-                    **portable.answer_fields(answer),
-                )
+        imported = [
+            Answer(
+                assessment_id=assessment.id,
+                question_id=qid,
+                updated_by_id=user.id if user else None,
+                **portable.answer_fields(answer),
             )
+            for qid, answer in parsed.answers.items()
+        ]
+        db.add_all(imported)
+        if imported:
+            db.flush()
+            db.add_all(history_entry(row, None, user) for row in imported)
         record(
             db,
             user=user,

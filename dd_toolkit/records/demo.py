@@ -359,9 +359,14 @@ def load_demo(db: Session, content: Content) -> bool:
                 refresh_aggregates=False,
             )
     for email, name, role, jurisdictions in PLATFORM_ACCOUNTS:
-        accounts.create_user(
+        user = accounts.create_user(
             db, email=email, name=name, password=DEMO_PASSWORD, platform_role=role, jurisdictions=jurisdictions
         )
+        db.commit()
+        if role == PlatformRole.REGULATOR:
+            # As the operator would with ``dd-toolkit confirm-regulator``: the first regulator of
+            # a jurisdiction takes effect only when confirmed.
+            accounts.confirm_by_operator(db, user)
     db.commit()
     # Reports and the working group's first release once, over the whole demo.
     refresh_all(db, bank, content.current_methodology, bulk_load=True)

@@ -8,20 +8,25 @@ more mature. The same seed always gives the same companies (a ``random.Random(se
 never the global generator), and answers come from :func:`demo.demo_answer`, so every
 required question is answered.
 
-A company's two drafts and their answers are inserted in bulk (one audit event per company
-records that they were generated, instead of one per answer); each draft is then submitted
-through the product's own :func:`submit`, so the frozen snapshot, its score card, the decoded
-record and the regulators' recipients are exactly what a real submission stores. The stored
-aggregates are refreshed once at the end, not after every submission.
+Companies are stored a batch at a time, each table's rows in one multi-row insert: the
+organisations, their drafts and answers (one audit event per company records that they were
+generated, instead of one per answer), and each assessment submitted as :func:`submit` would
+submit it: scored once, frozen into the same canonical JSON with the same hash, addressed to
+the regulators, decoded into its stored record (``tests/test_generated.py`` submits the same
+drafts through :func:`submit` and finds the same bytes). With many companies, forked processes
+do the answering, scoring and freezing while this one stores. The stored aggregates are
+refreshed once at the end, not after every submission.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import multiprocessing
 import os
 import random
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,14 +41,15 @@ from dd_toolkit.engine.content import Profile, QuestionBank, Taxonomy
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.engine.scoring import score
 from dd_toolkit.engine.snapshot import answer_from
+from dd_toolkit.records import audit
 from dd_toolkit.records.aggregates import refresh_all
 from dd_toolkit.records.assessments import IncompleteAssessment
 from dd_toolkit.records.demo import DEMO_CYCLE, DemoCompany, demo_answers
 from dd_toolkit.records.models import (
     Answer,
+    AnswerHistory,
     Assessment,
     AssessmentStatus,
-    AuditEvent,
     IndicatorOutcomeRecord,
     Organisation,
     Recipient,
@@ -321,10 +327,22 @@ def _freezing(db: Session, content: Content, cycles: tuple[int, int], companies:
         return
     _FREEZING = (content, cycles)
     engine = db.get_bind()
+
+    def frozen(pool, batches):
+        # A few batches ahead of the one being stored, no more: the rest waits unfrozen.
+        waiting, pending = iter(batches), deque()
+        for batch in itertools.islice(waiting, 2 * workers):
+            pending.append(pool.apply_async(_frozen_in_worker, (batch,)))
+        while pending:
+            done = pending.popleft().get()
+            for batch in itertools.islice(waiting, 1):
+                pending.append(pool.apply_async(_frozen_in_worker, (batch,)))
+            yield done
+
     try:
         # The children inherit the database engine but never use it (SQLAlchemy's advice for fork).
         with multiprocessing.get_context("fork").Pool(workers, engine.dispose, (False,)) as pool:
-            yield lambda batches: pool.imap(_frozen_in_worker, batches)
+            yield lambda batches: frozen(pool, batches)
     finally:
         _FREEZING = None
 
@@ -499,6 +517,7 @@ def _store_batch(
             for qid, fields in item.answers.items()
         )  # fmt: skip
     _insert(db, Answer.__table__, answer_rows)
+    _insert(db, AnswerHistory.__table__, audit.history_rows(answer_rows))  # each answer's first save
 
     # Submitting: each was scored once, frozen and hashed by _frozen.
     db.execute(
@@ -590,7 +609,7 @@ def _store_batch(
                 "jurisdictions": sorted({c for c in company.profile.countries if c in asean}),
             }
             events.append(_event(org_id, "assessment.submit", "assessment", item.assessment_id, detail, now))
-    _insert(db, AuditEvent.__table__, events)
+    audit.append(db, events)  # hash-chained at commit
     db.commit()
 
 

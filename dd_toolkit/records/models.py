@@ -76,6 +76,13 @@ class User(SQLModel, table=True):
     # An invited user sets their own password through a one-time link; only its hash is kept.
     invite_token_hash: str | None = Field(default=None, max_length=128, index=True)
     invite_expires_at: datetime | None = None
+    # A one-time password-reset link, issued by the operator; only its hash is kept.
+    reset_token_hash: str | None = Field(default=None, max_length=128, index=True)
+    reset_expires_at: datetime | None = None
+    # Part of every session's id: bumping it ends every session and remember-me cookie.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Who created the account (None: the operator or self-registration); they may not complete its invitation.
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
 
@@ -93,7 +100,11 @@ class User(SQLModel, table=True):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Flask-Login's alternative id, "id:generation:nonce": a session or remember-me cookie made
+        before the generation was bumped no longer loads the account. The nonce is fresh at each
+        sign-in, so no two sign-ins share a remember-me value."""
+        nonce = getattr(self, "_dd_session_nonce", None) or "0"
+        return f"{self.id}:{self.session_generation}:{nonce}"
 
 
 class Membership(SQLModel, table=True):
@@ -161,6 +172,9 @@ class Submission(SQLModel, table=True):
     benchmark_consent: bool = False
     submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     submitted_at: datetime = Field(default_factory=utcnow)
+    # The team's edited transparency text as it was at submission (None: none was edited), so the
+    # regulator sees what was submitted; its hash is in the audit event of the submission.
+    transparency: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
 
 
 class AuditEvent(SQLModel, table=True):
@@ -174,6 +188,10 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=64)
     entity_id: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The hash chain (:mod:`dd_toolkit.records.audit`): the previous row's hash, and the hash of
+    # this row's content together with it. Written only by ``audit``, at commit.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
 
 
 class ActionTracking(SQLModel, table=True):
@@ -273,6 +291,38 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
+    # None: no expiry. After it, the token no longer authenticates.
+    expires_at: datetime | None = None
+    # The account's role when the token was made: the token stops working if the role changes.
+    role: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """One fixed-window counter of the abuse limits (:mod:`dd_toolkit.records.ratelimit`)."""
+
+    __tablename__ = "rate_limit"
+
+    key: str = Field(max_length=255, primary_key=True)
+    count: int = 0
+    expires_at: float = 0.0  # seconds since the epoch
+
+
+class RegulatorGrant(SQLModel, table=True):
+    """A jurisdiction on a regulator account. It takes effect (joins ``User.jurisdictions``) only
+    when confirmed by someone other than who requested it: an active regulator of that
+    jurisdiction, or the operator on the server's command line."""
+
+    __tablename__ = "regulator_grant"
+    __table_args__ = (sa.UniqueConstraint("user_id", "jurisdiction"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    jurisdiction: str = Field(max_length=8, index=True)
+    requested_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    requested_at: datetime = Field(default_factory=utcnow)
+    confirmed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    confirmed_via: str | None = Field(default=None, max_length=16)  # "regulator" | "operator"
+    confirmed_at: datetime | None = None
 
 
 class SubmissionRecord(SQLModel, table=True):
@@ -305,6 +355,9 @@ class SubmissionRecord(SQLModel, table=True):
     score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     benchmark_entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # False once ``dd-toolkit verify`` found the submission tampered with: it is then left out of
+    # every aggregate and flagged wherever it is shown.
+    intact: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class IndicatorOutcomeRecord(SQLModel, table=True):
@@ -361,3 +414,47 @@ class Release(SQLModel, table=True):
     # The newest submission the release had before it (publication is checked against later ones).
     source_marker: int = 0
     published_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+
+
+class AnswerHistory(SQLModel, table=True):
+    """One save of one answer: who, when, the answer before (None: there was none) and after,
+    and the answer's version after it. Written in the same transaction as the save."""
+
+    __tablename__ = "answer_history"
+    __table_args__ = (sa.Index("ix_answer_history_answer", "assessment_id", "question_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id")
+    question_id: str = Field(max_length=200)
+    answer_version: int = 1
+    old: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    new: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The end of the audit hash chain (one row): how many events were ever appended and the last
+    one's hash. Every append updates it first, which serialises appends, and it anchors the end
+    of the chain, so deleting the newest events is noticed too."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int | None = Field(default=None, primary_key=True)
+    count: int = 0
+    last_hash: str = Field(default="", max_length=64)
+
+
+class VerificationRun(SQLModel, table=True):
+    """The result of one ``dd-toolkit verify`` run, shown to the platform admin."""
+
+    __tablename__ = "verification_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime = Field(default_factory=utcnow)
+    ok: bool = False
+    problems: int = 0
+    # What was checked (table -> rows) and the first problems found (table, id, what differs).
+    checked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -52,7 +52,11 @@ def contributions(db: Session, method: Methodology) -> list[disclosure.Contribut
             SubmissionRecord.countries,
             SubmissionRecord.benchmark_entry,
         )
-        .where(SubmissionRecord.latest == sa.true(), SubmissionRecord.methodology == method.key)
+        .where(
+            SubmissionRecord.latest == sa.true(),
+            SubmissionRecord.methodology == method.key,
+            SubmissionRecord.intact == sa.true(),  # a tampered submission never feeds a benchmark
+        )
         .order_by(SubmissionRecord.submission_id)
     )
     return [
@@ -218,6 +222,7 @@ def publish_if_due(db: Session, bank: QuestionBank, method: Methodology) -> Rele
             SubmissionRecord.submission_id > marker,
             SubmissionRecord.benchmark_consent == sa.true(),
             SubmissionRecord.methodology == method.key,
+            SubmissionRecord.intact == sa.true(),
         )
     ).one()
     if newer < method.benchmark.disclosure_threshold:

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.snapshot import ANSWER_KEYS
+from dd_toolkit.records import audit
 from dd_toolkit.records.models import (
     Assessment,
-    AuditEvent,
     Recipient,
     ReviewEvent,
     ReviewStatus,
@@ -53,15 +53,8 @@ def _event(db: Session, recipient: Recipient, user: User | None, kind: str, **va
 def _audit(
     db: Session, user: User | None, org_id: int | None, action: str, recipient: Recipient, detail: dict[str, Any]
 ) -> None:
-    db.add(
-        AuditEvent(
-            user_id=user.id if user else None,
-            organisation_id=org_id,
-            action=action,
-            entity="recipient",
-            entity_id=str(recipient.id),
-            detail=detail,
-        )
+    audit.record(
+        db, user=user, organisation_id=org_id, action=action, entity="recipient", entity_id=recipient.id, detail=detail
     )
 
 
@@ -200,8 +193,12 @@ def recipients_of_assessment(db: Session, assessment_id: int) -> list[Recipient]
     )
 
 
-def integrity_ok(submission: Submission) -> bool:
-    """Recompute the SHA-256 of the frozen snapshot and compare it with the one recorded."""
+def integrity_ok(submission: Submission, record: SubmissionRecord | None = None) -> bool:
+    """Recompute the SHA-256 of the frozen snapshot and compare it with the one recorded; and,
+    given its decoded record, whether ``dd-toolkit verify`` last found the submission intact
+    (it also catches a snapshot rewritten together with its hash, against the audit log)."""
+    if record is not None and not record.intact:
+        return False
     return hashlib.sha256(submission.snapshot.encode("utf-8")).hexdigest() == submission.sha256
 
 

@@ -13,7 +13,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
-from dd_toolkit.web import authz, db
+from dd_toolkit.records import accounts
+from dd_toolkit.web import authz, db, inputs, limits
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 
@@ -46,8 +47,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["dd_content"] = content
 
     db.init_app(app)
+    inputs.init_app(app)  # bounded ids and no NUL, before any route is added
     csrf.init_app(app)
     babel.init_app(app)
+    limits.init_app(app)  # before the authoriser, so refused requests count too
     _init_login(app)
     authz.init_app(app)
     _init_templates(app)
@@ -75,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(benchmarks_bp)
     app.register_blueprint(outputs_bp)
     app.register_blueprint(regulator_bp)
+    limits.api(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
     return app
@@ -89,14 +93,19 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
+    def _load_user(session_id: str):
         if request.blueprint in authz.TOKEN_BLUEPRINTS:
             return None  # the API knows only its bearer tokens, never a browser session
-        try:
-            user = authz.load_user(db.session(), int(user_id))
-        except ValueError:
+        # "id:generation:nonce" (User.get_id): a session or remember-me cookie from before the
+        # account's generation was bumped (sign-out, password change, deactivation) loads nothing.
+        parts = accounts.parse_session_id(session_id)
+        if parts is None:
             return None
-        return user if user is not None and user.active else None
+        user = authz.load_user(db.session(), parts[0])
+        if not accounts.session_is_current(user, parts[1]):
+            return None
+        user._dd_session_nonce = parts[2]
+        return user
 
     @login_manager.request_loader
     def _load_user_from_token(req):
@@ -115,7 +124,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     _install_gettext(app)
 
-    for code in (400, 403, 404, 405, 409, 413, 500):
+    for code in (400, 403, 404, 405, 409, 413, 429, 500):
         app.register_error_handler(code, _error_page(code))
 
 

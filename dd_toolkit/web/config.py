@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from dd_toolkit.paths import bundled_root
@@ -23,8 +24,23 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("DD_REMEMBER_DAYS") or 14))
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     INVITE_VALID_DAYS = 14
+    RESET_VALID_MINUTES = 60
+    # Abuse limits (Flask-Limiter). The counters live in the toolkit's database by default, so
+    # every worker shares them; a deployment with Redis may name it instead (redis://host:6379).
+    RATELIMIT_ENABLED = os.environ.get("DD_RATELIMIT_ENABLED", "1") == "1"
+    RATELIMIT_STORAGE_URI: str = os.environ.get("RATELIMIT_STORAGE_URI") or "dd-database://"
+    RATELIMIT_HEADERS_ENABLED = True  # X-RateLimit-* and, on 429, Retry-After
+    # Sign-in: failed attempts per account and per address; a success does not count.
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("DD_RATELIMIT_LOGIN_ACCOUNT") or "5 per 15 minutes"
+    RATELIMIT_LOGIN_ADDRESS = os.environ.get("DD_RATELIMIT_LOGIN_ADDRESS") or "30 per 15 minutes"
+    RATELIMIT_REGISTER = os.environ.get("DD_RATELIMIT_REGISTER") or "10 per hour"
+    RATELIMIT_LINKS = os.environ.get("DD_RATELIMIT_LINKS") or "20 per hour"  # invitation and reset links
+    RATELIMIT_API = os.environ.get("DD_RATELIMIT_API") or "600 per minute"
 
 
 def instance_secret_key(instance_path: str) -> str:

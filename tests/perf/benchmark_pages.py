@@ -199,7 +199,7 @@ class Browser:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             with self.opener.open(self.base + path, data=data, timeout=30) as response:
-                return response.status, response.headers.get("Location", ""), response.read().decode()
+                return response.status, response.headers.get("Location", ""), response.read().decode(errors="replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Location", ""), exc.read().decode(errors="replace")
 
@@ -306,6 +306,23 @@ def print_table(companies: int, bare: dict[str, float], rows: list[tuple[str, st
         print(f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {ratio:>7.3f}")
 
 
+def print_pdf_downloads(base: str, assessment_id: int) -> None:
+    """The action-plan PDF through the app: rendered at the first download, then served from the
+    instance's document store while the document is unchanged (a submission made in the app has
+    it rendered already, right after the submit response)."""
+    browser = Browser(base)
+    browser.sign_in(COMPANY_ADMIN)
+    path = f"/assessments/{assessment_id}/action-plan.pdf"
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        status, _, body = browser.request(path)
+        times.append((time.perf_counter() - started) * 1000)
+        if status != 200 or not body.startswith("%PDF"):
+            raise BenchError(f"GET {path} gave {status}")
+    print(f"action-plan PDF download: {times[0]:.0f} ms rendered, then {min(times[1:]):.0f} ms from the store")
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -321,6 +338,7 @@ def run_one(companies: int, duration: int, bare_base: str, workdir: Path) -> Non
         for label, role, path, cookie in plan:
             rows.append((label, role, wrk(base + path, duration, cookie)))
         print_table(companies, bare, rows)
+        print_pdf_downloads(base, ids["assessment"])
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss in worker_rss(master):
             print(f"  worker {pid}: {rss}")

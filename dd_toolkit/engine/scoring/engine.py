@@ -681,10 +681,10 @@ def score(
         cap_lookup = _answer_lookup(profile, answers, applicable, follows)
         position_of = {m.id: p for p, m in enumerate(module_scores)}
         for cap in method.caps:
-            holds, why = _explained(bank, plan, cap.when, cap_lookup)
-            if not holds:
+            if not evaluate(cap.when, cap_lookup):
                 continue
             read = tuple(dict.fromkeys(leaf.name for leaf in leaves(cap.when) if leaf.subject == "answer"))
+            why = _answers_read(bank, read, answers, applicable, follows)
             caps.append(CapResult(cap.id, cap.label, cap.band, tuple(cap.modules), read, why))
             overall_caps.append((cap.id, cap.band))
             for module_id in cap.modules:
@@ -855,6 +855,30 @@ def question_shares(
     card = score(bank, method, profile or full_profile(bank), best_answers(bank))
     rows = [q for q in card.questions if q.status == "scored"]
     return [(q, q.effective_weight) for q in sorted(rows, key=lambda q: (-q.effective_weight, q.question_id))]
+
+
+def _answers_read(
+    bank: QuestionBank,
+    read: tuple[str, ...],
+    answers: Mapping[str, AnswerData],
+    applicable: Mapping[str, bool],
+    follows: Mapping[str, str],
+) -> str:
+    """What was answered to the questions a cap reads, for the reason shown with it."""
+    notes = []
+    for qid in read:
+        question, answer = bank.questions[qid], answers.get(qid)
+        if not applicable.get(qid) and qid not in follows:
+            note = "not asked"
+        elif qid in follows or (answer is not None and answer.not_applicable):
+            note = "marked not applicable"
+        elif answer is None or not answer.has_value:
+            note = "no answer"
+        else:
+            note = f"answered {display_value(question, answer.value)}"
+        notes.append(f'"{question.text.get()}": {note}')
+    text = "; ".join(notes)
+    return text if not text or text.endswith(".") else text + "."
 
 
 def _lens_item(plan: _Plan, method: Methodology, ref: str, points_of: dict) -> LensItem:

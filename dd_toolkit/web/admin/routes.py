@@ -1,7 +1,7 @@
 """Platform administration: regulator and working-group accounts. A platform admin manages
 accounts and roles and never reads company answers."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -60,13 +60,92 @@ def accounts_page():
         except accounts.AccountError as exc:
             form.email.errors.append(str(exc))
         else:
+            if token is None:
+                # Separation of duties: the creator of a regulator account never sees its link.
+                flash(
+                    _(
+                        "%(email)s awaits confirmation of %(list)s by a regulator of the jurisdiction, or, for a "
+                        "jurisdiction's first regulator, by the operator on the server: dd-toolkit "
+                        "confirm-regulator %(email)s. The invitation link goes to whoever confirms.",
+                        email=user.email,
+                        list=", ".join(form.jurisdictions.data or []),
+                    ),
+                    "info",
+                )
+                return redirect(url_for("admin.accounts_page"))
             invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
+    more = MoreJurisdictionsForm(prefix="more")
+    more.jurisdictions.choices = form.jurisdictions.choices
     users = session.exec(
         select(User)
         .where(User.platform_role.in_([PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP]))
         .order_by(User.platform_role, User.name)
     ).all()
-    return render_template("admin/accounts.html", form=form, users=users, invitation=invitation)
+    pending: dict[int, list[str]] = {}
+    for grant in accounts.pending_grants(session):
+        pending.setdefault(grant.user_id, []).append(grant.jurisdiction)
+    return render_template(
+        "admin/accounts.html",
+        form=form,
+        more=more,
+        users=users,
+        pending=pending,
+        invitation=invitation,
+        button=ButtonForm(),
+    )
+
+
+class MoreJurisdictionsForm(FlaskForm):
+    email = EmailField(_l("Regulator's email"), validators=[DataRequired(), Email(check_deliverability=False)])
+    jurisdictions = MultiCheckboxField(_l("Jurisdictions to add"), validators=[DataRequired()])
+    submit = SubmitField(_l("Request the jurisdictions"))
+
+
+class ButtonForm(FlaskForm):
+    submit = SubmitField(_l("Go"))
+
+
+@bp.route("/accounts/jurisdictions", methods=["POST"])
+@policy(Action.PLATFORM_ADMIN)
+def request_jurisdictions():
+    """Ask for more jurisdictions on a regulator account; each takes effect once confirmed."""
+    session = db.session()
+    more = MoreJurisdictionsForm(prefix="more")
+    more.jurisdictions.choices = [(code, code) for code in current_bank().taxonomy.asean_countries]
+    user = accounts.find_user(session, more.email.data or "") if more.validate_on_submit() else None
+    if user is None or user.platform_role != PlatformRole.REGULATOR:
+        flash(_("Name a regulator account and at least one jurisdiction."), "error")
+        return redirect(url_for("admin.accounts_page"))
+    added = accounts.request_jurisdictions(session, user, more.jurisdictions.data, by=current_user)
+    flash(
+        _(
+            "%(n)d jurisdiction(s) requested for %(email)s; each takes effect when a regulator of it (or, for its "
+            "first regulator, the operator) confirms.",
+            n=added,
+            email=user.email,
+        ),
+        "info",
+    )
+    return redirect(url_for("admin.accounts_page"))
+
+
+@bp.route("/accounts/<int:user_id>/<any(deactivate, reactivate):change>", methods=["POST"])
+@policy(Action.PLATFORM_ADMIN)
+def account_status(user_id: int, change: str):
+    """Deactivate (ending its sessions and revoking its API tokens) or reactivate an account."""
+    session = db.session()
+    user = session.get(User, user_id)
+    if user is None or user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP):
+        abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if change == "deactivate":
+        revoked = accounts.deactivate(session, user, by=current_user)
+        flash(_("%(email)s is deactivated; %(n)d API token(s) revoked.", email=user.email, n=revoked), "success")
+    else:
+        accounts.reactivate(session, user, by=current_user)
+        flash(_("%(email)s is active again.", email=user.email), "success")
+    return redirect(url_for("admin.accounts_page"))
 
 
 class PublishForm(FlaskForm):

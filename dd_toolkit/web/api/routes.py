@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
-from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.indicators import indicator_rows, report_notes
@@ -81,10 +81,9 @@ def _int_arg(name: str, *, required: bool = False) -> int | None:
         if required:
             _bad_request(f"The query parameter '{name}' is required.")
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        _bad_request(f"The query parameter '{name}' must be a whole number.")
+    if len(raw) > 18 or not raw.isascii() or not raw.lstrip("-").isdigit():
+        _bad_request(f"The query parameter '{name}' must be a whole number of at most 18 digits.")
+    return int(raw)
 
 
 def _iso(moment: datetime) -> str:
@@ -144,12 +143,13 @@ def submission(recipient_id: int):
     recipient = require(Action.REVIEW, session.get(Recipient, recipient_id))
     found = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, found.assessment_id)
+    record = record_of(session, found.id)
     return jsonify(
         {
-            "recipient": _summary(InboxRow(recipient, found, assessment, record_of(session, found.id))),
+            "recipient": _summary(InboxRow(recipient, found, assessment, record)),
             "snapshot": json.loads(found.snapshot),
             "sha256": found.sha256,
-            "integrity_verified": integrity_ok(found),
+            "integrity_verified": integrity_ok(found, record),
         }
     )
 
@@ -227,6 +227,12 @@ class TokenForm(FlaskForm):
         validators=[DataRequired(), Length(max=tokens.MAX_NAME)],
         description=_l("What will use it, so you know which token to revoke later."),
     )
+    expires_in_days = IntegerField(
+        _l("Expires after (days)"),
+        validators=[Optional(), NumberRange(min=1, max=tokens.MAX_DAYS)],
+        default=90,
+        description=_l("Leave empty for a token that lasts until it is revoked."),
+    )
     submit = SubmitField(_l("Create token"))
 
 
@@ -242,7 +248,7 @@ def manage_tokens():
     created = None
     if form.validate_on_submit():
         try:
-            row, token = tokens.create_token(session, current_user, form.name.data)
+            row, token = tokens.create_token(session, current_user, form.name.data, form.expires_in_days.data)
         except tokens.TokenError as exc:
             form.name.errors.append(str(exc))
         else:

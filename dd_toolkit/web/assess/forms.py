@@ -175,10 +175,12 @@ def read_answer(question: Question, subform: Form) -> AnswerData:
 
 
 def base_version(subform: Form) -> int:
-    try:
-        return max(0, int(subform.base_version.data or 0))
-    except ValueError:
+    """The version the answer was loaded at; anything but a plausible number reads as 0 (so a
+    saved answer shows as a conflict rather than being overwritten)."""
+    raw = str(subform.base_version.data or "0").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         return 0
+    return int(raw)
 
 
 class StartAssessmentForm(FlaskForm):

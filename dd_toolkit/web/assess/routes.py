@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -46,6 +46,7 @@ from dd_toolkit.web.assess.forms import (
 )
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
+from dd_toolkit.web.downloads import download
 from dd_toolkit.web.orgs.routes import current_organisation
 from dd_toolkit.web.outputs.store import render_documents_after_response
 
@@ -389,11 +390,7 @@ def export(assessment_id: int):
     assessment = load_assessment(assessment_id)
     document = export_document(db.session(), assessment)
     filename = f"assessment-{slug(document['organisation']['name'])}-{assessment.cycle}-v{assessment.version}.json"
-    return Response(
-        json.dumps(document, indent=2, ensure_ascii=False),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(json.dumps(document, indent=2, ensure_ascii=False), "application/json", filename)
 
 
 @bp.route("/import", methods=["POST"])

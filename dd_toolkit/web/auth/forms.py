@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
-MIN_PASSWORD = 12
+from dd_toolkit.records.accounts import MAX_PASSWORD, MIN_PASSWORD, password_problem
 
 
 class LoginForm(FlaskForm):
@@ -14,18 +14,36 @@ class LoginForm(FlaskForm):
 
 
 class PasswordMixin:
+    """A new password and its repetition, checked against the password policy
+    (:func:`dd_toolkit.records.accounts.password_problem`). The person's own words (name, email,
+    organisation) come from the form's fields or from ``password_context``."""
+
+    password_context: tuple[str, ...] = ()
+
     password = PasswordField(
         _l("Password"),
         validators=[
             DataRequired(),
-            Length(min=MIN_PASSWORD, max=200, message=_l("Use between %(min)d and %(max)d characters.")),
+            Length(min=MIN_PASSWORD, max=MAX_PASSWORD, message=_l("Use between %(min)d and %(max)d characters.")),
         ],
-        description=_l("At least %(n)d characters. A passphrase of several words is easiest.", n=MIN_PASSWORD),
+        description=_l(
+            "At least %(n)d characters, not a common or easily guessed one. A passphrase of several "
+            "unrelated words is easiest.",
+            n=MIN_PASSWORD,
+        ),
     )
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
     )
+
+    def validate_password(self, field) -> None:
+        if field.errors:
+            return
+        own = [getattr(self, name).data for name in ("email", "name", "organisation") if hasattr(self, name)]
+        problem = password_problem(field.data or "", [*own, *self.password_context])
+        if problem:
+            raise ValidationError(problem)
 
 
 class RegisterForm(PasswordMixin, FlaskForm):
@@ -43,3 +61,18 @@ class RegisterForm(PasswordMixin, FlaskForm):
 
 class AcceptInviteForm(PasswordMixin, FlaskForm):
     submit = SubmitField(_l("Set password and sign in"))
+
+
+class ResetForm(PasswordMixin, FlaskForm):
+    submit = SubmitField(_l("Set the new password"))
+
+
+class ChangePasswordForm(PasswordMixin, FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    submit = SubmitField(_l("Change password"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button: confirm or decline one jurisdiction of another regulator account."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -17,13 +17,15 @@ from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
+from dd_toolkit.web.downloads import download
+from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 
 bp = Blueprint("benchmarks", __name__)
 
 
 def _release():
     """The release the working group asked for (the latest by default), or None before the first."""
-    number = request.args.get("release", type=int)
+    number = int_arg("release", maximum=MAX_PAGE)
     release = releases.published(db.session(), current_methodology(), number)
     if release is None and number is not None:
         abort(404)
@@ -39,7 +41,7 @@ def _policy(release) -> list[str]:
 def _cycle_of(release) -> int | None:
     if release is None or not release.cycles:
         return None
-    cycle = request.args.get("cycle", type=int) or max(release.cycles)
+    cycle = int_arg("cycle", maximum=MAX_CYCLE) or max(release.cycles)
     if cycle not in release.cycles:
         abort(404)
     return cycle
@@ -97,11 +99,7 @@ def export(cycle: int, fmt: str):
             policy=_policy(release),
         )
         data, mimetype = pdf_from_html(html), "application/pdf"
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "private, no-store"},
-    )
+    return download(data, mimetype, f"{name}.{fmt}", headers={"Cache-Control": "private, no-store"})
 
 
 @bp.route("/benchmarks/<int:cycle>/<metric>.svg")

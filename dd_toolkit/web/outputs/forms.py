@@ -3,7 +3,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from dd_toolkit.engine.render import MAX_USER_MARKDOWN
 from dd_toolkit.records.models import ActionStatus
+from dd_toolkit.web.inputs import VERSION_VALIDATORS
 
 STATUS_LABELS = {
     ActionStatus.TODO: _l("To do"),
@@ -19,15 +21,17 @@ class TrackingForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
     reason = TextAreaField(_l("Why it won't be done"), validators=[Length(max=2000)], render_kw={"rows": 2})
     notes = TextAreaField(_l("Notes"), validators=[Length(max=5000)], render_kw={"rows": 2})
-    base_version = HiddenField(default="0")
+    base_version = HiddenField(default="0", validators=VERSION_VALIDATORS)
     save = SubmitField(_l("Save"))
 
 
 class TransparencyForm(FlaskForm):
     markdown = TextAreaField(
-        _l("Draft (Markdown)"), validators=[Length(max=200_000)], render_kw={"rows": 28, "spellcheck": "true"}
+        _l("Draft (Markdown)"),
+        validators=[Length(max=MAX_USER_MARKDOWN)],
+        render_kw={"rows": 28, "spellcheck": "true", "maxlength": MAX_USER_MARKDOWN},
     )
-    base_version = HiddenField(default="0")
+    base_version = HiddenField(default="0", validators=VERSION_VALIDATORS)
     save = SubmitField(_l("Save"))
     preview = SubmitField(_l("Preview"))
 

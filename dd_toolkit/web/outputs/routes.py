@@ -19,7 +19,7 @@ from dd_toolkit.engine.documents import (
     transparency_document,
     transparency_draft,
 )
-from dd_toolkit.engine.render import markdown_html
+from dd_toolkit.engine.render import MAX_USER_MARKDOWN, user_markdown_html
 from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.records.assessments import AssessmentError
 from dd_toolkit.records.models import ActionStatus, Organisation
@@ -39,6 +39,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content
+from dd_toolkit.web.downloads import download
 from dd_toolkit.web.outputs.forms import (
     STATUS_LABELS,
     CommitmentsForm,
@@ -157,11 +158,11 @@ def update_item(assessment_id: int, item_id: str):
 
 
 def _download(document) -> Response:
-    disposition = "inline" if document.mimetype.startswith("application/pdf") else "attachment"
-    return Response(
+    return download(
         document.data,
-        mimetype=document.mimetype.split(";")[0],
-        headers={"Content-Disposition": f'{disposition}; filename="{document.filename}"'},
+        document.mimetype.split(";")[0],
+        document.filename,
+        inline=document.mimetype.startswith("application/pdf"),
     )
 
 
@@ -189,7 +190,7 @@ def transparency_page(assessment_id: int):
         if not form.validate():
             status = 422
         elif form.preview.data:
-            preview_html = markdown_html(form.markdown.data)
+            preview_html = user_markdown_html(form.markdown.data)
         else:
             try:
                 edit = save_transparency(
@@ -227,9 +228,15 @@ def transparency_page(assessment_id: int):
         public_ids={item_id for item_id, row in inputs.tracking.items() if row.get("public_commitment")},
         edit=edit,
         draft=draft,
-        preview_html=preview_html if preview_html is not None else markdown_html(form.markdown.data),
+        preview_html=preview_html if preview_html is not None else _draft_html(inputs, draft, form.markdown.data),
         can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
     ), status
+
+
+def _draft_html(inputs: Inputs, draft: TransparencyDraft, text: str | None):
+    """The draft's HTML: a text the team edited within its length limit, the generated one whole."""
+    generated = inputs.transparency_markdown is None and text == transparency_text(inputs, draft=draft)
+    return user_markdown_html(text, limit=None if generated else MAX_USER_MARKDOWN)
 
 
 def transparency_text(inputs: Inputs, *, plan: ActionPlan | None = None, draft: TransparencyDraft | None = None) -> str:
@@ -246,7 +253,7 @@ def transparency_text(inputs: Inputs, *, plan: ActionPlan | None = None, draft: 
 def transparency_preview(assessment_id: int):
     """The live preview: the same sanitised rendering as the exports."""
     load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
-    return Response(str(markdown_html(request.form.get("markdown", "")[:200_000])), mimetype="text/html")
+    return Response(str(user_markdown_html(request.form.get("markdown", ""))), mimetype="text/html")
 
 
 @bp.route("/<int:assessment_id>/transparency/regenerate", methods=["POST"])

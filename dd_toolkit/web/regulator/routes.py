@@ -3,13 +3,13 @@ submission, and the RPA indicator report."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
 from dd_toolkit.engine.documents import action_plan
 from dd_toolkit.engine.indicators import indicator_csv, indicator_rows, report_notes
-from dd_toolkit.engine.render import markdown_html, pdf_from_html
+from dd_toolkit.engine.render import MAX_USER_MARKDOWN, pdf_from_html, user_markdown_html
 from dd_toolkit.records import aggregates
 from dd_toolkit.records.models import Assessment, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
@@ -27,6 +27,8 @@ from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy, require
 from dd_toolkit.web.context import current_bank, current_content
+from dd_toolkit.web.downloads import download
+from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 from dd_toolkit.web.outputs.routes import transparency_text
 from dd_toolkit.web.regulator.forms import CommentForm, StatusForm
 
@@ -41,7 +43,7 @@ def _recipient(recipient_id: int) -> Recipient:
 @policy(Action.REVIEW)
 def index():
     args = request.args
-    cycle = args.get("cycle", type=int)
+    cycle = int_arg("cycle", maximum=MAX_CYCLE)
     result = inbox(
         db.session(),
         list(current_user.jurisdictions or []),
@@ -49,7 +51,7 @@ def index():
         service_type=args.get("service_type") or None,
         size_band=args.get("size_band") or None,
         cycle=cycle,
-        page=args.get("page", 1, type=int),
+        page=int_arg("page", 1, minimum=1, maximum=MAX_PAGE),
     )
     return render_template(
         "regulator/inbox.html",
@@ -85,8 +87,11 @@ def submission(recipient_id: int):
         record=record,
         card=inputs.card,
         plan=plan,
-        transparency=markdown_html(transparency_text(inputs, plan=plan)),
-        integrity=integrity_ok(submission),
+        transparency=user_markdown_html(
+            transparency_text(inputs, plan=plan),
+            limit=None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN,
+        ),
+        integrity=integrity_ok(submission, record),
         changes=changes,
         steps=steps,
         users=users,
@@ -144,7 +149,7 @@ def _report_args():
     jurisdiction = request.args.get("country") or (jurisdictions[0] if jurisdictions else None)
     if jurisdiction not in jurisdictions:
         abort(404)
-    cycle = request.args.get("cycle", type=int)
+    cycle = int_arg("cycle", maximum=MAX_CYCLE)
     cycles = aggregates.report_cycles(db.session())
     return jurisdictions, jurisdiction, cycle or (cycles[0] if cycles else None), cycles
 
@@ -180,11 +185,7 @@ def indicators_export(fmt: str):
     notes = report_notes(current_content().root)
     name = f"rpa-indicators-{jurisdiction}-{cycle}"
     if fmt == "csv":
-        return Response(
-            indicator_csv(report, notes),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return download(indicator_csv(report, notes), "text/csv", f"{name}.csv")
     html = render_template(
         "regulator/indicators_print.html",
         report=report,
@@ -192,8 +193,4 @@ def indicators_export(fmt: str):
         notes=notes,
         taxonomy=current_bank().taxonomy,
     )
-    return Response(
-        pdf_from_html(html),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
-    )
+    return download(pdf_from_html(html), "application/pdf", f"{name}.pdf", inline=True)

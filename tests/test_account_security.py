@@ -139,10 +139,11 @@ def test_the_confirmation_page_confirms_and_declines(client, auth, forms, make, 
         invited_by=admin,
     )
     auth.login(sg.email)
-    assert "awaits your confirmation" in client.get("/auth/account").get_data(as_text=True)
+    assert "2 accounts or jurisdictions await your confirmation" in client.get("/auth/account").get_data(as_text=True)
     by_user = {g.user_id: g for g in accounts.pending_grants(session)}
     declined = forms.post(f"/auth/confirmations/{by_user[two.id].id}/decline", page="/auth/confirmations")
     assert declined.status_code == 302
+    session.expire_all()
     assert session.get(RegulatorGrant, by_user[two.id].id) is None
     assert _actions(session, "regulator.decline")[0].user_id == sg.id
     confirmed = forms.post(f"/auth/confirmations/{by_user[one.id].id}/confirm", page="/auth/confirmations")

@@ -630,3 +630,19 @@ def test_action_plan_page_marks_public_commitments(real_client, real_company):
     assert "1 action is marked as a public commitment." in page
     marked = [i for i, body in articles(page).items() if '<span class="tag public-commitment">' in body]
     assert marked == [item_ids[1]]
+
+
+def test_the_demo_companies_figures_pass_every_metric_check():
+    """Demo data is what a new user meets first: its outcome figures must not be flagged."""
+    from dd_toolkit.records.demo import COMPANIES, demo_answers
+
+    for company in COMPANIES:
+        profile = Profile(
+            service_types=company.service_types,
+            features=company.features,
+            countries=company.countries,
+            size_band=company.size_band,
+            under18_users="yes",
+        )
+        answers = demo_answers(BANK, profile, company, 2025)
+        assert check_metrics(BANK, answers, CHECKS) == (), company.name

@@ -232,7 +232,15 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
 def _shell(loader: jinja2.BaseLoader) -> jinja2.Environment:
     # The shell is HTML, so unlike the Markdown templates it escapes every value it prints;
     # the body is already sanitised HTML. One environment per content folder: compiled once.
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["css_string"] = css_string
+    return env
+
+
+def css_string(value: Any) -> str:
+    """Text for inside a quoted CSS string: every character but letters, digits and spaces as a
+    CSS escape, so a quote, a backslash or a line break in a name cannot end the string."""
+    return "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in str(value))
 
 
 def _html(inputs: Inputs, title: str, markdown_text: str, limit: int | None = None) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,6 +38,10 @@ from dd_toolkit.engine.content.values import AnswerValueError, build_answer
 FORMAT = "dd-toolkit/assessment"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# A valid file nests six levels deep (document, answers, answer, evidence, item, field); a
+# number has at most a few dozen digits. Anything beyond is refused before it is looked at.
+MAX_DEPTH = 16
+MAX_NUMBER_DIGITS = 40
 UNHASHED_KEYS = ("submission", "exported_at")
 
 
@@ -106,7 +111,7 @@ class _Organisation(_Strict):
 
 class _Assessment(_Strict):
     cycle: int = Field(ge=2000, le=2100)
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=1_000_000)
     status: Literal["draft", "submitted"]
     questionnaires: dict[str, str]
     created_at: str | None = None
@@ -146,6 +151,61 @@ class _Document(_Strict):
     exported_at: str | None = None
 
 
+class _Refused(ValueError):
+    pass
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _Refused(f"The file holds a number of more than {MAX_NUMBER_DIGITS} digits.")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    number = float(text) if len(text) <= 2 * MAX_NUMBER_DIGITS else float("inf")
+    if not math.isfinite(number):
+        raise _Refused("The file holds a number too large to read.")
+    return number
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"The file holds {name}, which is not a number JSON allows.")
+
+
+def _check_tree(data: Any) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` and text holding a NUL character."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Refused(f"The file nests data more than {MAX_DEPTH} levels deep.")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if "\x00" in key:
+                    raise _Refused("The file holds a NUL character, which no text may contain.")
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, str) and "\x00" in node:
+            raise _Refused("The file holds a NUL character, which no text may contain.")
+
+
+def _load_json(raw: str) -> Any:
+    """Parse strict JSON within the limits, or raise ImportError_ saying why not."""
+    try:
+        data = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        _check_tree(data)
+    except json.JSONDecodeError as exc:
+        raise ImportError_(
+            [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."]
+        ) from None
+    except _Refused as exc:
+        raise ImportError_([str(exc)]) from None
+    except RecursionError:
+        raise ImportError_([f"The file nests data more than {MAX_DEPTH} levels deep."]) from None
+    return data
+
+
 class ImportError_(ValueError):
     """The file cannot be imported; ``problems`` lists every reason, one per line."""
 
@@ -175,12 +235,7 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ImportError_(["The file is not UTF-8 text."]) from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ImportError_(
-            [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."]
-        ) from None
+    data = _load_json(raw)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportError_([f'This is not a toolkit assessment file (expected "format": "{FORMAT}").'])
     try:

@@ -249,9 +249,12 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _cell(value: Any) -> str:
     """A CSV cell: blank for None; text a spreadsheet could run as a formula (a user typing
-    "=HYPERLINK(...)") gets a leading quote."""
+    "=HYPERLINK(...)", "+1+cmd", "@SUM(...)", or one starting with a tab or carriage return)
+    gets a leading quote. A number stays a number: -5 is no formula."""
     if value is None:
         return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Evidence, Profile, Question, QuestionBank
 from dd_toolkit.engine.registry import Content
+from dd_toolkit.engine.transparency import load_metric_checks
 from dd_toolkit.records import accounts
 from dd_toolkit.records.aggregates import refresh_all
 from dd_toolkit.records.assessments import create_organisation, profile_of, save_answers, start_assessment, submit
@@ -275,6 +276,22 @@ def demo_answers(
             break
         for question in todo:
             answers[question.id] = demo_answer(company, question, cycle)
+    return _consistent_metrics(bank, answers)
+
+
+def _consistent_metrics(bank: QuestionBank, answers: dict[str, AnswerData]) -> dict[str, AnswerData]:
+    """Demo figures that pass the content's metric checks: a figure above the sum it must stay
+    within (restored after appeal within appeals received, ...) is lowered to two fifths of it."""
+    for check in load_metric_checks():
+        if check.kind != "at_most":
+            continue
+        (metric,) = check.metrics
+        terms = [answers.get(qid) for qid in check.limit]
+        if metric not in answers or any(t is None or not isinstance(t.value, int) for t in terms):
+            continue
+        limit = sum(t.value for t in terms)
+        if isinstance(answers[metric].value, int) and answers[metric].value > limit:
+            answers[metric] = dataclasses.replace(answers[metric], value=limit * 2 // 5)
     return answers
 
 

@@ -16,6 +16,11 @@ from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType,
 
 MAX_EVIDENCE = 20
 MAX_SHORT_TEXT = 5000
+# The largest number any metric takes, whatever its question's own range: far above any count
+# a company reports, and small enough that sums, changes and percentages stay exact.
+MAX_NUMBER = 10**15
+# The longest number typed as text ("1,250,000.5" and the like).
+MAX_NUMBER_TEXT = 40
 
 
 class AnswerValueError(ValueError):
@@ -28,13 +33,7 @@ def normalise_value(question: Question, value: Any) -> Any:
         return None
     kind = question.type
     if kind is AnswerType.MATURITY:
-        try:
-            level = int(value)
-        except (TypeError, ValueError):
-            raise AnswerValueError("Choose one of the five levels.") from None
-        if isinstance(value, float) and not value.is_integer() or not 0 <= level <= 4:
-            raise AnswerValueError("Choose one of the five levels (0 to 4).")
-        return level
+        return _level(value)
     if kind is AnswerType.YES_PARTIAL_NO:
         if value not in YES_PARTIAL_NO_CHOICES:
             raise AnswerValueError("Choose Yes, Partly or No.")
@@ -58,6 +57,7 @@ def normalise_value(question: Question, value: Any) -> Any:
     if kind is AnswerType.TEXT:
         if not isinstance(value, str):
             raise AnswerValueError("Enter text.")
+        _no_nul(value)
         text = value.strip()
         if len(text) > question.max_length:
             raise AnswerValueError(f"Keep this under {question.max_length} characters (now {len(text)}).")
@@ -67,15 +67,48 @@ def normalise_value(question: Question, value: Any) -> Any:
     raise AnswerValueError(f"Unsupported answer type {kind}.")  # pragma: no cover
 
 
+def _no_nul(text: str, what: str = "text") -> None:
+    if "\x00" in text:
+        raise AnswerValueError(f"Remove the NUL character from the {what}.")
+
+
+def _level(value: Any) -> int:
+    """A maturity level 0-4: an int, a whole float or the digit typed; never a yes/no value."""
+    if isinstance(value, bool):
+        raise AnswerValueError("Choose one of the five levels.")
+    if isinstance(value, str):
+        value = value.strip()
+        if not (len(value) == 1 and value in "01234"):
+            raise AnswerValueError("Choose one of the five levels (0 to 4).")
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise AnswerValueError("Choose one of the five levels (0 to 4).")
+        value = int(value)
+    if not isinstance(value, int):
+        raise AnswerValueError("Choose one of the five levels.")
+    if not 0 <= value <= 4:
+        raise AnswerValueError("Choose one of the five levels (0 to 4).")
+    return int(value)
+
+
 def _number(question: Question, value: Any) -> int | float:
     if isinstance(value, bool):
         raise AnswerValueError("Enter a number.")
+    if isinstance(value, str) and len(value.strip()) > MAX_NUMBER_TEXT:
+        raise AnswerValueError(f"Enter a number of at most {MAX_NUMBER_TEXT} characters.")
+    if isinstance(value, int) and abs(value) > MAX_NUMBER:
+        raise AnswerValueError(f"Enter a number no larger than {MAX_NUMBER:,}.")
     try:
-        number = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
+        number = (
+            float(str(value).replace(",", "").replace("_", "x").strip()) if isinstance(value, str) else float(value)
+        )
+    except (TypeError, ValueError, OverflowError):
         raise AnswerValueError("Enter a number, for example 1250 or 12.5.") from None
     if math.isnan(number) or math.isinf(number):
         raise AnswerValueError("Enter a finite number.")
+    if abs(number) > MAX_NUMBER:
+        raise AnswerValueError(f"Enter a number no larger than {MAX_NUMBER:,}.")
     if question.integer and not number.is_integer():
         raise AnswerValueError("Enter a whole number.")
     if question.minimum is not None and number < question.minimum:
@@ -94,8 +127,10 @@ def _date(value: Any) -> str:
         value = value.date()
     if isinstance(value, dt.date):
         return value.isoformat()
+    if not isinstance(value, str) or len(value) > 40:
+        raise AnswerValueError("Enter a date as YYYY-MM-DD.")
     try:
-        return dt.date.fromisoformat(str(value).strip()).isoformat()
+        return dt.date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         raise AnswerValueError("Enter a date as YYYY-MM-DD.") from None
 
@@ -103,7 +138,13 @@ def _date(value: Any) -> str:
 def check_evidence_url(url: str) -> str:
     """Only web links: a ``javascript:`` or ``data:`` link must never become a clickable link."""
     url = url.strip()
-    parsed = urlparse(url)
+    _no_nul(url, "link")
+    if len(url) > 2000:
+        raise AnswerValueError("Evidence links must be under 2,000 characters.")
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # a malformed address, such as an unclosed IPv6 bracket
+        raise AnswerValueError("Evidence links must start with http:// or https://.") from None
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise AnswerValueError("Evidence links must start with http:// or https://.")
     if len(url) > 2000:
@@ -120,6 +161,7 @@ def normalise_metric_meta(meta: dict[str, Any]) -> dict[str, Any]:
     if out.get("period_start") and out.get("period_end") and out["period_end"] < out["period_start"]:
         raise AnswerValueError("The reporting period must end after it starts.")
     note = str(meta.get("methodology") or "").strip()
+    _no_nul(note, "methodology note")
     if len(note) > MAX_SHORT_TEXT:
         raise AnswerValueError(f"Keep the methodology note under {MAX_SHORT_TEXT} characters.")
     if note:
@@ -149,6 +191,8 @@ def build_answer(
 
     justification = (justification or "").strip()
     comment = (comment or "").strip()
+    if "\x00" in justification or "\x00" in comment:
+        raise fail("comment", "Remove the NUL character from the text.")
     if not_applicable:
         if not question.allow_not_applicable:
             raise fail("not_applicable", "This question cannot be marked not applicable.")
@@ -169,6 +213,8 @@ def build_answer(
             else (item.get("url", ""), item.get("description", ""))
         )
         url, description = (url or "").strip(), (description or "").strip()
+        if "\x00" in description:
+            raise fail("evidence", "Remove the NUL character from the description.")
         if not url and not description:
             continue
         if not url:

@@ -176,11 +176,14 @@ def run(ctx: click.Context, host: str, port: int) -> None:
 @main.command("list-assessments")
 @click.pass_context
 def list_assessments(ctx: click.Context) -> None:
-    """Print id, organisation, cycle, version and status of every assessment."""
+    """Print id, organisation, cycle, version and status of every assessment (a submission the
+    last ``verify`` found tampered with is marked)."""
+    from dd_toolkit.records.integrity import tampered_assessments
     from dd_toolkit.records.models import Assessment, Organisation
 
     app, session = _session(ctx)
     with session as db:
+        tampered = tampered_assessments(db)
         rows = db.exec(
             select(Assessment, Organisation)
             .join(Organisation, Organisation.id == Assessment.organisation_id)
@@ -194,6 +197,7 @@ def list_assessments(ctx: click.Context) -> None:
         click.echo(
             f"{assessment.id:>4}  {org.name[:30]:<30} {assessment.cycle:>5}  "
             f"{assessment.version:>7}  {assessment.status}"
+            + ("  TAMPERED (failed verification)" if assessment.id in tampered else "")
         )
 
 
@@ -530,6 +534,9 @@ def benchmark_command(ctx: click.Context, number: int | None, cycle: int | None,
     method = app.extensions["dd_content"].current_methodology
     with session as db:
         release = releases.published(db, method, number)
+        tampered = _tampered_note(db)
+    if tampered:
+        click.echo(tampered, err=True)
     if release is None:
         raise click.ClickException(f"no release {number}" if number else f"no release published under {method.key} yet")
     cycle = cycle or max(release.cycles)
@@ -706,6 +713,18 @@ def create_token_command(ctx: click.Context, email: str, name: str, expires_in_d
 
 
 # -- tamper evidence, backup and restore -------------------------------------------------------
+
+
+def _tampered_note(db) -> str:
+    from dd_toolkit.records.integrity import tampered_assessments
+
+    found = tampered_assessments(db)
+    if not found:
+        return ""
+    return (
+        f"warning: {len(found)} submitted assessment(s) failed verification ({', '.join(map(str, sorted(found)))}); "
+        "they are left out of every release published since"
+    )
 
 
 def _verify_and_report(app, db) -> bool:

@@ -404,6 +404,21 @@ def test_marking_questions_not_applicable_never_raises_the_band(case):
     assert all(source in chosen for source in listed.values() if source is not None)
 
 
+@pytest.mark.parametrize(("size", "counted"), [("large", True), ("startup", False)])
+def test_follow_ups_the_profile_rules_out_are_not_counted(size, counted):
+    profile = Profile(service_types=("social_network",), countries=("SG",), size_band=size, under18_users="yes")
+    answers = {
+        **best_answers(BANK),
+        "hrdd.policy.safeguarding_policy": AnswerData(not_applicable=True, justification="n/a"),
+    }
+    card = score(BANK, NEW, profile, answers)
+    follows = {i.question_id: i.follows_from for i in card.not_applicable}
+    assert follows["hrdd.policy.policy_scope"] == "hrdd.policy.safeguarding_policy"
+    # The policy review cycle is not asked of start-ups, whatever the policy answer.
+    assert ("hrdd.policy.review_frequency" in follows) is counted
+    assert (card.question("hrdd.policy.review_frequency").status == "not_applicable") is counted
+
+
 def test_marking_not_applicable_could_raise_the_band_under_2026_1():
     """Why the rule exists: 2026.1 left such answers out of every mean."""
     low = {qid: 0 for qid in ("sbd.p3.staff_training", "hrdd.track.kpis", "hrdd.engage.children")}

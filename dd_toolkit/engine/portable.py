@@ -42,6 +42,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 # number has at most a few dozen digits. Anything beyond is refused before it is looked at.
 MAX_DEPTH = 16
 MAX_NUMBER_DIGITS = 40
+_UNSTORABLE = "The file holds a NUL character or half a character pair, which no text may contain."
 UNHASHED_KEYS = ("submission", "exported_at")
 
 
@@ -172,6 +173,17 @@ def _constant(name: str) -> Any:
     raise _Refused(f"The file holds {name}, which is not a number JSON allows.")
 
 
+def _storable(text: str) -> bool:
+    """No NUL character and no half of a UTF-16 pair ("\\ud800" in JSON): no database stores those."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_tree(data: Any) -> None:
     """Refuse nesting deeper than :data:`MAX_DEPTH` and text holding a NUL character."""
     stack = [(data, 1)]
@@ -181,13 +193,13 @@ def _check_tree(data: Any) -> None:
             raise _Refused(f"The file nests data more than {MAX_DEPTH} levels deep.")
         if isinstance(node, dict):
             for key, value in node.items():
-                if "\x00" in key:
-                    raise _Refused("The file holds a NUL character, which no text may contain.")
+                if not _storable(key):
+                    raise _Refused(_UNSTORABLE)
                 stack.append((value, depth + 1))
         elif isinstance(node, list):
             stack.extend((value, depth + 1) for value in node)
-        elif isinstance(node, str) and "\x00" in node:
-            raise _Refused("The file holds a NUL character, which no text may contain.")
+        elif isinstance(node, str) and not _storable(node):
+            raise _Refused(_UNSTORABLE)
 
 
 def _load_json(raw: str) -> Any:

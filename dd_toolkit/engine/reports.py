@@ -256,7 +256,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    if text.startswith(_FORMULA_STARTS):
+        text = "'" + text
+    # A carriage return as a line break, so the writer quotes the cell (its rows end in "\n").
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:

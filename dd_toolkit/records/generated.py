@@ -607,6 +607,7 @@ def _store_batch(
                 "methodology": method.key,
                 "benchmark_consent": company.benchmark_consent,
                 "jurisdictions": sorted({c for c in company.profile.countries if c in asean}),
+                "transparency_sha256": None,  # no edited text at submission
             }
             events.append(_event(org_id, "assessment.submit", "assessment", item.assessment_id, detail, now))
     audit.append(db, events)  # hash-chained at commit

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,12 +52,16 @@ _NOT_DECODED = {"id", "latest", "intact"}
 
 @dataclass(frozen=True)
 class Problem:
+    """One mismatch: the table, the row id, what differs. ``values`` (the differing values, which
+    may be answer text) is printed for the operator but never stored or shown on a page."""
+
     table: str
     id: Any
     what: str
+    values: str = ""
 
     def __str__(self) -> str:
-        return f"{self.table} {self.id}: {self.what}"
+        return f"{self.table} {self.id}: {self.what}" + (f" ({self.values})" if self.values else "")
 
 
 @dataclass
@@ -71,8 +76,8 @@ class Result:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, table: str, row_id: Any, what: str, *, submission_id: int | None = None) -> None:
-        self.problems.append(Problem(table, row_id, what))
+    def add(self, table: str, row_id: Any, what: str, *, submission_id: int | None = None, values: str = "") -> None:
+        self.problems.append(Problem(table, row_id, what, values))
         if submission_id is not None:
             self.tampered.add(submission_id)
 
@@ -158,39 +163,47 @@ def _check_chain(db: Session, result: Result) -> _Events:
 # -- submissions and their decoded records ------------------------------------------------------
 
 
+def _rows(db: Session, query) -> list[SimpleNamespace]:
+    """Plain rows (never the session's objects: the caller's identity map is left alone)."""
+    return [SimpleNamespace(**row) for row in db.connection().execute(query).mappings()]
+
+
 def _check_submissions(db: Session, result: Result, events: _Events) -> None:
     last_id, count = 0, 0
+    submissions, assessments = Submission.__table__, Assessment.__table__
     while True:
-        rows = db.exec(
-            select(Submission, Assessment)
-            .join(Assessment, Assessment.id == Submission.assessment_id)
-            .where(Submission.id > last_id)
-            .order_by(Submission.id)
-            .limit(BATCH)
-        ).all()
+        rows = _rows(
+            db, sa.select(submissions).where(submissions.c.id > last_id).order_by(submissions.c.id).limit(BATCH)
+        )
         if not rows:
             break
-        ids = [submission.id for submission, _ in rows]
-        found = db.exec(select(SubmissionRecord).where(SubmissionRecord.submission_id.in_(ids)))
-        records = {r.submission_id: r for r in found}
-        outcomes: dict[int, list[IndicatorOutcomeRecord]] = {}
-        for outcome in db.exec(select(IndicatorOutcomeRecord).where(IndicatorOutcomeRecord.submission_id.in_(ids))):
+        ids = [row.id for row in rows]
+        of = {
+            a.id: a
+            for a in _rows(db, sa.select(assessments).where(assessments.c.id.in_([row.assessment_id for row in rows])))
+        }
+        table = SubmissionRecord.__table__
+        records = {r.submission_id: r for r in _rows(db, sa.select(table).where(table.c.submission_id.in_(ids)))}
+        outcomes: dict[int, list[SimpleNamespace]] = {}
+        table = IndicatorOutcomeRecord.__table__
+        for outcome in _rows(db, sa.select(table).where(table.c.submission_id.in_(ids))):
             outcomes.setdefault(outcome.submission_id, []).append(outcome)
-        for submission, assessment in rows:
-            _check_submission(result, events, submission, assessment, records.get(submission.id), outcomes)
+        for submission in rows:
+            _check_submission(
+                result, events, submission, of[submission.assessment_id], records.get(submission.id), outcomes
+            )
             count += 1
         last_id = ids[-1]
-        db.expunge_all()  # snapshots are large: keep one batch in memory
     result.checked["submission"] = count
 
 
 def _check_submission(
     result: Result,
     events: _Events,
-    submission: Submission,
-    assessment: Assessment,
-    record: SubmissionRecord | None,
-    outcomes: dict[int, list[IndicatorOutcomeRecord]],
+    submission: SimpleNamespace,
+    assessment: SimpleNamespace,
+    record: SimpleNamespace | None,
+    outcomes: dict[int, list[SimpleNamespace]],
 ) -> None:
     sid = submission.id
     actual = _sha(submission.snapshot)
@@ -253,8 +266,9 @@ def _check_submission(
                 result.add(
                     "submission_record",
                     record.id,
-                    f"{name} is {_short(stored)}, the snapshot says {_short(value)}",
+                    f"{name} differs from the snapshot",
                     submission_id=sid,
+                    values=f"stored {_short(stored)}, snapshot {_short(value)}",
                 )
     stored_outcomes = {(o.indicator_id, o.component_id): o for o in outcomes.get(sid, [])}
     wanted = {(o["indicator_id"], o["component_id"]): o for o in expected_outcomes}
@@ -270,8 +284,9 @@ def _check_submission(
                 result.add(
                     "indicator_outcome",
                     row.id,
-                    f"{name} is {getattr(row, name)!r}, the snapshot says {value[name]!r}",
+                    f"{key[0]}/{key[1] or '-'} {name} differs from the snapshot",
                     submission_id=sid,
+                    values=f"stored {getattr(row, name)!r}, snapshot {value[name]!r}",
                 )
 
 
@@ -307,8 +322,8 @@ def _check_answers(db: Session, result: Result, events: _Events) -> None:
                 result.add(
                     "answer",
                     row["id"],
-                    f"{name} is {_short(state.get(name))}, its history (answer_history {last['id']}) says "
-                    f"{_short((last['new'] or {}).get(name))}",
+                    f"{name} differs from its history (answer_history {last['id']})",
+                    values=f"stored {_short(state.get(name))}, history {_short((last['new'] or {}).get(name))}",
                 )
         if row["version"] != last["answer_version"]:
             result.add("answer", row["id"], f"version is {row['version']}, its history says {last['answer_version']}")
@@ -367,6 +382,12 @@ def last_run(db: Session) -> VerificationRun | None:
     return db.exec(select(VerificationRun).order_by(VerificationRun.id.desc()).limit(1)).first()
 
 
-def tampered_submissions(db: Session) -> set[int]:
-    """The submissions the last verification found tampered with."""
-    return set(db.exec(select(SubmissionRecord.submission_id).where(SubmissionRecord.intact == sa.false())))
+def tampered_assessments(db: Session) -> set[int]:
+    """The assessments whose submission the last verification found tampered with."""
+    return set(
+        db.exec(
+            select(Submission.assessment_id)
+            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+            .where(SubmissionRecord.intact == sa.false())
+        )
+    )

@@ -21,6 +21,7 @@ from dd_toolkit.records.models import (
     ActionTracking,
     Assessment,
     AssessmentStatus,
+    Submission,
     TransparencyEdit,
     User,
     utcnow,
@@ -50,25 +51,44 @@ def previous_submitted(db: Session, assessment: Assessment) -> Assessment | None
     ).first()
 
 
+_UNREAD: Any = object()  # an argument of inputs_for that the caller has not read
+
+
 def inputs_for(
     db: Session,
     content: Content,
     assessment: Assessment,
     with_peers: bool = False,
+    as_submitted: bool = False,
+    *,
+    previous: Assessment | None | Any = _UNREAD,
+    tracking_rows: dict[str, ActionTracking] | Any = _UNREAD,
 ) -> Inputs:
     """The inputs of an assessment's documents, through the one reader (frozen or live).
 
     With ``with_peers``, the peer medians of the latest release are included, for a
     submission scored with the methodology the benchmark uses (otherwise there is nothing
-    like-for-like to compare with, and the medians are empty)."""
+    like-for-like to compare with, and the medians are empty).
+
+    With ``as_submitted`` (the regulator's view), a submitted assessment's transparency text is
+    the one frozen at submission, never an edit saved since.
+
+    A page that has already read the ``previous`` submitted assessment or the ``tracking_rows``
+    (:func:`previous_submitted`, :func:`tracking_of`) passes them, and they are not read again."""
     view = read_assessment(db, content, assessment)
     peer_medians = None
     if with_peers:
         method = content.current_methodology
         comparable = view.record is not None and view.record.methodology == method.key
         peer_medians = releases.peer_medians(db, method, assessment.cycle) if comparable else {}
-    previous = previous_submitted(db, assessment)
+    if previous is _UNREAD:
+        previous = previous_submitted(db, assessment)
+    if tracking_rows is _UNREAD:
+        tracking_rows = tracking_of(db, assessment.id)
     edit = transparency_edit(db, assessment.id)
+    markdown = edit.markdown if edit else None
+    if as_submitted and not assessment.is_draft:
+        markdown = db.exec(select(Submission.transparency).where(Submission.assessment_id == assessment.id)).first()
     return Inputs(
         content=content,
         method=view.method,
@@ -80,8 +100,8 @@ def inputs_for(
         frozen=view.frozen,
         previous_answers=frozen_answers(db, content, previous) if previous else None,
         previous_cycle=previous.cycle if previous else None,
-        tracking={item_id: _tracking_dict(row) for item_id, row in tracking_of(db, assessment.id).items()},
-        transparency_markdown=edit.markdown if edit else None,
+        tracking={item_id: _tracking_dict(row) for item_id, row in tracking_rows.items()},
+        transparency_markdown=markdown,
         peer_medians=peer_medians,
     )
 

@@ -46,8 +46,9 @@ login_by_account = limiter.limit(
     scope="login-account",
 )
 registration = limiter.limit(_config("RATELIMIT_REGISTER"), methods=["POST"], scope="register")
-links = limiter.limit(_config("RATELIMIT_LINKS"), scope="links")  # invitation and reset links
-api = limiter.limit(_config("RATELIMIT_API"), scope="api")
+# One budget per address across the invitation and reset links, and one across the whole API.
+links = limiter.shared_limit(_config("RATELIMIT_LINKS"), scope="links")
+api = limiter.shared_limit(_config("RATELIMIT_API"), scope="api")
 
 
 def init_app(app: Flask) -> None:

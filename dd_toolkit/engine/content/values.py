@@ -67,9 +67,21 @@ def normalise_value(question: Question, value: Any) -> Any:
     raise AnswerValueError(f"Unsupported answer type {kind}.")  # pragma: no cover
 
 
-def _no_nul(text: str, what: str = "text") -> None:
+def _unstorable(text: str) -> bool:
+    """A NUL character (which PostgreSQL cannot store) or half a UTF-16 pair (which no database
+    can): never typed by a person, only by a script or a broken file."""
     if "\x00" in text:
-        raise AnswerValueError(f"Remove the NUL character from the {what}.")
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _no_nul(text: str, what: str = "text") -> None:
+    if _unstorable(text):
+        raise AnswerValueError(f"Remove the NUL or invalid character from the {what}.")
 
 
 def _level(value: Any) -> int:
@@ -191,8 +203,8 @@ def build_answer(
 
     justification = (justification or "").strip()
     comment = (comment or "").strip()
-    if "\x00" in justification or "\x00" in comment:
-        raise fail("comment", "Remove the NUL character from the text.")
+    if _unstorable(justification) or _unstorable(comment):
+        raise fail("comment", "Remove the NUL or invalid character from the text.")
     if not_applicable:
         if not question.allow_not_applicable:
             raise fail("not_applicable", "This question cannot be marked not applicable.")
@@ -213,8 +225,8 @@ def build_answer(
             else (item.get("url", ""), item.get("description", ""))
         )
         url, description = (url or "").strip(), (description or "").strip()
-        if "\x00" in description:
-            raise fail("evidence", "Remove the NUL character from the description.")
+        if _unstorable(description):
+            raise fail("evidence", "Remove the NUL or invalid character from the description.")
         if not url and not description:
             continue
         if not url:

@@ -25,7 +25,17 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank, Section
-from dd_toolkit.engine.content.conditions import MISSING, Explanation, Leaf, evaluate, explain, leaves
+from dd_toolkit.engine.content.conditions import (
+    MISSING,
+    All,
+    Explanation,
+    Leaf,
+    Not,
+    evaluate,
+    explain,
+    leaf_holds,
+    leaves,
+)
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring.methodology import Methodology
 
@@ -332,8 +342,10 @@ class _Plan:
     refs: dict[str, tuple[tuple[str, float], ...]]
     ref_labels: dict[str, str]
     cap_index: int
-    # Question id -> the answers its applicability reads (its own and its section's conditions).
+    # Question id -> the answers its applicability reads, and its section's and its own
+    # conditions (for questions whose applicability reads an answer).
     depends_on: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    conditions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     # Explanations depend only on the condition and the values it reads, which repeat a lot
     # across assessments: each distinct one is worded once.
     explanations: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
@@ -416,32 +428,56 @@ def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
         for ref in lens.refs
     }
     labels = {ref: bank.taxonomy.label("frameworks", ref) for ref in refs}
-    depends_on = {}
+    depends_on, conditions = {}, {}
     for qid, question in bank.questions.items():
-        read = {
-            leaf.name
-            for condition in (bank.section_of[qid].applies_when, question.applies_when)
-            for leaf in leaves(condition)
-            if leaf.subject == "answer"
-        }
+        own = tuple(c for c in (bank.section_of[qid].applies_when, question.applies_when) if c is not None)
+        read = {leaf.name for condition in own for leaf in leaves(condition) if leaf.subject == "answer"}
         if read:
             depends_on[qid] = tuple(sorted(read))
-    plan = _Plan(modules, refs, labels, method.band_index(method.critical.caps_section_at), depends_on)
+            conditions[qid] = own
+    cap_index = method.band_index(method.critical.caps_section_at)
+    plan = _Plan(modules, refs, labels, cap_index, depends_on, conditions)
     _PLANS[key] = (bank, plan)
     return plan
 
 
 def _follows_from_not_applicable(
-    plan: _Plan, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]
+    plan: _Plan, profile: Profile, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]
 ) -> dict[str, str]:
-    """Questions whose applicability reads an answer marked not applicable (directly or through
-    another such question), each with the question marked not applicable it follows from.
+    """Questions whose applicability depends on an answer marked not applicable (directly or
+    through another such question), each with the question marked not applicable it follows from.
 
     Under ``not_applicable: zero`` they count as not in place too: otherwise marking a gate
-    question not applicable would hide its follow-up questions and could raise the score."""
+    question not applicable would hide its follow-up questions and could raise the score. A
+    question the profile alone rules out (whatever that answer would be) is not among them."""
     origin = {qid: qid for qid, a in answers.items() if a.not_applicable and applicable.get(qid)}
     if not origin:
         return {}
+
+    def value(leaf: Leaf) -> Any:
+        if leaf.subject == "profile":
+            return profile.get(leaf.name)
+        answer = answers.get(leaf.name)
+        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
+            return MISSING
+        return answer.value
+
+    def maybe(condition) -> bool | None:
+        """The condition with the answers in ``origin`` unknown: True or False when it holds or
+        fails whatever they are, None when it depends on them."""
+        if isinstance(condition, Leaf):
+            if condition.subject == "answer" and condition.name in origin:
+                return None
+            return leaf_holds(condition, value(condition))
+        if isinstance(condition, Not):
+            inner = maybe(condition.item)
+            return None if inner is None else not inner
+        results = [maybe(item) for item in condition.items]
+        decisive = False if isinstance(condition, All) else True
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+
     follows: dict[str, str] = {}
     changed = True
     while changed:
@@ -450,7 +486,7 @@ def _follows_from_not_applicable(
             if qid in origin:
                 continue
             source = next((origin[dep] for dep in read if dep in origin), None)
-            if source is not None:
+            if source is not None and maybe(All(plan.conditions[qid])) is None:
                 origin[qid] = follows[qid] = source
                 changed = True
     return follows
@@ -505,7 +541,7 @@ def score(
     zero_when_not_applicable = method.not_applicable == "zero"
     by_severity = method.weights.rule == "severity"
     below = method.critical.below
-    follows = _follows_from_not_applicable(plan, answers, applicable) if zero_when_not_applicable else {}
+    follows = _follows_from_not_applicable(plan, profile, answers, applicable) if zero_when_not_applicable else {}
     known_strengths = set(bank.taxonomy.ids("evidence_strengths")) if method.confidence is None else set()
 
     # 1. Points of every scored question, summed into its section.

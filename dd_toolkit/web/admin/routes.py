@@ -10,7 +10,7 @@ from sqlmodel import select
 from wtforms import EmailField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
 
-from dd_toolkit.records import accounts, releases
+from dd_toolkit.records import accounts, integrity, releases
 from dd_toolkit.records.models import PlatformRole, User
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy
@@ -168,3 +168,11 @@ def releases_page():
     return render_template(
         "admin/releases.html", rows=releases.release_rows(db.session(), method), form=form, method=method
     )
+
+
+@bp.route("/integrity")
+@policy(Action.PLATFORM_ADMIN)
+def integrity_page():
+    """The last ``dd-toolkit verify`` run: when, whether everything checked out, what did not.
+    Problems name tables and row ids, never answer text."""
+    return render_template("admin/integrity.html", run=integrity.last_run(db.session()))

@@ -67,6 +67,7 @@ SCHEMAS: dict[str, Any] = {
             "submitted_at",
             "sha256",
             "methodology",
+            "verified",
             "links",
         ],
         "additionalProperties": False,
@@ -85,6 +86,11 @@ SCHEMAS: dict[str, Any] = {
             "submitted_at": {"type": "string", "format": "date-time"},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "methodology": {"type": "string", "description": "The scoring methodology, as id@version."},
+            "verified": {
+                "type": "boolean",
+                "description": "False when the last `dd-toolkit verify` found the submission tampered with; "
+                "it is then left out of indicator reports and benchmarks.",
+            },
             "links": {
                 "type": "object",
                 "required": ["self", "html"],
@@ -313,7 +319,8 @@ SCHEMAS: dict[str, Any] = {
             },
             "integrity_verified": {
                 "type": "boolean",
-                "description": "Whether the stored snapshot still hashes to the recorded SHA-256.",
+                "description": "Whether the stored snapshot still hashes to the recorded SHA-256, and the last "
+                "`dd-toolkit verify` found the submission intact.",
             },
         },
     },

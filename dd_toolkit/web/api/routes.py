@@ -59,7 +59,7 @@ def _error(exc: HTTPException):
 
 # The application's HTML error pages are registered by status code, which Flask prefers to a
 # handler for HTTPException as such: the API registers its own for the same codes.
-for _code in (400, 401, 403, 404, 405, 409, 413, 500):
+for _code in (400, 401, 403, 404, 405, 409, 413, 429, 500):
     bp.register_error_handler(_code, _error)
 bp.register_error_handler(HTTPException, _error)
 
@@ -106,6 +106,7 @@ def _summary(row: InboxRow) -> dict[str, Any]:
         "submitted_at": _iso(submission.submitted_at),
         "sha256": submission.sha256,
         "methodology": submission.methodology,
+        "verified": row.record.intact if row.record is not None else False,
         "links": {
             "self": url_for("api.submission", recipient_id=recipient.id),
             "html": url_for("regulator.submission", recipient_id=recipient.id),

@@ -4,8 +4,8 @@ section, edited in the browser and exported as Markdown, HTML, PDF and CSV."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -55,9 +55,9 @@ PLAN_FORMATS = ("md", "html", "pdf", "csv")
 TRANSPARENCY_FORMATS = ("md", "html", "pdf")
 
 
-def _inputs(assessment, with_peers: bool = True):
+def _inputs(assessment, with_peers: bool = True, **already_read):
     """The documents' inputs; the pages pass ``with_peers=False``: only the exports show peers."""
-    return inputs_for(db.session(), current_content(), assessment, with_peers=with_peers)
+    return inputs_for(db.session(), current_content(), assessment, with_peers=with_peers, **already_read)
 
 
 def _text(lazy) -> Markup:
@@ -66,16 +66,30 @@ def _text(lazy) -> Markup:
     return Markup(str(lazy))
 
 
+# The tracking fields' labels by locale: building a TrackingForm to read them costs a millisecond.
+_labels_by_locale: dict[str, dict[str, Markup]] = {}
+
+
+def _tracking_labels() -> dict[str, Markup]:
+    locale = str(get_locale())
+    labels = _labels_by_locale.get(locale)
+    if labels is None:
+        form = TrackingForm(formdata=None, meta={"csrf": False})
+        labels = _labels_by_locale[locale] = {field.short_name: _text(field.label.text) for field in form}
+    return labels
+
+
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
 def action_plan_page(assessment_id: int):
     assessment = load_assessment(assessment_id)
-    inputs = _inputs(assessment, with_peers=False)
-    plan = action_plan(inputs)
+    previous = previous_submitted(db.session(), assessment)
     tracking = tracking_of(db.session(), assessment.id)
+    inputs = _inputs(assessment, with_peers=False, previous=previous, tracking_rows=tracking)
+    plan = action_plan(inputs)
     # The fields' labels and the words shown for every item, translated once for the page; the
     # fields themselves are plain HTML in the template.
-    labels = {field.short_name: _text(field.label.text) for field in TrackingForm(formdata=None, meta={"csrf": False})}
+    labels = _tracking_labels()
     statuses = {
         item.id: (tracking[item.id].status if item.id in tracking else ActionStatus.TODO) for item in plan.items
     }
@@ -88,7 +102,6 @@ def action_plan_page(assessment_id: int):
         section_id: url_for("assess.section", assessment_id=assessment.id, section_id=section_id)
         for section_id in {gap.section_id for item in plan.items for gap in item.gaps}
     }
-    previous = previous_submitted(db.session(), assessment)
     carried = carry_forward(previous_items(db.session(), current_content(), previous), plan) if previous else None
     return render_template(
         "outputs/action_plan.html",
@@ -189,6 +202,9 @@ def transparency_page(assessment_id: int):
         require(Action.ASSESSMENT_EDIT, assessment)
         if not form.validate():
             status = 422
+            for field in (form.markdown, form.base_version):
+                for error in field.errors:
+                    flash(f"{field.label.text}: {error}" if field is form.markdown else str(error), "error")
         elif form.preview.data:
             preview_html = user_markdown_html(form.markdown.data)
         else:

@@ -70,7 +70,7 @@ def submission(recipient_id: int):
     session = db.session()
     submission = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, submission.assessment_id)
-    inputs = inputs_for(session, current_content(), assessment)
+    inputs = inputs_for(session, current_content(), assessment, as_submitted=True)  # the frozen text
     record = record_of(session, submission.id)
     previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
     changes = None

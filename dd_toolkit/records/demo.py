@@ -23,6 +23,7 @@ from dd_toolkit.records.assessments import create_organisation, profile_of, save
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
 
 DEMO_PASSWORD = "demo-password-2026"
+EVIDENCE_BY_LEVEL = {2: "documented", 3: "tested", 4: "audited"}
 DEMO_CYCLE = dt.date.today().year
 
 
@@ -256,6 +257,8 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
     if kind is AnswerType.MATURITY and level >= 2:
         slug = company.name.lower().replace(" ", "")
         evidence = (Evidence(f"https://{slug}.example/policies/{question.id}", "Internal document (demo)"),)
+        # Stronger practices come with stronger proof: documented, tested, then audited.
+        meta["evidence_strength"] = EVIDENCE_BY_LEVEL[level]
     return AnswerData(value=value, evidence=evidence, meta=meta)
 
 

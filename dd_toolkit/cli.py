@@ -741,6 +741,8 @@ def _verify_and_report(app, db) -> bool:
         content = app.extensions["dd_content"]
         refresh_all(db, content.bank, content.current_methodology)
     checked = ", ".join(f"{count} {table}" for table, count in result.checked.items())
+    if result.head is not None:
+        click.echo(f"audit chain head: {result.head[0]} events, last hash {result.head[1]}")
     if result.ok:
         click.echo(f"verified: {checked}; no problems")
     else:

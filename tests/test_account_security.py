@@ -117,6 +117,21 @@ def test_a_regulator_confirms_only_others_in_their_own_jurisdictions(make, sessi
     assert event.user_id == sg.id and event.detail["via"] == "regulator" and event.detail["invitation_issued"]
 
 
+def test_a_new_jurisdiction_on_a_regulator_awaits_confirmation(client, auth, forms, make, session):
+    regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
+    auth.login(make.user(platform_role=PlatformRole.PLATFORM_ADMIN).email)
+    response = forms.post(
+        "/admin/accounts/jurisdictions",
+        {"more-email": regulator.email, "more-jurisdictions": ["TH", "VN"]},
+        page="/admin/accounts",
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(User, regulator.id).jurisdictions == ["SG"]
+    assert sorted(g.jurisdiction for g in accounts.pending_grants(session, regulator)) == ["TH", "VN"]
+    assert "TH, VN" in client.get("/admin/accounts").get_data(as_text=True)
+
+
 def test_a_regulator_cannot_confirm_a_request_they_made(make, session):
     sg = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
     other = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["MY"])
@@ -289,7 +304,7 @@ def test_remember_me_is_secure_when_secure_cookies_are_on(limited, make):
     from dd_toolkit.web.config import Config
 
     assert Config.REMEMBER_COOKIE_SECURE == Config.SESSION_COOKIE_SECURE
-    app = limited(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    app = limited(SESSION_COOKIE_SECURE=True)
     user = make.user(make.organisation())
     c = app.test_client()
     token = csrf_token(c, "/auth/login")

@@ -336,6 +336,23 @@ def test_huge_numbers_in_query_strings_are_ignored_or_refused(client, make, auth
     assert client.get(f"/benchmarks/?release={big}&cycle={big}").status_code == 200
 
 
+def test_api_refuses_huge_numbers_with_a_json_400_and_unknown_huge_ids_with_a_json_404(client, make, session):
+    from dd_toolkit.web.api import tokens
+
+    user = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
+    headers = {"Authorization": f"Bearer {tokens.create_token(session, user, 'case system')[1]}"}
+    big = "9" * 30
+    for url in (
+        f"/api/v1/submissions?cycle={big}",
+        f"/api/v1/submissions?page={big}",
+        f"/api/v1/indicators?country=SG&cycle={big}",
+    ):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 400 and response.is_json, url
+    response = client.get("/api/v1/submissions/9223372036854775808", headers=headers)
+    assert response.status_code == 404 and response.is_json
+
+
 def test_a_non_numeric_base_version_is_refused_with_a_message(client, company, make, session):
     org, admin = company
     assessment = make.submitted(org, admin, answers=make.complete_answers())

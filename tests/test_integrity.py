@@ -169,6 +169,14 @@ def test_the_audit_chain_links_every_event(session, make):
     assert head.count == len(rows) and head.last_hash == rows[-1].row_hash
 
 
+def test_an_event_added_directly_is_chained_too(session, make):
+    session.add(AuditEvent(action="test.direct", entity="x", detail={"a": 1}))
+    session.commit()
+    row = session.exec(select(AuditEvent).where(AuditEvent.action == "test.direct")).one()
+    assert row.row_hash == audit.event_hash(row, row.prev_hash)
+    assert integrity.verify(session).ok
+
+
 def test_a_rolled_back_change_leaves_no_event(session, make):
     org = make.organisation()
     count = session.get(AuditChainHead, audit.HEAD_ID).count

@@ -124,8 +124,8 @@ _SCRIPT_SCHEMES = ("javascript:", "vbscript:", "livescript:", "data:")
 
 
 def clean_text(text: str) -> str:
-    """Text any encoder takes: NUL and lone surrogates become U+FFFD."""
-    text = text.replace("\x00", "\ufffd")
+    """Text any encoder takes: NUL and lone surrogates become U+FFFD; lines end in "\\n"."""
+    text = text.replace("\x00", "\ufffd").replace("\r\n", "\n").replace("\r", "\n")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -152,14 +152,21 @@ def _escape_outside_code(text: str) -> str:
         if "<" not in line:
             out.append(line)
             continue
-        # Code spans on this line: a run of backticks up to the next run of the same length.
+        # Code spans on this line: a run of backticks up to the next run of the same length
+        # (found for every run in one pass from the end, so the line is read in linear time).
         pieces: list[str] = []
         position = 0
         runs = list(_BACKTICKS.finditer(line))
+        next_same: list[int | None] = [None] * len(runs)
+        last: dict[int, int] = {}
+        for j in range(len(runs) - 1, -1, -1):
+            size = runs[j].end() - runs[j].start()
+            next_same[j] = last.get(size)
+            last[size] = j
         index = 0
         while index < len(runs):
             run = runs[index]
-            closing = next((j for j in range(index + 1, len(runs)) if len(runs[j].group()) == len(run.group())), None)
+            closing = next_same[index]
             if closing is None or (run.start() > 0 and line[run.start() - 1] == "\\"):
                 index += 1
                 continue

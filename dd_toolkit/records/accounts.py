@@ -453,9 +453,7 @@ def reactivate(db: Session, user: User, *, by: User | None) -> None:
     """Let a deactivated account sign in again (revoked tokens stay revoked)."""
     user.active = True
     db.add(user)
-    record(
-        db, user=by, organisation_id=None, action="account.reactivate", entity="user", entity_id=user.id, detail={}
-    )
+    record(db, user=by, organisation_id=None, action="account.reactivate", entity="user", entity_id=user.id, detail={})
     db.commit()
 
 
@@ -561,9 +559,7 @@ def _apply(db: Session, grant: RegulatorGrant, by: User | None, via: str, valid_
     return token
 
 
-def confirm_grant(
-    db: Session, grant: RegulatorGrant, *, by: User, valid_days: int = INVITE_VALID_DAYS
-) -> str | None:
+def confirm_grant(db: Session, grant: RegulatorGrant, *, by: User, valid_days: int = INVITE_VALID_DAYS) -> str | None:
     """An active regulator of the grant's jurisdiction, who neither requested it nor holds it,
     confirms it. Returns the invitation token to hand to the new regulator, if one was issued."""
     if grant.confirmed_at is not None:

@@ -127,10 +127,25 @@ def write_chained(connection: sa.Connection, rows: list[dict[str, Any]]) -> str:
 
 @event.listens_for(OrmSession, "before_commit")
 def _write_pending(session: OrmSession) -> None:
+    if not session.info.get(_PENDING) and not any(isinstance(obj, AuditEvent) for obj in session.new):
+        return
+    session.flush()  # everything else of the transaction first (and any event added directly is queued)
     rows = session.info.pop(_PENDING, None)
     if rows:
-        session.flush()  # everything else of the transaction first
         write_chained(session.connection(), rows)
+
+
+_COLUMNS = ("at", "user_id", "organisation_id", "action", "entity", "entity_id", "detail")
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _queue_added_events(session: OrmSession, _context, _instances) -> None:
+    """An ``AuditEvent`` added to the session directly is queued instead, to be chained at commit."""
+    added = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.row_hash is None]
+    for obj in added:
+        session.expunge(obj)
+    if added:
+        append(session, [{name: getattr(obj, name) for name in _COLUMNS} for obj in added])
 
 
 @event.listens_for(OrmSession, "after_transaction_end")

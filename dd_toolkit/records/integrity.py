@@ -71,6 +71,9 @@ class Result:
     checked: dict[str, int] = field(default_factory=dict)
     # Submissions whose snapshot, hash or decoded record cannot be trusted.
     tampered: set[int] = field(default_factory=set)
+    # The chain's head when the run began (events, last hash): kept off the server, it anchors
+    # the chain against a rewrite of the whole of it.
+    head: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,6 +127,7 @@ def _check_chain(db: Session, result: Result) -> _Events:
     found = _Events()
     head = db.get(AuditChainHead, audit.HEAD_ID)  # read first: events appended while we walk come after it
     expected_prev, position, head_seen = audit.GENESIS, 0, head is None
+    result.head = (head.count, head.last_hash) if head is not None else None
     table = AuditEvent.__table__
     for row in _stream(db, sa.select(table).order_by(table.c.id)):
         position += 1

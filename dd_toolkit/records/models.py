@@ -81,8 +81,9 @@ class User(SQLModel, table=True):
     reset_expires_at: datetime | None = None
     # Part of every session's id: bumping it ends every session and remember-me cookie.
     session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # Who created the account (None: the operator or self-registration); they may not complete its invitation.
-    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    # Who created the account (None: the operator or self-registration); they may not complete
+    # its invitation. A plain id, not a foreign key, so the column is added without copying the table.
+    created_by_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
 

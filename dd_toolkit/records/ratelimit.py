@@ -52,9 +52,7 @@ class DatabaseStorage(Storage):
 
     def _row(self, key: str):
         with self._engine().connect() as connection:
-            return connection.execute(
-                sa.select(_table.c.count, _table.c.expires_at).where(_table.c.key == key)
-            ).first()
+            return connection.execute(sa.select(_table.c.count, _table.c.expires_at).where(_table.c.key == key)).first()
 
     def get(self, key: str) -> int:
         row = self._row(key)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
 from dd_toolkit.records import accounts
-from dd_toolkit.web import authz, db, inputs, limits
+from dd_toolkit.web import authz, db, inputs, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 
@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app)
     limits.init_app(app)  # before the authoriser, so refused requests count too
+    security.init_security(app)  # the security headers of every response, and ProxyFix
     _init_login(app)
     authz.init_app(app)
     _init_templates(app)
@@ -88,6 +89,10 @@ def _init_login(app: Flask) -> None:
     from dd_toolkit.web.api.tokens import user_from_request
 
     login_manager.init_app(app)
+    # Secure cookies on: the remember-me cookie is Secure too.
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(
+        app.config.get("REMEMBER_COOKIE_SECURE") or app.config.get("SESSION_COOKIE_SECURE")
+    )
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
@@ -152,6 +157,15 @@ def _install_gettext(app: Flask) -> None:
 
 def _error_page(code: int):
     def handler(error):
-        return render_template("error.html", code=code, error=error), code
+        from dd_toolkit.web.api import routes as api
+
+        if api.is_api_request():
+            # An unknown path or an undeclared method under the API matches no route, hence no
+            # blueprint handler: it is still answered in the API's JSON error shape.
+            return api.error_response(error)
+        headers = {}
+        if code == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)  # RFC 9110: a 405 names what is allowed
+        return render_template("error.html", code=code, error=error), code, headers
 
     return handler

@@ -63,14 +63,19 @@ def policy(action: Action) -> Callable[[F], F]:
 
 
 def load_user(session: Session, user_id: int) -> User | None:
-    """An account with its memberships, in one query: every signed-in page needs both."""
+    """An account with its memberships, in one query: every signed-in page needs both. The
+    memberships' organisations come in the same query, so that the company pages' look-up of
+    their organisation by id is answered from the session without another query."""
     rows = session.exec(
-        select(User, Membership).outerjoin(Membership, Membership.user_id == User.id).where(User.id == user_id)
+        select(User, Membership, Organisation)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
+        .where(User.id == user_id)
     ).all()
     if not rows:
         return None
     user = rows[0][0]
-    user._dd_memberships = [membership for _user, membership in rows if membership is not None]  # type: ignore[attr-defined]
+    user._dd_memberships = [membership for _user, membership, _org in rows if membership is not None]  # type: ignore[attr-defined]
     return user
 
 

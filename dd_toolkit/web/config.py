@@ -41,6 +41,23 @@ class Config:
     RATELIMIT_REGISTER = os.environ.get("DD_RATELIMIT_REGISTER") or "10 per hour"
     RATELIMIT_LINKS = os.environ.get("DD_RATELIMIT_LINKS") or "20 per hour"  # invitation and reset links
     RATELIMIT_API = os.environ.get("DD_RATELIMIT_API") or "600 per minute"
+    # Response headers (dd_toolkit/web/security.py). Pages load scripts and styles from /static
+    # only: no inline script, no inline style, no framing, forms post to this site only.
+    CONTENT_SECURITY_POLICY = os.environ.get("DD_CONTENT_SECURITY_POLICY") or (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    # "same-origin", not "no-referrer": Flask-WTF checks the Referer of form posts over HTTPS.
+    REFERRER_POLICY = os.environ.get("DD_REFERRER_POLICY") or "same-origin"
+    # Strict-Transport-Security is sent only when the cookies are Secure (SESSION_COOKIE_SECURE=1),
+    # that is when the site is served over HTTPS; 0 turns it off.
+    HSTS_SECONDS = int(os.environ.get("DD_HSTS_SECONDS") or 365 * 24 * 3600)
+    HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DD_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+    # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For and
+    # X-Forwarded-Proto (werkzeug's ProxyFix). 0, the default, trusts no forwarded header, so a
+    # client cannot choose the address the abuse limits count against.
+    PROXY_FIX_COUNT = int(os.environ.get("DD_PROXY_COUNT") or 0)
+    PROXY_FIX_HOST = os.environ.get("DD_PROXY_HOST", "0") == "1"  # trust X-Forwarded-Host/-Port/-Prefix too
 
 
 def instance_secret_key(instance_path: str) -> str:

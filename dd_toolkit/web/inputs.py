@@ -1,20 +1,24 @@
 """Limits on what a request may carry, in one place: bad input is refused with a message (a 400
 or a 404), never a server error.
 
-- Every ``<int:...>`` in a URL is a database id or a year: a number of more than 18 digits (or
-  above 2^63 - 1, the largest id a database column holds) matches no route, so it is a 404.
+- Every ``<int:...>`` in a URL is a database id or a year: a number above 2^63 - 1 (the
+  largest id a database column holds) matches no route, so it is a 404.
 - No text may hold a NUL character: PostgreSQL cannot store one, and no person types one.
 - A form's hidden version number is digits only (:data:`VERSION_VALIDATORS`).
 """
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, abort, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 from wtforms.validators import Regexp
 
 MAX_ID = 2**63 - 1
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
 MAX_CYCLE = 9999  # a year
 MAX_PAGE = 1_000_000  # a page of a list, a release number
 
@@ -35,7 +39,7 @@ def _refuse_nul() -> None:
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
             if has_nul(key) or has_nul(value):
-                abort(400, description=_l("The request holds a NUL character, which no text may contain."))
+                abort(400, description=_("The request holds a NUL character, which no text may contain."))
 
 
 def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
@@ -43,14 +47,14 @@ def int_arg(name: str, default: int | None = None, *, minimum: int = 0, maximum:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 19:
+    if not _WHOLE.fullmatch(raw):
         return default
     number = int(raw)
     return number if minimum <= number <= maximum else default
 
 
 # The hidden version a form was loaded at: digits, as many as a database integer holds.
-VERSION_VALIDATORS = [Regexp(r"^\d{1,18}$", message=_l("This form is out of date: reload the page and try again."))]
+VERSION_VALIDATORS = [Regexp(r"^[0-9]{1,18}$", message=_l("This form is out of date: reload the page and try again."))]
 
 
 def init_app(app: Flask) -> None:

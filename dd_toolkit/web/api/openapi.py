@@ -7,10 +7,17 @@ what the endpoints answer.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from dd_toolkit.engine.disclosure import WORKING_GROUP_COLUMNS
 from dd_toolkit.records.models import ReviewStatus
+from dd_toolkit.web.inputs import MAX_CYCLE, MAX_ID, MAX_PAGE
+
+# The bounds of every parameter, shared with the code that checks them (routes.py): a value the
+# document allows is answered, one it does not is refused with 400 in the error shape.
+MIN_CYCLE = 1
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 VERSION = "1.0.0"
 
@@ -406,13 +413,36 @@ RESPONSES: dict[str, Any] = {
             },
         },
     },
+    "Forbidden": _json(
+        _ref("Error"),
+        "The token's account may not read this: a regulator's token reads submissions and indicators, "
+        "a working-group token the benchmark.",
+    ),
     "NotFound": _json(
         _ref("Error"),
         "No such submission, or one not addressed to the token's jurisdictions (the two are not told apart).",
     ),
+    "TooManyRequests": {
+        **_json(_ref("Error"), "Too many requests from this address; the limit is shared by the whole API."),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            },
+        },
+    },
 }
 
-CYCLE_PARAMETER = {"name": "cycle", "in": "query", "schema": {"type": "integer"}}
+# Every error of the API, whatever the path or method (an unknown path, an undeclared method,
+# a server error included), is answered with the Error shape; these are the ones every operation
+# can give besides its own.
+COMMON_ERRORS = {"429": _response("TooManyRequests")}
+
+CYCLE_PARAMETER = {
+    "name": "cycle",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": MIN_CYCLE, "maximum": MAX_CYCLE},
+}
 PER_PAGE = 100  # submissions per page of the list
 
 
@@ -442,12 +472,18 @@ def _document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "status", "in": "query", "schema": _ref("ReviewStatus")},
                         {**CYCLE_PARAMETER, "description": "Only submissions of this cycle."},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                        },
                     ],
                     "responses": {
                         "200": _json(_ref("SubmissionList"), "The submissions."),
                         "400": _response("BadRequest"),
                         "401": _response("Unauthorized"),
+                        "403": _response("Forbidden"),
+                        **COMMON_ERRORS,
                     },
                 },
             },
@@ -456,12 +492,19 @@ def _document() -> dict[str, Any]:
                     "operationId": "getSubmission",
                     "summary": "One submission's frozen snapshot, with its hash",
                     "parameters": [
-                        {"name": "recipient_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        {
+                            "name": "recipient_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                        },
                     ],
                     "responses": {
                         "200": _json(_ref("SubmissionDetail"), "The submission."),
                         "401": _response("Unauthorized"),
+                        "403": _response("Forbidden"),
                         "404": _response("NotFound"),
+                        **COMMON_ERRORS,
                     },
                 },
             },
@@ -479,8 +522,8 @@ def _document() -> dict[str, Any]:
                             "name": "country",
                             "in": "query",
                             "required": True,
-                            "description": "One of the token's jurisdictions (ISO code).",
-                            "schema": {"type": "string"},
+                            "description": "One of the token's jurisdictions (ISO code); any other is not found.",
+                            "schema": {"type": "string", "pattern": f"^{COUNTRY.pattern}$"},
                         },
                         {**CYCLE_PARAMETER, "required": True},
                     ],
@@ -488,7 +531,9 @@ def _document() -> dict[str, Any]:
                         "200": _json(_ref("IndicatorReport"), "The counts."),
                         "400": _response("BadRequest"),
                         "401": _response("Unauthorized"),
+                        "403": _response("Forbidden"),
                         "404": _response("NotFound"),
+                        **COMMON_ERRORS,
                     },
                 },
             },
@@ -503,7 +548,7 @@ def _document() -> dict[str, Any]:
                         {
                             "name": "release",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 1},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                             "description": "Release number; default: the latest.",
                         },
                         {**CYCLE_PARAMETER, "description": "Cycle; default: the latest in the release."},
@@ -512,7 +557,9 @@ def _document() -> dict[str, Any]:
                         "200": _json(_ref("BenchmarkRelease"), "The figures."),
                         "400": _response("BadRequest"),
                         "401": _response("Unauthorized"),
+                        "403": _response("Forbidden"),
                         "404": _response("NotFound"),
+                        **COMMON_ERRORS,
                     },
                 },
             },
@@ -526,6 +573,7 @@ def _document() -> dict[str, Any]:
                             "description": "The OpenAPI document.",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
+                        **COMMON_ERRORS,
                     },
                 },
             },

@@ -8,6 +8,8 @@ answered in JSON throughout, errors included, and authenticates only with bearer
 from __future__ import annotations
 
 import json
+import re
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 from wtforms import IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -27,7 +29,7 @@ from dd_toolkit.records.review import STATUS_LABELS, InboxRow, inbox, integrity_
 from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.api import tokens
-from dd_toolkit.web.api.openapi import PER_PAGE, document
+from dd_toolkit.web.api.openapi import COUNTRY, MAX_CYCLE, MAX_PAGE, MIN_CYCLE, PER_PAGE, document
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content, current_methodology
 
@@ -39,29 +41,51 @@ tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
 
 MESSAGES = {
     401: "Send a valid API token in the header: Authorization: Bearer <token>.",
-    403: "This API is for regulator accounts.",
+    403: "This token's account may not read this: a regulator's token reads submissions and indicators, "
+    "a working-group token the benchmark.",
     404: "Not found.",
+    405: "This method is not allowed here; the Allow header names those that are.",
+    429: "Too many requests: try again after the number of seconds in the Retry-After header.",
+    500: "The server could not answer this request.",
 }
+# Statuses whose own description is the message: what exactly was wrong with the request.
+OWN_DESCRIPTION = (400,)
 
 
-def _error(exc: HTTPException):
+def is_api_request() -> bool:
+    """Whether the request is for the JSON API, matched to a route or not (an unknown API path, an
+    undeclared method): every error there is answered in JSON."""
+    return request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/")
+
+
+def error_response(exc: Exception):
+    """The documented error shape (``Error`` in the OpenAPI document) for any HTTP error."""
+    if not isinstance(exc, HTTPException):
+        exc = InternalServerError(original_exception=exc)
     code = exc.code or 500
-    message = exc.description if code == 400 else MESSAGES.get(code, exc.description)
-    response = jsonify({"error": {"status": code, "title": exc.name, "message": message}})
+    message = exc.description if code in OWN_DESCRIPTION else MESSAGES.get(code, exc.description)
+    response = jsonify({"error": {"status": code, "title": exc.name, "message": str(message)}})
     response.status_code = code
+    # Allow (405), Retry-After (429) and the like, but not the HTML content type.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     if code == 401:
         challenge = 'Bearer realm="dd-toolkit"'
         if tokens.bearer_token(request):
             challenge += ', error="invalid_token"'
         response.headers["WWW-Authenticate"] = challenge
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 # The application's HTML error pages are registered by status code, which Flask prefers to a
-# handler for HTTPException as such: the API registers its own for the same codes.
+# handler for HTTPException as such: the API registers its own for the same codes. An unknown path
+# or an undeclared method under the API matches no route, so no blueprint: the application's own
+# handlers answer those through :func:`error_response` (see ``dd_toolkit.web._error_page``).
 for _code in (400, 401, 403, 404, 405, 409, 413, 429, 500):
-    bp.register_error_handler(_code, _error)
-bp.register_error_handler(HTTPException, _error)
+    bp.register_error_handler(_code, error_response)
+bp.register_error_handler(HTTPException, error_response)
 
 
 @bp.after_request
@@ -75,15 +99,24 @@ def _bad_request(message: str):
     abort(400, description=message)
 
 
-def _int_arg(name: str, *, required: bool = False) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}")
+
+
+def _int_arg(name: str, *, required: bool = False, minimum: int, maximum: int) -> int | None:
+    """A whole-number query parameter within the bounds the OpenAPI document gives; anything else,
+    an empty value included, is a 400 in the documented shape."""
+    if name not in request.args:
         if required:
             _bad_request(f"The query parameter '{name}' is required.")
         return None
-    if len(raw) > 18 or not raw.isascii() or not raw.lstrip("-").isdigit():
-        _bad_request(f"The query parameter '{name}' must be a whole number of at most 18 digits.")
+    raw = request.args[name]
+    if not _WHOLE_NUMBER.fullmatch(raw) or not minimum <= int(raw) <= maximum:
+        _bad_request(f"The query parameter '{name}' must be a whole number from {minimum} to {maximum}.")
     return int(raw)
+
+
+def _cycle_arg(*, required: bool = False) -> int | None:
+    return _int_arg("cycle", required=required, minimum=MIN_CYCLE, maximum=MAX_CYCLE)
 
 
 def _iso(moment: datetime) -> str:
@@ -123,13 +156,11 @@ def openapi():
 @bp.get("/submissions")
 @policy(Action.REVIEW)
 def submissions():
-    status = request.args.get("status", "").strip() or None
+    status = request.args.get("status")
     if status is not None and status not in set(ReviewStatus):
         _bad_request("The query parameter 'status' must be one of: " + ", ".join(s.value for s in ReviewStatus) + ".")
-    cycle = _int_arg("cycle")
-    page = _int_arg("page") or 1
-    if page < 1:
-        _bad_request("The query parameter 'page' must be 1 or more.")
+    cycle = _cycle_arg()
+    page = _int_arg("page", minimum=1, maximum=MAX_PAGE) or 1
     result = inbox(
         db.session(), list(current_user.jurisdictions or []), status=status, cycle=cycle, page=page, per_page=PER_PAGE
     )
@@ -158,10 +189,12 @@ def submission(recipient_id: int):
 @bp.get("/indicators")
 @policy(Action.REVIEW)
 def indicators():
-    country = request.args.get("country", "").strip()
-    if not country:
+    country = request.args.get("country")
+    if country is None:
         _bad_request("The query parameter 'country' is required.")
-    cycle = _int_arg("cycle", required=True)
+    if not COUNTRY.fullmatch(country):
+        _bad_request("The query parameter 'country' must be a jurisdiction's two-letter ISO code, such as SG.")
+    cycle = _cycle_arg(required=True)
     if country not in (current_user.jurisdictions or []):
         abort(404)
     report = aggregates.stored_indicator_report(db.session(), country, cycle, all_names=True)
@@ -196,11 +229,13 @@ def indicators():
 @policy(Action.BENCHMARK_VIEW)
 def benchmark():
     """The working group's benchmark: a published release, the same rows as its pages and CSV."""
-    number = _int_arg("release")
+    number = _int_arg("release", minimum=1, maximum=MAX_PAGE)
     release = releases.published(db.session(), current_methodology(), number)
     if release is None:
         abort(404)
-    cycle = _int_arg("cycle") or max(release.cycles)
+    cycle = _cycle_arg()
+    if cycle is None:
+        cycle = max(release.cycles)
     if cycle not in release.cycles:
         abort(404)
     return jsonify(

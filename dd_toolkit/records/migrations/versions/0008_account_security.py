@@ -18,19 +18,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("created_by_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("reset_token_hash", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
-        batch_op.add_column(sa.Column("reset_expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_user_account_reset_token_hash"), ["reset_token_hash"], unique=False)
-        batch_op.create_foreign_key("fk_user_account_created_by_id", "user_account", ["created_by_id"], ["id"])
+    # Plain ADD COLUMN, not a batch copy: SQLite cannot drop and recreate user_account while
+    # other tables' rows refer to it (foreign keys are enforced).
+    op.add_column("user_account", sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("user_account", sa.Column("created_by_id", sa.Integer(), nullable=True))
+    op.add_column("user_account", sa.Column("reset_token_hash", sqlmodel.sql.sqltypes.AutoString(length=128)))
+    op.add_column("user_account", sa.Column("reset_expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.create_index(op.f("ix_user_account_reset_token_hash"), "user_account", ["reset_token_hash"], unique=False)
 
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False, server_default="")
-        )
+    op.add_column("api_token", sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column(
+        "api_token", sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False, server_default="")
+    )
     # A token made before this revision is bound to the role its account has now.
     op.execute(
         "UPDATE api_token SET role = (SELECT platform_role FROM user_account WHERE user_account.id = api_token.user_id)"
@@ -71,13 +70,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_regulator_grant_jurisdiction"))
         batch_op.drop_index(batch_op.f("ix_regulator_grant_user_id"))
     op.drop_table("regulator_grant")
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.drop_column("role")
-        batch_op.drop_column("expires_at")
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_user_account_created_by_id", type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_user_account_reset_token_hash"))
-        batch_op.drop_column("reset_expires_at")
-        batch_op.drop_column("reset_token_hash")
-        batch_op.drop_column("created_by_id")
-        batch_op.drop_column("session_generation")
+    op.drop_column("api_token", "role")
+    op.drop_column("api_token", "expires_at")
+    op.drop_index(op.f("ix_user_account_reset_token_hash"), table_name="user_account")
+    op.drop_column("user_account", "reset_expires_at")
+    op.drop_column("user_account", "reset_token_hash")
+    op.drop_column("user_account", "created_by_id")
+    op.drop_column("user_account", "session_generation")

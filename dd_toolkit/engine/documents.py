@@ -82,8 +82,9 @@ class Document:
 # What the documents of a submitted assessment derive from it (its action plan, its transparency
 # draft and that draft's Markdown), kept per worker: the frozen inputs come from the reader's
 # cache (dd_toolkit.records.reader), the same objects at every request, so an entry is reused
-# only while those very objects, and equal tracking, are what it was built from.
-DERIVED_CACHE_SIZE = 64
+# only while those very objects, and equal tracking, are what it was built from (a few
+# hundred kilobytes at most per assessment: the HTML of its documents included).
+DERIVED_CACHE_SIZE = 128
 _derived: OrderedDict[tuple, tuple[tuple, Any]] = OrderedDict()
 _derived_lock = threading.Lock()
 
@@ -168,13 +169,20 @@ def _build_transparency_draft(inputs: Inputs, plan: ActionPlan) -> TransparencyD
 
 
 def action_plan_markdown(inputs: Inputs, plan: ActionPlan | None = None) -> str:
-    env = report_environment(inputs.content.root)
-    return render_action_plan_markdown(
-        env,
-        plan or action_plan(inputs),
-        organisation_name=inputs.organisation_name,
-        cycle=inputs.cycle,
-        tracking=inputs.tracking,
+    plan = plan or action_plan(inputs)
+    tracking = _tracking_key(inputs.tracking)
+    return _memoised(
+        "plan.md",
+        inputs,
+        (inputs.content, plan),
+        None if tracking is None else (inputs.organisation_name, inputs.cycle, tracking),
+        lambda: render_action_plan_markdown(
+            report_environment(inputs.content.root),
+            plan,
+            organisation_name=inputs.organisation_name,
+            cycle=inputs.cycle,
+            tracking=inputs.tracking,
+        ),
     )
 
 
@@ -244,6 +252,17 @@ def css_string(value: Any) -> str:
 
 
 def _html(inputs: Inputs, title: str, markdown_text: str, limit: int | None = None) -> str:
+    peers = None if inputs.peer_medians is None else tuple(sorted(inputs.peer_medians.items()))
+    return _memoised(
+        "html",
+        inputs,
+        (inputs.content, inputs.method, inputs.card),
+        (title, inputs.organisation_name, inputs.cycle, peers, markdown_text, limit),
+        lambda: _build_html(inputs, title, markdown_text, limit),
+    )
+
+
+def _build_html(inputs: Inputs, title: str, markdown_text: str, limit: int | None) -> str:
     shell = _shell(report_environment(inputs.content.root).loader)
     return shell.get_template("document.html.j2").render(
         title=title,

@@ -298,36 +298,56 @@ def _check_submission(
 
 
 def _check_answers(db: Session, result: Result, events: _Events) -> None:
+    """Answers and their history, a batch of assessments at a time (memory stays bounded)."""
+    result.checked["answer_history"] = result.checked["answer"] = 0
+    assessments, answers, history = Assessment.__table__, Answer.__table__, AnswerHistory.__table__
+    last_id = 0
+    while True:
+        ids = list(
+            db.connection()
+            .execute(
+                sa.select(assessments.c.id).where(assessments.c.id > last_id).order_by(assessments.c.id).limit(BATCH)
+            )
+            .scalars()
+        )
+        if not ids:
+            break
+        last_id = ids[-1]
+        query = sa.select(history).where(history.c.assessment_id.in_(ids)).order_by(history.c.id)
+        _check_answer_batch(
+            result,
+            events,
+            db.connection().execute(query).mappings().all(),
+            db.connection().execute(sa.select(answers).where(answers.c.assessment_id.in_(ids))).mappings().all(),
+        )
+
+
+def _check_answer_batch(result: Result, events: _Events, history: list, answers: list) -> None:
     last_of: dict[tuple[int, str], dict] = {}
-    current_key, previous, count = None, None, 0
-    table = AnswerHistory.__table__
-    query = sa.select(table).order_by(table.c.assessment_id, table.c.question_id, table.c.id)
-    for row in _stream(db, query):
-        count += 1
+    for row in history:  # in id order: each answer's entries in the order they were written
         key = (row["assessment_id"], row["question_id"])
-        if key == current_key and previous is not None and row["old"] != previous["new"]:
+        previous = last_of.get(key)
+        if previous is not None and row["old"] != previous["new"]:
             what = f"old value does not match answer_history {previous['id']}'s new value"
             result.add("answer_history", row["id"], what)
-        current_key, previous = key, dict(row)
-        last_of[key] = previous
-    result.checked["answer_history"] = count
-    count = 0
-    table = Answer.__table__
-    for row in _stream(db, sa.select(table).order_by(table.c.id)):
-        count += 1
+        last_of[key] = row
+    result.checked["answer_history"] += len(history)
+    result.checked["answer"] += len(answers)
+    for row in answers:
         key = (row["assessment_id"], row["question_id"])
         state = audit.answer_state(dict(row))
         last = last_of.get(key)
         if last is None:
             result.add("answer", row["id"], f"{key[1]} of assessment {key[0]} has no history")
             continue
-        for name in sorted(set(state) | set(last["new"] or {})):
-            if state.get(name) != (last["new"] or {}).get(name):
+        recorded = last["new"] or {}
+        for name in sorted(set(state) | set(recorded)):
+            if state.get(name) != recorded.get(name):
                 result.add(
                     "answer",
                     row["id"],
                     f"{name} differs from its history (answer_history {last['id']})",
-                    values=f"stored {_short(state.get(name))}, history {_short((last['new'] or {}).get(name))}",
+                    values=f"stored {_short(state.get(name))}, history {_short(recorded.get(name))}",
                 )
         if row["version"] != last["answer_version"]:
             result.add("answer", row["id"], f"version is {row['version']}, its history says {last['answer_version']}")
@@ -335,7 +355,6 @@ def _check_answers(db: Session, result: Result, events: _Events) -> None:
         if saved is not None and saved[1] is not None and _json(saved[1]) != state:
             what = f"differs from the last answer.save in the audit log (audit_event {saved[0]})"
             result.add("answer", row["id"], what)
-    result.checked["answer"] = count
 
 
 # -- keeping the result ------------------------------------------------------------------------

@@ -4,7 +4,7 @@
   var form = document.querySelector("form.editor-form");
   if (!form || !window.fetch) return;
   var textarea = form.querySelector("textarea");
-  var target = document.getElementById("preview");
+  var target = document.getElementById("preview-output"); // not "preview": the button has that id
   var token = form.querySelector("input[name=csrf_token]");
   var timer = null;
   textarea.addEventListener("input", function () {

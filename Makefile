@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser postgres wrk validate lint bench bench-pages clean
+.PHONY: run test test-sqlite test-postgres install install-dev browser postgres wrk validate lint bench bench-pages load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,19 @@ bench: install bench-pages
 BENCH_PAGES_ARGS ?=
 bench-pages: install wrk
 	$(BIN)/python -m tests.perf.benchmark_pages $(BENCH_PAGES_ARGS)
+
+# Load with nothing lost (tests/perf/load.py): 50 people in pairs save the same sections, submit
+# and read results for 2 minutes against gunicorn with 4 workers on 127.0.0.1, first on SQLite,
+# then on a throw-away PostgreSQL; afterwards every answer they were told was saved is checked in
+# the database, with its history. Fails on a lost or silently overwritten answer, a 5xx, or a p95
+# of 300 ms or more. The abuse limits are off for that server. Options, for example:
+#   make load LOAD_ARGS="--users 20 --duration 30"
+LOAD_ARGS ?=
+load: install postgres
+	@rc=0; \
+	$(BIN)/python -m tests.perf.load --database sqlite $(LOAD_ARGS) || rc=1; \
+	tests/with_postgres.sh $(BIN)/python -m tests.perf.load --database postgres $(LOAD_ARGS) || rc=1; \
+	exit $$rc
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -18,8 +18,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dd_toolkit.records.demo import CONTRIBUTOR_EMAIL, DEMO_PASSWORD
 
+from . import test_browser
 from .conftest import FIXTURE_CONTENT, make_app
-from .test_browser import live_server, page  # noqa: F401  (fixtures of the browser test below)
+
+# The browser tests' fixtures, for the browser test at the end.
+live_server, page = test_browser.live_server, test_browser.page
 
 IDENTITIES = {
     "anonymous": None,
@@ -91,16 +94,16 @@ def check_headers(url: str, response, static: bool = False) -> list[str]:
             if match:
                 problems.append(f"{name}: {match.group(0)[:80]!r}")
     elif not static:
-        if response.mimetype != "application/pdf" and directives(
-            headers.get("Content-Security-Policy", "")
-        ).get("default-src") != ["'none'"]:
+        if response.mimetype != "application/pdf" and directives(headers.get("Content-Security-Policy", "")).get(
+            "default-src"
+        ) != ["'none'"]:
             problems.append(f"a file's policy allows loading: {headers.get('Content-Security-Policy')!r}")
     return [f"{url}: {p}" for p in problems]
 
 
 def sign_in(client, email: str) -> None:
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
     response = client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token})
     assert response.status_code == 302, f"{email} could not sign in"
 

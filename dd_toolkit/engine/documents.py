@@ -80,7 +80,7 @@ class Document:
 
 
 # What the documents of a submitted assessment derive from it (its action plan, its transparency
-# draft and that draft's Markdown), kept per worker: the frozen inputs come from the reader's
+# draft, their Markdown and the documents' HTML), kept per worker: the frozen inputs come from the reader's
 # cache (dd_toolkit.records.reader), the same objects at every request, so an entry is reused
 # only while those very objects, and equal tracking, are what it was built from (a few
 # hundred kilobytes at most per assessment: the HTML of its documents included).

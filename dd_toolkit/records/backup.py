@@ -88,7 +88,8 @@ def backup(url: str, path: Path) -> str:
             source_path = _sqlite_path(url)
             if not source_path.exists():
                 raise BackupError(f"there is no database at {source_path}")
-            source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+            # Not mode=ro: a read-only connection cannot open a WAL database whose -shm is gone.
+            source = sqlite3.connect(source_path, timeout=30)
             target = sqlite3.connect(partial)
             try:
                 with target:

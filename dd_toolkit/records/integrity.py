@@ -266,7 +266,7 @@ def _check_submission(
             if name in _NOT_DECODED:
                 continue
             stored = getattr(record, name)
-            if _json(stored) != _json(value):
+            if stored != value and _json(stored) != _json(value):  # the cheap test first
                 result.add(
                     "submission_record",
                     record.id,

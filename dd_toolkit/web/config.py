@@ -58,6 +58,9 @@ class Config:
     # client cannot choose the address the abuse limits count against.
     PROXY_FIX_COUNT = int(os.environ.get("DD_PROXY_COUNT") or 0)
     PROXY_FIX_HOST = os.environ.get("DD_PROXY_HOST", "0") == "1"  # trust X-Forwarded-Host/-Port/-Prefix too
+    # A submission's PDFs are rendered in the worker right after the submit response (unset: on,
+    # except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves them to their first download.
+    PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
 
 
 def instance_secret_key(instance_path: str) -> str:

@@ -230,10 +230,10 @@ def indicators():
 def benchmark():
     """The working group's benchmark: a published release, the same rows as its pages and CSV."""
     number = _int_arg("release", minimum=1, maximum=MAX_PAGE)
+    cycle = _cycle_arg()  # a bad parameter is a 400 whether or not there is a release
     release = releases.published(db.session(), current_methodology(), number)
     if release is None:
         abort(404)
-    cycle = _cycle_arg()
     if cycle is None:
         cycle = max(release.cycles)
     if cycle not in release.cycles:

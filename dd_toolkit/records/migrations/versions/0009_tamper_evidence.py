@@ -173,10 +173,12 @@ def downgrade() -> None:
     op.drop_table("audit_chain_head")
     op.drop_index("ix_answer_history_answer", table_name="answer_history")
     op.drop_table("answer_history")
-    with op.batch_alter_table("submission_record", schema=None) as batch_op:
-        batch_op.drop_column("intact")
-    with op.batch_alter_table("submission", schema=None) as batch_op:
-        batch_op.drop_column("transparency")
-    with op.batch_alter_table("audit_event", schema=None) as batch_op:
-        batch_op.drop_column("row_hash")
-        batch_op.drop_column("prev_hash")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of "submission" would drop a
+    # table that others reference, which SQLite's foreign keys refuse once there are rows.
+    for table, column in (
+        ("submission_record", "intact"),
+        ("submission", "transparency"),
+        ("audit_event", "row_hash"),
+        ("audit_event", "prev_hash"),
+    ):
+        op.drop_column(table, column)

@@ -1,0 +1,227 @@
+"""The exact access matrix: every route of ``app.url_map``, every method, as every identity, on its
+own and on other organisations' or jurisdictions' objects, compared with a table that gives one
+expected status per cell. A route without a row fails, as does a row for a route that is gone.
+
+One app and one prepared database for the whole matrix. GET requests are sent as they are. A POST
+that the table expects to be refused by the authoriser (302 to the sign-in page, 401, 403, 404) is
+sent with a valid CSRF token, so the refusal is the authoriser's; a POST the table gives 400 is one
+the identity may make, sent without its CSRF token so that nothing changes: 400 is then the CSRF
+refusal, and the form's own behaviour is left to the tests of each page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import select
+
+from dd_toolkit.records import database as db
+from dd_toolkit.records.models import ApiToken, Assessment, OrgRole, PlatformRole, Recipient, User
+from dd_toolkit.web.authz import Action, can, load_user
+
+from . import factories
+from .conftest import _fresh_database, csrf_token, make_app
+from .test_api import new_token, recipients, send
+
+# The identities, in the order of the columns of MATRIX.
+IDENTITIES = (
+    "anon",  # not signed in
+    "a_admin",  # organisation A, admin
+    "a_contrib",  # organisation A, contributor
+    "b_admin",  # organisation B, admin
+    "reg_sg",  # regulator of Singapore (signed in with a browser)
+    "reg_my",  # regulator of Malaysia
+    "wg",  # the Industry Working Group
+    "padmin",  # platform admin
+    "tok_sg",  # API token of the Singapore regulator (no browser session)
+    "tok_my",  # API token of the Malaysia regulator
+    "tok_wg",  # API token of the working group
+)
+
+# (method, rule, variant) -> the expected status for each identity, in the order of IDENTITIES.
+# Variants name whose object the URL points at: A or B (an organisation's assessment), SG or MY
+# (a jurisdiction's recipient, indicator report or regulator's token); "-" when the URL has none.
+MATRIX: dict[tuple[str, str, str], str] = {}
+
+
+@dataclass
+class Target:
+    """One cell row's URL and the object the authoriser decides on."""
+
+    path: str
+    target: object | None = None
+
+
+@pytest.fixture(scope="module")
+def matrix_world(migrated_template, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("access_matrix")
+    database = _fresh_database(migrated_template, tmp, "matrix")
+    url = next(database)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DD_INSTANCE_PATH", str(tmp / "instance"))
+        # The matrix sends hundreds of requests from one address: the limits are tested elsewhere.
+        app = make_app(url, tmp, RATELIMIT_ENABLED=False)
+        with db.standalone_session(app.extensions["dd_engine"]) as session:
+            make = factories.Factory(session, app.extensions["dd_content"])
+            org_a, org_b = make.organisation(name="Org A"), make.organisation(name="Org B")
+            users = {
+                "a_admin": make.user(org_a),
+                "a_contrib": make.user(org_a, role=OrgRole.CONTRIBUTOR),
+                "b_admin": make.user(org_b),
+                "reg_sg": make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"]),
+                "reg_my": make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["MY"]),
+                "wg": make.user(platform_role=PlatformRole.WORKING_GROUP),
+                "padmin": make.user(platform_role=PlatformRole.PLATFORM_ADMIN),
+            }
+            assessment_a = send(app, make, org_a, ["SG", "MY"])
+            assessment_b = send(app, make, org_b, ["MY"])
+            for _ in range(5):  # consenting submissions: a published benchmark release
+                make.submitted(make.organisation(), consent=True)
+            to = recipients(session, assessment_a)
+            tokens = {
+                "tok_sg": new_token(session, users["reg_sg"]),
+                "tok_my": new_token(session, users["reg_my"]),
+                "tok_wg": new_token(session, users["wg"]),
+            }
+            token_rows = {
+                jurisdiction: session.exec(select(ApiToken).where(ApiToken.user_id == users[key].id)).one()
+                for jurisdiction, key in (("SG", "reg_sg"), ("MY", "reg_my"))
+            }
+            objects = {
+                "assessment_id": {"A": session.get(Assessment, assessment_a.id), "B": session.get(Assessment, assessment_b.id)},
+                "recipient_id": {"SG": to["SG"], "MY": to["MY"]},
+                "token_id": token_rows,
+            }
+            user_ids = {key: user.id for key, user in users.items()}
+            victim = users["a_contrib"].id
+        clients = {}
+        for identity in IDENTITIES:
+            client = app.test_client()
+            if identity in user_ids:
+                email = next(u.email for k, u in users.items() if k == identity)
+                page = client.get("/auth/login")
+                assert page.status_code == 200
+                signed_in = client.post(
+                    "/auth/login",
+                    data={"email": email, "password": factories.PASSWORD, "csrf_token": csrf_token(client, "/auth/login")},
+                )
+                assert signed_in.status_code == 302, identity
+            clients[identity] = client
+        yield {
+            "app": app,
+            "clients": clients,
+            "tokens": tokens,
+            "objects": objects,
+            "user_ids": user_ids,
+            "victim": victim,
+        }
+        app.extensions["dd_engine"].dispose()
+    next(database, None)
+
+
+# A value for each URL argument that is not an object id.
+ARGUMENTS = {
+    "section_id": "mini.policy",
+    "name": "sections",
+    "item_id": "policy",
+    "metric": "overall",
+    "cycle": 2026,
+    "token": "not-a-real-link",
+    "decision": "confirm",
+    "change": "deactivate",
+    "grant_id": 999999,
+}
+FORMATS = {"regulator.indicators_export": "csv", "benchmarks.export": "csv"}
+# Query strings some routes need, per variant.
+QUERIES = {
+    "regulator.indicators": "?country={variant}&cycle=2026",
+    "regulator.indicators_export": "?country={variant}&cycle=2026",
+    "api.indicators": "?country={variant}&cycle=2026",
+}
+JURISDICTION_VARIANTS = ("SG", "MY")
+
+
+def _rows(app, world):
+    """Every (method, rule, variant) of the app, with its URL and target object."""
+    rows: dict[tuple[str, str, str], Target] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        object_args = [name for name in rule.arguments if name in world["objects"]]
+        if object_args:
+            (name,) = object_args
+            variants = {key: (name, value) for key, value in world["objects"][name].items()}
+        elif rule.endpoint in QUERIES:
+            variants = {key: None for key in JURISDICTION_VARIANTS}
+        else:
+            variants = {"-": None}
+        for variant, pair in variants.items():
+            values = {**ARGUMENTS, "fmt": FORMATS.get(rule.endpoint, "md"), "user_id": world["victim"]}
+            target = None
+            if pair is not None:
+                values[pair[0]] = pair[1].id
+                target = pair[1]
+            path = rule.build({k: v for k, v in values.items() if k in rule.arguments}, append_unknown=False)[1]
+            path += QUERIES.get(rule.endpoint, "").format(variant=variant)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                rows[(method, rule.rule, variant)] = Target(path, target)
+    return rows
+
+
+def _request(world, identity: str, method: str, path: str, expected: str | None):
+    client = world["clients"][identity]
+    headers = {"Authorization": f"Bearer {world['tokens'][identity]}"} if identity in world["tokens"] else {}
+    if method == "GET":
+        return client.get(path, headers=headers)
+    if expected == "400":
+        return client.open(path, method=method, headers=headers)  # without its CSRF token: nothing changes
+    page = "/auth/account" if identity in world["user_ids"] else "/auth/login"
+    token = csrf_token(client, page)
+    return client.open(path, method=method, headers=headers, data={"csrf_token": token})
+
+
+def _allowed(app, world, identity, action, target) -> bool:
+    """Whether the authoriser lets ``identity`` do the row's action (to decide how to POST a cell
+    that has no row yet: never with a CSRF token where it could change something)."""
+    if identity not in world["user_ids"]:
+        return action is Action.PUBLIC
+    with app.app_context():
+        from dd_toolkit.web import db as web_db
+
+        user = load_user(web_db.session(), world["user_ids"][identity])
+        if target is not None:
+            target = web_db.session().get(type(target), target.id)
+        return can(user, action) and (target is None or can(user, action, target))
+
+
+def test_access_matrix(matrix_world):
+    world = matrix_world
+    app = world["app"]
+    rows = _rows(app, world)
+    wrong, missing = [], []
+    for key, row in sorted(rows.items(), key=lambda item: (item[0][1], item[0][0], item[0][2])):
+        method, rule, variant = key
+        expected = MATRIX.get(key)
+        cells = expected.split() if expected else [None] * len(IDENTITIES)
+        assert len(cells) == len(IDENTITIES), key
+        observed = []
+        action = next(
+            getattr(app.view_functions[r.endpoint], "_dd_policy", None) for r in app.url_map.iter_rules() if r.rule == rule
+        )
+        for identity, cell in zip(IDENTITIES, cells, strict=True):
+            if cell is None and method != "GET":
+                cell_mode = None if not _allowed(app, world, identity, action, row.target) else "400"
+            else:
+                cell_mode = cell
+            response = _request(world, identity, method, row.path, cell_mode)
+            observed.append(str(response.status_code))
+        line = " ".join(observed)
+        if expected is None:
+            missing.append(f'    ({method!r}, {rule!r}, {variant!r}): "{line}",')
+        elif line != expected:
+            wrong.append(f"{method} {row.path} [{variant}]\n  expected {expected}\n  observed {line}")
+    stale = sorted(set(MATRIX) - set(rows))
+    assert not missing, "Routes without a row in MATRIX (observed):\n" + "\n".join(missing)
+    assert not stale, f"Rows for routes that are gone: {stale}"
+    assert not wrong, "Cells that differ (columns: " + " ".join(IDENTITIES) + "):\n" + "\n".join(wrong)

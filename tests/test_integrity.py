@@ -402,3 +402,19 @@ def test_regulator_sees_the_transparency_text_as_submitted(session, make, client
     # The frozen text is covered by the audit log: changing it is caught.
     execute(session, "UPDATE submission SET transparency = 'forged' WHERE id = :id", id=submission.id)
     assert any("transparency text differs from the one recorded at submission" in p for p in problems(session))
+
+
+def test_an_edit_after_submission_never_reaches_the_regulator(session, make, client, auth):
+    """Finding 9: with no edited text at submission, a text saved afterwards stays the company's own."""
+    org = make.organisation()
+    admin = make.user(org)
+    assessment = make.assessment(org, admin, 2026, make.complete_answers())
+    submission = submit(
+        session, make.bank, make.content.methodology("standard@test.1"), assessment, admin, jurisdictions=["SG"]
+    )
+    save_transparency(session, assessment, "Written after submission.", 0, admin)
+    recipient = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).one()
+    auth.login(regulator(make, "SG").email)
+    page = client.get(f"/review/{recipient.id}").get_data(as_text=True)
+    assert "Integrity verified" in page
+    assert "Written after submission." not in page

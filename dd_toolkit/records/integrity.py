@@ -125,7 +125,8 @@ def _stream(db: Session, query) -> Iterator[Any]:
 
 def _check_chain(db: Session, result: Result) -> _Events:
     found = _Events()
-    head = db.get(AuditChainHead, audit.HEAD_ID)  # read first: events appended while we walk come after it
+    # Read first: events appended while we walk come after it.
+    head = db.get(AuditChainHead, audit.HEAD_ID, populate_existing=True)
     expected_prev, position, head_seen = audit.GENESIS, 0, head is None
     result.head = (head.count, head.last_hash) if head is not None else None
     table = AuditEvent.__table__

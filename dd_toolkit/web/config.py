@@ -12,6 +12,9 @@ from dd_toolkit.paths import bundled_root
 
 class Config:
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    # Earlier keys, comma-separated, still accepted on session cookies while a routine rotation
+    # settles (README, Security). Leave empty after a leak: every old session must end.
+    SECRET_KEY_FALLBACKS = [key for key in os.environ.get("DD_SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
     DATABASE_URL: str | None = os.environ.get("DATABASE_URL")
     # A folder holding questionnaires/, scoring/ and reports/ (an installation's own content).
     CONTENT_DIR: str = os.environ.get("DD_CONTENT_DIR") or str(bundled_root())

@@ -31,6 +31,7 @@ Afterwards, for every edited question, from ``answer_history`` (or the audit log
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import http.cookiejar
 import itertools
@@ -61,7 +62,7 @@ PASSWORD = "load test passphrase, long enough 2026"
 USER_AGENT = "dd-toolkit-load/1"
 WORKERS = 4
 MAX_ITERATIONS = 1000  # per user, whatever the duration
-REQUEST_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 90.0
 CONFLICT_NOTICE = "changed by someone else while you worked"
 WARM_UP_EMAIL = "warm-up@load.example"
 THINK = (1.0, 4.0)  # seconds a person spends on a section between opening and saving it
@@ -76,7 +77,7 @@ def gunicorn(env: dict[str, str], log: Path, workers: int = WORKERS, timeout: fl
     The whole process group is stopped afterwards, also on errors."""
     port = free_port()
     command = [
-        str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{port}", "--timeout", "60",
+        str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{port}", "--timeout", "120",
         "--error-logfile", str(log), "dd_toolkit.web:create_app()",
     ]  # fmt: skip
     process = subprocess.Popen(
@@ -528,15 +529,20 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else (value or {})
 
 
-def check(report: Report, database_url: str, ledger: Ledger, pairs: list[Pair]) -> None:
-    """Every acknowledged save stored once as the next version, nothing else stored, last one kept."""
+@functools.cache
+def question_of(form_key: str) -> str:
+    """The question id behind a form key (ids hold dots, form keys dashes)."""
     from dd_toolkit.engine.registry import load_content
     from dd_toolkit.paths import bundled_root
 
-    bank = load_content(bundled_root()).bank
+    return load_content(bundled_root()).bank.by_form_key(form_key).id
+
+
+def check(report: Report, database_url: str, ledger: Ledger, pairs: list[Pair]) -> None:
+    """Every acknowledged save stored once as the next version, nothing else stored, last one kept."""
     problems = report.problems
     for (assessment_id, key), told in sorted(ledger.saved.items()):
-        question_id = bank.by_form_key(key).id
+        question_id = question_of(key)
         saves, (version, comment) = stored_saves(database_url, assessment_id, question_id)
         stored = {}
         for stored_version, token in saves:

@@ -17,8 +17,8 @@ import pytest
 from sqlmodel import select
 
 from dd_toolkit.records import database as db
-from dd_toolkit.records.models import ApiToken, Assessment, OrgRole, PlatformRole, Recipient, User
-from dd_toolkit.web.authz import Action, can, load_user
+from dd_toolkit.records.models import ApiToken, Assessment, Organisation, OrgRole, PlatformRole
+from dd_toolkit.web.authz import Action, can, load_user, memberships
 
 from . import factories
 from .conftest import _fresh_database, csrf_token, make_app
@@ -42,7 +42,159 @@ IDENTITIES = (
 # (method, rule, variant) -> the expected status for each identity, in the order of IDENTITIES.
 # Variants name whose object the URL points at: A or B (an organisation's assessment), SG or MY
 # (a jurisdiction's recipient, indicator report or regulator's token); "-" when the URL has none.
-MATRIX: dict[tuple[str, str, str], str] = {}
+MATRIX: dict[tuple[str, str, str], str] = {
+    # columns: anon a_admin a_contrib b_admin reg_sg reg_my wg padmin tok_sg tok_my tok_wg
+    ("GET", "/", "-"): "200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/admin/accounts", "-"): "302 403 403 403 403 403 403 200 302 302 302",
+    ("POST", "/admin/accounts", "-"): "302 403 403 403 403 403 403 400 302 302 302",
+    (
+        "POST",
+        "/admin/accounts/<int:user_id>/<any(deactivate, reactivate):change>",
+        "-",
+    ): "302 403 403 403 403 403 403 400 302 302 302",
+    ("POST", "/admin/accounts/jurisdictions", "-"): "302 403 403 403 403 403 403 400 302 302 302",
+    ("GET", "/admin/integrity", "-"): "302 403 403 403 403 403 403 200 302 302 302",
+    ("GET", "/admin/releases", "-"): "302 403 403 403 403 403 403 200 302 302 302",
+    ("POST", "/admin/releases", "-"): "302 403 403 403 403 403 403 400 302 302 302",
+    ("GET", "/api/tokens", "-"): "302 403 403 403 200 200 200 403 302 302 302",
+    ("POST", "/api/tokens", "-"): "302 403 403 403 400 400 400 403 302 302 302",
+    ("POST", "/api/tokens/<int:token_id>/revoke", "MY"): "302 403 403 403 404 400 404 403 302 302 302",
+    ("POST", "/api/tokens/<int:token_id>/revoke", "SG"): "302 403 403 403 400 404 404 403 302 302 302",
+    ("GET", "/api/v1/benchmark", "-"): "401 401 401 401 401 401 401 401 403 403 200",
+    ("GET", "/api/v1/indicators", "MY"): "401 401 401 401 401 401 401 401 404 200 403",
+    ("GET", "/api/v1/indicators", "SG"): "401 401 401 401 401 401 401 401 200 404 403",
+    ("GET", "/api/v1/openapi.json", "-"): "200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/api/v1/submissions", "-"): "401 401 401 401 401 401 401 401 200 200 403",
+    ("GET", "/api/v1/submissions/<int:recipient_id>", "MY"): "401 401 401 401 401 401 401 401 404 200 403",
+    ("GET", "/api/v1/submissions/<int:recipient_id>", "SG"): "401 401 401 401 401 401 401 401 200 404 403",
+    ("GET", "/assessments/", "-"): "302 200 200 200 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/action-plan", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/action-plan", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/action-plan.<fmt>", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/action-plan.<fmt>", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/action-plan/items/<item_id>",
+        "A",
+    ): "302 400 400 404 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/action-plan/items/<item_id>",
+        "B",
+    ): "302 404 404 400 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/charts/<name>.svg", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/charts/<name>.svg", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/export.json", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/export.json", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/new-version", "A"): "302 400 403 404 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/new-version", "B"): "302 404 404 400 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/peers", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/peers", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/results", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/results", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    (
+        "GET",
+        "/assessments/<int:assessment_id>/sections/<section_id>",
+        "A",
+    ): "302 200 200 404 403 403 403 403 302 302 302",
+    (
+        "GET",
+        "/assessments/<int:assessment_id>/sections/<section_id>",
+        "B",
+    ): "302 404 404 200 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/sections/<section_id>",
+        "A",
+    ): "302 400 400 404 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/sections/<section_id>",
+        "B",
+    ): "302 404 404 400 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/submit", "A"): "302 302 403 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/submit", "B"): "302 404 404 302 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/submit", "A"): "302 400 403 404 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/submit", "B"): "302 404 404 400 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/transparency", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/transparency", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/transparency", "A"): "302 400 400 404 403 403 403 403 302 302 302",
+    ("POST", "/assessments/<int:assessment_id>/transparency", "B"): "302 404 404 400 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/transparency.<fmt>", "A"): "302 200 200 404 403 403 403 403 302 302 302",
+    ("GET", "/assessments/<int:assessment_id>/transparency.<fmt>", "B"): "302 404 404 200 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/commitments",
+        "A",
+    ): "302 400 400 404 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/commitments",
+        "B",
+    ): "302 404 404 400 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/preview",
+        "A",
+    ): "302 400 400 404 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/preview",
+        "B",
+    ): "302 404 404 400 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/regenerate",
+        "A",
+    ): "302 400 400 404 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/assessments/<int:assessment_id>/transparency/regenerate",
+        "B",
+    ): "302 404 404 400 403 403 403 403 302 302 302",
+    ("POST", "/assessments/import", "-"): "302 400 403 400 403 403 403 403 302 302 302",
+    ("POST", "/assessments/new", "-"): "302 400 403 400 403 403 403 403 302 302 302",
+    ("GET", "/auth/account", "-"): "302 200 200 200 200 200 200 200 302 302 302",
+    ("POST", "/auth/account", "-"): "302 400 400 400 400 400 400 400 302 302 302",
+    ("GET", "/auth/confirmations", "-"): "302 403 403 403 200 200 403 403 302 302 302",
+    (
+        "POST",
+        "/auth/confirmations/<int:grant_id>/<any(confirm, decline):decision>",
+        "-",
+    ): "302 403 403 403 400 400 403 403 302 302 302",
+    ("GET", "/auth/invite/<token>", "-"): "404 404 404 404 404 404 404 404 404 404 404",
+    ("POST", "/auth/invite/<token>", "-"): "400 400 400 400 400 400 400 400 400 400 400",
+    ("GET", "/auth/login", "-"): "200 302 302 302 302 302 302 302 200 200 200",
+    ("POST", "/auth/login", "-"): "400 400 400 400 400 400 400 400 400 400 400",
+    ("POST", "/auth/logout", "-"): "302 400 400 400 400 400 400 400 302 302 302",
+    ("GET", "/auth/register", "-"): "200 302 302 302 302 302 302 302 200 200 200",
+    ("POST", "/auth/register", "-"): "400 400 400 400 400 400 400 400 400 400 400",
+    ("GET", "/auth/reset/<token>", "-"): "404 404 404 404 404 404 404 404 404 404 404",
+    ("POST", "/auth/reset/<token>", "-"): "400 400 400 400 400 400 400 400 400 400 400",
+    ("GET", "/benchmarks/", "-"): "302 403 403 403 403 403 200 403 302 302 302",
+    ("GET", "/benchmarks/<int:cycle>.<fmt>", "-"): "302 403 403 403 403 403 200 403 302 302 302",
+    ("GET", "/benchmarks/<int:cycle>/<metric>.svg", "-"): "302 403 403 403 403 403 200 403 302 302 302",
+    ("GET", "/benchmarks/indicators", "-"): "302 403 403 403 403 403 200 403 302 302 302",
+    ("GET", "/healthz", "-"): "200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/organisation/members", "-"): "302 200 200 200 403 403 403 403 302 302 302",
+    ("POST", "/organisation/members", "-"): "302 400 403 400 403 403 403 403 302 302 302",
+    ("GET", "/organisation/profile", "-"): "302 200 200 200 403 403 403 403 302 302 302",
+    ("POST", "/organisation/profile", "-"): "302 400 403 400 403 403 403 403 302 302 302",
+    ("GET", "/question-bank/", "-"): "302 200 200 200 200 200 200 200 302 302 302",
+    ("GET", "/review/", "-"): "302 403 403 403 200 200 403 403 302 302 302",
+    ("GET", "/review/<int:recipient_id>", "MY"): "302 403 403 403 404 200 403 403 302 302 302",
+    ("GET", "/review/<int:recipient_id>", "SG"): "302 403 403 403 200 404 403 403 302 302 302",
+    ("POST", "/review/<int:recipient_id>/comments", "MY"): "302 403 403 403 404 400 403 403 302 302 302",
+    ("POST", "/review/<int:recipient_id>/comments", "SG"): "302 403 403 403 400 404 403 403 302 302 302",
+    ("POST", "/review/<int:recipient_id>/status", "MY"): "302 403 403 403 404 400 403 403 302 302 302",
+    ("POST", "/review/<int:recipient_id>/status", "SG"): "302 403 403 403 400 404 403 403 302 302 302",
+    ("GET", "/review/indicators", "MY"): "302 403 403 403 404 200 403 403 302 302 302",
+    ("GET", "/review/indicators", "SG"): "302 403 403 403 200 404 403 403 302 302 302",
+    ("GET", "/review/indicators.<fmt>", "MY"): "302 403 403 403 404 200 403 403 302 302 302",
+    ("GET", "/review/indicators.<fmt>", "SG"): "302 403 403 403 200 404 403 403 302 302 302",
+}
 
 
 @dataclass
@@ -89,7 +241,10 @@ def matrix_world(migrated_template, tmp_path_factory):
                 for jurisdiction, key in (("SG", "reg_sg"), ("MY", "reg_my"))
             }
             objects = {
-                "assessment_id": {"A": session.get(Assessment, assessment_a.id), "B": session.get(Assessment, assessment_b.id)},
+                "assessment_id": {
+                    "A": session.get(Assessment, assessment_a.id),
+                    "B": session.get(Assessment, assessment_b.id),
+                },
                 "recipient_id": {"SG": to["SG"], "MY": to["MY"]},
                 "token_id": token_rows,
             }
@@ -104,7 +259,11 @@ def matrix_world(migrated_template, tmp_path_factory):
                 assert page.status_code == 200
                 signed_in = client.post(
                     "/auth/login",
-                    data={"email": email, "password": factories.PASSWORD, "csrf_token": csrf_token(client, "/auth/login")},
+                    data={
+                        "email": email,
+                        "password": factories.PASSWORD,
+                        "csrf_token": csrf_token(client, "/auth/login"),
+                    },
                 )
                 assert signed_in.status_code == 302, identity
             clients[identity] = client
@@ -170,8 +329,12 @@ def _rows(app, world):
 
 
 def _request(world, identity: str, method: str, path: str, expected: str | None):
-    client = world["clients"][identity]
-    headers = {"Authorization": f"Bearer {world['tokens'][identity]}"} if identity in world["tokens"] else {}
+    if identity in world["tokens"]:
+        # A program: its token on every request, and no cookies kept from one request to the next.
+        client = world["app"].test_client()
+        headers = {"Authorization": f"Bearer {world['tokens'][identity]}"}
+    else:
+        client, headers = world["clients"][identity], {}
     if method == "GET":
         return client.get(path, headers=headers)
     if expected == "400":
@@ -181,17 +344,27 @@ def _request(world, identity: str, method: str, path: str, expected: str | None)
     return client.open(path, method=method, headers=headers, data={"csrf_token": token})
 
 
+# Forms whose POST asks more than the page's action: the page is for every member, the change for
+# the organisation's admins.
+POST_ACTIONS = {"/organisation/profile": Action.ORG_MANAGE, "/organisation/members": Action.ORG_MANAGE}
+ROUTE_LEVEL = (Action.PUBLIC, Action.SIGNED_IN, Action.COMPANY, Action.CONTENT_BROWSE, Action.PLATFORM_ADMIN)
+
+
 def _allowed(app, world, identity, action, target) -> bool:
-    """Whether the authoriser lets ``identity`` do the row's action (to decide how to POST a cell
-    that has no row yet: never with a CSRF token where it could change something)."""
+    """Whether the authoriser lets ``identity`` do the row's action, on the row's object or else on
+    its own organisation: how to POST a cell that has no row yet, never with a CSRF token where the
+    POST could change something."""
     if identity not in world["user_ids"]:
         return action is Action.PUBLIC
     with app.app_context():
         from dd_toolkit.web import db as web_db
 
-        user = load_user(web_db.session(), world["user_ids"][identity])
+        session = web_db.session()
+        user = load_user(session, world["user_ids"][identity])
         if target is not None:
-            target = web_db.session().get(type(target), target.id)
+            target = session.get(type(target), target.id)
+        elif action not in ROUTE_LEVEL and memberships(user):
+            target = session.get(Organisation, memberships(user)[0].organisation_id)
         return can(user, action) and (target is None or can(user, action, target))
 
 
@@ -206,9 +379,9 @@ def test_access_matrix(matrix_world):
         cells = expected.split() if expected else [None] * len(IDENTITIES)
         assert len(cells) == len(IDENTITIES), key
         observed = []
-        action = next(
-            getattr(app.view_functions[r.endpoint], "_dd_policy", None) for r in app.url_map.iter_rules() if r.rule == rule
-        )
+        action = next(app.view_functions[r.endpoint]._dd_policy for r in app.url_map.iter_rules() if r.rule == rule)
+        if method == "POST":
+            action = POST_ACTIONS.get(rule, action)
         for identity, cell in zip(IDENTITIES, cells, strict=True):
             if cell is None and method != "GET":
                 cell_mode = None if not _allowed(app, world, identity, action, row.target) else "400"

@@ -669,7 +669,11 @@ def _assert_error(response, status: int) -> None:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:200])
     assert response.mimetype == "application/json"
     assert response.json == {
-        "error": {"status": status, "title": response.json["error"]["title"], "message": response.json["error"]["message"]}
+        "error": {
+            "status": status,
+            "title": response.json["error"]["title"],
+            "message": response.json["error"]["message"],
+        }
     }
     assert response.json["error"]["title"] and response.json["error"]["message"]
 

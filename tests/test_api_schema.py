@@ -10,15 +10,15 @@ from __future__ import annotations
 import pytest
 import schemathesis
 import schemathesis.engine
-from schemathesis.engine import events
 from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events
 
 from dd_toolkit.records import database as db
 from dd_toolkit.records.models import PlatformRole
 
 from . import factories
 from .conftest import _fresh_database, make_app
-from .test_api import METHODOLOGY, new_token, send
+from .test_api import new_token, send
 
 API = "/api/v1"
 MAX_EXAMPLES = 25
@@ -88,10 +88,14 @@ def test_schemathesis_finds_nothing(api_world):
                     if check.failure_info is not None:
                         case = event.recorder.cases[case_id].value
                         failure = check.failure_info.failure
-                        failures.append(f"{event.phase.value} {check.name}: {case.method} {case.formatted_path} "
-                                        f"{case.query} -> {failure.title}: {failure.message}")
+                        failures.append(
+                            f"{event.phase.value} {check.name}: {case.method} {case.formatted_path} "
+                            f"{case.query} -> {failure.title}: {failure.message}"
+                        )
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
-            errors.append(f"{getattr(event, 'label', '')}: {getattr(event, 'value', getattr(event, 'exception', None))!r}")
+            errors.append(
+                f"{getattr(event, 'label', '')}: {getattr(event, 'value', getattr(event, 'exception', None))!r}"
+            )
     assert not errors, errors
     assert scenarios
     assert not failures, "\n".join(sorted(set(failures)))

@@ -23,7 +23,8 @@ def test_load_loses_nothing(tmp_path):
         pytest.fail("gunicorn is needed: `make install` puts it in .venv")
     # On SQLite; on PostgreSQL when the suite runs against it (make test-postgres).
     database = "postgres" if os.environ.get("DD_TEST_POSTGRES_URL") else "sqlite"
-    report = run_load(database, users=20, duration=20, log_dir=tmp_path)
+    # Quicker than people (make load: 5-15 s on a section), so 20 seconds hold many saves.
+    report = run_load(database, users=20, duration=20, think=(1.0, 4.0), log_dir=tmp_path)
     print("\n".join(report.lines()))
     assert not report.problems, "\n".join(report.lines())
     assert report.server_errors == 0 and not report.failures

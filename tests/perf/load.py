@@ -10,8 +10,8 @@ always work on the same section of the same assessment and edit the same questio
 saves conflict; each also edits a question of its own in that section.
 
 Each user (one thread, urllib on 127.0.0.1 only): sign in, then until the time is up (and at most
-``MAX_ITERATIONS`` times): open the section, think, change the comments of its two questions to a
-unique text, save; every third round read the results. When both users of a pair are done, the
+``MAX_ITERATIONS`` times): open the section, spend 5-15 s on it (``--think``), change the
+comments of its two questions to a unique text, save; every third round read the results. When both users of a pair are done, the
 admin submits and both read the results. Every request has a timeout, every loop a bound.
 
 The server runs with the abuse limits off (``DD_RATELIMIT_ENABLED=0``): 50 people signing in from
@@ -65,7 +65,7 @@ MAX_ITERATIONS = 1000  # per user, whatever the duration
 REQUEST_TIMEOUT = 90.0
 CONFLICT_NOTICE = "changed by someone else while you worked"
 WARM_UP_EMAIL = "warm-up@load.example"
-THINK = (1.0, 4.0)  # seconds a person spends on a section between opening and saving it
+THINK = (5.0, 15.0)  # seconds a person spends on a section between opening and saving it
 
 
 # --- the server and the instance ----------------------------------------------------------------
@@ -475,7 +475,8 @@ class Report:
             f"p99 {self.percentile(0.99) * 1000:.0f} ms, max {self.percentile(1.0) * 1000:.0f} ms",
             f"  statuses {dict(sorted(self.statuses.items()))}, server errors {self.server_errors}, "
             f"failed requests {len(self.failures)}",
-            f"  saves acknowledged {self.saves_acknowledged}, conflicts shown {self.conflicts_shown}, "
+            f"  answers saved (as the users were told) {self.saves_acknowledged}, "
+            f"conflicts shown {self.conflicts_shown}, "
             f"submitted {self.submitted}, results read {self.results_read}",
         ]
         for kind, times in sorted(self.by_kind.items()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import re
 from datetime import UTC, datetime
 from typing import Any
 

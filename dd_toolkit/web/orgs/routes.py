@@ -1,6 +1,6 @@
 """The organisation's profile and its members."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -56,8 +56,9 @@ def _applicability_change(org: Organisation, before, after) -> tuple[int, int]:
 def profile():
     org = current_organisation()
     form = ProfileForm(current_bank().taxonomy, obj=org)
+    if request.method == "POST":
+        require(Action.ORG_MANAGE, org)  # every member sees the page; only an admin may post, valid form or not
     if form.validate_on_submit():
-        require(Action.ORG_MANAGE, org)
         before = profile_of(org)
         changed = {f: getattr(form, f).data for f in PROFILE_FIELDS if getattr(org, f) != getattr(form, f).data}
         for field_name, value in changed.items():
@@ -101,8 +102,9 @@ def members():
     form = InviteForm()
     invitation = None
     session = db.session()
+    if request.method == "POST":
+        require(Action.ORG_MANAGE, org)  # every member sees the page; only an admin may post, valid form or not
     if form.validate_on_submit():
-        require(Action.ORG_MANAGE, org)
         try:
             user, token = accounts.invite_member(
                 session,

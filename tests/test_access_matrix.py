@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import select
 
+from dd_toolkit.records import accounts
 from dd_toolkit.records import database as db
-from dd_toolkit.records.models import ApiToken, Assessment, Organisation, OrgRole, PlatformRole
+from dd_toolkit.records.models import ApiToken, Assessment, Organisation, OrgRole, PlatformRole, RegulatorGrant
 from dd_toolkit.web.authz import Action, can, load_user, memberships
 
 from . import factories
@@ -162,8 +163,13 @@ MATRIX: dict[tuple[str, str, str], str] = {
     (
         "POST",
         "/auth/confirmations/<int:grant_id>/<any(confirm, decline):decision>",
-        "-",
-    ): "302 403 403 403 400 400 403 403 302 302 302",
+        "MY",
+    ): "302 403 403 403 404 400 403 403 302 302 302",
+    (
+        "POST",
+        "/auth/confirmations/<int:grant_id>/<any(confirm, decline):decision>",
+        "SG",
+    ): "302 403 403 403 400 404 403 403 302 302 302",
     ("GET", "/auth/invite/<token>", "-"): "404 404 404 404 404 404 404 404 404 404 404",
     ("POST", "/auth/invite/<token>", "-"): "400 400 400 400 400 400 400 400 400 400 400",
     ("GET", "/auth/login", "-"): "200 302 302 302 302 302 302 302 200 200 200",
@@ -248,6 +254,14 @@ def matrix_world(migrated_template, tmp_path_factory):
                 "recipient_id": {"SG": to["SG"], "MY": to["MY"]},
                 "token_id": token_rows,
             }
+            # A jurisdiction awaiting confirmation on a new regulator account, for SG and for MY: only
+            # a regulator of that jurisdiction may confirm or decline it.
+            grants = {}
+            for jurisdiction in JURISDICTION_VARIANTS:
+                pending = make.user(platform_role=PlatformRole.REGULATOR)
+                accounts.request_jurisdictions(session, pending, [jurisdiction], by=users["padmin"])
+                (grants[jurisdiction],) = accounts.pending_grants(session, pending)
+            objects["grant_id"] = grants
             user_ids = {key: user.id for key, user in users.items()}
             victim = users["a_contrib"].id
         clients = {}
@@ -289,7 +303,6 @@ ARGUMENTS = {
     "token": "not-a-real-link",
     "decision": "confirm",
     "change": "deactivate",
-    "grant_id": 999999,
 }
 FORMATS = {"regulator.indicators_export": "csv", "benchmarks.export": "csv"}
 # Query strings some routes need, per variant.
@@ -361,6 +374,8 @@ def _allowed(app, world, identity, action, target) -> bool:
 
         session = web_db.session()
         user = load_user(session, world["user_ids"][identity])
+        if isinstance(target, RegulatorGrant):
+            return can(user, action) and target.jurisdiction in (user.jurisdictions or [])
         if target is not None:
             target = session.get(type(target), target.id)
         elif action not in ROUTE_LEVEL and memberships(user):

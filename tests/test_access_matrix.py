@@ -19,7 +19,7 @@ from sqlmodel import select
 from dd_toolkit.records import accounts
 from dd_toolkit.records import database as db
 from dd_toolkit.records.models import ApiToken, Assessment, Organisation, OrgRole, PlatformRole, RegulatorGrant
-from dd_toolkit.web.authz import Action, can, load_user, memberships
+from dd_toolkit.web.authz import Action, can, load_user, memberships, policy
 
 from . import factories
 from .conftest import _fresh_database, csrf_token, make_app
@@ -41,7 +41,8 @@ IDENTITIES = (
 )
 
 # (method, rule, variant) -> the expected status for each identity, in the order of IDENTITIES.
-# Variants name whose object the URL points at: A or B (an organisation's assessment), SG or MY
+# Variants name whose object the URL points at: A or B (an organisation's submitted assessment, or
+# its draft of the next cycle), SG or MY
 # (a jurisdiction's recipient, indicator report or regulator's token); "-" when the URL has none.
 MATRIX: dict[tuple[str, str, str], str] = {
     # columns: anon a_admin a_contrib b_admin reg_sg reg_my wg padmin tok_sg tok_my tok_wg
@@ -236,6 +237,9 @@ def matrix_world(migrated_template, tmp_path_factory):
             assessment_b = send(app, make, org_b, ["MY"])
             for _ in range(5):  # consenting submissions: a published benchmark release
                 make.submitted(make.organisation(), consent=True)
+            # A draft of the next cycle beside each submitted assessment: the pages that edit answers.
+            draft_a = make.assessment(org_a, users["a_admin"], 2027, {"mini.policy.owner": 2})
+            draft_b = make.assessment(org_b, users["b_admin"], 2027, {"mini.policy.owner": 2})
             to = recipients(session, assessment_a)
             tokens = {
                 "tok_sg": new_token(session, users["reg_sg"]),
@@ -250,6 +254,8 @@ def matrix_world(migrated_template, tmp_path_factory):
                 "assessment_id": {
                     "A": session.get(Assessment, assessment_a.id),
                     "B": session.get(Assessment, assessment_b.id),
+                    "A draft": draft_a,
+                    "B draft": draft_b,
                 },
                 "recipient_id": {"SG": to["SG"], "MY": to["MY"]},
                 "token_id": token_rows,
@@ -288,6 +294,8 @@ def matrix_world(migrated_template, tmp_path_factory):
             "objects": objects,
             "user_ids": user_ids,
             "victim": victim,
+            "database_url": url,
+            "tmp": tmp,
         }
         app.extensions["dd_engine"].dispose()
     next(database, None)
@@ -406,10 +414,28 @@ def test_access_matrix(matrix_world):
             observed.append(str(response.status_code))
         line = " ".join(observed)
         if expected is None:
-            missing.append(f'    ({method!r}, {rule!r}, {variant!r}): "{line}",')
+            missing.append(f'    ("{method}", "{rule}", "{variant}"): "{line}",')
         elif line != expected:
             wrong.append(f"{method} {row.path} [{variant}]\n  expected {expected}\n  observed {line}")
     stale = sorted(set(MATRIX) - set(rows))
     assert not missing, "Routes without a row in MATRIX (observed):\n" + "\n".join(missing)
     assert not stale, f"Rows for routes that are gone: {stale}"
     assert not wrong, "Cells that differ (columns: " + " ".join(IDENTITIES) + "):\n" + "\n".join(wrong)
+
+
+def test_a_route_without_a_row_fails(matrix_world, monkeypatch):
+    """A route added to the app has no row until someone decides, cell by cell, who may reach it."""
+    world = matrix_world
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(world["tmp"] / "instance"))
+    app = make_app(world["database_url"], world["tmp"], RATELIMIT_ENABLED=False)
+
+    @app.get("/forgotten/<int:assessment_id>")
+    @policy(Action.ASSESSMENT_VIEW)
+    def forgotten(assessment_id: int):
+        return ""
+
+    try:
+        unlisted = set(_rows(app, world)) - set(MATRIX)
+    finally:
+        app.extensions["dd_engine"].dispose()
+    assert unlisted == {("GET", "/forgotten/<int:assessment_id>", "A"), ("GET", "/forgotten/<int:assessment_id>", "B")}

@@ -281,6 +281,21 @@ def test_browser_sessions_do_not_open_the_api(auth, client, make, world, role):
         assert "items" not in response.json and "snapshot" not in response.json
 
 
+def test_a_token_works_from_a_client_that_carries_a_session_cookie(auth, client, make, world):
+    """A browser that has opened a page, or a program that keeps cookies, sends its session cookie
+    with the token: the API ignores the cookie, neither refusing the token nor touching the session."""
+    headers = bearer(world["sg_token"])
+    client.get("/auth/login")  # an anonymous session: the sign-in form's CSRF token
+    response = client.get(f"{API}/submissions", headers=headers)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    company = make.user(make.organisation())
+    assert auth.login(company.email).status_code == 302  # a signed-in session of another account
+    response = client.get(f"{API}/submissions", headers=headers)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert client.get(f"{API}/submissions").status_code == 401  # the session opens nothing here
+    assert client.get("/assessments/").status_code == 200  # and is still signed in on the site
+
+
 def test_token_does_not_open_html_pages(client, world):
     headers = bearer(world["sg_token"])
     for url in ("/review/", f"/review/{world['only_sg'].id}", "/review/indicators?country=SG", "/api/tokens"):

@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_templates(app)
 
     from dd_toolkit.web.admin.routes import bp as admin_bp
+    from dd_toolkit.web.api.routes import SessionlessApi
     from dd_toolkit.web.api.routes import bp as api_bp
     from dd_toolkit.web.api.routes import tokens_bp as api_tokens_bp
     from dd_toolkit.web.assess.routes import bp as assess_bp
@@ -82,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limits.api(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
+    app.session_interface = SessionlessApi()  # the API knows its bearer tokens, never a cookie
     return app
 
 

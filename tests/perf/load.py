@@ -647,7 +647,8 @@ def _drive(base, database, database_url, pairs, users, duration, think, seed) ->
     started = time.perf_counter()
     for thread in threads:
         thread.start()
-        time.sleep(min(0.1, duration / 20 / len(threads)))  # sign-ins spread over the first moments
+        # People arrive over the first sixth of the run (20 s of 2 minutes), not all in one second.
+        time.sleep(min(0.5, duration / 6 / len(threads)))
     for thread in threads:
         thread.join(timeout=max(1.0, deadline - time.monotonic()) + REQUEST_TIMEOUT * 4)
     elapsed = time.perf_counter() - started

@@ -457,7 +457,10 @@ def _document() -> dict[str, Any]:
                 "submitted to the regulator's jurisdictions, and to the RPA indicator counts. "
                 "Authenticate with an API token created on the API tokens page: "
                 "`Authorization: Bearer <token>`. A token sees what its regulator account sees "
-                "and nothing more."
+                "and nothing more. Every error, on any path under /api/v1 and for any method, is "
+                "answered in JSON with the Error schema and its HTTP status: a parameter outside "
+                "its documented range or pattern is a 400, an unknown path a 404, an undeclared "
+                "method a 405 with an Allow header, too many requests a 429 with Retry-After."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },

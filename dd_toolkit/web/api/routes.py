@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -76,6 +77,19 @@ def error_response(exc: Exception):
         response.headers["WWW-Authenticate"] = challenge
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class SessionlessApi(SecureCookieSessionInterface):
+    """The API authenticates with bearer tokens only, so it neither reads nor writes the browser's
+    session cookie. Were it to read one, a client that carries a session (a browser that has opened
+    any page, a program that keeps cookies) would be refused with its valid token: Flask-Login's
+    strong session protection treats a session without its sign-in identifier as stolen, and then
+    never asks for the token."""
+
+    def open_session(self, app, request):
+        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 # The application's HTML error pages are registered by status code, which Flask prefers to a

@@ -652,3 +652,20 @@ def strip_2027_fields(card: dict) -> dict:
     card["modules"] = modules
     card["questions"] = [{k: v for k, v in q.items() if k != "evidence_strength"} for q in card["questions"]]
     return card
+
+
+def test_the_sections_chart_leaves_out_sections_that_do_not_apply(real):
+    """A messaging service is not asked about blocklists or payments: those sections are off the
+    chart rather than shown as "not scored"."""
+    org = real.make.organisation()
+    admin = real.make.user(org)
+    profile = profile_of_org(org)
+    assessment = real.make.assessment(org, admin, answers=complete_answers(profile))
+    real.auth.login(admin.email)
+    svg = real.client.get(f"/assessments/{assessment.id}/charts/sections.svg").get_data(as_text=True)
+    applicable = BANK.applicability(profile, {})
+    for module in BANK.questionnaires:
+        for section in module.sections:
+            applies = any(applicable[q.id] for q in section.questions)
+            assert (section.title.get() in svg) == applies, section.id
+    assert "not scored" not in svg

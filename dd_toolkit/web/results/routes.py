@@ -89,7 +89,9 @@ def chart(assessment_id: int, name: str):
         items = [item for lens in card.lenses for item in lens.items]
         svg = radar_svg([i.ref for i in items], [i.score for i in items])
     elif name == "sections":
-        sections = [s for m in card.modules for s in m.sections]
+        # A section none of whose questions apply to the profile has neither a score nor a
+        # coverage; it is left off the chart rather than shown as "not scored".
+        sections = [s for m in card.modules for s in m.sections if s.score is not None or s.coverage is not None]
         svg = bars_svg([s.title for s in sections], [s.score for s in sections])
     else:
         abort(404)

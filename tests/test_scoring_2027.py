@@ -669,3 +669,17 @@ def test_the_sections_chart_leaves_out_sections_that_do_not_apply(real):
             applies = any(applicable[q.id] and q.is_scored for q in section.questions)
             assert (f">{section.title.get()}<" in svg or f" {section.title.get()}" in svg) == applies, section.id
     assert "not scored" not in svg
+
+
+def test_the_exported_summary_shows_coverage_and_confidence(real):
+    org = real.make.organisation()
+    admin = real.make.user(org)
+    answers = complete_answers(
+        profile_of_org(org), **{"hrdd.act.csam_reporting": AnswerData(value=4, meta={"evidence_strength": "audited"})}
+    )
+    assessment = real.make.assessment(org, admin, answers=answers)
+    real.auth.login(admin.email)
+    html = real.client.get(f"/assessments/{assessment.id}/action-plan.html").get_data(as_text=True)
+    summary = html.split('<section class="summary">')[1].split("</section>")[0]
+    assert "· coverage 100 %" in summary and "· confidence Low" in summary
+    assert "<th>Coverage</th><th>Confidence</th>" in summary

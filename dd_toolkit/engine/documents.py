@@ -197,8 +197,14 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
     method, card = inputs.method, inputs.card
     bands = {b.id: b.label for b in method.bands}
 
+    confidence = {level.id: level.label for level in method.confidence.levels} if method.confidence else {}
+
     def number(value: float | None) -> str:
         return "not scored" if value is None else f"{value:.0f}"
+
+    def share(value: float | None) -> str | None:
+        # Rounded down, as on the results page: 100 % means everything that applies is answered.
+        return None if value is None else f"{int(value * 100)} %"
 
     items = [item for lens in card.lenses for item in lens.items]
     peer = None
@@ -215,7 +221,18 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         "methodology": f"{method.title}, version {card.methodology['version']}",
         "overall": number(card.overall),
         "band": bands.get(card.band, "not scored"),
-        "modules": [{"title": m.title, "score": number(m.score), "band": bands.get(m.band, "")} for m in card.modules],
+        "coverage": share(card.coverage),
+        "confidence": confidence.get(card.confidence or ""),
+        "modules": [
+            {
+                "title": m.title,
+                "score": number(m.score),
+                "band": bands.get(m.band, ""),
+                "coverage": share(m.coverage),
+                "confidence": confidence.get(m.confidence or ""),
+            }
+            for m in card.modules
+        ],
         "indicators": [
             {
                 "id": i.id,

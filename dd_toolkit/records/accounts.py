@@ -324,14 +324,7 @@ def refuse_creator(db: Session, user: User, signed_in: User | None) -> None:
 def accept_invite(db: Session, user: User, password: str, *, signed_in: User | None = None) -> None:
     """Set the invited account's password; the link is used up (and expires unused)."""
     refuse_creator(db, user, signed_in)
-    check_password(password, (user.email, user.name))
-    user.password_hash = hash_password(password)
-    user.invite_token_hash = None
-    user.invite_expires_at = None
-    user.session_generation += 1
-    db.add(user)
-    record(db, user=user, organisation_id=None, action="member.accept_invite", entity="user", entity_id=user.id)
-    db.commit()
+    _set_password(db, user, password, "member.accept_invite", invite_token_hash=None, invite_expires_at=None)
 
 
 # -- password reset ----------------------------------------------------------------------------
@@ -368,14 +361,7 @@ def user_for_reset(db: Session, token: str) -> User | None:
 
 def complete_reset(db: Session, user: User, password: str) -> None:
     """Set a new password through a reset link; the link is used up and every session ends."""
-    check_password(password, (user.email, user.name))
-    user.password_hash = hash_password(password)
-    user.reset_token_hash = None
-    user.reset_expires_at = None
-    user.session_generation += 1
-    db.add(user)
-    record(db, user=user, organisation_id=None, action="account.password_reset", entity="user", entity_id=user.id)
-    db.commit()
+    _set_password(db, user, password, "account.password_reset", reset_token_hash=None, reset_expires_at=None)
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -416,11 +402,19 @@ def end_sessions(db: Session, user: User, *, by: User | None, reason: str) -> No
 def change_password(db: Session, user: User, current: str, new: str) -> None:
     if not verify_password(user, current):
         raise AccountError("The current password is not right.")
-    check_password(new, (user.email, user.name))
-    user.password_hash = hash_password(new)
+    _set_password(db, user, new, "account.password_change")
+
+
+def _set_password(db: Session, user: User, password: str, action: str, **used_up: None) -> None:
+    """A new password under the policy; every session of the account ends with it. ``used_up``
+    names the link fields to clear, only once the password is accepted."""
+    check_password(password, (user.email, user.name))
+    for name, value in used_up.items():
+        setattr(user, name, value)
+    user.password_hash = hash_password(password)
     user.session_generation += 1
     db.add(user)
-    record(db, user=user, organisation_id=None, action="account.password_change", entity="user", entity_id=user.id)
+    record(db, user=user, organisation_id=None, action=action, entity="user", entity_id=user.id)
     db.commit()
 
 

@@ -11,8 +11,8 @@ saves conflict; each also edits a question of its own in that section.
 
 Each user (one thread, urllib on 127.0.0.1 only): sign in, then until the time is up (and at most
 ``MAX_ITERATIONS`` times): open the section, spend 5-15 s on it (``--think``), change the
-comments of its two questions to a unique text, save; every third round read the results. When both users of a pair are done, the
-admin submits and both read the results. Every request has a timeout, every loop a bound.
+comments of its two questions to a unique text, save; every third round read the results. When
+both users of a pair are done, the admin submits and both read the results. Every request has a timeout, every loop a bound.
 
 The server runs with the abuse limits off (``DD_RATELIMIT_ENABLED=0``): 50 people signing in from
 one loopback address is what the sign-in limit exists to stop. A submission's PDFs are not
@@ -185,6 +185,7 @@ class Sample:
     kind: str
     status: int
     seconds: float
+    at: float  # when it was sent (time.monotonic())
 
 
 class Recorder:
@@ -216,7 +217,7 @@ class Client:
     def request(self, kind: str, path: str, form: list[tuple[str, str]] | None = None) -> tuple[int, str, str]:
         """(status, Location, body); status 0 when the request itself failed."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        started = time.perf_counter()
+        started, sent = time.perf_counter(), time.monotonic()
         try:
             try:
                 response = self.opener.open(self.base + path, data=data, timeout=REQUEST_TIMEOUT)
@@ -228,7 +229,7 @@ class Client:
         except (urllib.error.URLError, OSError) as exc:
             self.recorder.fail(f"{kind} {path}: {exc}")
             return 0, "", ""
-        self.recorder.add(Sample(kind, status, time.perf_counter() - started))
+        self.recorder.add(Sample(kind, status, time.perf_counter() - started, sent))
         return status, location, body
 
 
@@ -456,6 +457,7 @@ class Report:
     submitted: int = 0
     results_read: int = 0
     problems: list[str] = field(default_factory=list)
+    windows: list[tuple[float, int, float]] = field(default_factory=list)  # (from s, requests, p95)
 
     @property
     def server_errors(self) -> int:
@@ -483,6 +485,11 @@ class Report:
             out.append(
                 f"  {kind:12} n={len(times):5}  p50 {statistics.median(times) * 1000:6.0f} ms  "
                 f"p95 {self.percentile(0.95, kind) * 1000:6.0f} ms  max {max(times) * 1000:6.0f} ms"
+            )
+        if self.windows:
+            out.append(
+                "  p95 by 20 s of the run: "
+                + ", ".join(f"{start:.0f}s: {p95 * 1000:.0f} ms (n={n})" for start, n, p95 in self.windows)
             )
         out += [f"  PROBLEM: {p}" for p in self.problems[:30]]
         if len(self.problems) > 30:
@@ -660,6 +667,13 @@ def _drive(base, database, database_url, pairs, users, duration, think, seed) ->
         samples = list(recorder.samples)
         report.failures = list(recorder.failures)
     report.requests = len(samples)
+    begin = min((s.at for s in samples), default=0.0)
+    by_window: dict[int, list[float]] = defaultdict(list)
+    for sample in samples:
+        by_window[int((sample.at - begin) // 20)].append(sample.seconds)
+    for window, times in sorted(by_window.items()):
+        times.sort()
+        report.windows.append((window * 20.0, len(times), times[min(len(times) - 1, int(0.95 * len(times)))]))
     for sample in samples:
         report.by_kind.setdefault(sample.kind, []).append(sample.seconds)
         report.statuses[sample.status] += 1

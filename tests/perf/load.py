@@ -12,7 +12,8 @@ saves conflict; each also edits a question of its own in that section.
 Each user (one thread, urllib on 127.0.0.1 only): sign in, then until the time is up (and at most
 ``MAX_ITERATIONS`` times): open the section, spend 5-15 s on it (``--think``), change the
 comments of its two questions to a unique text, save; every third round read the results. When
-both users of a pair are done, the admin submits and both read the results. Every request has a timeout, every loop a bound.
+both users of a pair are done, the admin submits and both read the results. Every request has a
+timeout, every loop a bound.
 
 The server runs with the abuse limits off (``DD_RATELIMIT_ENABLED=0``): 50 people signing in from
 one loopback address is what the sign-in limit exists to stop. A submission's PDFs are not

@@ -117,3 +117,12 @@ def test_cli_score_matches_the_engine(app, client, company, make, tmp_path):
     assert "RPA:7.3.1    not met" in older.output  # payments answered "partial"
     bad = runner.invoke(cli, ["--content", str(FIXTURE_CONTENT), "score", str(exported), "--methodology", "x@1"])
     assert bad.exit_code == 1 and "no methodology x@1" in bad.output
+
+
+def test_the_framework_chart_is_left_out_when_it_has_nothing_to_draw(client, company, make):
+    """The fixture's current methodology declares no lenses: no chart, and its URL is a 404, not a 500."""
+    org, admin = company
+    assessment = make.assessment(org, admin, answers={})
+    page = client.get(f"/assessments/{assessment.id}/results").get_data(as_text=True)
+    assert "charts/lenses.svg" not in page
+    assert client.get(f"/assessments/{assessment.id}/charts/lenses.svg").status_code == 404

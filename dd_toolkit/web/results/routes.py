@@ -87,6 +87,8 @@ def chart(assessment_id: int, name: str):
     card = _view(assessment).card
     if name == "lenses":
         items = [item for lens in card.lenses for item in lens.items]
+        if not items:
+            abort(404)  # nothing to draw: the page shows no chart then
         svg = radar_svg([i.ref for i in items], [i.score for i in items])
     elif name == "sections":
         # A section none of whose questions apply to the profile has neither a score nor a

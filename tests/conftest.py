@@ -192,3 +192,19 @@ def demo(real_app):
     with db.standalone_session(real_app.extensions["dd_engine"]) as session:
         load_demo(session, real_app.extensions["dd_content"])
         yield session
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run the tests that touch a database: those on a migrated copy, and the
+    modules that start their own server or database from ``DD_TEST_POSTGRES_URL``. The pure
+    engine tests have already run on SQLite and cannot depend on the database."""
+    if not POSTGRES_URL:
+        return
+    own_database = {"test_backup.py", "test_load.py", "test_migrations.py"}
+    keep, skip = [], []
+    for item in items:
+        touches = "migrated_template" in item.fixturenames or item.path.name in own_database
+        (keep if touches else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep

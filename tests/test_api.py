@@ -742,7 +742,7 @@ def test_bad_indicator_parameters_are_400(client, world, query):
 
 def test_ids_beyond_a_database_integer_are_404(client, make, session, world):
     headers = bearer(world["sg_token"])
-    for number in (2**63 - 1, 2**63, 2**64, 10**400):
+    for number in (2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**400):
         _assert_error(client.get(f"{API}/submissions/{number}", headers=headers), 404)
     wg = bearer(new_token(session, make.user(platform_role=PlatformRole.WORKING_GROUP)))
     _assert_error(client.get(f"{API}/benchmark?release=9223372036854775808", headers=wg), 400)

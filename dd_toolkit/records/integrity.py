@@ -120,7 +120,9 @@ class _Events:
 
 
 def _stream(db: Session, query) -> Iterator[Any]:
-    return db.connection().execution_options(yield_per=2000).execute(query).mappings()
+    # Per statement: options set on the connection would stay on it, and PostgreSQL cannot run a
+    # later UPDATE through a server-side cursor.
+    return db.connection().execute(query, execution_options={"yield_per": 2000}).mappings()
 
 
 def _check_chain(db: Session, result: Result) -> _Events:

@@ -1,8 +1,9 @@
 """Limits on what a request may carry, in one place: bad input is refused with a message (a 400
 or a 404), never a server error.
 
-- Every ``<int:...>`` in a URL is a database id or a year: a number above 2^63 - 1 (the
-  largest id a database column holds) matches no route, so it is a 404.
+- Every ``<int:...>`` in a URL is a database id or a year: a number above 2^31 - 1 (the
+  largest value of the integer id columns, on PostgreSQL as on SQLite) matches no route, so
+  it is a 404.
 - No text may hold a NUL character: PostgreSQL cannot store one, and no person types one.
 - A form's hidden version number is digits only (:data:`VERSION_VALIDATORS`).
 """
@@ -17,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 from wtforms.validators import Regexp
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 _WHOLE = re.compile(r"-?[0-9]{1,18}")
 MAX_CYCLE = 9999  # a year
 MAX_PAGE = 1_000_000  # a page of a list, a release number

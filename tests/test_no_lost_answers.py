@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.actions import ActionStatus
@@ -105,20 +106,34 @@ def test_two_people_creating_the_same_answer(app, make, team, open_session):
     org, admin, colleague = team
     assessment = make.assessment(org, admin)
     first, second = open_session(), open_session()
-    answer_rows(first, assessment.id)
-
-    def colleague_saves_first(*_args):
-        # Runs when the first person's save starts writing: the colleague's answer to the
-        # same new question lands between the first person's read and their INSERT.
-        save(second, assessment.id, colleague, {EXISTS: ("no", 0)})
-
-    event.listen(first, "before_flush", colleague_saves_first, once=True)
+    answer_rows(first, assessment.id)  # the first person's page: no answer to either question yet
+    # The colleague answers one of them between that page loading and its save.
+    save(second, assessment.id, colleague, {EXISTS: ("no", 0)})
     outcome = save(first, assessment.id, admin, {NOTES: ("Our notes.", 0), EXISTS: ("yes", 0)})
 
     assert outcome.saved == [NOTES]
     assert outcome.conflicts[EXISTS].value == "no"
     assert stored(app, assessment.id) == {NOTES: ("Our notes.", 1), EXISTS: ("no", 1)}
     assert [d["after"]["value"] for d in audit_of(app, f"{assessment.id}:{EXISTS}")] == ["no"]
+
+
+def test_saves_of_one_assessment_wait_for_each_other(app, make, team, open_session):
+    """A save holds the assessment's lock until it commits, so a colleague's save of the same
+    assessment cannot interleave with it (SQLite: the write lock; PostgreSQL: the row lock)."""
+    from dd_toolkit.records.assessments import lock_draft
+
+    org, admin, colleague = team
+    assessment = make.assessment(org, admin)
+    first, second = open_session(), open_session()
+    lock_draft(first, first.get(Assessment, assessment.id), "refused")
+    second.connection().exec_driver_sql(
+        "SET lock_timeout = '200ms'" if second.bind.dialect.name == "postgresql" else "PRAGMA busy_timeout = 200"
+    )
+    with pytest.raises(OperationalError):
+        save(second, assessment.id, colleague, {EXISTS: ("no", 0)})
+    second.rollback()
+    first.commit()
+    assert save(second, assessment.id, colleague, {EXISTS: ("no", 0)}).saved == [EXISTS]
 
 
 def test_a_removed_answer_is_a_conflict(app, make, team, open_session):
@@ -219,3 +234,42 @@ def test_saved_rows_stay_in_the_callers_transaction(app, make, team, open_sessio
         save_versioned(db, Answer, {"assessment_id": assessment.id, "question_id": qid}, None, 0, {"value": "x"})
     db.rollback()
     assert stored(app, assessment.id) == {}
+
+
+def test_every_saved_answer_keeps_its_history_when_a_later_one_conflicts(app, make, team, open_session):
+    """The history row of an answer is written with it, not in the next answer's savepoint,
+    which a conflict rolls back."""
+    from dd_toolkit.records.models import AnswerHistory
+
+    org, admin, colleague = team
+    assessment = make.assessment(org, admin, answers={OWNER: 1})
+    first, second = open_session(), open_session()
+    loaded = answer_rows(first, assessment.id)
+    save(second, assessment.id, colleague, {OWNER: (3, 1)})
+    outcome = save(first, assessment.id, admin, {NOTES: ("New notes.", 0), OWNER: (2, loaded[OWNER].version)})
+    assert outcome.saved == [NOTES] and list(outcome.conflicts) == [OWNER]
+    with fresh(app) as s:
+        history = s.exec(
+            select(AnswerHistory.question_id, AnswerHistory.answer_version)
+            .where(AnswerHistory.assessment_id == assessment.id)
+            .order_by(AnswerHistory.id)
+        ).all()
+    assert [tuple(h) for h in history if h[0] == NOTES] == [(NOTES, 1)]
+
+
+def test_a_save_started_before_the_submission_is_refused(app, make, team, open_session):
+    """A page loaded while the assessment was a draft cannot change it once it is submitted:
+    the save checks the status under the assessment's lock, so no answer lands after the
+    snapshot and nobody is told it was saved."""
+    from dd_toolkit.records.assessments import AssessmentError, submit
+
+    org, admin, colleague = team
+    assessment = make.assessment(org, admin, answers=make.complete_answers())
+    first, second = open_session(), open_session()
+    stale = first.get(Assessment, assessment.id)  # the colleague's page: still a draft
+    assert stale.is_draft
+    submit(second, make.bank, make.content.current_methodology, second.get(Assessment, assessment.id), admin)
+    with pytest.raises(AssessmentError):
+        save_answers(first, stale, colleague, {NOTES: (AnswerData(value="Too late."), 0)})
+    first.rollback()
+    assert stored(app, assessment.id)[NOTES][0] == make.complete_answers()[NOTES]

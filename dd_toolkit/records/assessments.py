@@ -200,6 +200,26 @@ class SaveOutcome:
     conflicts: dict[str, Answer] = field(default_factory=dict)
 
 
+def lock_draft(db: Session, assessment: Assessment, refusal: str) -> None:
+    """Lock the assessment's row for this transaction and check, under the lock, that it is
+    still a draft; raise AssessmentError(``refusal``) if it is not.
+
+    A page loaded before a colleague submitted still holds a draft object: the status is read
+    again from the database, so no answer lands after the snapshot. Every write to a draft
+    takes this lock first (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
+    saves and the submission of one assessment take their locks in the same order: the
+    assessment, then its answers, then the audit chain head.
+    """
+    table = Assessment.__table__
+    still_draft = db.execute(
+        sa.update(table)
+        .where(table.c.id == assessment.id, table.c.status == AssessmentStatus.DRAFT)
+        .values(status=table.c.status)
+    ).rowcount
+    if not still_draft:
+        raise AssessmentError(refusal)
+
+
 def save_answers(
     db: Session,
     assessment: Assessment,
@@ -211,8 +231,7 @@ def save_answers(
     An answer changed by someone else since the page was opened is not overwritten: it is
     returned as a conflict, and the caller shows both versions.
     """
-    if not assessment.is_draft:
-        raise AssessmentError("This assessment has been submitted and is read-only.")
+    lock_draft(db, assessment, "This assessment has been submitted and is read-only.")
     outcome = SaveOutcome()
     rows = answer_rows(db, assessment.id)
     now = utcnow()
@@ -302,8 +321,7 @@ def submit(
     addressed to the regulators of ``jurisdictions``. The snapshot is decoded once into its
     stored record, and the aggregates it takes part in are refreshed (a bulk load passes
     ``refresh_aggregates=False`` and refreshes them all once at the end)."""
-    if not assessment.is_draft:
-        raise AssessmentError("This assessment has already been submitted.")
+    lock_draft(db, assessment, "This assessment has already been submitted.")
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id)  # read once, for the answers and for the document
     profile, answers = profile_of(org), {qid: to_answer_data(row) for qid, row in rows.items()}

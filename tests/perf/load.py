@@ -79,7 +79,7 @@ def gunicorn(env: dict[str, str], log: Path, workers: int = WORKERS, timeout: fl
     port = free_port()
     command = [
         str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{port}", "--timeout", "120",
-        "--error-logfile", str(log), "dd_toolkit.web:create_app()",
+        "--error-logfile", str(log), "--capture-output", "dd_toolkit.web:create_app()",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
@@ -616,7 +616,10 @@ def run_load(
             )
             log = (log_dir or folder_path) / f"gunicorn-{database}.log"
             with gunicorn(env, log) as base:
-                return _drive(base, database, database_url, pairs, users, duration, think, seed)
+                report = _drive(base, database, database_url, pairs, users, duration, think, seed)
+            if report.server_errors:  # the server's own account of them (its tracebacks)
+                report.problems.append("the server's log ends:\n" + tail(log, 60))
+            return report
 
 
 def warm_up(base: str, pairs: list[Pair]) -> None:

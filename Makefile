@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser postgres wrk validate lint bench bench-pages load clean
+.PHONY: run test test-sqlite test-postgres install install-dev browser page-checks postgres wrk validate lint bench bench-pages load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,20 @@ run: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# The page checks of tests/test_pages_checked.py: axe-core (injected into Chromium) and the Nu HTML
+# checker (vnu.jar, run with Debian's Java), from the npm registry at the versions of
+# tests/node/package-lock.json; their install scripts are not run (vnu.jar is in the package).
+page-checks: browser
+	@{ command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless npm; }
+	@[ tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ] || npm ci --prefix tests/node --ignore-scripts --no-audit --no-fund --silent
+
 # The PostgreSQL server binaries, for running the suite against a real PostgreSQL.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
-test: install-dev browser postgres validate test-sqlite test-postgres
+# The two phases run side by side, one core each; each one's output is printed when it ends.
+test: install-dev browser page-checks postgres validate
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 validate: install
 	$(BIN)/dd-toolkit validate-content
@@ -48,7 +57,7 @@ test-sqlite: install-dev
 
 # The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
 test-postgres: install-dev postgres
-	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q
+	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q -p no:cacheprovider
 
 # Debian's wrk, the HTTP load generator of the page benchmark.
 wrk:

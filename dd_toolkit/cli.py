@@ -29,10 +29,33 @@ def _app(ctx: click.Context):
     return ctx.obj["app"]
 
 
-def _session(ctx: click.Context):
+INIT_DB_FIRST = "the database is not initialised or not at the latest schema: run dd-toolkit init-db first"
+
+
+def _require_schema(app) -> None:
+    """Every command that reads or writes the database stops here, with one message and a
+    non-zero exit, on a database that has no tables (or no ``alembic_version``) or an older
+    schema, rather than failing later with a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dd_toolkit.records.database import schema_is_current
+
+    try:
+        current = schema_is_current(app.extensions["dd_engine"])
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the database ({type(exc).__name__}); {INIT_DB_FIRST}") from None
+    if not current:
+        raise click.ClickException(INIT_DB_FIRST)
+
+
+def _session(ctx: click.Context, *, schema: bool = True):
+    """The app and a session on its database, checked to be at the latest schema (``init-db``,
+    which creates it, passes ``schema=False``)."""
     from dd_toolkit.records import database as db
 
     app = _app(ctx)
+    if schema:
+        _require_schema(app)
     return app, db.standalone_session(app.extensions["dd_engine"])
 
 
@@ -119,7 +142,7 @@ def init_db(ctx: click.Context) -> None:
     from dd_toolkit.records.aggregates import refresh_all
     from dd_toolkit.records.database import upgrade
 
-    app, session = _session(ctx)
+    app, session = _session(ctx, schema=False)
     upgrade(app.config["DATABASE_URL"])
     content = app.extensions["dd_content"]
     # Figures stored by an older version (or none, right after a migration) are recomputed.
@@ -164,12 +187,16 @@ def load_demo_command(ctx: click.Context, companies: int, seed: int) -> None:
 def run(ctx: click.Context, host: str, port: int) -> None:
     """Serve the app for one machine (use gunicorn in production)."""
     from dd_toolkit.records.database import upgrade
-    from dd_toolkit.records.demo import sign_in_help
+    from dd_toolkit.records.demo import demo_loaded, sign_in_help
 
     app = _app(ctx)
     upgrade(app.config["DATABASE_URL"])
+    _app_again, session = _session(ctx)
+    with session as db:
+        demo = demo_loaded(db)
     click.echo(f"Serving on http://{host}:{port}/")
-    click.echo(sign_in_help())
+    if demo:
+        click.echo(sign_in_help())
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
@@ -237,11 +264,26 @@ def export_assessment(ctx: click.Context, assessment_id: int, output: Path) -> N
     type=int,
     help="Import into this organisation id (default: the one named in the file, created if it does not exist).",
 )
+@click.option("--admin-email", help="The first admin of an organisation this import creates (required then).")
+@click.option("--admin-name", help="Their name (default: the part of the email before the @).")
+@click.option("--base-url", help="The server's address, to print whole links instead of paths.")
 @click.pass_context
-def import_assessment(ctx: click.Context, file: Path, organisation_id: int | None) -> None:
-    """Import a portable JSON file as a new draft assessment. Nothing changes on any error."""
+def import_assessment(
+    ctx: click.Context,
+    file: Path,
+    organisation_id: int | None,
+    admin_email: str | None,
+    admin_name: str | None,
+    base_url: str | None,
+) -> None:
+    """Import a portable JSON file as a new draft assessment. Nothing changes on any error.
+
+    An organisation the file names and this installation lacks is created only with a first
+    admin (--admin-email), who joins through the invitation link printed. When the file's
+    profile differs from the organisation's, the questions that change are listed."""
     from dd_toolkit.engine import portable
-    from dd_toolkit.records.assessments import AssessmentError, import_document, organisation_from_document
+    from dd_toolkit.records import accounts
+    from dd_toolkit.records.assessments import AssessmentError, import_document, profile_mismatch
     from dd_toolkit.records.models import Organisation
 
     app, session = _session(ctx)
@@ -250,6 +292,7 @@ def import_assessment(ctx: click.Context, file: Path, organisation_id: int | Non
         parsed = portable.parse_document(file.read_bytes(), bank)
     except portable.ImportError_ as exc:
         raise click.ClickException("the file was not imported:\n  " + "\n  ".join(exc.problems)) from None
+    token = None
     with session as db:
         if organisation_id is not None:
             org = db.get(Organisation, organisation_id)
@@ -257,8 +300,28 @@ def import_assessment(ctx: click.Context, file: Path, organisation_id: int | Non
                 raise click.ClickException(f"no organisation with id {organisation_id}")
         else:
             org = db.exec(select(Organisation).where(Organisation.name == parsed.organisation_name)).first()
-            if org is None:
-                org = organisation_from_document(db, parsed, None)
+        if org is None:
+            if not admin_email:
+                raise click.ClickException(
+                    f"there is no organisation named {parsed.organisation_name!r} here, and an organisation nobody "
+                    "can sign in to is not created: give its first admin with --admin-email (and --admin-name), "
+                    "or import into an existing organisation with --org ID"
+                )
+            try:
+                org, admin, token = accounts.create_organisation_with_admin(
+                    db,
+                    name=parsed.organisation_name,
+                    profile=parsed.profile,
+                    description=parsed.description,
+                    admin_email=admin_email,
+                    admin_name=admin_name or admin_email.split("@")[0],
+                    source="import",
+                    valid_days=app.config["INVITE_VALID_DAYS"],
+                )
+            except accounts.AccountError as exc:
+                raise click.ClickException(str(exc)) from None
+        else:
+            _warn_profile_mismatch(profile_mismatch(bank, parsed, org), org)
         try:
             assessment = import_document(db, bank, parsed, org, None)
         except AssessmentError as exc:
@@ -268,6 +331,233 @@ def import_assessment(ctx: click.Context, file: Path, organisation_id: int | Non
             f"imported {len(parsed.answers)} answers as assessment {assessment.id} "
             f"({org.name}, {assessment.cycle}, draft)"
         )
+    if token:
+        click.echo(f"created organisation {org.id} ({org.name}); its first admin {admin.email} joins through:")
+        click.echo(_link(f"/auth/invite/{token}", base_url))
+
+
+def _link(path: str, base_url: str | None) -> str:
+    """A one-time link: the path on the server's address, or the whole link with --base-url."""
+    return base_url.rstrip("/") + path if base_url else path
+
+
+def _warn_profile_mismatch(mismatch, org) -> None:
+    if mismatch is None:
+        return
+    click.echo(
+        f"warning: the file's profile differs from {org.name}'s ({', '.join(mismatch.fields)}); "
+        f"the draft follows {org.name}'s profile",
+        err=True,
+    )
+    if mismatch.answered_not_applying:
+        click.echo(
+            f"  {len(mismatch.answered_not_applying)} answered question(s) not asked of {org.name}: "
+            + ", ".join(mismatch.answered_not_applying),
+            err=True,
+        )
+    if mismatch.applying_not_in_file:
+        click.echo(
+            f"  {len(mismatch.applying_not_in_file)} question(s) asked of {org.name} that the file's profile "
+            "did not ask: " + ", ".join(mismatch.applying_not_in_file),
+            err=True,
+        )
+
+
+def _profile_data(profile_file: Path | None) -> dict:
+    """The mapping of a --profile file, JSON or YAML (YAML reads JSON too)."""
+    import yaml
+
+    if profile_file is None:
+        return {}
+    try:
+        data = yaml.safe_load(profile_file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{profile_file} is not JSON or YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{profile_file} must hold a mapping of profile fields")
+    return data
+
+
+@main.command("create-organisation")
+@click.argument("name", required=False)
+@click.option("--admin-email", required=True, help="The first admin, who joins through the invitation link printed.")
+@click.option("--admin-name", help="Their name (default: the part of the email before the @).")
+@click.option(
+    "--profile",
+    "profile_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON or YAML file with profile fields (those of an exported file's organisation block).",
+)
+@click.option("--description", help="What the service does.")
+@click.option("--hq-country", help="Headquarters country code.")
+@click.option("--country", "countries", multiple=True, help="A country where the service operates; repeat.")
+@click.option("--service-type", "service_types", multiple=True, help="A type of service; repeat.")
+@click.option("--feature", "features", multiple=True, help="A product feature; repeat.")
+@click.option("--size", "size_band", help="Size band (startup, small, medium, large).")
+@click.option("--under18", "under18_users", help="Whether people under 18 use the service.")
+@click.option("--base-url", help="The server's address, to print the whole link instead of its path.")
+@click.pass_context
+def create_organisation_command(
+    ctx: click.Context,
+    name: str | None,
+    admin_email: str,
+    admin_name: str | None,
+    profile_file: Path | None,
+    base_url: str | None,
+    **fields,
+) -> None:
+    """Create an organisation with its profile and its first admin; print the admin's
+    invitation link. Options override the --profile file; NAME overrides a name in it."""
+    from dd_toolkit.engine import portable
+    from dd_toolkit.records import accounts
+    from dd_toolkit.records.models import Organisation
+
+    app, session = _session(ctx)
+    data = _profile_data(profile_file)
+    for key, value in fields.items():
+        if value not in (None, ()):
+            data[key] = list(value) if isinstance(value, tuple) else value
+    if name:
+        data["name"] = name
+    if not data.get("name"):
+        raise click.ClickException('name the organisation: NAME, or "name" in the --profile file')
+    try:
+        org_name, description, profile = portable.parse_profile(data, app.extensions["dd_bank"].taxonomy)
+    except portable.ImportError_ as exc:
+        raise click.ClickException("the profile has problems:\n  " + "\n  ".join(exc.problems)) from None
+    with session as db:
+        existing = db.exec(select(Organisation).where(Organisation.name == org_name.strip())).first()
+        if existing is not None:
+            raise click.ClickException(f"an organisation named {org_name!r} already exists (id {existing.id})")
+        try:
+            org, admin, token = accounts.create_organisation_with_admin(
+                db,
+                name=org_name,
+                profile=profile,
+                description=description,
+                admin_email=admin_email,
+                admin_name=admin_name or admin_email.split("@")[0],
+                source="cli",
+                valid_days=app.config["INVITE_VALID_DAYS"],
+            )
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"created organisation {org.id} ({org.name})")
+    click.echo(
+        f"send {admin.email} (admin) this invitation link; it works once and expires in "
+        f"{app.config['INVITE_VALID_DAYS']} days:"
+    )
+    click.echo(_link(f"/auth/invite/{token}", base_url))
+
+
+def _organisation(db, reference: str):
+    """An organisation by id or by exact name."""
+    from dd_toolkit.records.models import Organisation
+
+    org = db.get(Organisation, int(reference)) if reference.isdigit() else None
+    if org is None:
+        org = db.exec(select(Organisation).where(Organisation.name == reference)).first()
+    if org is None:
+        raise click.ClickException(f"no organisation with the id or name {reference!r}")
+    return org
+
+
+@main.command("add-member")
+@click.argument("organisation")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "contributor"]), default="contributor", show_default=True)
+@click.option("--name", help="Their name (default: the part of the email before the @).")
+@click.option("--base-url", help="The server's address, to print the whole link instead of its path.")
+@click.pass_context
+def add_member_command(
+    ctx: click.Context, organisation: str, email: str, role: str, name: str | None, base_url: str | None
+) -> None:
+    """Invite a member to an organisation (by id or name), as on its Members page; print their
+    invitation link."""
+    from dd_toolkit.records import accounts
+    from dd_toolkit.records.models import OrgRole
+
+    app, session = _session(ctx)
+    with session as db:
+        org = _organisation(db, organisation)
+        try:
+            user, token = accounts.invite_member(
+                db,
+                org,
+                email=email,
+                name=name or email.split("@")[0],
+                role=OrgRole(role),
+                invited_by=None,
+                valid_days=app.config["INVITE_VALID_DAYS"],
+            )
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"added {user.email} to {org.name} as {role}")
+    click.echo(f"send them this invitation link; it works once and expires in {app.config['INVITE_VALID_DAYS']} days:")
+    click.echo(_link(f"/auth/invite/{token}", base_url))
+
+
+@main.command("submit")
+@click.argument("assessment_id", type=int)
+@click.option(
+    "--to", "jurisdictions", multiple=True, help="A jurisdiction (country code) whose regulator receives it; repeat."
+)
+@click.option(
+    "--consent/--no-consent",
+    default=False,
+    show_default=True,
+    help="Whether the submission counts towards the working group's anonymised benchmark.",
+)
+@click.pass_context
+def submit_command(ctx: click.Context, assessment_id: int, jurisdictions: tuple[str, ...], consent: bool) -> None:
+    """Submit a draft to the regulators of the jurisdictions named, as the Submit page does:
+    never to nobody, and always to a regulator whose clarification request it answers."""
+    from dd_toolkit.records import review
+    from dd_toolkit.records.assessments import AssessmentError, IncompleteAssessment, submit
+    from dd_toolkit.records.models import Assessment
+
+    app, session = _session(ctx)
+    content = app.extensions["dd_content"]
+    asean = content.bank.taxonomy.asean_countries
+    if not jurisdictions:
+        raise click.ClickException(
+            f"name at least one recipient with --to CC (one of {', '.join(asean)}): a submission goes to regulators"
+        )
+    unknown = sorted(set(jurisdictions) - set(asean))
+    if unknown:
+        raise click.ClickException(f"not an ASEAN Member State code: {', '.join(unknown)}")
+    chosen = sorted(set(jurisdictions))
+    with session as db:
+        assessment = db.get(Assessment, assessment_id)
+        if assessment is None:
+            raise click.ClickException(f"no assessment with id {assessment_id}")
+        waiting = [code for code in review.reply_jurisdictions(db, assessment.previous_id) if code not in chosen]
+        if waiting:
+            raise click.ClickException(
+                f"the regulator(s) of {', '.join(waiting)} asked for clarification: this version is the reply "
+                f"and goes to them; add --to {' --to '.join(waiting)}"
+            )
+        try:
+            submission = submit(
+                db,
+                content.bank,
+                content.current_methodology,
+                assessment,
+                None,
+                benchmark_consent=consent,
+                jurisdictions=chosen,
+            )
+        except IncompleteAssessment as exc:
+            missing = ", ".join(question.id for _section, question in exc.missing)
+            raise click.ClickException(f"not submitted: {exc}: {missing}") from None
+        except AssessmentError as exc:
+            raise click.ClickException(f"not submitted: {exc}") from None
+    click.echo(
+        f"submitted assessment {assessment_id} to the regulators of {', '.join(chosen)}; "
+        f"benchmark consent: {'yes' if consent else 'no'}; SHA-256 {submission.sha256}"
+    )
 
 
 @main.command("create-user")
@@ -547,18 +837,19 @@ def benchmark_command(ctx: click.Context, number: int | None, cycle: int | None,
         return
     final = " (final)" if release.final else ""
     click.echo(f"release {release.number}{final}, published {release.published_at}, cycle {cycle} ({method.key})")
+    # Every figure comes from the disclosure module's rows, the same the pages, CSV and API show:
+    # quartiles and shares of groups that passed the rules, and "withheld" with a reason, no number.
+    click.echo("  quartiles: 25th / median / 75th percentile")
     for row in disclosure.working_group_rows(release, cycle):
-        if row["metric"] != "overall" and row["metric"] != "companies":
-            continue
-        shown = row["status"] == "shown"
-        figures = (
-            f"{row['companies']} companies"
-            if row["metric"] == "companies"
-            else f"{row['p25']} / {row['median']} / {row['p75']}"
-        )
-        click.echo(
-            f"  {row['group_label']:<45} {row['metric']:<10} {figures if shown else 'withheld: ' + row['reason']}"
-        )
+        if row["status"] != disclosure.STATUS_SHOWN:
+            figures = f"withheld: {row['reason']}"
+        elif row["metric"] == disclosure.GROUP_SIZE_METRIC:
+            figures = f"{row['companies']} companies"
+        elif row["share"] is not None:
+            figures = f"{float(row['share']) * 100:.0f}% of {row['companies']} companies"
+        else:
+            figures = f"{row['p25']} / {row['median']} / {row['p75']}"
+        click.echo(f"  {row['group_label']:<45} {row['metric']:<24} {figures}")
 
 
 @main.command("publish-release")
@@ -576,6 +867,20 @@ def publish_release_command(ctx: click.Context, final: bool) -> None:
         click.echo("nothing new can be published yet: no peer group has enough new consenting submissions")
         return
     click.echo(f"published release {row.number}{' (final)' if row.final else ''}: {row.companies} companies")
+
+
+@main.command("notify-due")
+@click.option("--days", type=click.IntRange(0, 365), default=7, show_default=True, help="How soon counts as due.")
+@click.pass_context
+def notify_due_command(ctx: click.Context, days: int) -> None:
+    """Notify company members of open actions due within DAYS days or overdue (each reminder once;
+    run it daily from cron, or let the company home page do it)."""
+    from dd_toolkit.records import notifications
+
+    _app, session = _session(ctx)
+    with session as db:
+        created = notifications.notify_due_actions(db, days=days)
+    click.echo(f"{created} notification(s) created")
 
 
 @main.group("report")
@@ -772,6 +1077,7 @@ def backup_command(ctx: click.Context, path: Path) -> None:
     from dd_toolkit.records.backup import BackupError, backup
 
     app = _app(ctx)
+    _require_schema(app)
     try:
         digest = backup(app.config["DATABASE_URL"], path)
     except BackupError as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import select
 
-from dd_toolkit.records import accounts
+from dd_toolkit.records import accounts, notifications
 from dd_toolkit.records import database as db
 from dd_toolkit.records.models import ApiToken, Assessment, Organisation, OrgRole, PlatformRole, RegulatorGrant
 from dd_toolkit.web.authz import Action, can, load_user, memberships, policy
@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str, str], str] = {
         "-",
     ): "302 403 403 403 403 403 403 400 302 302 302",
     ("POST", "/admin/accounts/jurisdictions", "-"): "302 403 403 403 403 403 403 400 302 302 302",
+    ("POST", "/admin/accounts/<int:user_id>/reset-link", "-"): "302 403 403 403 403 403 403 400 302 302 302",
     ("GET", "/admin/integrity", "-"): "302 403 403 403 403 403 403 200 302 302 302",
     ("GET", "/admin/releases", "-"): "302 403 403 403 403 403 403 200 302 302 302",
     ("POST", "/admin/releases", "-"): "302 403 403 403 403 403 403 400 302 302 302",
@@ -185,8 +186,17 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("GET", "/benchmarks/<int:cycle>/<metric>.svg", "-"): "302 403 403 403 403 403 200 403 302 302 302",
     ("GET", "/benchmarks/indicators", "-"): "302 403 403 403 403 403 200 403 302 302 302",
     ("GET", "/healthz", "-"): "200 200 200 200 200 200 200 200 200 200 200",
+    # One's own notifications: any signed-in account; another's answer 404, as if they did not exist.
+    ("GET", "/notifications/", "-"): "302 200 200 200 200 200 200 200 302 302 302",
+    ("POST", "/notifications/read", "-"): "302 400 400 400 400 400 400 400 302 302 302",
+    ("POST", "/notifications/<int:notification_id>/read", "A"): "302 400 404 404 404 404 404 404 302 302 302",
     ("GET", "/organisation/members", "-"): "302 200 200 200 403 403 403 403 302 302 302",
     ("POST", "/organisation/members", "-"): "302 400 403 400 403 403 403 403 302 302 302",
+    (
+        "POST",
+        "/organisation/members/<int:user_id>/<any(role, remove, reinvite, revoke, reset):step>",
+        "-",
+    ): "302 400 403 404 403 403 403 403 302 302 302",
     ("GET", "/organisation/profile", "-"): "302 200 200 200 403 403 403 403 302 302 302",
     ("POST", "/organisation/profile", "-"): "302 400 403 400 403 403 403 403 302 302 302",
     ("GET", "/question-bank/", "-"): "302 200 200 200 200 200 200 200 302 302 302",
@@ -379,6 +389,17 @@ def matrix_world(migrated_template, tmp_path_factory):
                 accounts.request_jurisdictions(session, pending, [jurisdiction], by=users["padmin"])
                 (grants[jurisdiction],) = accounts.pending_grants(session, pending)
             objects["grant_id"] = grants
+            # A notification of organisation A's admin: nobody else may mark it read.
+            (notice,) = notifications.notify(
+                session,
+                [users["a_admin"].id],
+                notifications.Kind.REVIEW_STATUS,
+                {"jurisdiction": "SG", "cycle": 2026, "version": 1, "status": "in_review"},
+                entity="assessment",
+                entity_id=assessment_a.id,
+            )
+            session.commit()
+            objects["notification_id"] = {"A": notice}
             user_ids = {key: user.id for key, user in users.items()}
             victim = users["a_contrib"].id
         clients = {}
@@ -422,6 +443,7 @@ ARGUMENTS = {
     "token": "not-a-real-link",
     "decision": "confirm",
     "change": "deactivate",
+    "step": "role",
 }
 FORMATS = {"regulator.indicators_export": "csv", "benchmarks.export": "csv"}
 # Query strings some routes need, per variant.

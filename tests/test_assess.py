@@ -301,7 +301,9 @@ def test_submit_lists_missing_questions_with_links(client, forms, company, make)
 def test_submit_freezes_with_sha256_and_read_only(client, forms, company, make, session):
     org, admin = company
     assessment = make.assessment(org, admin, answers=make.complete_answers())
-    response = forms.post(f"/assessments/{assessment.id}/submit", follow_redirects=True)
+    response = forms.post(
+        f"/assessments/{assessment.id}/submit", {"jurisdictions": ["SG"], "confirm": "Submit"}, follow_redirects=True
+    )
     page = response.get_data(as_text=True)
     submission = session.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
     assert submission.sha256 in page

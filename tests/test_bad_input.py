@@ -284,7 +284,7 @@ def test_a_huge_metric_is_refused_by_the_form(client, company, make, session):
     org, admin = company
     assessment = make.assessment(org, admin)
     url = f"/assessments/{assessment.id}/sections/mini.ops"
-    response = Forms(client).post(url, {"mini-ops-reports-value": "1e30", "save": "Save"})
+    response = Forms(client).post(url, {"mini-ops-reports-value": "1" + "0" * 30, "save": "Save"})
     assert response.status_code == 422
     assert "no larger than" in response.get_data(as_text=True)
 

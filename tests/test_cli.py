@@ -57,9 +57,10 @@ def test_import_into_new_installation_creates_organisation(run, make, session, t
     document["organisation"]["name"] = "Renamed Co"
     document.pop("submission")
     out.write_text(json.dumps(document))
-    result = run("import-assessment", str(out))
+    result = run("import-assessment", str(out), "--admin-email", "admin@renamed.example")
     assert result.exit_code == 0, result.output
     assert "(Renamed Co, 2025, draft)" in result.output
+    assert "its first admin admin@renamed.example joins through:" in result.output
 
 
 def test_import_bad_file_exits_non_zero_and_changes_nothing(run, session, tmp_path):

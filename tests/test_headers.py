@@ -108,16 +108,20 @@ def sign_in(client, email: str) -> None:
     assert response.status_code == 302, f"{email} could not sign in"
 
 
-def walk(app, client, pdfs_done: set[str]) -> tuple[dict[str, object], list[str]]:
+def walk(
+    app, client, pdfs_done: set[str], html: list[tuple[str, str]] | None = None, per_endpoint: int = PER_ENDPOINT
+) -> tuple[dict[str, object], list[str]]:
     """Every page reachable by links from the start pages: {url: endpoint}, and the problems.
-    A PDF takes seconds to render, so each PDF route is fetched once over all identities."""
+    A PDF takes seconds to render, so each PDF route is fetched once over all identities.
+    Given ``html``, each page answered with HTML (200, not a download) is appended to it as
+    (url, the HTML), in order."""
     adapter = app.url_map.bind("localhost")
     start = ["/"] + [
         rule.rule
         for rule in app.url_map.iter_rules()
         if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static"
     ]
-    queue, seen, per_endpoint = deque(start), set(start), Counter()
+    queue, seen, per_route = deque(start), set(start), Counter()
     visited, problems = {}, []
     checked_static = False
     while queue and len(visited) < MAX_REQUESTS:
@@ -131,8 +135,8 @@ def walk(app, client, pdfs_done: set[str]) -> tuple[dict[str, object], list[str]
             if checked_static:
                 continue
             checked_static = True
-        per_endpoint[endpoint] += 1
-        if per_endpoint[endpoint] > PER_ENDPOINT:
+        per_route[endpoint] += 1
+        if per_route[endpoint] > per_endpoint:
             continue
         if path.endswith(".pdf"):
             if endpoint in pdfs_done:
@@ -143,6 +147,12 @@ def walk(app, client, pdfs_done: set[str]) -> tuple[dict[str, object], list[str]
         problems += check_headers(url, response, static=endpoint == "static")
         if response.mimetype != "text/html":
             continue
+        if (
+            html is not None
+            and response.status_code == 200
+            and "attachment" not in response.headers.get("Content-Disposition", "")
+        ):
+            html.append((url, response.get_data(as_text=True)))
         for link in LINK_RE.findall(response.get_data(as_text=True)):
             link = link.replace("&amp;", "&")
             target = urlsplit(urljoin("http://localhost" + url, link))

@@ -17,6 +17,9 @@ from dd_toolkit.web.outputs.store import render_documents
 
 from .conftest import make_app
 
+# The confirmed last step of submitting: to a regulator, with consent to the benchmark.
+CONFIRMED = {"jurisdictions": ["SG"], "benchmark_consent": "y", "confirm": "Submit and freeze this version"}
+
 
 @pytest.fixture
 def company(make, auth):
@@ -90,7 +93,7 @@ def test_submitting_renders_the_documents_once_the_response_is_sent(database_url
 
         AuthActions(client).login(admin.email)
         assessment = make.assessment(org, admin, answers=gapped(make))
-        response = Forms(client).post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"})
+        response = Forms(client).post(f"/assessments/{assessment.id}/submit", CONFIRMED)
         assert response.status_code == 302 and renders == []
         response.close()  # as a WSGI server does once the response is sent
         assert len(renders) == 2 and len(cache_files(app)) == 2  # action plan and transparency section
@@ -106,7 +109,7 @@ def test_submitting_renders_the_documents_once_the_response_is_sent(database_url
 def test_tests_do_not_prerender_unless_asked(app, client, company, make, forms, renders):
     org, admin = company
     assessment = make.assessment(org, admin, answers=gapped(make))
-    response = forms.post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"})
+    response = forms.post(f"/assessments/{assessment.id}/submit", CONFIRMED)
     assert response.status_code == 302
     response.close()
     assert renders == [] and cache_files(app) == []

@@ -24,7 +24,9 @@ def company(make, auth):
 def test_submission_freezes_score_card_and_consent(client, forms, company, make, session):
     org, admin = company
     assessment = make.assessment(org, admin, answers=make.complete_answers())
-    forms.post(f"/assessments/{assessment.id}/submit", {"benchmark_consent": "y"})
+    forms.post(
+        f"/assessments/{assessment.id}/submit", {"jurisdictions": ["SG"], "benchmark_consent": "y", "confirm": "Submit"}
+    )
     submission = session.exec(select(Submission)).one()
     assert submission.benchmark_consent is True
     assert submission.methodology == "standard@test.2"  # the latest fixture version
@@ -38,7 +40,7 @@ def test_submission_freezes_score_card_and_consent(client, forms, company, make,
 def test_consent_defaults_to_no(client, forms, company, make, session):
     org, admin = company
     assessment = make.assessment(org, admin, answers=make.complete_answers())
-    forms.post(f"/assessments/{assessment.id}/submit")
+    forms.post(f"/assessments/{assessment.id}/submit", {"jurisdictions": ["SG"], "confirm": "Submit"})
     assert session.exec(select(Submission)).one().benchmark_consent is False
 
 

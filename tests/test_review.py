@@ -124,7 +124,9 @@ def test_clarification_loop(client, make, auth, session, submitted_to):
     submit_page = client.get(f"/assessments/{draft.id}/submit").get_data(as_text=True)
     # The new version goes to the same regulators by default.
     assert 'checked id="jurisdictions-' in submit_page
-    forms.post(f"/assessments/{draft.id}/submit", {"jurisdictions": ["MY", "SG"]})
+    confirm = forms.post(f"/assessments/{draft.id}/submit", {"jurisdictions": ["MY", "SG"], "review": "Continue"})
+    assert "Confirm the submission" in confirm.get_data(as_text=True)
+    forms.post(f"/assessments/{draft.id}/submit", {"jurisdictions": ["MY", "SG"], "confirm": "Submit"})
     session.expire_all()
     newer = session.exec(
         select(Recipient).join(Submission).where(Submission.assessment_id == draft.id, Recipient.jurisdiction == "SG")
@@ -135,7 +137,7 @@ def test_clarification_loop(client, make, auth, session, submitted_to):
     # The regulator sees what changed, the whole timeline, and closes the review.
     auth.login(sg.email)
     page = client.get(f"/review/{newer.id}").get_data(as_text=True)
-    changes = page.split("What changed since the previous version")[1].split("</section>")[0]
+    changes = page.split('<h2 id="changes">')[1].split("</section>")[0]
     assert "Reports sent to a hotline" in changes and "120 reports" in changes and "150 reports" in changes
     timeline = page.split('id="timeline"')[1].split("</section>")[0]
     for step in ("In review", "Clarification requested", "How were reports counted?", "answered with a new version"):

@@ -29,10 +29,17 @@ import jinja2
 from markupsafe import Markup
 
 from dd_toolkit.engine.actions import ActionPlan, build_action_plan
-from dd_toolkit.engine.charts import radar_svg
 from dd_toolkit.engine.content import AnswerData, Profile
+from dd_toolkit.engine.print_charts import radar_svg
 from dd_toolkit.engine.registry import Content
-from dd_toolkit.engine.render import MAX_USER_MARKDOWN, inert_markdown, pdf_from_html, slug, user_markdown_html
+from dd_toolkit.engine.render import (
+    MAX_USER_MARKDOWN,
+    inert_markdown,
+    pdf_from_html,
+    pdf_options_key,
+    slug,
+    user_markdown_html,
+)
 from dd_toolkit.engine.reports import (
     action_plan_csv,
     render_action_plan_markdown,
@@ -345,8 +352,9 @@ def _renderer_version() -> str:
 
 
 def pdf_key(html: str) -> str:
-    """The key of the PDF of ``html``: its SHA-256, with the renderer's version."""
-    return hashlib.sha256(f"{_renderer_version()}\n{html}".encode()).hexdigest()
+    """The key of the PDF of ``html``: its SHA-256, with the renderer's version and options (a
+    PDF rendered before the options changed, untagged for one, is never served again)."""
+    return hashlib.sha256(f"{_renderer_version()}\n{pdf_options_key()}\n{html}".encode()).hexdigest()
 
 
 def _pdf(html: str, store: PdfStore | None) -> bytes:

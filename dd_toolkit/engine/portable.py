@@ -238,6 +238,57 @@ class ParsedDocument:
     sha256: str | None
 
 
+def _profile_problems(org: _Organisation, taxonomy, prefix: str) -> list[str]:
+    """Every profile value of ``org`` that the taxonomy does not know."""
+    problems: list[str] = []
+    for field_name, vocabulary in (
+        ("countries", "countries"),
+        ("service_types", "service_types"),
+        ("features", "features"),
+    ):
+        unknown = sorted(set(getattr(org, field_name)) - set(taxonomy.ids(vocabulary)))
+        if unknown:
+            problems.append(f"{prefix}{field_name}: unknown value(s) {', '.join(unknown)}")
+    for field_name, vocabulary in (
+        ("hq_country", "countries"),
+        ("size_band", "size_bands"),
+        ("under18_users", "under18_users"),
+    ):
+        value = getattr(org, field_name)
+        if value is not None and value not in taxonomy.ids(vocabulary):
+            problems.append(f"{prefix}{field_name}: unknown value {value}")
+    return problems
+
+
+def _profile(org: _Organisation) -> Profile:
+    return Profile(
+        service_types=tuple(org.service_types),
+        features=tuple(org.features),
+        countries=tuple(org.countries),
+        size_band=org.size_band,
+        under18_users=org.under18_users,
+        hq_country=org.hq_country,
+    )
+
+
+def parse_profile(data: Any, taxonomy) -> tuple[str, str, Profile]:
+    """An organisation's name, description and profile from a mapping with the fields of a
+    file's ``organisation`` block (the same fields and vocabularies, checked the same way);
+    raise ImportError_ listing every problem."""
+    if not isinstance(data, dict):
+        raise ImportError_(["The profile must be a mapping of profile fields."])
+    try:
+        org = _Organisation.model_validate(data)
+    except ValidationError as exc:
+        raise ImportError_(
+            [f"{'.'.join(str(p) for p in err['loc']) or 'profile'}: {err['msg']}" for err in exc.errors()]
+        ) from None
+    problems = _profile_problems(org, taxonomy, "")
+    if problems:
+        raise ImportError_(problems)
+    return org.name, org.description, _profile(org)
+
+
 def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
     """Check a portable file completely before anything is written; raise ImportError_."""
     if isinstance(raw, bytes):
@@ -256,25 +307,8 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
         raise ImportError_(
             [f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors()]
         ) from None
-    problems: list[str] = []
-    taxonomy = bank.taxonomy
     org = doc.organisation
-    for field_name, vocabulary in (
-        ("countries", "countries"),
-        ("service_types", "service_types"),
-        ("features", "features"),
-    ):
-        unknown = sorted(set(getattr(org, field_name)) - set(taxonomy.ids(vocabulary)))
-        if unknown:
-            problems.append(f"organisation.{field_name}: unknown value(s) {', '.join(unknown)}")
-    for field_name, vocabulary in (
-        ("hq_country", "countries"),
-        ("size_band", "size_bands"),
-        ("under18_users", "under18_users"),
-    ):
-        value = getattr(org, field_name)
-        if value is not None and value not in taxonomy.ids(vocabulary):
-            problems.append(f"organisation.{field_name}: unknown value {value}")
+    problems = _profile_problems(org, bank.taxonomy, "organisation.")
     if doc.submission is not None:
         actual = sha256_of(snapshot_of(data))
         if actual != doc.submission.sha256:
@@ -313,14 +347,7 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
             problems.append(f"answers.{qid}: {exc}")
     if problems:
         raise ImportError_(problems)
-    profile = Profile(
-        service_types=tuple(org.service_types),
-        features=tuple(org.features),
-        countries=tuple(org.countries),
-        size_band=org.size_band,
-        under18_users=org.under18_users,
-        hq_country=org.hq_country,
-    )
+    profile = _profile(org)
     return ParsedDocument(
         organisation_name=org.name,
         description=org.description,

@@ -264,10 +264,47 @@ def user_markdown_html(text: str | None, *, limit: int | None = MAX_USER_MARKDOW
     return Markup(_user_markdown_to_html(text, limit))
 
 
+# Every PDF is tagged for assistive technology: WeasyPrint's PDF/UA-1 variant writes the
+# structure tree (headings, lists, tables with their header cells, figures with their alt text),
+# marks the document as tagged, and declares PDF/UA in the XMP metadata. The document's language
+# and title come from the HTML's <html lang> and <title>, which every printed template must have.
+PDF_VARIANT = "pdf/ua-1"
+
+# Print rules for every PDF, under each template's own styles (a user stylesheet, so a
+# template's rule wins): a table row is never split across two pages, a table's header row
+# repeats on each page it runs to, and a heading stays with what follows it.
+PRINT_CSS = """
+tr, img, svg { break-inside: avoid; }
+thead { display: table-header-group; }
+h1, h2, h3, h4, h5, h6 { break-after: avoid; }
+"""
+
+_HTML_LANG = re.compile(r"<html\b[^>]*\blang=[\"']?[A-Za-z]", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title>\s*[^<\s]", re.IGNORECASE)
+
+
+def pdf_options_key() -> str:
+    """What, besides the HTML and WeasyPrint's version, decides a PDF's bytes (for cache keys)."""
+    return f"{PDF_VARIANT}\n{PRINT_CSS}"
+
+
+@functools.lru_cache(maxsize=4)
+def _print_stylesheet(css: str):
+    from weasyprint import CSS
+
+    return CSS(string=css)
+
+
 def pdf_from_html(html: str) -> bytes:
-    """A PDF of a self-contained HTML document. Only data: URIs (the embedded charts) are
-    read: nothing is fetched from the network or the file system."""
+    """A tagged PDF (PDF/UA-1) of a self-contained HTML document. Only data: URIs (the embedded
+    charts) are read: nothing is fetched from the network or the file system.
+
+    The HTML must name its language (``<html lang>``) and have a ``<title>``: they become the
+    PDF's language and the title a reader shows."""
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()
+    if not _HTML_LANG.search(html) or not _HTML_TITLE.search(html):
+        raise ValueError("a printed document needs <html lang=...> and a <title>")
+    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"}))
+    return document.write_pdf(pdf_variant=PDF_VARIANT, stylesheets=[_print_stylesheet(PRINT_CSS)])

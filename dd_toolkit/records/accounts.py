@@ -29,6 +29,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from dd_toolkit.records import notifications
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
     ApiToken,
@@ -269,9 +270,18 @@ def invite_member(
     invited_by: User | None,
     valid_days: int = 14,
 ) -> tuple[User, str]:
-    """Create the member's account and return a one-time token for their invitation link."""
+    """Create the member's account and return a one-time token for their invitation link. The
+    account of someone removed from every organisation (deactivated, no role anywhere) is taken
+    up again: its old password is cleared and it joins through the new link."""
     try:
-        user = create_user(db, email=email, name=name, created_by=invited_by)
+        user = _reusable_account(db, email)
+        reused = user is not None
+        if user is None:
+            user = create_user(db, email=email, name=name, created_by=invited_by)
+        else:
+            user.name, user.active, user.password_hash = name.strip(), True, None
+            user.created_by_id = invited_by.id if invited_by else None
+            user.session_generation += 1
         token = _with_invitation(user, valid_days)
         db.add(user)
         db.add(Membership(user_id=user.id, organisation_id=org.id, role=role))
@@ -282,7 +292,7 @@ def invite_member(
             action="member.invite",
             entity="user",
             entity_id=user.id,
-            detail={"email": user.email, "role": role},
+            detail={"email": user.email, "role": role, **({"reused_account": True} if reused else {})},
         )
         db.commit()
     except Exception:
@@ -291,12 +301,27 @@ def invite_member(
     return user, token
 
 
+def _reusable_account(db: Session, email: str) -> User | None:
+    """A deactivated company account that belongs to no organisation (a removed member)."""
+    user = find_user(db, email)
+    if user is None or user.active or user.platform_role != PlatformRole.NONE:
+        return None
+    if db.exec(select(Membership).where(Membership.user_id == user.id)).first() is not None:
+        return None
+    return user
+
+
 def user_for_invite(db: Session, token: str) -> User | None:
     """The account of a live invitation: unused, unexpired, and the account still active."""
     user = db.exec(select(User).where(User.invite_token_hash == _token_hash(token))).first()
     if user is None or user.invite_expires_at is None or not user.active:
         return None
     return user if _aware(user.invite_expires_at) > utcnow() else None
+
+
+def invitation_expired(user: User) -> bool:
+    """Whether the account's invitation link has passed its expiry (it may still be renewed)."""
+    return user.invite_expires_at is not None and _aware(user.invite_expires_at) <= utcnow()
 
 
 def _aware(at: datetime) -> datetime:
@@ -325,13 +350,22 @@ def accept_invite(db: Session, user: User, password: str, *, signed_in: User | N
     """Set the invited account's password; the link is used up (and expires unused)."""
     refuse_creator(db, user, signed_in)
     _set_password(db, user, password, "member.accept_invite", invite_token_hash=None, invite_expires_at=None)
+    notifications.invitation_accepted(db, user)  # to whoever invited them
 
 
 # -- password reset ----------------------------------------------------------------------------
 
 
-def issue_reset(db: Session, user: User, *, by: User | None = None, valid_minutes: int = RESET_VALID_MINUTES) -> str:
-    """A one-time password-reset token for ``user`` (the operator's ``reset-password``); only its
+def issue_reset(
+    db: Session,
+    user: User,
+    *,
+    by: User | None = None,
+    valid_minutes: int = RESET_VALID_MINUTES,
+    organisation_id: int | None = None,
+) -> str:
+    """A one-time password-reset token for ``user`` (the operator's ``reset-password``, an
+    organisation admin for a member, the platform admin for a working-group account); only its
     hash is kept, and a newer one replaces it."""
     if not user.active:
         raise AccountError("The account is deactivated.")
@@ -342,11 +376,11 @@ def issue_reset(db: Session, user: User, *, by: User | None = None, valid_minute
     record(
         db,
         user=by,
-        organisation_id=None,
+        organisation_id=organisation_id,
         action="account.reset_issued",
         entity="user",
         entity_id=user.id,
-        detail={"valid_minutes": valid_minutes},
+        detail={"valid_minutes": valid_minutes, "email": user.email},
     )
     db.commit()
     return token
@@ -627,3 +661,212 @@ def confirm_by_operator(
         db.rollback()
         raise
     return confirmed, left, token
+
+
+# -- organisation members: roles, removal, invitations, reset links ------------------------------
+
+
+def membership_of(db: Session, org: Organisation, user_id: int) -> tuple[Membership, User] | None:
+    """A member of ``org`` with their account, or None when ``user_id`` is not a member."""
+    row = db.exec(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organisation_id == org.id, Membership.user_id == user_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _other_admins(db: Session, org: Organisation, member: User) -> int:
+    """Admins of ``org`` besides ``member`` who can sign in (active, password set)."""
+    rows = db.exec(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organisation_id == org.id,
+            Membership.role == OrgRole.ADMIN,
+            User.id != member.id,
+            User.active == True,  # noqa: E712
+            User.password_hash != None,  # noqa: E711
+        )
+    )
+    return len(rows.all())
+
+
+def _member(db: Session, org: Organisation, member: User) -> Membership:
+    found = membership_of(db, org, member.id)
+    if found is None:
+        raise AccountError(f"{member.email} is not a member of {org.name}.")
+    return found[0]
+
+
+def change_member_role(db: Session, org: Organisation, member: User, role: OrgRole, *, by: User | None) -> bool:
+    """Make a member an admin or a contributor. The organisation always keeps an admin who can
+    sign in. Returns whether anything changed."""
+    membership = _member(db, org, member)
+    if membership.role == role:
+        return False
+    if membership.role == OrgRole.ADMIN and not _other_admins(db, org, member):
+        raise AccountError(
+            f"{member.email} is the only admin of {org.name} who can sign in: make another member an admin first."
+        )
+    before, membership.role = membership.role, role
+    db.add(membership)
+    record(
+        db,
+        user=by,
+        organisation_id=org.id,
+        action="member.role",
+        entity="user",
+        entity_id=member.id,
+        detail={"email": member.email, "from": before, "to": role},
+    )
+    db.commit()
+    return True
+
+
+def remove_member(db: Session, org: Organisation, member: User, *, by: User | None) -> None:
+    """Take a member out of the organisation. Their sessions end; an account left in no
+    organisation and with no platform role is deactivated (its links and sessions end with it),
+    and can be invited again later."""
+    membership = _member(db, org, member)
+    if by is not None and by.id == member.id:
+        raise AccountError("You cannot remove yourself: ask another admin.")
+    if membership.role == OrgRole.ADMIN and not _other_admins(db, org, member):
+        raise AccountError(f"{member.email} is the only admin of {org.name} who can sign in: it cannot be removed.")
+    db.delete(membership)
+    db.flush()
+    elsewhere = db.exec(select(Membership).where(Membership.user_id == member.id)).first() is not None
+    deactivated = not elsewhere and member.platform_role == PlatformRole.NONE
+    member.session_generation += 1
+    if deactivated:
+        member.active = False
+        member.invite_token_hash = member.invite_expires_at = None
+        member.reset_token_hash = member.reset_expires_at = None
+    db.add(member)
+    record(
+        db,
+        user=by,
+        organisation_id=org.id,
+        action="member.remove",
+        entity="user",
+        entity_id=member.id,
+        detail={"email": member.email, "role": membership.role, "deactivated": deactivated},
+    )
+    db.commit()
+
+
+def _pending_member(db: Session, org: Organisation, member: User) -> Membership:
+    membership = _member(db, org, member)
+    if member.password_hash is not None:
+        raise AccountError(f"{member.email} has already joined: there is no invitation to change.")
+    if not member.active:
+        raise AccountError("The account is deactivated.")
+    return membership
+
+
+def reissue_invitation(
+    db: Session, org: Organisation, member: User, *, by: User | None, valid_days: int = INVITE_VALID_DAYS
+) -> str:
+    """A new invitation link for a member who has not joined yet; the old link stops working."""
+    _pending_member(db, org, member)
+    if by is not None:
+        member.created_by_id = by.id  # whoever hands out the link may not complete it
+    token = _with_invitation(member, valid_days)
+    db.add(member)
+    record(
+        db,
+        user=by,
+        organisation_id=org.id,
+        action="member.invite_reissued",
+        entity="user",
+        entity_id=member.id,
+        detail={"email": member.email, "valid_days": valid_days},
+    )
+    db.commit()
+    return token
+
+
+def revoke_invitation(db: Session, org: Organisation, member: User, *, by: User | None) -> None:
+    """The member's invitation link stops working; they stay listed until removed or invited again."""
+    _pending_member(db, org, member)
+    if member.invite_token_hash is None:
+        raise AccountError(f"{member.email} has no open invitation.")
+    member.invite_token_hash = member.invite_expires_at = None
+    db.add(member)
+    record(
+        db,
+        user=by,
+        organisation_id=org.id,
+        action="member.invite_revoked",
+        entity="user",
+        entity_id=member.id,
+        detail={"email": member.email},
+    )
+    db.commit()
+
+
+def issue_member_reset(
+    db: Session, org: Organisation, member: User, *, by: User | None, valid_minutes: int = RESET_VALID_MINUTES
+) -> str:
+    """A password-reset link an organisation admin hands to a member who forgot their password.
+    Not for one's own account (change it instead), nor for an account that also belongs to
+    another organisation or holds a platform role: those are not this admin's to reset."""
+    _member(db, org, member)
+    if by is not None and by.id == member.id:
+        raise AccountError("Change your own password on Your account.")
+    if member.password_hash is None:
+        raise AccountError(f"{member.email} has not joined yet: issue a new invitation instead.")
+    others = db.exec(
+        select(Membership).where(Membership.user_id == member.id, Membership.organisation_id != org.id)
+    ).first()
+    if others is not None or member.platform_role != PlatformRole.NONE:
+        raise AccountError(
+            f"{member.email} also has access elsewhere: the operator resets it (dd-toolkit reset-password)."
+        )
+    return issue_reset(db, member, by=by, valid_minutes=valid_minutes, organisation_id=org.id)
+
+
+def issue_account_reset(db: Session, user: User, *, by: User | None, valid_minutes: int = RESET_VALID_MINUTES) -> str:
+    """A password-reset link the platform admin hands to a working-group account. A regulator's
+    reset link is never the platform admin's to see (it would give them the regulator's view):
+    the operator issues it on the server."""
+    if user.platform_role == PlatformRole.REGULATOR:
+        raise AccountError(
+            "A regulator's reset link comes from the operator on the server (dd-toolkit reset-password), "
+            "so that no platform admin can take over a regulator's view."
+        )
+    if user.platform_role != PlatformRole.WORKING_GROUP:
+        raise AccountError("Only working-group accounts are reset here.")
+    if user.password_hash is None:
+        raise AccountError(f"{user.email} has not joined yet.")
+    return issue_reset(db, user, by=by, valid_minutes=valid_minutes)
+
+
+def create_organisation_with_admin(
+    db: Session,
+    *,
+    name: str,
+    profile,
+    description: str = "",
+    admin_email: str,
+    admin_name: str,
+    by: User | None = None,
+    source: str,
+    valid_days: int = INVITE_VALID_DAYS,
+) -> tuple[Organisation, User, str]:
+    """A new organisation with its profile and a first admin who joins through the returned
+    invitation token: never an organisation nobody can sign in to. One transaction."""
+    from dd_toolkit.records.assessments import create_organisation
+
+    if not admin_email or not admin_email.strip():
+        raise AccountError("An organisation needs a first admin: give their email.")
+    email = normalise_email(admin_email)
+    if find_user(db, email) is not None and _reusable_account(db, email) is None:
+        raise AccountError(f"An account with the email {email} already exists.")
+    try:
+        org = create_organisation(db, name.strip(), profile, by, description=description, source=source)
+    except Exception:
+        db.rollback()
+        raise
+    user, token = invite_member(db, org, email=email, name=admin_name, role=OrgRole.ADMIN, invited_by=by)
+    return org, user, token

@@ -20,7 +20,7 @@ from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
-from dd_toolkit.engine.snapshot import answer_from, profile_from
+from dd_toolkit.engine.snapshot import PROFILE_FIELDS, answer_from, profile_from
 from dd_toolkit.records import aggregates, review
 from dd_toolkit.records.audit import history_entry, record
 from dd_toolkit.records.models import (
@@ -469,6 +469,37 @@ def create_organisation(
         detail={"source": source},
     )
     return org
+
+
+@dataclass(frozen=True)
+class ProfileMismatch:
+    """How a file's profile differs from the organisation it is imported into, and the
+    questions whose applicability changes with it (under the organisation's profile)."""
+
+    fields: list[str]
+    answered_not_applying: list[str]  # answered in the file, not asked of the organisation
+    applying_not_in_file: list[str]  # asked of the organisation, not asked under the file's profile
+
+
+def profile_mismatch(bank: QuestionBank, parsed: portable.ParsedDocument, org: Organisation) -> ProfileMismatch | None:
+    """None when the file's profile is the organisation's."""
+    target = profile_of(org)
+    fields = [
+        name for name in PROFILE_FIELDS if _normal(getattr(parsed.profile, name)) != _normal(getattr(target, name))
+    ]
+    if not fields:
+        return None
+    in_file = bank.applicability(parsed.profile, parsed.answers)
+    in_org = bank.applicability(target, parsed.answers)
+    return ProfileMismatch(
+        fields=fields,
+        answered_not_applying=[q for q in parsed.answers if not in_org.get(q)],
+        applying_not_in_file=[q for q in in_org if in_org[q] and not in_file.get(q)],
+    )
+
+
+def _normal(value: Any) -> Any:
+    return tuple(sorted(value)) if isinstance(value, (list, tuple)) else value
 
 
 def organisation_from_document(db: Session, parsed: portable.ParsedDocument, user: User | None) -> Organisation:

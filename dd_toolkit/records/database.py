@@ -48,6 +48,18 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database carries the latest migration (False for a database without tables,
+    or without an ``alembic_version`` row, or at an older revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    return bool(current) and set(current) == set(heads)
+
+
 @contextmanager
 def standalone_session(bind: Engine) -> Iterator[Session]:
     """A session for work outside a request (CLI, demo loading)."""

@@ -407,6 +407,11 @@ def _organisation(db: Session, company: DemoCompany) -> Organisation:
     return org
 
 
+def demo_loaded(db: Session) -> bool:
+    """Whether the demo accounts are there (``load-demo`` has run on this database)."""
+    return accounts.find_user(db, COMPANIES[0].admin_email) is not None
+
+
 def sign_in_help() -> str:
     lines = [f"Demo sign-ins (password for all: {DEMO_PASSWORD}):"]
     lines.append(f"  company admin        {COMPANIES[0].admin_email}  ({COMPANIES[0].name}, submitted assessment)")

@@ -459,3 +459,28 @@ class VerificationRun(SQLModel, table=True):
     # What was checked (table -> rows) and the first problems found (table, id, what differs).
     checked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     detail: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Notification(SQLModel, table=True):
+    """Something that happened which one account should know about, shown in the app (and sent by
+    email when a mail server is configured). ``kind`` names the message and ``params`` fill it in,
+    so the text is translated when shown; ``entity`` and ``entity_id`` name the page it links to,
+    which the authoriser still guards. ``dedupe_key`` keeps a reminder (an action falling due) from
+    being created twice for the same account."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "dedupe_key"),
+        # A user's list and unread count: their notifications, newest first.
+        sa.Index("ix_notification_inbox", "user_id", "read_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    entity: str = Field(default="", max_length=32)
+    entity_id: int | None = None
+    dedupe_key: str | None = Field(default=None, max_length=200)
+    read_at: datetime | None = None

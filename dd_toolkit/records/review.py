@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.snapshot import ANSWER_KEYS
-from dd_toolkit.records import audit
+from dd_toolkit.records import audit, notifications
 from dd_toolkit.records.models import (
     Assessment,
     Recipient,
@@ -46,6 +46,12 @@ class ReviewError(Exception):
     """A review step that is not allowed; the message says why."""
 
 
+def allowed_moves(status: str) -> tuple[str, ...]:
+    """The statuses a review in ``status`` may move to: what :func:`transition` accepts, and
+    so what the regulator's page offers."""
+    return TRANSITIONS.get(status, ())
+
+
 def _event(db: Session, recipient: Recipient, user: User | None, kind: str, **values: Any) -> None:
     db.add(ReviewEvent(recipient_id=recipient.id, user_id=user.id if user else None, kind=kind, **values))
 
@@ -66,15 +72,17 @@ def address(
     previous_assessment_id: int | None = None,
 ) -> list[Recipient]:
     """Address a new submission to regulators. When it is a new version of a submission that
-    was addressed to the same jurisdiction, it is linked to it, and the old one is superseded."""
-    previous = {}
-    if previous_assessment_id is not None:
-        rows = db.exec(
-            select(Recipient)
-            .join(Submission, Submission.id == Recipient.submission_id)
-            .where(Submission.assessment_id == previous_assessment_id)
-        )
-        previous = {row.jurisdiction: row for row in rows}
+    was addressed to the same jurisdiction, it is linked to it, and the old one is superseded.
+
+    A new version is the company's reply to every clarification request open on the version it
+    was started from, so it always goes to the regulators who asked (see
+    :func:`reply_jurisdictions`), even when the caller left them out: otherwise the reply would
+    never reach them and the request would stay open for ever."""
+    previous = latest_reviews(db, previous_assessment_id)
+    jurisdictions = [
+        *jurisdictions,
+        *(j for j, r in previous.items() if r.status == ReviewStatus.CLARIFICATION_REQUESTED),
+    ]
     created = [
         Recipient(
             submission_id=submission.id,
@@ -93,8 +101,16 @@ def address(
             user,
             "submitted",
             to_status=ReviewStatus.RECEIVED,
-            text="A new version answering the clarification request." if earlier else "",
+            text=(
+                ""
+                if earlier is None
+                else "A new version answering the clarification request."
+                if earlier.status == ReviewStatus.CLARIFICATION_REQUESTED
+                else "A new version of an earlier submission."
+            ),
         )
+        if earlier is not None and earlier.status == ReviewStatus.CLARIFICATION_REQUESTED:
+            notifications.clarification_answered(db, earlier, recipient, submission)  # to the regulator who asked
         if earlier is not None and earlier.status not in (ReviewStatus.REVIEWED, ReviewStatus.SUPERSEDED):
             _event(
                 db,
@@ -111,8 +127,38 @@ def address(
     return created
 
 
+def latest_reviews(db: Session, assessment_id: int | None) -> dict[str, Recipient]:
+    """For each jurisdiction, the review of the newest version that went there, from
+    ``assessment_id`` back through the versions it was started from. A regulator who got
+    version 1 but not version 2 gets version 3 as the next one after version 1."""
+    latest: dict[str, Recipient] = {}
+    seen: set[int] = set()
+    while assessment_id is not None and assessment_id not in seen:
+        seen.add(assessment_id)
+        rows = db.exec(
+            select(Recipient)
+            .join(Submission, Submission.id == Recipient.submission_id)
+            .where(Submission.assessment_id == assessment_id)
+        )
+        for row in rows:
+            latest.setdefault(row.jurisdiction, row)
+        assessment_id = db.exec(select(Assessment.previous_id).where(Assessment.id == assessment_id)).first()
+    return latest
+
+
+def reply_jurisdictions(db: Session, previous_assessment_id: int | None) -> list[str]:
+    """The jurisdictions whose regulator asked for clarification on a version a new one was
+    started from (directly or through the versions between), and is still waiting: the new
+    version is the reply and goes to them."""
+    return sorted(
+        jurisdiction
+        for jurisdiction, recipient in latest_reviews(db, previous_assessment_id).items()
+        if recipient.status == ReviewStatus.CLARIFICATION_REQUESTED
+    )
+
+
 def transition(db: Session, recipient: Recipient, to_status: str, user: User, text: str = "") -> None:
-    allowed = TRANSITIONS.get(recipient.status, ())
+    allowed = allowed_moves(recipient.status)
     if to_status not in allowed:
         current = STATUS_LABELS.get(recipient.status, recipient.status)
         target = STATUS_LABELS.get(to_status, to_status)
@@ -130,6 +176,7 @@ def transition(db: Session, recipient: Recipient, to_status: str, user: User, te
     _audit(
         db, user, assessment.organisation_id, "review.status", recipient, {"from": recipient.status, "to": to_status}
     )
+    notifications.review_status_changed(db, recipient, assessment, to_status, user)  # to the company
     recipient.status = to_status
     recipient.updated_at = utcnow()
     db.add(recipient)
@@ -202,16 +249,67 @@ def integrity_ok(submission: Submission, record: SubmissionRecord | None = None)
     return hashlib.sha256(submission.snapshot.encode("utf-8")).hexdigest() == submission.sha256
 
 
-def changed_answers(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(question id, answer before, answer now) for every answer that differs between two
-    submissions' decoded answers."""
-    keys = ANSWER_KEYS
+#: What a change to an answer can touch, in the order the review page lists them: the answer
+#: itself (its value, or "not applicable" and why), the company's comment, the evidence links,
+#: and the details of a metric (reporting period, how it was counted, strength of the evidence).
+CHANGE_ASPECTS = ("answer", "comment", "evidence", "details")
+_ASPECT_KEYS = {
+    "answer": ("value", "not_applicable", "justification"),
+    "comment": ("comment",),
+    "evidence": ("evidence",),
+    "details": ("meta",),
+}
+
+
+@dataclass(frozen=True)
+class AnswerChange:
+    """How one question's answer differs between two versions of a submission."""
+
+    question_id: str
+    before: dict[str, Any] | None  # the decoded answer, or None when there was none
+    after: dict[str, Any] | None
+    aspects: tuple[str, ...]  # which of CHANGE_ASPECTS differ
+    evidence_added: tuple[dict[str, Any], ...] = ()
+    evidence_removed: tuple[dict[str, Any], ...] = ()
+
+
+def _blank(value: Any) -> Any:
+    """An empty comment, list or flag counts as no value; the number 0 does not."""
+    return None if value is False or value in ("", [], {}) else value
+
+
+def _evidence_key(item: dict[str, Any]) -> tuple[str, str]:
+    return (item.get("url") or "", item.get("description") or "")
+
+
+def changed_answers(before: dict[str, Any], after: dict[str, Any]) -> list[AnswerChange]:
+    """Every answer that differs between two submissions' decoded answers, with what differs:
+    the value, the comment, the evidence (links added and removed) or the metric details."""
     changes = []
     for qid in sorted(set(before) | set(after)):
-        old = {k: before[qid][k] for k in keys} if qid in before else None
-        new = {k: after[qid][k] for k in keys} if qid in after else None
-        if old != new:
-            changes.append((qid, old, new))
+        old = {k: before[qid].get(k) for k in ANSWER_KEYS} if qid in before else None
+        new = {k: after[qid].get(k) for k in ANSWER_KEYS} if qid in after else None
+        if old == new:
+            continue
+        empty = dict.fromkeys(ANSWER_KEYS)
+        was, now = old or empty, new or empty
+        aspects = tuple(
+            aspect for aspect in CHANGE_ASPECTS if any(_blank(was[k]) != _blank(now[k]) for k in _ASPECT_KEYS[aspect])
+        )
+        if not aspects:  # only an empty value written another way
+            continue
+        was_evidence = {_evidence_key(e): e for e in was["evidence"] or []}
+        now_evidence = {_evidence_key(e): e for e in now["evidence"] or []}
+        changes.append(
+            AnswerChange(
+                question_id=qid,
+                before=old,
+                after=new,
+                aspects=aspects,
+                evidence_added=tuple(e for k, e in now_evidence.items() if k not in was_evidence),
+                evidence_removed=tuple(e for k, e in was_evidence.items() if k not in now_evidence),
+            )
+        )
     return changes
 
 
@@ -294,3 +392,112 @@ def inbox(
         .order_by(*order)
     )
     return InboxPage([InboxRow(*row) for row in rows], total, page, per_page)
+
+
+@dataclass
+class InboxGroup:
+    """One submission in a regulator's inbox, with its review in each of their jurisdictions
+    it was addressed to (a submission sent to two of them is listed once)."""
+
+    submission: Submission  # without its snapshot text
+    assessment: Assessment
+    record: SubmissionRecord
+    recipients: list[Recipient]  # by jurisdiction
+    # False when every review listed was superseded by a newer version sent to the same
+    # regulator (or marked superseded): the group is an earlier version, listed after the others.
+    current: bool
+
+    @property
+    def organisation_name(self) -> str:
+        return self.record.organisation_name
+
+    @property
+    def main(self) -> Recipient:
+        """The review the organisation's name links to: the first one still current."""
+        return next((r for r in self.recipients if r.status != ReviewStatus.SUPERSEDED), self.recipients[0])
+
+
+@dataclass
+class InboxGroupPage:
+    groups: list[InboxGroup]
+    total: int  # submissions, not recipients
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def inbox_groups(
+    db: Session,
+    jurisdictions: list[str],
+    *,
+    status: str | None = None,
+    service_type: str | None = None,
+    size_band: str | None = None,
+    cycle: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> InboxGroupPage:
+    """The inbox page: each submission addressed to ``jurisdictions`` once, with its review in
+    each of them; current versions first, newest activity first, then the earlier versions a
+    newer one has superseded. The filters pick submissions with a review that matches."""
+    filters = [Recipient.jurisdiction.in_(jurisdictions)]
+    if status:
+        filters.append(Recipient.status == status)
+    by_record = []
+    if cycle:
+        by_record.append(SubmissionRecord.cycle == cycle)
+    if service_type:
+        by_record.append(_json_list_contains(SubmissionRecord.service_types, service_type))
+    if size_band:
+        by_record.append(SubmissionRecord.size_band == size_band)
+    # A review is superseded once a newer version went to the same regulator (it names this one
+    # as its previous), even one left "Reviewed"; read once, as a list, for the whole query.
+    newer = sa.orm.aliased(Recipient)
+    answered = select(newer.previous_id).where(newer.previous_id.is_not(None), newer.jurisdiction.in_(jurisdictions))
+    still_current = sa.and_(Recipient.status != ReviewStatus.SUPERSEDED, Recipient.id.not_in(answered))
+    current = sa.func.max(sa.case((still_current, 1), else_=0)).label("is_current")
+    # A current submission is placed by the activity on its current reviews (superseding the
+    # review of one regulator is no news for the other), an earlier version by any activity.
+    current_last = sa.func.max(sa.case((still_current, Recipient.updated_at))).label("current_activity")
+    last = sa.func.max(Recipient.updated_at).label("activity")
+    narrow = select(Recipient.submission_id, current, current_last, last).where(*filters)
+    if by_record:
+        narrow = narrow.join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id).where(
+            *by_record
+        )
+    narrow = narrow.group_by(Recipient.submission_id)
+    total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
+    page = max(1, page)
+    order = (current.desc(), current_last.desc(), last.desc(), Recipient.submission_id.desc())
+    chosen = db.exec(narrow.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    ids = [row[0] for row in chosen]
+    details = {
+        submission.id: (submission, assessment, record)
+        for submission, assessment, record in db.exec(
+            select(Submission, Assessment, SubmissionRecord)
+            .join(Assessment, Assessment.id == Submission.assessment_id)
+            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+            .where(Submission.id.in_(ids))
+            .options(
+                sa.orm.defer(Submission.snapshot),
+                sa.orm.defer(SubmissionRecord.score_card),
+                sa.orm.defer(SubmissionRecord.answers),
+                sa.orm.defer(SubmissionRecord.benchmark_entry),
+            )
+        )
+    }
+    recipients: dict[int, list[Recipient]] = {}
+    for recipient in db.exec(
+        select(Recipient)
+        .where(Recipient.submission_id.in_(ids), Recipient.jurisdiction.in_(jurisdictions))
+        .order_by(Recipient.jurisdiction)
+    ):
+        recipients.setdefault(recipient.submission_id, []).append(recipient)
+    groups = [
+        InboxGroup(*details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
+        for submission_id, is_current_row, *_activity in chosen
+    ]
+    return InboxGroupPage(groups, total, page, per_page)

@@ -17,6 +17,8 @@ from dd_toolkit.records import accounts
 from dd_toolkit.web import authz, db, inputs, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
+from dd_toolkit.web.filters import machine_time
+from dd_toolkit.web.forms import render_csrf_without_id
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -49,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     inputs.init_app(app)  # bounded ids and no NUL, before any route is added
     csrf.init_app(app)
+    render_csrf_without_id()  # several forms on a page, one id each
     babel.init_app(app)
     limits.init_app(app)  # before the authoriser, so refused requests count too
     security.init_security(app)  # the security headers of every response, and ProxyFix
@@ -64,6 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from dd_toolkit.web.auth.routes import bp as auth_bp
     from dd_toolkit.web.benchmarks.routes import bp as benchmarks_bp
     from dd_toolkit.web.main.routes import bp as main_bp
+    from dd_toolkit.web.notifications import init_app as init_notifications
+    from dd_toolkit.web.notifications.routes import bp as notifications_bp
     from dd_toolkit.web.orgs.routes import bp as orgs_bp
     from dd_toolkit.web.outputs.routes import bp as outputs_bp
     from dd_toolkit.web.questionbank.routes import bp as questionbank_bp
@@ -80,6 +85,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(benchmarks_bp)
     app.register_blueprint(outputs_bp)
     app.register_blueprint(regulator_bp)
+    app.register_blueprint(notifications_bp)
+    init_notifications(app)  # the unread count in the navigation, and email when MAIL_SERVER is set
     limits.api(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
@@ -125,6 +132,7 @@ def _init_templates(app: Flask) -> None:
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["markdown"] = markdown_html
+    app.jinja_env.filters["machine_time"] = machine_time  # <time datetime="...">
     app.jinja_env.globals["bank"] = current_bank
     app.jinja_env.globals["display_value"] = display_value
     app.jinja_env.trim_blocks = True

@@ -20,6 +20,7 @@ from dd_toolkit.records.models import (
     ApiToken,
     Assessment,
     Membership,
+    Notification,
     Organisation,
     OrgRole,
     PlatformRole,
@@ -51,6 +52,7 @@ class Action(StrEnum):
     BENCHMARK_VIEW = "benchmark.view"  # anonymised aggregates: the Industry Working Group
     REVIEW = "review"  # submissions addressed to a regulator's jurisdictions
     API_TOKENS = "api.tokens"  # one's own API tokens: regulators and the working group
+    NOTIFICATIONS = "notifications"  # one's own notifications: any signed-in account
     PLATFORM_ADMIN = "platform.admin"
 
 
@@ -112,6 +114,8 @@ def can(user: Any, action: Action, target: Any = None) -> bool:
         return True
     if action is Action.PLATFORM_ADMIN:
         return user.platform_role == PlatformRole.PLATFORM_ADMIN
+    if action is Action.NOTIFICATIONS:
+        return target is None or (isinstance(target, Notification) and target.user_id == user.id)
     if action is Action.BENCHMARK_VIEW:
         return user.platform_role == PlatformRole.WORKING_GROUP
     if action is Action.API_TOKENS:
@@ -148,7 +152,7 @@ def require(action: Action, target: T | None) -> T:
     if target is None:
         abort(404)
     if not can(current_user, action, target):
-        if isinstance(target, (Recipient, ApiToken)):
+        if isinstance(target, (Recipient, ApiToken, Notification)):
             abort(404)
         visible_action = Action.ORG_VIEW if isinstance(target, Organisation) else Action.ASSESSMENT_VIEW
         abort(403 if can(current_user, visible_action, target) else 404)

@@ -64,6 +64,17 @@ class Config:
     # A submission's PDFs are rendered in the worker right after the submit response (unset: on,
     # except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves them to their first download.
     PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
+    # Notification emails (off by default): sent through this SMTP server when it is set.
+    MAIL_SERVER: str | None = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT") or 25)
+    MAIL_FROM = os.environ.get("MAIL_FROM") or "dd-toolkit@localhost"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"  # STARTTLS
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT") or 10)
+    # Where the toolkit is served (https://dd.example.org), for the links in emails; without it an
+    # email asks the reader to sign in instead.
+    PUBLIC_URL: str | None = os.environ.get("DD_PUBLIC_URL") or None
 
 
 def instance_secret_key(instance_path: str) -> str:

@@ -432,7 +432,13 @@ class Person:
         if status != 200:
             self.note(f"submit page answered {status}")
             return
-        fields = form_fields(the_form(page, f'action="{path}"') or the_form(page, '<form method="post">'), "submit")
+        # Two steps: the recipients and consent as preselected, then their confirmation.
+        fields = form_fields(the_form(page, f'action="{path}"'), "review")
+        status, _, page = self.client.request("submit confirmation", path, fields)
+        if status != 200:
+            self.note(f"submit confirmation answered {status}")
+            return
+        fields = form_fields(the_form(page, f'action="{path}"'), "confirm")
         status, location, page = self.client.request("submit", path, fields)
         if status == 302 and location.rstrip("/").endswith(f"/assessments/{self.pair.assessment_id}"):
             with self.ledger.lock:

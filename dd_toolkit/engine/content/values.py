@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -111,12 +112,13 @@ def _number(question: Question, value: Any) -> int | float:
         raise AnswerValueError(f"Enter a number of at most {MAX_NUMBER_TEXT} characters.")
     if isinstance(value, int) and abs(value) > MAX_NUMBER:
         raise AnswerValueError(f"Enter a number no larger than {MAX_NUMBER:,}.")
-    try:
-        number = (
-            float(str(value).replace(",", "").replace("_", "x").strip()) if isinstance(value, str) else float(value)
-        )
-    except (TypeError, ValueError, OverflowError):
-        raise AnswerValueError("Enter a number, for example 1250 or 12.5.") from None
+    if isinstance(value, str):
+        number = _number_text(value)
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise AnswerValueError("Enter a number, for example 1250 or 12.5.") from None
     if math.isnan(number) or math.isinf(number):
         raise AnswerValueError("Enter a finite number.")
     if abs(number) > MAX_NUMBER:
@@ -128,6 +130,24 @@ def _number(question: Question, value: Any) -> int | float:
     if question.maximum is not None and number > question.maximum:
         raise AnswerValueError(f"Enter a number of at most {_fmt(question.maximum)}.")
     return int(number) if number.is_integer() else number
+
+
+# A number as a person types it: digits (ASCII only), thousands commas, a decimal point, a sign.
+# Python's float() also takes "1e3", "inf", "nan", "1_000" and other scripts' digits, which a
+# form must refuse rather than silently read as something else.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)")
+_EXPONENT_TEXT = re.compile(r"[+-]?(?:[0-9][0-9,]*\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+")
+
+
+def _number_text(value: str) -> float:
+    text = value.strip()
+    if _NUMBER_TEXT.fullmatch(text):
+        return float(text.replace(",", ""))
+    if _EXPONENT_TEXT.fullmatch(text):
+        raise AnswerValueError("Write the number out in digits, without an exponent: for example 1000, not 1e3.")
+    if text.lstrip("+-").lower() in ("inf", "infinity", "nan"):
+        raise AnswerValueError("Enter a finite number written in digits, for example 1250 or 12.5.")
+    raise AnswerValueError("Enter a number, for example 1250 or 12.5.")
 
 
 def _fmt(number: float) -> str:
@@ -166,19 +186,32 @@ def check_evidence_url(url: str) -> str:
 
 def normalise_metric_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """Reporting period and methodology note of a metric answer."""
+    out, problems = _metric_meta(meta)
+    if problems:
+        raise AnswerValueError(next(iter(problems.values())))
+    return out
+
+
+def _metric_meta(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The clean reporting period and methodology note, and every problem by field."""
     out: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for key in ("period_start", "period_end"):
         if meta.get(key):
-            out[key] = _date(meta[key])
+            try:
+                out[key] = _date(meta[key])
+            except AnswerValueError as exc:
+                problems[key] = str(exc)
     if out.get("period_start") and out.get("period_end") and out["period_end"] < out["period_start"]:
-        raise AnswerValueError("The reporting period must end after it starts.")
+        problems["period_end"] = "The reporting period must end after it starts."
     note = str(meta.get("methodology") or "").strip()
-    _no_nul(note, "methodology note")
-    if len(note) > MAX_SHORT_TEXT:
-        raise AnswerValueError(f"Keep the methodology note under {MAX_SHORT_TEXT} characters.")
-    if note:
+    if _unstorable(note):
+        problems["methodology"] = "Remove the NUL or invalid character from the methodology note."
+    elif len(note) > MAX_SHORT_TEXT:
+        problems["methodology"] = f"Keep the methodology note under {MAX_SHORT_TEXT} characters."
+    elif note:
         out["methodology"] = note
-    return out
+    return out, problems
 
 
 def build_answer(
@@ -193,32 +226,35 @@ def build_answer(
 ) -> AnswerData:
     """Validate every part of one answer and return it in canonical form.
 
-    Raises AnswerValueError naming the first problem; the field name is in ``.field``.
+    Raises AnswerValueError naming the first problem; the field name is in ``.field``, and every
+    problem of the answer is in ``.errors`` (field -> message, in the order of the form). The
+    fields are ``value``, ``not_applicable``, ``justification``, ``comment``, ``evidence`` (the
+    list as a whole), ``evidence.N`` (the N-th piece of evidence given, counting from 0) and
+    ``meta.period_start``, ``meta.period_end``, ``meta.methodology`` and ``meta.evidence_strength``.
     """
+    errors: dict[str, str] = {}
 
-    def fail(field: str, message: str) -> AnswerValueError:
-        error = AnswerValueError(message)
-        error.field = field  # type: ignore[attr-defined]
-        return error
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, message)
 
     justification = (justification or "").strip()
     comment = (comment or "").strip()
     if _unstorable(justification) or _unstorable(comment):
-        raise fail("comment", "Remove the NUL or invalid character from the text.")
+        fail("comment", "Remove the NUL or invalid character from the text.")
     if not_applicable:
         if not question.allow_not_applicable:
-            raise fail("not_applicable", "This question cannot be marked not applicable.")
-        if not justification:
-            raise fail("justification", "Say why this question does not apply to you.")
+            fail("not_applicable", "This question cannot be marked not applicable.")
+        elif not justification:
+            fail("justification", "Say why this question does not apply to you.")
         value = None
     try:
         value = normalise_value(question, value)
     except AnswerValueError as exc:
-        raise fail("value", str(exc)) from None
+        fail("value", str(exc))
     if len(justification) > MAX_SHORT_TEXT or len(comment) > MAX_SHORT_TEXT:
-        raise fail("comment", f"Keep comments under {MAX_SHORT_TEXT} characters.")
+        fail("comment", f"Keep comments under {MAX_SHORT_TEXT} characters.")
     items: list[Evidence] = []
-    for item in evidence:
+    for index, item in enumerate(evidence):
         url, description = (
             (item.url, item.description)
             if isinstance(item, Evidence)
@@ -226,32 +262,41 @@ def build_answer(
         )
         url, description = (url or "").strip(), (description or "").strip()
         if _unstorable(description):
-            raise fail("evidence", "Remove the NUL or invalid character from the description.")
+            fail(f"evidence.{index}", "Remove the NUL or invalid character from the description.")
+            continue
         if not url and not description:
             continue
         if not url:
-            raise fail("evidence", "Each piece of evidence needs a link.")
+            fail(f"evidence.{index}", "Each piece of evidence needs a link.")
+            continue
         try:
             url = check_evidence_url(url)
         except AnswerValueError as exc:
-            raise fail("evidence", str(exc)) from None
+            fail(f"evidence.{index}", str(exc))
+            continue
         items.append(Evidence(url, description[:1000]))
     if len(items) > MAX_EVIDENCE:
-        raise fail("evidence", f"Attach at most {MAX_EVIDENCE} pieces of evidence to one answer.")
+        fail("evidence", f"Attach at most {MAX_EVIDENCE} pieces of evidence to one answer.")
     clean_meta: dict[str, Any] = {}
     if question.metric and meta:
-        try:
-            clean_meta = normalise_metric_meta(meta)
-        except AnswerValueError as exc:
-            raise fail("meta", str(exc)) from None
+        clean_meta, problems = _metric_meta(meta)
+        for key, message in problems.items():
+            fail(f"meta.{key}", message)
     # How strong the evidence behind a given answer is: an id of the taxonomy's
     # evidence_strengths (methodology 2027.1 turns it into a confidence level). Kept only with a
     # value; none recorded means the weakest, "stated".
     strength = (meta or {}).get("evidence_strength")
     if strength and not not_applicable and not (value is None or value == "" or value == []):
         if not isinstance(strength, str) or not strength.replace("_", "").isalpha() or not strength.islower():
-            raise fail("meta", "Choose how strong the evidence is from the list.")
-        clean_meta["evidence_strength"] = strength
+            fail("meta.evidence_strength", "Choose how strong the evidence is from the list.")
+        else:
+            clean_meta["evidence_strength"] = strength
+    if errors:
+        field, message = next(iter(errors.items()))
+        error = AnswerValueError(message)
+        error.field = field.split(".")[0]  # type: ignore[attr-defined]
+        error.errors = errors  # type: ignore[attr-defined]
+        raise error
     return AnswerData(
         value=value,
         not_applicable=not_applicable,

@@ -40,11 +40,7 @@ class AccountForm(FlaskForm):
 @bp.route("/accounts", methods=["GET", "POST"])
 @policy(Action.PLATFORM_ADMIN)
 def accounts_page():
-    form = AccountForm()
-    form.jurisdictions.choices = [
-        SelectChoice(code, current_bank().taxonomy.label("countries", code))
-        for code in current_bank().taxonomy.asean_countries
-    ]
+    form = _account_form()
     invitation = None
     session = db.session()
     if form.validate_on_submit():
@@ -74,6 +70,20 @@ def accounts_page():
                 )
                 return redirect(url_for("admin.accounts_page"))
             invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
+    return _accounts_page(form, invitation=invitation)
+
+
+def _account_form(**kwargs) -> AccountForm:
+    form = AccountForm(**kwargs)
+    form.jurisdictions.choices = [
+        SelectChoice(code, current_bank().taxonomy.label("countries", code))
+        for code in current_bank().taxonomy.asean_countries
+    ]
+    return form
+
+
+def _accounts_page(form: AccountForm, *, invitation=None, reset=None):
+    session = db.session()
     more = MoreJurisdictionsForm(prefix="more")
     more.jurisdictions.choices = form.jurisdictions.choices
     users = session.exec(
@@ -91,6 +101,7 @@ def accounts_page():
         users=users,
         pending=pending,
         invitation=invitation,
+        reset=reset,
         button=ButtonForm(),
     )
 
@@ -146,6 +157,26 @@ def account_status(user_id: int, change: str):
         accounts.reactivate(session, user, by=current_user)
         flash(_("%(email)s is active again.", email=user.email), "success")
     return redirect(url_for("admin.accounts_page"))
+
+
+@bp.route("/accounts/<int:user_id>/reset-link", methods=["POST"])
+@policy(Action.PLATFORM_ADMIN)
+def account_reset_link(user_id: int):
+    """A one-time password-reset link for a working-group account, shown once on the page that
+    answers. A regulator's is refused (separation of duties): the operator issues it."""
+    session = db.session()
+    user = session.get(User, user_id)
+    if user is None or user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP):
+        abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        token = accounts.issue_account_reset(session, user, by=current_user)
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.accounts_page"))
+    reset = {"user": user, "url": url_for("auth.reset_password", token=token, _external=True)}
+    return _accounts_page(_account_form(formdata=None), reset=reset)
 
 
 class PublishForm(FlaskForm):

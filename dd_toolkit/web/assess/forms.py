@@ -28,7 +28,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, NumberRange
+from wtforms.validators import DataRequired, NumberRange, StopValidation
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Question
 from dd_toolkit.engine.content.values import build_answer
@@ -152,8 +152,32 @@ def _initial(question: Question, answer: AnswerData, version: int) -> dict:
     return data
 
 
+def error_targets(question: Question, errors: dict[str, str]) -> list[tuple[str, str]]:
+    """The id of the field each of an answer's problems is about (the section page's field ids),
+    with its message, in the order of the form: the error summary links to each."""
+    key = question.form_key
+    choices = question.type in (AnswerType.MATURITY, AnswerType.YES_PARTIAL_NO, AnswerType.SINGLE, AnswerType.MULTI)
+    targets = []
+    for field, message in errors.items():
+        if field == "value":
+            target = f"{key}-value-0" if choices else f"{key}-value"
+        elif field in ("justification", "comment"):
+            target = f"{key}-{field}"
+        elif field.startswith("evidence."):
+            target = f"{key}-evidence-{field.partition('.')[2]}-url"
+        elif field == "evidence":
+            target = f"{key}-evidence-0-url"
+        elif field.startswith("meta."):
+            target = f"{key}-{field.partition('.')[2]}"
+        else:
+            target = f"q-{key}"
+        targets.append((target, message))
+    return targets
+
+
 def read_answer(question: Question, subform: Form) -> AnswerData:
-    """Turn one question's subform into an answer; raises AnswerValueError with ``.field``."""
+    """Turn one question's subform into an answer; raises AnswerValueError with ``.field`` (the
+    first problem) and ``.errors`` (every problem, by field)."""
     meta = None
     if question.metric:
         meta = {k: subform[k].data for k in ("period_start", "period_end", "methodology")}
@@ -205,13 +229,24 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Import as a new draft"))
 
 
+def _at_least_one_recipient(form, field) -> None:
+    # Not InputRequired: that would mark every checkbox required in the browser.
+    if not field.data:
+        raise StopValidation(_l("Choose at least one regulator to send this submission to."))
+
+
 class SubmitForm(FlaskForm):
+    """Submitting takes two steps on one address: the choices (``review``), then a page that
+    summarises them and carries them in hidden fields (``confirm`` submits, ``change`` goes back
+    to the choices as they were left)."""
+
     jurisdictions = MultiCheckboxField(
         _l("Send to the regulators of"),
         description=_l(
             "The regulators of these ASEAN Member States receive the frozen submission and may "
             "review it and ask for clarification. Preselected: your countries of operation."
         ),
+        validators=[_at_least_one_recipient],
     )
     benchmark_consent = BooleanField(
         _l("Include this submission in the anonymised industry benchmark"),
@@ -220,7 +255,9 @@ class SubmitForm(FlaskForm):
             "organisation's figures. You can leave this unticked."
         ),
     )
-    submit = SubmitField(_l("Submit and freeze this version"))
+    review = SubmitField(_l("Continue to the confirmation"))
+    confirm = SubmitField(_l("Submit and freeze this version"))
+    change = SubmitField(_l("Change the recipients or consent"))
 
 
 class ConfirmForm(FlaskForm):

@@ -40,6 +40,7 @@ from dd_toolkit.web.assess.forms import (
     StartAssessmentForm,
     SubmitForm,
     base_version,
+    error_targets,
     field_labels,
     read_answer,
     section_form,
@@ -158,6 +159,7 @@ def overview(assessment_id: int):
         previous=session.get(Assessment, assessment.previous_id) if assessment.previous_id else None,
         newer=session.exec(select(Assessment).where(Assessment.previous_id == assessment.id)).first(),
         can_manage=can(current_user, Action.ASSESSMENT_MANAGE, assessment),
+        can_edit=assessment.is_draft and can(current_user, Action.ASSESSMENT_EDIT, assessment),
         confirm=ConfirmForm(),
         outdated=assessment.questionnaire_versions != current_bank().versions(),
         reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
@@ -203,6 +205,11 @@ def section(assessment_id: int, section_id: str):
             can_edit=can_edit,
             conflicts=conflicts,
             answer_errors=answer_errors,
+            error_summary=[
+                (q, error_targets(q, answer_errors.get(q.id, {})))
+                for q in shown
+                if q.id in answer_errors or q.id in conflicts
+            ],
             **_derived_context(current, shown, state, form, profile, answers),
         )
 
@@ -222,7 +229,8 @@ def section(assessment_id: int, section_id: str):
             try:
                 changes[question.id] = (read_answer(question, subform), base_version(subform))
             except AnswerValueError as exc:
-                answer_errors[question.id] = {getattr(exc, "field", "value"): str(exc)}
+                # Every problem of the answer at once, each beside its field.
+                answer_errors[question.id] = getattr(exc, "errors", None) or {getattr(exc, "field", "value"): str(exc)}
         invalid = len(answer_errors)
         try:
             outcome = save_answers(db.session(), assessment, current_user, changes)
@@ -298,6 +306,7 @@ def _derived_context(current, shown, state, form, profile, answers) -> dict:
         "level_labels": [_("Level %(n)s", n=n) for n in range(maturity_levels)],
         "link_labels": [_("Link %(n)d", n=n) for n in range(1, evidence_rows + 1)],
         "next_section": _next_section(current.id),
+        "previous_section": _next_section(current.id, step=-1),
         "taxonomy": bank.taxonomy,
         "metric_issues": _metric_issues(current, state, answers),
     }
@@ -312,60 +321,97 @@ def _metric_issues(current, state, answers) -> list:
     return [issue for issue in issues if ids & set(issue.question_ids)]
 
 
-def _next_section(section_id: str) -> str | None:
+def _next_section(section_id: str, step: int = 1) -> str | None:
+    """The section after this one (``step=-1``: before it), in the question bank's order."""
     ids = [s.id for m in current_bank().questionnaires for s in m.sections]
-    position = ids.index(section_id)
-    return ids[position + 1] if position + 1 < len(ids) else None
+    position = ids.index(section_id) + step
+    return ids[position] if 0 <= position < len(ids) else None
 
 
 @bp.route("/<int:assessment_id>/submit", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_MANAGE)
 def submit_assessment(assessment_id: int):
+    """Two steps on one address: choose the regulators and the benchmark consent, then confirm
+    them on a summary (see :class:`SubmitForm`). Nothing is submitted before the confirmation,
+    and never to nobody; a refused choice comes back as the user left it."""
     assessment = load_assessment(assessment_id, Action.ASSESSMENT_MANAGE)
     if not assessment.is_draft:
         flash(_("This assessment has already been submitted."), "info")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)
     form = SubmitForm()
-    asean = current_bank().taxonomy.asean_countries
-    form.jurisdictions.choices = [
-        SelectChoice(code, current_bank().taxonomy.label("countries", code)) for code in asean
+    taxonomy = current_bank().taxonomy
+    asean = taxonomy.asean_countries
+    form.jurisdictions.choices = [SelectChoice(code, taxonomy.label("countries", code)) for code in asean]
+    # The regulators waiting for this version as the reply to their clarification request.
+    replies = [
+        (code, taxonomy.label("countries", code))
+        for code in review.reply_jurisdictions(db.session(), assessment.previous_id)
     ]
+
+    def page(template: str = "assess/submit.html", status: int = 200):
+        return render_template(
+            template,
+            assessment=assessment,
+            org=org,
+            state=state,
+            form=form,
+            replies=replies,
+            recipients=sorted((taxonomy.label("countries", code), code) for code in set(form.jurisdictions.data or [])),
+            working_group_sees=disclosure.what_the_working_group_sees(
+                releases.rules_of(current_methodology()), current_content().root
+            ),
+        ), status
+
     if request.method == "GET":
         earlier = (
             review.recipients_of_assessment(db.session(), assessment.previous_id) if assessment.previous_id else []
         )
-        form.jurisdictions.data = [r.jurisdiction for r in earlier] or [c for c in org.countries if c in asean]
-    if form.validate_on_submit():
-        try:
-            submission = submit(
-                db.session(),
-                current_bank(),
-                current_methodology(),
-                assessment,
-                current_user,
-                benchmark_consent=form.benchmark_consent.data,
-                jurisdictions=form.jurisdictions.data or [],
-            )
-        except IncompleteAssessment:
-            flash(_("Some required questions still need an answer."), "error")
-        except AssessmentError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
-            render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
-            return redirect(url_for("assess.overview", assessment_id=assessment.id))
-        _org, _rows, _answers, state = _state(assessment)
-    return render_template(
-        "assess/submit.html",
-        assessment=assessment,
-        org=org,
-        state=state,
-        form=form,
-        working_group_sees=disclosure.what_the_working_group_sees(
-            releases.rules_of(current_methodology()), current_content().root
-        ),
-    )
+        chosen = [r.jurisdiction for r in earlier] or [c for c in org.countries if c in asean]
+        form.jurisdictions.data = sorted(set(chosen) | {code for code, _name in replies})
+        return page()
+    if not state.ready_to_submit:
+        flash(_("Some required questions still need an answer."), "error")
+        return page(status=422)
+    if form.change.data:  # back from the confirmation, with the choices as they were
+        return page()
+    if not form.validate():
+        for error in form.jurisdictions.errors:
+            flash(str(error), "error")
+        return page(status=422)
+    left_out = [name for code, name in replies if code not in form.jurisdictions.data]
+    if left_out:
+        message = ngettext(
+            "The regulator of %(names)s asked for clarification: this version is your reply and goes to them.",
+            "The regulators of %(names)s asked for clarification: this version is your reply and goes to them.",
+            len(left_out),
+            names=", ".join(left_out),
+        )
+        form.jurisdictions.errors.append(message)
+        flash(message, "error")
+        return page(status=422)
+    if not form.confirm.data:
+        return page("assess/submit_confirm.html")
+    try:
+        submission = submit(
+            db.session(),
+            current_bank(),
+            current_methodology(),
+            assessment,
+            current_user,
+            benchmark_consent=form.benchmark_consent.data,
+            jurisdictions=form.jurisdictions.data,
+        )
+    except IncompleteAssessment:
+        flash(_("Some required questions still need an answer."), "error")
+    except AssessmentError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
+        render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
+        return redirect(url_for("assess.overview", assessment_id=assessment.id))
+    org, _rows, _answers, state = _state(assessment)
+    return page(status=422)
 
 
 @bp.route("/<int:assessment_id>/new-version", methods=["POST"])

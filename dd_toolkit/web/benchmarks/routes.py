@@ -57,7 +57,7 @@ def _metric_labels() -> dict[str, str]:
         names.update({f"indicator:{indicator.id}/{c.id}": f"— {c.label}" for c in indicator.components})
     names.update({f"practice:{p.id}": p.label for p in method.practices})
     for lens in method.lenses:
-        names.update({f"lens:{ref}": ref for ref in lens.refs})
+        names.update({f"lens:{ref}": bank.taxonomy.label("frameworks", ref) for ref in lens.refs})
     return names
 
 
@@ -126,9 +126,15 @@ def indicators():
     release = _release()
     cycle = _cycle_of(release)
     countries = current_bank().taxonomy.asean_countries
-    country = request.args.get("country") or countries[0]
-    if country not in countries:
+    country = request.args.get("country") or None
+    if country is not None and country not in countries:
         abort(404)
+    every_country_withheld = False
+    if country is None:
+        # Open on the first country whose rates are shown; when the release shows none, say so.
+        shown = [c for c in countries if cycle and not disclosure.country_indicator_view(release, cycle, c).withheld]
+        country = shown[0] if shown else countries[0]
+        every_country_withheld = bool(cycle) and not shown
     view = disclosure.country_indicator_view(release, cycle, country) if cycle else None
     return render_template(
         "benchmarks/indicators.html",
@@ -138,6 +144,7 @@ def indicators():
         country=country,
         countries=countries,
         view=view,
+        every_country_withheld=every_country_withheld,
         names=_metric_labels(),
         policy=_policy(release),
         notes=report_notes(current_content().root),

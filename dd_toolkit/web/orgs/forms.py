@@ -69,3 +69,23 @@ class InviteForm(FlaskForm):
         validators=[DataRequired()],
     )
     submit = SubmitField(_l("Create account and invitation link"))
+
+
+class MemberRoleForm(FlaskForm):
+    """A member's role, changed from the members table."""
+
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice(OrgRole.CONTRIBUTOR.value, _l("Contributor")),
+            SelectChoice(OrgRole.ADMIN.value, _l("Admin")),
+        ],
+        validators=[DataRequired()],
+    )
+    submit = SubmitField(_l("Change role"))
+
+
+class MemberActionForm(FlaskForm):
+    """A button acting on one member: remove, new invitation link, revoke it, reset link."""
+
+    submit = SubmitField(_l("Go"))

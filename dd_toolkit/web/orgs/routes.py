@@ -1,6 +1,6 @@
 """The organisation's profile and its members."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -12,7 +12,7 @@ from dd_toolkit.records.models import Assessment, AssessmentStatus, Membership, 
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, memberships, policy, require
 from dd_toolkit.web.context import current_bank
-from dd_toolkit.web.orgs.forms import InviteForm, ProfileForm
+from dd_toolkit.web.orgs.forms import InviteForm, MemberActionForm, MemberRoleForm, ProfileForm
 
 bp = Blueprint("orgs", __name__, url_prefix="/organisation")
 
@@ -119,6 +119,23 @@ def members():
         else:
             invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
             form = InviteForm(formdata=None)
+    return _members_page(org, form, invitation=invitation)
+
+
+def _member_status(user: User) -> str:
+    if not user.active:
+        return _("Deactivated")
+    if user.password_hash:
+        return _("Active")
+    if user.invite_token_hash is None:
+        return _("Invitation revoked")
+    if accounts.invitation_expired(user):
+        return _("Invitation expired")
+    return _("Invited, not yet joined")
+
+
+def _members_page(org: Organisation, form: InviteForm, *, invitation=None, reset=None):
+    session = db.session()
     rows = session.exec(
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
@@ -126,5 +143,58 @@ def members():
         .order_by(User.name)
     ).all()
     return render_template(
-        "orgs/members.html", org=org, rows=rows, form=form, invitation=invitation, is_admin=_is_admin(org)
+        "orgs/members.html",
+        org=org,
+        rows=rows,
+        statuses={user.id: _member_status(user) for _m, user in rows},
+        form=form,
+        invitation=invitation,
+        reset=reset,
+        is_admin=_is_admin(org),
     )
+
+
+@bp.route("/members/<int:user_id>/<any(role, remove, reinvite, revoke, reset):step>", methods=["POST"])
+@policy(Action.ORG_MANAGE)
+def member_step(user_id: int, step: str):
+    """An admin changes one member: their role, removal, a new invitation link or its
+    revocation, or a password-reset link. A link is shown once, on the page that answers."""
+    org = current_organisation(Action.ORG_MANAGE)
+    session = db.session()
+    found = accounts.membership_of(session, org, user_id)
+    if found is None:
+        abort(404)
+    _membership, member = found
+    form = MemberRoleForm() if step == "role" else MemberActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    me = session.get(User, current_user.id)
+    try:
+        if step == "role":
+            changed = accounts.change_member_role(session, org, member, OrgRole(form.role.data), by=me)
+            if changed:
+                flash(_("%(name)s is now %(role)s.", name=member.name, role=_role_label(form.role.data)), "success")
+        elif step == "remove":
+            accounts.remove_member(session, org, member, by=me)
+            flash(_("%(name)s is no longer a member; their sessions have ended.", name=member.name), "success")
+        elif step == "revoke":
+            accounts.revoke_invitation(session, org, member, by=me)
+            flash(_("The invitation of %(name)s no longer works.", name=member.name), "success")
+        elif step == "reinvite":
+            token = accounts.reissue_invitation(
+                session, org, member, by=me, valid_days=current_app.config["INVITE_VALID_DAYS"]
+            )
+            url = url_for("auth.accept_invite", token=token, _external=True)
+            return _members_page(org, InviteForm(formdata=None), invitation={"user": member, "url": url})
+        else:
+            token = accounts.issue_member_reset(session, org, member, by=me)
+            url = url_for("auth.reset_password", token=token, _external=True)
+            return _members_page(org, InviteForm(formdata=None), reset={"user": member, "url": url})
+    except accounts.AccountError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("orgs.members"))
+
+
+def _role_label(role: str) -> str:
+    return _("an admin") if role == OrgRole.ADMIN else _("a contributor")

@@ -82,7 +82,13 @@ def _tracking_labels() -> dict[str, Markup]:
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
 def action_plan_page(assessment_id: int):
-    assessment = load_assessment(assessment_id)
+    return _action_plan_page(load_assessment(assessment_id))
+
+
+def _action_plan_page(assessment, refused: dict | None = None):
+    """The action plan; ``refused`` is an item's tracking form sent back with its errors:
+    ``{"item_id": ..., "values": {field: typed}, "errors": {field: message}}``, shown as typed
+    with each message beside its field."""
     previous = previous_submitted(db.session(), assessment)
     tracking = tracking_of(db.session(), assessment.id)
     inputs = _inputs(assessment, with_peers=False, previous=previous, tracking_rows=tracking)
@@ -121,6 +127,8 @@ def action_plan_page(assessment_id: int):
         carried=carried,
         can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
         frozen=inputs.frozen,
+        answered=any(a.has_value or a.not_applicable for a in inputs.answers.values()),
+        refused=refused,
     )
 
 
@@ -134,11 +142,23 @@ def update_item(assessment_id: int, item_id: str):
         abort(404)
     form = TrackingForm(prefix=f"item-{item.id}")
     anchor = f"item-{item.id}"
-    if not form.validate():
-        for field in form:
-            for error in field.errors:
-                flash(f"{item.title}: {field.label.text}: {error}", "error")
+    valid = form.validate()
+    csrf_errors = form.csrf_token.errors if "csrf_token" in form else []
+    if csrf_errors:
+        for error in csrf_errors:
+            flash(f"{item.title}: {error}", "error")
         return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
+    errors = {field.short_name: " ".join(map(str, field.errors)) for field in form if field.errors}
+    errors.pop("base_version", None)  # not a field anyone fills in: read as 0, a conflict
+    if form.status.data == ActionStatus.WONT_DO and not (form.reason.data or "").strip():
+        errors.setdefault("reason", _("Say why this action will not be done."))
+    if not valid or errors:
+        # The form comes back as it was filled in, the status chosen included, with each
+        # message beside its field.
+        flash(_("%(title)s: not saved; correct the fields marked below.", title=item.title), "error")
+        values = {field.short_name: field.raw_data[0] if field.raw_data else "" for field in form}
+        refused = {"item_id": item.id, "values": values, "errors": errors}
+        return _action_plan_page(assessment, refused), 422
     try:
         update_tracking(
             db.session(),

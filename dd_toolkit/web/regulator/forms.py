@@ -1,24 +1,29 @@
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from dd_toolkit.records.models import ReviewStatus
-from dd_toolkit.records.review import STATUS_LABELS
+from dd_toolkit.records.review import STATUS_LABELS, allowed_moves
 
 
 class StatusForm(FlaskForm):
-    to_status = SelectField(
-        _l("Move to"),
-        choices=[
-            SelectChoice(s.value, STATUS_LABELS[s])
-            for s in (ReviewStatus.IN_REVIEW, ReviewStatus.CLARIFICATION_REQUESTED, ReviewStatus.REVIEWED)
-        ],
-    )
+    # The page offers only the moves allowed from the current status (see :meth:`offering`);
+    # a post may name any status, and the review's own check says why a move is refused.
+    to_status = SelectField(_l("Move to"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in ReviewStatus])
     text = TextAreaField(
         _l("Message to the company (optional)"), validators=[Length(max=10_000)], render_kw={"rows": 3}
     )
     submit = SubmitField(_l("Change status"))
+
+    @classmethod
+    def offering(cls, current_status: str) -> StatusForm:
+        """The form for a review in ``current_status``: its choices are the allowed moves."""
+        form = cls()
+        form.to_status.choices = [SelectChoice(s, STATUS_LABELS[s]) for s in allowed_moves(current_status)]
+        return form
 
 
 class CommentForm(FlaskForm):

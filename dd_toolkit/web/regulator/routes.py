@@ -18,7 +18,7 @@ from dd_toolkit.records.review import (
     ReviewError,
     changed_answers,
     comment,
-    inbox,
+    inbox_groups,
     integrity_ok,
     timeline,
     transition,
@@ -44,7 +44,7 @@ def _recipient(recipient_id: int) -> Recipient:
 def index():
     args = request.args
     cycle = int_arg("cycle", maximum=MAX_CYCLE)
-    result = inbox(
+    result = inbox_groups(
         db.session(),
         list(current_user.jurisdictions or []),
         status=args.get("status") or None,
@@ -56,7 +56,7 @@ def index():
     return render_template(
         "regulator/inbox.html",
         result=result,
-        rows=result.rows,
+        groups=result.groups,
         status_labels=STATUS_LABELS,
         taxonomy=current_bank().taxonomy,
         args=args,
@@ -77,6 +77,14 @@ def submission(recipient_id: int):
     if previous is not None:
         changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
     steps = timeline(session, recipient)
+    # Each step names the version of the assessment it is about, never a submission's row id.
+    versions = dict(
+        session.exec(
+            select(Submission.id, Assessment.version)
+            .join(Assessment, Assessment.id == Submission.assessment_id)
+            .where(Submission.id.in_({item.submission_id for item, _ in steps}))
+        ).all()
+    )
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
     plan = action_plan(inputs)
     return render_template(
@@ -94,8 +102,9 @@ def submission(recipient_id: int):
         integrity=integrity_ok(submission, record),
         changes=changes,
         steps=steps,
+        versions=versions,
         users=users,
-        status_form=StatusForm(),
+        status_form=StatusForm.offering(recipient.status),
         comment_form=CommentForm(),
         status_labels=STATUS_LABELS,
         bands={b.id: b.label for b in inputs.method.bands},

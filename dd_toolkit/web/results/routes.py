@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from flask import Blueprint, Response, abort, render_template, request
 
 from dd_toolkit.engine.charts import bars_svg, radar_svg
@@ -89,7 +91,11 @@ def chart(assessment_id: int, name: str):
         items = [item for lens in card.lenses for item in lens.items]
         if not items:
             abort(404)  # nothing to draw: the page shows no chart then
-        svg = radar_svg([i.ref for i in items], [i.score for i in items])
+        # Each spoke is named, never coded: "HRDD step 2 - assess actual and potential impacts"
+        # is drawn as its name, "Assess actual and potential impacts", on short lines (the table
+        # under the chart gives the whole label).
+        names = [i.label.rpartition(" - ")[2] or i.ref for i in items]
+        svg = radar_svg([textwrap.fill(n[:1].upper() + n[1:], 18) for n in names], [i.score for i in items])
     elif name == "sections":
         # A section none of whose questions apply to the profile has neither a score nor a
         # coverage; it is left off the chart rather than shown as "not scored".

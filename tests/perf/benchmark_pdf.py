@@ -1,0 +1,145 @@
+"""How long a fresh action-plan PDF of the demo company takes, next to its HTML. Run with
+``make bench-pdf``, or::
+
+    .venv/bin/python -m tests.perf.benchmark_pdf [--repeat 5] [--instance FOLDER] [--profile]
+
+Without ``--instance`` a throw-away instance (temporary folder, SQLite database, the demo data)
+is prepared first, which takes about 30 s; with ``--instance`` an instance already holding the
+demo data is used as it is (nothing is written to it).
+
+Every run is fresh: the per-worker caches of derived documents (plan, Markdown, HTML) and of
+charts are emptied first and no PDF store is used, so each run reads the assessment, builds the
+HTML and has WeasyPrint render it, as the first download after a change does. The figures are
+the median and the best of the runs, in wall-clock and CPU seconds (the CPU time of this process
+is less disturbed by other work on a shared machine). ``--profile`` adds a cProfile listing of
+one PDF rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _prepare(folder: Path) -> None:
+    env = dict(os.environ, DD_INSTANCE_PATH=str(folder), DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}")
+    started = time.perf_counter()
+    for command in (["init-db"], ["load-demo"]):
+        subprocess.run([str(BIN / "dd-toolkit"), *command], env=env, check=True, capture_output=True)
+    os.environ.update(DD_INSTANCE_PATH=env["DD_INSTANCE_PATH"], DATABASE_URL=env["DATABASE_URL"])
+    print(f"instance with the demo data ready in {time.perf_counter() - started:.1f} s")
+
+
+def _clear_caches() -> None:
+    from dd_toolkit.engine import charts, documents, render
+
+    with documents._derived_lock:
+        documents._derived.clear()
+    for cached in (charts._radar_svg, render._cached_user_markdown_to_html):
+        cached.cache_clear()
+    for name in ("_radar_png",):
+        cached = getattr(charts, name, None)
+        if cached is not None:
+            cached.cache_clear()
+
+
+def _timed(work, repeat: int) -> tuple[list[float], list[float], object]:
+    walls, cpus, result = [], [], None
+    for _ in range(repeat):
+        _clear_caches()
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return walls, cpus, result
+
+
+def _line(label: str, walls: list[float], cpus: list[float], extra: str = "") -> str:
+    return (
+        f"  {label:<34} wall {statistics.median(walls) * 1000:7.0f} ms (best {min(walls) * 1000:6.0f})"
+        f"   cpu {statistics.median(cpus) * 1000:7.0f} ms (best {min(cpus) * 1000:6.0f}){extra}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
+    parser.add_argument("--instance", type=Path, help="an instance folder that already holds the demo data")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile listing of one PDF rendering")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="dd-bench-pdf-") as temporary:
+        if args.instance:
+            os.environ["DD_INSTANCE_PATH"] = str(args.instance.resolve())
+        else:
+            _prepare(Path(temporary))
+        run(args.repeat, args.profile)
+
+
+def run(repeat: int, profile: bool) -> None:
+    from sqlmodel import select
+
+    from dd_toolkit.engine import documents
+    from dd_toolkit.engine.render import pdf_from_html
+    from dd_toolkit.records.database import standalone_session
+    from dd_toolkit.records.demo import COMPANIES
+    from dd_toolkit.records.models import Assessment, Organisation
+    from dd_toolkit.records.plans import inputs_for
+    from dd_toolkit.web import create_app
+
+    app = create_app()
+    content = app.extensions["dd_content"]
+    with standalone_session(app.extensions["dd_engine"]) as db:
+        lumen = db.exec(
+            select(Assessment)
+            .join(Organisation, Organisation.id == Assessment.organisation_id)
+            .where(Organisation.name == COMPANIES[0].name, Assessment.status == "submitted")
+        ).first()
+        if lumen is None:
+            raise SystemExit("no submitted assessment of the demo company: run dd-toolkit load-demo first")
+
+        def document(kind, fmt):
+            make = documents.action_plan_document if kind == "plan" else documents.transparency_document
+            return make(inputs_for(db, content, lumen, with_peers=True), fmt)
+
+        # The first rendering loads fonts, templates and WeasyPrint's modules: not measured.
+        document("plan", "pdf")
+        html = document("plan", "html").data.decode()
+
+        print(f"action plan of {COMPANIES[0].name} (assessment {lumen.id}), {repeat} fresh runs each:")
+        walls, cpus, _ = _timed(lambda: document("plan", "html"), repeat)
+        print(_line("HTML (read, plan, Markdown, HTML)", walls, cpus))
+        walls, cpus, pdf = _timed(lambda: document("plan", "pdf"), repeat)
+        print(_line("PDF  (the same, then WeasyPrint)", walls, cpus, f"   {_pages(pdf.data)} pages"))
+        walls, cpus, _ = _timed(lambda: pdf_from_html(html), repeat)
+        print(_line("  of which WeasyPrint alone", walls, cpus, f"   {len(pdf.data) // 1024} KiB"))
+        walls, cpus, pdf = _timed(lambda: document("transparency", "pdf"), repeat)
+        print(_line("transparency PDF, for comparison", walls, cpus, f"   {_pages(pdf.data)} pages"))
+
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(pdf_from_html, html)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue())
+
+
+def _pages(data: bytes) -> int:
+    import pypdf
+
+    return len(pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser page-checks postgres wrk validate lint bench bench-pages load clean
+.PHONY: run test test-sqlite test-postgres install install-dev browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,13 @@ wrk:
 # after the page benchmark.
 bench: install bench-pages
 	$(BIN)/python -m tests.perf.benchmark_engine
+
+# A fresh (uncached) action-plan PDF of the demo company, next to its HTML, on a throw-away
+# instance with the demo data. Options, for example:
+#   make bench-pdf BENCH_PDF_ARGS="--repeat 3 --profile"
+BENCH_PDF_ARGS ?=
+bench-pdf: install-dev
+	$(BIN)/python -m tests.perf.benchmark_pdf $(BENCH_PDF_ARGS)
 
 # Page speed: the app under gunicorn (2 workers) against a bare Flask page, measured with wrk on
 # 127.0.0.1, for 0, 1,000 and 10,000 generated companies. Options, for example:

@@ -62,7 +62,8 @@ def assert_tagged(data: bytes, title: str) -> set[str]:
 
 def test_action_plan_and_transparency_pdfs_are_tagged_with_language_and_title(client, company, make):
     org, admin = company
-    assessment = make.submitted(org, admin, answers={**make.complete_answers(), "mini.ops.live": "none"})
+    answers = {**make.complete_answers(), "mini.ops.live": "none"}
+    assessment = make.submitted(org, admin, answers=answers, methodology="standard@test.1")  # with a radar
 
     plan = client.get(f"/assessments/{assessment.id}/action-plan.pdf")
     assert plan.mimetype == "application/pdf"

@@ -15,7 +15,7 @@ from sqlmodel import select
 from dd_toolkit.engine.content import AnswerData, Evidence
 from dd_toolkit.records import review
 from dd_toolkit.records.assessments import new_version, submit
-from dd_toolkit.records.models import PlatformRole, Recipient, ReviewEvent, ReviewStatus, Submission
+from dd_toolkit.records.models import AuditEvent, PlatformRole, Recipient, ReviewEvent, ReviewStatus, Submission
 
 from .conftest import Forms
 
@@ -183,6 +183,11 @@ def test_a_new_version_always_reaches_the_regulator_who_asked(make, session):
     ).one()
     assert my_arrival.text == "A new version of an earlier submission."
     assert review.reply_jurisdictions(session, draft.previous_id) == []  # nobody waits any more
+    # The audit entry of the submission names every regulator it went to, the one who asked too.
+    audited = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "assessment.submit", AuditEvent.entity_id == str(draft.id))
+    ).one()
+    assert audited.detail["jurisdictions"] == ["MY", "SG"]
 
 
 def test_a_request_on_an_older_version_is_answered_by_the_next_one_sent(make, session):

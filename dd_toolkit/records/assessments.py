@@ -350,7 +350,9 @@ def submit(
     )
     db.add(submission)
     db.flush()
-    review.address(db, submission, list(jurisdictions), user, assessment.previous_id)
+    # The regulators who asked for clarification are added as recipients: audit and refresh them too.
+    recipients = review.address(db, submission, list(jurisdictions), user, assessment.previous_id)
+    jurisdictions = sorted({r.jurisdiction for r in recipients})
     store_record(db, submission, assessment)
     record(
         db,
@@ -371,7 +373,7 @@ def submit(
     )
     db.commit()
     if refresh_aggregates:
-        aggregates.refresh_after_submission(db, bank, method, assessment.cycle, sorted(set(jurisdictions)))
+        aggregates.refresh_after_submission(db, bank, method, assessment.cycle, jurisdictions)
     return submission
 
 

@@ -46,12 +46,8 @@ def _clear_caches() -> None:
 
     with documents._derived_lock:
         documents._derived.clear()
-    for cached in (charts._radar_svg, render._cached_user_markdown_to_html):
+    for cached in (charts._radar_svg, render._cached_user_markdown_to_html, render._cached_markdown_to_html):
         cached.cache_clear()
-    for name in ("_radar_png",):
-        cached = getattr(charts, name, None)
-        if cached is not None:
-            cached.cache_clear()
 
 
 def _timed(work, repeat: int) -> tuple[list[float], list[float], object]:

@@ -242,6 +242,46 @@ class _Checker:
                 if message:
                     self.problems.append(ContentProblem(rel, qid, message))
 
+    def check_register(self) -> None:
+        """The risk register's vocabulary: harm groups, age groups and risk factors."""
+        rel = f"questionnaires/{TAXONOMY_FILE}"
+        taxonomy = self.taxonomy
+        groups = set(taxonomy.ids("harm_groups"))
+        harms = set(taxonomy.ids("harms"))
+        features = set(taxonomy.ids("features"))
+        for vocabulary in ("harms", "harm_groups", "age_groups"):
+            ids = taxonomy.ids(vocabulary)
+            for entry_id in sorted({i for i in ids if ids.count(i) > 1}):
+                self.problems.append(ContentProblem(rel, f"{vocabulary} {entry_id}", "id used twice"))
+        for harm in taxonomy.harms:
+            if harm.group is not None and harm.group not in groups:
+                self.problems.append(ContentProblem(rel, f"harms {harm.id}", f"unknown harm group '{harm.group}'"))
+        previous = None
+        for group in taxonomy.age_groups:
+            if previous is not None and group.min_age != previous.max_age + 1:
+                self.problems.append(
+                    ContentProblem(
+                        rel,
+                        f"age_groups {group.id}",
+                        f"must start at age {previous.max_age + 1}, right after {previous.id} (youngest first, "
+                        "no gap or overlap)",
+                    )
+                )
+            previous = group
+        for feature, links in taxonomy.risk_factors.items():
+            where = f"risk_factors {feature}"
+            if feature not in features:
+                self.problems.append(ContentProblem(rel, where, f"unknown feature '{feature}'"))
+            if not links:
+                self.problems.append(ContentProblem(rel, where, "names no harm"))
+            seen: set[str] = set()
+            for link in links:
+                if link.harm not in harms:
+                    self.problems.append(ContentProblem(rel, where, f"unknown harm '{link.harm}'"))
+                elif link.harm in seen:
+                    self.problems.append(ContentProblem(rel, where, f"harm '{link.harm}' listed twice"))
+                seen.add(link.harm)
+
     def _leaves_of(self, qid: str) -> list[Leaf]:
         question, section = self.questions[qid], self.section_of[qid]
         return [*leaves(section.applies_when), *leaves(question.applies_when)]
@@ -311,6 +351,7 @@ def load_content_parts(root: Path) -> tuple[Taxonomy, list[Questionnaire]]:
         for rel, questionnaire in questionnaires:
             checker.add(rel, questionnaire)
         checker.check_vocabulary()
+        checker.check_register()
         checker.check_cycles()
     if problems:
         raise ContentError(problems)

@@ -323,6 +323,36 @@ class TaxonomyEntry(BaseModel):
     asean: bool = False
 
 
+class HarmEntry(TaxonomyEntry):
+    """A form of harm; ``group`` is an id from the taxonomy's ``harm_groups`` (optional)."""
+
+    group: str | None = None
+
+
+class AgeGroup(BaseModel):
+    """An age group of the children's risk register, inclusive of both ages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: LocalText
+    min_age: Annotated[int, Field(ge=0, le=17)]
+    max_age: Annotated[int, Field(ge=0, le=17)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeGroup:
+        if self.min_age > self.max_age:
+            raise ValueError(f"age group {self.id}: min_age is above max_age")
+        return self
+
+
+class RiskFactorLink(BaseModel):
+    """One harm a product feature raises, and why (shown in the risk register)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    harm: str
+    reason: LocalText
+
+
 class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -331,12 +361,17 @@ class Taxonomy(BaseModel):
     features: tuple[TaxonomyEntry, ...]
     under18_users: tuple[TaxonomyEntry, ...]
     countries: tuple[TaxonomyEntry, ...]
-    harms: tuple[TaxonomyEntry, ...]
+    harms: tuple[HarmEntry, ...]
     risks: tuple[TaxonomyEntry, ...]
     frameworks: tuple[TaxonomyEntry, ...]
     functions: tuple[TaxonomyEntry, ...]
     # How strong the evidence behind an answer is, weakest first.
     evidence_strengths: tuple[TaxonomyEntry, ...] = ()
+    # The children's risk register: the groups harms are sorted under, the age groups it is
+    # kept for (youngest first), and per product feature the harms it raises with the reason.
+    harm_groups: tuple[TaxonomyEntry, ...] = ()
+    age_groups: tuple[AgeGroup, ...] = ()
+    risk_factors: dict[str, tuple[RiskFactorLink, ...]] = {}
     # Named, reusable conditions: written once here, used as {condition: NAME} anywhere.
     conditions: dict[str, Condition] = {}
 

@@ -253,6 +253,72 @@ class ActionRules(_Model):
         return next(p for p in self.priorities if points + 1e-9 >= p.start)
 
 
+class RiskScalePoint(_Model):
+    """One step of a likelihood or impact scale, or one risk level, with what it means."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+
+
+class RiskUplift(_Model):
+    """A residual risk at one of ``residual`` raises every action that addresses its harm to at
+    least ``at_least``; ``why`` is shown beside the raised priority."""
+
+    residual: tuple[str, ...] = Field(min_length=1)
+    at_least: Annotated[str, Field(pattern=r"^P[0-9]$")]
+    why: str = Field(min_length=1)
+
+
+class RiskRules(_Model):
+    """The children's risk register: the likelihood and impact scales (lowest first), the risk
+    levels (lowest first), the matrix that combines a likelihood and an impact into a level, the
+    sources of evidence a rating may rest on, which questions' actions address each harm, and the
+    priority uplift a high residual risk gives those actions."""
+
+    likelihood: tuple[RiskScalePoint, ...] = Field(min_length=2)
+    impact: tuple[RiskScalePoint, ...] = Field(min_length=2)
+    levels: tuple[RiskScalePoint, ...] = Field(min_length=2)
+    matrix: dict[str, dict[str, str]]
+    evidence_sources: tuple[RiskScalePoint, ...] = Field(min_length=1)
+    addressed_by: dict[str, tuple[str, ...]] = {}
+    uplift: RiskUplift | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RiskRules:
+        for name in ("likelihood", "impact", "levels", "evidence_sources"):
+            ids = [point.id for point in getattr(self, name)]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"risk.{name}: ids must be unique")
+        likelihoods = [p.id for p in self.likelihood]
+        impacts = [p.id for p in self.impact]
+        levels = {p.id for p in self.levels}
+        problems = [f"unknown likelihood '{row}'" for row in self.matrix if row not in likelihoods]
+        missing = []
+        for row in likelihoods:
+            cells = self.matrix.get(row, {})
+            problems += [f"{row}: unknown impact '{col}'" for col in cells if col not in impacts]
+            problems += [
+                f"{row} x {col}: unknown level '{level}'" for col, level in cells.items() if level not in levels
+            ]
+            missing += [f"{row} x {col}" for col in impacts if col not in cells]
+        if missing:
+            problems.append("no level for " + ", ".join(missing))
+        if self.uplift is not None:
+            problems += [f"uplift: unknown level '{level}'" for level in self.uplift.residual if level not in levels]
+        if problems:
+            raise ValueError("risk.matrix: " + "; ".join(problems))
+        return self
+
+    def level_for(self, likelihood: str, impact: str) -> RiskScalePoint:
+        """The risk level of a likelihood and an impact (ids); KeyError when either is unknown."""
+        level = self.matrix[likelihood][impact]
+        return next(p for p in self.levels if p.id == level)
+
+    def level_rank(self, level: str) -> int:
+        return [p.id for p in self.levels].index(level)
+
+
 class BenchmarkSettings(_Model):
     disclosure_threshold: Annotated[int, Field(ge=3)] = 5
     # The resolution of published figures: quartiles to this many points, shares to this step.
@@ -284,6 +350,8 @@ class Methodology(_Model):
     practices: tuple[Rule, ...] = ()
     actions: ActionRules
     benchmark: BenchmarkSettings = BenchmarkSettings()
+    # The children's risk register (2027.1); a methodology without it keeps no register.
+    risk: RiskRules | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -305,6 +373,9 @@ class Methodology(_Model):
                 raise ValueError(f"cap {cap.id} names unknown band '{cap.band}'")
         if len({cap.id for cap in self.caps}) != len(self.caps):
             raise ValueError("cap ids must be unique")
+        uplift = self.risk.uplift if self.risk is not None else None
+        if uplift is not None and uplift.at_least not in {p.id for p in self.actions.priorities}:
+            raise ValueError(f"risk.uplift names unknown priority '{uplift.at_least}'")
         return self
 
     @property
@@ -385,6 +456,8 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
         if harm not in bank.taxonomy.ids("harms"):
             add("actions.harm_severity", f"unknown harm '{harm}'")
     problems.extend(_check_action_rules(rel, method.actions, bank))
+    if method.risk is not None:
+        problems.extend(_check_risk_rules(rel, method.risk, bank))
     ids = [i.id for i in method.indicators]
     if len(ids) != len(set(ids)):
         add("indicators", "indicator ids must be unique")
@@ -413,6 +486,26 @@ def _check_action_rules(rel: str, rules: ActionRules, bank: QuestionBank) -> lis
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
             if message:
                 problems.append(ContentProblem(rel, where, message))
+    return problems
+
+
+def _check_risk_rules(rel: str, rules: RiskRules, bank: QuestionBank) -> list[ContentProblem]:
+    """Every harm of the taxonomy is addressed by at least one scored question, and nothing else."""
+    problems = []
+    harms = bank.taxonomy.ids("harms")
+    for harm, question_ids in rules.addressed_by.items():
+        where = f"risk.addressed_by {harm}"
+        if harm not in harms:
+            problems.append(ContentProblem(rel, where, f"unknown harm '{harm}'"))
+        for qid in question_ids:
+            question = bank.questions.get(qid)
+            if question is None:
+                problems.append(ContentProblem(rel, where, f"unknown question '{qid}'"))
+            elif not question.is_scored:
+                problems.append(ContentProblem(rel, where, f"question '{qid}' is not scored, so it raises no action"))
+    for harm in harms:
+        if not rules.addressed_by.get(harm):
+            problems.append(ContentProblem(rel, "risk.addressed_by", f"no question addresses harm '{harm}'"))
     return problems
 
 

@@ -42,8 +42,9 @@ def _require_schema(app) -> None:
 
     try:
         current = schema_is_current(app.extensions["dd_engine"])
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read the database ({type(exc).__name__}); {INIT_DB_FIRST}") from None
+    except SQLAlchemyError as exc:  # no schema is read here: the database cannot be reached
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(f"cannot connect to the database ({reason}); check DATABASE_URL") from None
     if not current:
         raise click.ClickException(INIT_DB_FIRST)
 

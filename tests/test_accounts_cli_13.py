@@ -60,6 +60,18 @@ def _step(forms, user_id: int, step: str, **data):
 # -- account basics in the browser ------------------------------------------------------------------
 
 
+def test_changing_the_password_needs_the_current_one(client, auth, forms, make, session):
+    user = make.user(make.organisation())
+    auth.login(user.email)
+    wrong = forms.post(
+        "/auth/account",
+        {"current": "not my password", "password": "a brand new passphrase", "confirm": "a brand new passphrase"},
+    )
+    assert wrong.status_code == 200 and "The current password is not right." in wrong.get_data(as_text=True)
+    assert accounts.authenticate(session, user.email, factories.PASSWORD) is not None
+    assert _events(session, "account.password_change") == []
+
+
 def test_an_admin_changes_a_members_role_and_it_is_audited(company, client, forms, session):
     org, admin, contributor = company
     made = _step(forms, contributor.id, "role", role="admin")
@@ -527,3 +539,14 @@ def test_the_copy_button_copies_the_link_and_says_copied(live_server, page, make
     assert status.get_attribute("aria-live") == "polite"
     assert page.evaluate("navigator.clipboard.readText()") == link
     assert not errors, errors
+
+
+def test_an_unreachable_database_is_named_without_a_traceback(tmp_path, monkeypatch):
+    url = "postgresql://nobody@127.0.0.1:1/none"  # loopback, a port nothing listens on
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setattr("dd_toolkit.web.config.Config.DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["--content", str(FIXTURE_CONTENT), "list-assessments"])
+    assert result.exit_code == 1, result.output
+    assert "cannot connect to the database" in result.output and "check DATABASE_URL" in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -23,6 +23,10 @@ How an answer becomes an action (the numbers live in the methodology's ``actions
   when the component is unmet if ``indicator_points_when: unmet``). The total picks the
   priority; ``overrides`` may then raise it when a named condition holds (for example no way
   to stop a live stream), each with the reason shown in the plan.
+* With a children's risk register (``register=``, see :mod:`dd_toolkit.engine.risk`), each
+  item lists the risks it reduces (the harms whose ``risk.addressed_by`` names one of its
+  questions), and an item that addresses a harm whose residual risk is high is raised to the
+  methodology's ``risk.uplift`` priority (P1). Without a register nothing changes.
 * Gaps of questions in one ``groups`` entry become one action item (id = the group id) that
   keeps a link to every gap; other gaps each become an item whose id is the question id. Ids
   are stable across re-generation, so a UI can keep an owner and a status per item.
@@ -52,6 +56,7 @@ __all__ = [
     "ClosedItem",
     "GapLink",
     "IndicatorLink",
+    "RiskLink",
     "StepGroup",
     "answer_steps",
     "build_action_plan",
@@ -127,6 +132,18 @@ class StepGroup:
 
 
 @dataclass(frozen=True)
+class RiskLink:
+    """One cell of the children's risk register that an action reduces."""
+
+    harm: str
+    harm_label: str
+    age_group: str
+    age_group_label: str
+    residual: str  # the residual risk level id (negligible, low, medium, high)
+    residual_label: str
+
+
+@dataclass(frozen=True)
 class ActionItem:
     id: str  # the group id for a merged item, else the question id
     title: str
@@ -139,6 +156,10 @@ class ActionItem:
     function_label: str | None
     gaps: tuple[GapLink, ...]  # in bank order
     steps: tuple[StepGroup, ...]  # per linked question, de-duplicated
+    # With a risk register: the risks this item reduces (highest residual first), and why a
+    # high residual risk raised its priority ("" when it did not).
+    reduces: tuple[RiskLink, ...] = ()
+    risk_raised_by: str = ""
 
     @property
     def question_ids(self) -> tuple[str, ...]:
@@ -155,11 +176,18 @@ class ActionItem:
 
     @property
     def raised_by(self) -> tuple[str, ...]:
-        """Why overrides raised the priority of this item's gaps, if they did."""
-        return tuple(dict.fromkeys(g.raised_by for g in self.gaps if g.raised_by))
+        """Why overrides, or a high residual risk, raised the priority of this item, if they did."""
+        found = [g.raised_by for g in self.gaps if g.raised_by]
+        if self.risk_raised_by:
+            found.append(self.risk_raised_by)
+        return tuple(dict.fromkeys(found))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # A plan made without a risk register keeps the shape it had before registers existed.
+        for key in ("reduces", "risk_raised_by"):
+            if not data[key]:
+                del data[key]
         data["question_ids"] = list(self.question_ids)
         data["refs"] = list(self.refs)
         return data
@@ -340,6 +368,7 @@ def build_action_plan(
     profile: Profile,
     answers: Mapping[str, AnswerData],
     card: ScoreCard,
+    register: Iterable[Any] | None = None,
 ) -> ActionPlan:
     """Turn the gaps of a scored assessment into a prioritised action plan.
 
@@ -347,7 +376,9 @@ def build_action_plan(
     becomes, or joins, an action item. Unanswered questions in a draft are not gaps - not even
     under a methodology that counts them as zero - so a plan from a draft covers only what has
     been answered. ``profile`` picks the targets (by size band) and feeds the conditions of
-    priority overrides; applicability and indicator results come from the card.
+    priority overrides; applicability and indicator results come from the card. ``register``
+    (the cells of a children's risk register) adds the risks each item reduces and the uplift
+    of :func:`dd_toolkit.engine.risk.uplift_plan`; ``None`` leaves the plan as it was.
     """
     rules = method.actions
     taxonomy = bank.taxonomy
@@ -449,7 +480,7 @@ def build_action_plan(
     counts = {p.id: 0 for p in rules.priorities}
     for item in items:
         counts[item.priority] += 1
-    return ActionPlan(
+    plan = ActionPlan(
         methodology=method.key,
         items=tuple(items),
         counts=counts,
@@ -458,6 +489,11 @@ def build_action_plan(
         size_band=size_band,
         target_level=rules.targets.get(size_band, TOP_LEVEL) if size_band else TOP_LEVEL,
     )
+    if register is None:
+        return plan
+    from dd_toolkit.engine.risk import uplift_plan  # risk imports this module
+
+    return uplift_plan(plan, register, method, taxonomy)
 
 
 def _item(item_id: str, title: str, merged: bool, gaps: list[GapLink], method: Methodology, taxonomy) -> ActionItem:

@@ -84,8 +84,11 @@ def _radar_svg(
 
 
 def bars_svg(labels: Sequence[str], values: Sequence[float | None], title: str = "") -> str:
-    """Horizontal bars of scores (0-100), one per label, top to bottom."""
-    height = 0.9 + 0.32 * len(labels)
+    """Horizontal bars of scores (0-100), one per label, top to bottom. A label may hold line
+    breaks (a long section title wrapped, so the chart stays narrow enough for a phone): the
+    rows are spaced for the longest."""
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    height = 0.9 + (0.32 + 0.15 * (lines - 1)) * len(labels)
     figure = Figure(figsize=(6.4, height))
     axes = figure.add_subplot()
     positions = list(range(len(labels)))[::-1]

@@ -100,7 +100,8 @@ def chart(assessment_id: int, name: str):
         # A section none of whose questions apply to the profile has neither a score nor a
         # coverage; it is left off the chart rather than shown as "not scored".
         sections = [s for m in card.modules for s in m.sections if s.score is not None or s.coverage is not None]
-        svg = bars_svg([s.title for s in sections], [s.score for s in sections])
+        # Long titles on two or three short lines: a narrower chart, readable on a phone.
+        svg = bars_svg([textwrap.fill(s.title, 30) for s in sections], [s.score for s in sections])
     else:
         abort(404)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})

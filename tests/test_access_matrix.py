@@ -56,6 +56,7 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ): "302 403 403 403 403 403 403 400 302 302 302",
     ("POST", "/admin/accounts/jurisdictions", "-"): "302 403 403 403 403 403 403 400 302 302 302",
     ("POST", "/admin/accounts/<int:user_id>/reset-link", "-"): "302 403 403 403 403 403 403 400 302 302 302",
+    ("POST", "/admin/accounts/<int:user_id>/reinvite", "-"): "302 403 403 403 403 403 403 400 302 302 302",
     ("GET", "/admin/integrity", "-"): "302 403 403 403 403 403 403 200 302 302 302",
     ("GET", "/admin/releases", "-"): "302 403 403 403 403 403 403 200 302 302 302",
     ("POST", "/admin/releases", "-"): "302 403 403 403 403 403 403 400 302 302 302",

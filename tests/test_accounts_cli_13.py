@@ -239,6 +239,27 @@ def test_the_platform_admin_issues_a_working_groups_reset_link_but_never_a_regul
     assert make.session.get(User, regulator.id).reset_token_hash is None
 
 
+def test_the_platform_admin_issues_a_new_invitation_link_for_a_working_group_account(
+    app, client, auth, forms, make, session
+):
+    padmin = make.user(platform_role=PlatformRole.PLATFORM_ADMIN)
+    wg, first = accounts.invite_platform_user(
+        session, email="wg@example.org", name="WG", role=PlatformRole.WORKING_GROUP, jurisdictions=[], invited_by=None
+    )
+    auth.login(padmin.email)
+    again = forms.post(f"/admin/accounts/{wg.id}/reinvite", page="/admin/accounts")
+    assert again.status_code == 200
+    second = _link(again.get_data(as_text=True), "invite-link")
+    stranger = app.test_client()
+    assert stranger.get(f"/auth/invite/{first}").status_code == 404
+    assert stranger.get(second).status_code == 200
+    assert client.get(second).status_code == 403  # whoever hands out the link may not complete it
+    assert _events(session, "account.invite_reissued")[0].user_id == padmin.id
+    regulator = make.user(platform_role=PlatformRole.REGULATOR)
+    refused = forms.post(f"/admin/accounts/{regulator.id}/reinvite", page="/admin/accounts")
+    assert refused.status_code == 302 and make.session.get(User, regulator.id).invite_token_hash is None
+
+
 def test_deactivating_a_working_group_account_ends_its_session_and_reactivation_restores_sign_in(
     app, client, auth, forms, make, session
 ):
@@ -550,3 +571,12 @@ def test_an_unreachable_database_is_named_without_a_traceback(tmp_path, monkeypa
     assert result.exit_code == 1, result.output
     assert "cannot connect to the database" in result.output and "check DATABASE_URL" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_the_profile_options_and_file_follow_the_one_list_of_profile_fields():
+    from dd_toolkit.engine import portable
+    from dd_toolkit.engine.snapshot import PROFILE_FIELDS
+
+    assert set(portable._Organisation.model_fields) == {*PROFILE_FIELDS, "name", "description"}
+    options = {p.name for p in cli.commands["create-organisation"].params}
+    assert set(PROFILE_FIELDS) <= options

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from dd_toolkit.cli import main as cli
 from dd_toolkit.engine import risk
 from dd_toolkit.engine.actions import build_action_plan
 from dd_toolkit.engine.content import AnswerData, ContentError, Profile, load_bank
@@ -205,6 +207,12 @@ def test_not_relevant_needs_a_reason():
     assert check.ok and check.cell.relevant is False and check.cell.residual is None
 
 
+def test_a_register_rates_each_harm_and_age_group_once():
+    checks = risk.check_register([good_cell(), good_cell(age_group="age_16_17"), good_cell()], RULES, BANK)
+    assert [c.ok for c in checks] == [True, True, False]
+    assert fields_of(checks[2]) == {"age_group"}
+
+
 # -- the priority uplift -------------------------------------------------------------------------
 
 WHO = Profile(
@@ -289,7 +297,7 @@ def test_uplift_takes_a_checked_register():
 
 @pytest.fixture
 def content_copy(tmp_path):
-    for folder in ("questionnaires", "scoring"):
+    for folder in ("questionnaires", "scoring", "reports"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     return tmp_path
 
@@ -368,6 +376,27 @@ def test_validator_reports_unknown_harm_and_question_in_addressed_by(content_cop
     assert any("risk.addressed_by gambling" in p and "unknown harm 'gambling'" in p for p in found), found
     assert any("unknown question 'sbd.nowhere'" in p for p in found), found
     assert any("no question addresses harm 'loot_boxes'" in p for p in found), found
+
+
+def test_validate_content_command_names_an_unknown_harm_in_risk_factors(content_copy):
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["--content", str(content_copy), "validate-content"])
+    assert ok.exit_code == 0, ok.output
+    edit(
+        content_copy / "questionnaires" / "_taxonomy.yaml",
+        "  ai_chatbot:\n    - {harm: self_harm,",
+        "  ai_chatbot:\n    - {harm: despair,",
+    )
+    bad = runner.invoke(cli, ["--content", str(content_copy), "validate-content"])
+    assert bad.exit_code == 1
+    assert "risk_factors ai_chatbot: unknown harm 'despair'" in bad.output
+
+
+def test_validate_content_command_names_a_missing_matrix_cell(content_copy):
+    edit(content_copy / "scoring" / "standard-2027.1.yaml", "serious: medium, severe: high}", "serious: medium}")
+    bad = CliRunner().invoke(cli, ["--content", str(content_copy), "validate-content"])
+    assert bad.exit_code == 1
+    assert "error: scoring/standard-2027.1.yaml: risk: matrix: no level for unlikely x severe" in bad.output
 
 
 # -- layering ------------------------------------------------------------------------------------

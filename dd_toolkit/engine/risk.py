@@ -41,6 +41,7 @@ __all__ = [
     "RegisterCell",
     "RegisterGrid",
     "age_groups_for",
+    "check_register",
     "prefill_register",
     "risk_level",
     "uplift_plan",
@@ -300,6 +301,27 @@ def validate_cell(
         ),
         (),
     )
+
+
+def check_register(
+    cells: Iterable[Mapping[str, Any]],
+    rules: RiskRules,
+    bank: QuestionBank,
+    answered: Collection[str] | None = None,
+) -> tuple[CellCheck, ...]:
+    """Check every cell of a register, in order; a harm and age group rated a second time is a
+    problem of that second cell."""
+    seen: set[tuple[str, str]] = set()
+    checks: list[CellCheck] = []
+    for cell in cells:
+        check = validate_cell(cell, rules, bank, answered)
+        key = (_text(cell.get("harm")), _text(cell.get("age_group")))
+        if key in seen:
+            twice = CellProblem("age_group", "This harm is already rated for this age group.")
+            check = CellCheck(None, (*check.problems, twice))
+        seen.add(key)
+        checks.append(check)
+    return tuple(checks)
 
 
 # -- what the register does to the plan ----------------------------------------------------------

@@ -870,3 +870,31 @@ def create_organisation_with_admin(
         raise
     user, token = invite_member(db, org, email=email, name=admin_name, role=OrgRole.ADMIN, invited_by=by)
     return org, user, token
+
+
+def reissue_working_group_invitation(
+    db: Session, user: User, *, by: User | None, valid_days: int = INVITE_VALID_DAYS
+) -> str:
+    """A new invitation link for a working-group account that has not joined (the old link stops
+    working). A regulator's invitation only ever goes to whoever confirms it."""
+    if user.platform_role != PlatformRole.WORKING_GROUP:
+        raise AccountError("Only a working-group account's invitation is issued again here.")
+    if user.password_hash is not None:
+        raise AccountError(f"{user.email} has already joined.")
+    if not user.active:
+        raise AccountError("The account is deactivated.")
+    if by is not None:
+        user.created_by_id = by.id  # whoever hands out the link may not complete it
+    token = _with_invitation(user, valid_days)
+    db.add(user)
+    record(
+        db,
+        user=by,
+        organisation_id=None,
+        action="account.invite_reissued",
+        entity="user",
+        entity_id=user.id,
+        detail={"email": user.email, "valid_days": valid_days},
+    )
+    db.commit()
+    return token

@@ -4,7 +4,7 @@
     .venv/bin/python -m tests.perf.benchmark_pdf [--repeat 5] [--instance FOLDER] [--profile]
 
 Without ``--instance`` a throw-away instance (temporary folder, SQLite database, the demo data)
-is prepared first, which takes about 30 s; with ``--instance`` an instance already holding the
+is prepared first (half a minute to a minute); with ``--instance`` an instance already holding the
 demo data is used as it is (nothing is written to it).
 
 Every run is fresh: the per-worker caches of derived documents (plan, Markdown, HTML) and of

@@ -289,25 +289,25 @@ class RiskRules(_Model):
         for name in ("likelihood", "impact", "levels", "evidence_sources"):
             ids = [point.id for point in getattr(self, name)]
             if len(ids) != len(set(ids)):
-                raise ValueError(f"risk.{name}: ids must be unique")
+                raise ValueError(f"{name}: ids must be unique")
         likelihoods = [p.id for p in self.likelihood]
         impacts = [p.id for p in self.impact]
         levels = {p.id for p in self.levels}
-        problems = [f"unknown likelihood '{row}'" for row in self.matrix if row not in likelihoods]
+        problems = [f"matrix: unknown likelihood '{row}'" for row in self.matrix if row not in likelihoods]
         missing = []
         for row in likelihoods:
             cells = self.matrix.get(row, {})
-            problems += [f"{row}: unknown impact '{col}'" for col in cells if col not in impacts]
+            problems += [f"matrix: {row}: unknown impact '{col}'" for col in cells if col not in impacts]
             problems += [
-                f"{row} x {col}: unknown level '{level}'" for col, level in cells.items() if level not in levels
+                f"matrix: {row} x {col}: unknown level '{level}'" for col, level in cells.items() if level not in levels
             ]
             missing += [f"{row} x {col}" for col in impacts if col not in cells]
         if missing:
-            problems.append("no level for " + ", ".join(missing))
+            problems.append("matrix: no level for " + ", ".join(missing))
         if self.uplift is not None:
             problems += [f"uplift: unknown level '{level}'" for level in self.uplift.residual if level not in levels]
         if problems:
-            raise ValueError("risk.matrix: " + "; ".join(problems))
+            raise ValueError("; ".join(problems))
         return self
 
     def level_for(self, likelihood: str, impact: str) -> RiskScalePoint:

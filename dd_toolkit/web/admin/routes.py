@@ -1,7 +1,7 @@
 """Platform administration: regulator and working-group accounts. A platform admin manages
 accounts and roles and never reads company answers."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -177,6 +177,27 @@ def account_reset_link(user_id: int):
         return redirect(url_for("admin.accounts_page"))
     reset = {"user": user, "url": url_for("auth.reset_password", token=token, _external=True)}
     return _accounts_page(_account_form(formdata=None), reset=reset)
+
+
+@bp.route("/accounts/<int:user_id>/reinvite", methods=["POST"])
+@policy(Action.PLATFORM_ADMIN)
+def account_reinvite(user_id: int):
+    """A new invitation link for a working-group account that has not joined, shown once."""
+    session = db.session()
+    user = session.get(User, user_id)
+    if user is None or user.platform_role not in (PlatformRole.REGULATOR, PlatformRole.WORKING_GROUP):
+        abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        token = accounts.reissue_working_group_invitation(
+            session, user, by=current_user, valid_days=current_app.config["INVITE_VALID_DAYS"]
+        )
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.accounts_page"))
+    invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
+    return _accounts_page(_account_form(formdata=None), invitation=invitation)
 
 
 class PublishForm(FlaskForm):

@@ -89,6 +89,8 @@ def test_framework_references_show_their_names(review_page, client, make, auth):
         results
     )
     assert ">SbD:1<" not in results
+    # A chart keeps a readable size on a phone and scrolls in a focusable, named figure.
+    assert len(re.findall(r'<figure class="chart" tabindex="0" aria-label="[^"]+">', results)) == 2
     chart = client.get(f"/assessments/{frozen.id}/charts/lenses.svg").get_data(as_text=True)
     assert "Policy commitment" in chart and "HRDD:1" not in chart and "SbD:1" not in chart
     browse = client.get("/question-bank/").get_data(as_text=True)

@@ -431,3 +431,22 @@ def test_the_error_summary_is_read_first_and_leads_to_each_field(live_server, pa
     expect(reports.get_by_label("Link 1")).to_have_attribute("aria-invalid", "true")
     summary.get_by_role("link", name=re.compile("Evidence links must start")).click()
     expect(reports.get_by_label("Link 1")).to_be_focused()
+
+
+def test_the_transparency_preview_follows_the_typing(live_server, page, make):
+    """The live preview of the transparency draft shows what is typed, rendered, in its own area
+    (it once wrote into the Preview button, which shared its id)."""
+    from playwright.sync_api import expect
+
+    from .factories import PASSWORD as FACTORY_PASSWORD
+
+    org, admin, assessment = _company_with_draft(make)
+    sign_in(page, live_server, admin.email, FACTORY_PASSWORD)
+    page.goto(f"{live_server}/assessments/{assessment.id}/transparency")
+    button = page.get_by_role("button", name="Preview")
+    label_before = button.inner_text()
+    page.locator("form.editor-form textarea").fill("## Our promise\n\nWe **report** every case.")
+    preview = page.locator("#preview-output")
+    expect(preview.get_by_role("heading", name="Our promise")).to_be_visible()
+    expect(preview.locator("strong")).to_have_text("report")
+    assert button.inner_text() == label_before

@@ -161,3 +161,20 @@ def test_the_printed_radar_leaves_a_gap_for_a_missing_score_and_escapes_labels()
     assert len(peer) == 1 and len(peer[0].split()) == 5  # a full closed line
     assert "Peer median" in svg
     assert "Peer median" not in radar_svg(["a", "b", "c"], [10, 20, 30])
+
+
+def test_the_radar_figures_are_also_a_table_of_named_references(client, company, make):
+    """Each framework reference on the radar is listed with its name and score in a table, so
+    the figures are readable without the picture and no short code stands alone."""
+    from dd_toolkit.records.reader import read_assessment
+
+    org, admin = company
+    assessment = make.submitted(org, admin, answers=make.complete_answers(), methodology="standard@test.1")
+    card = read_assessment(make.session, make.content, assessment).card
+    items = [item for lens in card.lenses for item in lens.items]
+    assert items, "the test methodology has a framework lens"
+    plan = pypdf.PdfReader(io.BytesIO(client.get(f"/assessments/{assessment.id}/action-plan.pdf").data))
+    text = re.sub(r"\s+", " ", " ".join(page.extract_text() for page in plan.pages))
+    assert "Framework reference" in text
+    for item in items:
+        assert f"{item.ref} — {item.label}" in text

@@ -249,6 +249,11 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
             for i in card.indicators
         ],
         "radar": radar,
+        # The radar's figures as a table too, each reference with its name: the picture is not
+        # the only place they are, and its spokes carry only the short codes.
+        "references": [
+            {"ref": i.ref, "label": i.label, "score": number(i.score), "band": bands.get(i.band, "")} for i in items
+        ],
         "peer_note": (
             "The dashed line is the median of all companies in the anonymised benchmark for this cycle."
             if peer is not None

@@ -18,7 +18,6 @@ from dd_toolkit.web import authz, db, inputs, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 from dd_toolkit.web.filters import machine_time
-from dd_toolkit.web.forms import render_csrf_without_id
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -51,7 +50,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     inputs.init_app(app)  # bounded ids and no NUL, before any route is added
     csrf.init_app(app)
-    render_csrf_without_id()  # several forms on a page, one id each
     babel.init_app(app)
     limits.init_app(app)  # before the authoriser, so refused requests count too
     security.init_security(app)  # the security headers of every response, and ProxyFix

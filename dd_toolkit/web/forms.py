@@ -1,5 +1,6 @@
 """Form pieces shared by several areas."""
 
+from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -11,23 +12,15 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def render_csrf_without_id() -> None:
-    """Render every form's CSRF field and submit buttons without an ``id`` (unless a template
-    gives one): a page with several forms (a regulator's comment form on each question, a start
-    and an import form) would otherwise repeat ``id="csrf_token"`` and ``id="submit"``, which
-    HTML forbids. No label or script points at those ids; the fields are found by their names.
-    Flask-WTF's forms all share one ``Meta``, so this is set there once, for every area."""
-    from flask_wtf import FlaskForm
+class Form(FlaskForm):
+    """The base of every form here. Its CSRF field and submit buttons render without an ``id``
+    (unless a template gives one): a page with several forms (a regulator's comment form on each
+    question, a start and an import form) would otherwise repeat ``id="csrf_token"`` and
+    ``id="submit"``, which HTML forbids. No label or script points at those ids; the fields are
+    found by their names."""
 
-    meta = FlaskForm.Meta
-    if getattr(meta, "_dd_csrf_without_id", False):
-        return
-    render_field = meta.render_field
-
-    def _render_field(self, field, render_kw):
-        if field.type in ("CSRFTokenField", "SubmitField"):
-            render_kw = {"id": False, **render_kw}
-        return render_field(self, field, render_kw)
-
-    meta.render_field = _render_field
-    meta._dd_csrf_without_id = True
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type in ("CSRFTokenField", "SubmitField"):
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)

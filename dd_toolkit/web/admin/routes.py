@@ -5,7 +5,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms import EmailField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
@@ -15,12 +14,12 @@ from dd_toolkit.records.models import PlatformRole, User
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_methodology
-from dd_toolkit.web.forms import MultiCheckboxField
+from dd_toolkit.web.forms import Form, MultiCheckboxField
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     role = RadioField(
@@ -106,13 +105,13 @@ def _accounts_page(form: AccountForm, *, invitation=None, reset=None):
     )
 
 
-class MoreJurisdictionsForm(FlaskForm):
+class MoreJurisdictionsForm(Form):
     email = EmailField(_l("Regulator's email"), validators=[DataRequired(), Email(check_deliverability=False)])
     jurisdictions = MultiCheckboxField(_l("Jurisdictions to add"), validators=[DataRequired()])
     submit = SubmitField(_l("Request the jurisdictions"))
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     submit = SubmitField(_l("Go"))
 
 
@@ -200,7 +199,7 @@ def account_reinvite(user_id: int):
     return _accounts_page(_account_form(formdata=None), invitation=invitation)
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     submit = SubmitField(_l("Publish the final release of the cycle"))
 
 

@@ -16,7 +16,6 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException, InternalServerError
 from wtforms import IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -32,6 +31,7 @@ from dd_toolkit.web.api import tokens
 from dd_toolkit.web.api.openapi import COUNTRY, MAX_CYCLE, MAX_PAGE, MIN_CYCLE, PER_PAGE, document
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content, current_methodology
+from dd_toolkit.web.forms import Form
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
@@ -270,7 +270,7 @@ def benchmark():
 # -- managing tokens (HTML, signed in with a session) -----------------------------------------
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(), Length(max=tokens.MAX_NAME)],
@@ -285,7 +285,7 @@ class TokenForm(FlaskForm):
     submit = SubmitField(_l("Create token"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     submit = SubmitField(_l("Revoke"))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from markupsafe import Markup
 from wtforms import (
@@ -32,6 +31,7 @@ from wtforms.validators import DataRequired, NumberRange, StopValidation
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Question
 from dd_toolkit.engine.content.values import build_answer
+from dd_toolkit.web.forms import Form as PageForm  # wtforms' Form is the per-question subform
 from dd_toolkit.web.forms import MultiCheckboxField
 
 YES_PARTIAL_NO_LABELS = (
@@ -126,7 +126,7 @@ def section_form(
         data[question.form_key] = _initial(question, answer, version)
     attrs["save"] = SubmitField(_l("Save"))
     attrs["save_next"] = SubmitField(_l("Save and continue"))
-    form_class = type("SectionForm", (FlaskForm,), attrs)
+    form_class = type("SectionForm", (PageForm,), attrs)
     if formdata is None:
         return form_class(formdata=None, data=data)
     return form_class(formdata=formdata)
@@ -207,7 +207,7 @@ def base_version(subform: Form) -> int:
     return int(raw)
 
 
-class StartAssessmentForm(FlaskForm):
+class StartAssessmentForm(PageForm):
     cycle = IntegerField(
         _l("Assessment cycle (year)"),
         validators=[DataRequired(), NumberRange(min=2000, max=2100)],
@@ -221,7 +221,7 @@ class StartAssessmentForm(FlaskForm):
     submit = SubmitField(_l("Start assessment"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(PageForm):
     file = FileField(
         _l("Assessment file (.json)"),
         validators=[FileRequired(), FileAllowed(["json"], _l("Choose a .json file exported from the toolkit."))],
@@ -235,7 +235,7 @@ def _at_least_one_recipient(form, field) -> None:
         raise StopValidation(_l("Choose at least one regulator to send this submission to."))
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(PageForm):
     """Submitting takes two steps on one address: the choices (``review``), then a page that
     summarises them and carries them in hidden fields (``confirm`` submits, ``change`` goes back
     to the choices as they were left)."""
@@ -260,7 +260,7 @@ class SubmitForm(FlaskForm):
     change = SubmitField(_l("Change the recipients or consent"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PageForm):
     """A button that only needs CSRF protection."""
 
     submit = SubmitField(_l("Confirm"))

@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from dd_toolkit.records.accounts import MAX_PASSWORD, MIN_PASSWORD, password_problem
+from dd_toolkit.web.forms import Form
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(check_deliverability=False)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     remember = BooleanField(_l("Keep me signed in on this device"))
@@ -46,7 +46,7 @@ class PasswordMixin:
             raise ValidationError(problem)
 
 
-class RegisterForm(PasswordMixin, FlaskForm):
+class RegisterForm(PasswordMixin, Form):
     organisation = StringField(
         _l("Organisation name"),
         validators=[DataRequired(), Length(max=200)],
@@ -59,20 +59,20 @@ class RegisterForm(PasswordMixin, FlaskForm):
     submit = SubmitField(_l("Create organisation"))
 
 
-class AcceptInviteForm(PasswordMixin, FlaskForm):
+class AcceptInviteForm(PasswordMixin, Form):
     submit = SubmitField(_l("Set password and sign in"))
 
 
-class ResetForm(PasswordMixin, FlaskForm):
+class ResetForm(PasswordMixin, Form):
     submit = SubmitField(_l("Set the new password"))
 
 
-class ChangePasswordForm(PasswordMixin, FlaskForm):
+class ChangePasswordForm(PasswordMixin, Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     submit = SubmitField(_l("Change password"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button: confirm or decline one jurisdiction of another regulator account."""
 
     submit = SubmitField(_l("Confirm"))

@@ -1,18 +1,17 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from dd_toolkit.engine.content import Taxonomy
 from dd_toolkit.records.models import OrgRole
-from dd_toolkit.web.forms import MultiCheckboxField
+from dd_toolkit.web.forms import Form, MultiCheckboxField
 
 
 def _choices(taxonomy: Taxonomy, vocabulary: str) -> list[SelectChoice]:
     return [SelectChoice(e.id, e.label.get()) for e in getattr(taxonomy, vocabulary)]
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(
         _l("What the service does"),
@@ -54,7 +53,7 @@ class ProfileForm(FlaskForm):
         self.under18_users.choices = _choices(taxonomy, "under18_users")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(
         _l("Work email"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
@@ -71,7 +70,7 @@ class InviteForm(FlaskForm):
     submit = SubmitField(_l("Create account and invitation link"))
 
 
-class MemberRoleForm(FlaskForm):
+class MemberRoleForm(Form):
     """A member's role, changed from the members table."""
 
     role = SelectField(
@@ -85,7 +84,7 @@ class MemberRoleForm(FlaskForm):
     submit = SubmitField(_l("Change role"))
 
 
-class MemberActionForm(FlaskForm):
+class MemberActionForm(Form):
     """A button acting on one member: remove, new invitation link, revoke it, reset link."""
 
     submit = SubmitField(_l("Go"))

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from dd_toolkit.engine.render import MAX_USER_MARKDOWN
 from dd_toolkit.records.models import ActionStatus
+from dd_toolkit.web.forms import Form
 from dd_toolkit.web.inputs import VERSION_VALIDATORS
 
 STATUS_LABELS = {
@@ -15,7 +15,7 @@ STATUS_LABELS = {
 }
 
 
-class TrackingForm(FlaskForm):
+class TrackingForm(Form):
     owner = StringField(_l("Owner"), validators=[Length(max=200)])
     due_date = DateField(_l("Due date"), validators=[Optional()])
     status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
@@ -25,7 +25,7 @@ class TrackingForm(FlaskForm):
     save = SubmitField(_l("Save"))
 
 
-class TransparencyForm(FlaskForm):
+class TransparencyForm(Form):
     markdown = TextAreaField(
         _l("Draft (Markdown)"),
         validators=[Length(max=MAX_USER_MARKDOWN)],
@@ -36,11 +36,11 @@ class TransparencyForm(FlaskForm):
     preview = SubmitField(_l("Preview"))
 
 
-class RegenerateForm(FlaskForm):
+class RegenerateForm(Form):
     submit = SubmitField(_l("Discard edits and regenerate from the answers"))
 
 
-class CommitmentsForm(FlaskForm):
+class CommitmentsForm(Form):
     """Which action items the public text names as commitments (checkboxes named "public")."""
 
     save = SubmitField(_l("Save commitments"))

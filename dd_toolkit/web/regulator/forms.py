@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from dd_toolkit.records.models import ReviewStatus
 from dd_toolkit.records.review import STATUS_LABELS, allowed_moves
+from dd_toolkit.web.forms import Form
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     # The page offers only the moves allowed from the current status (see :meth:`offering`);
     # a post may name any status, and the review's own check says why a move is refused.
     to_status = SelectField(_l("Move to"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in ReviewStatus])
@@ -26,7 +26,7 @@ class StatusForm(FlaskForm):
         return form
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     question_id = HiddenField()
     text = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=10_000)], render_kw={"rows": 2})
     submit = SubmitField(_l("Add comment"))

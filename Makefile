@@ -53,11 +53,11 @@ validate: install
 	$(BIN)/dd-toolkit validate-content
 
 test-sqlite: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
 test-postgres: install-dev postgres
-	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q -p no:cacheprovider
+	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
 # Debian's wrk, the HTTP load generator of the page benchmark.
 wrk:

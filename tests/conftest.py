@@ -71,9 +71,30 @@ def _fresh_database(migrated_template, tmp_path, stem: str):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_template(migrated_template, tmp_path_factory):
+    """A copy of the migrated template with the demo data loaded, once per test session: a test
+    that asks for ``demo`` starts from a copy of it instead of loading the demo again."""
+    from dd_toolkit.records.demo import load_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    url = next(copies := _fresh_database(migrated_template, folder, "demo"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DD_INSTANCE_PATH", str(folder / "instance"))
+        application = make_app(url, folder, content=REPO_ROOT)
+        with db.standalone_session(application.extensions["dd_engine"]) as session:
+            load_demo(session, application.extensions["dd_content"])
+        application.extensions["dd_engine"].dispose()
+    kind, _template = migrated_template
+    yield (kind, folder / "demo.sqlite" if kind == "sqlite" else make_url(url).database)
+    next(copies, None)  # drops the PostgreSQL database
+
+
 @pytest.fixture
-def database_url(migrated_template, tmp_path):
-    yield from _fresh_database(migrated_template, tmp_path, "test")
+def database_url(migrated_template, tmp_path, request):
+    # A test on the demo data starts from a copy of the database the demo was loaded into once.
+    template = request.getfixturevalue("demo_template") if "demo" in request.fixturenames else migrated_template
+    yield from _fresh_database(template, tmp_path, "test")
 
 
 @pytest.fixture
@@ -186,11 +207,9 @@ def real_client(real_app):
 
 @pytest.fixture
 def demo(real_app):
-    """The demo data under the real question bank; yields a session on it."""
-    from dd_toolkit.records.demo import load_demo
-
+    """The demo data under the real question bank (its database is a copy of ``demo_template``);
+    yields a session on it."""
     with db.standalone_session(real_app.extensions["dd_engine"]) as session:
-        load_demo(session, real_app.extensions["dd_content"])
         yield session
 
 

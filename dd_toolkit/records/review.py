@@ -343,6 +343,21 @@ def _json_list_contains(column, value: str):
     return sa.cast(column, sa.Text).like(f'%"{value}"%')
 
 
+def _inbox_filters(jurisdictions, status, service_type, size_band, cycle) -> tuple[list, list]:
+    """The inbox's filters: on the reviews, and on the decoded records (a join only when any)."""
+    filters = [Recipient.jurisdiction.in_(jurisdictions)]
+    if status:
+        filters.append(Recipient.status == status)
+    by_record = []
+    if cycle:
+        by_record.append(SubmissionRecord.cycle == cycle)
+    if service_type:
+        by_record.append(_json_list_contains(SubmissionRecord.service_types, service_type))
+    if size_band:
+        by_record.append(SubmissionRecord.size_band == size_band)
+    return filters, by_record
+
+
 def inbox(
     db: Session,
     jurisdictions: list[str],
@@ -356,16 +371,7 @@ def inbox(
 ) -> InboxPage:
     """Submissions addressed to ``jurisdictions``, newest activity first, one page at a time;
     the filters are applied by the database, on the decoded records."""
-    filters = [Recipient.jurisdiction.in_(jurisdictions)]
-    if status:
-        filters.append(Recipient.status == status)
-    by_record = []
-    if cycle:
-        by_record.append(SubmissionRecord.cycle == cycle)
-    if service_type:
-        by_record.append(_json_list_contains(SubmissionRecord.service_types, service_type))
-    if size_band:
-        by_record.append(SubmissionRecord.size_band == size_band)
+    filters, by_record = _inbox_filters(jurisdictions, status, service_type, size_band, cycle)
     # Counted and paged on the narrow tables alone; only the page's rows are then read whole
     # (reading past a submission's snapshot text costs as much as the snapshot).
     narrow = select(Recipient.id).where(*filters)
@@ -443,16 +449,7 @@ def inbox_groups(
     """The inbox page: each submission addressed to ``jurisdictions`` once, with its review in
     each of them; current versions first, newest activity first, then the earlier versions a
     newer one has superseded. The filters pick submissions with a review that matches."""
-    filters = [Recipient.jurisdiction.in_(jurisdictions)]
-    if status:
-        filters.append(Recipient.status == status)
-    by_record = []
-    if cycle:
-        by_record.append(SubmissionRecord.cycle == cycle)
-    if service_type:
-        by_record.append(_json_list_contains(SubmissionRecord.service_types, service_type))
-    if size_band:
-        by_record.append(SubmissionRecord.size_band == size_band)
+    filters, by_record = _inbox_filters(jurisdictions, status, service_type, size_band, cycle)
     # A review is superseded once a newer version went to the same regulator (it names this one
     # as its previous), even one left "Reviewed"; read once, as a list, for the whole query.
     newer = sa.orm.aliased(Recipient)

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
+.PHONY: run test test-sqlite test-postgres install install-dev translations i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,26 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install translations
 	$(BIN)/dd-toolkit init-db
 	$(BIN)/dd-toolkit load-demo
 	$(BIN)/dd-toolkit run --port $(PORT)
+
+# Interface catalogues, Flask-Babel's workflow: `make i18n-update` extracts the marked strings into
+# messages.pot and merges them into each language's messages.po (new strings arrive untranslated,
+# never guessed, and tests/test_language.py fails until they are translated); `make translations`
+# compiles the .mo files the app reads (not kept in git).
+TRANSLATIONS := dd_toolkit/web/translations
+i18n-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -k lazy_gettext --no-location --sort-output \
+		--project dd-toolkit -o $(TRANSLATIONS)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching \
+		--ignore-obsolete --no-location --width 120
+
+translations: install
+	$(BIN)/pybabel compile -d $(TRANSLATIONS)
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser.
 browser:
@@ -52,11 +68,11 @@ test: install-dev browser page-checks postgres validate
 validate: install
 	$(BIN)/dd-toolkit validate-content
 
-test-sqlite: install-dev
+test-sqlite: install-dev translations
 	$(BIN)/python -m pytest --durations=15
 
 # The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
-test-postgres: install-dev postgres
+test-postgres: install-dev postgres translations
 	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q -p no:cacheprovider --durations=15
 
 # Debian's wrk, the HTTP load generator of the page benchmark.

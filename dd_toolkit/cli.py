@@ -78,6 +78,7 @@ def main(ctx: click.Context, content: Path | None) -> None:
 @click.pass_context
 def validate_content(ctx: click.Context) -> None:
     """Check every content folder; exit non-zero on any problem."""
+    from dd_toolkit.engine.content.languages import coverage, load_languages
     from dd_toolkit.engine.registry import load_content
 
     root = _content_root(ctx)
@@ -101,6 +102,18 @@ def validate_content(ctx: click.Context) -> None:
             click.echo(f"error: {problem}", err=True)
         click.echo(f"{len(problems)} problem(s) in {root}", err=True)
         sys.exit(1)
+    try:
+        languages = load_languages(root / "questionnaires")
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for share in coverage([bank.taxonomy, *bank.questionnaires], languages):
+        status = languages[share.language]
+        review = f"reviewed by {status.reviewed_by}, {status.reviewed_on}" if not status.draft else "draft"
+        click.echo(
+            f"language {share.language} ({status.name}): {share.translated} of {share.total} texts "
+            f"translated ({share.share:.0%}), {review}; the rest is shown in English, marked as such"
+        )
     click.echo(
         f"ok: {len(bank.questions)} questions ({scored} scored), "
         f"{len(content.methodologies)} scoring methodologies in {root}"
@@ -290,7 +303,8 @@ def import_assessment(
     app, session = _session(ctx)
     bank = app.extensions["dd_bank"]
     try:
-        parsed = portable.parse_document(file.read_bytes(), bank)
+        rules = app.extensions["dd_content"].current_methodology.risk  # checks a risk register's cells
+        parsed = portable.parse_document(file.read_bytes(), bank, rules)
     except portable.ImportError_ as exc:
         raise click.ClickException("the file was not imported:\n  " + "\n  ".join(exc.problems)) from None
     token = None
@@ -916,6 +930,7 @@ def _report_inputs(ctx: click.Context, file: Path):
         answers=parsed.answers,
         card=scored.card,
         frozen=scored.frozen,
+        risk_register=getattr(parsed, "risk_register", None) or json.loads(raw).get("risk_register"),
     )
 
 
@@ -962,6 +977,25 @@ def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) 
     from dd_toolkit.engine.documents import transparency_document
 
     _write_document(transparency_document(_report_inputs(ctx, file), fmt), output)
+
+
+@report_group.command("risk-assessment")
+@_report_options(["md", "html", "pdf"])
+@click.pass_context
+def report_risk_assessment(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+    """The written record of the children's risk assessment of an exported assessment file."""
+    from dd_toolkit.engine.documents import risk_assessment_document
+    from dd_toolkit.engine.risk_record import NoRegister
+
+    inputs = _report_inputs(ctx, file)
+    try:
+        document = risk_assessment_document(inputs, fmt)
+    except NoRegister:
+        raise click.ClickException(
+            f"{file} holds no children's risk register (the 'risk_register' key), so there is no "
+            "risk assessment to write; fill in the register in the browser and export the file again."
+        ) from None
+    _write_document(document, output)
 
 
 @main.command("indicators")

@@ -651,6 +651,10 @@ def strip_2027_fields(card: dict) -> dict:
         ]
         modules.append(module)
     card["modules"] = modules
+    card["lenses"] = [
+        {**lens, "items": [{k: v for k, v in i.items() if k not in ("coverage", "confidence")} for i in lens["items"]]}
+        for lens in card["lenses"]
+    ]
     card["questions"] = [{k: v for k, v in q.items() if k != "evidence_strength"} for q in card["questions"]]
     return card
 

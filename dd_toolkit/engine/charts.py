@@ -140,3 +140,66 @@ def boxplot_svg(labels: Sequence[str], quartiles: Sequence[tuple[float, float, f
     if title:
         axes.set_title(title, loc="left", color=INK)
     return _svg(figure)
+
+
+# The colours of the risk levels, lowest first (the heat map of the children's risk register);
+# each cell also carries its level's name, so the colour is never the only sign.
+LEVEL_COLOURS = ("#dafbe1", "#fff8c5", "#ffd8b5", "#ffc1c0")
+NOT_RATED = "#f6f8fa"
+
+
+def heat_map_svg(
+    harms: Sequence[str],
+    age_groups: Sequence[str],
+    cells: Sequence[Sequence[tuple[int | None, str]]],
+    levels: int = 4,
+) -> str:
+    """Harms (rows, top to bottom) by age groups (columns): each cell coloured by its residual
+    risk level (``cells[row][column]`` is ``(level index lowest first, or None, text)``) and
+    labelled with the text. A cell not rated stays pale grey with its text ("not relevant")."""
+    return _heat_map_svg(tuple(harms), tuple(age_groups), tuple(tuple(row) for row in cells), levels)
+
+
+@functools.lru_cache(maxsize=64)
+def _heat_map_svg(
+    harms: tuple[str, ...],
+    age_groups: tuple[str, ...],
+    cells: tuple[tuple[tuple[int | None, str], ...], ...],
+    levels: int,
+) -> str:
+    from matplotlib.patches import Rectangle
+
+    palette = LEVEL_COLOURS if levels == len(LEVEL_COLOURS) else None
+    lines = max((h.count("\n") + 1 for h in harms), default=1)
+    row_height = 0.34 + 0.14 * (lines - 1)
+    figure = Figure(figsize=(1.9 + 1.05 * len(age_groups), 0.7 + row_height * len(harms)))
+    axes = figure.add_subplot()
+    for r, row in enumerate(cells):
+        for c, (level, text) in enumerate(row):
+            if level is None:
+                colour = NOT_RATED
+            elif palette is not None:
+                colour = palette[level]
+            else:  # another number of levels: from pale to strong
+                colour = matplotlib.colormaps["OrRd"](0.15 + 0.7 * level / max(levels - 1, 1))
+            axes.add_patch(Rectangle((c, r), 1, 1, facecolor=colour, edgecolor="white", linewidth=2))
+            axes.text(
+                c + 0.5,
+                r + 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color=INK if level is not None else "#57606a",
+            )
+    axes.set_xlim(0, len(age_groups))
+    axes.set_ylim(len(harms), 0)
+    axes.set_xticks([c + 0.5 for c in range(len(age_groups))])
+    axes.set_xticklabels(age_groups, fontsize=8)
+    axes.xaxis.tick_top()
+    axes.set_yticks([r + 0.5 for r in range(len(harms))])
+    axes.set_yticklabels(harms, fontsize=8)
+    axes.tick_params(length=0)
+    for side in ("top", "right", "bottom", "left"):
+        axes.spines[side].set_visible(False)
+    return _svg(figure)

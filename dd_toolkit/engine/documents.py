@@ -77,6 +77,9 @@ class Inputs:
     # Peer medians by framework reference, only where the disclosure rules allow: empty when
     # the benchmark discloses none, None when no benchmark was consulted (an exported file).
     peer_medians: Mapping[str, float] | None = None
+    # The children's risk register (the ``risk_register`` mapping of a portable file, a frozen
+    # snapshot or the reader), or None when the assessment has none.
+    risk_register: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,13 +137,20 @@ def action_plan(inputs: Inputs) -> ActionPlan:
         inputs,
         _frozen_objects(inputs),
         (),
-        lambda: build_action_plan(inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card),
+        lambda: build_action_plan(
+            inputs.content.bank, inputs.method, inputs.profile, inputs.answers, inputs.card, _register_cells(inputs)
+        ),
     )
+
+
+def _register_cells(inputs: Inputs) -> list[Mapping[str, Any]] | None:
+    """The cells of the risk register (high residual risks raise their actions), or None."""
+    return None if inputs.risk_register is None else list(inputs.risk_register.get("cells") or ())
 
 
 def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> TransparencyDraft:
     plan = plan or action_plan(inputs)
-    objects = (*_frozen_objects(inputs), plan, inputs.previous_answers)
+    objects = (*_frozen_objects(inputs), plan, inputs.previous_answers, inputs.risk_register)
     values = (inputs.organisation_name, inputs.cycle, inputs.previous_cycle, _tracking_key(inputs.tracking))
     if values[-1] is None:
         values = None
@@ -172,6 +182,7 @@ def _build_transparency_draft(inputs: Inputs, plan: ActionPlan) -> TransparencyD
         previous_cycle=inputs.previous_cycle,
         tracking=inputs.tracking,
         content_root=inputs.content.root,
+        register=inputs.risk_register,
     )
 
 
@@ -252,7 +263,15 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         # The radar's figures as a table too, each reference with its name: the picture is not
         # the only place they are, and its spokes carry only the short codes.
         "references": [
-            {"ref": i.ref, "label": i.label, "score": number(i.score), "band": bands.get(i.band, "")} for i in items
+            {
+                "ref": i.ref,
+                "label": i.label,
+                "score": number(i.score),
+                "band": bands.get(i.band, ""),
+                "coverage": share(i.coverage),
+                "confidence": confidence.get(i.confidence or ""),
+            }
+            for i in items
         ],
         "peer_note": (
             "The dashed line is the median of all companies in the anonymised benchmark for this cycle."
@@ -416,3 +435,61 @@ def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = Non
     title = "Transparency report: child safety"
     limit = None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN
     return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store, limit)
+
+
+def _risk_words(root: Path) -> Mapping[str, Any]:
+    """``reports/risk_assessment.yaml`` of a content folder, else the bundled one."""
+    from dd_toolkit.engine.transparency import _load
+
+    return _load(root, RISK_WORDS_FILE)
+
+
+RISK_WORDS_FILE = "risk_assessment.yaml"
+
+
+def risk_record(inputs: Inputs, plan: ActionPlan | None = None):
+    """The written record of the assessment's children's risk register
+    (:class:`dd_toolkit.engine.risk_record.RiskRecord`); raises
+    :class:`dd_toolkit.engine.risk_record.NoRegister` when it has none."""
+    from dd_toolkit.engine.risk_record import build_risk_record
+
+    return build_risk_record(
+        inputs.content.bank,
+        inputs.method,
+        inputs.risk_register,
+        plan=plan or action_plan(inputs),
+        answers=inputs.answers,
+        organisation_name=inputs.organisation_name,
+        cycle=inputs.cycle,
+        profile=inputs.profile,
+        tracking=inputs.tracking,
+    )
+
+
+def risk_assessment_markdown(inputs: Inputs) -> str:
+    from dd_toolkit.engine.risk_record import render_risk_assessment_markdown
+
+    return render_risk_assessment_markdown(report_environment(inputs.content.root), risk_record(inputs))
+
+
+def risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
+    """The written record of the children's risk assessment as ``fmt`` (md, html or pdf); raises
+    :class:`dd_toolkit.engine.risk_record.NoRegister` when the assessment has no register."""
+    if fmt not in ("md", "html", "pdf"):
+        raise ValueError("the risk assessment exports as md, html or pdf")
+    markdown_text = risk_assessment_markdown(inputs)
+    filename = f"risk-assessment-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
+    if fmt == "md":
+        return Document(inert_markdown(markdown_text).encode(), FORMATS["md"], filename)
+    # No results summary ahead of the record: it is a document of its own.
+    shell = _shell(report_environment(inputs.content.root).loader)
+    html = shell.get_template("document.html.j2").render(
+        title=str(_risk_words(inputs.content.root).get("title") or ""),
+        organisation_name=inputs.organisation_name,
+        cycle=inputs.cycle,
+        summary=None,
+        body=Markup(user_markdown_html(markdown_text, limit=None)),
+    )
+    if fmt == "html":
+        return Document(html.encode(), FORMATS["html"], filename)
+    return Document(_pdf(html, store), FORMATS["pdf"], filename)

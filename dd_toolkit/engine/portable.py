@@ -14,9 +14,14 @@ Format (``format_version`` 1)::
                                 "evidence": [{"url", "description"}], "meta",
                                 "updated_by", "updated_at"}},
       "score_card": {...},                             # only for a submitted assessment
+      "risk_register": {...},                          # only when the assessment has one
       "submission": {"sha256", "submitted_at"},      # only for a submitted assessment
       "exported_at": "..."
     }
+
+``risk_register`` is the children's risk register (see :mod:`dd_toolkit.records.risk` for its
+fields, :mod:`dd_toolkit.engine.risk` for its cells). The key is left out when there is none, so
+the canonical JSON of an assessment without a register is what it always was.
 
 The snapshot is the document without ``submission`` and ``exported_at``; its SHA-256 is taken
 over canonical JSON (keys sorted, no spaces, UTF-8).
@@ -135,6 +140,29 @@ class _Answer(_Strict):
     updated_at: str | None = None
 
 
+class _RiskCell(BaseModel):
+    # The cell's own fields are checked by dd_toolkit.engine.risk.validate_cell.
+    model_config = ConfigDict(extra="allow")
+    harm: str
+    age_group: str
+    owner: str = Field(default="", max_length=200)
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+
+class _RiskRegister(_Strict):
+    assessed_by: str = Field(default="", max_length=500)
+    method: str = Field(default="", max_length=5000)
+    sources: list[str] = []
+    started_at: str | None = None
+    reviewed_at: str | None = None
+    next_review_due: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    reason: Literal["cycle", "significant_change"] = "cycle"
+    change_note: str = Field(default="", max_length=5000)
+    previous_assessment_id: int | None = None
+    cells: list[_RiskCell] = []
+
+
 class _Submission(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     submitted_at: str | None = None
@@ -148,6 +176,7 @@ class _Document(_Strict):
     answers: dict[str, _Answer]
     # The score card frozen at submission; an import recomputes scores, so it is only carried.
     score_card: dict[str, Any] | None = None
+    risk_register: _RiskRegister | None = None
     submission: _Submission | None = None
     exported_at: str | None = None
 
@@ -236,6 +265,8 @@ class ParsedDocument:
     answers: dict[str, AnswerData]
     was_submitted: bool
     sha256: str | None
+    # The file's risk register as it was in the file (cells checked), or None when it has none.
+    risk_register: dict[str, Any] | None = None
 
 
 def _profile_problems(org: _Organisation, taxonomy, prefix: str) -> list[str]:
@@ -289,8 +320,34 @@ def parse_profile(data: Any, taxonomy) -> tuple[str, str, Profile]:
     return org.name, org.description, _profile(org)
 
 
-def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
-    """Check a portable file completely before anything is written; raise ImportError_."""
+def _checked_register(
+    data: dict[str, Any], register: _RiskRegister, bank: QuestionBank, rules: Any, answered: set[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """A file's risk register with its cells in canonical form, and every problem of it: each
+    cell is checked as the register page checks it (with ``rules``, the methodology's ``risk:``
+    block; a control must be a question the file answers), and a cell rated twice is refused."""
+    from dd_toolkit.engine.risk import check_register  # the register module builds on this one
+
+    problems: list[str] = []
+    unknown = sorted(set(register.sources) - {p.id for p in rules.evidence_sources})
+    if unknown:
+        problems.append(f"risk_register.sources: unknown value(s) {', '.join(unknown)}")
+    given = [cell.model_dump() for cell in register.cells]
+    cells = []
+    for index, (cell, check) in enumerate(zip(given, check_register(given, rules, bank, answered), strict=True)):
+        problems.extend(f"risk_register.cells.{index}.{p.field}: {p.message}" for p in check.problems)
+        if check.ok:
+            fields = {k: list(v) if isinstance(v, tuple) else v for k, v in check.cell.to_dict().items()}
+            cells.append({**fields, **{k: cell[k] for k in ("owner", "updated_by", "updated_at")}})
+    return {**data, "cells": cells}, problems
+
+
+def parse_document(raw: bytes | str, bank: QuestionBank, risk_rules: Any = None) -> ParsedDocument:
+    """Check a portable file completely before anything is written; raise ImportError_.
+
+    A file with a risk register has its cells checked against ``risk_rules`` (the methodology's
+    ``risk:`` block): one bad cell refuses the whole file. Without ``risk_rules`` the register
+    is carried as the file has it (a reader that only shows the file, never imports it)."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_FILE_BYTES:
             raise ImportError_([f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."])
@@ -345,6 +402,12 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
             )
         except AnswerValueError as exc:
             problems.append(f"answers.{qid}: {exc}")
+    register = None
+    if doc.risk_register is not None:
+        register = data["risk_register"]
+        if risk_rules is not None:
+            register, found = _checked_register(register, doc.risk_register, bank, risk_rules, set(answers))
+            problems.extend(found)
     if problems:
         raise ImportError_(problems)
     profile = _profile(org)
@@ -357,4 +420,5 @@ def parse_document(raw: bytes | str, bank: QuestionBank) -> ParsedDocument:
         answers=answers,
         was_submitted=doc.submission is not None,
         sha256=doc.submission.sha256 if doc.submission else None,
+        risk_register=register,
     )

@@ -46,6 +46,8 @@ class DecodedSubmission:
     benchmark_entry: dict[str, Any]  # modules, lenses, indicators, practices
     outcomes: tuple[IndicatorOutcome, ...]
     answers: dict[str, dict[str, Any]]
+    # The children's risk register as frozen, or None when the submission has none.
+    risk_register: dict[str, Any] | None = None
 
 
 def decode(snapshot: dict[str, Any]) -> DecodedSubmission:
@@ -60,6 +62,7 @@ def decode(snapshot: dict[str, Any]) -> DecodedSubmission:
         benchmark_entry=benchmark_entry_of(card),
         outcomes=tuple(indicator_outcomes(card)),
         answers={qid: {k: item.get(k) for k in ANSWER_KEYS} for qid, item in snapshot["answers"].items()},
+        risk_register=snapshot.get("risk_register"),
     )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "STATEMENTS_FILE",
     "ChallengeItem",
     "DraftPart",
+    "KeyRisks",
     "MetricCheck",
     "MetricIssue",
     "MetricRow",
@@ -62,6 +63,7 @@ __all__ = [
     "check_metric_checks",
     "check_metrics",
     "check_statements",
+    "key_risks_paragraph",
     "load_metric_checks",
     "load_statements",
     "own_content_file",
@@ -494,6 +496,57 @@ class ChallengeItem:
 
 
 @dataclass(frozen=True)
+class KeyRisks:
+    """The public "key risks and how we address them" paragraph: its heading and sentences,
+    all from ``key_risks`` in the statements file."""
+
+    heading: str
+    sentences: tuple[str, ...]
+
+
+def key_risks_paragraph(
+    taxonomy: Any,
+    method: Methodology,
+    register: Mapping[str, Any] | None,
+    root: Path | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> KeyRisks | None:
+    """The paragraph for a children's risk register (None without one, or without ``key_risks``
+    in the statements file). It names a harm group, with the age groups concerned, when any of
+    its cells rates at one of ``key_levels`` before the controls: never a residual risk, a gap
+    or a single cell (public text must not point an offender to a weakness)."""
+    rules = method.risk
+    words = _load(root, STATEMENTS_FILE).get("key_risks")
+    if not register or rules is None or not words:
+        return None
+    key_levels = set(words.get("key_levels") or ())
+    likelihoods, impacts = {p.id for p in rules.likelihood}, {p.id for p in rules.impact}
+    group_of = {h.id: h.group for h in taxonomy.harms}
+    ages: dict[str, set[str]] = {}
+    for cell in register.get("cells") or ():
+        if not isinstance(cell, Mapping) or str(cell.get("relevant", True)).lower() in ("false", "no", "0"):
+            continue
+        likelihood, impact = str(cell.get("likelihood") or ""), str(cell.get("impact") or "")
+        if likelihood in likelihoods and impact in impacts and rules.level_for(likelihood, impact).id in key_levels:
+            group = group_of.get(str(cell.get("harm") or ""))
+            if group:
+                ages.setdefault(group, set()).add(str(cell.get("age_group") or ""))
+    sentences = [_text(words.get("intro"), language)]
+    groups = words.get("groups") or {}
+    for group in taxonomy.ids("harm_groups"):
+        if group not in ages or group not in groups:
+            continue
+        named = ", ".join(
+            taxonomy.label("age_groups", a, language) for a in taxonomy.ids("age_groups") if a in ages[group]
+        )
+        sentences.append(_text(groups[group].get("risk"), language).replace("{ages}", named))
+        sentences.append(_text(groups[group].get("measures"), language))
+    if len(sentences) == 1:
+        sentences.append(_text(words.get("none"), language))
+    return KeyRisks(_text(words.get("heading"), language), tuple(s for s in sentences if s))
+
+
+@dataclass(frozen=True)
 class TransparencyDraft:
     organisation_name: str
     cycle: str
@@ -506,6 +559,8 @@ class TransparencyDraft:
     plan_items: tuple[ChallengeItem, ...]  # every action item, for the team to choose from
     inconsistencies: tuple[MetricIssue, ...]
     notes: tuple[TeamNote, ...]  # for the team, not for publication; in document order
+    # The "key risks and how we address them" paragraph, when there is a risk register.
+    key_risks: KeyRisks | None = None
 
     @property
     def policies(self) -> DraftPart:
@@ -670,6 +725,7 @@ def build_transparency_draft(
     tracking: Mapping[str, Mapping[str, Any]] | None = None,
     content_root: Path | None = None,
     language: str = DEFAULT_LANGUAGE,
+    register: Mapping[str, Any] | None = None,
 ) -> TransparencyDraft:
     """Draft the TRUST-style child-safety section from one assessment.
 
@@ -806,4 +862,5 @@ def build_transparency_draft(
         plan_items=plan_items,
         inconsistencies=issues,
         notes=tuple(n for part in (*PARTS, "outcomes", "next_steps") for n in notes[part]),
+        key_risks=key_risks_paragraph(bank.taxonomy, method, register, content_root, language),
     )

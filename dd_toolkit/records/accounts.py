@@ -439,6 +439,15 @@ def change_password(db: Session, user: User, current: str, new: str) -> None:
     _set_password(db, user, new, "account.password_change")
 
 
+def set_language(db: Session, user: User, language: str) -> None:
+    """The account's interface language, kept for its next sign-in on any device."""
+    if user.locale == language:
+        return
+    user.locale = language
+    db.add(user)
+    db.commit()
+
+
 def _set_password(db: Session, user: User, password: str, action: str, **used_up: None) -> None:
     """A new password under the policy; every session of the account ends with it. ``used_up``
     names the link fields to clear, only once the password is accepted."""

@@ -279,7 +279,10 @@ def build_document(db: Session, assessment: Assessment, rows: dict[str, Answer] 
     rows = answer_rows(db, assessment.id) if rows is None else rows
     updaters = {r.updated_by_id for r in rows.values()} - {None}
     emails = {u.id: u.email for u in db.exec(select(User).where(User.id.in_(updaters)))} if updaters else {}
-    return {
+    from dd_toolkit.records.risk import register_data  # the register module builds on this one
+
+    register = register_data(db, assessment)
+    document = {
         "format": portable.FORMAT,
         "format_version": portable.FORMAT_VERSION,
         "organisation": portable.profile_to_json(org.name, profile_of(org), org.description),
@@ -296,6 +299,9 @@ def build_document(db: Session, assessment: Assessment, rows: dict[str, Answer] 
             for qid, row in sorted(rows.items())
         },
     }
+    if register is not None:  # only then: the files and hashes of assessments without one are unchanged
+        document["risk_register"] = register
+    return document
 
 
 def submission_of(db: Session, assessment_id: int) -> Submission | None:
@@ -332,6 +338,9 @@ def submit(
     assessment.submitted_at = utcnow()
     db.add(assessment)
     db.flush()
+    from dd_toolkit.records.risk import freeze_review
+
+    freeze_review(db, assessment)  # the risk register, if any, is frozen as reviewed now
     document = build_document(db, assessment, rows)
     document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
     text = portable.canonical_json(portable.snapshot_of(document))
@@ -425,6 +434,10 @@ def import_document(
         if imported:
             db.flush()
             db.add_all(history_entry(row, None, user) for row in imported)
+        if parsed.risk_register is not None:
+            from dd_toolkit.records.risk import restore_register
+
+            restore_register(db, assessment, parsed.risk_register, user)
         record(
             db,
             user=user,

@@ -20,6 +20,7 @@ from dd_toolkit.engine.transparency import load_metric_checks
 from dd_toolkit.records import accounts
 from dd_toolkit.records.aggregates import refresh_all
 from dd_toolkit.records.assessments import create_organisation, profile_of, save_answers, start_assessment, submit
+from dd_toolkit.records.demo_registers import load_demo_register
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -335,6 +336,8 @@ def load_demo(db: Session, content: Content) -> bool:
             db.commit()
             assessment = start_assessment(db, bank, org, DEMO_CYCLE - 1, admin)
             _answer_all(db, bank, company, assessment)
+            load_demo_register(db, content, assessment, company.name, admin)  # frozen with the submission
+            db.commit()
             submit(
                 db,
                 bank,
@@ -349,6 +352,8 @@ def load_demo(db: Session, content: Content) -> bool:
             assessment = start_assessment(db, bank, org, DEMO_CYCLE, admin)
             section_ids = [s.id for m in bank.questionnaires for s in m.sections]
             _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]))
+            load_demo_register(db, content, assessment, company.name, admin)
+            db.commit()
     for name, services, size, countries, features, maturity, cycles_back in PEERS:
         company = DemoCompany(
             name,

@@ -86,6 +86,8 @@ class User(SQLModel, table=True):
     created_by_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # The interface language the account chose (None: from the browser).
+    locale: str | None = Field(default=None, max_length=8)
 
     # The four members Flask-Login reads, so the records layer needs no web import.
     @property
@@ -356,6 +358,8 @@ class SubmissionRecord(SQLModel, table=True):
     score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     benchmark_entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The children's risk register as frozen (None: the submission has none).
+    risk_register: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # False once ``dd-toolkit verify`` found the submission tampered with: it is then left out of
     # every aggregate and flagged wherever it is shown.
     intact: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
@@ -484,3 +488,66 @@ class Notification(SQLModel, table=True):
     entity_id: int | None = None
     dedupe_key: str | None = Field(default=None, max_length=200)
     read_at: datetime | None = None
+
+
+class RiskRegister(SQLModel, table=True):
+    """The children's risk register of one assessment: who carried it out, how, from which
+    sources, and when it was reviewed and is next due. Its cells are :class:`RiskCell` rows;
+    :mod:`dd_toolkit.records.risk` reads and writes both."""
+
+    __tablename__ = "risk_register"
+    __mapper_args__ = declared_attr.directive(_version_counter)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", sa_column_kwargs={"unique": True})
+    assessed_by: str = Field(default="", max_length=500)
+    method: str = Field(default="", max_length=5000)
+    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow)
+    reviewed_at: datetime | None = None
+    next_review_due: date
+    reason: str = Field(default="cycle", max_length=32)  # "cycle" | "significant_change"
+    change_note: str = Field(default="", max_length=5000)
+    # The assessment whose register this one started from (None: started afresh).
+    previous_assessment_id: int | None = Field(default=None, foreign_key="assessment.id")
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RiskCell(SQLModel, table=True):
+    """One rated cell of a risk register (a harm for an age group). ``fields`` holds the rest of
+    the cell mapping of :mod:`dd_toolkit.engine.risk` in its checked, canonical form."""
+
+    __tablename__ = "risk_cell"
+    __table_args__ = (sa.UniqueConstraint("assessment_id", "harm", "age_group"),)
+    __mapper_args__ = declared_attr.directive(_version_counter)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    harm: str = Field(max_length=64)
+    age_group: str = Field(max_length=32)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    owner: str = Field(default="", max_length=200)
+    # False for a cell carried from the last register and not saved again in this one.
+    reviewed: bool = True
+    version: int = 1
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RiskCellHistory(SQLModel, table=True):
+    """One save of one register cell, as :class:`AnswerHistory` keeps for answers."""
+
+    __tablename__ = "risk_cell_history"
+    __table_args__ = (sa.Index("ix_risk_cell_history_cell", "assessment_id", "harm", "age_group", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id")
+    harm: str = Field(max_length=64)
+    age_group: str = Field(max_length=32)
+    cell_version: int = 1
+    old: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    new: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    changed_at: datetime = Field(default_factory=utcnow)

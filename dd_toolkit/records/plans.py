@@ -103,6 +103,7 @@ def inputs_for(
         tracking={item_id: _tracking_dict(row) for item_id, row in tracking_rows.items()},
         transparency_markdown=markdown,
         peer_medians=peer_medians,
+        risk_register=view.risk_register,
     )
 
 

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -22,6 +23,7 @@ from dd_toolkit.engine.scoring import Methodology, ScoreCard
 from dd_toolkit.engine.snapshot import answer_from, profile_from
 from dd_toolkit.records.assessments import answers_of, profile_of
 from dd_toolkit.records.models import Assessment, Organisation, Submission, SubmissionRecord
+from dd_toolkit.records.risk import register_data
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class AssessmentView:
     method_fallback: bool
     submission: Submission | None = None
     record: SubmissionRecord | None = None
+    # The children's risk register (dd_toolkit.records.risk.register_data's mapping): frozen for
+    # a submitted assessment, as it is now for a draft; None when the assessment has none.
+    risk_register: Mapping[str, Any] | None = None
+
+    @property
+    def risk_cells(self) -> list[Mapping[str, Any]] | None:
+        """The register's cells, as ``build_action_plan(..., register=...)`` takes them."""
+        return None if self.risk_register is None else list(self.risk_register.get("cells") or ())
 
 
 @dataclass(frozen=True)
@@ -97,10 +107,12 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
     if record is not None:
         frozen = _decoded(content, submission, record)
         profile, answers, scored, name = frozen.profile, frozen.answers, frozen.scored, frozen.organisation_name
+        register = record.risk_register
     else:
         org = db.get(Organisation, assessment.organisation_id)
         profile, answers, name = profile_of(org), answers_of(db, assessment.id), org.name
         scored = content.scored(profile, answers)
+        register = register_data(db, assessment)
     return AssessmentView(
         assessment=assessment,
         organisation_name=name,
@@ -112,6 +124,7 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
         method_fallback=scored.fallback,
         submission=submission,
         record=record,
+        risk_register=register,
     )
 
 

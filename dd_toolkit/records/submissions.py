@@ -43,6 +43,7 @@ def record_rows(
         "score_card": decoded.score_card,
         "benchmark_entry": decoded.benchmark_entry,
         "answers": decoded.answers,
+        "risk_register": decoded.risk_register,
     }
     outcomes = [{"submission_id": submission_id, **vars(o)} for o in decoded.outcomes]
     return record, outcomes

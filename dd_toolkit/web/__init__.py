@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
 from dd_toolkit.records import accounts
-from dd_toolkit.web import authz, db, inputs, limits, security
+from dd_toolkit.web import authz, db, inputs, language, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 from dd_toolkit.web.filters import machine_time
@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     inputs.init_app(app)  # bounded ids and no NUL, before any route is added
     csrf.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=language.select_locale)
     limits.init_app(app)  # before the authoriser, so refused requests count too
     security.init_security(app)  # the security headers of every response, and ProxyFix
     _init_login(app)
@@ -72,14 +72,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from dd_toolkit.web.questionbank.routes import bp as questionbank_bp
     from dd_toolkit.web.regulator.routes import bp as regulator_bp
     from dd_toolkit.web.results.routes import bp as results_bp
+    from dd_toolkit.web.risk.routes import bp as risk_bp
 
     app.register_blueprint(main_bp)
+    language.init_app(app)
     app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
     app.register_blueprint(assess_bp)
     app.register_blueprint(questionbank_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(risk_bp)
     app.register_blueprint(benchmarks_bp)
     app.register_blueprint(outputs_bp)
     app.register_blueprint(regulator_bp)

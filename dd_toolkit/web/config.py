@@ -21,7 +21,8 @@ class Config:
     # Which scoring methodology (by id) new scores use; its latest version is taken.
     METHODOLOGY: str = os.environ.get("DD_METHODOLOGY") or "standard"
     BABEL_DEFAULT_LOCALE = "en"
-    LANGUAGES = ("en",)
+    # The interface languages (a catalogue each in dd_toolkit/web/translations, but English).
+    LANGUAGES = ("en", "id", "th", "vi")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -14,6 +14,10 @@ from dd_toolkit.engine.content.models import (
     Questionnaire,
     Section,
     Taxonomy,
+    content_language,
+    fallbacks,
+    reading_language,
+    set_content_language,
 )
 
 __all__ = [
@@ -36,5 +40,9 @@ __all__ = [
     "Section",
     "Taxonomy",
     "Visibility",
+    "content_language",
+    "fallbacks",
     "load_bank",
+    "reading_language",
+    "set_content_language",
 ]

@@ -8,6 +8,9 @@ tests all share them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -17,6 +20,41 @@ from dd_toolkit.engine.content.conditions import Condition, parse_condition, par
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 DEFAULT_LANGUAGE = "en"
+
+
+# The language content is read in: set per request by the web layer and per document by the
+# CLI, so every ``LocalText.get()`` follows the reader without being told.
+_language: ContextVar[str] = ContextVar("dd_content_language", default=DEFAULT_LANGUAGE)
+_fallbacks: ContextVar[set[str] | None] = ContextVar("dd_content_fallbacks", default=None)
+
+
+def set_content_language(language: str) -> None:
+    """Read content in ``language`` from now on in this context (a request), noting the texts
+    shown in English for want of a translation."""
+    _language.set(language)
+    _fallbacks.set(set())
+
+
+@contextmanager
+def content_language(language: str) -> Iterator[set[str]]:
+    """Read content in ``language`` inside the block; yields the set of texts that fell back to
+    English, filled as they are read."""
+    noted: set[str] = set()
+    language_token, fallback_token = _language.set(language), _fallbacks.set(noted)
+    try:
+        yield noted
+    finally:
+        _language.reset(language_token)
+        _fallbacks.reset(fallback_token)
+
+
+def reading_language() -> str:
+    return _language.get()
+
+
+def fallbacks() -> set[str]:
+    """The texts read in English so far for want of a translation (in this context)."""
+    return _fallbacks.get() or set()
 
 
 class LocalText(BaseModel):
@@ -45,8 +83,22 @@ class LocalText(BaseModel):
             raise ValueError("text must have a non-empty English ('en') version")
         return value
 
-    def get(self, language: str = DEFAULT_LANGUAGE) -> str:
-        return self.translations.get(language) or self.translations[DEFAULT_LANGUAGE]
+    def get(self, language: str | None = None) -> str:
+        """The text in ``language``, by default the reader's (:func:`content_language`); the
+        English original where that language has none (noted in :func:`fallbacks`)."""
+        language = language or _language.get()
+        found = self.translations.get(language)
+        if found:
+            return found
+        english = self.translations[DEFAULT_LANGUAGE]
+        if language != DEFAULT_LANGUAGE:
+            noted = _fallbacks.get()
+            if noted is not None:
+                noted.add(english)
+        return english
+
+    def has(self, language: str) -> bool:
+        return bool(self.translations.get(language, "").strip())
 
     def __str__(self) -> str:
         return self.get()

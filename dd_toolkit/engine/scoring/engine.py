@@ -120,6 +120,10 @@ class LensItem:
     score: float | None
     band: str | None
     questions: int
+    # As beside every other score (2027.1): the share of the reference's applicable weight
+    # answered, and the confidence level of its answers. None on cards frozen before that.
+    coverage: float | None = None
+    confidence: str | None = None
 
 
 @dataclass(slots=True)
@@ -740,7 +744,9 @@ def score(
         if not row.applies:
             continue
         points = confidence.points.get(row.strength or confidence.default, 0.0) if confidence else 0.0
-        for scope in (("all",), ("module", row.module), ("section", row.section)):
+        scopes = [("all",), ("module", row.module), ("section", row.section)]
+        scopes += [("ref", ref) for ref in row.question.refs if ref in plan.refs]
+        for scope in scopes:
             sums = cover.setdefault(scope, [0.0, 0.0, 0.0])
             sums[0] += row.potential
             if row.answered:
@@ -775,7 +781,14 @@ def score(
     not_applicable.sort(key=lambda item: order[item.question_id])
 
     lenses = tuple(
-        LensScore(lens.id, lens.label, tuple(_lens_item(plan, method, ref, points_of) for ref in lens.refs))
+        LensScore(
+            lens.id,
+            lens.label,
+            tuple(
+                _lens_item(plan, method, ref, points_of, coverage_of(("ref", ref)), confidence_of(("ref", ref)))
+                for ref in lens.refs
+            ),
+        )
         for lens in method.lenses
     )
     indicators = tuple(_indicator(bank, plan, indicator, lookup) for indicator in method.indicators)
@@ -917,11 +930,18 @@ def _answers_read(
     return text if not text or text.endswith(".") else text + "."
 
 
-def _lens_item(plan: _Plan, method: Methodology, ref: str, points_of: dict) -> LensItem:
+def _lens_item(
+    plan: _Plan,
+    method: Methodology,
+    ref: str,
+    points_of: dict,
+    coverage: float | None = None,
+    confidence: str | None = None,
+) -> LensItem:
     pairs = [(points_of[qid], weight) for qid, weight in plan.refs[ref] if points_of[qid] is not None]
     value = _mean(pairs)
     band = method.band_for(value)
-    return LensItem(ref, plan.ref_labels[ref], value, band.id if band else None, len(pairs))
+    return LensItem(ref, plan.ref_labels[ref], value, band.id if band else None, len(pairs), coverage, confidence)
 
 
 def _answer_lookup(

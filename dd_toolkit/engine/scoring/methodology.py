@@ -444,6 +444,20 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
             if message:
                 add(where, message)
+    if method.not_applicable == "zero":
+        # Honest "not applicable": the profile decides whether an indicator or a cap applies, so
+        # the questions they read are core, and a company cannot wave them away.
+        core = [(f"indicator {i.id}", c.when) for i in method.indicators for c in i.components]
+        core += [(f"cap {c.id}", c.when) for c in method.caps]
+        for where, condition in core:
+            for leaf in leaves(condition):
+                question = bank.questions.get(leaf.name) if leaf.subject == "answer" else None
+                if question is not None and question.allow_not_applicable:
+                    add(
+                        where,
+                        f"question '{leaf.name}' is read here, so it is core and must refuse "
+                        '"not applicable": set allow_not_applicable: false',
+                    )
     grouped: dict[str, str] = {}
     for group in method.actions.groups:
         for qid in group.questions:

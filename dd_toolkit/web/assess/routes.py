@@ -18,6 +18,7 @@ from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
 from dd_toolkit.engine.transparency import check_metrics, load_metric_checks
 from dd_toolkit.records import releases, review
+from dd_toolkit.records import risk as risk_records
 from dd_toolkit.records.assessments import (
     AssessmentError,
     IncompleteAssessment,
@@ -150,8 +151,13 @@ def overview(assessment_id: int):
     assessment = load_assessment(assessment_id)
     org, _rows, _answers, state = _state(assessment)
     session = db.session()
+    risk_register = risk_records.register_of(session, assessment.id)
     return render_template(
         "assess/overview.html",
+        risk_rules=current_methodology().risk,
+        risk_register=risk_register,
+        risk_cells=len(risk_records.cell_rows(session, assessment.id)) if risk_register else 0,
+        risk_review=risk_records.review_state(risk_register),
         assessment=assessment,
         org=org,
         state=state,
@@ -449,7 +455,7 @@ def import_file():
             flash(str(error), "error")
         return redirect(url_for("assess.index"))
     try:
-        parsed = portable.parse_document(form.file.data.read(), current_bank())
+        parsed = portable.parse_document(form.file.data.read(), current_bank(), current_methodology().risk)
         assessment = import_document(db.session(), current_bank(), parsed, org, current_user)
     except portable.ImportError_ as exc:
         return render_template("assess/import_failed.html", org=org, problems=exc.problems), 422

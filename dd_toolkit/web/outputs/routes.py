@@ -16,10 +16,12 @@ from dd_toolkit.engine.documents import (
     action_plan,
     action_plan_document,
     draft_markdown,
+    risk_assessment_document,
     transparency_document,
     transparency_draft,
 )
 from dd_toolkit.engine.render import MAX_USER_MARKDOWN, user_markdown_html
+from dd_toolkit.engine.risk_record import NoRegister
 from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.records.assessments import AssessmentError
 from dd_toolkit.records.models import ActionStatus, Organisation
@@ -53,6 +55,7 @@ bp = Blueprint("outputs", __name__, url_prefix="/assessments")
 
 PLAN_FORMATS = ("md", "html", "pdf", "csv")
 TRANSPARENCY_FORMATS = ("md", "html", "pdf")
+RISK_FORMATS = ("md", "html", "pdf")
 
 
 def _inputs(assessment, with_peers: bool = True, **already_read):
@@ -326,3 +329,16 @@ def transparency_export(assessment_id: int, fmt: str):
         abort(404)
     assessment = load_assessment(assessment_id)
     return _download(transparency_document(_inputs(assessment), fmt, document_store()))
+
+
+@bp.route("/<int:assessment_id>/risk-assessment.<fmt>")
+@policy(Action.ASSESSMENT_VIEW)
+def risk_assessment_export(assessment_id: int, fmt: str):
+    """The written record of the children's risk assessment; 404 when there is no register."""
+    if fmt not in RISK_FORMATS:
+        abort(404)
+    assessment = load_assessment(assessment_id)
+    try:
+        return _download(risk_assessment_document(_inputs(assessment), fmt, document_store()))
+    except NoRegister:
+        abort(404)

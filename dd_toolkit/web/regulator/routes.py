@@ -109,6 +109,8 @@ def submission(recipient_id: int):
         status_labels=STATUS_LABELS,
         bands={b.id: b.label for b in inputs.method.bands},
         method=inputs.method,
+        risk_register=inputs.risk_register,
+        risk_rules=inputs.method.risk,
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import textwrap
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 
-from dd_toolkit.engine.charts import bars_svg, radar_svg
+from dd_toolkit.engine.charts import bars_svg, heat_map_svg, radar_svg
 from dd_toolkit.engine.portable import ImportError_
+from dd_toolkit.engine.risk_record import build_heat_map
 from dd_toolkit.engine.scoring.engine import marked_not_applicable
 from dd_toolkit.records.assessments import rescore_submission
 from dd_toolkit.records.models import Assessment, Organisation
@@ -59,7 +61,16 @@ def results(assessment_id: int):
         other_confidence_labels=_confidence_labels(comparison[0]) if comparison else {},
         strength_labels={e.id: e.label.get() for e in current_bank().taxonomy.evidence_strengths},
         not_applicable=not_applicable_list(current_bank(), card, view.answers, view.profile),
+        heat_map=_heat_map(view),
     )
+
+
+def _heat_map(view: AssessmentView):
+    """The heat map of the assessment's risk register; None when it has none."""
+    register = getattr(view, "risk_register", None)
+    if not register or view.method.risk is None:
+        return None
+    return build_heat_map(current_bank().taxonomy, view.method.risk, register)
 
 
 def _confidence_labels(method) -> dict[str, str]:
@@ -86,8 +97,28 @@ def _by_section(questions):
 @policy(Action.ASSESSMENT_VIEW)
 def chart(assessment_id: int, name: str):
     assessment = load_assessment(assessment_id)
-    card = _view(assessment).card
-    if name == "lenses":
+    view = _view(assessment)
+    card = view.card
+    if name == "risks":
+        heat = _heat_map(view)
+        if heat is None or heat.empty:
+            abort(404)
+        rank = {level.id: i for i, level in enumerate(heat.levels)}
+        svg = heat_map_svg(
+            [textwrap.fill(row.label, 26) for row in heat.rows],
+            [group.label for group in heat.age_groups],
+            [
+                [
+                    (rank[c.level], c.label)
+                    if c.level
+                    else (None, _("not rated") if not c.rated else _("not relevant") if not c.relevant else "")
+                    for c in row.cells
+                ]
+                for row in heat.rows
+            ],
+            len(heat.levels),
+        )
+    elif name == "lenses":
         items = [item for lens in card.lenses for item in lens.items]
         if not items:
             abort(404)  # nothing to draw: the page shows no chart then

@@ -1,0 +1,1 @@
+"""The children's risk register pages of an assessment (issue 14)."""

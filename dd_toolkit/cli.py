@@ -114,9 +114,35 @@ def validate_content(ctx: click.Context) -> None:
             f"language {share.language} ({status.name}): {share.translated} of {share.total} texts "
             f"translated ({share.share:.0%}), {review}; the rest is shown in English, marked as such"
         )
+    _report_reference_cards(root, bank)
     click.echo(
         f"ok: {len(bank.questions)} questions ({scored} scored), "
         f"{len(content.methodologies)} scoring methodologies in {root}"
+    )
+
+
+def _report_reference_cards(root: Path, bank) -> None:
+    """Report the national reference cards (questionnaires/_reference_cards.yaml); exit non-zero
+    on a broken file."""
+    from dd_toolkit.engine.content.reference_cards import ReferenceCardsError, load_reference_cards
+
+    taxonomy = bank.taxonomy
+    try:
+        cards = load_reference_cards(
+            root / "questionnaires", taxonomy.ids("countries"), taxonomy.asean_countries, bank.questions
+        )
+    except ReferenceCardsError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in the reference cards", err=True)
+        sys.exit(1)
+    if not cards.cards:
+        click.echo("reference cards: none")
+        return
+    sourced, to_verify = cards.counts()
+    click.echo(
+        f"reference cards: {len(cards.cards)} countries, {sourced} fields sourced, {to_verify} to verify, "
+        f"shown beside {len(cards.questions)} questions"
     )
 
 
@@ -900,7 +926,8 @@ def notify_due_command(ctx: click.Context, days: int) -> None:
 
 @main.group("report")
 def report_group() -> None:
-    """Write the action plan or the draft transparency section of an exported assessment."""
+    """Write the action plan, the draft transparency section or the children's risk assessment of
+    an exported assessment."""
 
 
 def _report_inputs(ctx: click.Context, file: Path):
@@ -930,7 +957,7 @@ def _report_inputs(ctx: click.Context, file: Path):
         answers=parsed.answers,
         card=scored.card,
         frozen=scored.frozen,
-        risk_register=getattr(parsed, "risk_register", None) or json.loads(raw).get("risk_register"),
+        risk_register=parsed.risk_register,
     )
 
 

@@ -15,6 +15,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from babel.dates import format_date
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -128,7 +129,8 @@ def test_company_home_says_what_to_do_next_from_stored_records(client, make, aut
     actions = section_between(page, "h-actions")
     assert overdue.title in actions and soon.title in actions
     assert "Audit the classifier" not in actions and "Publish the policy" not in actions
-    assert f"overdue since {overdue.due_date.isoformat()}" in actions
+    # The date as the reader's language writes it (English here: "Nov 2, 2026").
+    assert f"overdue since {format_date(overdue.due_date, 'medium', locale='en')}" in actions
     # The score of each cycle as stored at submission.
     trend = section_between(page, "h-trend")
     stored = {

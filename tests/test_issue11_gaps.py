@@ -286,3 +286,21 @@ def test_child_labour_and_decent_work_are_each_carried_by_two_questions():
     assert "services.device.supply_chain_labour" in shown
     social = Profile(service_types=("social_network",), size_band="large", under18_users="yes")
     assert not BANK.applicability(social, {})["services.device.supply_chain_labour"]
+
+
+# -- the start-up path keeps the basics of the new harms ----------------------------------------
+
+
+def test_a_start_up_used_by_children_is_asked_about_self_harm_eating_disorders_and_pornography():
+    from dd_toolkit.engine.content import Profile
+
+    startup = Profile(
+        service_types=("social_network",),
+        features=("user_uploads", "recommender"),
+        size_band="startup",
+        under18_users="yes",
+    )
+    shown = {qid for qid, ok in BANK.applicability(startup, {}).items() if ok}
+    assert {"sbd.harms.self_harm", "sbd.harms.eating_disorders", "sbd.harms.pornography"} <= shown
+    # Enterprise depth stays enterprise depth.
+    assert not {"sbd.harms.dangerous_challenges", "sbd.design.persuasive_design"} & shown

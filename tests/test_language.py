@@ -222,3 +222,16 @@ def test_a_draft_translation_and_the_english_fallbacks_are_labelled_on_the_page(
     assert "translation-note" in page
     untranslated = re.search(r"(\d+)", note.group(1))
     assert untranslated and int(untranslated.group(1)) > 0
+
+
+def test_a_notification_email_is_written_in_its_readers_language(app):
+    from dd_toolkit.web.notifications import _composer
+
+    compose = _composer(app)
+    item = {"kind": "action_due", "params": {"title": "Add live-stream detection", "due": "2026-12-01"}}
+    item |= {"name": "Somchai", "entity": "action_plan", "entity_id": 1}
+    english_subject, english_body = compose({**item, "language": None})
+    thai_subject, thai_body = compose({**item, "language": "th"})
+    assert english_body.startswith("Hello Somchai,")
+    assert thai_subject != english_subject and "Somchai" in thai_body and not thai_body.startswith("Hello")
+    assert re.search("[\u0e00-\u0e7f]", thai_body)  # Thai script

@@ -215,3 +215,4 @@ def test_significant_change_and_the_regulator_view(world, real_app):
     assert submission_page.status_code == 200, text[:500]
     assert "risk-register" in text and "Grooming" in text and "High" in text
     assert answer_rows(db, assessment.id)  # the answers stay with the frozen assessment
+

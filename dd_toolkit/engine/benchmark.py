@@ -166,6 +166,9 @@ class BenchmarkEntry:
     lenses: Mapping[str, float] = field(default_factory=dict)
     indicators: Mapping[str, bool | None] = field(default_factory=dict)
     practices: Mapping[str, bool] = field(default_factory=dict)
+    # The residual levels of the children's risk register: "harm/age_group/level" -> whether the
+    # company's cell is at that level (only the cells it rated), so a share is the distribution.
+    risks: Mapping[str, bool] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,7 +421,7 @@ class _Metric:
 
 def _mapping_getter(attr: str, key: str) -> Callable[[BenchmarkEntry], Any]:
     def get(entry: BenchmarkEntry) -> Any:
-        return (getattr(entry, attr) or {}).get(key)
+        return (getattr(entry, attr, None) or {}).get(key)
 
     return get
 
@@ -431,8 +434,9 @@ def _metrics_of(entries: Iterable[BenchmarkEntry]) -> list[_Metric]:
         ("lenses", "lens", "quartiles"),
         ("indicators", "indicator", "share"),
         ("practices", "practice", "share"),
+        ("risks", "risk", "share"),
     ):
-        keys = sorted({k for e in entries for k in (getattr(e, attr) or {})})
+        keys = sorted({k for e in entries for k in (getattr(e, attr, None) or {})})
         metrics.extend(_Metric(f"{prefix}:{k}", kind, _mapping_getter(attr, k)) for k in keys)
     return metrics
 

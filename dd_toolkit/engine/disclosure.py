@@ -136,7 +136,7 @@ STATUS_WITHHELD = "withheld"
 COVERED_GROUP = "covered"
 _COVERED = (0, COVERED_GROUP)
 
-_METRIC_KIND_ORDER = ("overall", "module", "lens", "indicator", "practice")
+_METRIC_KIND_ORDER = ("overall", "module", "lens", "indicator", "practice", "risk")
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,6 +188,8 @@ class Contribution:
     # "RPA:7.2.1" and components "RPA:7.2.1/identification"; None where it does not apply.
     indicators: Mapping[str, bool | None] = field(default_factory=dict)
     practices: Mapping[str, bool] = field(default_factory=dict)
+    # "harm/age_group/level" -> whether the residual risk of that cell is at that level.
+    risks: Mapping[str, bool] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------

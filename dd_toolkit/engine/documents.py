@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -30,6 +31,7 @@ from markupsafe import Markup
 
 from dd_toolkit.engine.actions import ActionPlan, build_action_plan
 from dd_toolkit.engine.content import AnswerData, Profile
+from dd_toolkit.engine.content.reference_cards import ReferenceCard, ReferenceCardsError, cards_for_bank
 from dd_toolkit.engine.print_charts import radar_svg
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.engine.render import (
@@ -150,9 +152,12 @@ def _register_cells(inputs: Inputs) -> list[Mapping[str, Any]] | None:
 
 def transparency_draft(inputs: Inputs, plan: ActionPlan | None = None) -> TransparencyDraft:
     plan = plan or action_plan(inputs)
-    objects = (*_frozen_objects(inputs), plan, inputs.previous_answers, inputs.risk_register)
-    values = (inputs.organisation_name, inputs.cycle, inputs.previous_cycle, _tracking_key(inputs.tracking))
-    if values[-1] is None:
+    objects = (*_frozen_objects(inputs), plan, inputs.previous_answers)
+    tracking = _tracking_key(inputs.tracking)
+    # The register by value: a frozen one is read anew at each request (a small mapping).
+    register = None if inputs.risk_register is None else json.dumps(inputs.risk_register, sort_keys=True, default=str)
+    values = (inputs.organisation_name, inputs.cycle, inputs.previous_cycle, tracking, register)
+    if tracking is None:
         values = None
     return _memoised("draft", inputs, objects, values, lambda: _build_transparency_draft(inputs, plan))
 
@@ -193,15 +198,28 @@ def action_plan_markdown(inputs: Inputs, plan: ActionPlan | None = None) -> str:
         "plan.md",
         inputs,
         (inputs.content, plan),
-        None if tracking is None else (inputs.organisation_name, inputs.cycle, tracking),
+        None if tracking is None else (inputs.organisation_name, inputs.cycle, tracking, inputs.profile.countries),
         lambda: render_action_plan_markdown(
             report_environment(inputs.content.root),
             plan,
             organisation_name=inputs.organisation_name,
             cycle=inputs.cycle,
             tracking=inputs.tracking,
+            reference_cards=reference_cards(inputs),
         ),
     )
+
+
+def reference_cards(inputs: Inputs) -> list[tuple[str, ReferenceCard]]:
+    """The national reference cards of the countries the organisation operates in, as (country
+    name, card); none when the content folder has no cards file or a broken one (which
+    ``dd-toolkit validate-content`` reports)."""
+    bank = inputs.content.bank
+    try:
+        cards = cards_for_bank(inputs.content.root / "questionnaires", bank)
+    except ReferenceCardsError:
+        return []
+    return [(bank.taxonomy.label("countries", card.country), card) for card in cards.for_countries(inputs.profile.countries)]
 
 
 def transparency_markdown(inputs: Inputs) -> str:

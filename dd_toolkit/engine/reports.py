@@ -220,11 +220,13 @@ def render_action_plan_markdown(
     cycle: Any,
     tracking: Mapping[str, Mapping[str, Any]] | None = None,
     generated_on: dt.date | None = None,
+    reference_cards: Sequence[tuple[str, Any]] = (),
 ) -> str:
     """The action plan as Markdown (``reports/action_plan.md.j2``).
 
     ``tracking`` maps item ids to ``{owner, due, status, notes}`` as a UI stores them; an item
-    without tracking shows no status line.
+    without tracking shows no status line. ``reference_cards`` are (country name, card) pairs
+    (``content.reference_cards``) for the countries the organisation operates in.
     """
     template = env.get_template(ACTION_PLAN_TEMPLATE)
     return template.render(
@@ -233,6 +235,7 @@ def render_action_plan_markdown(
         cycle="" if cycle is None else str(cycle),
         tracking=_tracking(tracking),
         generated_on=generated_on,
+        reference_cards=list(reference_cards),
     )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "build_risk_record",
     "register_cells",
     "render_risk_assessment_markdown",
+    "risk_distribution_entry",
 ]
 
 RISK_TEMPLATE = "risk_assessment.md.j2"
@@ -421,6 +422,27 @@ def build_risk_record(
         not_relevant_cells=not_relevant,
         not_assessed=tuple(_taxonomy_term(taxonomy, "harms", h) for h in suggested if h not in harms),
     )
+
+
+def risk_distribution_entry(register: Mapping[str, Any] | None, rules: RiskRules | None) -> dict[str, bool]:
+    """A submission's part in the working group's distribution of residual risk levels:
+    ``"harm/age_group/level" -> bool`` for every level of every cell it rated with a known
+    residual (True at its own level). Across companies the share of a key is the share of the
+    companies that rated the cell whose residual is at that level; the disclosure module
+    (:mod:`dd_toolkit.engine.disclosure`) decides which of those shares may be shown. Cells rated
+    not relevant and companies without a register take no part."""
+    if not register or rules is None:
+        return {}
+    levels = [p.id for p in rules.levels]
+    entry: dict[str, bool] = {}
+    for cell in register_cells(register):
+        if not _relevant(cell.get("relevant")):
+            continue
+        harm, group, residual = _text(cell.get("harm")), _text(cell.get("age_group")), _text(cell.get("residual"))
+        if not harm or not group or residual not in levels:
+            continue
+        entry.update({f"{harm}/{group}/{level}": level == residual for level in levels})
+    return entry
 
 
 def render_risk_assessment_markdown(env: Any, record: RiskRecord) -> str:

@@ -151,6 +151,7 @@ def notify(
             {
                 "email": user.email,
                 "name": user.name,
+                "language": user.locale,
                 "kind": str(kind),
                 "params": dict(params),
                 "entity": entity,

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.benchmark import BenchmarkEntry
 from dd_toolkit.engine.content import QuestionBank
+from dd_toolkit.engine.risk_record import risk_distribution_entry
 from dd_toolkit.engine.scoring import Methodology
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import Release, SubmissionRecord, User
@@ -51,6 +52,7 @@ def contributions(db: Session, method: Methodology) -> list[disclosure.Contribut
             SubmissionRecord.size_band,
             SubmissionRecord.countries,
             SubmissionRecord.benchmark_entry,
+            SubmissionRecord.risk_register,
         )
         .where(
             SubmissionRecord.latest == sa.true(),
@@ -73,8 +75,10 @@ def contributions(db: Session, method: Methodology) -> list[disclosure.Contribut
             lenses=figures["lenses"],
             indicators=figures["indicators"],
             practices=figures["practices"],
+            # The distribution of residual risk levels, under the same disclosure rules.
+            risks=risk_distribution_entry(register, method.risk),
         )
-        for sid, org_id, cycle, consent, service_types, size_band, countries, figures in rows
+        for sid, org_id, cycle, consent, service_types, size_band, countries, figures, register in rows
     ]
 
 

@@ -17,7 +17,7 @@ from dd_toolkit.records import accounts
 from dd_toolkit.web import authz, db, inputs, language, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
-from dd_toolkit.web.filters import machine_time
+from dd_toolkit.web.filters import local_date, local_time, machine_time
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -134,6 +134,8 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["markdown"] = markdown_html
     app.jinja_env.filters["machine_time"] = machine_time  # <time datetime="...">
+    app.jinja_env.filters["local_date"] = local_date  # dates and moments as the reader's language writes them
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["bank"] = current_bank
     app.jinja_env.globals["display_value"] = display_value
     app.jinja_env.trim_blocks = True

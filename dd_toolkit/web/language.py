@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, redirect, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_login import current_user
 
 from dd_toolkit.engine.content import fallbacks, set_content_language
@@ -30,16 +30,18 @@ def languages() -> tuple[str, ...]:
 
 
 def select_locale() -> str:
-    """The language of this request (Flask-Babel's locale selector), decided once per request."""
+    """The language of this request (Flask-Babel's locale selector), decided once per request;
+    outside a request (an email, a command), the default."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     try:
         return g._dd_language
     except AttributeError:
         pass
     offered = languages()
     chosen = None
-    user = current_user if request else None
-    if user is not None and getattr(user, "is_authenticated", False):
-        chosen = getattr(user, "locale", None)
+    if current_user.is_authenticated:
+        chosen = getattr(current_user, "locale", None)
     if chosen not in offered:
         chosen = request.cookies.get(COOKIE)
     if chosen not in offered:

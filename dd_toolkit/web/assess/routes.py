@@ -14,6 +14,7 @@ from wtforms import SelectChoice
 from dd_toolkit.engine import disclosure, portable
 from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerType
+from dd_toolkit.engine.content.reference_cards import ReferenceCardsError, cards_for_bank
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
 from dd_toolkit.engine.transparency import check_metrics, load_metric_checks
@@ -315,7 +316,24 @@ def _derived_context(current, shown, state, form, profile, answers) -> dict:
         "previous_section": _next_section(current.id, step=-1),
         "taxonomy": bank.taxonomy,
         "metric_issues": _metric_issues(current, state, answers),
+        "reference_cards": _reference_cards(shown, profile),
     }
+
+
+def _reference_cards(shown, profile) -> dict:
+    """The national reference cards beside the questions that need them, for the countries the
+    organisation operates in: {question id: (field names, cards)}."""
+    countries = profile.countries
+    if not countries:
+        return {}
+    try:
+        cards = cards_for_bank(current_content().root / "questionnaires", current_bank())
+    except ReferenceCardsError:
+        return {}  # `dd-toolkit validate-content` reports the broken file
+    mine = cards.for_countries(countries)
+    if not mine:
+        return {}
+    return {q.id: (cards.questions[q.id], mine) for q in shown if q.id in cards.questions}
 
 
 def _metric_issues(current, state, answers) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.benchmark import position
@@ -58,6 +59,17 @@ def _metric_labels() -> dict[str, str]:
     names.update({f"practice:{p.id}": p.label for p in method.practices})
     for lens in method.lenses:
         names.update({f"lens:{ref}": bank.taxonomy.label("frameworks", ref) for ref in lens.refs})
+    if method.risk is not None:  # the distribution of residual risk levels of the risk registers
+        taxonomy = bank.taxonomy
+        for harm in taxonomy.harms:
+            for group in taxonomy.age_groups:
+                for level in method.risk.levels:
+                    names[f"risk:{harm.id}/{group.id}/{level.id}"] = _(
+                        "Residual risk %(level)s: %(harm)s, %(ages)s",
+                        level=level.label,
+                        harm=harm.label.get(),
+                        ages=group.label.get(),
+                    )
     return names
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g
-from flask_babel import format_date, gettext
+from flask_babel import force_locale, format_date, gettext
 from flask_login import current_user
 
 from dd_toolkit.records import notifications
@@ -78,12 +78,14 @@ def unread_count() -> int:
 
 
 def _composer(app: Flask):
-    """Subject and body of a notification email, in the app's language, with a link to the page
-    when ``PUBLIC_URL`` says where the toolkit is served."""
+    """Subject and body of a notification email, in its reader's language (the account's, else
+    the app's default), with a link to the page when ``PUBLIC_URL`` says where the toolkit is
+    served."""
     public = urlsplit(app.config.get("PUBLIC_URL") or "")
 
     def compose(item: dict[str, Any]) -> tuple[str, str]:
-        with app.app_context():
+        language = item.get("language") or app.config["BABEL_DEFAULT_LOCALE"]
+        with app.app_context(), force_locale(language):
             subject = title_of(item["kind"])
             lines = [gettext("Hello %(name)s,", name=item["name"]), "", text_of(item["kind"], item["params"]), ""]
             if public.scheme and public.netloc:

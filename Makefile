@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev translations i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
+.PHONY: run test test-sqlite test-postgres install install-dev translations fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install translations
+run: install translations fonts
 	$(BIN)/dd-toolkit init-db
 	$(BIN)/dd-toolkit load-demo
 	$(BIN)/dd-toolkit run --port $(PORT)
@@ -46,6 +46,11 @@ i18n-update: i18n-extract
 translations: install
 	$(BIN)/pybabel compile -d $(TRANSLATIONS)
 
+# Fonts for Thai and Vietnamese pages, charts and PDFs (Vietnamese is in DejaVu, Thai in TLWG),
+# from Debian's packages; WeasyPrint embeds them in the PDFs.
+fonts:
+	@fc-list | grep -qi tlwg || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-thai-tlwg fonts-dejavu-core; }
+
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
@@ -62,7 +67,7 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 # The two phases run side by side, one core each; each one's output is printed when it ends.
-test: install-dev browser page-checks postgres validate
+test: install-dev browser page-checks postgres fonts validate
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 validate: install

@@ -62,7 +62,8 @@ def check_page(page, url: str) -> None:  # noqa: F811
     page.goto(url)
     if AXE.exists():
         page.evaluate(AXE.read_text(encoding="utf-8"))
-        assert page.evaluate(AXE_RUN, WCAG_TAGS) == [], url
+        violations = page.evaluate(AXE_RUN, WCAG_TAGS)
+        assert violations == [], (url, violations)
     page.set_viewport_size({"width": 390, "height": 800})
     scroll_width, inner = page.evaluate(WIDTH)
     assert scroll_width <= inner, url

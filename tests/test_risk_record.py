@@ -503,3 +503,65 @@ def test_demo_companies_carry_realistic_registers(demo, real_app):
     submitted = demo.exec(select(Assessment).where(Assessment.organisation_id == lumen.id)).first()
     assert not submitted.is_draft  # the register is frozen with Lumen's submission
     assert inputs_for(demo, content, submitted).risk_register["reviewed_at"]
+
+
+# -- the working group's distribution ---------------------------------------------------------------
+
+
+def _contribution(org, register, consent=True):
+    from dd_toolkit.engine.disclosure import Contribution
+    from dd_toolkit.engine.risk_record import risk_distribution_entry
+
+    return Contribution(
+        submission_id=org,
+        organisation_id=org,
+        cycle=2026,
+        consent=consent,
+        service_types=("social_network",),
+        size_band="large",
+        countries=("SG",),
+        overall=50.0 + org,
+        modules={},
+        lenses={},
+        indicators={},
+        practices={},
+        risks=risk_distribution_entry(register, RULES),
+    )
+
+
+def _one_cell(residual, relevant=True):
+    cell = {"harm": "grooming", "age_group": "age_13_15", "residual": residual}
+    if not relevant:
+        cell = {"harm": "grooming", "age_group": "age_13_15", "relevant": False, "not_relevant_reason": "x"}
+    return {"cells": [cell]}
+
+
+def test_risk_distribution_entry():
+    from dd_toolkit.engine.risk_record import risk_distribution_entry
+
+    entry = risk_distribution_entry(REGISTER, RULES)
+    assert entry["grooming/age_16_17/high"] is True and entry["grooming/age_16_17/medium"] is False
+    assert entry["csam/age_13_15/low"] is True
+    assert not any(key.startswith("grooming/age_0_5/") for key in entry)  # not relevant: no part
+    assert risk_distribution_entry(None, RULES) == {}
+
+
+def test_working_group_sees_the_distribution_only_under_the_disclosure_rules():
+    from dd_toolkit.engine.disclosure import Rules, build_release
+
+    def release(contributions):
+        built = build_release(contributions, previous=None, rules=Rules(threshold=5), number=1, published_at="x")
+        group = next(g for g in built.benchmarks[2026].groups if g.group_id == "all")
+        return {m.metric: m for m in group.metrics if m.metric.startswith("risk:")}
+
+    # Six consenting companies rated the cell: the distribution is shown, rounded as every share.
+    levels = ["high", "high", "medium", "medium", "medium", "low"]
+    shown = release([_contribution(i + 1, _one_cell(level)) for i, level in enumerate(levels)])
+    high = shown["risk:grooming/age_13_15/high"]
+    assert not high.suppressed and high.companies == 6 and high.share == pytest.approx(0.35)  # 2/6, to 5 %
+    assert shown["risk:grooming/age_13_15/medium"].share == pytest.approx(0.5)
+    # Four rated it (a fifth rated it not relevant, a sixth gave no consent): too few, withheld.
+    few = [_contribution(i + 1, _one_cell(level)) for i, level in enumerate(levels[:4])]
+    few += [_contribution(5, _one_cell("", relevant=False)), _contribution(6, _one_cell("high"), consent=False)]
+    withheld = release(few)
+    assert withheld and all(m.suppressed and m.share is None for m in withheld.values())

@@ -145,10 +145,10 @@ def test_a_pathological_draft_submitted_to_a_regulator_renders_at_once(app, clie
             (theirs, f"/review/{recipient.id}"),
         ):
             viewer.get(page)  # the worker's first render of the page's templates does not count
-            start = time.perf_counter()
+            start = time.process_time()  # the app runs in this process; other processes do not count
             assert viewer.get(page).status_code == 200, page
             # The report was 14 s and 27 s (a worker timeout); a page is a few tens of milliseconds.
-            assert time.perf_counter() - start < 2, page
+            assert time.process_time() - start < 1, page
 
 
 # -- finding 7: every CSV, with a formula in every user text that reaches one ------------------------
@@ -294,7 +294,8 @@ class _Forms(HTMLParser):
 
 
 def _scan_forms(pages: list[tuple[str, str]]) -> list[tuple[str, dict]]:
-    """Each distinct form (action and field names) of the pages, with the page it is on."""
+    """Each distinct form of the pages (by its action, ids aside, and its field names): where it
+    posts to, and its fields with their values."""
     seen, found = set(), []
     for url, html in pages:
         parser = _Forms()

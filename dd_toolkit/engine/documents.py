@@ -219,7 +219,9 @@ def reference_cards(inputs: Inputs) -> list[tuple[str, ReferenceCard]]:
         cards = cards_for_bank(inputs.content.root / "questionnaires", bank)
     except ReferenceCardsError:
         return []
-    return [(bank.taxonomy.label("countries", card.country), card) for card in cards.for_countries(inputs.profile.countries)]
+    return [
+        (bank.taxonomy.label("countries", card.country), card) for card in cards.for_countries(inputs.profile.countries)
+    ]
 
 
 def transparency_markdown(inputs: Inputs) -> str:

@@ -24,6 +24,7 @@ from dd_toolkit.engine.snapshot import answer_from, profile_from
 from dd_toolkit.records.assessments import answers_of, profile_of
 from dd_toolkit.records.models import Assessment, Organisation, Submission, SubmissionRecord
 from dd_toolkit.records.risk import register_data
+from dd_toolkit.records.submissions import RECORD_JSON
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,6 @@ FROZEN_CACHE_SIZE = 64
 _frozen: OrderedDict[tuple[int, int, str], _Frozen] = OrderedDict()
 _frozen_lock = threading.Lock()
 
-# The record's large JSON columns: read only when the decoded record is not kept already.
-_RECORD_JSON = (SubmissionRecord.score_card, SubmissionRecord.answers, SubmissionRecord.benchmark_entry)
-
 
 def _submission_and_record(db: Session, assessment_id: int) -> tuple[Submission | None, SubmissionRecord | None]:
     """The submission of an assessment and its decoded record, in one query, without the
@@ -77,7 +75,7 @@ def _submission_and_record(db: Session, assessment_id: int) -> tuple[Submission 
         select(Submission, SubmissionRecord)
         .outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
         .where(Submission.assessment_id == assessment_id)
-        .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in _RECORD_JSON))
+        .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in RECORD_JSON))
     ).first()
     return (row[0], row[1]) if row is not None else (None, None)
 

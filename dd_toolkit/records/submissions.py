@@ -79,5 +79,12 @@ def store_record(db: Session, submission: Submission, assessment: Assessment) ->
     return record
 
 
-def record_of(db: Session, submission_id: int) -> SubmissionRecord | None:
-    return db.exec(select(SubmissionRecord).where(SubmissionRecord.submission_id == submission_id)).first()
+# The record's large JSON columns (a light read loads them on first use only).
+RECORD_JSON = (SubmissionRecord.score_card, SubmissionRecord.answers, SubmissionRecord.benchmark_entry)
+
+
+def record_of(db: Session, submission_id: int, *, light: bool = False) -> SubmissionRecord | None:
+    query = select(SubmissionRecord).where(SubmissionRecord.submission_id == submission_id)
+    if light:
+        query = query.options(*(sa.orm.defer(column) for column in RECORD_JSON))
+    return db.exec(query).first()

@@ -54,7 +54,8 @@ def reading_language() -> str:
 
 def fallbacks() -> set[str]:
     """The texts read in English so far for want of a translation (in this context)."""
-    return _fallbacks.get() or set()
+    noted = _fallbacks.get()
+    return noted if noted is not None else set()
 
 
 class LocalText(BaseModel):

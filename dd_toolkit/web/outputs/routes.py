@@ -3,7 +3,19 @@ section, edited in the browser and exported as Markdown, HTML, PDF and CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from functools import partial
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -37,7 +49,7 @@ from dd_toolkit.records.plans import (
     transparency_edit,
     update_tracking,
 )
-from dd_toolkit.web import db
+from dd_toolkit.web import db, fragments
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content
@@ -82,6 +94,50 @@ def _tracking_labels() -> dict[str, Markup]:
     return labels
 
 
+def _item_details(assessment, plan) -> dict[str, Markup]:
+    """Each item's gaps and steps, by item id. They depend only on the item (and the locale and
+    the assessment its links point into), so each is rendered once per worker and then found
+    by the item itself: an unchanged item of a draft is found too."""
+    macro = get_template_attribute("outputs/_plan_item.html", "item_detail")
+    section_urls: dict[str, str] = {}
+    locale = str(get_locale())
+
+    def render(item) -> str:
+        for gap in item.gaps:
+            if gap.section_id not in section_urls:
+                section_urls[gap.section_id] = url_for(
+                    "assess.section", assessment_id=assessment.id, section_id=gap.section_id
+                )
+        why = ngettext("Why: %(num)d gap", "Why: %(num)d gaps", len(item.gaps))
+        return str(macro(item, why, section_urls))
+
+    store = fragments.store()
+    return {
+        item.id: store.get_or_render(("plan-item", assessment.id, locale, item), partial(render, item))
+        for item in plan.items
+    }
+
+
+def _tracking_fields(assessment, plan, tracking, statuses, labels, status_labels, refused) -> dict[str, Markup]:
+    """Each item's tracking fields, by item id: rendered once per worker for each saved state of
+    the item's tracking (its row and version), except the one refused form, shown as typed."""
+    macro = get_template_attribute("outputs/_plan_item.html", "tracking_fields")
+    store = fragments.store()
+    locale = str(get_locale())
+    found: dict[str, Markup] = {}
+    for item in plan.items:
+        row, status = tracking.get(item.id), statuses[item.id]
+        if refused and refused["item_id"] == item.id:
+            typed, errors = refused["values"], refused["errors"]
+            found[item.id] = Markup(macro(item, row, status, typed, errors, labels, status_labels))
+            continue
+        key = ("plan-tracking", assessment.id, locale, item.id, row.id if row else None, row.version if row else 0)
+        found[item.id] = store.get_or_render(
+            key, partial(lambda i, r, s: str(macro(i, r, s, None, {}, labels, status_labels)), item, row, status)
+        )
+    return found
+
+
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
 def action_plan_page(assessment_id: int):
@@ -106,11 +162,10 @@ def _action_plan_page(assessment, refused: dict | None = None):
     functions = {
         label: _("owning function: %(f)s", f=label) for label in {item.function_label for item in plan.items} if label
     }
-    why = {n: ngettext("Why: %(num)d gap", "Why: %(num)d gaps", n) for n in {len(item.gaps) for item in plan.items}}
-    section_urls = {
-        section_id: url_for("assess.section", assessment_id=assessment.id, section_id=section_id)
-        for section_id in {gap.section_id for item in plan.items for gap in item.gaps}
-    }
+    item_details = _item_details(assessment, plan)
+    can_edit = can(current_user, Action.ASSESSMENT_EDIT, assessment)
+    status_labels = {status: _text(label) for status, label in STATUS_LABELS.items()}
+    fields = _tracking_fields(assessment, plan, tracking, statuses, labels, status_labels, refused) if can_edit else {}
     carried = carry_forward(previous_items(db.session(), current_content(), previous), plan) if previous else None
     return render_template(
         "outputs/action_plan.html",
@@ -121,14 +176,14 @@ def _action_plan_page(assessment, refused: dict | None = None):
         labels=labels,
         horizons=horizons,
         functions=functions,
-        why=why,
-        section_urls=section_urls,
+        item_details=item_details,
+        tracking_fields=fields,
         csrf=generate_csrf(),
         statuses=statuses,
-        status_labels={status: _text(label) for status, label in STATUS_LABELS.items()},
+        status_labels=status_labels,
         previous=previous,
         carried=carried,
-        can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
+        can_edit=can_edit,
         frozen=inputs.frozen,
         answered=any(a.has_value or a.not_applicable for a in inputs.answers.values()),
         refused=refused,

@@ -24,7 +24,7 @@ from dd_toolkit.records.review import (
     transition,
 )
 from dd_toolkit.records.submissions import record_of
-from dd_toolkit.web import db
+from dd_toolkit.web import db, fragments
 from dd_toolkit.web.authz import Action, policy, require
 from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.downloads import download
@@ -70,8 +70,7 @@ def submission(recipient_id: int):
     session = db.session()
     submission = session.get(Submission, recipient.submission_id)
     assessment = session.get(Assessment, submission.assessment_id)
-    inputs = inputs_for(session, current_content(), assessment, as_submitted=True)  # the frozen text
-    record = record_of(session, submission.id)
+    record = record_of(session, submission.id, light=True)
     previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
     changes = None
     if previous is not None:
@@ -86,19 +85,56 @@ def submission(recipient_id: int):
         ).all()
     )
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
-    plan = action_plan(inputs)
+    answered: list = []
+
+    def answered_sections() -> list:
+        # The sections with at least one frozen answer, in bank order: the contents and the list
+        # of answers show the same ones.
+        if not answered:
+            for module in current_bank().questionnaires:
+                for section in module.sections:
+                    found = [q for q in section.questions if q.id in record.answers]
+                    if found:
+                        answered.append((module, section, found))
+        return answered
+
+    def frozen_part() -> str:
+        inputs = inputs_for(session, current_content(), assessment, as_submitted=True)  # the frozen text
+        plan = action_plan(inputs)
+        return render_template(
+            "regulator/_submission_frozen.html",
+            recipient=recipient,
+            submission=submission,
+            record=record,
+            card=inputs.card,
+            plan=plan,
+            transparency=user_markdown_html(
+                transparency_text(inputs, plan=plan),
+                limit=None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN,
+            ),
+            bands={b.id: b.label for b in inputs.method.bands},
+            method=inputs.method,
+            answered_sections=answered_sections(),
+            risk_register=inputs.risk_register,
+            risk_rules=inputs.method.risk,
+            csrf_slot=fragments.CSRF_SLOT,
+        )
+
+    def contents() -> str:
+        return render_template(
+            "regulator/_submission_toc.html",
+            changes=changes,
+            answered_sections=answered_sections(),
+            risk_register=record.risk_register,
+        )
+
+    key = (submission.sha256, submission.methodology)
     return render_template(
         "regulator/submission.html",
         recipient=recipient,
         submission=submission,
         assessment=assessment,
         record=record,
-        card=inputs.card,
-        plan=plan,
-        transparency=user_markdown_html(
-            transparency_text(inputs, plan=plan),
-            limit=None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN,
-        ),
         integrity=integrity_ok(submission, record),
         changes=changes,
         steps=steps,
@@ -107,10 +143,8 @@ def submission(recipient_id: int):
         status_form=StatusForm.offering(recipient.status),
         comment_form=CommentForm(),
         status_labels=STATUS_LABELS,
-        bands={b.id: b.label for b in inputs.method.bands},
-        method=inputs.method,
-        risk_register=inputs.risk_register,
-        risk_rules=inputs.method.risk,
+        toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
+        frozen_html=fragments.with_csrf(fragments.frozen_fragment("review", recipient.id, *key, frozen_part)),
     )
 
 

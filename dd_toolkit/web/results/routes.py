@@ -6,6 +6,7 @@ import textwrap
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from dd_toolkit.engine.charts import bars_svg, heat_map_svg, radar_svg
 from dd_toolkit.engine.portable import ImportError_
@@ -18,6 +19,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content
+from dd_toolkit.web.fragments import frozen_fragment
 
 bp = Blueprint("results", __name__, url_prefix="/assessments")
 
@@ -44,6 +46,26 @@ def results(assessment_id: int):
             comparison = (other, rescore_submission(current_bank(), other, view.submission))
         except ImportError_ as exc:
             comparison_error = exc.problems
+    bands = {b.id: b.label for b in method.bands}
+
+    def detail() -> str:
+        return render_template(
+            "results/_detail.html",
+            assessment=assessment,
+            card=card,
+            method=method,
+            bands=bands,
+            questions_by_section=_by_section(card.questions),
+            confidence_labels=_confidence_labels(method),
+            strength_labels={e.id: e.label.get() for e in current_bank().taxonomy.evidence_strengths},
+            not_applicable=not_applicable_list(current_bank(), card, view.answers, view.profile),
+            heat_map=_heat_map(view),
+        )
+
+    if frozen:
+        detail_html = frozen_fragment("results", assessment.id, view.submission.sha256, method.key, detail)
+    else:
+        detail_html = Markup(detail())
     return render_template(
         "results/results.html",
         assessment=assessment,
@@ -55,13 +77,10 @@ def results(assessment_id: int):
         comparison=comparison,
         comparison_error=comparison_error,
         other_methods=newer if frozen else [],
-        bands={b.id: b.label for b in method.bands},
-        questions_by_section=_by_section(card.questions),
+        bands=bands,
         confidence_labels=_confidence_labels(method),
         other_confidence_labels=_confidence_labels(comparison[0]) if comparison else {},
-        strength_labels={e.id: e.label.get() for e in current_bank().taxonomy.evidence_strengths},
-        not_applicable=not_applicable_list(current_bank(), card, view.answers, view.profile),
-        heat_map=_heat_map(view),
+        detail_html=detail_html,
     )
 
 

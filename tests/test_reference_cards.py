@@ -195,6 +195,13 @@ def test_the_cards_fit_a_390_pixel_phone_and_open_from_the_keyboard(real_app, co
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
             assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
             card.screenshot(path=str(tmp_path / "reference-card-390.png"))
+            # Every card open, checked by axe-core (WCAG 2.2 A and AA) where `make page-checks` installed it.
+            from .test_pages_checked import AXE, AXE_RUN, WCAG_TAGS
+
+            if AXE.exists():
+                page.evaluate("document.querySelectorAll('details.reference-card').forEach(d => d.open = true)")
+                page.evaluate(AXE.read_text(encoding="utf-8"))
+                assert page.evaluate(AXE_RUN, WCAG_TAGS) == []
             browser.close()
     finally:
         server.shutdown()

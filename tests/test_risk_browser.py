@@ -100,8 +100,6 @@ def test_fill_part_of_the_grid_leave_resume_and_submit(real_server, page, draft)
     # The grid and a cell pass axe-core and fit a 390 px phone (the grid scrolls in its region).
     for url in (page.url, page.url.split("#")[0] + "/grooming/age_13_15"):
         check_page(page, url)
-        html = page.request.get(url).text()
-        print("DBG", url, re.findall(r'<(?:input|textarea)[^>]*(?:checked|cell-rationale|cell-owner|not_relevant)[^>]*>[^<]{0,80}', html))
     page.goto(f"{real_server}/assessments/{assessment.id}/risk")
 
     assert dialogs == []

@@ -565,3 +565,19 @@ def test_working_group_sees_the_distribution_only_under_the_disclosure_rules():
     few += [_contribution(5, _one_cell("", relevant=False)), _contribution(6, _one_cell("high"), consent=False)]
     withheld = release(few)
     assert withheld and all(m.suppressed and m.share is None for m in withheld.values())
+
+
+def test_key_risks_read_well_whichever_group_comes_first():
+    register = {
+        "cells": [
+            {
+                "harm": "self_harm",
+                "age_group": "age_13_15",
+                "likelihood": "likely",
+                "impact": "serious",
+                "residual": "medium",
+            }
+        ]
+    }
+    draft, _text = _draft(register)
+    assert draft.key_risks.sentences[1].startswith("The risks that call for the most care include content")

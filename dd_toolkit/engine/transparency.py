@@ -539,7 +539,8 @@ def key_risks_paragraph(
         named = ", ".join(
             taxonomy.label("age_groups", a, language) for a in taxonomy.ids("age_groups") if a in ages[group]
         )
-        sentences.append(_text(groups[group].get("risk"), language).replace("{ages}", named))
+        wording = groups[group].get("risk_also") if len(sentences) > 1 else None
+        sentences.append(_text(wording or groups[group].get("risk"), language).replace("{ages}", named))
         sentences.append(_text(groups[group].get("measures"), language))
     if len(sentences) == 1:
         sentences.append(_text(words.get("none"), language))

@@ -9,6 +9,7 @@ SQLAlchemy engine, as a storage option. A deployment that has Redis can name it 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -20,6 +21,17 @@ from sqlalchemy.engine import Engine
 from dd_toolkit.records.models import RateLimitCounter
 
 _table = RateLimitCounter.__table__
+_MAX_KEY = _table.c.key.type.length  # 255
+
+
+def stored_key(key: str) -> str:
+    """The row key of a counter. A key longer than the column (a long email typed into the
+    sign-in form) is kept as its start and its SHA-256, so it still has a counter of its own and
+    PostgreSQL is never asked to store more than the column holds."""
+    if len(key) <= _MAX_KEY:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key[: _MAX_KEY - len(digest) - 1] + "#" + digest
 
 
 class DatabaseStorage(Storage):
@@ -36,6 +48,7 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to the counter, starting a new window if the old one has ended."""
         engine = self._engine()
+        key = stored_key(key)
         now = time.time()
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(_table).values(key=key, count=amount, expires_at=now + expiry)
@@ -52,7 +65,9 @@ class DatabaseStorage(Storage):
 
     def _row(self, key: str):
         with self._engine().connect() as connection:
-            return connection.execute(sa.select(_table.c.count, _table.c.expires_at).where(_table.c.key == key)).first()
+            return connection.execute(
+                sa.select(_table.c.count, _table.c.expires_at).where(_table.c.key == stored_key(key))
+            ).first()
 
     def get(self, key: str) -> int:
         row = self._row(key)
@@ -76,7 +91,7 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         with self._engine().begin() as connection:
-            connection.execute(sa.delete(_table).where(_table.c.key == key))
+            connection.execute(sa.delete(_table).where(_table.c.key == stored_key(key)))
 
     def prune(self) -> int:
         """Drop counters whose window has ended (the CLI's housekeeping may call it)."""

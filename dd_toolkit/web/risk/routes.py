@@ -311,7 +311,6 @@ def cell(assessment_id: int, harm: str, age_group: str):
     answered = {qid: to_answer_data(a) for qid, a in answer_rows(session, assessment.id).items() if a.value is not None}
     suggested = [q for q in rules.addressed_by.get(harm, ()) if q in answered]
     chosen = [q for q in values.get("controls") or () if q in bank.questions]
-    print("DBGCHOSEN", values.get("controls"), chosen)
     others = [q for q in bank.questions if q in answered and q not in suggested]
     first_control = (suggested or others or [None])[0]
     targets = {
@@ -350,7 +349,7 @@ def cell(assessment_id: int, harm: str, age_group: str):
         answers=answered,
         suggested=suggested,
         others=others,
-        chosen=chosen,
+        chosen_controls=chosen,
         levels={p.id: p for p in rules.levels},
         point_labels={p.id: p.label for p in (*rules.likelihood, *rules.impact, *rules.levels)},
         targets=targets,

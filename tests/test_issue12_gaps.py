@@ -16,7 +16,6 @@ from sqlmodel import select
 from dd_toolkit.records import accounts
 from dd_toolkit.records.assessments import submit
 from dd_toolkit.records.demo import DEMO_PASSWORD
-from dd_toolkit.records.ratelimit import stored_key
 from dd_toolkit.records.models import (
     ApiToken,
     Assessment,
@@ -26,6 +25,7 @@ from dd_toolkit.records.models import (
     RegulatorGrant,
     User,
 )
+from dd_toolkit.records.ratelimit import stored_key
 
 from .conftest import AuthActions, Forms, csrf_token
 from .factories import PASSWORD

@@ -103,7 +103,7 @@ def test_a_cell_saves_and_shows_its_residual_level(world):
     page = world["client"].get(cell)
     assert page.status_code == 200 and 'data-draft-key="dd-toolkit/draft/v1/' in page.get_data(as_text=True)
     saved = world["forms"].post(cell, _cell_form(world["control"]), page=cell)
-    assert saved.status_code == 302 and saved.headers["Location"].endswith("#cell-grooming-age_13_15")
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/risk/grooming/age_13_15")
     grid = world["client"].get(url).get_data(as_text=True)
     assert re.search(r'id="cell-grooming-age_13_15">\s*<a[^>]*><span class="risk-level risk-high">High', grid)
     # The cell page shows what was saved: the chosen control is checked.

@@ -286,7 +286,9 @@ def cell(assessment_id: int, harm: str, age_group: str):
                 )
                 session.commit()
                 flash(_("The cell was saved."), "success")
-                return redirect(url_for("risk.register", assessment_id=assessment.id) + f"#cell-{harm}-{age_group}")
+                # Back to this page, as a question page does: showing the cell saved clears what
+                # the browser kept of the typing (js/section.js).
+                return redirect(url_for("risk.cell", assessment_id=assessment.id, harm=harm, age_group=age_group))
             except registers.CellInvalid as exc:
                 session.rollback()
                 errors = {p.field: p.message for p in exc.problems}

@@ -41,7 +41,7 @@ i18n-extract: install
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching \
-		--ignore-obsolete --no-location --width 120
+		--ignore-obsolete --width 120
 
 translations: install
 	$(BIN)/pybabel compile -d $(TRANSLATIONS)

@@ -108,7 +108,8 @@ def test_a_cell_saves_and_shows_its_residual_level(world):
     assert re.search(r'id="cell-grooming-age_13_15">\s*<a[^>]*><span class="risk-level risk-high">High', grid)
     # The cell page shows what was saved: the chosen control is checked.
     again = world["client"].get(cell).get_data(as_text=True)
-    assert re.search(r'checked id="cell-controls-[^"]+" name="cell-controls" type="checkbox" value="%s"' % world["control"], again)
+    control = world["control"]
+    assert re.search(f'checked id="cell-controls-[^"]+" name="cell-controls" type="checkbox" value="{control}"', again)
     # Saved in the register data, with its owner.
     data = risk.register_data(world["db"], world["assessment"])
     assert data["cells"][0]["owner"] == "Head of Trust and Safety"
@@ -167,7 +168,9 @@ def test_the_record_of_the_register_saves_and_is_checked(world):
     world["db"].expire_all()
     data = risk.register_data(world["db"], world["assessment"])
     assert data["assessed_by"] == "Safety lead and DPO" and data["reviewed_at"]
-    stale = world["forms"].post(url, {"register-assessed_by": "Late", "register-method": "x", "register-base_version": "1"})
+    stale = world["forms"].post(
+        url, {"register-assessed_by": "Late", "register-method": "x", "register-base_version": "1"}
+    )
     assert stale.status_code == 422 and "changed the record while you were editing" in stale.get_data(as_text=True)
 
 
@@ -209,14 +212,12 @@ def test_significant_change_and_the_regulator_view(world, real_app):
     from dd_toolkit.records.models import Recipient, Submission
 
     recipient = db.exec(
-        select(Recipient).join(Submission, Submission.id == Recipient.submission_id).where(
-            Submission.assessment_id == assessment.id
-        )
+        select(Recipient)
+        .join(Submission, Submission.id == Recipient.submission_id)
+        .where(Submission.assessment_id == assessment.id)
     ).one()
     submission_page = client.get(f"/review/{recipient.id}")
     text = submission_page.get_data(as_text=True)
     assert submission_page.status_code == 200, text[:500]
     assert "risk-register" in text and "Grooming" in text and "High" in text
     assert answer_rows(db, assessment.id)  # the answers stay with the frozen assessment
-
-

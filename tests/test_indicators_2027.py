@@ -401,3 +401,50 @@ def test_the_working_group_page_states_the_convention(real, real_app):
     AuthActions(client).login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
     page = client.get("/benchmarks/indicators?country=SG").get_data(as_text=True)
     assert report_notes(REPO_ROOT)["working_group_not_applicable"] in page
+
+
+NETWORK = Profile(
+    service_types=("isp",),
+    features=(),
+    countries=("TH",),
+    size_band="large",
+    under18_users="yes",
+    hq_country="TH",
+)
+NETWORK_ROUTE = {
+    "services.network.url_blocklist": 3,
+    "services.network.notice_takedown": 3,
+    "services.network.reporting": "yes",
+}
+WEAK_GENERAL = {"hrdd.act.csam_identification": 1, "hrdd.act.csam_removal": 1, "hrdd.act.csam_reporting": 1}
+
+
+def test_an_internet_provider_meets_7_2_1_through_its_own_route(content, method):
+    """Blocklists, notice and takedown and reporting, at the established level, meet the 7.2.1
+    components that the general questions would (issue 11, point 5)."""
+    through_network = indicators(content.bank, method, NETWORK, {**WEAK_GENERAL, **NETWORK_ROUTE})["RPA:7.2.1"]
+    assert through_network.applies is True and through_network.met is True
+    short = {**WEAK_GENERAL, **NETWORK_ROUTE, "services.network.notice_takedown": 2}
+    found = components(indicators(content.bank, method, NETWORK, short)["RPA:7.2.1"])
+    assert found["removal"] is False and found["identification"] is True and found["reporting"] is True
+
+
+def test_the_network_route_counts_only_for_network_providers(content, method):
+    # A social network's answers to the network module (not asked of it) never meet 7.2.1.
+    found = indicators(content.bank, method, SOCIAL, {**WEAK_GENERAL, **NETWORK_ROUTE})["RPA:7.2.1"]
+    assert found.met is False
+
+
+def test_a_generative_ai_service_reports_through_its_misuse_reporting(content, method):
+    ai = Profile(
+        service_types=("generative_ai",),
+        features=("generative_ai",),
+        countries=("SG",),
+        size_band="medium",
+        under18_users="yes",
+        hq_country="SG",
+    )
+    weak = {**WEAK_GENERAL, "services.ai.misuse_reporting": 3}
+    assert components(indicators(content.bank, method, ai, weak)["RPA:7.2.1"])["reporting"] is True
+    weaker = {**WEAK_GENERAL, "services.ai.misuse_reporting": 2}
+    assert components(indicators(content.bank, method, ai, weaker)["RPA:7.2.1"])["reporting"] is False

@@ -281,7 +281,7 @@ SCAN_IDENTITIES = {
 }
 # Forms that end the scan's own session or account are left out (they are tested on their own).
 SCAN_SKIPPED_ACTIONS = ("/auth/logout",)
-SCAN_SECONDS = 45  # per identity: a bound on the time, whatever the pages hold and however busy the machine
+SCAN_SECONDS = 90  # per identity: a bound on the time, whatever the pages hold and however busy the machine
 
 
 class _Forms(HTMLParser):

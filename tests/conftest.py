@@ -222,7 +222,15 @@ def pytest_collection_modifyitems(config, items):
     own_database = {"test_backup.py", "test_load.py", "test_migrations.py"}
     # Markup, wording and documents: what they read goes through records functions that the
     # other modules exercise on PostgreSQL, so these run once, on SQLite.
-    presentation = {"test_plain_pages.py", "test_questionnaire_13.py", "test_headers.py", "test_pdf.py"}
+    presentation = {
+        "test_plain_pages.py",
+        "test_questionnaire_13.py",
+        "test_headers.py",
+        "test_pdf.py",
+        "test_language.py",  # catalogues and every page in three languages
+        "test_reference_cards.py",
+        "test_fragments.py",
+    }
     keep, skip = [], []
     for item in items:
         touches = "migrated_template" in item.fixturenames or item.path.name in own_database

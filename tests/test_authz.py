@@ -29,6 +29,8 @@ SAMPLE_ARGUMENTS = {
     "item_id": "policy",
     "fmt": "md",
     "recipient_id": 1,
+    "harm": "grooming",
+    "age_group": "age_13_15",
 }
 
 
@@ -102,6 +104,8 @@ NOT_A_PAGE = {
     "assess.submit_assessment": 302,  # already submitted
     "benchmarks.export": 404,  # one consenting company makes no release: no figures to export or plot
     "benchmarks.box_plot": 404,
+    "risk.cell": 404,  # the test content has no age groups, so the register has no cell to show
+    "outputs.risk_assessment_export": 404,  # no register, so no record of one
 }
 
 

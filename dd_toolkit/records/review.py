@@ -23,6 +23,7 @@ from dd_toolkit.records.models import (
     User,
     utcnow,
 )
+from dd_toolkit.records.notifications import N_
 
 # The review workflow. A clarification request is answered by the company with a new version,
 # which arrives as a new recipient and supersedes the old one.
@@ -33,12 +34,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     ReviewStatus.REVIEWED: (),
     ReviewStatus.SUPERSEDED: (),
 }
+# Marked for the catalogues (N_) and translated where they are shown.
 STATUS_LABELS = {
-    ReviewStatus.RECEIVED: "Received",
-    ReviewStatus.IN_REVIEW: "In review",
-    ReviewStatus.CLARIFICATION_REQUESTED: "Clarification requested",
-    ReviewStatus.REVIEWED: "Reviewed",
-    ReviewStatus.SUPERSEDED: "Superseded by a new version",
+    ReviewStatus.RECEIVED: N_("Received"),
+    ReviewStatus.IN_REVIEW: N_("In review"),
+    ReviewStatus.CLARIFICATION_REQUESTED: N_("Clarification requested"),
+    ReviewStatus.REVIEWED: N_("Reviewed"),
+    ReviewStatus.SUPERSEDED: N_("Superseded by a new version"),
 }
 
 

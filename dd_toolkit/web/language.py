@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_login import current_user
 
-from dd_toolkit.engine.content import fallbacks, set_content_language
+from dd_toolkit.engine.content import fallbacks, reset_content_language, set_content_language
 from dd_toolkit.engine.content.languages import LanguageStatus, load_languages
 from dd_toolkit.records import accounts
 from dd_toolkit.web import db
@@ -94,6 +94,7 @@ def init_app(app: Flask) -> None:
     app.extensions["dd_languages"] = load_languages(Path(app.config["CONTENT_DIR"]) / "questionnaires")
     app.register_blueprint(bp)
     app.before_request(_read_content_in_language)
+    app.teardown_request(lambda _error: reset_content_language())
     app.jinja_env.globals["language_names"] = NAMES
     app.jinja_env.globals["current_language"] = select_locale
     app.jinja_env.globals["content_translation"] = content_translation

@@ -17,6 +17,7 @@ from dd_toolkit.engine.content.models import (
     content_language,
     fallbacks,
     reading_language,
+    reset_content_language,
     set_content_language,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "fallbacks",
     "load_bank",
     "reading_language",
+    "reset_content_language",
     "set_content_language",
 ]

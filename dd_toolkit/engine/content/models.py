@@ -35,6 +35,12 @@ def set_content_language(language: str) -> None:
     _fallbacks.set(set())
 
 
+def reset_content_language() -> None:
+    """Back to English with nothing noted: the end of a request, so nothing outlives it."""
+    _language.set(DEFAULT_LANGUAGE)
+    _fallbacks.set(None)
+
+
 @contextmanager
 def content_language(language: str) -> Iterator[set[str]]:
     """Read content in ``language`` inside the block; yields the set of texts that fell back to

@@ -208,6 +208,10 @@ def _relevant(value: Any) -> bool:
     return True if value is None else bool(value)
 
 
+# How a cell's text, id lists and "relevant" flag are read, for the modules that read cells too.
+cell_text, cell_ids, cell_relevant = _text, _ids, _relevant
+
+
 def validate_cell(
     cell: Mapping[str, Any],
     rules: RiskRules,

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dd_toolkit.engine import risk
 from dd_toolkit.engine.actions import ActionPlan
 from dd_toolkit.engine.content import AnswerData, QuestionBank, Taxonomy
 from dd_toolkit.engine.content.values import display_value
@@ -180,21 +181,8 @@ class RiskRecord:
 # -- reading the register -----------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return " ".join(str(value).split()) if value is not None else ""
-
-
-def _ids(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    return tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
-
-
-def _relevant(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("no", "false", "0", "not_relevant")
-    return True if value is None else bool(value)
+# A cell's fields are read as the register's own checks read them (engine/risk.py).
+_text, _ids, _relevant = risk.cell_text, risk.cell_ids, risk.cell_relevant
 
 
 def register_cells(register: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], ...]:

@@ -581,3 +581,26 @@ def test_key_risks_read_well_whichever_group_comes_first():
     }
     draft, _text = _draft(register)
     assert draft.key_risks.sentences[1].startswith("The risks that call for the most care include content")
+
+
+def test_the_working_group_names_a_residual_risk_share_only_when_a_page_shows_it(real_app, monkeypatch):
+    """A few hundred residual-risk shares exist (harm, age group, level); their labels are made
+    when a page shows one, each naming its harm, its age group and its level."""
+    from dd_toolkit.web.benchmarks import routes
+
+    made = []
+    real_gettext = routes._
+
+    def counting(message, **values):
+        made.append(message)
+        return real_gettext(message, **values)
+
+    monkeypatch.setattr(routes, "_", counting)
+    with real_app.test_request_context():
+        names = routes._metric_labels()
+        assert made == []  # nothing named yet
+        label = names.get("risk:grooming/age_13_15/high", "?")
+        assert "Grooming" in label and "13" in label and "High" in label
+        assert names.get("risk:grooming/age_13_15/nonsense", "?") == "?"
+        assert names.get("risk:unknown/age_13_15/high", "?") == "?"
+        assert len(made) == 1 and names.get("risk:grooming/age_13_15/high") == label  # named once

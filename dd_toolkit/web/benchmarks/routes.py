@@ -59,18 +59,47 @@ def _metric_labels() -> dict[str, str]:
     names.update({f"practice:{p.id}": p.label for p in method.practices})
     for lens in method.lenses:
         names.update({f"lens:{ref}": bank.taxonomy.label("frameworks", ref) for ref in lens.refs})
-    if method.risk is not None:  # the distribution of residual risk levels of the risk registers
-        taxonomy = bank.taxonomy
-        for harm in taxonomy.harms:
-            for group in taxonomy.age_groups:
-                for level in method.risk.levels:
-                    names[f"risk:{harm.id}/{group.id}/{level.id}"] = _(
-                        "Residual risk %(level)s: %(harm)s, %(ages)s",
-                        level=level.label,
-                        harm=harm.label.get(),
-                        ages=group.label.get(),
-                    )
-    return names
+    return _MetricLabels(names, method.risk, bank.taxonomy)
+
+
+class _MetricLabels(dict):
+    """The labels of the benchmark's measures. The residual-risk shares (one per harm, age group
+    and level: a few hundred) are named when a page shows one, not all at every request."""
+
+    def __init__(self, names: dict[str, str], risk, taxonomy) -> None:
+        super().__init__(names)
+        self._risk, self._taxonomy = risk, taxonomy
+
+    def __missing__(self, metric: str) -> str:
+        found = self._risk_label(metric)
+        if found is None:
+            raise KeyError(metric)
+        return found
+
+    def get(self, metric, default=None):
+        if metric in self:
+            return self[metric]
+        found = self._risk_label(metric)
+        return default if found is None else found
+
+    def _risk_label(self, metric: str) -> str | None:
+        # "risk:<harm>/<age group>/<level>": the distribution of residual risk levels of the registers
+        if self._risk is None or not isinstance(metric, str) or not metric.startswith("risk:"):
+            return None
+        parts = metric.removeprefix("risk:").split("/")
+        levels = {level.id: level.label for level in self._risk.levels}
+        if len(parts) != 3 or parts[0] not in self._taxonomy.ids("harms") or parts[2] not in levels:
+            return None
+        if parts[1] not in self._taxonomy.ids("age_groups"):
+            return None
+        label = _(
+            "Residual risk %(level)s: %(harm)s, %(ages)s",
+            level=levels[parts[2]],
+            harm=self._taxonomy.label("harms", parts[0]),
+            ages=self._taxonomy.label("age_groups", parts[1]),
+        )
+        self[metric] = label
+        return label
 
 
 @bp.route("/benchmarks/")

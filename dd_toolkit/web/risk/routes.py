@@ -182,15 +182,22 @@ def register(assessment_id: int):
     ), status
 
 
-@bp.route("/<int:assessment_id>/risk/start", methods=["POST"])
-@policy(Action.ASSESSMENT_EDIT)
-def start(assessment_id: int):
-    """Open the draft's register, from the organisation's last one when there is one."""
-    assessment = require(Action.ASSESSMENT_EDIT, db.session().get(Assessment, assessment_id))
+def _posted(assessment_id: int, action: Action) -> Assessment:
+    """The assessment a register form was posted for: allowed to the user, under a methodology
+    with risk rules (404 otherwise), with a valid CSRF token (400 otherwise)."""
+    assessment = require(action, db.session().get(Assessment, assessment_id))
     if _rules() is None:
         abort(404)
     if not RegisterForm().validate():
         abort(400)
+    return assessment
+
+
+@bp.route("/<int:assessment_id>/risk/start", methods=["POST"])
+@policy(Action.ASSESSMENT_EDIT)
+def start(assessment_id: int):
+    """Open the draft's register, from the organisation's last one when there is one."""
+    assessment = _posted(assessment_id, Action.ASSESSMENT_EDIT)
     session = db.session()
     try:
         started = registers.start_register(session, assessment, current_user)
@@ -209,11 +216,7 @@ def start(assessment_id: int):
 @policy(Action.ASSESSMENT_MANAGE)
 def significant_change(assessment_id: int):
     """Reassess the register outside the yearly cycle (a new feature, market or major incident)."""
-    assessment = require(Action.ASSESSMENT_MANAGE, db.session().get(Assessment, assessment_id))
-    if _rules() is None:
-        abort(404)
-    if not RegisterForm().validate():
-        abort(400)
+    assessment = _posted(assessment_id, Action.ASSESSMENT_MANAGE)
     session = db.session()
     try:
         draft = registers.significant_change(

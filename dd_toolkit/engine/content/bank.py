@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dd_toolkit.engine.content.answers import AnswerData, Profile
+from dd_toolkit.engine.content.catalogues import Catalogues, load_catalogues
 from dd_toolkit.engine.content.conditions import MISSING, All, Explanation, Leaf, Predicate, compile_condition, explain
+from dd_toolkit.engine.content.languages import load_languages
 from dd_toolkit.engine.content.loader import load_content_parts
 from dd_toolkit.engine.content.models import AnswerType, Question, Questionnaire, Section, Taxonomy
 
@@ -27,6 +29,9 @@ class QuestionBank:
     root: Path
     taxonomy: Taxonomy
     questionnaires: tuple[Questionnaire, ...]
+    # The content's translations: applied to the questions at load, and read for the plain
+    # English texts (scoring labels, report sentences) when they are shown.
+    catalogues: Catalogues = field(default_factory=Catalogues, compare=False)
     questions: dict[str, Question] = field(init=False)
     section_of: dict[str, Section] = field(init=False)
     module_of: dict[str, Questionnaire] = field(init=False)
@@ -192,4 +197,6 @@ def _answer_label(question: Question, value: Any, language: str) -> str:
 
 def load_bank(root: Path) -> QuestionBank:
     taxonomy, questionnaires = load_content_parts(root)
-    return QuestionBank(Path(root), taxonomy, tuple(questionnaires))
+    catalogues = load_catalogues(root, load_languages(Path(root) / "questionnaires"))
+    catalogues.apply([taxonomy, *questionnaires])
+    return QuestionBank(Path(root), taxonomy, tuple(questionnaires), catalogues)

@@ -58,6 +58,13 @@ def reading_language() -> str:
     return _language.get()
 
 
+def note_fallback(english: str) -> None:
+    """Note that ``english`` was shown for want of a translation in the reader's language."""
+    noted = _fallbacks.get()
+    if noted is not None:
+        noted.add(english)
+
+
 def fallbacks() -> set[str]:
     """The texts read in English so far for want of a translation (in this context)."""
     noted = _fallbacks.get()
@@ -99,9 +106,7 @@ class LocalText(BaseModel):
             return found
         english = self.translations[DEFAULT_LANGUAGE]
         if language != DEFAULT_LANGUAGE:
-            noted = _fallbacks.get()
-            if noted is not None:
-                noted.add(english)
+            note_fallback(english)
         return english
 
     def has(self, language: str) -> bool:

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev translations fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
+.PHONY: run test test-sqlite test-postgres install install-dev translations content-catalogues fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ i18n-update: i18n-extract
 translations: install
 	$(BIN)/pybabel compile -d $(TRANSLATIONS)
 
+# Content catalogues (questionnaires/, scoring/ and reports/ translations/<language>/*.po), keyed by
+# the English they translate: new texts arrive empty, changed ones as fuzzy suggestions, and the
+# text is shown in English, marked, until a translator has looked at it.
+content-catalogues: install
+	$(BIN)/dd-toolkit content-catalogues
+
 # Fonts for Thai and Vietnamese pages, charts and PDFs (Vietnamese is in DejaVu, Thai in TLWG),
 # from Debian's packages; WeasyPrint embeds them in the PDFs.
 fonts:
@@ -72,6 +78,7 @@ test: install-dev browser page-checks postgres fonts validate
 
 validate: install
 	$(BIN)/dd-toolkit validate-content
+	$(BIN)/dd-toolkit content-catalogues --check
 
 test-sqlite: install-dev translations
 	$(BIN)/python -m pytest --durations=15

@@ -78,7 +78,8 @@ def main(ctx: click.Context, content: Path | None) -> None:
 @click.pass_context
 def validate_content(ctx: click.Context) -> None:
     """Check every content folder; exit non-zero on any problem."""
-    from dd_toolkit.engine.content.languages import coverage, load_languages
+    from dd_toolkit.engine.content.catalogues import completeness
+    from dd_toolkit.engine.content.languages import load_languages
     from dd_toolkit.engine.registry import load_content
 
     root = _content_root(ctx)
@@ -107,12 +108,13 @@ def validate_content(ctx: click.Context) -> None:
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    for share in coverage([bank.taxonomy, *bank.questionnaires], languages):
+    for share in completeness(root, bank, languages):
         status = languages[share.language]
         review = f"reviewed by {status.reviewed_by}, {status.reviewed_on}" if not status.draft else "draft"
+        changed = f", {len(share.fuzzy)} to look at again (the English changed)" if share.fuzzy else ""
         click.echo(
             f"language {share.language} ({status.name}): {share.translated} of {share.total} texts "
-            f"translated ({share.share:.0%}), {review}; the rest is shown in English, marked as such"
+            f"translated ({share.share:.0%}){changed}, {review}; the rest is shown in English, marked as such"
         )
     _report_reference_cards(root, bank)
     click.echo(
@@ -362,7 +364,7 @@ def import_assessment(
             except accounts.AccountError as exc:
                 raise click.ClickException(str(exc)) from None
         else:
-            _warn_profile_mismatch(profile_mismatch(bank, parsed, org), org)
+            _warn_profile_mismatch(profile_mismatch(bank, parsed, org, rules), org)
         try:
             assessment = import_document(db, bank, parsed, org, None)
         except AssessmentError as exc:
@@ -725,6 +727,28 @@ def coverage_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"    {qid}")
 
 
+@main.command("content-catalogues")
+@click.option("--check", is_flag=True, help="Change nothing; fail if a catalogue is not current with the content.")
+@click.pass_context
+def content_catalogues(ctx: click.Context, check: bool) -> None:
+    """Bring the content's translation catalogues (*/translations/<language>/*.po) in line with
+    the content: new texts arrive empty, changed ones are kept as fuzzy suggestions."""
+    from dd_toolkit.engine.content.catalogues import update
+    from dd_toolkit.engine.content.languages import load_languages
+
+    root = _content_root(ctx)
+    languages = list(load_languages(root / "questionnaires"))
+    if check:
+        stale = update(root, _bank(ctx), languages, write=False)
+        if stale:
+            names = ", ".join(str(path.relative_to(root)) for path in stale)
+            raise click.ClickException(f"not current with the content: {names}; run `make content-catalogues`")
+        click.echo("content catalogues are current")
+        return
+    for path in update(root, _bank(ctx), languages):
+        click.echo(f"updated {path.relative_to(root)}")
+
+
 @main.command("content-doc")
 @click.option(
     "-o",
@@ -776,7 +800,10 @@ def score_command(ctx: click.Context, file: Path, as_json: bool, methodology_key
         parsed = portable.parse_document(file.read_bytes(), content.bank)
     except portable.ImportError_ as exc:
         raise click.ClickException("the file cannot be scored:\n  " + "\n  ".join(exc.problems)) from None
-    card = score(content.bank, method, parsed.profile, parsed.answers)
+    from dd_toolkit.engine.risk import levels_of
+
+    risk = levels_of(parsed.risk_register, method.risk)
+    card = score(content.bank, method, parsed.profile, parsed.answers, risk=risk)
     if as_json:
         click.echo(json.dumps(card.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -945,8 +972,13 @@ def _report_inputs(ctx: click.Context, file: Path):
     except portable.ImportError_ as exc:
         raise click.ClickException("the file cannot be read:\n  " + "\n  ".join(exc.problems)) from None
     # A submitted file keeps the score card frozen in it: the same rule as the pages.
+    from dd_toolkit.engine.risk import levels_of
+
     scored = content.scored(
-        parsed.profile, parsed.answers, json.loads(raw).get("score_card") if parsed.was_submitted else None
+        parsed.profile,
+        parsed.answers,
+        json.loads(raw).get("score_card") if parsed.was_submitted else None,
+        risk=levels_of(parsed.risk_register, content.current_methodology.risk),
     )
     return Inputs(
         content=content,

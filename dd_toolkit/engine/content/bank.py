@@ -10,7 +10,17 @@ from typing import Any
 
 from dd_toolkit.engine.content.answers import AnswerData, Profile
 from dd_toolkit.engine.content.catalogues import Catalogues, load_catalogues
-from dd_toolkit.engine.content.conditions import MISSING, All, Explanation, Leaf, Predicate, compile_condition, explain
+from dd_toolkit.engine.content.conditions import (
+    MISSING,
+    All,
+    Explanation,
+    Leaf,
+    Predicate,
+    RiskLevels,
+    compile_condition,
+    explain,
+    risk_value,
+)
 from dd_toolkit.engine.content.languages import load_languages
 from dd_toolkit.engine.content.loader import load_content_parts
 from dd_toolkit.engine.content.models import AnswerType, Question, Questionnaire, Section, Taxonomy
@@ -72,8 +82,11 @@ class QuestionBank:
         return self.questions.get(key.replace("-", "."))
 
     # -- applicability -------------------------------------------------------------
-    def applicability(self, profile: Profile, answers: Mapping[str, AnswerData]) -> dict[str, bool]:
-        """Which questions apply, given the profile and the answers saved so far.
+    def applicability(
+        self, profile: Profile, answers: Mapping[str, AnswerData], risk: RiskLevels | None = None
+    ) -> dict[str, bool]:
+        """Which questions apply, given the profile, the answers saved so far and the levels of
+        the assessment's risk register (``risk``; None without a register).
 
         A condition on an earlier answer reads nothing from a question that does not apply
         itself, or that is unanswered or marked not applicable.
@@ -83,6 +96,8 @@ class QuestionBank:
         def lookup(leaf: Leaf) -> Any:
             if leaf.subject == "profile":
                 return profile.get(leaf.name)
+            if leaf.subject == "risk":
+                return risk_value(risk, leaf)
             if not applies(leaf.name):
                 return MISSING
             answer = answers.get(leaf.name)
@@ -109,15 +124,18 @@ class QuestionBank:
         answers: Mapping[str, AnswerData],
         language: str = "en",
         applicable: Mapping[str, bool] | None = None,
+        risk: RiskLevels | None = None,
     ) -> Visibility:
         """Whether a question applies and why; pass ``applicable`` when the applicability of the
         whole bank is already worked out (a page asking about many questions)."""
         if applicable is None:
-            applicable = self.applicability(profile, answers)
+            applicable = self.applicability(profile, answers, risk)
 
         def lookup(leaf: Leaf) -> Any:
             if leaf.subject == "profile":
                 return profile.get(leaf.name)
+            if leaf.subject == "risk":
+                return risk_value(risk, leaf)
             answer = answers.get(leaf.name)
             if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
                 return MISSING
@@ -149,6 +167,9 @@ class QuestionBank:
         return self._descriptions[key]
 
     def _describe(self, leaf: Leaf, language: str) -> str:
+        if leaf.subject == "risk":
+            harm = self.taxonomy.label("harms", leaf.name, language)
+            return f"The risk register rates {harm} {leaf.operand} or higher (before the controls)"
         if leaf.subject == "profile":
             name, vocabulary = self._PROFILE_NAMES[leaf.name]
 

@@ -30,6 +30,9 @@ from pydantic import BaseModel
 from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, LocalText, note_fallback, reading_language
 
 TRANSLATIONS_DIR = "translations"
+# A translator marks an entry "#, english" when the English is kept on purpose (a proper name, an
+# acronym, a citation): it is then complete, and still shown as English on the page.
+KEPT_ENGLISH = "english"
 CATALOGUE_FOLDERS = ("questionnaires", "scoring", "reports")
 PROJECT = "Child-rights due diligence toolkit: content"
 # Values in the report and scoring YAML that are identifiers, not words for a reader.
@@ -210,10 +213,11 @@ def template(source: Source) -> Catalog:
     return catalog
 
 
-def update(root: Path, bank: Any, languages: Iterable[str]) -> list[Path]:
+def update(root: Path, bank: Any, languages: Iterable[str], write: bool = True) -> list[Path]:
     """Bring every language's catalogues in line with the content: new texts are added empty,
     texts whose English changed are kept as fuzzy suggestions, texts no longer used are dropped.
-    Returns the files written."""
+    Returns the files written (with ``write=False``, those that are not current)."""
+    languages = list(languages)
     written = []
     for source in sources(root, bank):
         fresh = template(source)
@@ -229,11 +233,19 @@ def update(root: Path, bank: Any, languages: Iterable[str]) -> list[Path]:
                 catalog.update(fresh)
             buffer = io.BytesIO()
             write_po(buffer, catalog, width=100, omit_header=False, ignore_obsolete=True)
-            if not path.exists() or path.read_bytes() != buffer.getvalue():
+            if path.exists() and _entries(path.read_bytes()) == _entries(buffer.getvalue()):
+                continue  # the same texts, translations and marks, however the file is wrapped
+            if write:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(buffer.getvalue())
-                written.append(path)
+            written.append(path)
     return written
+
+
+def _entries(po: bytes) -> list[tuple[str, str, frozenset[str], tuple[str, ...]]]:
+    return [
+        (str(m.id), str(m.string), frozenset(m.flags), tuple(m.auto_comments)) for m in read_po(io.BytesIO(po)) if m.id
+    ]
 
 
 @dataclass(frozen=True)
@@ -243,6 +255,11 @@ class LanguageCompleteness:
     translated: int
     fuzzy: tuple[str, ...]  # English changed since translated: shown in English until looked at
     missing: tuple[str, ...]  # never translated: shown in English
+    kept_english: tuple[str, ...] = ()  # marked by a translator as staying English
+
+    @property
+    def complete(self) -> bool:
+        return not self.fuzzy and not self.missing
 
     @property
     def share(self) -> float:
@@ -264,22 +281,26 @@ def completeness(root: Path, bank: Any, languages: Iterable[str]) -> list[Langua
     for language in languages:
         if language == DEFAULT_LANGUAGE:
             continue
-        translated, fuzzy = set(inline.get(language, ())), set()
+        translated, fuzzy, kept = set(inline.get(language, ())), set(), set()
         for folder in CATALOGUE_FOLDERS:
             for path in (Path(root) / folder / TRANSLATIONS_DIR / language).glob("*.po"):
                 with path.open("rb") as handle:
                     for message in read_po(handle, locale=language):
+                        if message.id and KEPT_ENGLISH in message.flags and not message.fuzzy:
+                            kept.add(message.id)
                         if not message.id or not message.string:
                             continue
                         (fuzzy if message.fuzzy else translated).add(message.id)
-        fuzzy -= translated
+        kept -= translated
+        fuzzy -= translated | kept
         found.append(
             LanguageCompleteness(
                 language,
                 len(texts),
                 len(texts & translated),
                 tuple(sorted(texts & fuzzy)),
-                tuple(sorted(texts - translated - fuzzy)),
+                tuple(sorted(texts - translated - fuzzy - kept)),
+                tuple(sorted(texts & kept)),
             )
         )
     return found

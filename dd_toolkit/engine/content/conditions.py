@@ -13,6 +13,14 @@ Written in YAML as nested mappings, never evaluated as code::
 Leaves name a profile field or an earlier question, and one operator. ``all``/``any`` take a
 list, ``not`` takes one condition.
 
+A leaf may also read the assessment's children's risk register: ``{risk: grooming, at_least:
+medium}`` holds when the register rates the harm (its risk before the controls, the highest over
+the age groups rated relevant) at that level or above, on the order of the methodology's
+``risk.levels``. The risk before the controls, because the questions it brings in ask about
+those controls: answering them must not make them disappear. Without a register, or with the
+harm not rated, it does not hold. Only applicability rules read the register
+(:class:`RiskLevels` is what they read).
+
 A leaf ``{condition: NAME}`` stands for a named condition defined once in the taxonomy
 (``conditions:`` in ``questionnaires/_taxonomy.yaml``). Names are expanded when content is
 parsed, inside :func:`named_conditions`, so the trees that are evaluated hold only the four
@@ -34,7 +42,8 @@ PROFILE_FIELDS = PROFILE_LIST_FIELDS + PROFILE_SCALAR_FIELDS
 LIST_OPERATORS = ("includes", "includes_any", "includes_all")
 SCALAR_OPERATORS = ("equals", "in", "not_in", "gte", "lte")
 ANSWER_ONLY_OPERATORS = ("answered",)
-OPERATORS = LIST_OPERATORS + SCALAR_OPERATORS + ANSWER_ONLY_OPERATORS
+RISK_OPERATORS = ("at_least",)
+OPERATORS = LIST_OPERATORS + SCALAR_OPERATORS + ANSWER_ONLY_OPERATORS + RISK_OPERATORS
 
 
 class ConditionError(ValueError):
@@ -58,8 +67,8 @@ class Not:
 
 @dataclass(frozen=True)
 class Leaf:
-    subject: str  # "profile" or "answer"
-    name: str  # the profile field or the question id
+    subject: str  # "profile", "answer" or "risk"
+    name: str  # the profile field, the question id or the harm id
     operator: str
     operand: Any
 
@@ -131,11 +140,11 @@ def parse_condition(raw: Any) -> Condition:
         return All(parsed) if key == "all" else Any_(parsed)
     if keys == {"not"}:
         return Not(parse_condition(raw["not"]))
-    subjects = keys & {"profile", "answer"}
+    subjects = keys & {"profile", "answer", "risk"}
     if len(subjects) != 1:
         raise ConditionError(
-            "a condition is 'all', 'any', 'not', a named 'condition', or names one 'profile' field or 'answer'; "
-            f"got keys {sorted(keys)}"
+            "a condition is 'all', 'any', 'not', a named 'condition', or names one 'profile' field, 'answer' "
+            f"or 'risk' (a harm of the risk register); got keys {sorted(keys)}"
         )
     (subject,) = subjects
     operators = keys - subjects
@@ -150,7 +159,15 @@ def parse_condition(raw: Any) -> Condition:
     name = raw[subject]
     operand = raw[operator]
     if not isinstance(name, str):
-        raise ConditionError(f"'{subject}' must name a field or question id, not {name!r}")
+        raise ConditionError(f"'{subject}' must name a field, question id or harm, not {name!r}")
+    if (subject == "risk") != (operator in RISK_OPERATORS):
+        if subject == "risk":
+            raise ConditionError(f"a risk condition takes 'at_least' (a risk level), not '{operator}'")
+        raise ConditionError(f"'{operator}' only applies to a 'risk' condition (a harm of the risk register)")
+    if subject == "risk":
+        if not isinstance(operand, str) or not operand:
+            raise ConditionError("'at_least' needs a risk level id, such as medium")
+        return Leaf(subject, name, operator, operand)
     if subject == "profile":
         if name not in PROFILE_FIELDS:
             raise ConditionError(f"unknown profile field '{name}'; use one of {', '.join(PROFILE_FIELDS)}")
@@ -186,6 +203,48 @@ def leaves(condition: Condition | None) -> Iterator[Leaf]:
             yield from leaves(item)
 
 
+def risk_dependencies(condition: Condition | None) -> set[str]:
+    """Harms of the risk register the condition reads."""
+    return {leaf.name for leaf in leaves(condition) if leaf.subject == "risk"}
+
+
+@dataclass(frozen=True)
+class RiskLevels:
+    """What applicability reads of an assessment's children's risk register: the levels, lowest
+    first (the methodology's ``risk.levels``), and per harm the highest risk before the controls
+    over the age groups rated relevant. A submission's score card keeps the ones it was scored
+    with (:meth:`to_dict`), so what it means stays as it was submitted."""
+
+    order: tuple[str, ...]
+    harms: tuple[tuple[str, str], ...] = ()  # (harm, level), in the order given
+
+    def level(self, harm: str) -> str | None:
+        return dict(self.harms).get(harm)
+
+    def reached(self, harm: str) -> Any:
+        """The levels the harm is rated at or above (``MISSING`` when it is not rated)."""
+        level = self.level(harm)
+        if level is None or level not in self.order:
+            return _MISSING
+        return self.order[: self.order.index(level) + 1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"order": list(self.order), "harms": dict(self.harms)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RiskLevels | None:
+        if not data:
+            return None
+        return cls(
+            tuple(data.get("order") or ()), tuple((str(h), str(v)) for h, v in (data.get("harms") or {}).items())
+        )
+
+
+def risk_value(risk: RiskLevels | None, leaf: Leaf) -> Any:
+    """What a lookup gives a ``risk`` leaf: the levels its harm reached, or ``MISSING``."""
+    return risk.reached(leaf.name) if risk is not None else _MISSING
+
+
 def answer_dependencies(condition: Condition | None) -> set[str]:
     """Question ids whose answers the condition reads."""
     return {leaf.name for leaf in leaves(condition) if leaf.subject == "answer"}
@@ -198,6 +257,8 @@ def leaf_holds(leaf: Leaf, value: Any) -> bool:
     """Whether one leaf holds for a value (``_MISSING`` when there is no answer)."""
     if leaf.operator == "answered":
         return (value is not _MISSING) == leaf.operand
+    if leaf.operator == "at_least":
+        return isinstance(value, tuple) and leaf.operand in value
     if value is _MISSING or value is None:
         # "not_in" over a missing value stays false: nothing is known.
         return False

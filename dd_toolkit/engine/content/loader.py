@@ -153,6 +153,11 @@ def leaf_problem(leaf: Leaf, taxonomy: Taxonomy, questions: dict[str, Question])
     Shared by questionnaire applicability rules and scoring rules (indicators, practices).
     """
     values = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
+    if leaf.subject == "risk":
+        # The level is checked against each methodology's risk levels when it is loaded.
+        if leaf.name not in taxonomy.ids("harms"):
+            return f"risk condition names unknown harm '{leaf.name}'"
+        return None
     if leaf.subject == "profile":
         allowed = set(taxonomy.ids(_PROFILE_VOCABULARY[leaf.name]))
         unknown = [str(v) for v in values if str(v) not in allowed]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po, write_po
 from click.testing import CliRunner
+from markupsafe import Markup
 
 from dd_toolkit.cli import main as cli
 from dd_toolkit.engine.content import content_language, load_bank
@@ -114,3 +115,20 @@ def test_a_catalogue_out_of_date_fails_the_check(tmp_path):
     result = CliRunner().invoke(cli, ["--content", str(root), "content-catalogues", "--check"])
     assert result.exit_code != 0
     assert "trust.po" in result.output and "make content-catalogues" in result.output
+
+
+def test_a_page_shows_plain_content_texts_in_the_readers_language(app, monkeypatch):
+    from flask import render_template_string
+
+    from dd_toolkit.engine.content.catalogues import Catalogues
+
+    bank = app.extensions["dd_bank"]
+    monkeypatch.setattr(bank, "catalogues", Catalogues({"th": {"Established": "มั่นคงแล้ว"}}))
+    page = "{{ band }} | {{ note }} | {{ typed }}"
+    values = {"band": "Established", "note": "Established practice", "typed": Markup("Established")}
+    with app.test_request_context(headers={"Accept-Language": "th"}):
+        app.preprocess_request()
+        assert render_template_string(page, **values) == "มั่นคงแล้ว | Established practice | Established"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        app.preprocess_request()
+        assert render_template_string(page, **values) == "Established | Established practice | Established"

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, current_app, g, has_request_context, redirec
 from flask_login import current_user
 
 from dd_toolkit.engine.content import fallbacks, reset_content_language, set_content_language
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, reading_language
 from dd_toolkit.engine.content.languages import LanguageStatus, load_languages
 from dd_toolkit.records import accounts
 from dd_toolkit.web import db
@@ -90,6 +91,17 @@ def content_translation() -> LanguageStatus | None:
     return current_app.extensions["dd_languages"].get(select_locale())
 
 
+def translated_output(value):
+    """Every value a page prints passes here (Jinja's ``finalize``): a plain English text of the
+    content, such as a band, a cap or an indicator label frozen in a submitted score card, is
+    shown in the reader's language when the content's catalogues translate it."""
+    if type(value) is str and value:
+        language = reading_language()
+        if language != DEFAULT_LANGUAGE:
+            return current_app.extensions["dd_bank"].catalogues.lookup(value, language) or value
+    return value
+
+
 def init_app(app: Flask) -> None:
     app.extensions["dd_languages"] = load_languages(Path(app.config["CONTENT_DIR"]) / "questionnaires")
     app.register_blueprint(bp)
@@ -99,3 +111,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = select_locale
     app.jinja_env.globals["content_translation"] = content_translation
     app.jinja_env.globals["untranslated_count"] = lambda: len(fallbacks())
+    app.jinja_env.finalize = translated_output

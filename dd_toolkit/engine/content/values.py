@@ -17,6 +17,8 @@ from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType,
 
 MAX_EVIDENCE = 20
 MAX_SHORT_TEXT = 5000
+# A language code (ISO 639-1 or -3): the language the answer's own words were written in.
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 # The largest number any metric takes, whatever its question's own range: far above any count
 # a company reports, and small enough that sums, changes and percentages stay exact.
 MAX_NUMBER = 10**15
@@ -231,6 +233,7 @@ def build_answer(
     fields are ``value``, ``not_applicable``, ``justification``, ``comment``, ``evidence`` (the
     list as a whole), ``evidence.N`` (the N-th piece of evidence given, counting from 0) and
     ``meta.period_start``, ``meta.period_end``, ``meta.methodology`` and ``meta.evidence_strength``.
+    ``meta.language`` (the language the answer's words were written in) is kept with those words.
     """
     errors: dict[str, str] = {}
 
@@ -291,6 +294,13 @@ def build_answer(
             fail("meta.evidence_strength", "Choose how strong the evidence is from the list.")
         else:
             clean_meta["evidence_strength"] = strength
+    # The language the team wrote the answer's words in (its text, comment, justification or
+    # evidence descriptions), so a reader in another language sees the original with its language.
+    language = (meta or {}).get("language")
+    written = justification or comment or any(item.description for item in items)
+    written = written or (question.type is AnswerType.TEXT and bool(value))
+    if written and isinstance(language, str) and _LANGUAGE_CODE.match(language):
+        clean_meta["language"] = language
     if errors:
         field, message = next(iter(errors.items()))
         error = AnswerValueError(message)

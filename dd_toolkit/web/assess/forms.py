@@ -8,8 +8,10 @@ Fields here only carry what was typed; whether it is a valid answer is decided b
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from markupsafe import Markup
@@ -175,7 +177,7 @@ def error_targets(question: Question, errors: dict[str, str]) -> list[tuple[str,
     return targets
 
 
-def read_answer(question: Question, subform: Form) -> AnswerData:
+def read_answer(question: Question, subform: Form, previous: AnswerData | None = None) -> AnswerData:
     """Turn one question's subform into an answer; raises AnswerValueError with ``.field`` (the
     first problem) and ``.errors`` (every problem, by field)."""
     meta = None
@@ -187,15 +189,26 @@ def read_answer(question: Question, subform: Form) -> AnswerData:
         # The weakest strength, listed first, is what an answer without one means: not stored.
         if field.data in known[1:]:
             meta = {**(meta or {}), "evidence_strength": field.data}
-    return build_answer(
+    # Words are taken to be written in the language the writer reads the page in; words saved
+    # again unchanged keep the language they were written in.
+    answer = build_answer(
         question,
         value=subform.value.data,
         not_applicable=bool(subform.not_applicable.data),
         justification=subform.justification.data or "",
         comment=subform.comment.data or "",
         evidence=[entry.form.data for entry in subform.evidence],
-        meta=meta,
+        meta={**(meta or {}), "language": str(get_locale())},
     )
+    written_in = previous.meta.get("language") if previous is not None else None
+    if written_in and "language" in answer.meta and _words(previous) == _words(answer):
+        answer = dataclasses.replace(answer, meta={**answer.meta, "language": written_in})
+    return answer
+
+
+def _words(answer: AnswerData) -> tuple:
+    text = answer.value if isinstance(answer.value, str) else ""
+    return (text, answer.justification, answer.comment, tuple(item.description for item in answer.evidence))
 
 
 def base_version(subform: Form) -> int:

@@ -124,6 +124,13 @@ def sources(root: Path, bank: Any) -> list[Source]:
     found = [_from_model(Source("questionnaires", "_taxonomy"), bank.taxonomy, "taxonomy")]
     for module in bank.questionnaires:
         found.append(_from_model(Source("questionnaires", module.id), module, ""))
+    cards = root / "questionnaires" / "_reference_cards.yaml"
+    if cards.exists():  # the cards' notes; names of bodies, laws and sources stay as published
+        notes = Source("questionnaires", "_reference_cards")
+        _from_yaml(
+            notes, yaml.safe_load(cards.read_text(encoding="utf-8")), "reference_cards", keys=frozenset({"note"})
+        )
+        found.append(notes)
     scoring = Source("scoring", "scoring")
     for path in sorted((root / "scoring").glob("*.yaml")):
         _from_yaml(scoring, yaml.safe_load(path.read_text(encoding="utf-8")), path.stem, keys=_SCORING_KEYS)

@@ -209,3 +209,23 @@ def test_every_working_group_format_withholds_exactly_the_same_figures(
         if metric == "companies":
             n = next(r["companies"] for r in csv_rows if (r["group_id"], r["metric"]) == (group_id, metric))
             assert f"{labels[group_id]} Companies {n}" in text
+
+
+def test_the_dashboard_is_rendered_once_per_release_and_a_new_release_shows_at_once(client, working_group, make, app):
+    from dd_toolkit.web import fragments
+
+    with app.app_context():
+        store = fragments.store()
+    assert "No release yet" in client.get("/benchmarks/").get_data(as_text=True)
+    renders = store.renders
+    assert "No release yet" in client.get("/benchmarks/").get_data(as_text=True)
+    assert store.renders == renders  # the same figures, not rendered again
+    for number in range(5):  # the fifth consenting submission publishes release 1
+        org = make.organisation(name=f"Later {number}")
+        make.submitted(org, make.user(org), consent=True)
+    page = client.get("/benchmarks/").get_data(as_text=True)
+    assert "<dt>Release</dt><dd>1</dd>" in page and "No release yet" not in page
+    assert store.renders == renders + 1
+    client.set_cookie("dd_language", "th")
+    thai = client.get("/benchmarks/").get_data(as_text=True)
+    assert store.renders == renders + 2 and '<html lang="th"' in thai and "No release yet" not in thai

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from dd_toolkit.engine import disclosure
@@ -19,6 +20,7 @@ from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.downloads import download
+from dd_toolkit.web.fragments import store
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 
 bp = Blueprint("benchmarks", __name__)
@@ -107,17 +109,26 @@ class _MetricLabels(dict):
 def dashboard():
     release = _release()
     cycle = _cycle_of(release)
-    return render_template(
-        "benchmarks/dashboard.html",
-        release=release,
-        numbers=releases.release_numbers(db.session(), current_methodology()),
-        cycle=cycle,
-        benchmark=release.benchmarks[cycle] if cycle else None,
-        trends=release.trends if release else [],
-        method=current_methodology(),
-        names=_metric_labels(),
-        policy=_policy(release),
-    )
+    method = current_methodology()
+    numbers = releases.release_numbers(db.session(), method)
+
+    def body() -> str:
+        return render_template(
+            "benchmarks/_dashboard_body.html",
+            release=release,
+            numbers=numbers,
+            cycle=cycle,
+            benchmark=release.benchmarks[cycle] if cycle else None,
+            trends=release.trends if release else [],
+            method=method,
+            names=_metric_labels(),
+            policy=_policy(release),
+        )
+
+    # A published release never changes: its figures are rendered once per release, cycle, list
+    # of releases, methodology and language.
+    key = ("benchmark-dashboard", release.number if release else None, cycle, tuple(numbers), method.key)
+    return render_template("benchmarks/dashboard.html", body=store().get_or_render((*key, str(get_locale())), body))
 
 
 @bp.route("/benchmarks/<int:cycle>.<fmt>")

@@ -124,11 +124,15 @@ def test_a_page_shows_plain_content_texts_in_the_readers_language(app, monkeypat
 
     bank = app.extensions["dd_bank"]
     monkeypatch.setattr(bank, "catalogues", Catalogues({"th": {"Established": "มั่นคงแล้ว"}}))
-    page = "{{ band }} | {{ note }} | {{ typed }}"
+    page = "{{ band }} | {{ note }} | {{ typed }} | {{ _('Capped at %(band)s', band=band) }}"
     values = {"band": "Established", "note": "Established practice", "typed": Markup("Established")}
     with app.test_request_context(headers={"Accept-Language": "th"}):
         app.preprocess_request()
-        assert render_template_string(page, **values) == "มั่นคงแล้ว | Established practice | Established"
+        assert render_template_string(page, **values) == (
+            "มั่นคงแล้ว | Established practice | Established | Capped at มั่นคงแล้ว"
+        )
     with app.test_request_context(headers={"Accept-Language": "en"}):
         app.preprocess_request()
-        assert render_template_string(page, **values) == "Established | Established practice | Established"
+        assert render_template_string(page, **values) == (
+            "Established | Established practice | Established | Capped at Established"
+        )

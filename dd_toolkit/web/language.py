@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_login import current_user
+from jinja2 import pass_context
 
 from dd_toolkit.engine.content import fallbacks, reset_content_language, set_content_language
-from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, reading_language
 from dd_toolkit.engine.content.languages import LanguageStatus, load_languages
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, reading_language
 from dd_toolkit.records import accounts
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy
@@ -102,6 +103,23 @@ def translated_output(value):
     return value
 
 
+def _with_content_arguments(env) -> None:
+    """A page's sentences take the same translated content texts as arguments: "capped at
+    %(band)s" names the band in the reader's language (after Flask-Babel installed gettext)."""
+    gettext, ngettext = env.globals["gettext"], env.globals["ngettext"]
+
+    @pass_context
+    def translated_gettext(__context, __string, **variables):
+        return gettext(__context, __string, **{k: translated_output(v) for k, v in variables.items()})
+
+    @pass_context
+    def translated_ngettext(__context, __singular, __plural, __num, **variables):
+        variables = {k: translated_output(v) for k, v in variables.items()}
+        return ngettext(__context, __singular, __plural, __num, **variables)
+
+    env.globals.update(gettext=translated_gettext, _=translated_gettext, ngettext=translated_ngettext)
+
+
 def init_app(app: Flask) -> None:
     app.extensions["dd_languages"] = load_languages(Path(app.config["CONTENT_DIR"]) / "questionnaires")
     app.register_blueprint(bp)
@@ -112,3 +130,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["content_translation"] = content_translation
     app.jinja_env.globals["untranslated_count"] = lambda: len(fallbacks())
     app.jinja_env.finalize = translated_output
+    _with_content_arguments(app.jinja_env)

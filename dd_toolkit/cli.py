@@ -440,6 +440,9 @@ def _profile_data(profile_file: Path | None) -> dict:
 @click.option("--feature", "features", multiple=True, help="A product feature; repeat.")
 @click.option("--size", "size_band", help="Size band (startup, small, medium, large).")
 @click.option("--under18", "under18_users", help="Whether people under 18 use the service.")
+@click.option(
+    "--age-group", "age_groups", multiple=True, help="An age group that uses the service or that it allows; repeat."
+)
 @click.option("--base-url", help="The server's address, to print the whole link instead of its path.")
 @click.pass_context
 def create_organisation_command(
@@ -957,7 +960,7 @@ def report_group() -> None:
     an exported assessment."""
 
 
-def _report_inputs(ctx: click.Context, file: Path):
+def _report_inputs(ctx: click.Context, file: Path, language: str = "en"):
     from dd_toolkit.engine import portable
     from dd_toolkit.engine.documents import Inputs
     from dd_toolkit.engine.registry import load_content
@@ -990,6 +993,7 @@ def _report_inputs(ctx: click.Context, file: Path):
         card=scored.card,
         frozen=scored.frozen,
         risk_register=parsed.risk_register,
+        language=language,
     )
 
 
@@ -999,6 +1003,9 @@ def _write_document(document, output: Path) -> None:
     else:
         output.write_bytes(document.data)
         click.echo(f"wrote {output}", err=True)
+
+
+DOCUMENT_LANGUAGES = ("en", "id", "th", "vi")
 
 
 def _report_options(formats: list[str]):
@@ -1013,6 +1020,14 @@ def _report_options(formats: list[str]):
             help="File to write ('-' for standard output).",
         )(command)
         command = click.option("--format", "fmt", type=click.Choice(formats), default="md", show_default=True)(command)
+        command = click.option(
+            "--lang",
+            "language",
+            type=click.Choice(DOCUMENT_LANGUAGES),
+            default="en",
+            show_default=True,
+            help="The language the document is written in.",
+        )(command)
         return click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
 
     return decorate
@@ -1021,32 +1036,32 @@ def _report_options(formats: list[str]):
 @report_group.command("action-plan")
 @_report_options(["md", "html", "pdf", "csv"])
 @click.pass_context
-def report_action_plan(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+def report_action_plan(ctx: click.Context, file: Path, fmt: str, language: str, output: Path) -> None:
     """The prioritised action plan of an exported assessment file."""
     from dd_toolkit.engine.documents import action_plan_document
 
-    _write_document(action_plan_document(_report_inputs(ctx, file), fmt), output)
+    _write_document(action_plan_document(_report_inputs(ctx, file, language), fmt), output)
 
 
 @report_group.command("transparency")
 @_report_options(["md", "html", "pdf"])
 @click.pass_context
-def report_transparency(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+def report_transparency(ctx: click.Context, file: Path, fmt: str, language: str, output: Path) -> None:
     """The draft TRUST transparency-report section of an exported assessment file."""
     from dd_toolkit.engine.documents import transparency_document
 
-    _write_document(transparency_document(_report_inputs(ctx, file), fmt), output)
+    _write_document(transparency_document(_report_inputs(ctx, file, language), fmt), output)
 
 
 @report_group.command("risk-assessment")
 @_report_options(["md", "html", "pdf"])
 @click.pass_context
-def report_risk_assessment(ctx: click.Context, file: Path, fmt: str, output: Path) -> None:
+def report_risk_assessment(ctx: click.Context, file: Path, fmt: str, language: str, output: Path) -> None:
     """The written record of the children's risk assessment of an exported assessment file."""
     from dd_toolkit.engine.documents import risk_assessment_document
     from dd_toolkit.engine.risk_record import NoRegister
 
-    inputs = _report_inputs(ctx, file)
+    inputs = _report_inputs(ctx, file, language)
     try:
         document = risk_assessment_document(inputs, fmt)
     except NoRegister:

@@ -487,7 +487,8 @@ DATABASE_COMMANDS = {
 }
 # Commands that need no database, or make one (init-db, run, restore).
 OTHER_COMMANDS = {
-    "validate-content", "init-db", "run", "restore", "coverage", "content-doc", "score", "weights", "report",
+    "validate-content", "content-catalogues", "init-db", "run", "restore", "coverage", "content-doc", "score",
+    "weights", "report",
 }  # fmt: skip
 
 

@@ -42,9 +42,7 @@ def test_words_keep_the_language_they_were_written_in_and_the_regulator_sees_it(
     rest = {qid: value for qid, value in make.complete_answers().items() if qid != "mini.policy.owner"}
     make.answer(assessment, admin, rest)
     submit(session, make.bank, make.content.current_methodology, assessment, None, jurisdictions=["SG"])
-    recipient = session.exec(
-        select(Recipient).join(Submission).where(Submission.assessment_id == assessment.id)
-    ).one()
+    recipient = session.exec(select(Recipient).join(Submission).where(Submission.assessment_id == assessment.id)).one()
     auth.logout()
     auth.login(make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"]).email)
     page = client.get(f"/review/{recipient.id}").get_data(as_text=True)
@@ -57,7 +55,9 @@ def test_words_keep_the_language_they_were_written_in_and_the_regulator_sees_it(
     assert f'lang="th">{THAI_COMMENT}</p>' in page and "written-in" not in page
 
 
-def test_changed_words_take_the_writers_language_and_answers_without_words_carry_none(client, forms, auth, make, session):
+def test_changed_words_take_the_writers_language_and_answers_without_words_carry_none(
+    client, forms, auth, make, session
+):
     org = make.organisation()
     auth.login(make.user(org).email)
     client.set_cookie("dd_language", "th")

@@ -212,7 +212,9 @@ def test_validate_content_says_how_complete_each_language_is():
         assert re.search(r": \d+ of \d+ texts translated \(\d+%\), (draft|reviewed by .+)", line), line
 
 
-def test_a_draft_translation_and_the_english_fallbacks_are_labelled_on_the_page(real_client, real_app, demo, monkeypatch):
+def test_a_draft_translation_and_the_english_fallbacks_are_labelled_on_the_page(
+    real_client, real_app, demo, monkeypatch
+):
     # One question without its Thai: the page shows it in English and says so.
     question = real_app.extensions["dd_bank"].questionnaires[0].sections[0].questions[0]
     monkeypatch.delitem(question.text.translations, "th", raising=False)

@@ -70,8 +70,6 @@ def real_live_server(real_app):
     thread.join(timeout=5)
 
 
-
-
 def pages_of(app, errors: list[str]) -> dict[str, list[tuple[str, str, str]]]:
     """{identity: [(url, route, HTML)]}: the pages the walk of test_headers reaches, one URL per
     route; a server error on the way is added to ``errors`` (and the walk goes on)."""

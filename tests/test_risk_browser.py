@@ -20,6 +20,7 @@ from dd_toolkit.records.models import Submission
 from .factories import PASSWORD, Factory
 from .test_browser import page, sign_in  # noqa: F401 - the browser fixture
 from .test_pages_checked import AXE, AXE_RUN, WCAG_TAGS, WIDTH
+from .test_risk_register import answer_what_the_register_brings
 
 pytestmark = pytest.mark.browser
 LUMEN = COMPANIES[0]
@@ -70,7 +71,7 @@ def check_page(page, url: str) -> None:  # noqa: F811
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_fill_part_of_the_grid_leave_resume_and_submit(real_server, page, draft):  # noqa: F811
+def test_fill_part_of_the_grid_leave_resume_and_submit(real_app, real_server, page, draft):  # noqa: F811
     from playwright.sync_api import expect
 
     db, admin, assessment = draft
@@ -138,6 +139,9 @@ def test_fill_part_of_the_grid_leave_resume_and_submit(real_server, page, draft)
     page.get_by_label("How it was done").fill("Two workshops with moderators and a review of user reports.")
     page.get_by_role("button", name="Save the record").click()
     expect(page.get_by_role("status").filter(has_text="The register's record was saved.")).to_be_visible()
+    # Grooming rated high before the controls brings its deeper question in; it is answered too.
+    content = real_app.extensions["dd_content"]
+    assert answer_what_the_register_brings(db, content, assessment, admin) == {"hrdd.act.grooming_contact_patterns"}
     page.goto(f"{real_server}/assessments/{assessment.id}")
     page.get_by_role("link", name="Review and submit").click()
     page.get_by_role("button", name="Continue to the confirmation").click()

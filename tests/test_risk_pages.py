@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlmodel import select
 
 from dd_toolkit.records import database, risk
 from dd_toolkit.records.assessments import answer_rows, profile_of, save_answers, start_assessment, submit
@@ -16,6 +17,7 @@ from dd_toolkit.records.models import Assessment, PlatformRole
 
 from .conftest import Forms
 from .factories import PASSWORD, Factory
+from .test_risk_register import answer_what_the_register_brings
 
 LUMEN = COMPANIES[0]
 
@@ -190,6 +192,7 @@ def test_significant_change_and_the_regulator_view(world, real_app):
     assert world["forms"].post(cell, _cell_form(world["control"]), page=cell).status_code == 302
     db, content = world["db"], world["content"]
     assessment = db.get(Assessment, world["assessment"].id)
+    assert answer_what_the_register_brings(db, content, assessment, world["admin"])  # grooming rated high
     submit(db, content.bank, content.current_methodology, assessment, world["admin"], jurisdictions=["SG"])
     # Read-only once submitted.
     page = world["client"].get(cell).get_data(as_text=True)
@@ -221,3 +224,121 @@ def test_significant_change_and_the_regulator_view(world, real_app):
     assert submission_page.status_code == 200, text[:500]
     assert "risk-register" in text and "Grooming" in text and "High" in text
     assert answer_rows(db, assessment.id)  # the answers stay with the frozen assessment
+
+
+def test_each_action_shows_the_risks_it_reduces_and_follows_the_register(world):
+    """The action plan page and its document name the register's risks each action reduces; the
+    item's fragment is kept per worker, so a changed rating must show on the next request."""
+    url = _start(world)
+    cell = f"{url}/grooming/age_13_15"
+    assert world["forms"].post(cell, _cell_form(world["control"]), page=cell).status_code == 302
+    plan_url = f"/assessments/{world['assessment'].id}/action-plan"
+    page = world["client"].get(plan_url).get_data(as_text=True)
+    assert "Reduces these risks in the register" in page
+    assert '13-15 years: <span class="risk-level risk-high">High</span>' in page
+    document = world["client"].get(f"{plan_url}.md").get_data(as_text=True)
+    assert "**Reduces these risks in the register:** Grooming, 13-15 years (residual risk high)" in document
+    # The rating changes: the page kept before must not be served again.
+    lower = _cell_form(world["control"], **{"cell-residual": "medium", "cell-base_version": "1"})
+    assert world["forms"].post(cell, lower, page=cell).status_code == 302
+    page = world["client"].get(plan_url).get_data(as_text=True)
+    assert '13-15 years: <span class="risk-level risk-medium">Medium</span>' in page
+    assert '13-15 years: <span class="risk-level risk-high">High</span>' not in page
+    document = world["client"].get(f"{plan_url}.md").get_data(as_text=True)
+    assert "Grooming, 13-15 years (residual risk medium)" in document
+
+
+def test_a_harm_rated_high_brings_its_deeper_question_onto_the_section_page(world):
+    url = _start(world)
+    section = f"/assessments/{world['assessment'].id}/sections/hrdd.act_harms"
+    field = 'name="hrdd-act-grooming_contact_patterns-'
+    page = world["client"].get(section).get_data(as_text=True)
+    assert field not in page  # listed among the questions not asked, with why
+    assert re.search(r"does not hold:</span>\s*<span[^>]*>✗</span> The risk register rates Grooming medium", page)
+    cell = f"{url}/grooming/age_13_15"
+    assert world["forms"].post(cell, _cell_form(world["control"]), page=cell).status_code == 302
+    page = world["client"].get(section).get_data(as_text=True)
+    assert field in page and "Your risk register rates grooming medium or high." in page
+    assert "The risk register rates Grooming medium or higher (before the controls)" in page  # why it is asked
+
+
+def test_a_new_cycle_starts_from_the_last_register_by_itself(world):
+    """Starting next year's assessment carries the register forward: cells, levels, evidence,
+    controls and rationales, each marked for review; the changes since are marked as such."""
+    url = _start(world)
+    for group in ("age_13_15", "age_16_17"):
+        cell = f"{url}/grooming/{group}"
+        assert world["forms"].post(cell, _cell_form(world["control"]), page=cell).status_code == 302
+    db, content = world["db"], world["content"]
+    assessment = db.get(Assessment, world["assessment"].id)
+    answer_what_the_register_brings(db, content, assessment, world["admin"])
+    submit(db, content.bank, content.current_methodology, assessment, world["admin"], jurisdictions=[])
+    before = {key: row.fields for key, row in risk.cell_rows(db, assessment.id).items()}
+    started = world["forms"].post(
+        "/assessments/new", {"cycle": "2027", "prefill_from": str(assessment.id)}, page="/assessments/"
+    )
+    assert started.status_code == 302
+    following = db.exec(
+        select(Assessment).where(Assessment.organisation_id == world["org"].id, Assessment.cycle == 2027)
+    ).one()
+    db.expire_all()
+    register = risk.register_of(db, following.id)
+    assert register is not None and register.previous_assessment_id == assessment.id
+    rows = risk.cell_rows(db, following.id)
+    assert {key: row.fields for key, row in rows.items()} == before  # levels, evidence, controls, rationale
+    assert {row.owner for row in rows.values()} == {"Head of Trust and Safety"}
+    assert not any(row.reviewed for row in rows.values())
+    assert risk.changed_since_last(db, following) == set()
+    page = world["client"].get(f"/assessments/{following.id}/risk").get_data(as_text=True)
+    assert "Start the risk register" not in page
+    assert "Started from the register of 2026, version 1." in page and page.count(">to review<") == 2
+    # The team reviews a cell and changes its rating: it is marked changed, the other still to review.
+    cell = f"/assessments/{following.id}/risk/grooming/age_13_15"
+    lower = _cell_form(world["control"], **{"cell-residual": "medium", "cell-base_version": "1"})
+    assert world["forms"].post(cell, lower, page=cell).status_code == 302
+    db.expire_all()
+    assert risk.changed_since_last(db, following) == {("grooming", "age_13_15")}
+    page = world["client"].get(f"/assessments/{following.id}/risk").get_data(as_text=True)
+    assert page.count(">changed<") == 1 and page.count(">to review<") == 1
+
+
+def test_the_profile_age_groups_prefill_the_register(world):
+    """The profile says which age groups use or may use the service; the register's grid is
+    pre-filled for those, and the profile travels with the portable file and the snapshot."""
+    org = world["org"]
+    form = {
+        "name": org.name,
+        "description": "A messaging app for teenagers.",
+        "hq_country": org.hq_country,
+        "countries": list(org.countries),
+        "service_types": list(org.service_types),
+        "size_band": org.size_band,
+        "features": list(org.features),
+        "under18_users": "yes",
+        "age_groups": ["age_13_15", "age_16_17"],
+    }
+    page = world["client"].get("/organisation/profile").get_data(as_text=True)
+    assert 'name="age_groups" type="checkbox" value="age_0_5"' in page
+    assert world["forms"].post("/organisation/profile", form).status_code == 302
+    db = world["db"]
+    db.expire_all()
+    assert profile_of(db.get(type(org), org.id)).age_groups == ("age_13_15", "age_16_17")
+    url = _start(world)
+    grid = world["client"].get(url).get_data(as_text=True)
+    assert 'id="cell-grooming-age_13_15"' in grid and 'id="cell-grooming-age_16_17"' in grid
+    assert 'id="cell-grooming-age_10_12"' not in grid and 'id="cell-grooming-age_0_5"' not in grid
+    # In the portable file and, once submitted, in the frozen snapshot and its decoded record.
+    from dd_toolkit.records.assessments import export_document
+    from dd_toolkit.records.models import SubmissionRecord
+
+    assessment = db.get(Assessment, world["assessment"].id)
+    assert export_document(db, assessment)["organisation"]["age_groups"] == ["age_13_15", "age_16_17"]
+    content = world["content"]
+    submit(db, content.bank, content.current_methodology, assessment, world["admin"], jurisdictions=[])
+    record = db.exec(select(SubmissionRecord).where(SubmissionRecord.organisation_id == org.id)).one()
+    assert record.age_groups == ["age_13_15", "age_16_17"]
+    # Without age groups in the profile, the whole range the taxonomy knows is offered.
+    form["age_groups"] = []
+    assert world["forms"].post("/organisation/profile", form).status_code == 302
+    db.expire_all()
+    assert profile_of(db.get(type(org), org.id)).age_groups == ()

@@ -208,7 +208,22 @@ def test_register_meta_conflict_and_review_due(db, content, make):
     assert risk.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
 
 
+def answer_what_the_register_brings(db, content, assessment, user=None) -> set[str]:
+    """Answer the questions the register brings in (harms rated medium or high), as the demo
+    company would; their ids."""
+    from dd_toolkit.records.assessments import answers_of, profile_of
+
+    org = db.get(Organisation, assessment.organisation_id)
+    levels = risk.risk_levels(db, assessment, content.current_methodology.risk)
+    given = answers_of(db, assessment.id)
+    more = demo_answers(content.bank, profile_of(org), LUMEN, assessment.cycle, risk=levels, given=given)
+    if more:
+        save_answers(db, assessment, user, {qid: (a, 0) for qid, a in more.items()})
+    return set(more)
+
+
 def _submit(db, content, assessment, user):
+    answer_what_the_register_brings(db, content, assessment, user)
     return submit(db, content.bank, content.current_methodology, assessment, user, jurisdictions=[])
 
 
@@ -344,3 +359,159 @@ def test_migration_0011_downgrades_and_upgrades_again(tmp_path):
     engine = make_engine(url)
     assert {"risk_register", "risk_cell", "risk_cell_history"} <= set(sa.inspect(engine).get_table_names())
     engine.dispose()
+
+
+# -- the register brings deeper questions in (applicability reads it) ----------------------------
+
+DEEPER = {
+    "grooming": "hrdd.act.grooming_contact_patterns",
+    "sextortion": "hrdd.act.sextortion_rapid_response",
+    "self_harm": "hrdd.act.self_harm_crisis_signposting",
+}
+
+
+def test_a_risk_condition_parses_and_refuses_what_it_cannot_read():
+    from dd_toolkit.engine.content.conditions import (
+        ConditionError,
+        Leaf,
+        RiskLevels,
+        leaf_holds,
+        parse_condition,
+        risk_value,
+    )
+
+    leaf = parse_condition({"risk": "grooming", "at_least": "medium"})
+    assert leaf == Leaf("risk", "grooming", "at_least", "medium")
+    for bad in (
+        {"risk": "grooming", "equals": "high"},
+        {"answer": "hrdd.act.grooming_detection", "at_least": "medium"},
+        {"profile": "features", "at_least": "medium"},
+        {"risk": "grooming", "at_least": ["medium"]},
+    ):
+        with pytest.raises(ConditionError):
+            parse_condition(bad)
+    levels = RiskLevels(("negligible", "low", "medium", "high"), (("grooming", "high"), ("hate", "low")))
+    assert leaf_holds(leaf, risk_value(levels, leaf))
+    assert not leaf_holds(Leaf("risk", "hate", "at_least", "medium"), risk_value(levels, Leaf("risk", "hate", "", "")))
+    assert not leaf_holds(leaf, risk_value(None, leaf))  # no register
+    assert not leaf_holds(Leaf("risk", "csam", "at_least", "low"), levels.reached("csam"))  # not rated
+    assert RiskLevels.from_dict(levels.to_dict()) == levels
+
+
+def test_the_deeper_questions_follow_the_risk_before_the_controls(content):
+    from dd_toolkit.engine.content import Profile
+    from dd_toolkit.engine.risk import register_levels
+
+    bank, rules = content.bank, content.current_methodology.risk
+    profile = Profile(features=("direct_messaging",), under18_users="yes", size_band="medium")
+
+    def applies(*cells):
+        applicable = bank.applicability(profile, {}, register_levels(cells, rules))
+        return {harm for harm, qid in DEEPER.items() if applicable[qid]}
+
+    assert {h for h, q in DEEPER.items() if bank.applicability(profile, {})[q]} == set()  # no register
+    assert applies() == set()
+    # Rare and minor is negligible, possible and moderate medium; the highest age group counts.
+    assert applies({"harm": "grooming", "age_group": "age_13_15", "likelihood": "rare", "impact": "minor"}) == set()
+    assert applies(
+        {"harm": "grooming", "age_group": "age_6_9", "likelihood": "rare", "impact": "minor"},
+        {"harm": "grooming", "age_group": "age_13_15", "likelihood": "possible", "impact": "moderate"},
+        {"harm": "self_harm", "age_group": "age_13_15", "level": "high", "residual": "low"},
+        {"harm": "sextortion", "age_group": "age_13_15", "relevant": False, "not_relevant_reason": "x"},
+    ) == {"grooming", "self_harm"}
+    # Not the residual risk: the questions ask about the controls that lower it.
+    assert applies({"harm": "sextortion", "age_group": "age_16_17", "level": "high", "residual": "negligible"}) == {
+        "sextortion"
+    }
+    why = bank.visibility(
+        DEEPER["grooming"], profile, {}, risk=register_levels([{"harm": "grooming", "level": "medium"}], rules)
+    )
+    assert why.applies and "The risk register rates Grooming medium or higher" in why.reasons[0].text
+
+
+def test_a_risk_condition_names_a_level_of_the_methodology(tmp_path, content):
+    import shutil
+
+    from dd_toolkit.engine.content import ContentError
+    from dd_toolkit.engine.registry import load_content
+
+    root = tmp_path / "content"
+    for name in ("questionnaires", "scoring", "reports"):
+        shutil.copytree(content.root / name, root / name)
+    hrdd = root / "questionnaires" / "hrdd.yaml"
+    text = hrdd.read_text().replace("{risk: grooming, at_least: medium}", "{risk: grooming, at_least: severe}")
+    hrdd.write_text(text)
+    with pytest.raises(ContentError, match="risk condition level 'severe' is not one of negligible, low, medium, high"):
+        load_content(root)
+
+
+def test_a_register_rated_medium_or_high_brings_questions_in_frozen_at_submit(db, content, make):
+    from dd_toolkit.engine.actions import build_action_plan
+    from dd_toolkit.engine.completion import progress
+    from dd_toolkit.records.assessments import answers_of, profile_of
+
+    org, user, assessment = _started(db, content, make)
+    rules = content.current_methodology.risk
+
+    def missing(a):
+        state = progress(content.bank, profile_of(org), answers_of(db, a.id), risk.risk_levels(db, a, rules))
+        return {q.id for _s, q in state.missing}
+
+    assert missing(assessment) == set()  # an empty register brings nothing in
+    risk.save_cell(db, assessment, user, "grooming", "age_13_15", _cell(content, db, assessment), 0, content=content)
+    db.commit()
+    assert missing(assessment) == {DEEPER["grooming"]}
+    assert read_assessment(db, content, assessment).card.risk.level("grooming") == "high"  # the live card too
+    with pytest.raises(Exception, match="still need an answer"):
+        submit(db, content.bank, content.current_methodology, assessment, user, jurisdictions=[])
+    db.rollback()
+    assert answer_what_the_register_brings(db, content, assessment, user) == {DEEPER["grooming"]}
+    submission = submit(db, content.bank, content.current_methodology, assessment, user, jurisdictions=[])
+    # What the submission means is frozen with it: the levels it was scored with are in its card.
+    card = json.loads(db.get(Submission, submission.id).snapshot)["score_card"]
+    assert card["risk_levels"] == {"order": ["negligible", "low", "medium", "high"], "harms": {"grooming": "high"}}
+    assert next(q for q in card["questions"] if q["question_id"] == DEEPER["grooming"])["status"] == "scored"
+    # Even were the stored cells gone, the frozen card keeps the question in the assessment.
+    for row in risk.cell_rows(db, assessment.id).values():
+        db.delete(row)
+    db.commit()
+    view = read_assessment(db, content, assessment)
+    assert view.frozen and view.card.risk.level("grooming") == "high"
+    assert content.bank.applicability(view.profile, view.answers, view.card.risk)[DEEPER["grooming"]]
+    plan = build_action_plan(content.bank, view.method, view.profile, view.answers, view.card)
+    assert plan is not None
+    # A card without a register keeps the shape it had.
+    plain = _answered(db, content, _org_named(make, "No Register Org"), user=None)
+    assert "risk_levels" not in read_assessment(db, content, plain).card.to_dict()
+
+
+def _org_named(make, name):
+    return make.organisation(
+        name,
+        countries=list(LUMEN.countries),
+        service_types=list(LUMEN.service_types),
+        features=list(LUMEN.features),
+        size_band=LUMEN.size_band,
+        hq_country=LUMEN.hq_country,
+    )
+
+
+def test_the_profile_fields_are_one_list_with_the_age_groups(content):
+    from dataclasses import fields
+
+    from dd_toolkit.engine import snapshot
+    from dd_toolkit.engine.content import Profile, conditions
+    from dd_toolkit.engine.risk import age_groups_for
+    from dd_toolkit.web.orgs import routes
+
+    names = tuple(f.name for f in fields(Profile))
+    assert "age_groups" in names
+    assert conditions.PROFILE_FIELDS == snapshot.PROFILE_FIELDS == names
+    assert routes.PROFILE_FIELDS == ("name", "description", *names)
+    assert "age_groups" in conditions.PROFILE_LIST_FIELDS
+    leaf = conditions.parse_condition({"profile": "age_groups", "includes": "age_13_15"})
+    assert content.bank.describe_leaf(leaf) == "The organisation's age groups include 13-15 years"
+    profile = Profile(features=("direct_messaging",), age_groups=("age_16_17", "age_13_15"))
+    assert age_groups_for(content.bank.taxonomy, profile) == ("age_13_15", "age_16_17")  # youngest first
+    assert snapshot.profile_from({"age_groups": ["age_13_15"]}).age_groups == ("age_13_15",)
+    assert snapshot.profile_from({}).age_groups == ()  # a snapshot from before has none

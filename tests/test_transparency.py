@@ -429,7 +429,7 @@ def test_multiline_text_keeps_paragraphs_only():
 def test_a_content_folder_without_templates_uses_the_bundled_ones():
     assert not (FIXTURE_CONTENT / "reports" / "transparency.md.j2").exists()
     bundled = (REPO_ROOT / "reports" / "transparency.md.j2").read_text(encoding="utf-8")
-    assert "## Policies and Practices" in bundled
+    assert '## {{ _("Policies and Practices") }}' in bundled
     assert "## Policies and Practices" in render(draft_for())
 
 

@@ -344,9 +344,10 @@ def _function_of(gaps: Sequence[GapLink]) -> str | None:
     return next(g.function for g in gaps if g.function and counts[g.function] == best)
 
 
-def _lookup(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerData]):
-    """Condition lookup over the profile and the answers of questions that apply."""
-    applicable = bank.applicability(profile, answers)
+def _lookup(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerData], card: ScoreCard):
+    """Condition lookup over the profile and the answers of questions that apply (with the risk
+    register's levels the card was scored with)."""
+    applicable = bank.applicability(profile, answers, card.risk)
 
     def lookup(leaf) -> Any:
         if leaf.subject == "profile":
@@ -389,7 +390,7 @@ def build_action_plan(
     overrides: dict[str, list] = {}
     for override in rules.overrides:
         overrides.setdefault(override.question, []).append(override)
-    lookup = _lookup(bank, profile, answers) if overrides else None
+    lookup = _lookup(bank, profile, answers, card) if overrides else None
 
     gaps: list[GapLink] = []
     for scored in card.questions:

@@ -10,6 +10,7 @@ import functools
 import io
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -21,9 +22,28 @@ matplotlib.rcParams.update(
         "svg.hashsalt": "dd-toolkit",  # stable ids, so the same data gives the same SVG
         "svg.fonttype": "none",  # text stays text: selectable and readable by assistive tools
         "font.size": 9,
-        "font.family": "DejaVu Sans",
+        # DejaVu Sans for Latin and Vietnamese, then Thai from the TLWG fonts (`make fonts`):
+        # matplotlib falls back font by font for glyphs the first lacks.
+        "font.family": ["DejaVu Sans", "Garuda", "Loma"],
     }
 )
+
+THAI_FONT_FILES = ("Garuda", "Garuda-Bold", "Loma", "Loma-Bold")
+
+
+def _add_thai_fonts() -> None:
+    """Make the TLWG fonts known to matplotlib even when its font cache predates their install
+    (``make fonts``): without them a Thai label is drawn as empty boxes."""
+    from matplotlib import font_manager
+
+    if any(font.name in ("Garuda", "Loma") for font in font_manager.fontManager.ttflist):
+        return
+    for path in font_manager.findSystemFonts(fontext="ttf"):
+        if Path(path).stem in THAI_FONT_FILES:
+            font_manager.fontManager.addfont(path)
+
+
+_add_thai_fonts()
 
 INK = "#1b1f24"
 BRAND = "#0b5cad"

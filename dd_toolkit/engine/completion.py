@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dd_toolkit.engine.content import AnswerData, Profile, Question, QuestionBank, Questionnaire, Section
+from dd_toolkit.engine.content.conditions import RiskLevels
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class SectionProgress:
 class Progress:
     sections: tuple[SectionProgress, ...]
     applicable: dict[str, bool]
+    risk: RiskLevels | None = None  # the risk register's levels the applicability was decided with
 
     @property
     def answered(self) -> int:
@@ -63,8 +65,12 @@ class Progress:
         return next((s for s in self.sections if s.section.id == section_id), None)
 
 
-def progress(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerData]) -> Progress:
-    applicable = bank.applicability(profile, answers)
+def progress(
+    bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerData], risk: RiskLevels | None = None
+) -> Progress:
+    """What is answered and missing, section by section; ``risk``: the levels of the
+    assessment's risk register, which may bring questions in."""
+    applicable = bank.applicability(profile, answers, risk)
     sections = []
     for module in bank.questionnaires:
         for section in module.sections:
@@ -72,4 +78,4 @@ def progress(bank: QuestionBank, profile: Profile, answers: Mapping[str, AnswerD
             done = [q for q in shown if q.id in answers and answers[q.id].is_complete]
             missing = tuple(q for q in shown if q.required and not (q.id in answers and answers[q.id].is_complete))
             sections.append(SectionProgress(module, section, len(shown), len(done), missing))
-    return Progress(tuple(sections), applicable)
+    return Progress(tuple(sections), applicable, risk)

@@ -29,10 +29,13 @@ from typing import Any, Protocol
 import jinja2
 from markupsafe import Markup
 
+from dd_toolkit.engine import print_charts
 from dd_toolkit.engine.actions import ActionPlan, build_action_plan
-from dd_toolkit.engine.content import AnswerData, Profile
+from dd_toolkit.engine.content import AnswerData, Profile, fallbacks
+from dd_toolkit.engine.content.languages import load_languages
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE
 from dd_toolkit.engine.content.reference_cards import ReferenceCard, ReferenceCardsError, cards_for_bank
-from dd_toolkit.engine.print_charts import radar_svg
+from dd_toolkit.engine.print_charts import chart_fonts, radar_svg
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.engine.render import (
     MAX_USER_MARKDOWN,
@@ -43,10 +46,14 @@ from dd_toolkit.engine.render import (
     user_markdown_html,
 )
 from dd_toolkit.engine.reports import (
+    _gettext,
+    _ngettext,
     action_plan_csv,
+    document_language,
     render_action_plan_markdown,
     render_transparency_markdown,
     report_environment,
+    translate,
 )
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
 from dd_toolkit.engine.transparency import TransparencyDraft, build_transparency_draft
@@ -82,6 +89,9 @@ class Inputs:
     # The children's risk register (the ``risk_register`` mapping of a portable file, a frozen
     # snapshot or the reader), or None when the assessment has none.
     risk_register: Mapping[str, Any] | None = None
+    # The language the document is written in ("en", "id", "th", "vi"): its questions, actions,
+    # sentences and the templates' own words, its dates and numbers, its charts.
+    language: str = DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ def _memoised(kind: str, inputs: Inputs, objects: tuple, values: tuple | None, b
     ``values``; only for frozen inputs (a draft's card is new at every request)."""
     if not inputs.frozen or values is None:
         return build()
-    key = (kind, *(id(o) for o in objects), values)
+    key = (kind, inputs.language, *(id(o) for o in objects), values)
     with _derived_lock:
         entry = _derived.get(key)
         if entry is not None and all(a is b for a, b in zip(entry[0], objects, strict=True)):
@@ -233,12 +243,12 @@ def transparency_markdown(inputs: Inputs) -> str:
 
 def _summary(inputs: Inputs) -> dict[str, Any]:
     method, card = inputs.method, inputs.card
-    bands = {b.id: b.label for b in method.bands}
+    bands = {b.id: translate(b.label) for b in method.bands}
 
-    confidence = {level.id: level.label for level in method.confidence.levels} if method.confidence else {}
+    confidence = {level.id: translate(level.label) for level in method.confidence.levels} if method.confidence else {}
 
     def number(value: float | None) -> str:
-        return "not scored" if value is None else f"{value:.0f}"
+        return translate("not scored") if value is None else f"{value:.0f}"
 
     def share(value: float | None) -> str | None:
         # Rounded down, as on the results page: 100 % means everything that applies is answered.
@@ -251,19 +261,37 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         if all(v is None for v in peer):
             peer = None
     radar = None
+    # A translated document names the radar's lines in HTML under it (see radar_svg).
+    html_legend = inputs.language != DEFAULT_LANGUAGE
+    legend = None
+    if items and html_legend:
+        legend = [(translate("Your score"), print_charts.BRAND, False)]
+        if peer is not None:
+            legend.append((translate("Peer median"), print_charts.PEER, True))
     if items:
-        svg = radar_svg([i.ref for i in items], [i.score for i in items], peer)
+        svg = radar_svg(
+            [i.ref for i in items],
+            [i.score for i in items],
+            peer,
+            legend=None if html_legend else (translate("Your score"), translate("Peer median")),
+            fonts=chart_fonts(inputs.language),
+        )
         radar = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
     return {
-        "status": "Submitted and frozen" if inputs.frozen else "Draft: unanswered questions are left out",
-        "methodology": f"{method.title}, version {card.methodology['version']}",
+        "status": (
+            translate("Submitted and frozen")
+            if inputs.frozen
+            else translate("Draft: unanswered questions are left out")
+        ),
+        "methodology": translate("%(title)s, version %(version)s")
+        % {"title": translate(method.title), "version": card.methodology["version"]},
         "overall": number(card.overall),
-        "band": bands.get(card.band, "not scored"),
+        "band": bands.get(card.band) or translate("not scored"),
         "coverage": share(card.coverage),
         "confidence": confidence.get(card.confidence or ""),
         "modules": [
             {
-                "title": m.title,
+                "title": translate(m.title),
                 "score": number(m.score),
                 "band": bands.get(m.band, ""),
                 "coverage": share(m.coverage),
@@ -274,18 +302,25 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
         "indicators": [
             {
                 "id": i.id,
-                "label": i.label,
-                "status": "does not apply" if i.met is None else "met" if i.met else "not met",
+                "label": translate(i.label),
+                "status": (
+                    translate("does not apply")
+                    if i.met is None
+                    else translate("met")
+                    if i.met
+                    else translate("not met")
+                ),
             }
             for i in card.indicators
         ],
         "radar": radar,
+        "legend": legend,
         # The radar's figures as a table too, each reference with its name: the picture is not
         # the only place they are, and its spokes carry only the short codes.
         "references": [
             {
                 "ref": i.ref,
-                "label": i.label,
+                "label": translate(i.label),
                 "score": number(i.score),
                 "band": bands.get(i.band, ""),
                 "coverage": share(i.coverage),
@@ -294,12 +329,16 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
             for i in items
         ],
         "peer_note": (
-            "The dashed line is the median of all companies in the anonymised benchmark for this cycle."
+            translate("The dashed line is the median of all companies in the anonymised benchmark for this cycle.")
             if peer is not None
-            else "No peer median is shown: peer figures come from the toolkit's anonymised benchmark, "
-            "which an exported file does not carry."
+            else translate(
+                "No peer median is shown: peer figures come from the toolkit's anonymised benchmark, "
+                "which an exported file does not carry."
+            )
             if inputs.peer_medians is None
-            else "No peer median is shown: the benchmark for this cycle has too few companies to disclose one."
+            else translate(
+                "No peer median is shown: the benchmark for this cycle has too few companies to disclose one."
+            )
         ),
     }
 
@@ -308,7 +347,10 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
 def _shell(loader: jinja2.BaseLoader) -> jinja2.Environment:
     # The shell is HTML, so unlike the Markdown templates it escapes every value it prints;
     # the body is already sanitised HTML. One environment per content folder: compiled once.
-    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"]
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.filters["css_string"] = css_string
     return env
 
@@ -338,7 +380,26 @@ def _build_html(inputs: Inputs, title: str, markdown_text: str, limit: int | Non
         cycle=inputs.cycle,
         summary=_summary(inputs),
         body=Markup(user_markdown_html(markdown_text, limit=limit)),
+        **_language_marks(inputs),
     )
+
+
+def _language_marks(inputs: Inputs) -> dict[str, Any]:
+    """The document's ``lang``, and its notes on the translation: a draft one is labelled as a
+    draft, and texts shown in English for want of a translation are counted (call inside
+    :func:`_in_language`, after the body is rendered)."""
+    language = inputs.language or DEFAULT_LANGUAGE
+    if language == DEFAULT_LANGUAGE:
+        return {"lang": language, "draft_note": None, "fallback_count": 0}
+    try:
+        status = load_languages(inputs.content.root / "questionnaires").get(language)
+    except ValueError:
+        status = None
+    return {"lang": language, "draft_note": status is None or status.draft, "fallback_count": len(fallbacks())}
+
+
+def _in_language(inputs: Inputs):
+    return document_language(inputs.content.bank.catalogues, inputs.language)
 
 
 class PdfStore(Protocol):
@@ -437,7 +498,13 @@ def _document(
 
 
 def action_plan_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
-    """The action plan as ``fmt``; a PDF comes from ``store`` when its HTML is unchanged."""
+    """The action plan as ``fmt``, in the inputs' language; a PDF comes from ``store`` when its
+    HTML is unchanged."""
+    with _in_language(inputs):
+        return _action_plan_document(inputs, fmt, store)
+
+
+def _action_plan_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
     plan = action_plan(inputs)
     if fmt == "csv":
         return Document(
@@ -445,14 +512,20 @@ def action_plan_document(inputs: Inputs, fmt: str, store: PdfStore | None = None
             FORMATS["csv"],
             f"action-plan-{slug(inputs.organisation_name)}-{inputs.cycle}.csv",
         )
-    return _document(inputs, "action-plan", "Action plan", action_plan_markdown(inputs, plan), fmt, store)
+    return _document(inputs, "action-plan", translate("Action plan"), action_plan_markdown(inputs, plan), fmt, store)
 
 
 def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
-    """The transparency section as ``fmt``; a PDF comes from ``store`` when its HTML is unchanged."""
+    """The transparency section as ``fmt``, in the inputs' language; a PDF comes from ``store``
+    when its HTML is unchanged."""
     if fmt == "csv":
         raise ValueError("the transparency section exports as md, html or pdf")
-    title = "Transparency report: child safety"
+    with _in_language(inputs):
+        return _transparency_document(inputs, fmt, store)
+
+
+def _transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None) -> Document:
+    title = translate("Transparency report: child safety")
     limit = None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN
     return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store, limit)
 
@@ -497,6 +570,11 @@ def risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None = 
     :class:`dd_toolkit.engine.risk_record.NoRegister` when the assessment has no register."""
     if fmt not in ("md", "html", "pdf"):
         raise ValueError("the risk assessment exports as md, html or pdf")
+    with _in_language(inputs):
+        return _risk_assessment_document(inputs, fmt, store)
+
+
+def _risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None) -> Document:
     markdown_text = risk_assessment_markdown(inputs)
     filename = f"risk-assessment-{slug(inputs.organisation_name)}-{inputs.cycle}.{fmt}"
     if fmt == "md":
@@ -504,11 +582,12 @@ def risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None = 
     # No results summary ahead of the record: it is a document of its own.
     shell = _shell(report_environment(inputs.content.root).loader)
     html = shell.get_template("document.html.j2").render(
-        title=str(_risk_words(inputs.content.root).get("title") or ""),
+        title=translate(str(_risk_words(inputs.content.root).get("title") or "")),
         organisation_name=inputs.organisation_name,
         cycle=inputs.cycle,
         summary=None,
         body=Markup(user_markdown_html(markdown_text, limit=None)),
+        **_language_marks(inputs),
     )
     if fmt == "html":
         return Document(html.encode(), FORMATS["html"], filename)

@@ -7,7 +7,8 @@ Format (``format_version`` 1)::
       "format": "dd-toolkit/assessment",
       "format_version": 1,
       "organisation": {"name", "hq_country", "countries", "service_types", "features",
-                       "size_band", "under18_users", "description"},
+                       "size_band", "under18_users", "description",
+                       "age_groups"},                      # only when the profile gives them
       "assessment": {"cycle", "version", "status", "questionnaires": {module: version},
                      "created_at", "submitted_at"},
       "answers": {question_id: {"value", "not_applicable", "justification", "comment",
@@ -85,7 +86,7 @@ def answer_to_json(answer: AnswerData, updated_by: str | None, updated_at: str |
 
 
 def profile_to_json(name: str, profile: Profile, description: str = "") -> dict[str, Any]:
-    return {
+    data = {
         "name": name,
         "hq_country": profile.hq_country,
         "countries": list(profile.countries),
@@ -95,6 +96,9 @@ def profile_to_json(name: str, profile: Profile, description: str = "") -> dict[
         "under18_users": profile.under18_users,
         "description": description,
     }
+    if profile.age_groups:  # only then: files and hashes of profiles without them are unchanged
+        data["age_groups"] = list(profile.age_groups)
+    return data
 
 
 # -- reading a file ---------------------------------------------------------------------
@@ -112,6 +116,7 @@ class _Organisation(_Strict):
     features: list[str] = []
     size_band: str | None = None
     under18_users: str | None = None
+    age_groups: list[str] = []
     description: str = Field(default="", max_length=2000)
 
 
@@ -276,6 +281,7 @@ def _profile_problems(org: _Organisation, taxonomy, prefix: str) -> list[str]:
         ("countries", "countries"),
         ("service_types", "service_types"),
         ("features", "features"),
+        ("age_groups", "age_groups"),
     ):
         unknown = sorted(set(getattr(org, field_name)) - set(taxonomy.ids(vocabulary)))
         if unknown:
@@ -299,6 +305,7 @@ def _profile(org: _Organisation) -> Profile:
         size_band=org.size_band,
         under18_users=org.under18_users,
         hq_country=org.hq_country,
+        age_groups=tuple(org.age_groups),
     )
 
 

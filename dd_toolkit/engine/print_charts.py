@@ -47,13 +47,34 @@ def _path(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-def radar_svg(labels: Sequence[str], values: Sequence[float | None], peer: Sequence[float | None] | None = None) -> str:
-    """Scores (0-100) on a radar, one spoke per label, with an optional dashed peer median."""
+# The fonts of the document (reports/document.html.j2): DejaVu Sans has the Latin and Vietnamese
+# letters, the TLWG fonts (Debian's fonts-thai-tlwg) the Thai ones. A Thai chart names a Thai font
+# first: an SVG text falls back glyph by glyph, so a vowel or tone mark from DejaVu Sans (which
+# has a few of them) would sit apart from its consonant.
+FONTS = "DejaVu Sans, Garuda, Loma, sans-serif"
+THAI_FONTS = "Garuda, Loma, DejaVu Sans, sans-serif"
+
+
+def chart_fonts(language: str) -> str:
+    return THAI_FONTS if language == "th" else FONTS
+
+
+def radar_svg(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    peer: Sequence[float | None] | None = None,
+    legend: tuple[str, str] | None = ("Your score", "Peer median"),
+    fonts: str = FONTS,
+) -> str:
+    """Scores (0-100) on a radar, one spoke per label, with an optional dashed peer median;
+    ``legend`` names the two lines in the document's language; None leaves the legend to the page
+    around the chart (WeasyPrint's SVG text does not shape Thai: a vowel below its consonant
+    would stand apart, so a translated document writes its legend in HTML)."""
     count = len(labels)
     angles = [2 * math.pi * i / count for i in range(count)]
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}pt" height="{HEIGHT}pt" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, sans-serif" font-size="9">',
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{escape(fonts)}" font-size="9">',
         f'<g fill="none" stroke="{GRID}" stroke-width="0.8">',
     ]
     out += [f'<circle cx="{CX}" cy="{CY}" r="{RADIUS * level / 100:.1f}"/>' for level in (20, 40, 60, 80)]
@@ -82,14 +103,14 @@ def radar_svg(labels: Sequence[str], values: Sequence[float | None], peer: Seque
             out.append(
                 f'<polyline points="{_path(run)}" fill="none" stroke="{PEER}" stroke-width="2" stroke-dasharray="6 3"/>'
             )
-    legend = [("Your score", BRAND, "")]
-    if peer is not None:
-        legend.append(("Peer median", PEER, ' stroke-dasharray="6 3"'))
-    for row, (name, colour, dash) in enumerate(legend):
+    lines = [] if legend is None else [(legend[0], BRAND, "")]
+    if peer is not None and legend is not None:
+        lines.append((legend[1], PEER, ' stroke-dasharray="6 3"'))
+    for row, (name, colour, dash) in enumerate(lines):
         y = 14 + 14 * row
         out.append(
             f'<line x1="{WIDTH - 100}" y1="{y}" x2="{WIDTH - 78}" y2="{y}" stroke="{colour}" stroke-width="2"{dash}/>'
         )
-        out.append(f'<text x="{WIDTH - 72}" y="{y + 3}" fill="{INK}">{name}</text>')
+        out.append(f'<text x="{WIDTH - 72}" y="{y + 3}" fill="{INK}">{escape(name)}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dd_toolkit.engine.content import AnswerData, ContentError, ContentProblem, Profile, QuestionBank, load_bank
+from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, latest, load_methodologies, score
 
 DEFAULT_METHODOLOGY = "standard"
@@ -30,7 +31,11 @@ class Content:
         return self.methodologies.get(key)
 
     def scored(
-        self, profile: Profile, answers: Mapping[str, AnswerData], frozen_card: Mapping[str, Any] | None = None
+        self,
+        profile: Profile,
+        answers: Mapping[str, AnswerData],
+        frozen_card: Mapping[str, Any] | None = None,
+        risk: RiskLevels | None = None,
     ) -> Scored:
         """The score card of an assessment, frozen or live: the one rule for every page, document,
         API response and CLI command.
@@ -40,11 +45,12 @@ class Content:
         supplies band labels and plan rules is the one it was scored with; when this
         installation does not have that version, it is the latest installed version of the same
         methodology, or failing that the configured one, and ``fallback`` says so. A draft is
-        scored live with the configured methodology.
+        scored live with the configured methodology, with ``risk``, the levels of its risk register
+        (a frozen card keeps the levels it was scored with).
         """
         if frozen_card is None:
             method = self.current_methodology
-            return Scored(score(self.bank, method, profile, answers), method, frozen=False, fallback=False)
+            return Scored(score(self.bank, method, profile, answers, risk=risk), method, frozen=False, fallback=False)
         card = ScoreCard.from_dict(frozen_card)
         key = f"{card.methodology['id']}@{card.methodology['version']}"
         method = self.methodology(key)

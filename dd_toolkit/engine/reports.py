@@ -17,14 +17,19 @@ import datetime as dt
 import functools
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 from dd_toolkit.engine.actions import ActionPlan
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, content_language, reading_language
 from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.paths import bundled_root
 
@@ -116,7 +121,11 @@ def format_number(value: Any, signed: bool = False) -> str:
         return escape_text(value)
     if not number.is_finite():
         return escape_text(value)
-    text = format(number, ",f")
+    language = reading_language()
+    if language == DEFAULT_LANGUAGE:
+        text = format(number, ",f")
+    else:  # the document's locale, with every digit it was given
+        text = babel_numbers.format_decimal(number, locale=language, decimal_quantization=False)
     return f"+{text}" if signed and number > 0 else text
 
 
@@ -150,6 +159,9 @@ def format_date(value: Any) -> str:
         day = day.date()
     if not isinstance(day, dt.date):
         return escape_text(value)
+    language = reading_language()
+    if language != DEFAULT_LANGUAGE:
+        return babel_dates.format_date(day, format="long", locale=language)
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
@@ -160,6 +172,73 @@ def _clause(value: Any) -> str:
     if len(text) > 1 and text[1].isupper():
         return text
     return text[:1].lower() + text[1:]
+
+
+# -- the document's language ------------------------------------------------------------------
+
+# The content catalogues (``bank.catalogues``) the templates' own words are looked up in, set for
+# the rendering of one document by :func:`document_language`.
+_catalogues: ContextVar[Any] = ContextVar("dd_report_catalogues", default=None)
+
+
+@contextmanager
+def document_language(catalogues: Any, language: str | None) -> Iterator[set[str]]:
+    """Render a document in ``language``: questions, actions, report sentences and the templates'
+    own words (``{% trans %}``, ``_()``) come from the content and ``catalogues``; yields the set
+    of texts that fell back to English for want of a translation."""
+    token = _catalogues.set(catalogues)
+    try:
+        with content_language(language or DEFAULT_LANGUAGE) as fallen:
+            yield fallen
+    finally:
+        _catalogues.reset(token)
+
+
+def translate(message: str) -> str:
+    """A template's English words in the document's language (the English where untranslated):
+    from the content's catalogues, else from the bundled ``reports/translations/<lang>/templates.po``
+    (a content folder without templates of its own renders the bundled ones)."""
+    catalogues = _catalogues.get()
+    language = reading_language()
+    if catalogues is None or language == DEFAULT_LANGUAGE:
+        return message
+    found = catalogues.lookup(message, language) or _bundled_template_words(language).get(message.strip())
+    if found:
+        return found
+    return catalogues.text(message)  # the English, noted as a fallback
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled_template_words(language: str) -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    path = bundled_root() / "reports" / "translations" / language / "templates.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    return {m.id: m.string for m in catalog if isinstance(m.id, str) and m.id and m.string and not m.fuzzy}
+
+
+def content_text(value: Any) -> str:
+    """A content text the record holds as plain English (a risk level's, a harm's or an age
+    group's label and description, from the methodology's YAML) in the document's language, where
+    the content catalogues translate it; any other text (already translated, or typed) as it is."""
+    text = "" if value is None else str(value)
+    catalogues = _catalogues.get()
+    if not text or catalogues is None or reading_language() == DEFAULT_LANGUAGE:
+        return text
+    return catalogues.lookup(text, reading_language()) or text
+
+
+def _gettext(message: str) -> str:
+    return translate(message)  # Jinja's new-style gettext fills in the %(name)s placeholders
+
+
+def _ngettext(singular: str, plural: str, number: int) -> str:
+    # The content catalogues hold no plural forms: the templates phrase around them; this keeps
+    # English right where one is used.
+    return translate(singular if number == 1 else plural)
 
 
 # -- the environment --------------------------------------------------------------------------
@@ -189,12 +268,14 @@ def _environment(folder: Path, _present: tuple[str, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.do"],
+        extensions=["jinja2.ext.do", "jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.filters["text"] = escape_text
     env.filters["number"] = format_number
     env.filters["date"] = format_date
     env.filters["clause"] = _clause
+    env.filters["tr"] = content_text
     return env
 
 

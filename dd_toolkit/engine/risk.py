@@ -31,6 +31,7 @@ from typing import Any
 
 from dd_toolkit.engine.actions import ActionItem, ActionPlan, RiskLink
 from dd_toolkit.engine.content import Profile, QuestionBank, Taxonomy
+from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.scoring.methodology import Methodology, RiskRules
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "age_groups_for",
     "check_register",
     "prefill_register",
+    "levels_of",
+    "register_levels",
     "risk_level",
     "uplift_plan",
     "validate_cell",
@@ -326,6 +329,40 @@ def check_register(
         seen.add(key)
         checks.append(check)
     return tuple(checks)
+
+
+# -- what the register does to the questions ---------------------------------------------------
+
+
+def register_levels(register: Iterable[RegisterCell | Mapping[str, Any]] | None, rules: RiskRules | None):
+    """The register as applicability rules read it (``{risk: HARM, at_least: LEVEL}``): per harm
+    the highest risk before the controls over the cells rated relevant, on the levels of
+    ``rules``. None without a register or without rules; a register with nothing rated reads as
+    no harm rated."""
+    if register is None or rules is None:
+        return None
+    order = tuple(p.id for p in rules.levels)
+    highest: dict[str, str] = {}
+    for cell in register:
+        data = cell.to_dict() if isinstance(cell, RegisterCell) else cell
+        if not _relevant(data.get("relevant")):
+            continue
+        level = _text(data.get("level"))
+        if level not in order:
+            try:
+                level = risk_level(rules, _text(data.get("likelihood")), _text(data.get("impact")))
+            except KeyError:
+                continue
+        harm = _text(data.get("harm"))
+        if harm not in highest or order.index(level) > order.index(highest[harm]):
+            highest[harm] = level
+    return RiskLevels(order, tuple(sorted(highest.items())))
+
+
+def levels_of(register: Mapping[str, Any] | None, rules: RiskRules | None):
+    """:func:`register_levels` of a register mapping (a portable file's, a snapshot's, the
+    reader's), or None."""
+    return None if register is None else register_levels(register.get("cells") or (), rules)
 
 
 # -- what the register does to the plan ----------------------------------------------------------

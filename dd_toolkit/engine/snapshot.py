@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dd_toolkit.engine.content import AnswerData, Evidence, Profile
+from dd_toolkit.engine.content.answers import PROFILE_FIELDS, PROFILE_LIST_FIELDS
 
 #: The answer fields kept in the decoded record (the portable file's, without who and when).
 ANSWER_KEYS = ("value", "not_applicable", "justification", "comment", "evidence", "meta")
@@ -93,9 +94,9 @@ def indicator_outcomes(card: dict[str, Any]) -> list[IndicatorOutcome]:
     return outcomes
 
 
-#: The profile fields, as organisations, snapshots and decoded records all hold them.
-PROFILE_FIELDS = ("hq_country", "countries", "service_types", "features", "size_band", "under18_users")
-_LIST_FIELDS = ("countries", "service_types", "features")
+#: The profile fields, as organisations, snapshots and decoded records all hold them (one list,
+#: with the Profile).
+_LIST_FIELDS = PROFILE_LIST_FIELDS
 
 
 def profile_from(source: Any) -> Profile:

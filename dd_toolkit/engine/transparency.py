@@ -737,10 +737,11 @@ def build_transparency_draft(
     ``public_commitment`` (and not done or dropped). ``previous_answers`` (the previous
     cycle's answers) adds the previous value and the change to the Outcomes table.
     """
-    del card  # the draft reads answers; the card's gaps arrive through the plan
+    # The draft reads answers; the card's gaps arrive through the plan, and the card gives the
+    # risk register's levels the questions that apply were decided with.
     catalogue = statements if statements is not None else load_statements(content_root)
     checks = tuple(checks) if checks is not None else load_metric_checks(content_root)
-    applicable = bank.applicability(profile, answers)
+    applicable = bank.applicability(profile, answers, card.risk)
     notes: dict[str, list[TeamNote]] = {part: [] for part in (*PARTS, "outcomes", "next_steps")}
     by_topic: dict[str, list[PublicStatement]] = {}
 

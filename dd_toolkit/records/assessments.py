@@ -18,6 +18,7 @@ from dd_toolkit.engine import portable
 from dd_toolkit.engine.actions import OPEN_STATUSES
 from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank
+from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
 from dd_toolkit.engine.snapshot import PROFILE_FIELDS, answer_from, profile_from
@@ -134,6 +135,11 @@ def start_assessment(
     db.flush()
     copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
     carried = carry_forward_tracking(db, prefill_from, assessment) if prefill_from else 0
+    # The next cycle starts from the last risk register, its cells carried for the team to review.
+    from dd_toolkit.records.risk import last_register, start_register  # the register module builds on this one
+
+    if last_register(db, org.id, before=assessment, up_to_cycle=cycle) is not None:
+        start_register(db, assessment, user)
     record(
         db,
         user=user,
@@ -331,7 +337,11 @@ def submit(
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id)  # read once, for the answers and for the document
     profile, answers = profile_of(org), {qid: to_answer_data(row) for qid, row in rows.items()}
-    state = progress(bank, profile, answers)
+    from dd_toolkit.records.risk import risk_levels
+
+    # The register's levels decide which questions it brings in; the card keeps them, frozen.
+    risk = risk_levels(db, assessment, method.risk)
+    state = progress(bank, profile, answers, risk)
     if not state.ready_to_submit:
         raise IncompleteAssessment(state.missing)
     assessment.status = AssessmentStatus.SUBMITTED
@@ -342,7 +352,7 @@ def submit(
 
     freeze_review(db, assessment)  # the risk register, if any, is frozen as reviewed now
     document = build_document(db, assessment, rows)
-    document["score_card"] = score(bank, method, profile, answers, state.applicable).to_dict()
+    document["score_card"] = score(bank, method, profile, answers, state.applicable, risk=risk).to_dict()
     text = portable.canonical_json(portable.snapshot_of(document))
     # The transparency text as edited now is frozen with the submission: later edits are the
     # company's own and never shown to the regulator as part of what was submitted.
@@ -471,6 +481,7 @@ def create_organisation(
         features=list(profile.features),
         size_band=profile.size_band,
         under18_users=profile.under18_users,
+        age_groups=list(profile.age_groups),
     )
     db.add(org)
     db.flush()
@@ -496,16 +507,22 @@ class ProfileMismatch:
     applying_not_in_file: list[str]  # asked of the organisation, not asked under the file's profile
 
 
-def profile_mismatch(bank: QuestionBank, parsed: portable.ParsedDocument, org: Organisation) -> ProfileMismatch | None:
-    """None when the file's profile is the organisation's."""
+def profile_mismatch(
+    bank: QuestionBank, parsed: portable.ParsedDocument, org: Organisation, risk_rules: Any = None
+) -> ProfileMismatch | None:
+    """None when the file's profile is the organisation's. ``risk_rules`` (the methodology's
+    ``risk``) reads the file's register, whose levels may bring questions in on both sides."""
     target = profile_of(org)
     fields = [
         name for name in PROFILE_FIELDS if _normal(getattr(parsed.profile, name)) != _normal(getattr(target, name))
     ]
     if not fields:
         return None
-    in_file = bank.applicability(parsed.profile, parsed.answers)
-    in_org = bank.applicability(target, parsed.answers)
+    from dd_toolkit.engine.risk import levels_of  # the register module builds on this one
+
+    risk = levels_of(parsed.risk_register, risk_rules)
+    in_file = bank.applicability(parsed.profile, parsed.answers, risk)
+    in_org = bank.applicability(target, parsed.answers, risk)
     return ProfileMismatch(
         fields=fields,
         answered_not_applying=[q for q in parsed.answers if not in_org.get(q)],
@@ -531,4 +548,6 @@ def rescore_submission(bank: QuestionBank, method: Methodology, submission: Subm
     """Score a frozen snapshot's answers under another methodology. Nothing is stored: a
     re-score is shown beside the frozen card, never in its place."""
     parsed = portable.parse_document(submission.snapshot, bank)
-    return score(bank, method, parsed.profile, parsed.answers)
+    # With the risk register's levels the submission was scored with, as frozen in its card.
+    frozen = (json.loads(submission.snapshot).get("score_card") or {}).get("risk_levels")
+    return score(bank, method, parsed.profile, parsed.answers, risk=RiskLevels.from_dict(frozen))

@@ -10,18 +10,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Evidence, Profile, Question, QuestionBank
+from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.engine.transparency import load_metric_checks
 from dd_toolkit.records import accounts
 from dd_toolkit.records.aggregates import refresh_all
-from dd_toolkit.records.assessments import create_organisation, profile_of, save_answers, start_assessment, submit
+from dd_toolkit.records.assessments import (
+    answers_of,
+    create_organisation,
+    profile_of,
+    save_answers,
+    start_assessment,
+    submit,
+)
 from dd_toolkit.records.demo_registers import load_demo_register
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
+from dd_toolkit.records.risk import risk_levels
 
 DEMO_PASSWORD = "demo-password-2026"
 EVIDENCE_BY_LEVEL = {2: "documented", 3: "tested", 4: "audited"}
@@ -264,13 +274,21 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
 
 
 def demo_answers(
-    bank: QuestionBank, profile: Profile, company: DemoCompany, cycle: int, sections=None
+    bank: QuestionBank,
+    profile: Profile,
+    company: DemoCompany,
+    cycle: int,
+    sections=None,
+    risk: RiskLevels | None = None,
+    given: Mapping[str, AnswerData] | None = None,
 ) -> dict[str, AnswerData]:
     """The company's answer to every applicable question (optionally only in some sections),
-    following conditions on earlier answers until nothing new applies."""
-    answers: dict[str, AnswerData] = {}
+    following conditions on earlier answers until nothing new applies; ``risk``: the levels of
+    its risk register, which may bring questions in. With ``given`` (answers already saved),
+    only the answers to add."""
+    answers: dict[str, AnswerData] = dict(given or {})
     while True:
-        applicable = bank.applicability(profile, answers)
+        applicable = bank.applicability(profile, answers, risk)
         todo = [
             bank.questions[qid]
             for qid, applies in applicable.items()
@@ -280,7 +298,8 @@ def demo_answers(
             break
         for question in todo:
             answers[question.id] = demo_answer(company, question, cycle)
-    return _consistent_metrics(bank, answers)
+    answers = _consistent_metrics(bank, answers)
+    return {qid: a for qid, a in answers.items() if qid not in (given or {})}
 
 
 def _consistent_metrics(bank: QuestionBank, answers: dict[str, AnswerData]) -> dict[str, AnswerData]:
@@ -299,11 +318,15 @@ def _consistent_metrics(bank: QuestionBank, answers: dict[str, AnswerData]) -> d
     return answers
 
 
-def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessment, sections=None):
-    """Answer every applicable question through save_answers (as a user would)."""
+def _answer_all(db: Session, bank: QuestionBank, company: DemoCompany, assessment, sections=None, rules=None):
+    """Answer every applicable question through save_answers (as a user would); with
+    ``rules`` (the methodology's ``risk``), those its risk register brings in too."""
     org = db.get(Organisation, assessment.organisation_id)
-    answers = demo_answers(bank, profile_of(org), company, assessment.cycle, sections)
-    save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
+    given = answers_of(db, assessment.id)
+    risk = risk_levels(db, assessment, rules)
+    answers = demo_answers(bank, profile_of(org), company, assessment.cycle, sections, risk, given)
+    if answers:
+        save_answers(db, assessment, None, {qid: (a, 0) for qid, a in answers.items()})
 
 
 def load_demo(db: Session, content: Content) -> bool:
@@ -338,6 +361,8 @@ def load_demo(db: Session, content: Content) -> bool:
             _answer_all(db, bank, company, assessment)
             load_demo_register(db, content, assessment, company.name, admin)  # frozen with the submission
             db.commit()
+            # The questions the register brings in (harms rated medium or high), answered too.
+            _answer_all(db, bank, company, assessment, rules=content.current_methodology.risk)
             submit(
                 db,
                 bank,
@@ -354,6 +379,8 @@ def load_demo(db: Session, content: Content) -> bool:
             _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]))
             load_demo_register(db, content, assessment, company.name, admin)
             db.commit()
+            _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]),
+                        rules=content.current_methodology.risk)  # fmt: skip
     for name, services, size, countries, features, maturity, cycles_back in PEERS:
         company = DemoCompany(
             name,

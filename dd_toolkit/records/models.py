@@ -54,6 +54,8 @@ class Organisation(SQLModel, table=True):
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     size_band: str | None = Field(default=None, max_length=32)
     under18_users: str | None = Field(default=None, max_length=16)
+    # The age groups the service is used by or allows (taxonomy ids); NULL or empty: not given.
+    age_groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=True))
     description: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -353,6 +355,7 @@ class SubmissionRecord(SQLModel, table=True):
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     size_band: str | None = Field(default=None, max_length=32)
     under18_users: str | None = Field(default=None, max_length=16)
+    age_groups: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     overall: float | None = None
     band: str | None = Field(default=None, max_length=32)
     score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from dd_toolkit.engine.content import AnswerData, Profile
 from dd_toolkit.engine.registry import Content, Scored
+from dd_toolkit.engine.risk import levels_of
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
 from dd_toolkit.engine.snapshot import answer_from, profile_from
 from dd_toolkit.records.assessments import answers_of, profile_of
@@ -109,8 +110,9 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
     else:
         org = db.get(Organisation, assessment.organisation_id)
         profile, answers, name = profile_of(org), answers_of(db, assessment.id), org.name
-        scored = content.scored(profile, answers)
         register = register_data(db, assessment)
+        # The register's levels may bring questions in (a frozen card keeps the ones it had).
+        scored = content.scored(profile, answers, risk=levels_of(register, content.current_methodology.risk))
     return AssessmentView(
         assessment=assessment,
         organisation_name=name,

@@ -28,8 +28,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.registry import Content
-from dd_toolkit.engine.risk import CellProblem, validate_cell
+from dd_toolkit.engine.risk import CellProblem, register_levels, validate_cell
 from dd_toolkit.records.assessments import answer_rows, drafts_for_cycle, lock_draft, new_version
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
@@ -55,6 +56,7 @@ __all__ = [
     "register_of",
     "restore_register",
     "review_state",
+    "risk_levels",
     "save_cell",
     "save_register_meta",
     "significant_change",
@@ -138,8 +140,21 @@ def register_data(db: Session, assessment: Assessment) -> dict[str, Any] | None:
     }
 
 
-def last_register(db: Session, organisation_id: int, before: Assessment | None = None) -> RiskRegister | None:
-    """The organisation's most recent register (by start), other than ``before``'s own."""
+def risk_levels(db: Session, assessment: Assessment, rules: Any) -> RiskLevels | None:
+    """What the applicability rules of a draft read of its register as it is now, on ``rules``
+    (the methodology's ``risk``); None without a register. A submission's are kept in its score
+    card (``ScoreCard.risk``)."""
+    if rules is None or register_of(db, assessment.id) is None:
+        return None
+    return register_levels([cell_state(row) for row in cell_rows(db, assessment.id).values()], rules)
+
+
+def last_register(
+    db: Session, organisation_id: int, before: Assessment | None = None, up_to_cycle: int | None = None
+) -> RiskRegister | None:
+    """The organisation's most recent register (by start), other than ``before``'s own; with
+    ``up_to_cycle``, only of an assessment of that cycle or an earlier one (a register never
+    runs backwards, into an assessment of an earlier cycle)."""
     query = (
         select(RiskRegister)
         .join(Assessment, Assessment.id == RiskRegister.assessment_id)
@@ -148,6 +163,8 @@ def last_register(db: Session, organisation_id: int, before: Assessment | None =
     )
     if before is not None:
         query = query.where(RiskRegister.assessment_id != before.id)
+    if up_to_cycle is not None:
+        query = query.where(Assessment.cycle <= up_to_cycle)
     return db.exec(query).first()
 
 
@@ -211,7 +228,7 @@ def start_register(
         return existing
     now = utcnow()
     due = add_months(now.date(), REVIEW_MONTHS)
-    previous = last_register(db, assessment.organisation_id, before=assessment)
+    previous = last_register(db, assessment.organisation_id, before=assessment, up_to_cycle=assessment.cycle)
     register = RiskRegister(
         assessment_id=assessment.id,
         started_at=now,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -16,9 +16,29 @@ class Profile:
     size_band: str | None = None
     under18_users: str | None = None
     hq_country: str | None = None
+    # The age groups (ids of the taxonomy's ``age_groups``) the service is used by or allows;
+    # empty when not given. The children's risk register is pre-filled for these.
+    age_groups: tuple[str, ...] = ()
 
     def get(self, name: str) -> Any:
         return getattr(self, name)
+
+
+# The profile fields, defined once (by Profile above): organisations, the profile form, snapshots,
+# decoded records and conditions all read this list. A field that holds a list defaults to ().
+PROFILE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Profile))
+PROFILE_LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Profile) if f.default == ())
+PROFILE_SCALAR_FIELDS: tuple[str, ...] = tuple(f for f in PROFILE_FIELDS if f not in PROFILE_LIST_FIELDS)
+# The taxonomy vocabulary each field's values come from.
+PROFILE_VOCABULARY = {
+    "service_types": "service_types",
+    "features": "features",
+    "countries": "countries",
+    "size_band": "size_bands",
+    "under18_users": "under18_users",
+    "hq_country": "countries",
+    "age_groups": "age_groups",
+}
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class QuestionBank:
         "hq_country": ("headquarters country", "countries"),
         "size_band": ("size", "size_bands"),
         "under18_users": ("under-18 users", "under18_users"),
+        "age_groups": ("age groups", "age_groups"),
     }
 
     def describe_leaf(self, leaf: Leaf, language: str = "en") -> str:

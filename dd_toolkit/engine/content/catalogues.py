@@ -139,7 +139,33 @@ def sources(root: Path, bank: Any) -> list[Source]:
     for path in sorted((root / "reports").glob("*.yaml")):
         _from_yaml(reports, yaml.safe_load(path.read_text(encoding="utf-8")), path.stem, keys=None)
     found.append(reports)
+    found.append(template_source(root))
     return [source for source in found if source.texts]
+
+
+# The report templates' own words (``{% trans %}``, ``_()``) and the few words the document
+# renderer adds around them (``translate()``), extracted as Babel's jinja2 and python extractors do.
+_TEMPLATE_OPTIONS = {"extensions": "jinja2.ext.do,jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
+_RENDERER = Path(__file__).resolve().parents[1] / "documents.py"
+
+
+def template_source(root: Path) -> Source:
+    """The words of ``reports/*.j2`` and of the document renderer: ``reports/translations/<lang>/templates.po``."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
+
+    source = Source("reports", "templates")
+    found = [(path, "jinja2", dict(_TEMPLATE_OPTIONS)) for path in sorted((Path(root) / "reports").glob("*.j2"))]
+    found.append((_RENDERER, "python", {}))
+    for path, method, options in found:
+        keywords = {"translate": None} if method == "python" else DEFAULT_KEYWORDS
+        # Where: the file, not the line, so that editing a template leaves the catalogues current.
+        for _line, message, _comments, _context in extract_from_file(method, path, keywords, options=options):
+            for english in message if isinstance(message, tuple) else (message,):
+                if english:
+                    source.add(
+                        english, f"reports/{path.name}" if method == "jinja2" else "dd_toolkit/engine/documents.py"
+                    )
+    return source
 
 
 def _from_model(source: Source, value: Any, where: str) -> Source:

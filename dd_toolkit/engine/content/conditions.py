@@ -35,9 +35,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-PROFILE_LIST_FIELDS = ("service_types", "features", "countries")
-PROFILE_SCALAR_FIELDS = ("size_band", "under18_users", "hq_country")
-PROFILE_FIELDS = PROFILE_LIST_FIELDS + PROFILE_SCALAR_FIELDS
+from dd_toolkit.engine.content.answers import PROFILE_FIELDS, PROFILE_LIST_FIELDS, PROFILE_SCALAR_FIELDS  # noqa: F401
 
 LIST_OPERATORS = ("includes", "includes_any", "includes_all")
 SCALAR_OPERATORS = ("equals", "in", "not_in", "gte", "lte")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dd_toolkit.engine.content.answers import PROFILE_VOCABULARY
 from dd_toolkit.engine.content.conditions import ConditionError, Leaf, leaves, named_conditions
 from dd_toolkit.engine.content.models import (
     YES_PARTIAL_NO_CHOICES,
@@ -137,14 +138,7 @@ def _load_questionnaire(path: Path, root: Path, problems: list[ContentProblem]) 
         return None
 
 
-_PROFILE_VOCABULARY = {
-    "service_types": "service_types",
-    "features": "features",
-    "countries": "countries",
-    "hq_country": "countries",
-    "size_band": "size_bands",
-    "under18_users": "under18_users",
-}
+_PROFILE_VOCABULARY = PROFILE_VOCABULARY
 
 
 def leaf_problem(leaf: Leaf, taxonomy: Taxonomy, questions: dict[str, Question]) -> str | None:

@@ -31,10 +31,12 @@ from dd_toolkit.engine.content.conditions import (
     Explanation,
     Leaf,
     Not,
+    RiskLevels,
     evaluate,
     explain,
     leaf_holds,
     leaves,
+    risk_value,
 )
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring.methodology import Methodology
@@ -171,9 +173,20 @@ class ScoreCard:
     coverage: float | None = None
     confidence: str | None = None
     not_applicable: tuple[NotApplicableItem, ...] = ()
+    # The levels of the children's risk register the applicability was decided with
+    # (RiskLevels.to_dict()); None, and absent from the dict, without a register.
+    risk_levels: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(self)  # the same as _rounded(asdict(self)), in one pass
+        data = _plain(self)  # the same as _rounded(asdict(self)), in one pass
+        if data.get("risk_levels") is None:
+            data.pop("risk_levels", None)  # a card without a register keeps the shape it had
+        return data
+
+    @property
+    def risk(self) -> RiskLevels | None:
+        """The register's levels this card was scored with, as applicability reads them."""
+        return RiskLevels.from_dict(self.risk_levels)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreCard:
@@ -216,6 +229,7 @@ class ScoreCard:
             coverage=data.get("coverage"),
             confidence=data.get("confidence"),
             not_applicable=tuple(NotApplicableItem(**item) for item in data.get("not_applicable", ())),
+            risk_levels=data.get("risk_levels"),
         )
 
     def question(self, question_id: str) -> QuestionScore | None:
@@ -446,7 +460,11 @@ def _plan(bank: QuestionBank, method: Methodology) -> _Plan:
 
 
 def _follows_from_not_applicable(
-    plan: _Plan, profile: Profile, answers: Mapping[str, AnswerData], applicable: Mapping[str, bool]
+    plan: _Plan,
+    profile: Profile,
+    answers: Mapping[str, AnswerData],
+    applicable: Mapping[str, bool],
+    risk: RiskLevels | None = None,
 ) -> dict[str, str]:
     """Questions whose applicability depends on an answer marked not applicable (directly or
     through another such question), each with the question marked not applicable it follows from.
@@ -461,6 +479,8 @@ def _follows_from_not_applicable(
     def value(leaf: Leaf) -> Any:
         if leaf.subject == "profile":
             return profile.get(leaf.name)
+        if leaf.subject == "risk":
+            return risk_value(risk, leaf)
         answer = answers.get(leaf.name)
         if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
             return MISSING
@@ -537,15 +557,17 @@ def score(
     profile: Profile,
     answers: Mapping[str, AnswerData],
     applicable: Mapping[str, bool] | None = None,
+    risk: RiskLevels | None = None,
 ) -> ScoreCard:
-    """Score one assessment. ``applicable`` may be passed when already computed."""
+    """Score one assessment. ``applicable`` may be passed when already computed (with the same
+    ``risk``, the levels of the assessment's risk register, kept in the card)."""
     plan = _plan(bank, method)
-    applicable = applicable if applicable is not None else bank.applicability(profile, answers)
+    applicable = applicable if applicable is not None else bank.applicability(profile, answers, risk)
     zero_when_unanswered = method.unanswered == "zero"
     zero_when_not_applicable = method.not_applicable == "zero"
     by_severity = method.weights.rule == "severity"
     below = method.critical.below
-    follows = _follows_from_not_applicable(plan, profile, answers, applicable) if zero_when_not_applicable else {}
+    follows = _follows_from_not_applicable(plan, profile, answers, applicable, risk) if zero_when_not_applicable else {}
     known_strengths = set(bank.taxonomy.ids("evidence_strengths")) if method.confidence is None else set()
 
     # 1. Points of every scored question, summed into its section.
@@ -811,6 +833,7 @@ def score(
         coverage=coverage_of(("all",)),
         confidence=confidence_of(("all",)),
         not_applicable=tuple(not_applicable),
+        risk_levels=risk.to_dict() if risk is not None else None,
     )
 
 

@@ -441,6 +441,9 @@ def _check_against_bank(rel: str, method: Methodology, bank: QuestionBank) -> li
             add("confidence.points", f"no points for evidence strength '{name}'")
     for where, condition in rules:
         for leaf in leaves(condition):
+            if leaf.subject == "risk":
+                add(where, "only applicability rules read the risk register")
+                continue
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
             if message:
                 add(where, message)
@@ -498,6 +501,8 @@ def _check_action_rules(rel: str, rules: ActionRules, bank: QuestionBank) -> lis
             problems.append(ContentProblem(rel, where, f"unknown question '{override.question}'"))
         for leaf in leaves(override.when) if override.when is not None else ():
             message = leaf_problem(leaf, bank.taxonomy, bank.questions)
+            if leaf.subject == "risk":
+                message = "only applicability rules read the risk register"
             if message:
                 problems.append(ContentProblem(rel, where, message))
     return problems
@@ -520,6 +525,19 @@ def _check_risk_rules(rel: str, rules: RiskRules, bank: QuestionBank) -> list[Co
     for harm in harms:
         if not rules.addressed_by.get(harm):
             problems.append(ContentProblem(rel, "risk.addressed_by", f"no question addresses harm '{harm}'"))
+    # The questions the register brings in name levels of this methodology's scale.
+    levels = [p.id for p in rules.levels]
+    for qid, question in bank.questions.items():
+        for condition in (bank.section_of[qid].applies_when, question.applies_when):
+            for leaf in leaves(condition):
+                if leaf.subject == "risk" and leaf.operand not in levels:
+                    problems.append(
+                        ContentProblem(
+                            rel,
+                            f"question {qid}",
+                            f"risk condition level '{leaf.operand}' is not one of {', '.join(levels)}",
+                        )
+                    )
     return problems
 
 

@@ -293,6 +293,7 @@ SCHEMAS: dict[str, Any] = {
                     "features": {"type": "array", "items": {"type": "string"}},
                     "size_band": NULLABLE_STRING,
                     "under18_users": NULLABLE_STRING,
+                    "age_groups": {"type": "array", "items": {"type": "string"}},
                     "description": {"type": "string"},
                 },
             },

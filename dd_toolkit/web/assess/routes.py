@@ -75,7 +75,8 @@ def _state(assessment: Assessment):
     org = session.get(Organisation, assessment.organisation_id)
     rows = answer_rows(session, assessment.id)
     answers = {qid: to_answer_data(row) for qid, row in rows.items()}
-    return org, rows, answers, progress(current_bank(), profile_of(org), answers)
+    risk = risk_records.risk_levels(session, assessment, current_methodology().risk)
+    return org, rows, answers, progress(current_bank(), profile_of(org), answers, risk)
 
 
 @bp.route("/")
@@ -87,7 +88,8 @@ def index():
     summaries = []
     for assessment in assessments:
         answers = {qid: to_answer_data(r) for qid, r in answer_rows(session, assessment.id).items()}
-        summaries.append((assessment, progress(current_bank(), profile_of(org), answers)))
+        risk = risk_records.risk_levels(session, assessment, current_methodology().risk)
+        summaries.append((assessment, progress(current_bank(), profile_of(org), answers, risk)))
     start_form = _start_form(assessments)
     return render_template(
         "assess/index.html",
@@ -234,7 +236,8 @@ def section(assessment_id: int, section_id: str):
         for question in shown:
             subform = form[question.form_key].form
             try:
-                changes[question.id] = (read_answer(question, subform), base_version(subform))
+                previous = saved.get(question.id, (None, 0))[0]
+                changes[question.id] = (read_answer(question, subform, previous), base_version(subform))
             except AnswerValueError as exc:
                 # Every problem of the answer at once, each beside its field.
                 answer_errors[question.id] = getattr(exc, "errors", None) or {getattr(exc, "field", "value"): str(exc)}
@@ -306,7 +309,8 @@ def _derived_context(current, shown, state, form, profile, answers) -> dict:
     evidence_rows = max((len(form[q.form_key].form.evidence) for q in shown if q.form_key in form), default=0)
     return {
         "visibility": {
-            q.id: bank.visibility(q.id, profile, answers, applicable=state.applicable) for q in current.questions
+            q.id: bank.visibility(q.id, profile, answers, applicable=state.applicable, risk=state.risk)
+            for q in current.questions
         },
         "field_labels": field_labels(),
         # Numbered labels, translated once for the page rather than once per question.

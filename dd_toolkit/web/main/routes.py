@@ -14,6 +14,7 @@ from dd_toolkit.records import notifications
 from dd_toolkit.records.assessments import answers_of, profile_of
 from dd_toolkit.records.models import Membership, Organisation, PlatformRole, utcnow
 from dd_toolkit.records.review import STATUS_LABELS
+from dd_toolkit.records.risk import risk_levels
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, memberships, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
@@ -61,7 +62,8 @@ def _company_home(member: Membership):
     data = homes.company_home(session, org.id)
     state = resume = next_section = None
     if data.draft is not None:
-        state = progress(current_bank(), profile_of(org), answers_of(session, data.draft.id))
+        risk = risk_levels(session, data.draft, current_methodology().risk)
+        state = progress(current_bank(), profile_of(org), answers_of(session, data.draft.id), risk)
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)
     return render_template(

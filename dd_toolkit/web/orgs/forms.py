@@ -41,6 +41,10 @@ class ProfileForm(Form):
         _l("Do people under 18 use the service?"),
         validators=[DataRequired(message=_l("Answer whether children use the service."))],
     )
+    age_groups = MultiCheckboxField(
+        _l("Age groups that use the service or that it allows"),
+        description=_l("The children's risk register is pre-filled for these age groups. Leave empty if not known."),
+    )
     submit = SubmitField(_l("Save profile"))
 
     def __init__(self, taxonomy: Taxonomy, *args, **kwargs):
@@ -51,6 +55,7 @@ class ProfileForm(Form):
         self.size_band.choices = _choices(taxonomy, "size_bands")
         self.features.choices = _choices(taxonomy, "features")
         self.under18_users.choices = _choices(taxonomy, "under18_users")
+        self.age_groups.choices = _choices(taxonomy, "age_groups")
 
 
 class InviteForm(Form):

@@ -6,26 +6,20 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlmodel import select
 
+from dd_toolkit.engine.content.answers import PROFILE_FIELDS as _PROFILE
 from dd_toolkit.records import accounts
 from dd_toolkit.records.assessments import answers_of, profile_of, record
 from dd_toolkit.records.models import Assessment, AssessmentStatus, Membership, Organisation, OrgRole, User, utcnow
+from dd_toolkit.records.risk import risk_levels
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, memberships, policy, require
-from dd_toolkit.web.context import current_bank
+from dd_toolkit.web.context import current_bank, current_methodology
 from dd_toolkit.web.orgs.forms import InviteForm, MemberActionForm, MemberRoleForm, ProfileForm
 
 bp = Blueprint("orgs", __name__, url_prefix="/organisation")
 
-PROFILE_FIELDS = (
-    "name",
-    "description",
-    "hq_country",
-    "countries",
-    "service_types",
-    "size_band",
-    "features",
-    "under18_users",
-)
+# The form's fields: the name and description, then the profile fields (one list, with the Profile).
+PROFILE_FIELDS = ("name", "description", *_PROFILE)
 
 
 def current_organisation(action: Action = Action.ORG_VIEW) -> Organisation:
@@ -44,8 +38,9 @@ def _applicability_change(org: Organisation, before, after) -> tuple[int, int]:
     added = removed = 0
     for draft in drafts:
         answers = answers_of(session, draft.id)
-        old = current_bank().applicability(before, answers)
-        new = current_bank().applicability(after, answers)
+        risk = risk_levels(session, draft, current_methodology().risk)
+        old = current_bank().applicability(before, answers, risk)
+        new = current_bank().applicability(after, answers, risk)
         added += sum(1 for q in new if new[q] and not old[q])
         removed += sum(1 for q in new if old[q] and not new[q])
     return added, removed

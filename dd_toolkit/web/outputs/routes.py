@@ -248,6 +248,22 @@ def update_item(assessment_id: int, item_id: str):
     return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
 
 
+DOCUMENT_LANGUAGES = ("en", "id", "th", "vi")
+
+
+def _export_inputs(assessment):
+    """The inputs of a downloaded document, in the language asked for (``?lang=``), by default the
+    reader's own."""
+    from dataclasses import replace
+
+    from dd_toolkit.engine.content import reading_language
+
+    language = request.args.get("lang") or reading_language()
+    if language not in DOCUMENT_LANGUAGES:
+        abort(404)
+    return replace(_inputs(assessment), language=language)
+
+
 def _download(document) -> Response:
     return download(
         document.data,
@@ -263,7 +279,7 @@ def action_plan_export(assessment_id: int, fmt: str):
     if fmt not in PLAN_FORMATS:
         abort(404)
     assessment = load_assessment(assessment_id)
-    return _download(action_plan_document(_inputs(assessment), fmt, document_store()))
+    return _download(action_plan_document(_export_inputs(assessment), fmt, document_store()))
 
 
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
@@ -383,7 +399,7 @@ def transparency_export(assessment_id: int, fmt: str):
     if fmt not in TRANSPARENCY_FORMATS:
         abort(404)
     assessment = load_assessment(assessment_id)
-    return _download(transparency_document(_inputs(assessment), fmt, document_store()))
+    return _download(transparency_document(_export_inputs(assessment), fmt, document_store()))
 
 
 @bp.route("/<int:assessment_id>/risk-assessment.<fmt>")
@@ -394,6 +410,6 @@ def risk_assessment_export(assessment_id: int, fmt: str):
         abort(404)
     assessment = load_assessment(assessment_id)
     try:
-        return _download(risk_assessment_document(_inputs(assessment), fmt, document_store()))
+        return _download(risk_assessment_document(_export_inputs(assessment), fmt, document_store()))
     except NoRegister:
         abort(404)

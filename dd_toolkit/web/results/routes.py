@@ -20,6 +20,7 @@ from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.fragments import frozen_fragment
+from dd_toolkit.web.language import translated_output
 
 bp = Blueprint("results", __name__, url_prefix="/assessments")
 
@@ -101,7 +102,7 @@ def not_applicable_list(bank, card, answers, profile) -> list:
     before methodology 2027.1 (which has no such list), from the answers."""
     if card.coverage is not None:
         return list(card.not_applicable)
-    return marked_not_applicable(bank, answers, bank.applicability(profile, answers))
+    return marked_not_applicable(bank, answers, bank.applicability(profile, answers, card.risk))
 
 
 def _by_section(questions):
@@ -144,14 +145,14 @@ def chart(assessment_id: int, name: str):
         # Each spoke is named, never coded: "HRDD step 2 - assess actual and potential impacts"
         # is drawn as its name, "Assess actual and potential impacts", on short lines (the table
         # under the chart gives the whole label).
-        names = [i.label.rpartition(" - ")[2] or i.ref for i in items]
+        names = [translated_output(i.label).rpartition(" - ")[2] or i.ref for i in items]
         svg = radar_svg([textwrap.fill(n[:1].upper() + n[1:], 18) for n in names], [i.score for i in items])
     elif name == "sections":
         # A section none of whose questions apply to the profile has neither a score nor a
         # coverage; it is left off the chart rather than shown as "not scored".
         sections = [s for m in card.modules for s in m.sections if s.score is not None or s.coverage is not None]
         # Long titles on two or three short lines: a narrower chart, readable on a phone.
-        svg = bars_svg([textwrap.fill(s.title, 30) for s in sections], [s.score for s in sections])
+        svg = bars_svg([textwrap.fill(translated_output(s.title), 30) for s in sections], [s.score for s in sections])
     else:
         abort(404)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})

@@ -135,7 +135,8 @@ def _backfill(record_table, outcome_table) -> None:
                 "latest": row.version == newest[(row.organisation_id, row.cycle)],
                 "submitted_at": row.submitted_at,
                 "organisation_name": decoded.organisation_name,
-                **decoded.profile,
+                # The profile fields this table has now (later fields are added by later revisions).
+                **{k: v for k, v in decoded.profile.items() if k in record_table.c},
                 "overall": decoded.overall,
                 "band": decoded.band,
                 "score_card": decoded.score_card,

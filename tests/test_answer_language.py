@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from dd_toolkit.records.assessments import submit
+from dd_toolkit.engine.content import AnswerData
+from dd_toolkit.records.assessments import answer_rows, submit
 from dd_toolkit.records.models import Assessment, PlatformRole, Recipient, Submission
 
 from .test_assess import POLICY, answers_of, hidden_versions
@@ -84,3 +85,20 @@ def test_a_language_that_is_not_a_language_code_is_not_kept():
     assert kept.meta == {"language": "vi"}
     for odd in ("<script>", "english", "", 3, None):
         assert "language" not in build_answer(question, value=2, comment="words", meta={"language": odd}).meta
+
+
+def test_words_saved_before_languages_were_recorded_are_not_changed_by_saving_again(client, forms, auth, make, session):
+    org = make.organisation()
+    admin = make.user(org)
+    assessment = make.assessment(org, admin, answers={"mini.policy.owner": 2})
+    make.answer(assessment, admin, {"mini.policy.owner": AnswerData(value=2, comment="Named in the charter.")})
+    session.expire_all()
+    before = answers_of(session, assessment.id)["mini.policy.owner"]
+    version = answer_rows(session, assessment.id)["mini.policy.owner"].version
+    assert "language" not in before.meta
+    auth.login(admin.email)
+    _save_policy(client, forms, assessment.id, "Named in the charter.")
+    session.expire_all()
+    after = answers_of(session, assessment.id)["mini.policy.owner"]
+    assert after == before  # nothing new to store: the same words, still without a language
+    assert answer_rows(session, assessment.id)["mini.policy.owner"].version == version

@@ -44,7 +44,7 @@ UNLINKED = {
     "api.benchmark": "the API: its tests hold a token",
 }
 
-LINK_RE = re.compile(r'\b(?:href|src)="([^"#]*)')
+LINK_RE = re.compile(r'\b(?:href|src|formaction)="([^"#]*)')  # formaction: a GET form's buttons
 INLINE_SCRIPT_RE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 HANDLER_RE = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
 STYLE_ATTRIBUTE_RE = re.compile(r"<[^>]*\sstyle\s*=", re.I)

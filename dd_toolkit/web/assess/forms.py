@@ -200,9 +200,13 @@ def read_answer(question: Question, subform: Form, previous: AnswerData | None =
         evidence=[entry.form.data for entry in subform.evidence],
         meta={**(meta or {}), "language": str(get_locale())},
     )
-    written_in = previous.meta.get("language") if previous is not None else None
-    if written_in and "language" in answer.meta and _words(previous) == _words(answer):
-        answer = dataclasses.replace(answer, meta={**answer.meta, "language": written_in})
+    if previous is not None and _words(previous) == _words(answer):
+        # The same words: their language is whatever was recorded with them (nothing for words
+        # saved before languages were recorded), so saving a page again changes nothing.
+        meta = {k: v for k, v in answer.meta.items() if k != "language"}
+        if previous.meta.get("language"):
+            meta["language"] = previous.meta["language"]
+        answer = dataclasses.replace(answer, meta=meta)
     return answer
 
 

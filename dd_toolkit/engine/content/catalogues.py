@@ -15,6 +15,7 @@ in a submitted score card) are looked up when they are shown (:meth:`Catalogues.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -107,12 +108,23 @@ def load_catalogues(root: Path, languages: Iterable[str]) -> Catalogues:
         table = texts.setdefault(language, {})
         for folder in CATALOGUE_FOLDERS:
             for path in sorted((Path(root) / folder / TRANSLATIONS_DIR / language).glob("*.po")):
-                with path.open("rb") as handle:
-                    catalog = read_po(handle, locale=language)
-                for message in catalog:
-                    if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
-                        table.setdefault(message.id, message.string)
+                stat = path.stat()
+                for english, translated in _translations(path, stat.st_mtime_ns, stat.st_size, language):
+                    table.setdefault(english, translated)
     return Catalogues(texts)
+
+
+@functools.lru_cache(maxsize=256)
+def _translations(path: Path, _mtime_ns: int, _size: int, language: str) -> tuple[tuple[str, str], ...]:
+    """One PO file's translations, parsed once per process and version of the file (every app and
+    command that loads the bank reads the same files)."""
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    return tuple(
+        (message.id, message.string)
+        for message in catalog
+        if message.id and isinstance(message.id, str) and message.string and not message.fuzzy
+    )
 
 
 # -- extraction -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from dd_toolkit.records import accounts
 from dd_toolkit.records import database as db
 from dd_toolkit.records.database import upgrade
 from dd_toolkit.web import create_app
@@ -24,6 +25,20 @@ TESTS_DIR = Path(__file__).parent
 FIXTURE_CONTENT = TESTS_DIR / "fixtures" / "content"
 REPO_ROOT = TESTS_DIR.parent
 POSTGRES_URL = os.environ.get("DD_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes():
+    """Real argon2 with its cheapest parameters. The product's hasher is slow on purpose (about
+    0.17 s a hash and a check), and the suite creates and signs in thousands of accounts; the
+    parameters are written into each hash, so checks still verify what was stored.
+    Yields the product's own hasher, whose parameters ``test_auth`` checks."""
+    from argon2 import PasswordHasher
+
+    product = accounts._hasher
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield product
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,16 @@ def test_register_creates_organisation_and_admin(client, auth, forms, session):
     assert "Organisation profile" in client.get("/organisation/profile").get_data(as_text=True)
 
 
+def test_the_product_hashes_passwords_with_argon2id_at_its_recommended_cost(quick_password_hashes):
+    # The suite signs in with cheap hashes (conftest); the product's own hasher must not be cheap.
+    from argon2 import Type
+
+    product = quick_password_hashes
+    assert product.type is Type.ID
+    assert product.time_cost >= 3 and product.memory_cost >= 64 * 1024
+    assert product.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3")
+
+
 def test_register_does_not_reveal_whether_an_email_has_an_account(client, forms, make, session):
     make.user(email="taken@example.org")
     taken = register(forms, email="Taken@Example.org", org="Second Co")

@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from click.testing import CliRunner
 
 from dd_toolkit.cli import main as cli
+from dd_toolkit.engine.charts import label_lines
 from dd_toolkit.engine.content.catalogues import sources, template_source
 from dd_toolkit.engine.print_charts import radar_svg
 from dd_toolkit.engine.registry import load_content
@@ -163,3 +164,11 @@ def test_browser_download_takes_the_language(client, make, auth):
     thai = client.get(f"/assessments/{assessment.id}/action-plan.html?lang=th").get_data(as_text=True)
     assert '<html lang="th">' in thai and "แผนปฏิบัติการด้านความปลอดภัยของเด็ก" in thai
     assert client.get(f"/assessments/{assessment.id}/action-plan.html?lang=fr").status_code == 404
+
+
+def test_chart_labels_break_only_at_spaces_so_a_thai_word_is_never_cut():
+    # "Assess actual and potential impacts" in Thai: two phrases, no space inside either.
+    thai = "ประเมินผลกระทบที่เกิดขึ้นจริง และที่อาจเกิดขึ้น"
+    lines = label_lines(thai, 18).split("\n")
+    assert lines == ["ประเมินผลกระทบที่เกิดขึ้นจริง", "และที่อาจเกิดขึ้น"]
+    assert label_lines("Assess actual and potential impacts", 18) == "Assess actual and\npotential impacts"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def label_lines(text: str, width: int) -> str:
+    """A chart label on short lines, broken only where the text has a space: Thai writes a phrase
+    without spaces between its words, so a break by character count would cut a word in two."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def radar_svg(

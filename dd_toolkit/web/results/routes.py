@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from dd_toolkit.engine.charts import bars_svg, heat_map_svg, radar_svg
+from dd_toolkit.engine.charts import bars_svg, heat_map_svg, label_lines, radar_svg
 from dd_toolkit.engine.portable import ImportError_
 from dd_toolkit.engine.risk_record import build_heat_map
 from dd_toolkit.engine.scoring.engine import marked_not_applicable
@@ -125,7 +123,7 @@ def chart(assessment_id: int, name: str):
             abort(404)
         rank = {level.id: i for i, level in enumerate(heat.levels)}
         svg = heat_map_svg(
-            [textwrap.fill(row.label, 26) for row in heat.rows],
+            [label_lines(row.label, 26) for row in heat.rows],
             [group.label for group in heat.age_groups],
             [
                 [
@@ -146,13 +144,13 @@ def chart(assessment_id: int, name: str):
         # is drawn as its name, "Assess actual and potential impacts", on short lines (the table
         # under the chart gives the whole label).
         names = [translated_output(i.label).rpartition(" - ")[2] or i.ref for i in items]
-        svg = radar_svg([textwrap.fill(n[:1].upper() + n[1:], 18) for n in names], [i.score for i in items])
+        svg = radar_svg([label_lines(n[:1].upper() + n[1:], 18) for n in names], [i.score for i in items])
     elif name == "sections":
         # A section none of whose questions apply to the profile has neither a score nor a
         # coverage; it is left off the chart rather than shown as "not scored".
         sections = [s for m in card.modules for s in m.sections if s.score is not None or s.coverage is not None]
         # Long titles on two or three short lines: a narrower chart, readable on a phone.
-        svg = bars_svg([textwrap.fill(translated_output(s.title), 30) for s in sections], [s.score for s in sections])
+        svg = bars_svg([label_lines(translated_output(s.title), 30) for s in sections], [s.score for s in sections])
     else:
         abort(404)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})

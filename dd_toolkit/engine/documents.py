@@ -243,12 +243,13 @@ def transparency_markdown(inputs: Inputs) -> str:
 
 def _summary(inputs: Inputs) -> dict[str, Any]:
     method, card = inputs.method, inputs.card
+    words = _document_words(inputs.content.root)
     bands = {b.id: translate(b.label) for b in method.bands}
 
     confidence = {level.id: translate(level.label) for level in method.confidence.levels} if method.confidence else {}
 
     def number(value: float | None) -> str:
-        return translate("not scored") if value is None else f"{value:.0f}"
+        return words("not_scored") if value is None else f"{value:.0f}"
 
     def share(value: float | None) -> str | None:
         # Rounded down, as on the results page: 100 % means everything that applies is answered.
@@ -265,28 +266,24 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
     html_legend = inputs.language != DEFAULT_LANGUAGE
     legend = None
     if items and html_legend:
-        legend = [(translate("Your score"), print_charts.BRAND, False)]
+        legend = [(words("your_score"), print_charts.BRAND, False)]
         if peer is not None:
-            legend.append((translate("Peer median"), print_charts.PEER, True))
+            legend.append((words("peer_median"), print_charts.PEER, True))
     if items:
         svg = radar_svg(
             [i.ref for i in items],
             [i.score for i in items],
             peer,
-            legend=None if html_legend else (translate("Your score"), translate("Peer median")),
+            legend=None if html_legend else (words("your_score"), words("peer_median")),
             fonts=chart_fonts(inputs.language),
         )
         radar = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
     return {
-        "status": (
-            translate("Submitted and frozen")
-            if inputs.frozen
-            else translate("Draft: unanswered questions are left out")
-        ),
-        "methodology": translate("%(title)s, version %(version)s")
+        "status": (words("status_frozen") if inputs.frozen else words("status_draft")),
+        "methodology": words("methodology")
         % {"title": translate(method.title), "version": card.methodology["version"]},
         "overall": number(card.overall),
-        "band": bands.get(card.band) or translate("not scored"),
+        "band": bands.get(card.band) or words("not_scored"),
         "coverage": share(card.coverage),
         "confidence": confidence.get(card.confidence or ""),
         "modules": [
@@ -304,11 +301,11 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
                 "id": i.id,
                 "label": translate(i.label),
                 "status": (
-                    translate("does not apply")
+                    words("indicator_does_not_apply")
                     if i.met is None
-                    else translate("met")
+                    else words("indicator_met")
                     if i.met
-                    else translate("not met")
+                    else words("indicator_not_met")
                 ),
             }
             for i in card.indicators
@@ -329,16 +326,11 @@ def _summary(inputs: Inputs) -> dict[str, Any]:
             for i in items
         ],
         "peer_note": (
-            translate("The dashed line is the median of all companies in the anonymised benchmark for this cycle.")
+            words("peer_note_shown")
             if peer is not None
-            else translate(
-                "No peer median is shown: peer figures come from the toolkit's anonymised benchmark, "
-                "which an exported file does not carry."
-            )
+            else words("peer_note_export")
             if inputs.peer_medians is None
-            else translate(
-                "No peer median is shown: the benchmark for this cycle has too few companies to disclose one."
-            )
+            else words("peer_note_too_few")
         ),
     }
 
@@ -512,7 +504,8 @@ def _action_plan_document(inputs: Inputs, fmt: str, store: PdfStore | None = Non
             FORMATS["csv"],
             f"action-plan-{slug(inputs.organisation_name)}-{inputs.cycle}.csv",
         )
-    return _document(inputs, "action-plan", translate("Action plan"), action_plan_markdown(inputs, plan), fmt, store)
+    title = _document_words(inputs.content.root)("action_plan_title")
+    return _document(inputs, "action-plan", title, action_plan_markdown(inputs, plan), fmt, store)
 
 
 def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = None) -> Document:
@@ -525,19 +518,21 @@ def transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None = Non
 
 
 def _transparency_document(inputs: Inputs, fmt: str, store: PdfStore | None) -> Document:
-    title = translate("Transparency report: child safety")
+    title = _document_words(inputs.content.root)("transparency_title")
     limit = None if inputs.transparency_markdown is None else MAX_USER_MARKDOWN
     return _document(inputs, "transparency", title, transparency_markdown(inputs), fmt, store, limit)
 
 
-def _risk_words(root: Path) -> Mapping[str, Any]:
-    """``reports/risk_assessment.yaml`` of a content folder, else the bundled one."""
+def _document_words(root: Path) -> Callable[[str], str]:
+    """The renderer's words (``reports/document_words.yaml`` of a content folder, else the bundled
+    one), each in the document's language."""
     from dd_toolkit.engine.transparency import _load
 
-    return _load(root, RISK_WORDS_FILE)
+    found = _load(root, DOCUMENT_WORDS_FILE)
+    return lambda key: translate(str(found[key]))
 
 
-RISK_WORDS_FILE = "risk_assessment.yaml"
+DOCUMENT_WORDS_FILE = "document_words.yaml"
 
 
 def risk_record(inputs: Inputs, plan: ActionPlan | None = None):
@@ -582,7 +577,7 @@ def _risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None) 
     # No results summary ahead of the record: it is a document of its own.
     shell = _shell(report_environment(inputs.content.root).loader)
     html = shell.get_template("document.html.j2").render(
-        title=translate(str(_risk_words(inputs.content.root).get("title") or "")),
+        title=_document_words(inputs.content.root)("risk_assessment_title"),
         organisation_name=inputs.organisation_name,
         cycle=inputs.cycle,
         summary=None,

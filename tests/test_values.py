@@ -1,14 +1,19 @@
 """Answer values are checked and normalised the same way for forms and imports."""
 
 import pytest
+import yaml
 
 from dd_toolkit.engine.content import load_bank
+from dd_toolkit.engine.content.models import WORDING_KEYS, LocalText, Taxonomy
 from dd_toolkit.engine.content.values import AnswerValueError, build_answer, display_value, normalise_value
 
 from .conftest import FIXTURE_CONTENT
 
 BANK = load_bank(FIXTURE_CONTENT)
 Q = BANK.questions
+# The fixture taxonomy, without its wording.
+TAXONOMY = yaml.safe_load((FIXTURE_CONTENT / "questionnaires" / "_taxonomy.yaml").read_text(encoding="utf-8"))
+del TAXONOMY["wording"]
 
 
 @pytest.mark.parametrize(
@@ -80,8 +85,37 @@ def test_evidence_links_are_web_links(url):
 
 
 def test_display_value():
-    assert display_value(Q["mini.policy.owner"], 2) == "Level 2: A named person owns it in writing."
-    assert display_value(Q["mini.policy.exists"], "partial") == "Partly"
-    assert display_value(Q["mini.policy.scope"], ["online", "staff"]) == "Online protection; Staff conduct"
-    assert display_value(Q["mini.ops.reports"], 1250) == "1,250 reports"
-    assert display_value(Q["mini.ops.notes"], None) == ""
+    words = BANK.taxonomy.wording
+    assert display_value(Q["mini.policy.owner"], 2, words) == "Level 2: A named person owns it in writing."
+    assert display_value(Q["mini.policy.exists"], "partial", words) == "Partly"
+    assert display_value(Q["mini.policy.scope"], ["online", "staff"], words) == "Online protection; Staff conduct"
+    assert display_value(Q["mini.ops.reports"], 1250, words) == "1,250 reports"
+    assert display_value(Q["mini.ops.notes"], None, words) == ""
+
+
+def test_display_value_words_come_from_the_content():
+    """The words around an answer are the taxonomy's wording, in the language asked for."""
+    words = {
+        **BANK.taxonomy.wording,
+        "answer_level": LocalText.model_validate(
+            {"en": "Level {level}: {descriptor}", "th": "ระดับ {level}: {descriptor}"}
+        ),
+        "answer_partial": LocalText.model_validate({"en": "Partly", "th": "บางส่วน"}),
+        "answer_number": LocalText.model_validate({"en": "{number} {unit}", "th": "{unit} {number}"}),
+    }
+    assert display_value(Q["mini.policy.exists"], "partial", words, "th") == "บางส่วน"
+    assert display_value(Q["mini.policy.owner"], 2, words, "th").startswith("ระดับ 2: ")
+    assert display_value(Q["mini.ops.reports"], 1250, words, "th") == "reports 1,250"
+    assert display_value(Q["mini.policy.exists"], "partial", words, "en") == "Partly"
+
+
+def test_wording_is_checked_when_content_loads():
+    """Every key the engine uses must be there, with exactly its placeholders."""
+    words = {key: "x " + " ".join(f"{{{p}}}" for p in params) for key, params in WORDING_KEYS.items()}
+    Taxonomy.model_validate({**TAXONOMY, "wording": words})
+    with pytest.raises(ValueError, match="wording is missing answer_yes"):
+        Taxonomy.model_validate({**TAXONOMY, "wording": {k: v for k, v in words.items() if k != "answer_yes"}})
+    with pytest.raises(ValueError, match=r"answer_level \(en\) must use \{descriptor\}, \{level\}"):
+        Taxonomy.model_validate({**TAXONOMY, "wording": {**words, "answer_level": "Level {n}"}})
+    with pytest.raises(ValueError, match="keys the engine does not use: answer_maybe"):
+        Taxonomy.model_validate({**TAXONOMY, "wording": {**words, "answer_maybe": "Maybe"}})

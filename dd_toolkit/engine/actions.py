@@ -44,6 +44,7 @@ from typing import Any
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question, QuestionBank
 from dd_toolkit.engine.content.conditions import MISSING, evaluate, leaves
+from dd_toolkit.engine.content.models import LocalText, say
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring import Methodology, ScoreCard
 
@@ -265,17 +266,30 @@ def target_level_for(method: Methodology, question_id: str, size_band: str | Non
     return rules.targets.get(size_band, TOP_LEVEL) if size_band else TOP_LEVEL
 
 
-def target_for(question: Question, method: Methodology | None = None, level: int = TOP_LEVEL) -> str:
-    """What the target looks like for a scored question, with its points."""
+def target_for(
+    question: Question,
+    wording: Mapping[str, LocalText],
+    method: Methodology | None = None,
+    level: int = TOP_LEVEL,
+    language: str | None = None,
+) -> str:
+    """What the target looks like for a scored question, with its points, worded with the content's
+    ``wording`` (the taxonomy's) in ``language`` (by default the reader's)."""
+
+    def target(points: float, answer: str | None = None) -> str:
+        if answer is None:
+            return say(wording, "target_points_only", language, points=f"{points:g}")
+        return say(wording, "target_points", language, points=f"{points:g}", target=answer)
+
     if question.type is AnswerType.MATURITY:
         points = method.scales.maturity[level] if method is not None else level * POINTS_PER_LEVEL
-        return f"{points:g} points: Level {level}: {question.levels[level].get()}"
+        return target(points, display_value(question, level, wording, language))
     if question.type is AnswerType.YES_PARTIAL_NO:
-        return "100 points: Yes"
+        return target(100, display_value(question, "yes", wording, language))
     scored = [o for o in question.options if o.points]
     if question.type is AnswerType.SINGLE:
         best = max(scored, key=lambda o: o.points or 0, default=None)
-        return f"{best.points:g} points: {best.label.get()}" if best else "100 points"
+        return target(best.points, best.label.get(language)) if best else target(100)
     # Multiple choice adds the points of the options chosen up to 100: the options with the
     # most points, until they reach 100, in questionnaire order.
     chosen: list[str] = []
@@ -285,8 +299,8 @@ def target_for(question: Question, method: Methodology | None = None, level: int
             break
         chosen.append(option.value)
         total += option.points or 0
-    labels = [o.label.get() for o in question.options if o.value in chosen]
-    return "100 points: " + "; ".join(labels) if labels else "100 points"
+    labels = [o.label.get(language) for o in question.options if o.value in chosen]
+    return target(100, "; ".join(labels)) if labels else target(100)
 
 
 def residual_levels(question: Question, value: Any, points: float, target_level: int) -> int:
@@ -439,9 +453,11 @@ def build_action_plan(
                 section_id=section.id,
                 section_title=section.title.get(),
                 module_id=bank.module_of[question.id].id,
-                current_answer=display_value(question, answer.value),
+                current_answer=display_value(question, answer.value, taxonomy.wording),
                 current_points=points_now,
-                target=target_for(question, method, target_level if target_level is not None else TOP_LEVEL),
+                target=target_for(
+                    question, taxonomy.wording, method, target_level if target_level is not None else TOP_LEVEL
+                ),
                 gap=scored.gap,
                 refs=question.refs,
                 ref_labels=tuple(taxonomy.label("frameworks", ref) for ref in question.refs),

@@ -262,7 +262,7 @@ def _controls(bank: QuestionBank, ids: tuple[str, ...], answers: Mapping[str, An
         shown = ""
         not_applicable = bool(answer is not None and answer.not_applicable)
         if answer is not None and answer.has_value and not not_applicable:
-            shown = display_value(question, answer.value)
+            shown = display_value(question, answer.value, bank.taxonomy.wording)
         controls.append(Control(qid, question.text.get(), shown, not_applicable))
     return tuple(controls)
 

@@ -685,7 +685,11 @@ def _figures(bank: QuestionBank, issue: MetricIssue) -> tuple[tuple[str, str, st
     """The figures of a failed check, for the team: (metric, value in words, period)."""
     periods = {qid: (start, end) for qid, start, end in issue.periods}
     return tuple(
-        (bank.questions[qid].text.get(), display_value(bank.questions[qid], value), *periods.get(qid, ("", "")))
+        (
+            bank.questions[qid].text.get(),
+            display_value(bank.questions[qid], value, bank.taxonomy.wording),
+            *periods.get(qid, ("", "")),
+        )
         for qid, value in issue.values
     )
 
@@ -771,7 +775,7 @@ def build_transparency_draft(
         if answer is None or not answer.has_value:
             notes[part].append(TeamNote(part, "not_answered", question.id, text))
             continue
-        shown = display_value(question, answer.value)
+        shown = display_value(question, answer.value, bank.taxonomy.wording)
         entry = catalogue.statements.get(question.id)
         if answer.comment.strip():
             notes[part].append(TeamNote(part, "comment", question.id, text, shown, answer.comment))
@@ -786,7 +790,11 @@ def build_transparency_draft(
             by_topic.setdefault(entry.topic, []).append(PublicStatement(question.id, public))
         if uncovered:
             missing = uncovered if question.type is AnswerType.MULTI else uncovered[0]
-            notes[part].append(TeamNote(part, "no_statement", question.id, text, display_value(question, missing)))
+            notes[part].append(
+                TeamNote(
+                    part, "no_statement", question.id, text, display_value(question, missing, bank.taxonomy.wording)
+                )
+            )
         elif not covered:
             notes[part].append(TeamNote(part, "below_threshold", question.id, text, shown))
 

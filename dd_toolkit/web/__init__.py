@@ -131,6 +131,7 @@ def _init_login(app: Flask) -> None:
 def _init_templates(app: Flask) -> None:
     from dd_toolkit.engine.content.values import display_value
     from dd_toolkit.engine.render import markdown_html
+    from dd_toolkit.engine.scoring.engine import reason_in
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["markdown"] = markdown_html
@@ -138,7 +139,11 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["local_date"] = local_date  # dates and moments as the reader's language writes them
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["bank"] = current_bank
-    app.jinja_env.globals["display_value"] = display_value
+    # An answer and a score card's reasons as the reader reads them, worded with the loaded bank's vocabulary.
+    app.jinja_env.globals["display_value"] = lambda question, value: display_value(
+        question, value, current_bank().taxonomy.wording
+    )
+    app.jinja_env.globals["reason_in"] = lambda result: reason_in(current_bank(), result)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     _install_gettext(app)

@@ -23,7 +23,14 @@ from dd_toolkit.engine.content.conditions import (
 )
 from dd_toolkit.engine.content.languages import load_languages
 from dd_toolkit.engine.content.loader import load_content_parts
-from dd_toolkit.engine.content.models import AnswerType, Question, Questionnaire, Section, Taxonomy
+from dd_toolkit.engine.content.models import (
+    AnswerType,
+    Question,
+    Questionnaire,
+    Section,
+    Taxonomy,
+    reading_language,
+)
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class QuestionBank:
         qid: str,
         profile: Profile,
         answers: Mapping[str, AnswerData],
-        language: str = "en",
+        language: str | None = None,
         applicable: Mapping[str, bool] | None = None,
         risk: RiskLevels | None = None,
     ) -> Visibility:
@@ -141,23 +148,34 @@ class QuestionBank:
                 return MISSING
             return answer.value
 
+        language = language or reading_language()  # by default the reader's
         describe = functools.partial(self.describe_leaf, language=language)
+        heading = functools.partial(self.heading, language=language)
         reasons = tuple(
-            explain(cond, lookup, describe)
+            explain(cond, lookup, describe, heading)
             for cond in (self.section_of[qid].applies_when, self.questions[qid].applies_when)
             if cond is not None
         )
         return Visibility(applicable[qid], reasons)
 
     # -- wording -------------------------------------------------------------------
-    _PROFILE_NAMES = {
-        "service_types": ("service types", "service_types"),
-        "features": ("product features", "features"),
-        "countries": ("countries of operation", "countries"),
-        "hq_country": ("headquarters country", "countries"),
-        "size_band": ("size", "size_bands"),
-        "under18_users": ("under-18 users", "under18_users"),
-        "age_groups": ("age groups", "age_groups"),
+    def say(self, key: str, language: str | None = None, **params: Any) -> str:
+        """One of the engine's sentences (the taxonomy's ``wording``) in ``language``, by default the reader's."""
+        return self.taxonomy.say(key, language, **params)
+
+    def heading(self, kind: str, language: str | None = None) -> str:
+        """The words over a group of conditions: ``kind`` is "all", "any" or "none"."""
+        return self.say(f"condition_{kind}", language)
+
+    # The vocabulary of the taxonomy each profile field's values come from.
+    _PROFILE_VOCABULARIES = {
+        "service_types": "service_types",
+        "features": "features",
+        "countries": "countries",
+        "hq_country": "countries",
+        "size_band": "size_bands",
+        "under18_users": "under18_users",
+        "age_groups": "age_groups",
     }
 
     def describe_leaf(self, leaf: Leaf, language: str = "en") -> str:
@@ -170,14 +188,14 @@ class QuestionBank:
     def _describe(self, leaf: Leaf, language: str) -> str:
         if leaf.subject == "risk":
             harm = self.taxonomy.label("harms", leaf.name, language)
-            return f"The risk register rates {harm} {leaf.operand} or higher (before the controls)"
+            return self.say("condition_risk", language, harm=harm, level=leaf.operand)
         if leaf.subject == "profile":
-            name, vocabulary = self._PROFILE_NAMES[leaf.name]
+            vocabulary = self._PROFILE_VOCABULARIES[leaf.name]
 
             def label(v: Any) -> str:
                 return self.taxonomy.label(vocabulary, str(v), language)
 
-            subject = f"The organisation's {name}"
+            subject = self.say("condition_subject_profile", language, field=self.say(f"profile_{leaf.name}", language))
         else:
             question = self.questions[leaf.name]
             short = question.text.get(language)
@@ -185,36 +203,26 @@ class QuestionBank:
                 short = short[:87].rstrip() + "..."
 
             def label(v: Any) -> str:
-                return _answer_label(question, v, language)
+                return self._answer_label(question, v, language)
 
-            subject = f'The answer to "{short}"'
+            subject = self.say("condition_subject_answer", language, question=short)
         operand = leaf.operand
         if leaf.operator == "answered":
-            return f"{subject} {'has' if operand else 'has not'} been given"
-        if leaf.operator == "includes":
-            return f"{subject} include {label(operand)}"
-        if leaf.operator == "includes_any":
-            return f"{subject} include any of: {', '.join(label(v) for v in operand)}"
-        if leaf.operator == "includes_all":
-            return f"{subject} include all of: {', '.join(label(v) for v in operand)}"
-        if leaf.operator == "equals":
-            return f"{subject} is {label(operand)}"
-        if leaf.operator == "in":
-            return f"{subject} is one of: {', '.join(label(v) for v in operand)}"
-        if leaf.operator == "not_in":
-            return f"{subject} is none of: {', '.join(label(v) for v in operand)}"
-        comparison = "at least" if leaf.operator == "gte" else "at most"
-        return f"{subject} is {comparison} {label(operand)}"
+            return self.say("condition_answered" if operand else "condition_not_answered", language, subject=subject)
+        if leaf.operator in ("includes_any", "includes_all", "in", "not_in"):
+            values = ", ".join(label(v) for v in operand)
+            return self.say(f"condition_{leaf.operator}", language, subject=subject, values=values)
+        return self.say(f"condition_{leaf.operator}", language, subject=subject, value=label(operand))
 
-
-def _answer_label(question: Question, value: Any, language: str) -> str:
-    if question.type is AnswerType.YES_PARTIAL_NO:
-        return {"yes": "Yes", "partial": "Partly", "no": "No"}.get(str(value), str(value))
-    if question.type is AnswerType.MATURITY:
-        return f"level {value}"
-    if question.type in (AnswerType.SINGLE, AnswerType.MULTI):
-        return question.option_label(str(value), language)
-    return str(value)
+    def _answer_label(self, question: Question, value: Any, language: str) -> str:
+        if question.type is AnswerType.YES_PARTIAL_NO:
+            key = {"yes": "answer_yes", "partial": "answer_partial", "no": "answer_no"}.get(str(value))
+            return self.say(key, language) if key else str(value)
+        if question.type is AnswerType.MATURITY:
+            return self.say("condition_level", language, level=value)
+        if question.type in (AnswerType.SINGLE, AnswerType.MULTI):
+            return question.option_label(str(value), language)
+        return str(value)
 
 
 def load_bank(root: Path) -> QuestionBank:

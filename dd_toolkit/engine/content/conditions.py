@@ -313,16 +313,20 @@ def evaluate(condition: Condition | None, lookup: Lookup) -> bool:
     return all(results) if isinstance(condition, All) else any(results)
 
 
-def explain(condition: Condition, lookup: Lookup, describe: Describe) -> Explanation:
+def explain(
+    condition: Condition, lookup: Lookup, describe: Describe, heading: Callable[[str], str] = str
+) -> Explanation:
+    """The trace of a condition, worded by ``describe`` (a leaf) and ``heading`` (a group: given
+    "all", "any" or "none", it returns the words, e.g. the taxonomy's ``condition_all``)."""
     if isinstance(condition, Leaf):
         return Explanation(describe(condition), leaf_holds(condition, lookup(condition)))
     if isinstance(condition, Not):
-        inner = explain(condition.item, lookup, describe)
-        return Explanation("None of the following holds:", not inner.holds, (inner,))
-    children = tuple(explain(item, lookup, describe) for item in condition.items)
+        inner = explain(condition.item, lookup, describe, heading)
+        return Explanation(heading("none"), not inner.holds, (inner,))
+    children = tuple(explain(item, lookup, describe, heading) for item in condition.items)
     if isinstance(condition, All):
-        return Explanation("All of the following:", all(c.holds for c in children), children)
-    return Explanation("At least one of the following:", any(c.holds for c in children), children)
+        return Explanation(heading("all"), all(c.holds for c in children), children)
+    return Explanation(heading("any"), any(c.holds for c in children), children)
 
 
 MISSING = _MISSING

@@ -8,7 +8,8 @@ tests all share them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import string
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
@@ -417,6 +418,68 @@ class RiskFactorLink(BaseModel):
     reason: LocalText
 
 
+# The words the engine puts around content when it tells a reader something (an answer, a
+# target, a condition, a reason): each key with the placeholders its text takes. The words
+# themselves are content, under ``wording:`` in ``questionnaires/_taxonomy.yaml``.
+WORDING_KEYS: dict[str, tuple[str, ...]] = {
+    "answer_level": ("level", "descriptor"),
+    "answer_yes": (),
+    "answer_partial": (),
+    "answer_no": (),
+    "answer_number": ("number", "unit"),
+    "target_points": ("points", "target"),
+    "target_points_only": ("points",),
+    "condition_all": (),
+    "condition_any": (),
+    "condition_none": (),
+    "condition_subject_answer": ("question",),
+    "condition_subject_profile": ("field",),
+    "profile_service_types": (),
+    "profile_features": (),
+    "profile_countries": (),
+    "profile_hq_country": (),
+    "profile_size_band": (),
+    "profile_under18_users": (),
+    "profile_age_groups": (),
+    "condition_level": ("level",),
+    "condition_answered": ("subject",),
+    "condition_not_answered": ("subject",),
+    "condition_includes": ("subject", "value"),
+    "condition_includes_any": ("subject", "values"),
+    "condition_includes_all": ("subject", "values"),
+    "condition_equals": ("subject", "value"),
+    "condition_in": ("subject", "values"),
+    "condition_not_in": ("subject", "values"),
+    "condition_gte": ("subject", "value"),
+    "condition_lte": ("subject", "value"),
+    "condition_risk": ("harm", "level"),
+    "reason_question": ("question", "note"),
+    "reason_answered": ("answer",),
+    "reason_no_answer": (),
+    "reason_not_asked": (),
+    "reason_not_applicable": (),
+    "component_met": ("reason",),
+    "component_not_met": ("reason",),
+    "indicator_met": (),
+    "indicator_not_met": ("components",),
+    "indicator_not_applicable": ("reason",),
+}
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _literal, name, _spec, _conversion in string.Formatter().parse(text) if name is not None}
+
+
+def say(wording: Mapping[str, LocalText], key: str, language: str | None = None, **params: Any) -> str:
+    """The text of ``key`` in ``language`` (by default the reader's) with its placeholders
+    filled; a translation whose placeholders do not fit falls back to the English."""
+    text = wording[key]
+    try:
+        return text.get(language).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text.get(DEFAULT_LANGUAGE).format(**params)
+
+
 class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -438,11 +501,44 @@ class Taxonomy(BaseModel):
     risk_factors: dict[str, tuple[RiskFactorLink, ...]] = {}
     # Named, reusable conditions: written once here, used as {condition: NAME} anywhere.
     conditions: dict[str, Condition] = {}
+    # The words the engine composes sentences with (WORDING_KEYS), key -> text with {placeholders}.
+    wording: dict[str, LocalText]
 
     @field_validator("conditions", mode="before")
     @classmethod
     def _parse_conditions(cls, value: Any) -> Any:
         return {} if value is None else parse_named_conditions(value)
+
+    @field_validator("wording")
+    @classmethod
+    def _every_word(cls, value: dict[str, LocalText]) -> dict[str, LocalText]:
+        problems = []
+        missing = [key for key in WORDING_KEYS if key not in value]
+        if missing:
+            problems.append(f"wording is missing {', '.join(missing)}")
+        unknown = [key for key in value if key not in WORDING_KEYS]
+        if unknown:
+            problems.append(f"wording has keys the engine does not use: {', '.join(unknown)}")
+        for key, text in value.items():
+            if key not in WORDING_KEYS:
+                continue
+            expected = set(WORDING_KEYS[key])
+            for language, words in text.translations.items():
+                try:
+                    found = _placeholders(words)
+                except ValueError as exc:
+                    problems.append(f"wording {key} ({language}): {exc}")
+                    continue
+                if found != expected:
+                    wanted = ", ".join(f"{{{name}}}" for name in sorted(expected)) or "no placeholders"
+                    problems.append(f"wording {key} ({language}) must use {wanted}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def say(self, key: str, language: str | None = None, **params: Any) -> str:
+        """A sentence of the engine's (``wording``) in ``language``, by default the reader's."""
+        return say(self.wording, key, language, **params)
 
     def ids(self, vocabulary: str) -> list[str]:
         return [e.id for e in getattr(self, vocabulary)]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
 from dd_toolkit.engine.content.answers import AnswerData, Evidence
-from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType, Question
+from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType, LocalText, Question, say
 
 MAX_EVIDENCE = 20
 MAX_SHORT_TEXT = 5000
@@ -321,20 +322,25 @@ def is_empty(answer: AnswerData) -> bool:
     return not (answer.has_value or answer.not_applicable or answer.comment or answer.evidence or answer.meta)
 
 
-def display_value(question: Question, value: Any) -> str:
-    """An answer as a person reads it: "Level 3: ...", "Partly", option labels, "1,250 reports"."""
+def display_value(question: Question, value: Any, wording: Mapping[str, LocalText], language: str | None = None) -> str:
+    """An answer as a person reads it ("Level 3: ...", "Partly", option labels, "1,250 reports"), in
+    ``language`` (by default the reader's), worded with the content's ``wording`` (the taxonomy's)."""
     if value is None or value == "" or value == []:
         return ""
     kind = question.type
     if kind is AnswerType.MATURITY:
-        return f"Level {value}: {question.levels[int(value)].get()}"
+        return say(wording, "answer_level", language, level=value, descriptor=question.levels[int(value)].get(language))
     if kind is AnswerType.YES_PARTIAL_NO:
-        return {"yes": "Yes", "partial": "Partly", "no": "No"}[value]
+        return say(wording, _YES_PARTIAL_NO[value], language)
     if kind is AnswerType.SINGLE:
-        return question.option_label(value)
+        return question.option_label(value, language)
     if kind is AnswerType.MULTI:
-        return "; ".join(question.option_label(v) for v in value)
+        return "; ".join(question.option_label(v, language) for v in value)
     if kind is AnswerType.NUMBER:
         number = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-        return f"{number} {question.unit}"
+        return say(wording, "answer_number", language, number=number, unit=question.unit)
     return str(value)
+
+
+# The wording of each yes/partly/no answer.
+_YES_PARTIAL_NO = {"yes": "answer_yes", "partial": "answer_partial", "no": "answer_no"}

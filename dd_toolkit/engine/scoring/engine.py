@@ -28,16 +28,15 @@ from dd_toolkit.engine.content import AnswerData, AnswerType, Profile, Question,
 from dd_toolkit.engine.content.conditions import (
     MISSING,
     All,
-    Explanation,
     Leaf,
     Not,
     RiskLevels,
     evaluate,
-    explain,
     leaf_holds,
     leaves,
     risk_value,
 )
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, reading_language
 from dd_toolkit.engine.content.values import display_value
 from dd_toolkit.engine.scoring.methodology import Methodology
 
@@ -101,7 +100,10 @@ class CapResult:
     band: str
     modules: tuple[str, ...]
     question_ids: tuple[str, ...]
-    reason: str
+    reason: str  # in English, as frozen; :func:`reason_in` words it in the reader's language
+    # What was answered to each question the cap reads: {"question", "state" (answered, no_answer,
+    # not_asked or not_applicable), "value"}. None on cards frozen before it was kept.
+    answers_read: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(slots=True)
@@ -140,7 +142,9 @@ class ComponentResult:
     id: str
     label: str
     met: bool
-    reason: str
+    reason: str  # in English, as frozen; :func:`reason_in` words it in the reader's language
+    # The condition's trace as plain JSON (see :func:`_trace`); None on cards frozen before it was kept.
+    trace: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -149,8 +153,10 @@ class IndicatorResult:
     label: str
     applies: bool
     met: bool | None  # None when the indicator does not apply to this organisation
-    reason: str
+    reason: str  # in English, as frozen; :func:`reason_in` words it in the reader's language
     components: tuple[ComponentResult, ...]
+    # When it does not apply: the trace of the condition it needs (see :func:`_trace`).
+    trace: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +229,14 @@ class ScoreCard:
             band_before_cap=data.get("band_before_cap"),
             capped_by=tuple(data.get("capped_by", ())),
             caps=tuple(
-                CapResult(**{**c, "modules": tuple(c["modules"]), "question_ids": tuple(c["question_ids"])})
+                CapResult(
+                    **{
+                        **c,
+                        "modules": tuple(c["modules"]),
+                        "question_ids": tuple(c["question_ids"]),
+                        "answers_read": tuple(c["answers_read"]) if c.get("answers_read") is not None else None,
+                    }
+                )
                 for c in data.get("caps", ())
             ),
             coverage=data.get("coverage"),
@@ -632,7 +645,7 @@ def score(
                 SectionScore(
                     planned.section.id,
                     module.id,
-                    planned.section.title.get(),
+                    planned.section.title.get(DEFAULT_LANGUAGE),
                     value,
                     band.id if band else None,
                     uncapped.id if uncapped else None,
@@ -660,7 +673,7 @@ def score(
         module_scores.append(
             ModuleScore(
                 module.id,
-                module.title.get(),
+                module.title.get(DEFAULT_LANGUAGE),
                 module_value,
                 band.id if band else None,
                 module_weight,
@@ -746,8 +759,9 @@ def score(
             if not evaluate(cap.when, cap_lookup):
                 continue
             read = tuple(dict.fromkeys(leaf.name for leaf in leaves(cap.when) if leaf.subject == "answer"))
-            why = _answers_read(bank, read, answers, applicable, follows)
-            caps.append(CapResult(cap.id, cap.label, cap.band, tuple(cap.modules), read, why))
+            answers_read = _answers_read(read, answers, applicable, follows)
+            why = _cap_reason(bank, answers_read, DEFAULT_LANGUAGE)
+            caps.append(CapResult(cap.id, cap.label, cap.band, tuple(cap.modules), read, why, answers_read))
             overall_caps.append((cap.id, cap.band))
             for module_id in cap.modules:
                 if module_id in position_of:
@@ -930,27 +944,45 @@ def question_shares(
 
 
 def _answers_read(
-    bank: QuestionBank,
     read: tuple[str, ...],
     answers: Mapping[str, AnswerData],
     applicable: Mapping[str, bool],
     follows: Mapping[str, str],
-) -> str:
-    """What was answered to the questions a cap reads, for the reason shown with it."""
-    notes = []
+) -> tuple[dict[str, Any], ...]:
+    """What was answered to the questions a cap reads, kept with the cap for its reason."""
+    found = []
     for qid in read:
-        question, answer = bank.questions[qid], answers.get(qid)
+        answer = answers.get(qid)
+        value = None
         if not applicable.get(qid) and qid not in follows:
-            note = "not asked"
+            state = "not_asked"
         elif qid in follows or (answer is not None and answer.not_applicable):
-            note = "marked not applicable"
+            state = "not_applicable"
         elif answer is None or not answer.has_value:
-            note = "no answer"
+            state = "no_answer"
         else:
-            note = f"answered {display_value(question, answer.value)}"
-        notes.append(f'"{question.text.get()}": {note}')
+            state, value = "answered", _json_value(answer.value)
+        found.append({"question": qid, "state": state, "value": value})
+    return tuple(found)
+
+
+def _cap_reason(bank: QuestionBank, answers_read: tuple[dict[str, Any], ...], language: str | None) -> str:
+    """The reason shown with a cap: what was answered to each question it reads."""
+    notes = []
+    for item in answers_read:
+        question = bank.questions[item["question"]]
+        if item["state"] == "answered":
+            note = _answered(bank, question, item["value"], language)
+        else:
+            note = bank.say(f"reason_{item['state']}", language)
+        notes.append(bank.say("reason_question", language, question=question.text.get(language), note=note))
     text = "; ".join(notes)
     return text if not text or text.endswith(".") else text + "."
+
+
+def _answered(bank: QuestionBank, question: Question, value: Any, language: str | None) -> str:
+    shown = display_value(question, value, bank.taxonomy.wording, language)
+    return bank.say("reason_answered", language, answer=shown)
 
 
 def _lens_item(
@@ -993,51 +1025,130 @@ def _answer_lookup(
     return lookup
 
 
-def _flatten(explanation: Explanation) -> str:
-    if not explanation.children:
-        return explanation.text
-    inner = "; ".join(_flatten(c) for c in explanation.children)
-    return f"{explanation.text} {inner}"
+def _json_value(value: Any) -> Any:
+    """An answer value as JSON keeps it (a tuple becomes a list)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _trace(condition, values: Mapping[int, Any]) -> dict[str, Any]:
+    """How a condition was decided, as plain JSON to freeze in a card: a group is {"group" (all,
+    any or none), "holds", "items"}, a leaf {"subject", "name", "operator", "operand", "holds"}
+    and, for an answer, the "value" read (None for no answer). ``values`` are by id of leaf."""
+    if isinstance(condition, Leaf):
+        value = values[id(condition)]
+        node = {
+            "subject": condition.subject,
+            "name": condition.name,
+            "operator": condition.operator,
+            "operand": _json_value(condition.operand),
+            "holds": leaf_holds(condition, value),
+        }
+        if condition.subject == "answer":
+            node["value"] = None if value is MISSING else _json_value(value)
+        return node
+    if isinstance(condition, Not):
+        inner = _trace(condition.item, values)
+        return {"group": "none", "holds": not inner["holds"], "items": [inner]}
+    items = [_trace(item, values) for item in condition.items]
+    if isinstance(condition, All):
+        return {"group": "all", "holds": all(i["holds"] for i in items), "items": items}
+    return {"group": "any", "holds": any(i["holds"] for i in items), "items": items}
+
+
+def _trace_leaf(node: Mapping[str, Any]) -> Leaf:
+    operand = node["operand"]
+    return Leaf(
+        node["subject"], node["name"], node["operator"], tuple(operand) if isinstance(operand, list) else operand
+    )
+
+
+def _trace_text(bank: QuestionBank, trace: Mapping[str, Any], language: str | None) -> str:
+    """A trace worded in ``language``: the conditions, then what was answered to the questions read."""
+    notes: list[str] = []
+
+    def words(node: Mapping[str, Any]) -> str:
+        if "group" not in node:
+            if node["subject"] == "answer":
+                value = node.get("value")
+                question = bank.questions[node["name"]]
+                notes.append(
+                    bank.say("reason_no_answer", language)
+                    if value is None
+                    else _answered(bank, question, value, language)
+                )
+            return bank.describe_leaf(_trace_leaf(node), language or reading_language())
+        inner = "; ".join(words(item) for item in node["items"])
+        return f"{bank.heading(node['group'], language)} {inner}"
+
+    text = words(trace)
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _explained(bank: QuestionBank, plan: _Plan, condition, lookup) -> tuple[bool, str]:
-    """Whether a condition holds, and its wording with what was actually answered."""
+def _explained(bank: QuestionBank, plan: _Plan, condition, lookup) -> tuple[bool, dict[str, Any], str]:
+    """Whether a condition holds, its trace, and its wording in English with what was actually answered."""
     condition_leaves = plan.leaves.get(id(condition))
     if condition_leaves is None:
         condition_leaves = plan.leaves[id(condition)] = tuple(leaves(condition))
     read = [(leaf, lookup(leaf)) for leaf in condition_leaves]
     key = (id(condition), tuple((id(leaf), _frozen(value)) for leaf, value in read))
     if key not in plan.explanations:
-        values = {id(leaf): value for leaf, value in read}
-        trace = explain(condition, lambda leaf: values[id(leaf)], bank.describe_leaf)
-        notes = [
-            "no answer" if value is MISSING else f"answered {display_value(bank.questions[leaf.name], value)}"
-            for leaf, value in read
-            if leaf.subject == "answer"
-        ]
-        note = f" ({'; '.join(notes)})" if notes else ""
-        plan.explanations[key] = (trace.holds, _flatten(trace) + note)
+        trace = _trace(condition, {id(leaf): value for leaf, value in read})
+        plan.explanations[key] = (trace["holds"], trace, _trace_text(bank, trace, DEFAULT_LANGUAGE))
     return plan.explanations[key]
 
 
 def _indicator(bank: QuestionBank, plan: _Plan, indicator, lookup) -> IndicatorResult:
+    en = DEFAULT_LANGUAGE  # frozen reasons are English, whoever submits; reason_in words them for each reader
     if indicator.applies_when is not None:
-        applies, why = _explained(bank, plan, indicator.applies_when, lookup)
+        applies, trace, why = _explained(bank, plan, indicator.applies_when, lookup)
         if not applies:
-            return IndicatorResult(
-                indicator.id, indicator.label, False, None, f"Does not apply to this organisation. Needed: {why}", ()
-            )
+            reason = bank.say("indicator_not_applicable", en, reason=why)
+            return IndicatorResult(indicator.id, indicator.label, False, None, reason, (), trace)
     components = []
     for component in indicator.components:
-        holds, wording = _explained(bank, plan, component.when, lookup)
-        components.append(
-            ComponentResult(component.id, component.label, holds, ("Met: " if holds else "Not met: ") + wording)
-        )
+        holds, trace, wording = _explained(bank, plan, component.when, lookup)
+        reason = bank.say("component_met" if holds else "component_not_met", en, reason=wording)
+        components.append(ComponentResult(component.id, component.label, holds, reason, trace))
     met = all(c.met for c in components)
-    missing = [c.label for c in components if not c.met]
-    reason = "All components are met." if met else "Not met: " + "; ".join(missing) + "."
-    return IndicatorResult(indicator.id, indicator.label, True, met, reason, tuple(components))
+    return IndicatorResult(
+        indicator.id, indicator.label, True, met, _indicator_reason(bank, components, en), tuple(components)
+    )
+
+
+def _indicator_reason(bank: QuestionBank, components, language: str | None) -> str:
+    if all(c.met for c in components):
+        return bank.say("indicator_met", language)
+    missing = "; ".join(bank.catalogues.text(c.label, language) for c in components if not c.met)
+    return bank.say("indicator_not_met", language, components=missing)
+
+
+def reason_in(
+    bank: QuestionBank, result: IndicatorResult | ComponentResult | CapResult, language: str | None = None
+) -> str:
+    """The reason of an indicator, a component or a cap in ``language`` (by default the reader's),
+    worded from the parts frozen with it; its frozen English ``reason`` when the card was frozen
+    without them, or when a question it names is no longer in the bank."""
+    language = language or reading_language()
+    if language == DEFAULT_LANGUAGE:
+        return result.reason
+    try:
+        if isinstance(result, CapResult):
+            if result.answers_read is None or not result.reason:
+                return result.reason
+            return _cap_reason(bank, result.answers_read, language)
+        if isinstance(result, ComponentResult):
+            if result.trace is None:
+                return result.reason
+            key = "component_met" if result.met else "component_not_met"
+            return bank.say(key, language, reason=_trace_text(bank, result.trace, language))
+        if not result.applies:
+            if result.trace is None:
+                return result.reason
+            return bank.say("indicator_not_applicable", language, reason=_trace_text(bank, result.trace, language))
+        return _indicator_reason(bank, result.components, language)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return result.reason

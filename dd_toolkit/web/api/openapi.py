@@ -200,7 +200,7 @@ SCHEMAS: dict[str, Any] = {
             "label": {"type": "string"},
             "applies": {"type": "boolean"},
             "met": {"type": ["boolean", "null"]},
-            "reason": {"type": "string"},
+            "reason": {"type": "string", "description": "Why, in English, as frozen at submission."},
             "components": {
                 "type": "array",
                 "items": {
@@ -210,7 +210,53 @@ SCHEMAS: dict[str, Any] = {
                         "id": {"type": "string"},
                         "label": {"type": "string"},
                         "met": {"type": "boolean"},
-                        "reason": {"type": "string"},
+                        "reason": {"type": "string", "description": "Why, in English, as frozen at submission."},
+                        "trace": _ref("ConditionTrace"),
+                    },
+                },
+            },
+            # When the indicator does not apply: how the condition it needs was decided.
+            "trace": _ref("ConditionTrace"),
+        },
+    },
+    "ConditionTrace": {
+        "type": ["object", "null"],
+        "description": "How a condition was decided, frozen beside the English reason (absent from cards frozen "
+        "before it was kept): a group of conditions {group: all|any|none, holds, items}, or one condition "
+        "{subject: profile|answer|risk, name, operator, operand, holds} with, for an answer, the value read "
+        "(null: no answer).",
+        "properties": {
+            "group": {"type": "string", "enum": ["all", "any", "none"]},
+            "holds": {"type": "boolean"},
+            "items": {"type": "array", "items": {"type": "object"}, "description": "Conditions of a group."},
+            "subject": {"type": "string"},
+            "name": {"type": "string"},
+            "operator": {"type": "string"},
+            "operand": {},
+            "value": {},
+        },
+    },
+    "CapResult": {
+        "type": "object",
+        "required": ["id", "label", "band", "modules", "question_ids", "reason"],
+        "properties": {
+            "id": {"type": "string", "description": "'critical' or a cap id of the methodology."},
+            "label": {"type": "string"},
+            "band": {"type": "string"},
+            "modules": {"type": "array", "items": {"type": "string"}},
+            "question_ids": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": "string", "description": "What was answered, in English, as frozen at submission."},
+            "answers_read": {
+                "type": ["array", "null"],
+                "description": "What was answered to each question the cap reads (absent from cards frozen "
+                "before it was kept).",
+                "items": {
+                    "type": "object",
+                    "required": ["question", "state", "value"],
+                    "properties": {
+                        "question": {"type": "string"},
+                        "state": {"type": "string", "enum": ["answered", "no_answer", "not_asked", "not_applicable"]},
+                        "value": {},
                     },
                 },
             },
@@ -251,7 +297,7 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "The caps that lowered the overall band ('critical' or a cap id).",
             },
-            "caps": {"type": "array", "items": {"type": "object"}, "description": "Every cap whose condition holds."},
+            "caps": {"type": "array", "items": _ref("CapResult"), "description": "Every cap whose condition holds."},
             "coverage": {
                 "type": ["number", "null"],
                 "description": "Share (0-1) of the applicable weight that is answered; not applicable is not answered.",

@@ -75,6 +75,18 @@ def test_fixture_content_loads(mini):
     }
 
 
+def test_a_content_folder_is_loaded_once_until_one_of_its_files_changes(content_copy):
+    from dd_toolkit.engine.registry import load_content
+
+    first = load_content(content_copy)
+    assert load_content(content_copy) is first  # the next app or command in the process shares it
+    module = content_copy / "questionnaires" / "mini.yaml"
+    module.write_text(module.read_text(encoding="utf-8").replace("title:", "title: Changed", 1), encoding="utf-8")
+    changed = load_content(content_copy)
+    assert changed is not first
+    assert changed.bank.questionnaires[0].title.get().startswith("Changed")
+
+
 def test_yaml_syntax_error_names_file_and_line(content_copy):
     write_module(content_copy, "id: mini\nsections: [\n")
     (problem,) = problems_of(content_copy)

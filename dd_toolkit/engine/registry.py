@@ -3,6 +3,7 @@ scoring methodologies (report templates join them in a later version)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,31 @@ class Scored:
 
 
 def load_content(root: Path, methodology_id: str = DEFAULT_METHODOLOGY) -> Content:
-    """Load and validate a content folder; raises ContentError listing every problem."""
+    """Load and validate a content folder; raises ContentError listing every problem.
+
+    Loaded once per process for each state of the folder's files: an app, a command and the
+    next app in the same process share what they read (loading the bank takes over a second),
+    and editing any file of the content loads it afresh."""
+    root = Path(root)
+    return _load_content(root, methodology_id, _fingerprint(root))
+
+
+CONTENT_FOLDERS = ("questionnaires", "scoring", "reports")
+
+
+def _fingerprint(root: Path) -> tuple:
+    """Every file of the content folders with its size and modification time."""
+    found = []
+    for folder in CONTENT_FOLDERS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                found.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_content(root: Path, methodology_id: str, _fingerprint: tuple) -> Content:
     bank = load_bank(root)
     methodologies = load_methodologies(root, bank)
     if not any(m.id == methodology_id for m in methodologies.values()):

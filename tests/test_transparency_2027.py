@@ -524,7 +524,7 @@ def test_the_pair_of_user_report_metrics_follows_the_metric_schema():
     received = BANK.questions["trust.outcomes.user_reports"]
     actioned = BANK.questions["trust.outcomes.user_reports_actioned"]
     for question in (received, actioned):
-        assert question.metric and question.type is AnswerType.NUMBER and question.unit == "reports"
+        assert question.metric and question.type is AnswerType.NUMBER and question.unit.get() == "reports"
         assert question.id in STATEMENTS.metric_labels or question.text.get()
     assert STATEMENTS.metric_label(actioned) != actioned.text.get()  # a public name of its own
     (check,) = [c for c in CHECKS if c.id == "actioned_within_received"]

@@ -269,3 +269,19 @@ def test_targets_and_conditions_are_worded_in_the_language_asked_for():
         reasons = bank.visibility(qid, Profile(), {}).reasons
     assert reasons and all(_english_found(text) == [] for r in reasons for text in texts(r))
     assert any(re.search("[\u0e00-\u0e7f]", text) for r in reasons for text in texts(r))
+
+
+def test_a_number_answer_names_its_unit_in_the_readers_language():
+    from dd_toolkit.engine.content import load_bank
+    from dd_toolkit.engine.content.values import display_value
+
+    from .conftest import REPO_ROOT
+
+    bank = load_bank(REPO_ROOT)
+    words, reports = bank.taxonomy.wording, bank.questions["trust.outcomes.reports_grooming"]
+    assert display_value(reports, 1250, words, "en") == "1,250 reports"
+    assert display_value(reports, 1250, words, "th") == "1,250 รายงาน"
+    # Grouped as each language writes numbers.
+    assert display_value(reports, 1250, words, "vi") == "1.250 báo cáo"
+    assert display_value(reports, 1250, words, "id") == "1.250 laporan"
+    assert display_value(reports, 12.5, words, "id") == "12,5 laporan"

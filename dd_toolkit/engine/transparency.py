@@ -605,7 +605,7 @@ def _metric_row(
         "question_id": question.id,
         "metric": label,
         "question_text": question.text.get(),
-        "unit": question.unit or "",
+        "unit": question.unit.get() if question.unit else "",
     }
     comment = answer.comment if answer is not None else ""
     if answer is not None and answer.not_applicable:

@@ -242,9 +242,10 @@ def demo_answer(company: DemoCompany, question: Question, cycle: int) -> AnswerD
         value = [o.value for o in question.options[:count]]
     elif kind is AnswerType.NUMBER:
         seed = int(hashlib.sha256(question.id.encode()).hexdigest()[:4], 16)
-        if "%" in question.unit or "percent" in question.unit.lower():
+        unit = question.unit.get("en").lower() if question.unit else ""
+        if "%" in unit or "percent" in unit:
             value = 40 + 12 * company.maturity + seed % 10
-        elif "hour" in question.unit.lower():
+        elif "hour" in unit:
             value = (2 + seed % 20) * (5 - company.maturity)
         else:
             value = (10 + seed % 900) * (company.maturity + 1)

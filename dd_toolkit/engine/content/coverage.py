@@ -145,7 +145,7 @@ def _question_markdown(bank: QuestionBank, q: Question, language: str) -> list[s
         if q.integer:
             bounds.append("whole numbers")
         extra = f" ({', '.join(bounds)})" if bounds else ""
-        out += [f"**Unit:** {q.unit}{extra}", ""]
+        out += [f"**Unit:** {q.unit.get()}{extra}", ""]
 
     applies = applicability_lines(bank, q, language)
     if applies:

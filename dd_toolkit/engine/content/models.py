@@ -250,7 +250,7 @@ class Question(BaseModel):
     # What "Partly" means on a yes/partly/no question (required there, shown with the question).
     partial_means: LocalText | None = None
     options: tuple[Option, ...] = ()
-    unit: str | None = None
+    unit: LocalText | None = None
     minimum: float | None = None
     maximum: float | None = None
     integer: bool = False

@@ -13,8 +13,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from babel.numbers import format_decimal
+
 from dd_toolkit.engine.content.answers import AnswerData, Evidence
-from dd_toolkit.engine.content.models import YES_PARTIAL_NO_CHOICES, AnswerType, LocalText, Question, say
+from dd_toolkit.engine.content.models import (
+    YES_PARTIAL_NO_CHOICES,
+    AnswerType,
+    LocalText,
+    Question,
+    reading_language,
+    say,
+)
 
 MAX_EVIDENCE = 20
 MAX_SHORT_TEXT = 5000
@@ -337,8 +346,10 @@ def display_value(question: Question, value: Any, wording: Mapping[str, LocalTex
     if kind is AnswerType.MULTI:
         return "; ".join(question.option_label(v, language) for v in value)
     if kind is AnswerType.NUMBER:
-        number = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-        return say(wording, "answer_number", language, number=number, unit=question.unit)
+        # Grouped and with the decimal sign as the reader's language writes them (1,250.5; 1.250,5).
+        number = format_decimal(value, format="#,##0.##", locale=language or reading_language())
+        unit = question.unit.get(language) if question.unit else ""
+        return say(wording, "answer_number", language, number=number, unit=unit)
     return str(value)
 
 

@@ -426,7 +426,7 @@ def test_the_deeper_questions_follow_the_risk_before_the_controls(content):
     why = bank.visibility(
         DEEPER["grooming"], profile, {}, risk=register_levels([{"harm": "grooming", "level": "medium"}], rules)
     )
-    assert why.applies and "The risk register rates Grooming medium or higher" in why.reasons[0].text
+    assert why.applies and "The risk register rates Grooming Medium or higher" in why.reasons[0].text
 
 
 def test_a_risk_condition_names_a_level_of_the_methodology(tmp_path, content):

@@ -285,3 +285,17 @@ def test_a_number_answer_names_its_unit_in_the_readers_language():
     assert display_value(reports, 1250, words, "vi") == "1.250 báo cáo"
     assert display_value(reports, 1250, words, "id") == "1.250 laporan"
     assert display_value(reports, 12.5, words, "id") == "12,5 laporan"
+
+
+def test_a_condition_on_a_harms_risk_names_the_level_by_its_label_in_the_readers_language():
+    from dd_toolkit.engine.content.conditions import parse_condition
+    from dd_toolkit.engine.registry import load_content
+
+    from .conftest import REPO_ROOT
+
+    bank = load_content(REPO_ROOT).bank
+    leaf = parse_condition({"risk": "grooming", "at_least": "medium"})
+    english = bank.describe_leaf(leaf, "en")
+    assert "Medium" in english and "medium" not in english
+    thai = bank.describe_leaf(leaf, "th")
+    assert _english_found(thai) == [] and "Medium" not in thai and "medium" not in thai

@@ -101,4 +101,7 @@ def _load_content(root: Path, methodology_id: str, _fingerprint: tuple) -> Conte
     methodologies = load_methodologies(root, bank)
     if not any(m.id == methodology_id for m in methodologies.values()):
         raise ContentError([ContentProblem("scoring", None, f"no methodology with id '{methodology_id}'")])
+    risk = latest(methodologies, methodology_id).risk
+    if risk is not None:
+        bank.name_risk_levels({level.id: level.label for level in risk.levels})
     return Content(Path(root), bank, methodologies, methodology_id)

@@ -53,6 +53,9 @@ class QuestionBank:
     section_of: dict[str, Section] = field(init=False)
     module_of: dict[str, Questionnaire] = field(init=False)
     _descriptions: dict[tuple[Leaf, str], str] = field(init=False, repr=False, compare=False)
+    # The risk register's levels by id with their English labels, named by the methodology the
+    # content is scored with (name_risk_levels), for conditions on a harm's level.
+    _risk_levels: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Per question, its section's and its own condition as one compiled predicate.
     _predicates: dict[str, Predicate] = field(init=False, repr=False, compare=False)
 
@@ -178,6 +181,11 @@ class QuestionBank:
         "age_groups": "age_groups",
     }
 
+    def name_risk_levels(self, labels: Mapping[str, str]) -> None:
+        """The risk levels' labels (English, by id) that condition wording names a level by."""
+        self._risk_levels = dict(labels)
+        self._descriptions.clear()
+
     def describe_leaf(self, leaf: Leaf, language: str = "en") -> str:
         """Plain-language wording of one condition, e.g. "Product features include Live streaming"."""
         key = (leaf, language)
@@ -188,7 +196,8 @@ class QuestionBank:
     def _describe(self, leaf: Leaf, language: str) -> str:
         if leaf.subject == "risk":
             harm = self.taxonomy.label("harms", leaf.name, language)
-            return self.say("condition_risk", language, harm=harm, level=leaf.operand)
+            level = self.catalogues.text(self._risk_levels.get(leaf.operand, leaf.operand), language)
+            return self.say("condition_risk", language, harm=harm, level=level)
         if leaf.subject == "profile":
             vocabulary = self._PROFILE_VOCABULARIES[leaf.name]
 

@@ -254,12 +254,12 @@ def test_a_harm_rated_high_brings_its_deeper_question_onto_the_section_page(worl
     field = 'name="hrdd-act-grooming_contact_patterns-'
     page = world["client"].get(section).get_data(as_text=True)
     assert field not in page  # listed among the questions not asked, with why
-    assert re.search(r"does not hold:</span>\s*<span[^>]*>✗</span> The risk register rates Grooming medium", page)
+    assert re.search(r"does not hold:</span>\s*<span[^>]*>✗</span> The risk register rates Grooming Medium", page)
     cell = f"{url}/grooming/age_13_15"
     assert world["forms"].post(cell, _cell_form(world["control"]), page=cell).status_code == 302
     page = world["client"].get(section).get_data(as_text=True)
     assert field in page and "Your risk register rates grooming medium or high." in page
-    assert "The risk register rates Grooming medium or higher (before the controls)" in page  # why it is asked
+    assert "The risk register rates Grooming Medium or higher (before the controls)" in page  # why it is asked
 
 
 def test_a_new_cycle_starts_from_the_last_register_by_itself(world):

@@ -10,6 +10,7 @@ they need; none of them rebuilds an aggregate.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -448,6 +449,23 @@ def stored_indicator_report(db: Session, jurisdiction: str, cycle: int, *, all_n
     """A regulator's report of one jurisdiction (empty when nothing is addressed to it). The page's
     version names the institutions only where they are few; ``all_names`` for the exports."""
     stored = _payload(db, INDICATOR_NAMES if all_names else INDICATORS, str(cycle), jurisdiction)
+    return IndicatorReport.from_dict(stored) if stored else IndicatorReport(jurisdiction, cycle, 0, {})
+
+
+def stored_indicator_text(db: Session, jurisdiction: str, cycle: int) -> str | None:
+    """The stored page report of one jurisdiction as its JSON text, undecoded (None when nothing
+    is addressed to it): what a page kept of the report is keyed by it, and any refresh that
+    changes the figures changes it. :func:`indicator_report_of` reads it."""
+    return db.exec(
+        select(sa.cast(Aggregate.payload, sa.Text)).where(
+            Aggregate.kind == INDICATORS, Aggregate.scope == str(cycle), Aggregate.part == jurisdiction
+        )
+    ).first()
+
+
+def indicator_report_of(text: str | None, jurisdiction: str, cycle: int) -> IndicatorReport:
+    """The report of :func:`stored_indicator_text`, as :func:`stored_indicator_report` reads it."""
+    stored = json.loads(text) if text else None
     return IndicatorReport.from_dict(stored) if stored else IndicatorReport(jurisdiction, cycle, 0, {})
 
 

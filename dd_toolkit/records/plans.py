@@ -22,6 +22,7 @@ from dd_toolkit.records.models import (
     Assessment,
     AssessmentStatus,
     Submission,
+    SubmissionRecord,
     TransparencyEdit,
     User,
     utcnow,
@@ -107,12 +108,49 @@ def inputs_for(
     )
 
 
+def frozen_submission(db: Session, assessment: Assessment) -> tuple[str, str] | None:
+    """The SHA-256 and methodology key of the submission a submitted assessment is read from
+    (:func:`dd_toolkit.records.reader.read_assessment` reads it frozen when it has a decoded
+    record); None for a draft, read live. What a page kept for it is keyed by these."""
+    if assessment.is_draft:
+        return None
+    row = db.exec(
+        select(Submission.sha256, Submission.methodology)
+        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+        .where(Submission.assessment_id == assessment.id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 # -- action tracking ---------------------------------------------------------------------
 
 
 def tracking_of(db: Session, assessment_id: int) -> dict[str, ActionTracking]:
     rows = db.exec(select(ActionTracking).where(ActionTracking.assessment_id == assessment_id))
     return {row.item_id: row for row in rows}
+
+
+def tracking_key(rows: dict[str, ActionTracking]) -> tuple:
+    """Every saved value of an assessment's tracking rows, as a key of what a page kept: any
+    saved change of a row (its version is bumped too) or a new row gives another key."""
+    return tuple(
+        sorted(
+            (
+                item_id,
+                row.id,
+                row.version,
+                row.owner,
+                row.due_date,
+                str(row.status),
+                row.reason,
+                row.notes,
+                bool(row.public_commitment),
+                row.carried_from_id,
+                row.updated_at,
+            )
+            for item_id, row in rows.items()
+        )
+    )
 
 
 def _tracking_dict(row: ActionTracking) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -402,25 +403,44 @@ def inbox(
     return InboxPage([InboxRow(*row) for row in rows], total, page, per_page)
 
 
+@dataclass(frozen=True)
+class InboxSubmission:
+    """What the inbox shows of one submission, read as plain columns (no snapshot, no record)."""
+
+    id: int
+    submitted_at: datetime
+    cycle: int
+    version: int  # of the assessment
+    organisation_name: str  # as frozen in its record
+    intact: bool  # as ``dd-toolkit verify`` last found it
+
+
+@dataclass(frozen=True)
+class InboxReview:
+    """One of a submission's reviews as the inbox lists it."""
+
+    id: int  # the recipient's
+    jurisdiction: str
+    status: str
+
+
 @dataclass
 class InboxGroup:
     """One submission in a regulator's inbox, with its review in each of their jurisdictions
     it was addressed to (a submission sent to two of them is listed once)."""
 
-    submission: Submission  # without its snapshot text
-    assessment: Assessment
-    record: SubmissionRecord
-    recipients: list[Recipient]  # by jurisdiction
+    submission: InboxSubmission
+    recipients: list[InboxReview]  # by jurisdiction
     # False when every review listed was superseded by a newer version sent to the same
     # regulator (or marked superseded): the group is an earlier version, listed after the others.
     current: bool
 
     @property
     def organisation_name(self) -> str:
-        return self.record.organisation_name
+        return self.submission.organisation_name
 
     @property
-    def main(self) -> Recipient:
+    def main(self) -> InboxReview:
         """The review the organisation's name links to: the first one still current."""
         return next((r for r in self.recipients if r.status != ReviewStatus.SUPERSEDED), self.recipients[0])
 
@@ -468,35 +488,40 @@ def inbox_groups(
             *by_record
         )
     narrow = narrow.group_by(Recipient.submission_id)
-    total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
     page = max(1, page)
     order = (current.desc(), current_last.desc(), last.desc(), Recipient.submission_id.desc())
     chosen = db.exec(narrow.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    if 0 < len(chosen) < per_page or (page == 1 and not chosen):
+        total = (page - 1) * per_page + len(chosen)  # the last page: nothing after it to count
+    else:
+        total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
     ids = [row[0] for row in chosen]
-    details = {
-        submission.id: (submission, assessment, record)
-        for submission, assessment, record in db.exec(
-            select(Submission, Assessment, SubmissionRecord)
-            .join(Assessment, Assessment.id == Submission.assessment_id)
-            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-            .where(Submission.id.in_(ids))
-            .options(
-                sa.orm.defer(Submission.snapshot),
-                sa.orm.defer(SubmissionRecord.score_card),
-                sa.orm.defer(SubmissionRecord.answers),
-                sa.orm.defer(SubmissionRecord.benchmark_entry),
-            )
+    # Each chosen submission with its reviews in these jurisdictions, in one query of plain columns.
+    details: dict[int, InboxSubmission] = {}
+    recipients: dict[int, list[InboxReview]] = {}
+    for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(
+        select(
+            Recipient.id,
+            Recipient.jurisdiction,
+            Recipient.status,
+            Submission.id,
+            Submission.submitted_at,
+            Assessment.cycle,
+            Assessment.version,
+            SubmissionRecord.organisation_name,
+            SubmissionRecord.intact,
         )
-    }
-    recipients: dict[int, list[Recipient]] = {}
-    for recipient in db.exec(
-        select(Recipient)
+        .join(Submission, Submission.id == Recipient.submission_id)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
         .where(Recipient.submission_id.in_(ids), Recipient.jurisdiction.in_(jurisdictions))
         .order_by(Recipient.jurisdiction)
     ):
-        recipients.setdefault(recipient.submission_id, []).append(recipient)
+        if submission_id not in details:
+            details[submission_id] = InboxSubmission(submission_id, *shown)
+        recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
     groups = [
-        InboxGroup(*details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
+        InboxGroup(details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
         for submission_id, is_current_row, *_activity in chosen
     ]
     return InboxGroupPage(groups, total, page, per_page)

@@ -6,9 +6,16 @@ methodology it is read with, the installed content and the locale. A page render
 and keeps it; every request still renders what depends on who is reading (navigation, buttons,
 forms with their CSRF tokens, tracking) around it. Drafts are never kept.
 
+A submitted assessment's whole action plan and transparency draft are kept the same way, under
+their submission and everything else they show that can change (the tracking rows, the saved
+edit, the previous cycle's assessment, whether the reader may edit). The regulator's inbox
+tables and indicator figures are kept under every value they show (the reviews listed and their
+status) or under the stored report's text.
+
 The store belongs to the app (each app has its own content) and is bounded in bytes, least
-recently used out first. Nothing in it is shared between organisations by accident: every key
-starts with the assessment's id and the submission's hash.
+recently used out first. Nothing in it is shared between organisations by accident: every key of
+a company's part starts with the assessment's id and the submission's hash, and every key holds
+the locale.
 """
 
 from __future__ import annotations

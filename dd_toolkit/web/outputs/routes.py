@@ -40,11 +40,13 @@ from dd_toolkit.records.models import ActionStatus, Organisation
 from dd_toolkit.records.plans import (
     ConflictError,
     discard_transparency,
+    frozen_submission,
     inputs_for,
     previous_items,
     previous_submitted,
     save_transparency,
     set_public_commitments,
+    tracking_key,
     tracking_of,
     transparency_edit,
     update_tracking,
@@ -147,9 +149,49 @@ def action_plan_page(assessment_id: int):
 def _action_plan_page(assessment, refused: dict | None = None):
     """The action plan; ``refused`` is an item's tracking form sent back with its errors:
     ``{"item_id": ..., "values": {field: typed}, "errors": {field: message}}``, shown as typed
-    with each message beside its field."""
-    previous = previous_submitted(db.session(), assessment)
-    tracking = tracking_of(db.session(), assessment.id)
+    with each message beside its field.
+
+    A submitted assessment's plan is kept whole (web/fragments.py), under everything it shows:
+    the submission, the reader's locale and whether they may edit, this assessment's tracking
+    rows and the previous cycle's (what was carried forward). The plan is then not rebuilt; a
+    refused form is never kept."""
+    session = db.session()
+    previous = previous_submitted(session, assessment)
+    tracking = tracking_of(session, assessment.id)
+    can_edit = can(current_user, Action.ASSESSMENT_EDIT, assessment)
+    frozen = frozen_submission(session, assessment)
+    if frozen is None or refused is not None:
+        main_html = Markup(_action_plan_main(assessment, previous, tracking, can_edit, refused, generate_csrf()))
+    else:
+        key = (
+            "action-plan",
+            assessment.id,
+            *frozen,
+            str(get_locale()),
+            can_edit,
+            tracking_key(tracking),
+            _previous_key(session, previous),
+        )
+        render = partial(_action_plan_main, assessment, previous, tracking, can_edit, None, fragments.CSRF_SLOT)
+        main_html = fragments.with_csrf(fragments.store().get_or_render(key, render))
+    return render_template(
+        "outputs/action_plan.html",
+        assessment=assessment,
+        org=session.get(Organisation, assessment.organisation_id),
+        main_html=main_html,
+    )
+
+
+def _previous_key(session, previous) -> tuple | None:
+    """What the plan shows of the previous cycle's assessment: which one, and its tracking."""
+    if previous is None:
+        return None
+    rows = tracking_of(session, previous.id)
+    return (previous.id, previous.version, previous.cycle, previous.submitted_at, tracking_key(rows))
+
+
+def _action_plan_main(assessment, previous, tracking, can_edit, refused, csrf) -> str:
+    """The plan's main part, with ``csrf`` in its forms (the slot, when it is kept)."""
     inputs = _inputs(assessment, with_peers=False, previous=previous, tracking_rows=tracking)
     plan = action_plan(inputs)
     # The fields' labels and the words shown for every item, translated once for the page; the
@@ -163,14 +205,12 @@ def _action_plan_page(assessment, refused: dict | None = None):
         label: _("owning function: %(f)s", f=label) for label in {item.function_label for item in plan.items} if label
     }
     item_details = _item_details(assessment, plan)
-    can_edit = can(current_user, Action.ASSESSMENT_EDIT, assessment)
     status_labels = {status: _text(label) for status, label in STATUS_LABELS.items()}
     fields = _tracking_fields(assessment, plan, tracking, statuses, labels, status_labels, refused) if can_edit else {}
     carried = carry_forward(previous_items(db.session(), current_content(), previous), plan) if previous else None
     return render_template(
-        "outputs/action_plan.html",
+        "outputs/_action_plan_main.html",
         assessment=assessment,
-        org=db.session().get(Organisation, assessment.organisation_id),
         plan=plan,
         tracking=tracking,
         labels=labels,
@@ -178,7 +218,7 @@ def _action_plan_page(assessment, refused: dict | None = None):
         functions=functions,
         item_details=item_details,
         tracking_fields=fields,
-        csrf=generate_csrf(),
+        csrf=csrf,
         statuses=statuses,
         status_labels=status_labels,
         previous=previous,
@@ -285,15 +325,19 @@ def action_plan_export(assessment_id: int, fmt: str):
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
 def transparency_page(assessment_id: int):
+    """The draft transparency section. A submitted assessment's page, as read (GET), is kept
+    whole (web/fragments.py) under everything it shows: the submission, the reader's locale and
+    whether they may edit, the tracking rows (the commitments), the previous cycle's assessment
+    and the saved edit; the draft is then not rebuilt. A page answering a POST is never kept."""
     assessment = load_assessment(assessment_id)
     session = db.session()
-    inputs = _inputs(assessment, with_peers=False)
     edit = transparency_edit(session, assessment.id)
-    form = TransparencyForm()
+    form = None
     preview_html = None
     status = 200
     if request.method == "POST":
         require(Action.ASSESSMENT_EDIT, assessment)
+        form = TransparencyForm()
         if not form.validate():
             status = 422
             for field in (form.markdown, form.base_version):
@@ -324,23 +368,50 @@ def transparency_page(assessment_id: int):
             else:
                 flash(_("Draft saved."), "success")
                 return redirect(url_for("outputs.transparency_page", assessment_id=assessment.id))
+    previous = previous_submitted(session, assessment)
+    tracking = tracking_of(session, assessment.id)
+    can_edit = can(current_user, Action.ASSESSMENT_EDIT, assessment)
+    render = partial(_transparency_main, assessment, previous, tracking, edit, can_edit, form, preview_html)
+    frozen = frozen_submission(session, assessment) if form is None else None
+    if frozen is None:
+        main_html = Markup(render(generate_csrf()))
+    else:
+        key = (
+            "transparency",
+            assessment.id,
+            *frozen,
+            str(get_locale()),
+            can_edit,
+            tracking_key(tracking),
+            (previous.id, previous.version, previous.cycle, previous.submitted_at) if previous else None,
+            (edit.id, edit.version, edit.updated_at) if edit else None,
+        )
+        main_html = fragments.with_csrf(fragments.store().get_or_render(key, partial(render, fragments.CSRF_SLOT)))
+    return render_template("outputs/transparency.html", assessment=assessment, main_html=main_html), status
+
+
+def _transparency_main(assessment, previous, tracking, edit, can_edit, form, preview_html, csrf) -> str:
+    """The page's main part, with ``csrf`` in its forms (the slot, when it is kept); ``form`` is
+    the form as posted, or None for the saved text (or the generated draft)."""
+    inputs = _inputs(assessment, with_peers=False, previous=previous, tracking_rows=tracking)
     draft = transparency_draft(inputs)
-    if request.method != "POST":
+    if form is None:
+        form = TransparencyForm(formdata=None)
         form.markdown.data = transparency_text(inputs, draft=draft)
         form.base_version.data = str(edit.version if edit else 0)
     return render_template(
-        "outputs/transparency.html",
+        "outputs/_transparency_main.html",
         assessment=assessment,
-        org=session.get(Organisation, assessment.organisation_id),
         form=form,
-        regenerate=RegenerateForm(),
+        csrf=csrf,
+        regenerate=RegenerateForm(formdata=None),
         commitments_form=CommitmentsForm(formdata=None),
         public_ids={item_id for item_id, row in inputs.tracking.items() if row.get("public_commitment")},
         edit=edit,
         draft=draft,
         preview_html=preview_html if preview_html is not None else _draft_html(inputs, draft, form.markdown.data),
-        can_edit=can(current_user, Action.ASSESSMENT_EDIT, assessment),
-    ), status
+        can_edit=can_edit,
+    )
 
 
 def _draft_html(inputs: Inputs, draft: TransparencyDraft, text: str | None):

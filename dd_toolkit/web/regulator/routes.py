@@ -3,8 +3,12 @@ submission, and the RPA indicator report."""
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 from sqlmodel import select
 
 from dd_toolkit.engine.documents import action_plan
@@ -44,21 +48,57 @@ def _recipient(recipient_id: int) -> Recipient:
 def index():
     args = request.args
     cycle = int_arg("cycle", maximum=MAX_CYCLE)
+    jurisdictions = list(current_user.jurisdictions or [])
     result = inbox_groups(
         db.session(),
-        list(current_user.jurisdictions or []),
+        jurisdictions,
         status=args.get("status") or None,
         service_type=args.get("service_type") or None,
         size_band=args.get("size_band") or None,
         cycle=cycle,
         page=int_arg("page", 1, minimum=1, maximum=MAX_PAGE),
     )
+    taxonomy = current_bank().taxonomy
+    locale = str(get_locale())
+    store = fragments.store()
+
+    def filters() -> str:
+        return render_template(
+            "regulator/_inbox_filters.html",
+            jurisdictions=jurisdictions,
+            status_labels=STATUS_LABELS,
+            taxonomy=taxonomy,
+            args=args,
+        )
+
+    # The filters are kept only for values they offer: anything else a URL carries is shown as
+    # it is (escaped), never kept.
+    chosen = tuple(args.get(name, "") for name in ("status", "service_type", "size_band", "cycle"))
+    known = (
+        chosen[0] in ("", *STATUS_LABELS)
+        and chosen[1] in ("", *(e.id for e in taxonomy.service_types))
+        and chosen[2] in ("", *(e.id for e in taxonomy.size_bands))
+        and (chosen[3] == "" or (chosen[3].isdigit() and len(chosen[3]) <= 4))
+    )
+    if known:
+        filters_html = store.get_or_render(("inbox-filters", locale, tuple(jurisdictions), chosen), filters)
+    else:
+        filters_html = Markup(filters())
+    # The tables are kept under every value they show: any change of a review (its status, a new
+    # version, a new submission) or of a record (its verification) gives another key.
+    shown = tuple((group.current, group.submission, tuple(group.recipients)) for group in result.groups)
+    groups_html = store.get_or_render(
+        ("inbox-groups", locale, shown),
+        lambda: render_template(
+            "regulator/_inbox_groups.html", groups=result.groups, status_labels=STATUS_LABELS, taxonomy=taxonomy
+        ),
+    )
     return render_template(
         "regulator/inbox.html",
         result=result,
         groups=result.groups,
-        status_labels=STATUS_LABELS,
-        taxonomy=current_bank().taxonomy,
+        filters_html=filters_html,
+        groups_html=groups_html,
         args=args,
     )
 
@@ -205,15 +245,31 @@ def indicators():
     """A regulator's statutory view: every submission addressed to the jurisdiction counts,
     with the names of the institutions. The working group's rates are on the benchmark pages."""
     jurisdictions, jurisdiction, cycle, cycles = _report_args()
-    report = aggregates.stored_indicator_report(db.session(), jurisdiction, cycle) if cycle else None
+    taxonomy = current_bank().taxonomy
+    if cycle:
+        # The figures are rendered once per worker for each stored report (its text, so any
+        # refresh that changes them changes the key), jurisdiction, cycle and locale.
+        text = aggregates.stored_indicator_text(db.session(), jurisdiction, cycle)
+        digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+        key = ("rpa-indicators", jurisdiction, cycle, digest, str(get_locale()))
+        report_html = fragments.store().get_or_render(
+            key,
+            lambda: render_template(
+                "regulator/_indicators_report.html",
+                report=aggregates.indicator_report_of(text, jurisdiction, cycle),
+                taxonomy=taxonomy,
+            ),
+        )
+    else:
+        report_html = Markup(render_template("regulator/_indicators_report.html", report=None, taxonomy=taxonomy))
     return render_template(
         "regulator/indicators.html",
-        report=report,
+        report_html=report_html,
         jurisdictions=jurisdictions,
         jurisdiction=jurisdiction,
         cycle=cycle,
         cycles=cycles,
-        taxonomy=current_bank().taxonomy,
+        taxonomy=taxonomy,
         notes=report_notes(current_content().root),
     )
 

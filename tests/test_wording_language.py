@@ -285,6 +285,7 @@ def test_a_number_answer_names_its_unit_in_the_readers_language():
     assert display_value(reports, 1250, words, "vi") == "1.250 báo cáo"
     assert display_value(reports, 1250, words, "id") == "1.250 laporan"
     assert display_value(reports, 12.5, words, "id") == "12,5 laporan"
+    assert display_value(reports, 1e30, words, "en") == "1," + ",".join(["000"] * 10) + " reports"
 
 
 def test_a_condition_on_a_harms_risk_names_the_level_by_its_label_in_the_readers_language():

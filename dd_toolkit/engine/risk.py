@@ -33,8 +33,10 @@ from dd_toolkit.engine.actions import ActionItem, ActionPlan, RiskLink
 from dd_toolkit.engine.content import Profile, QuestionBank, Taxonomy
 from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.scoring.methodology import Methodology, RiskRules
+from dd_toolkit.engine.text import N_, Message
 
 __all__ = [
+    "UNKNOWN_SOURCES",
     "CellCheck",
     "CellProblem",
     "FactorReason",
@@ -180,7 +182,21 @@ class RegisterCell:
 @dataclass(frozen=True)
 class CellProblem:
     field: str  # the key of the cell that is wrong ("harm", "likelihood_evidence", ...)
-    message: str  # written for the person who filled the cell
+    message: str  # written for the person who filled the cell: a Message, translated by the web
+
+
+# The messages of a cell's problems, marked for the interface catalogues (N_); one for each of
+# the likelihood and the impact, so each reads whole in every language.
+UNKNOWN_SOURCES = N_("Unknown evidence source(s): %(sources)s.")
+_CHOOSE = {"likelihood": N_("Choose the likelihood."), "impact": N_("Choose the impact.")}
+_CHOOSE_LISTED = {
+    "likelihood": N_("Choose one of the listed likelihood ratings."),
+    "impact": N_("Choose one of the listed impact ratings."),
+}
+_NAME_SOURCE = {
+    "likelihood": N_("Name at least one source of evidence for the likelihood."),
+    "impact": N_("Name at least one source of evidence for the impact."),
+}
 
 
 @dataclass(frozen=True)
@@ -227,21 +243,32 @@ def validate_cell(
     taxonomy = bank.taxonomy
     problems: list[CellProblem] = []
 
-    def add(field: str, message: str) -> None:
-        problems.append(CellProblem(field, message))
+    def add(field: str, message: str, **params: Any) -> None:
+        problems.append(CellProblem(field, Message(message, **params)))
 
     harm, age_group = _text(cell.get("harm")), _text(cell.get("age_group"))
     if harm not in taxonomy.ids("harms"):
-        add("harm", f"Unknown form of harm '{harm}'." if harm else "Choose the form of harm.")
+        if harm:
+            add("harm", N_("Unknown form of harm '%(harm)s'."), harm=harm)
+        else:
+            add("harm", N_("Choose the form of harm."))
     if age_group not in taxonomy.ids("age_groups"):
-        add("age_group", f"Unknown age group '{age_group}'." if age_group else "Choose the age group.")
+        if age_group:
+            add("age_group", N_("Unknown age group '%(age_group)s'."), age_group=age_group)
+        else:
+            add("age_group", N_("Choose the age group."))
 
     if not _relevant(cell.get("relevant")):
         reason = _text(cell.get("not_relevant_reason"))
         if not reason:
-            add("not_relevant_reason", "Say why this harm is not relevant for this age group.")
+            add("not_relevant_reason", N_("Say why this harm is not relevant for this age group."))
         elif len(reason) > MAX_TEXT:
-            add("not_relevant_reason", f"Keep the reason under {MAX_TEXT} characters (now {len(reason)}).")
+            add(
+                "not_relevant_reason",
+                N_("Keep the reason under %(limit)s characters (now %(length)s)."),
+                limit=MAX_TEXT,
+                length=len(reason),
+            )
         if problems:
             return CellCheck(None, tuple(problems))
         return CellCheck(RegisterCell(harm, age_group, relevant=False, not_relevant_reason=reason), ())
@@ -252,44 +279,53 @@ def validate_cell(
     for name, scale in (("likelihood", rules.likelihood), ("impact", rules.impact)):
         value = _text(cell.get(name))
         if not value:
-            add(name, f"Choose the {name}.")
+            add(name, _CHOOSE[name])
         elif value not in {p.id for p in scale}:
-            add(name, f"Choose one of the listed {name} ratings.")
+            add(name, _CHOOSE_LISTED[name])
         rated[name] = value or None
         given = _ids(cell.get(f"{name}_evidence"))
         unknown = [s for s in given if s not in sources]
         if not given:
-            add(f"{name}_evidence", f"Name at least one source of evidence for the {name}.")
+            add(f"{name}_evidence", _NAME_SOURCE[name])
         elif unknown:
-            add(f"{name}_evidence", f"Unknown evidence source(s): {', '.join(unknown)}.")
+            add(f"{name}_evidence", UNKNOWN_SOURCES, sources=", ".join(unknown))
         evidence[name] = given
 
     controls = _ids(cell.get("controls"))
     unknown = [q for q in controls if q not in bank.questions]
     if unknown:
-        add("controls", f"Unknown question(s): {', '.join(unknown)}.")
+        add("controls", N_("Unknown question(s): %(questions)s."), questions=", ".join(unknown))
     elif answered is not None:
         unanswered = [q for q in controls if q not in answered]
         if unanswered:
-            add("controls", f"A control is a question you have answered; not answered: {', '.join(unanswered)}.")
+            add(
+                "controls",
+                N_("A control is a question you have answered; not answered: %(questions)s."),
+                questions=", ".join(unanswered),
+            )
 
     levels = [p.id for p in rules.levels]
     residual = _text(cell.get("residual"))
     if not residual:
-        add("residual", "Choose the residual risk after the controls.")
+        add("residual", N_("Choose the residual risk after the controls."))
     elif residual not in levels:
-        add("residual", "Choose one of the listed risk levels.")
+        add("residual", N_("Choose one of the listed risk levels."))
     level = None
     if not any(p.field in ("likelihood", "impact") for p in problems):
         level = rules.level_for(rated["likelihood"], rated["impact"]).id
         if residual in levels and levels.index(residual) > levels.index(level):
-            add("residual", "The residual risk cannot be higher than the risk before the controls.")
+            add("residual", N_("The residual risk cannot be higher than the risk before the controls."))
 
     rationale = _text(cell.get("rationale"))
     if not rationale:
-        add("rationale", "Explain the rating and how the controls lower the risk.")
+        add("rationale", N_("Explain the rating and how the controls lower the risk."))
     elif len(rationale) > MAX_TEXT:
-        add("rationale", f"Keep the rationale under {MAX_TEXT} characters (now {len(rationale)}).")
+        add(
+            "rationale",
+            N_("Keep the rationale under %(limit)s characters (now %(length)s)."),
+            limit=MAX_TEXT,
+            length=len(rationale),
+        )
 
     if problems:
         return CellCheck(None, tuple(problems))
@@ -324,7 +360,7 @@ def check_register(
         check = validate_cell(cell, rules, bank, answered)
         key = (_text(cell.get("harm")), _text(cell.get("age_group")))
         if key in seen:
-            twice = CellProblem("age_group", "This harm is already rated for this age group.")
+            twice = CellProblem("age_group", Message(N_("This harm is already rated for this age group.")))
             check = CellCheck(None, (*check.problems, twice))
         seen.add(key)
         checks.append(check)

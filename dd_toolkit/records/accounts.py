@@ -29,6 +29,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from dd_toolkit.engine.text import N_, Message
 from dd_toolkit.records import notifications
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
@@ -51,7 +52,8 @@ RESET_VALID_MINUTES = 60
 
 
 class AccountError(Exception):
-    """An account operation cannot be done; the message is shown to the user."""
+    """An account operation cannot be done; the message (a :class:`~dd_toolkit.engine.text.Message`,
+    English as ``str``) is shown to the user, translated by the web."""
 
 
 @functools.cache
@@ -61,15 +63,15 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(word.casefold() for word in FREQUENCY_LISTS["passwords"])
 
 
-def password_problem(password: str, context: Iterable[str | None] = ()) -> str | None:
+def password_problem(password: str, context: Iterable[str | None] = ()) -> Message | None:
     """Why ``password`` may not be used, or None. ``context`` holds the person's own words (name,
     email, organisation), which make a password easy to guess."""
     if len(password) < MIN_PASSWORD:
-        return f"Use at least {MIN_PASSWORD} characters."
+        return Message(N_("Use at least %(minimum)s characters."), minimum=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        return f"Use at most {MAX_PASSWORD} characters."
+        return Message(N_("Use at most %(maximum)s characters."), maximum=MAX_PASSWORD)
     if password.casefold() in _common_passwords():
-        return "This password is on a list of common and breached passwords. Choose another one."
+        return Message(N_("This password is on a list of common and breached passwords. Choose another one."))
     from zxcvbn import zxcvbn
 
     words = []
@@ -79,9 +81,11 @@ def password_problem(password: str, context: Iterable[str | None] = ()) -> str |
             words.extend([*parts, "".join(parts)])
     # zxcvbn takes at most 72 characters; a longer password is judged by its start.
     if zxcvbn(password[:72], user_inputs=words)["score"] < 3:
-        return (
-            "This password is too easy to guess: it repeats or follows a sequence, is a common word or name, "
-            "or uses your own name or email. A passphrase of several unrelated words is easy to remember."
+        return Message(
+            N_(
+                "This password is too easy to guess: it repeats or follows a sequence, is a common word or name, "
+                "or uses your own name or email. A passphrase of several unrelated words is easy to remember."
+            )
         )
     return None
 
@@ -141,7 +145,7 @@ def create_user(
     when confirmed (:func:`confirm_grant`, :func:`confirm_by_operator`)."""
     email = normalise_email(email)
     if find_user(db, email) is not None:
-        raise AccountError(f"An account with the email {email} already exists.")
+        raise AccountError(Message(N_("An account with the email %(email)s already exists."), email=email))
     user = User(
         email=email,
         name=name.strip(),
@@ -227,7 +231,7 @@ def invite_platform_user(
     comes with its invitation token. A regulator account comes with none: its jurisdictions await
     confirmation, and the invitation is issued to whoever confirms the first one."""
     if role == PlatformRole.REGULATOR and not jurisdictions:
-        raise AccountError("A regulator account needs at least one jurisdiction.")
+        raise AccountError(Message(N_("A regulator account needs at least one jurisdiction.")))
     try:
         user = create_user(
             db,
@@ -343,7 +347,7 @@ def refuse_creator(db: Session, user: User, signed_in: User | None) -> None:
             detail={"reason": "the account's creator may not complete its invitation"},
         )
         db.commit()
-        raise AccountError("You created this account, so you cannot complete its invitation.")
+        raise AccountError(Message(N_("You created this account, so you cannot complete its invitation.")))
 
 
 def accept_invite(db: Session, user: User, password: str, *, signed_in: User | None = None) -> None:
@@ -368,7 +372,7 @@ def issue_reset(
     organisation admin for a member, the platform admin for a working-group account); only its
     hash is kept, and a newer one replaces it."""
     if not user.active:
-        raise AccountError("The account is deactivated.")
+        raise AccountError(Message(N_("The account is deactivated.")))
     token = secrets.token_urlsafe(32)
     user.reset_token_hash = _token_hash(token)
     user.reset_expires_at = utcnow() + timedelta(minutes=valid_minutes)
@@ -435,7 +439,7 @@ def end_sessions(db: Session, user: User, *, by: User | None, reason: str) -> No
 
 def change_password(db: Session, user: User, current: str, new: str) -> None:
     if not verify_password(user, current):
-        raise AccountError("The current password is not right.")
+        raise AccountError(Message(N_("The current password is not right.")))
     _set_password(db, user, new, "account.password_change")
 
 
@@ -521,7 +525,7 @@ def _request_grant(db: Session, user: User, jurisdiction: str, by: User | None) 
 def request_jurisdictions(db: Session, user: User, jurisdictions: Iterable[str], *, by: User | None) -> int:
     """Ask for more jurisdictions on a regulator account; each awaits confirmation."""
     if user.platform_role != PlatformRole.REGULATOR:
-        raise AccountError("Only a regulator account has jurisdictions.")
+        raise AccountError(Message(N_("Only a regulator account has jurisdictions.")))
     added = sum(1 for code in jurisdictions if _request_grant(db, user, code, by) is not None)
     db.commit()
     return added
@@ -568,7 +572,7 @@ def _apply(db: Session, grant: RegulatorGrant, by: User | None, via: str, valid_
     issued it (the account has no password and no live invitation yet)."""
     user = db.get(User, grant.user_id)
     if user is None or not user.active or user.platform_role != PlatformRole.REGULATOR:
-        raise AccountError("The account is not an active regulator account.")
+        raise AccountError(Message(N_("The account is not an active regulator account.")))
     grant.confirmed_at = utcnow()
     grant.confirmed_by_id = by.id if by else None
     grant.confirmed_via = via
@@ -600,7 +604,7 @@ def confirm_grant(db: Session, grant: RegulatorGrant, *, by: User, valid_days: i
     """An active regulator of the grant's jurisdiction, who neither requested it nor holds it,
     confirms it. Returns the invitation token to hand to the new regulator, if one was issued."""
     if grant.confirmed_at is not None:
-        raise AccountError("This jurisdiction is already confirmed.")
+        raise AccountError(Message(N_("This jurisdiction is already confirmed.")))
     if not _may_confirm(by, grant):
         record(
             db,
@@ -612,7 +616,7 @@ def confirm_grant(db: Session, grant: RegulatorGrant, *, by: User, valid_days: i
             detail={"jurisdiction": grant.jurisdiction, "grant": grant.id},
         )
         db.commit()
-        raise AccountError("Only another regulator of this jurisdiction can confirm it.")
+        raise AccountError(Message(N_("Only another regulator of this jurisdiction can confirm it.")))
     try:
         token = _apply(db, grant, by, "regulator", valid_days)
         db.commit()
@@ -625,7 +629,7 @@ def confirm_grant(db: Session, grant: RegulatorGrant, *, by: User, valid_days: i
 def decline_grant(db: Session, grant: RegulatorGrant, *, by: User) -> None:
     """A regulator of the jurisdiction declines a pending grant; it is removed."""
     if grant.confirmed_at is not None or not _may_confirm(by, grant):
-        raise AccountError("Only another regulator of this jurisdiction can decline it.")
+        raise AccountError(Message(N_("Only another regulator of this jurisdiction can decline it.")))
     record(
         db,
         user=by,
@@ -654,7 +658,7 @@ def confirm_by_operator(
     ``user`` that have no regulator yet; a jurisdiction that has one is left to its regulators.
     Returns (confirmed, left to the jurisdiction's regulators, invitation token or None)."""
     if user.platform_role != PlatformRole.REGULATOR or not user.active:
-        raise AccountError(f"{user.email} is not an active regulator account.")
+        raise AccountError(Message(N_("%(email)s is not an active regulator account."), email=user.email))
     confirmed: list[str] = []
     left: list[str] = []
     token = None
@@ -704,7 +708,9 @@ def _other_admins(db: Session, org: Organisation, member: User) -> int:
 def _member(db: Session, org: Organisation, member: User) -> Membership:
     found = membership_of(db, org, member.id)
     if found is None:
-        raise AccountError(f"{member.email} is not a member of {org.name}.")
+        raise AccountError(
+            Message(N_("%(email)s is not a member of %(organisation)s."), email=member.email, organisation=org.name)
+        )
     return found[0]
 
 
@@ -716,7 +722,14 @@ def change_member_role(db: Session, org: Organisation, member: User, role: OrgRo
         return False
     if membership.role == OrgRole.ADMIN and not _other_admins(db, org, member):
         raise AccountError(
-            f"{member.email} is the only admin of {org.name} who can sign in: make another member an admin first."
+            Message(
+                N_(
+                    "%(email)s is the only admin of %(organisation)s who can sign in: "
+                    "make another member an admin first."
+                ),
+                email=member.email,
+                organisation=org.name,
+            )
         )
     before, membership.role = membership.role, role
     db.add(membership)
@@ -739,9 +752,15 @@ def remove_member(db: Session, org: Organisation, member: User, *, by: User | No
     and can be invited again later."""
     membership = _member(db, org, member)
     if by is not None and by.id == member.id:
-        raise AccountError("You cannot remove yourself: ask another admin.")
+        raise AccountError(Message(N_("You cannot remove yourself: ask another admin.")))
     if membership.role == OrgRole.ADMIN and not _other_admins(db, org, member):
-        raise AccountError(f"{member.email} is the only admin of {org.name} who can sign in: it cannot be removed.")
+        raise AccountError(
+            Message(
+                N_("%(email)s is the only admin of %(organisation)s who can sign in: it cannot be removed."),
+                email=member.email,
+                organisation=org.name,
+            )
+        )
     db.delete(membership)
     db.flush()
     elsewhere = db.exec(select(Membership).where(Membership.user_id == member.id)).first() is not None
@@ -767,9 +786,11 @@ def remove_member(db: Session, org: Organisation, member: User, *, by: User | No
 def _pending_member(db: Session, org: Organisation, member: User) -> Membership:
     membership = _member(db, org, member)
     if member.password_hash is not None:
-        raise AccountError(f"{member.email} has already joined: there is no invitation to change.")
+        raise AccountError(
+            Message(N_("%(email)s has already joined: there is no invitation to change."), email=member.email)
+        )
     if not member.active:
-        raise AccountError("The account is deactivated.")
+        raise AccountError(Message(N_("The account is deactivated.")))
     return membership
 
 
@@ -799,7 +820,7 @@ def revoke_invitation(db: Session, org: Organisation, member: User, *, by: User 
     """The member's invitation link stops working; they stay listed until removed or invited again."""
     _pending_member(db, org, member)
     if member.invite_token_hash is None:
-        raise AccountError(f"{member.email} has no open invitation.")
+        raise AccountError(Message(N_("%(email)s has no open invitation."), email=member.email))
     member.invite_token_hash = member.invite_expires_at = None
     db.add(member)
     record(
@@ -822,15 +843,20 @@ def issue_member_reset(
     another organisation or holds a platform role: those are not this admin's to reset."""
     _member(db, org, member)
     if by is not None and by.id == member.id:
-        raise AccountError("Change your own password on Your account.")
+        raise AccountError(Message(N_("Change your own password on Your account.")))
     if member.password_hash is None:
-        raise AccountError(f"{member.email} has not joined yet: issue a new invitation instead.")
+        raise AccountError(
+            Message(N_("%(email)s has not joined yet: issue a new invitation instead."), email=member.email)
+        )
     others = db.exec(
         select(Membership).where(Membership.user_id == member.id, Membership.organisation_id != org.id)
     ).first()
     if others is not None or member.platform_role != PlatformRole.NONE:
         raise AccountError(
-            f"{member.email} also has access elsewhere: the operator resets it (dd-toolkit reset-password)."
+            Message(
+                N_("%(email)s also has access elsewhere: the operator resets it (dd-toolkit reset-password)."),
+                email=member.email,
+            )
         )
     return issue_reset(db, member, by=by, valid_minutes=valid_minutes, organisation_id=org.id)
 
@@ -841,13 +867,17 @@ def issue_account_reset(db: Session, user: User, *, by: User | None, valid_minut
     the operator issues it on the server."""
     if user.platform_role == PlatformRole.REGULATOR:
         raise AccountError(
-            "A regulator's reset link comes from the operator on the server (dd-toolkit reset-password), "
-            "so that no platform admin can take over a regulator's view."
+            Message(
+                N_(
+                    "A regulator's reset link comes from the operator on the server (dd-toolkit reset-password), "
+                    "so that no platform admin can take over a regulator's view."
+                )
+            )
         )
     if user.platform_role != PlatformRole.WORKING_GROUP:
-        raise AccountError("Only working-group accounts are reset here.")
+        raise AccountError(Message(N_("Only working-group accounts are reset here.")))
     if user.password_hash is None:
-        raise AccountError(f"{user.email} has not joined yet.")
+        raise AccountError(Message(N_("%(email)s has not joined yet."), email=user.email))
     return issue_reset(db, user, by=by, valid_minutes=valid_minutes)
 
 
@@ -868,10 +898,10 @@ def create_organisation_with_admin(
     from dd_toolkit.records.assessments import create_organisation
 
     if not admin_email or not admin_email.strip():
-        raise AccountError("An organisation needs a first admin: give their email.")
+        raise AccountError(Message(N_("An organisation needs a first admin: give their email.")))
     email = normalise_email(admin_email)
     if find_user(db, email) is not None and _reusable_account(db, email) is None:
-        raise AccountError(f"An account with the email {email} already exists.")
+        raise AccountError(Message(N_("An account with the email %(email)s already exists."), email=email))
     try:
         org = create_organisation(db, name.strip(), profile, by, description=description, source=source)
     except Exception:
@@ -887,11 +917,11 @@ def reissue_working_group_invitation(
     """A new invitation link for a working-group account that has not joined (the old link stops
     working). A regulator's invitation only ever goes to whoever confirms it."""
     if user.platform_role != PlatformRole.WORKING_GROUP:
-        raise AccountError("Only a working-group account's invitation is issued again here.")
+        raise AccountError(Message(N_("Only a working-group account's invitation is issued again here.")))
     if user.password_hash is not None:
-        raise AccountError(f"{user.email} has already joined.")
+        raise AccountError(Message(N_("%(email)s has already joined."), email=user.email))
     if not user.active:
-        raise AccountError("The account is deactivated.")
+        raise AccountError(Message(N_("The account is deactivated.")))
     if by is not None:
         user.created_by_id = by.id  # whoever hands out the link may not complete it
     token = _with_invitation(user, valid_days)

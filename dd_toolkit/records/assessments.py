@@ -22,6 +22,7 @@ from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.content.values import is_empty
 from dd_toolkit.engine.scoring import Methodology, ScoreCard, score
 from dd_toolkit.engine.snapshot import PROFILE_FIELDS, answer_from, profile_from
+from dd_toolkit.engine.text import N_, Message
 from dd_toolkit.records import aggregates, review
 from dd_toolkit.records.audit import history_entry, record
 from dd_toolkit.records.models import (
@@ -40,7 +41,12 @@ from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
 class AssessmentError(Exception):
-    """An operation is not possible in the assessment's current state."""
+    """An operation is not possible in the assessment's current state. Raised with a
+    :class:`~dd_toolkit.engine.text.Message` (English as ``str``, translated by the web)."""
+
+
+#: The refusal of any write to an assessment that is no longer a draft.
+READ_ONLY = Message(N_("This assessment has been submitted and is read-only."))
 
 
 class IncompleteAssessment(AssessmentError):
@@ -62,8 +68,16 @@ def answer_rows(db: Session, assessment_id: int) -> dict[str, Answer]:
     return {row.question_id: row for row in rows}
 
 
+def answer_records(db: Session, assessment_id: int) -> dict[str, Any]:
+    """The assessment's answers as read-only rows, by question id: the columns of ``Answer`` as
+    attributes, about three times quicker to read than the ORM objects ``answer_rows`` gives
+    (which a change needs)."""
+    rows = db.exec(select(*Answer.__table__.columns).where(Answer.assessment_id == assessment_id)).all()
+    return {row.question_id: row for row in rows}
+
+
 def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
-    return {qid: to_answer_data(row) for qid, row in answer_rows(db, assessment_id).items()}
+    return {qid: to_answer_data(row) for qid, row in answer_records(db, assessment_id).items()}
 
 
 # -- starting --------------------------------------------------------------------------
@@ -121,9 +135,11 @@ def start_assessment(
     prefill_from: Assessment | None = None,
 ) -> Assessment:
     if drafts_for_cycle(db, org.id, cycle):
-        raise AssessmentError(f"There is already a draft assessment for {cycle}; continue that one.")
+        raise AssessmentError(
+            Message(N_("There is already a draft assessment for %(cycle)s; continue that one."), cycle=str(cycle))
+        )
     if prefill_from is not None and prefill_from.organisation_id != org.id:
-        raise AssessmentError("An assessment can only be pre-filled from your own organisation's.")
+        raise AssessmentError(Message(N_("An assessment can only be pre-filled from your own organisation's.")))
     assessment = Assessment(
         organisation_id=org.id,
         cycle=cycle,
@@ -161,7 +177,7 @@ def start_assessment(
 def new_version(db: Session, bank: QuestionBank, assessment: Assessment, user: User | None) -> Assessment:
     """Start a draft from a submitted assessment, keeping its answers; the original stays frozen."""
     if assessment.is_draft:
-        raise AssessmentError("Only a submitted assessment can be the start of a new version.")
+        raise AssessmentError(Message(N_("Only a submitted assessment can be the start of a new version.")))
     org = db.get(Organisation, assessment.organisation_id)
     draft = start_assessment(db, bank, org, assessment.cycle, user, prefill_from=assessment)
     draft.previous_id = assessment.id
@@ -237,7 +253,7 @@ def save_answers(
     An answer changed by someone else since the page was opened is not overwritten: it is
     returned as a conflict, and the caller shows both versions.
     """
-    lock_draft(db, assessment, "This assessment has been submitted and is read-only.")
+    lock_draft(db, assessment, READ_ONLY)
     outcome = SaveOutcome()
     rows = answer_rows(db, assessment.id)
     now = utcnow()
@@ -333,7 +349,7 @@ def submit(
     addressed to the regulators of ``jurisdictions``. The snapshot is decoded once into its
     stored record, and the aggregates it takes part in are refreshed (a bulk load passes
     ``refresh_aggregates=False`` and refreshes them all once at the end)."""
-    lock_draft(db, assessment, "This assessment has already been submitted.")
+    lock_draft(db, assessment, Message(N_("This assessment has already been submitted.")))
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id)  # read once, for the answers and for the document
     profile, answers = profile_of(org), {qid: to_answer_data(row) for qid, row in rows.items()}
@@ -420,7 +436,12 @@ def import_document(
 ) -> Assessment:
     """Create a draft from a checked file. Nothing is written unless all of it fits."""
     if drafts_for_cycle(db, org.id, parsed.cycle):
-        raise AssessmentError(f"There is already a draft assessment for {parsed.cycle}; submit or finish it first.")
+        raise AssessmentError(
+            Message(
+                N_("There is already a draft assessment for %(cycle)s; submit or finish it first."),
+                cycle=str(parsed.cycle),
+            )
+        )
     try:
         assessment = Assessment(
             organisation_id=org.id,

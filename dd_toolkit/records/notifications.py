@@ -40,6 +40,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.actions import OPEN_STATUSES
+from dd_toolkit.engine.text import N_
 from dd_toolkit.records.models import (
     ActionTracking,
     Assessment,
@@ -62,11 +63,6 @@ log = logging.getLogger(__name__)
 DUE_SOON_DAYS = 7
 #: How many notifications a list shows.
 LIST_LIMIT = 100
-
-
-def N_(message: str) -> str:
-    """Marks a message for translation; the web layer translates it when it shows it."""
-    return message
 
 
 class Kind(StrEnum):

@@ -30,8 +30,9 @@ from sqlmodel import Session, select
 
 from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.registry import Content
-from dd_toolkit.engine.risk import CellProblem, register_levels, validate_cell
-from dd_toolkit.records.assessments import answer_rows, drafts_for_cycle, lock_draft, new_version
+from dd_toolkit.engine.risk import UNKNOWN_SOURCES, CellProblem, register_levels, validate_cell
+from dd_toolkit.engine.text import N_, Message
+from dd_toolkit.records.assessments import READ_ONLY, answer_records, drafts_for_cycle, lock_draft, new_version
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
     Assessment,
@@ -85,6 +86,10 @@ class CellInvalid(Exception):
     def __init__(self, problems: tuple[CellProblem, ...]):
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
+
+
+# A text of the register's record that is too long.
+KEEP_UNDER = N_("Keep this under %(limit)s characters.")
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -205,7 +210,8 @@ def _rules(content: Content):
 
 
 def _answered(db: Session, assessment: Assessment) -> set[str]:
-    return {qid for qid, row in answer_rows(db, assessment.id).items() if row.value is not None or row.not_applicable}
+    rows = answer_records(db, assessment.id)
+    return {qid for qid, row in rows.items() if row.value is not None or row.not_applicable}
 
 
 def start_register(
@@ -222,7 +228,7 @@ def start_register(
     the caller commits."""
     if reason not in REASONS:
         raise RiskError("bad_reason")
-    lock_draft(db, assessment, "This assessment has been submitted and is read-only.")
+    lock_draft(db, assessment, READ_ONLY)
     existing = register_of(db, assessment.id)
     if existing is not None:
         return existing
@@ -288,7 +294,7 @@ def save_cell(
     :class:`CellInvalid` with nothing written, or :class:`StaleVersion` when someone saved the
     cell since (only this cell is undone). Saving a carried cell unchanged marks it reviewed.
     Flushes and records the change with its history; the caller commits."""
-    lock_draft(db, assessment, "This assessment has been submitted and is read-only.")
+    lock_draft(db, assessment, READ_ONLY)
     if register_of(db, assessment.id) is None:
         raise RiskError("no_register")
     check = validate_cell(
@@ -297,7 +303,10 @@ def save_cell(
     owner = " ".join(str(values.get("owner") or "").split())
     problems = check.problems
     if len(owner) > MAX_OWNER:
-        problems = (*problems, CellProblem("owner", f"Keep the owner under {MAX_OWNER} characters."))
+        problems = (
+            *problems,
+            CellProblem("owner", Message(N_("Keep the owner under %(limit)s characters."), limit=MAX_OWNER)),
+        )
     if problems:
         raise CellInvalid(problems)
     fields = check.cell.to_dict()
@@ -362,7 +371,7 @@ def save_register_meta(
     or "YYYY-MM-DD", optional) may bring the next review forward, never past
     :data:`REVIEW_MONTHS` after the last review (or the start). Raises :class:`CellInvalid`,
     :class:`StaleVersion` as :func:`save_cell`; flushes, the caller commits."""
-    lock_draft(db, assessment, "This assessment has been submitted and is read-only.")
+    lock_draft(db, assessment, READ_ONLY)
     register = register_of(db, assessment.id)
     if register is None:
         raise RiskError("no_register")
@@ -372,18 +381,18 @@ def save_register_meta(
     method = str(values.get("method") or "").strip()
     sources = list(dict.fromkeys(str(s) for s in (values.get("sources") or ()) if str(s).strip()))
     if not text["assessed_by"]:
-        problems.append(CellProblem("assessed_by", "Say who carried out the assessment."))
+        problems.append(CellProblem("assessed_by", Message(N_("Say who carried out the assessment."))))
     elif len(text["assessed_by"]) > 500:
-        problems.append(CellProblem("assessed_by", "Keep this under 500 characters."))
+        problems.append(CellProblem("assessed_by", Message(KEEP_UNDER, limit=500)))
     if not method:
-        problems.append(CellProblem("method", "Say how the assessment was done."))
+        problems.append(CellProblem("method", Message(N_("Say how the assessment was done."))))
     elif len(method) > 5000:
-        problems.append(CellProblem("method", "Keep this under 5000 characters."))
+        problems.append(CellProblem("method", Message(KEEP_UNDER, limit=5000)))
     if len(text["change_note"]) > 5000:
-        problems.append(CellProblem("change_note", "Keep this under 5000 characters."))
+        problems.append(CellProblem("change_note", Message(KEEP_UNDER, limit=5000)))
     unknown = [s for s in sources if s not in {p.id for p in rules.evidence_sources}]
     if unknown:
-        problems.append(CellProblem("sources", f"Unknown evidence source(s): {', '.join(unknown)}."))
+        problems.append(CellProblem("sources", Message(UNKNOWN_SOURCES, sources=", ".join(unknown))))
     now = utcnow()
     reviewed_at = now if values.get("reviewed") else register.reviewed_at
     latest = add_months((reviewed_at or register.started_at).date(), REVIEW_MONTHS)
@@ -393,11 +402,14 @@ def save_register_meta(
         try:
             wanted = wanted if isinstance(wanted, date) else date.fromisoformat(str(wanted))
         except ValueError:
-            problems.append(CellProblem("next_review_due", "Enter the date as YYYY-MM-DD."))
+            problems.append(CellProblem("next_review_due", Message(N_("Enter the date as YYYY-MM-DD."))))
         else:
             if wanted > latest:
                 problems.append(
-                    CellProblem("next_review_due", f"A review is due at least every {REVIEW_MONTHS} months.")
+                    CellProblem(
+                        "next_review_due",
+                        Message(N_("A review is due at least every %(months)s months."), months=REVIEW_MONTHS),
+                    )
                 )
             due = wanted
     if problems:
@@ -434,9 +446,9 @@ def significant_change(
     "significant_change" with ``note``, and every cell is to be reviewed again. Commits."""
     note = " ".join(str(note or "").split())
     if not note:
-        raise CellInvalid((CellProblem("change_note", "Say what changed."),))
+        raise CellInvalid((CellProblem("change_note", Message(N_("Say what changed."))),))
     if len(note) > 5000:
-        raise CellInvalid((CellProblem("change_note", "Keep this under 5000 characters."),))
+        raise CellInvalid((CellProblem("change_note", Message(KEEP_UNDER, limit=5000)),))
     if assessment.status == AssessmentStatus.SUBMITTED:
         drafts = drafts_for_cycle(db, assessment.organisation_id, assessment.cycle)
         draft = drafts[0] if drafts else new_version(db, content.bank, assessment, user)
@@ -446,7 +458,7 @@ def significant_change(
     if register is None:
         register = start_register(db, draft, user, reason="significant_change", change_note=note)
     else:
-        lock_draft(db, draft, "This assessment has been submitted and is read-only.")
+        lock_draft(db, draft, READ_ONLY)
         register.reason, register.change_note, register.reviewed_at = "significant_change", note, None
         register.updated_by_id, register.updated_at = (user.id if user else None), utcnow()
         db.add(register)

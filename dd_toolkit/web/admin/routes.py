@@ -15,6 +15,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_methodology
 from dd_toolkit.web.forms import Form, MultiCheckboxField
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -53,7 +54,7 @@ def accounts_page():
                 invited_by=current_user,
             )
         except accounts.AccountError as exc:
-            form.email.errors.append(str(exc))
+            form.email.errors.append(problem_text(exc))
         else:
             if token is None:
                 # Separation of duties: the creator of a regulator account never sees its link.
@@ -172,7 +173,7 @@ def account_reset_link(user_id: int):
     try:
         token = accounts.issue_account_reset(session, user, by=current_user)
     except accounts.AccountError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("admin.accounts_page"))
     reset = {"user": user, "url": url_for("auth.reset_password", token=token, _external=True)}
     return _accounts_page(_account_form(formdata=None), reset=reset)
@@ -193,7 +194,7 @@ def account_reinvite(user_id: int):
             session, user, by=current_user, valid_days=current_app.config["INVITE_VALID_DAYS"]
         )
     except accounts.AccountError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("admin.accounts_page"))
     invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
     return _accounts_page(_account_form(formdata=None), invitation=invitation)

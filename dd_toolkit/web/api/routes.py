@@ -32,6 +32,7 @@ from dd_toolkit.web.api.openapi import COUNTRY, MAX_CYCLE, MAX_PAGE, MIN_CYCLE, 
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_content, current_methodology
 from dd_toolkit.web.forms import Form
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
@@ -299,7 +300,7 @@ def manage_tokens():
         try:
             row, token = tokens.create_token(session, current_user, form.name.data, form.expires_in_days.data)
         except tokens.TokenError as exc:
-            form.name.errors.append(str(exc))
+            form.name.errors.append(problem_text(exc))
         else:
             created = {"row": row, "token": token}
             form = TokenForm(formdata=None)

@@ -23,6 +23,7 @@ from dd_toolkit.records import risk as risk_records
 from dd_toolkit.records.assessments import (
     AssessmentError,
     IncompleteAssessment,
+    answer_records,
     answer_rows,
     export_document,
     import_document,
@@ -52,6 +53,7 @@ from dd_toolkit.web.context import current_bank, current_content, current_method
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.orgs.routes import current_organisation
 from dd_toolkit.web.outputs.store import render_documents_after_response
+from dd_toolkit.web.problems import problem_text, problem_texts
 
 bp = Blueprint("assess", __name__, url_prefix="/assessments")
 
@@ -73,7 +75,7 @@ def _organisation_assessments(org: Organisation) -> list[Assessment]:
 def _state(assessment: Assessment):
     session = db.session()
     org = session.get(Organisation, assessment.organisation_id)
-    rows = answer_rows(session, assessment.id)
+    rows = answer_records(session, assessment.id)
     answers = {qid: to_answer_data(row) for qid, row in rows.items()}
     risk = risk_records.risk_levels(session, assessment, current_methodology().risk)
     return org, rows, answers, progress(current_bank(), profile_of(org), answers, risk)
@@ -87,7 +89,7 @@ def index():
     session = db.session()
     summaries = []
     for assessment in assessments:
-        answers = {qid: to_answer_data(r) for qid, r in answer_rows(session, assessment.id).items()}
+        answers = {qid: to_answer_data(r) for qid, r in answer_records(session, assessment.id).items()}
         risk = risk_records.risk_levels(session, assessment, current_methodology().risk)
         summaries.append((assessment, progress(current_bank(), profile_of(org), answers, risk)))
     start_form = _start_form(assessments)
@@ -142,7 +144,7 @@ def start():
     try:
         assessment = start_assessment(db.session(), current_bank(), org, form.cycle.data, current_user, source)
     except AssessmentError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("assess.index"))
     flash(_("Assessment for %(cycle)s started.", cycle=assessment.cycle), "success")
     return redirect(url_for("assess.overview", assessment_id=assessment.id))
@@ -240,12 +242,13 @@ def section(assessment_id: int, section_id: str):
                 changes[question.id] = (read_answer(question, subform, previous), base_version(subform))
             except AnswerValueError as exc:
                 # Every problem of the answer at once, each beside its field.
-                answer_errors[question.id] = getattr(exc, "errors", None) or {getattr(exc, "field", "value"): str(exc)}
+                problems = getattr(exc, "errors", None) or {getattr(exc, "field", "value"): exc}
+                answer_errors[question.id] = problem_texts(problems)
         invalid = len(answer_errors)
         try:
             outcome = save_answers(db.session(), assessment, current_user, changes)
         except AssessmentError as exc:
-            flash(str(exc), "error")
+            flash(problem_text(exc), "error")
             return redirect(url_for("assess.overview", assessment_id=assessment.id))
         fresh = answer_rows(db.session(), assessment.id)
         for qid in outcome.saved:
@@ -433,7 +436,7 @@ def submit_assessment(assessment_id: int):
     except IncompleteAssessment:
         flash(_("Some required questions still need an answer."), "error")
     except AssessmentError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
     else:
         flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
         render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
@@ -452,7 +455,7 @@ def start_new_version(assessment_id: int):
     try:
         draft = new_version(db.session(), current_bank(), assessment, current_user)
     except AssessmentError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     flash(_("Version %(version)s started from the submitted answers.", version=draft.version), "success")
     return redirect(url_for("assess.overview", assessment_id=draft.id))
@@ -482,7 +485,7 @@ def import_file():
     except portable.ImportError_ as exc:
         return render_template("assess/import_failed.html", org=org, problems=exc.problems), 422
     except AssessmentError as exc:
-        return render_template("assess/import_failed.html", org=org, problems=[str(exc)]), 422
+        return render_template("assess/import_failed.html", org=org, problems=[problem_text(exc)]), 422
     flash(
         ngettext(
             "Imported %(num)d answer as a new draft.", "Imported %(num)d answers as a new draft.", len(parsed.answers)

@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 
 from dd_toolkit.records.accounts import MAX_PASSWORD, MIN_PASSWORD, password_problem
 from dd_toolkit.web.forms import Form
+from dd_toolkit.web.problems import problem_text
 
 
 class LoginForm(Form):
@@ -43,7 +44,7 @@ class PasswordMixin:
         own = [getattr(self, name).data for name in ("email", "name", "organisation") if hasattr(self, name)]
         problem = password_problem(field.data or "", [*own, *self.password_context])
         if problem:
-            raise ValidationError(problem)
+            raise ValidationError(problem_text(problem))
 
 
 class RegisterForm(PasswordMixin, Form):

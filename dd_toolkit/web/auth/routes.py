@@ -19,6 +19,7 @@ from dd_toolkit.web.auth.forms import (
     ResetForm,
 )
 from dd_toolkit.web.authz import Action, policy
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -123,7 +124,7 @@ def accept_invite(token: str):
         try:
             accounts.accept_invite(dbs, user, form.password.data, signed_in=signed_in)
         except accounts.AccountError as exc:
-            form.password.errors.append(str(exc))
+            form.password.errors.append(problem_text(exc))
         else:
             logout_user()
             _sign_in(user)
@@ -147,7 +148,7 @@ def reset_password(token: str):
         try:
             accounts.complete_reset(dbs, user, form.password.data)
         except accounts.AccountError as exc:
-            form.password.errors.append(str(exc))
+            form.password.errors.append(problem_text(exc))
         else:
             logout_user()
             session.clear()
@@ -168,7 +169,7 @@ def account():
         try:
             accounts.change_password(dbs, user, form.current.data, form.password.data)
         except accounts.AccountError as exc:
-            form.current.errors.append(str(exc))
+            form.current.errors.append(problem_text(exc))
         else:
             _sign_in(user)  # this session goes on under the new generation; all others end
             flash(_("Your password is changed. Your other sessions have ended."), "success")

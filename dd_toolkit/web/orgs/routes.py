@@ -15,6 +15,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, memberships, policy, require
 from dd_toolkit.web.context import current_bank, current_methodology
 from dd_toolkit.web.orgs.forms import InviteForm, MemberActionForm, MemberRoleForm, ProfileForm
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("orgs", __name__, url_prefix="/organisation")
 
@@ -110,7 +111,7 @@ def members():
                 invited_by=current_user,
             )
         except accounts.AccountError as exc:
-            form.email.errors.append(str(exc))
+            form.email.errors.append(problem_text(exc))
         else:
             invitation = {"user": user, "url": url_for("auth.accept_invite", token=token, _external=True)}
             form = InviteForm(formdata=None)
@@ -187,7 +188,7 @@ def member_step(user_id: int, step: str):
             return _members_page(org, InviteForm(formdata=None), reset={"user": member, "url": url})
     except accounts.AccountError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
     return redirect(url_for("orgs.members"))
 
 

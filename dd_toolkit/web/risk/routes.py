@@ -17,13 +17,14 @@ from flask_login import current_user
 
 from dd_toolkit.engine.risk import prefill_register
 from dd_toolkit.records import risk as registers
-from dd_toolkit.records.assessments import AssessmentError, answer_rows, profile_of, to_answer_data
+from dd_toolkit.records.assessments import AssessmentError, answer_records, profile_of, to_answer_data
 from dd_toolkit.records.models import Assessment, Organisation, User
 from dd_toolkit.records.versioned import StaleVersion
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.forms import Form
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("risk", __name__, url_prefix="/assessments")
 
@@ -122,7 +123,7 @@ def register(assessment_id: int):
                 return redirect(url_for("risk.register", assessment_id=assessment.id))
             except registers.CellInvalid as exc:
                 session.rollback()
-                errors = {p.field: p.message for p in exc.problems}
+                errors = {p.field: problem_text(p.message) for p in exc.problems}
                 status = 422
             except StaleVersion as stale:
                 session.commit()
@@ -134,7 +135,7 @@ def register(assessment_id: int):
                 }
                 status = 422
             except AssessmentError as exc:
-                flash(str(exc), "error")
+                flash(problem_text(exc), "error")
                 return redirect(url_for("assess.overview", assessment_id=assessment.id))
             record = registers.register_of(session, assessment.id)
     rows = registers.cell_rows(session, assessment.id)
@@ -203,7 +204,7 @@ def start(assessment_id: int):
         started = registers.start_register(session, assessment, current_user)
         session.commit()
     except AssessmentError as exc:
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     if started.previous_assessment_id:
         flash(_("The register starts from your last one. Review each cell: none is marked reviewed yet."), "success")
@@ -228,7 +229,7 @@ def significant_change(assessment_id: int):
         return redirect(url_for("risk.register", assessment_id=assessment.id) + "#significant-change")
     except AssessmentError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("risk.register", assessment_id=assessment.id))
     flash(_("A reassessment is open: review every cell of the register in the light of the change."), "success")
     return redirect(url_for("risk.register", assessment_id=draft.id))
@@ -294,7 +295,7 @@ def cell(assessment_id: int, harm: str, age_group: str):
                 return redirect(url_for("risk.cell", assessment_id=assessment.id, harm=harm, age_group=age_group))
             except registers.CellInvalid as exc:
                 session.rollback()
-                errors = {p.field: p.message for p in exc.problems}
+                errors = {p.field: problem_text(p.message) for p in exc.problems}
                 flash(_("The cell needs correcting; it was not saved yet."), "error")
                 status = 422
             except StaleVersion as stale:
@@ -310,10 +311,11 @@ def cell(assessment_id: int, harm: str, age_group: str):
                 flash(_("Someone else changed this cell while you worked. Compare and save again."), "error")
                 status = 422
             except AssessmentError as exc:
-                flash(str(exc), "error")
+                flash(problem_text(exc), "error")
                 return redirect(url_for("assess.overview", assessment_id=assessment.id))
     bank = current_bank()
-    answered = {qid: to_answer_data(a) for qid, a in answer_rows(session, assessment.id).items() if a.value is not None}
+    rows = answer_records(session, assessment.id)
+    answered = {qid: to_answer_data(a) for qid, a in rows.items() if a.value is not None}
     suggested = [q for q in rules.addressed_by.get(harm, ()) if q in answered]
     chosen = [q for q in values.get("controls") or () if q in bank.questions]
     others = [q for q in bank.questions if q in answered and q not in suggested]

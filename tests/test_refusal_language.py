@@ -143,3 +143,23 @@ def test_an_account_refusal_is_explained_in_thai(client, auth, forms, make):
     wrong = forms.post("/auth/account", {"current": "not my password", "password": new, "confirm": new})
     page = _errors(wrong)
     assert "รหัสผ่านปัจจุบันไม่ถูกต้อง" in page and "The current password is not right." not in page
+
+
+def test_a_refused_review_move_names_the_statuses_in_the_readers_language(app):
+    from dd_toolkit.engine.text import N_, Message
+    from dd_toolkit.web.problems import problem_text
+
+    current, target = Message(N_("Received")), Message(N_("Reviewed"))
+    options = Message(N_("“%(status)s”"), status=Message(N_("In review")))
+    refusal = Message(
+        N_("A submission that is “%(current)s” can move to %(options)s, not to “%(target)s”."),
+        current=current,
+        options=options,
+        target=target,
+    )
+    assert str(refusal) == "A submission that is “Received” can move to “In review”, not to “Reviewed”."
+    with app.test_request_context(headers={"Accept-Language": "th"}):
+        app.preprocess_request()
+        shown = problem_text(refusal)
+    assert "Received" not in shown and "In review" not in shown and "submission" not in shown
+    assert "“" in shown

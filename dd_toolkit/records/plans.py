@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from dd_toolkit.engine.documents import Inputs
 from dd_toolkit.engine.registry import Content
+from dd_toolkit.engine.text import N_, Message
 from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import (
     AssessmentError,
@@ -184,7 +185,7 @@ def update_tracking(
 ) -> ActionTracking:
     """Save the team's decisions on one action item; refuse a stale edit."""
     if status == ActionStatus.WONT_DO and not reason.strip():
-        raise AssessmentError("Say why this action will not be done.")
+        raise AssessmentError(Message(N_("Say why this action will not be done.")))
     row = tracking_of(db, assessment.id).get(item_id)
     values = {
         "title": title,
@@ -273,7 +274,7 @@ def save_transparency(
     db: Session, assessment: Assessment, markdown: str, base_version: int, user: User | None
 ) -> TransparencyEdit:
     if len(markdown) > 200_000:
-        raise AssessmentError("The text is longer than 200,000 characters.")
+        raise AssessmentError(Message(N_("The text is longer than %(limit)s characters."), limit=200_000))
     edit = transparency_edit(db, assessment.id)
     values = {"markdown": markdown, "updated_by_id": user.id if user else None, "updated_at": utcnow()}
     try:

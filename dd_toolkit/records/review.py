@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.snapshot import ANSWER_KEYS
+from dd_toolkit.engine.text import N_, Message
 from dd_toolkit.records import audit, notifications
 from dd_toolkit.records.models import (
     Assessment,
@@ -24,7 +25,6 @@ from dd_toolkit.records.models import (
     User,
     utcnow,
 )
-from dd_toolkit.records.notifications import N_
 
 # The review workflow. A clarification request is answered by the company with a new version,
 # which arrives as a new recipient and supersedes the old one.
@@ -160,15 +160,33 @@ def reply_jurisdictions(db: Session, previous_assessment_id: int | None) -> list
     )
 
 
+def _either(labels: list[str]) -> Message:
+    """“A”, “A” or “B”, “A” or “B” or “C”: each label quoted, translatable piece by piece."""
+    quoted = [Message(N_("“%(status)s”"), status=Message(label)) for label in labels]
+    either = quoted[-1]
+    for option in reversed(quoted[:-1]):
+        either = Message(N_("%(first)s or %(second)s"), first=option, second=either)
+    return either
+
+
 def transition(db: Session, recipient: Recipient, to_status: str, user: User, text: str = "") -> None:
     allowed = allowed_moves(recipient.status)
     if to_status not in allowed:
-        current = STATUS_LABELS.get(recipient.status, recipient.status)
-        target = STATUS_LABELS.get(to_status, to_status)
+        current = Message(STATUS_LABELS.get(recipient.status, recipient.status))
+        target = Message(STATUS_LABELS.get(to_status, to_status))
         if allowed:
-            options = " or ".join(f"“{STATUS_LABELS[s]}”" for s in allowed)
-            raise ReviewError(f"A submission that is “{current}” can move to {options}, not to “{target}”.")
-        raise ReviewError(f"A submission that is “{current}” cannot change status any more.")
+            options = _either([STATUS_LABELS[s] for s in allowed])
+            raise ReviewError(
+                Message(
+                    N_("A submission that is “%(current)s” can move to %(options)s, not to “%(target)s”."),
+                    current=current,
+                    options=options,
+                    target=target,
+                )
+            )
+        raise ReviewError(
+            Message(N_("A submission that is “%(current)s” cannot change status any more."), current=current)
+        )
     if to_status == ReviewStatus.CLARIFICATION_REQUESTED and not text.strip() and not _has_open_comments(db, recipient):
         raise ReviewError(
             "Say what needs clarifying: add a comment on the whole or on a question first, or write the request here."
@@ -201,11 +219,11 @@ def _has_open_comments(db: Session, recipient: Recipient) -> bool:
 def comment(db: Session, recipient: Recipient, user: User, text: str, question_id: str | None = None) -> None:
     text = text.strip()
     if not text:
-        raise ReviewError("Write the comment first.")
+        raise ReviewError(Message(N_("Write the comment first.")))
     if len(text) > 10_000:
-        raise ReviewError("Keep a comment under 10,000 characters.")
+        raise ReviewError(Message(N_("Keep a comment under %(limit)s characters."), limit=10_000))
     if recipient.status in (ReviewStatus.REVIEWED, ReviewStatus.SUPERSEDED):
-        raise ReviewError("This review is closed; comment on the current version instead.")
+        raise ReviewError(Message(N_("This review is closed; comment on the current version instead.")))
     _event(db, recipient, user, "comment", question_id=question_id or None, text=text)
     db.commit()
 

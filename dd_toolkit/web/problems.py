@@ -14,10 +14,12 @@ from typing import Any
 
 from flask_babel import format_decimal, gettext
 
-from dd_toolkit.engine.text import message_of
+from dd_toolkit.engine.text import Message, message_of
 
 
 def _shown(value: Any) -> Any:
+    if isinstance(value, Message):  # a marked piece of the message, such as a status's name
+        return problem_text(value)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return format_decimal(value)
     return value

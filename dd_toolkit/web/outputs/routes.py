@@ -64,6 +64,7 @@ from dd_toolkit.web.outputs.forms import (
     TransparencyForm,
 )
 from dd_toolkit.web.outputs.store import document_store
+from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("outputs", __name__, url_prefix="/assessments")
 
@@ -363,7 +364,7 @@ def transparency_page(assessment_id: int):
                 form.base_version.data = str(edit.version if edit else 0)
                 status = 409
             except AssessmentError as exc:
-                flash(str(exc), "error")
+                flash(problem_text(exc), "error")
                 status = 422
             else:
                 flash(_("Draft saved."), "success")

@@ -34,6 +34,7 @@ from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 from dd_toolkit.web.outputs.routes import transparency_text
+from dd_toolkit.web.problems import problem_text
 from dd_toolkit.web.regulator.forms import CommentForm, StatusForm
 
 bp = Blueprint("regulator", __name__, url_prefix="/review")
@@ -197,7 +198,7 @@ def change_status(recipient_id: int):
         try:
             transition(db.session(), recipient, form.to_status.data, current_user, form.text.data or "")
         except ReviewError as exc:
-            flash(str(exc), "error")
+            flash(problem_text(exc), "error")
         else:
             flash(f"Status changed to “{STATUS_LABELS[form.to_status.data]}”.", "success")
     else:
@@ -218,7 +219,7 @@ def add_comment(recipient_id: int):
         try:
             comment(db.session(), recipient, current_user, form.text.data, question_id)
         except ReviewError as exc:
-            flash(str(exc), "error")
+            flash(problem_text(exc), "error")
         else:
             flash("Comment added.", "success")
     else:

@@ -163,3 +163,25 @@ def test_a_refused_review_move_names_the_statuses_in_the_readers_language(app):
         shown = problem_text(refusal)
     assert "Received" not in shown and "In review" not in shown and "submission" not in shown
     assert "“" in shown
+
+
+@pytest.mark.parametrize(
+    ("content", "english", "thai"),
+    [
+        (b"\xff\xfe", "The file is not UTF-8 text.", "ไฟล์ไม่ใช่ข้อความ UTF-8"),
+        (b"{not json", "The file is not valid JSON", "ไฟล์ไม่ใช่ JSON ที่ถูกต้อง (บรรทัด 1"),
+    ],
+)
+def test_a_refused_import_is_explained_in_thai(client, forms, company, content, english, thai):
+    from io import BytesIO
+
+    client.set_cookie("dd_language", "th")
+    refused = forms.post(
+        "/assessments/import",
+        {"file": (BytesIO(content), "bad.json")},
+        page="/assessments/",
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert thai in page and english not in page

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dd_toolkit.engine.content import AnswerData, Profile, QuestionBank
 from dd_toolkit.engine.content.values import AnswerValueError, build_answer
+from dd_toolkit.engine.text import N_, Message, message_of
 
 FORMAT = "dd-toolkit/assessment"
 FORMAT_VERSION = 1
@@ -243,12 +244,21 @@ def _load_json(raw: str) -> Any:
         _check_tree(data)
     except json.JSONDecodeError as exc:
         raise ImportError_(
-            [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."]
+            [
+                Message(
+                    N_("The file is not valid JSON (line %(line)s, column %(column)s: %(why)s)."),
+                    line=exc.lineno,
+                    column=exc.colno,
+                    why=exc.msg,
+                )
+            ]
         ) from None
     except _Refused as exc:
         raise ImportError_([str(exc)]) from None
     except RecursionError:
-        raise ImportError_([f"The file nests data more than {MAX_DEPTH} levels deep."]) from None
+        raise ImportError_(
+            [Message(N_("The file nests data more than %(depth)s levels deep."), depth=MAX_DEPTH)]
+        ) from None
     return data
 
 
@@ -285,7 +295,11 @@ def _profile_problems(org: _Organisation, taxonomy, prefix: str) -> list[str]:
     ):
         unknown = sorted(set(getattr(org, field_name)) - set(taxonomy.ids(vocabulary)))
         if unknown:
-            problems.append(f"{prefix}{field_name}: unknown value(s) {', '.join(unknown)}")
+            problems.append(
+                Message(
+                    N_("%(place)s: unknown value(s) %(values)s"), place=prefix + field_name, values=", ".join(unknown)
+                )
+            )
     for field_name, vocabulary in (
         ("hq_country", "countries"),
         ("size_band", "size_bands"),
@@ -293,7 +307,7 @@ def _profile_problems(org: _Organisation, taxonomy, prefix: str) -> list[str]:
     ):
         value = getattr(org, field_name)
         if value is not None and value not in taxonomy.ids(vocabulary):
-            problems.append(f"{prefix}{field_name}: unknown value {value}")
+            problems.append(Message(N_("%(place)s: unknown value %(value)s"), place=prefix + field_name, value=value))
     return problems
 
 
@@ -314,7 +328,7 @@ def parse_profile(data: Any, taxonomy) -> tuple[str, str, Profile]:
     file's ``organisation`` block (the same fields and vocabularies, checked the same way);
     raise ImportError_ listing every problem."""
     if not isinstance(data, dict):
-        raise ImportError_(["The profile must be a mapping of profile fields."])
+        raise ImportError_([Message(N_("The profile must be a mapping of profile fields."))])
     try:
         org = _Organisation.model_validate(data)
     except ValidationError as exc:
@@ -338,11 +352,18 @@ def _checked_register(
     problems: list[str] = []
     unknown = sorted(set(register.sources) - {p.id for p in rules.evidence_sources})
     if unknown:
-        problems.append(f"risk_register.sources: unknown value(s) {', '.join(unknown)}")
+        problems.append(
+            Message(
+                N_("%(place)s: unknown value(s) %(values)s"), place="risk_register.sources", values=", ".join(unknown)
+            )
+        )
     given = [cell.model_dump() for cell in register.cells]
     cells = []
     for index, (cell, check) in enumerate(zip(given, check_register(given, rules, bank, answered), strict=True)):
-        problems.extend(f"risk_register.cells.{index}.{p.field}: {p.message}" for p in check.problems)
+        problems.extend(
+            Message(N_("%(place)s: %(problem)s"), place=f"risk_register.cells.{index}.{p.field}", problem=p.message)
+            for p in check.problems
+        )
         if check.ok:
             fields = {k: list(v) if isinstance(v, tuple) else v for k, v in check.cell.to_dict().items()}
             cells.append({**fields, **{k: cell[k] for k in ("owner", "updated_by", "updated_at")}})
@@ -357,14 +378,18 @@ def parse_document(raw: bytes | str, bank: QuestionBank, risk_rules: Any = None)
     is carried as the file has it (a reader that only shows the file, never imports it)."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_FILE_BYTES:
-            raise ImportError_([f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."])
+            raise ImportError_(
+                [Message(N_("The file is larger than %(megabytes)s MB."), megabytes=MAX_FILE_BYTES // (1024 * 1024))]
+            )
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ImportError_(["The file is not UTF-8 text."]) from None
+            raise ImportError_([Message(N_("The file is not UTF-8 text."))]) from None
     data = _load_json(raw)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ImportError_([f'This is not a toolkit assessment file (expected "format": "{FORMAT}").'])
+        raise ImportError_(
+            [Message(N_('This is not a toolkit assessment file (expected "format": "%(format)s").'), format=FORMAT)]
+        )
     try:
         doc = _Document.model_validate(data)
     except ValidationError as exc:
@@ -377,15 +402,21 @@ def parse_document(raw: bytes | str, bank: QuestionBank, risk_rules: Any = None)
         actual = sha256_of(snapshot_of(data))
         if actual != doc.submission.sha256:
             problems.append(
-                "The file says it is a submitted assessment, but its content no longer matches "
-                "the SHA-256 recorded at submission: it was changed after submission."
+                Message(
+                    N_(
+                        "The file says it is a submitted assessment, but its content no longer matches "
+                        "the SHA-256 recorded at submission: it was changed after submission."
+                    )
+                )
             )
     answers: dict[str, AnswerData] = {}
     current = bank.versions()
     for qid, item in doc.answers.items():
         question = bank.questions.get(qid)
         if question is None:
-            problems.append(f"answers.{qid}: no such question in this installation's question bank")
+            problems.append(
+                Message(N_("%(place)s: no such question in this installation's question bank"), place=f"answers.{qid}")
+            )
             continue
         module = bank.module_of[qid].id
         if (
@@ -408,7 +439,9 @@ def parse_document(raw: bytes | str, bank: QuestionBank, risk_rules: Any = None)
                 meta=item.meta,
             )
         except AnswerValueError as exc:
-            problems.append(f"answers.{qid}: {exc}")
+            problems.append(
+                Message(N_("%(place)s: %(problem)s"), place=f"answers.{qid}", problem=message_of(exc) or str(exc))
+            )
     register = None
     if doc.risk_register is not None:
         register = data["risk_register"]

@@ -483,7 +483,8 @@ def import_file():
         parsed = portable.parse_document(form.file.data.read(), current_bank(), current_methodology().risk)
         assessment = import_document(db.session(), current_bank(), parsed, org, current_user)
     except portable.ImportError_ as exc:
-        return render_template("assess/import_failed.html", org=org, problems=exc.problems), 422
+        problems = [problem_text(problem) for problem in exc.problems]
+        return render_template("assess/import_failed.html", org=org, problems=problems), 422
     except AssessmentError as exc:
         return render_template("assess/import_failed.html", org=org, problems=[problem_text(exc)]), 422
     flash(

@@ -2,6 +2,7 @@
 per unchanged document and at submission, a frozen submission decoded once per worker, the
 signed-in user loaded with their memberships in one query, and the navigation decided once."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
 from dd_toolkit.web.outputs.store import render_documents
 
-from .conftest import make_app
+from .conftest import FIXTURE_CONTENT, make_app
 
 # The confirmed last step of submitting: to a regulator, with consent to the benchmark.
 CONFIRMED = {"jurisdictions": ["SG"], "benchmark_consent": "y", "confirm": "Submit and freeze this version"}
@@ -147,7 +148,10 @@ def test_another_content_does_not_reuse_the_decoded_submission(app, database_url
     admin = make.user(org)
     frozen = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
     view = read_assessment(session, app.extensions["dd_content"], frozen)
-    other_app = make_app(database_url, tmp_path)
+    # Another content folder (the same files loaded in one process are one content, and share).
+    shutil.copytree(FIXTURE_CONTENT, tmp_path / "other-content")
+    other_app = make_app(database_url, tmp_path, content=tmp_path / "other-content")
+    assert other_app.extensions["dd_content"] is not app.extensions["dd_content"]
     try:
         other = read_assessment(session, other_app.extensions["dd_content"], frozen)
         assert other.card is not view.card and other.card.overall == view.card.overall

@@ -157,8 +157,18 @@ class Recorder:
         return getattr(self._translations, name)
 
 
+# The walk in each language: each role, and both companies (one has a draft to submit, the other
+# submitted cycles). The contributor reaches the same page templates as their admin (checked
+# below), so walking them again in three languages adds time, not coverage.
+LANGUAGE_WALKERS = ("anonymous", "company admin", "other company admin", "regulator", "working group", "platform admin")
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_each_role_reaches_is_in_the_language_chosen(real_app, demo, monkeypatch, language):
+    from flask import template_rendered
+
+    from .test_pages_checked import NOT_WALKED, TEMPLATES
+
     missed: dict[str, set[str]] = {}
     original = Domain.get_translations
 
@@ -167,20 +177,37 @@ def test_every_page_each_role_reaches_is_in_the_language_chosen(real_app, demo, 
         return Recorder(original(self), missed.setdefault(str(get_locale()), set()))
 
     monkeypatch.setattr(Domain, "get_translations", recording)
+    rendered: set[str] = set()
+
+    def record(_sender, template, **_extra):
+        rendered.add(template.name)
+
+    template_rendered.connect(record, real_app)
     pdfs = {rule.endpoint for rule in real_app.url_map.iter_rules() if rule.rule.endswith(".pdf")}
     wrong_lang = []
-    for identity, email in test_headers.IDENTITIES.items():
-        client = real_app.test_client()
-        client.set_cookie("dd_language", language)
-        if email:
-            test_headers.sign_in(client, email)
-        html: list[tuple[str, str]] = []
-        test_headers.walk(real_app, client, set(pdfs), html=html, per_endpoint=1)
-        assert html, f"{identity} reached no page"
-        wrong_lang += [f"{identity} {url}" for url, body in html if f'<html lang="{language}"' not in body]
+    try:
+        for identity in LANGUAGE_WALKERS:
+            email = test_headers.IDENTITIES[identity]
+            client = real_app.test_client()
+            client.set_cookie("dd_language", language)
+            if email:
+                test_headers.sign_in(client, email)
+            html: list[tuple[str, str]] = []
+            test_headers.walk(real_app, client, set(pdfs), html=html, per_endpoint=1)
+            assert html, f"{identity} reached no page"
+            wrong_lang += [f"{identity} {url}" for url, body in html if f'<html lang="{language}"' not in body]
+    finally:
+        template_rendered.disconnect(record, real_app)
     assert wrong_lang == []
     assert language in missed, f"the {language} catalogue was never loaded: run `make translations`"
     assert sorted(missed[language]) == []
+    unwalked = {
+        str(path.relative_to(TEMPLATES))
+        for path in TEMPLATES.rglob("*.html")
+        if not path.name.startswith("_") and str(path.relative_to(TEMPLATES)) not in rendered
+    }
+    unwalked -= set(NOT_WALKED)
+    assert not unwalked, f"page templates not rendered in {language}: {sorted(unwalked)}"
 
 
 # -- the content in the reader's language ------------------------------------------------------

@@ -73,6 +73,8 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 # The two phases run side by side, one core each; each one's output is printed when it ends.
+# The walks of every page (marked `walk`, on SQLite) run after the PostgreSQL phase, the shorter
+# one, so that both end at about the same time; `pytest` alone runs everything on SQLite.
 test: install-dev browser page-checks postgres fonts validate
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
@@ -81,11 +83,12 @@ validate: install
 	$(BIN)/dd-toolkit content-catalogues --check
 
 test-sqlite: install-dev translations
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -m "not walk" --durations=15
 
-# The database-facing tests again, on a throw-away PostgreSQL cluster on loopback.
+# The database-facing tests again, on a throw-away PostgreSQL cluster on loopback; then the walks.
 test-postgres: install-dev postgres translations
 	tests/with_postgres.sh $(BIN)/python -m pytest -m "not browser" -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -m walk -q -p no:cacheprovider
 
 # Debian's wrk, the HTTP load generator of the page benchmark.
 wrk:

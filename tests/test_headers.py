@@ -165,6 +165,7 @@ def walk(
     return visited, problems
 
 
+@pytest.mark.walk
 def test_every_page_carries_the_security_headers(real_app, demo):
     reached: dict[str, set[str]] = {}
     problems: list[str] = []

@@ -163,6 +163,7 @@ class Recorder:
 LANGUAGE_WALKERS = ("anonymous", "company admin", "other company admin", "regulator", "working group", "platform admin")
 
 
+@pytest.mark.walk
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_each_role_reaches_is_in_the_language_chosen(real_app, demo, monkeypatch, language):
     from flask import template_rendered

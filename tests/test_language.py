@@ -268,3 +268,16 @@ def test_a_notification_email_is_written_in_its_readers_language(app):
     assert english_body.startswith("Hello Somchai,")
     assert thai_subject != english_subject and "Somchai" in thai_body and not thai_body.startswith("Hello")
     assert re.search("[\u0e00-\u0e7f]", thai_body)  # Thai script
+
+
+def test_a_regulator_reads_the_review_statuses_in_their_language(real_app, demo):
+    client = real_app.test_client()
+    client.set_cookie("dd_language", "th")
+    test_headers.sign_in(client, "regulator@demo.example")
+    inbox = client.get("/review/").get_data(as_text=True)
+    first = re.search(r'href="/review/(\d+)"', inbox).group(1)
+    page = client.get(f"/review/{first}").get_data(as_text=True)
+    badge = re.search(r'<span class="status review-[a-z_]+">([^<]+)</span>', page).group(1)
+    assert not badge.isascii(), badge  # the status's name in Thai
+    for english in ("Received", "In review", "Reviewed", "Clarification requested"):
+        assert f">{english}<" not in inbox and f">{english}<" not in page, english

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -12,7 +13,7 @@ from dd_toolkit.web.forms import Form
 class StatusForm(Form):
     # The page offers only the moves allowed from the current status (see :meth:`offering`);
     # a post may name any status, and the review's own check says why a move is refused.
-    to_status = SelectField(_l("Move to"), choices=[SelectChoice(s.value, STATUS_LABELS[s]) for s in ReviewStatus])
+    to_status = SelectField(_l("Move to"), choices=[SelectChoice(s.value, _l(STATUS_LABELS[s])) for s in ReviewStatus])
     text = TextAreaField(
         _l("Message to the company (optional)"), validators=[Length(max=10_000)], render_kw={"rows": 3}
     )
@@ -22,7 +23,7 @@ class StatusForm(Form):
     def offering(cls, current_status: str) -> StatusForm:
         """The form for a review in ``current_status``: its choices are the allowed moves."""
         form = cls()
-        form.to_status.choices = [SelectChoice(s, STATUS_LABELS[s]) for s in allowed_moves(current_status)]
+        form.to_status.choices = [SelectChoice(s, gettext(STATUS_LABELS[s])) for s in allowed_moves(current_status)]
         return form
 
 

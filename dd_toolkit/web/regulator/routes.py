@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlmodel import select
@@ -44,6 +44,11 @@ def _recipient(recipient_id: int) -> Recipient:
     return require(Action.REVIEW, db.session().get(Recipient, recipient_id))
 
 
+def _status_labels() -> dict[str, str]:
+    """The review statuses' names in the reader's language."""
+    return {status: gettext(label) for status, label in STATUS_LABELS.items()}
+
+
 @bp.route("/")
 @policy(Action.REVIEW)
 def index():
@@ -67,7 +72,7 @@ def index():
         return render_template(
             "regulator/_inbox_filters.html",
             jurisdictions=jurisdictions,
-            status_labels=STATUS_LABELS,
+            status_labels=_status_labels(),
             taxonomy=taxonomy,
             args=args,
         )
@@ -91,7 +96,7 @@ def index():
     groups_html = store.get_or_render(
         ("inbox-groups", locale, shown),
         lambda: render_template(
-            "regulator/_inbox_groups.html", groups=result.groups, status_labels=STATUS_LABELS, taxonomy=taxonomy
+            "regulator/_inbox_groups.html", groups=result.groups, status_labels=_status_labels(), taxonomy=taxonomy
         ),
     )
     return render_template(
@@ -183,7 +188,7 @@ def submission(recipient_id: int):
         users=users,
         status_form=StatusForm.offering(recipient.status),
         comment_form=CommentForm(),
-        status_labels=STATUS_LABELS,
+        status_labels=_status_labels(),
         toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
         frozen_html=fragments.with_csrf(fragments.frozen_fragment("review", recipient.id, *key, frozen_part)),
     )
@@ -200,7 +205,8 @@ def change_status(recipient_id: int):
         except ReviewError as exc:
             flash(problem_text(exc), "error")
         else:
-            flash(f"Status changed to “{STATUS_LABELS[form.to_status.data]}”.", "success")
+            status = gettext(STATUS_LABELS[form.to_status.data])
+            flash(gettext("Status changed to “%(status)s”.", status=status), "success")
     else:
         flash("Choose a status.", "error")
     return redirect(url_for("regulator.submission", recipient_id=recipient.id))

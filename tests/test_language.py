@@ -281,3 +281,22 @@ def test_a_regulator_reads_the_review_statuses_in_their_language(real_app, demo)
     assert not badge.isascii(), badge  # the status's name in Thai
     for english in ("Received", "In review", "Reviewed", "Clarification requested"):
         assert f">{english}<" not in inbox and f">{english}<" not in page, english
+
+
+def test_a_plan_built_for_a_thai_reader_is_never_shown_to_an_english_reader(real_app, demo):
+    """The plan and the draft of a submitted assessment are kept once built; each is kept under
+    the language it was worded in."""
+    readers = {}
+    for language in ("th", "en"):
+        client = real_app.test_client()
+        client.set_cookie("dd_language", language)
+        test_headers.sign_in(client, "admin@lumen.example")
+        readers[language] = client
+    home = readers["en"].get("/").get_data(as_text=True)
+    submitted = re.search(r'href="/assessments/(\d+)/results"', home).group(1)
+    for path in (f"/assessments/{submitted}/action-plan", f"/assessments/{submitted}/transparency"):
+        thai = readers["th"].get(path).get_data(as_text=True)
+        assert len(re.findall("[\u0e00-\u0e7f]", thai)) > 1000, path
+        english = readers["en"].get(path).get_data(as_text=True)
+        main = english[english.index("<main") :].replace("ไทย", "")  # the language chooser names Thai in Thai
+        assert re.findall("[\u0e00-\u0e7f]+", main) == [], path

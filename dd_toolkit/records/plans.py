@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
+from dd_toolkit.engine.content import reading_language
 from dd_toolkit.engine.documents import Inputs
 from dd_toolkit.engine.registry import Content
 from dd_toolkit.engine.text import N_, Message
@@ -106,6 +107,9 @@ def inputs_for(
         transparency_markdown=markdown,
         peer_medians=peer_medians,
         risk_register=view.risk_register,
+        # The reader's: what is built from these inputs (the plan, the draft) is worded in it, and
+        # kept under it, so that another reader never gets it in a language they did not choose.
+        language=reading_language(),
     )
 
 

@@ -174,7 +174,7 @@ def overview(assessment_id: int):
         confirm=ConfirmForm(),
         outdated=assessment.questionnaire_versions != current_bank().versions(),
         reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
-        review_labels=review.STATUS_LABELS,
+        review_labels={status: _(label) for status, label in review.STATUS_LABELS.items()},
     )
 
 

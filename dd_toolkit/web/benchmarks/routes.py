@@ -53,7 +53,7 @@ def _cycle_of(release) -> int | None:
 def _metric_labels() -> dict[str, str]:
     method = current_content().current_methodology
     bank = current_content().bank
-    names = {"overall": "Overall", "companies": "Companies"}
+    names = {"overall": _("Overall"), "companies": _("Companies")}
     names.update({f"module:{m.id}": m.title.get() for m in bank.questionnaires})
     for indicator in method.indicators:
         names[f"indicator:{indicator.id}"] = f"{indicator.id} {indicator.label}"

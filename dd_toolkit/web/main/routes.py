@@ -5,6 +5,7 @@ the review rows, the action tracking, the published releases), never recomputed 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
@@ -97,7 +98,7 @@ def _regulator_home():
 def _working_group_home():
     method = current_methodology()
     data = homes.working_group_home(db.session(), method)
-    names = {"overall": "Overall"}
+    names = {"overall": _("Overall")}
     for indicator in method.indicators:
         names[f"indicator:{indicator.id}"] = f"{indicator.id.removeprefix('RPA:')} {indicator.label}"
     return render_template("main/working_group_home.html", home=data, method=method, names=names)

@@ -33,6 +33,7 @@ from dd_toolkit.engine.documents import (
     transparency_draft,
 )
 from dd_toolkit.engine.render import MAX_USER_MARKDOWN, user_markdown_html
+from dd_toolkit.engine.reports import document_language
 from dd_toolkit.engine.risk_record import NoRegister
 from dd_toolkit.engine.transparency import TransparencyDraft
 from dd_toolkit.records.assessments import AssessmentError
@@ -427,7 +428,9 @@ def transparency_text(inputs: Inputs, *, plan: ActionPlan | None = None, draft: 
         return inputs.transparency_markdown
     if draft is None:
         draft = transparency_draft(inputs, plan)
-    return draft_markdown(inputs, draft)
+    # The template's own words (headings, labels) in the reader's language too, as in the exports.
+    with document_language(inputs.content.bank.catalogues, inputs.language):
+        return draft_markdown(inputs, draft)
 
 
 @bp.route("/<int:assessment_id>/transparency/preview", methods=["POST"])

@@ -171,6 +171,33 @@ def make(session, app):
     return factories.Factory(session, app.extensions["dd_content"])
 
 
+@pytest.fixture
+def submitted_to(make, session):
+    """Submit a complete assessment of a new company to the given jurisdictions."""
+    from sqlmodel import select
+
+    from dd_toolkit.records.assessments import submit
+    from dd_toolkit.records.models import Recipient
+
+    def build(*jurisdictions, name=None, answers=None, cycle=2026):
+        org = make.organisation(name=name)
+        admin = make.user(org)
+        assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
+        # test.1 is the fixture methodology with RPA indicator rules.
+        submission = submit(
+            session,
+            make.bank,
+            make.content.methodology("standard@test.1"),
+            assessment,
+            admin,
+            jurisdictions=list(jurisdictions),
+        )
+        recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
+        return org, admin, assessment, {r.jurisdiction: r for r in recipients}
+
+    return build
+
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 

@@ -6,10 +6,8 @@ regulator, jurisdiction or locale reaches another."""
 import re
 
 import pytest
-from sqlmodel import select
 
-from dd_toolkit.records.assessments import submit
-from dd_toolkit.records.models import PlatformRole, Recipient
+from dd_toolkit.records.models import PlatformRole
 from dd_toolkit.web import fragments
 
 from .conftest import CSRF_RE
@@ -214,26 +212,6 @@ def test_two_organisations_never_get_each_others_kept_transparency_draft(client,
 # -- the regulator's inbox and indicator report -------------------------------------------------
 
 
-@pytest.fixture
-def submitted_to(make, session):
-    def build(*jurisdictions, name=None, answers=None, cycle=2026):
-        org = make.organisation(name=name)
-        admin = make.user(org)
-        assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
-        submission = submit(
-            session,
-            make.bank,
-            make.content.methodology("standard@test.1"),
-            assessment,
-            admin,
-            jurisdictions=list(jurisdictions),
-        )
-        recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
-        return {r.jurisdiction: r for r in recipients}
-
-    return build
-
-
 def regulator(make, *jurisdictions):
     return make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=list(jurisdictions))
 
@@ -241,7 +219,7 @@ def regulator(make, *jurisdictions):
 def test_a_status_change_and_a_new_submission_show_at_once_in_the_kept_inbox(
     client, make, auth, forms, submitted_to, store
 ):
-    first = submitted_to("SG", name="Inbox First")
+    first = submitted_to("SG", name="Inbox First")[-1]
     auth.login(regulator(make, "SG").email)
     page = client.get("/review/").get_data(as_text=True)
     assert "Inbox First" in page and "review-received" in page

@@ -10,33 +10,10 @@ from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
 from dd_toolkit.records import review
-from dd_toolkit.records.assessments import new_version, submit
+from dd_toolkit.records.assessments import new_version
 from dd_toolkit.records.models import PlatformRole, Recipient, ReviewStatus, Submission
 
 from .conftest import Forms
-
-
-@pytest.fixture
-def submitted_to(make, session):
-    """Submit a complete assessment of a new company to the given jurisdictions."""
-
-    def build(*jurisdictions, name=None, answers=None, cycle=2026):
-        org = make.organisation(name=name)
-        admin = make.user(org)
-        assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
-        # test.1 is the fixture methodology with RPA indicator rules.
-        submission = submit(
-            session,
-            make.bank,
-            make.content.methodology("standard@test.1"),
-            assessment,
-            admin,
-            jurisdictions=list(jurisdictions),
-        )
-        recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
-        return org, admin, assessment, {r.jurisdiction: r for r in recipients}
-
-    return build
 
 
 def regulator(make, *jurisdictions):

@@ -172,6 +172,15 @@ def make(session, app):
 
 
 @pytest.fixture
+def company(make, auth):
+    """A new organisation and its admin, signed in on ``client``."""
+    org = make.organisation()
+    admin = make.user(org)
+    auth.login(admin.email)
+    return org, admin
+
+
+@pytest.fixture
 def submitted_to(make, session):
     """Submit a complete assessment of a new company to the given jurisdictions."""
     from sqlmodel import select

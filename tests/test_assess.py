@@ -19,14 +19,6 @@ def hidden_versions(html: str) -> dict[str, str]:
     return dict(re.findall(r'name="([a-z0-9_-]+-base_version)" type="hidden" value="(\d+)"', html))
 
 
-@pytest.fixture
-def company(make, auth):
-    org = make.organisation()
-    admin = make.user(org)
-    auth.login(admin.email)
-    return org, admin
-
-
 def test_empty_state_explains_what_to_do(client, company):
     page = client.get("/assessments/").get_data(as_text=True)
     assert "No assessments yet" in page

@@ -17,14 +17,6 @@ from .test_assess import OPS, POLICY
 from .test_risk_pages import _cell_form, _start, world  # noqa: F401  (the fixture)
 
 
-@pytest.fixture
-def company(make, auth):
-    org = make.organisation()
-    admin = make.user(org)
-    auth.login(admin.email)
-    return org, admin
-
-
 def _errors(response) -> str:
     """The text of the page's error messages (the summary and beside each field)."""
     return html.unescape(response.get_data(as_text=True))

@@ -3,7 +3,6 @@ charted, re-scored only on request, and the same from the command line."""
 
 import json
 
-import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -11,14 +10,6 @@ from dd_toolkit.cli import main as cli
 from dd_toolkit.records.models import Submission
 
 from .conftest import FIXTURE_CONTENT
-
-
-@pytest.fixture
-def company(make, auth):
-    org = make.organisation()
-    admin = make.user(org)
-    auth.login(admin.email)
-    return org, admin
 
 
 def test_submission_freezes_score_card_and_consent(client, forms, company, make, session):

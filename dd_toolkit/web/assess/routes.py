@@ -54,6 +54,7 @@ from dd_toolkit.web.downloads import download
 from dd_toolkit.web.orgs.routes import current_organisation
 from dd_toolkit.web.outputs.store import render_documents_after_response
 from dd_toolkit.web.problems import problem_text, problem_texts
+from dd_toolkit.web.regulator.forms import status_labels
 
 bp = Blueprint("assess", __name__, url_prefix="/assessments")
 
@@ -174,7 +175,7 @@ def overview(assessment_id: int):
         confirm=ConfirmForm(),
         outdated=assessment.questionnaire_versions != current_bank().versions(),
         reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
-        review_labels={status: _(label) for status, label in review.STATUS_LABELS.items()},
+        review_labels=status_labels(),
     )
 
 

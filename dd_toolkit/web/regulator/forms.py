@@ -10,6 +10,11 @@ from dd_toolkit.records.review import STATUS_LABELS, allowed_moves
 from dd_toolkit.web.forms import Form
 
 
+def status_labels() -> dict[str, str]:
+    """The review statuses' names in the reader's language, for every page that shows one."""
+    return {status: gettext(label) for status, label in STATUS_LABELS.items()}
+
+
 class StatusForm(Form):
     # The page offers only the moves allowed from the current status (see :meth:`offering`);
     # a post may name any status, and the review's own check says why a move is refused.

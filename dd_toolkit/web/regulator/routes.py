@@ -35,18 +35,13 @@ from dd_toolkit.web.downloads import download
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 from dd_toolkit.web.outputs.routes import transparency_text
 from dd_toolkit.web.problems import problem_text
-from dd_toolkit.web.regulator.forms import CommentForm, StatusForm
+from dd_toolkit.web.regulator.forms import CommentForm, StatusForm, status_labels
 
 bp = Blueprint("regulator", __name__, url_prefix="/review")
 
 
 def _recipient(recipient_id: int) -> Recipient:
     return require(Action.REVIEW, db.session().get(Recipient, recipient_id))
-
-
-def _status_labels() -> dict[str, str]:
-    """The review statuses' names in the reader's language."""
-    return {status: gettext(label) for status, label in STATUS_LABELS.items()}
 
 
 @bp.route("/")
@@ -72,7 +67,7 @@ def index():
         return render_template(
             "regulator/_inbox_filters.html",
             jurisdictions=jurisdictions,
-            status_labels=_status_labels(),
+            status_labels=status_labels(),
             taxonomy=taxonomy,
             args=args,
         )
@@ -96,7 +91,7 @@ def index():
     groups_html = store.get_or_render(
         ("inbox-groups", locale, shown),
         lambda: render_template(
-            "regulator/_inbox_groups.html", groups=result.groups, status_labels=_status_labels(), taxonomy=taxonomy
+            "regulator/_inbox_groups.html", groups=result.groups, status_labels=status_labels(), taxonomy=taxonomy
         ),
     )
     return render_template(
@@ -188,7 +183,7 @@ def submission(recipient_id: int):
         users=users,
         status_form=StatusForm.offering(recipient.status),
         comment_form=CommentForm(),
-        status_labels=_status_labels(),
+        status_labels=status_labels(),
         toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
         frozen_html=fragments.with_csrf(fragments.frozen_fragment("review", recipient.id, *key, frozen_part)),
     )

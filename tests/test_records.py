@@ -192,6 +192,69 @@ def test_pages_read_stored_aggregates_and_never_rebuild_them(app, make, auth, cl
         assert client.get(url).status_code == 200, url
 
 
+def test_two_workers_publishing_at_once_publish_each_number_once(make, session, monkeypatch):
+    """Two submissions that make a release due at the same moment: both workers decide to publish
+    number n. The one that stores it second must not fail the company's submission; it decides
+    again from the release just stored (found on PostgreSQL under load, as a 500 on submit)."""
+    method = make.content.current_methodology
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)  # both publish below
+    for _ in range(method.benchmark.disclosure_threshold):
+        make.submitted(make.organisation(), consent=True)
+    build = disclosure.build_release
+    interleaved = []
+
+    def build_while_another_worker_publishes(*args, **kwargs):
+        built = build(*args, **kwargs)
+        if not interleaved:  # the first worker has read "no release yet" and built number 1 ...
+            interleaved.append(True)
+            with standalone_session(session.get_bind()) as other:  # ... when another stores it
+                assert releases.publish(other, make.content.bank, method).number == 1
+        return built
+
+    monkeypatch.setattr(disclosure, "build_release", build_while_another_worker_publishes)
+    again = releases.publish(session, make.content.bank, method)
+    assert again is None  # number 1 shows everything there is: nothing more to publish
+    numbers = session.exec(select(releases.Release.number).where(releases.Release.methodology == method.key)).all()
+    assert numbers == [1]
+    assert releases.published(session, method).number == 1
+
+
+def test_a_database_error_in_a_request_still_gets_the_error_page(app, make, auth, client, monkeypatch):
+    """A statement that fails leaves the request's transaction aborted (PostgreSQL refuses every
+    later statement; SQLAlchemy wants a rollback on both). The error page itself reads the
+    database (the signed-in user's unread notifications): it must start from a clean session."""
+    from dd_toolkit.web import db
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as under gunicorn: the handler answers
+    org = make.organisation()
+    admin = make.user(org)
+    assessment = make.assessment(org)
+    auth.login(admin.email)
+
+    def fail_in_the_database(*_args, **_kwargs):
+        session = db.session()
+        session.add(releases.Release(number=1, methodology="clash@1", source_marker=0))
+        session.add(releases.Release(number=1, methodology="clash@1", source_marker=0))
+        session.flush()  # a unique violation, as two workers publishing at once met
+
+    monkeypatch.setattr("dd_toolkit.web.results.routes.read_assessment", fail_in_the_database)
+    response = client.get(f"/assessments/{assessment.id}/results")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "<nav" in page and "Sign out" in page  # the whole layout, for the signed-in user
+    assert "clash@1" not in page and "IntegrityError" not in page  # no internals
+
+
+def test_each_methodology_numbers_its_releases_from_one(make, session):
+    method = make.content.current_methodology
+    # Release 1 of the methodology in force before this one.
+    session.add(releases.Release(number=1, methodology=method.id + "@1999.1", source_marker=0))
+    session.commit()
+    for _ in range(method.benchmark.disclosure_threshold):
+        make.submitted(make.organisation(), consent=True)  # due: published as this methodology's first
+    assert releases.published(session, method).number == 1
+
+
 def test_a_slower_refresh_never_overwrites_newer_figures(session):
     aggregates._replace(session, "test", "scope", {"": {"n": 2}}, marker=20)
     aggregates._replace(session, "test", "scope", {"": {"n": 1}}, marker=10)

@@ -637,12 +637,17 @@ def _trend(benchmark: Benchmark) -> Trend:
 
 
 def _content(release: Release) -> dict:
-    """What a release shows, labels and dates aside: to tell whether a new one would show news."""
+    """What a release shows, labels and dates aside: to tell whether a new one would show news.
+
+    Only shown figures count: which withheld groups a release lists depends on the labels it was
+    built with (every named group is listed), and a withheld figure shows nothing."""
     figures: dict = {"companies": release.companies}
     for cycle, benchmark in release.benchmarks.items():
         for group in benchmark.groups:
+            if group.suppressed:
+                continue
             figures[(cycle, group.group_id)] = (group.status, group.n)
-            for m in group.metrics:
+            for m in (m for m in group.metrics if not m.suppressed):
                 figures[(cycle, group.group_id, m.metric)] = (m.status, m.companies, m.p25, m.median, m.p75, m.share)
     return figures
 

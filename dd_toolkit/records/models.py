@@ -408,9 +408,11 @@ class Release(SQLModel, table=True):
     published so far) is never shown and only checks the next release."""
 
     __tablename__ = "release"
+    # Each methodology numbers its own releases from 1 (the pages and links name them so).
+    __table_args__ = (sa.UniqueConstraint("methodology", "number", name="uq_release_methodology_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    number: int = Field(sa_column_kwargs={"unique": True})
+    number: int
     methodology: str = Field(max_length=100)
     published_at: datetime = Field(default_factory=utcnow)
     final: bool = False

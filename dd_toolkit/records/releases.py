@@ -158,6 +158,10 @@ def _latest_with_ledger(db: Session, method: Methodology) -> tuple[Release | Non
 # -- publishing ----------------------------------------------------------------------------------
 
 
+# Each conflict means another release was stored meanwhile; more than a few in a row is a fault.
+PUBLISH_ATTEMPTS = 3
+
+
 def publish(
     db: Session,
     bank: QuestionBank,
@@ -171,7 +175,28 @@ def publish(
 
     Returns None, publishing nothing, when no figure could change under the rules (fewer than
     the threshold number of new consenting submissions in every group since the last release).
+
+    Two workers can decide at the same moment to publish the same number (two submissions making
+    a release due at once). The one that stores it second rolls back and decides again, from the
+    release just stored, so a submission never fails for it and no number is published twice.
     """
+    for _attempt in range(PUBLISH_ATTEMPTS - 1):
+        try:
+            return _publish_next(db, bank, method, final=final, user=user, today=today)
+        except sa.exc.IntegrityError:
+            db.rollback()  # only this release and its audit entry were pending
+    return _publish_next(db, bank, method, final=final, user=user, today=today)
+
+
+def _publish_next(
+    db: Session,
+    bank: QuestionBank,
+    method: Methodology,
+    *,
+    final: bool,
+    user: User | None,
+    today: dt.date | None,
+) -> Release | None:
     previous_row, previous = _latest_with_ledger(db, method)
     found = contributions(db, method)
     rules = rules_of(method)

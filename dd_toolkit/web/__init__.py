@@ -178,6 +178,8 @@ def _error_page(code: int):
     def handler(error):
         from dd_toolkit.web.api import routes as api
 
+        if code == 500:
+            db.discard_failed_work()
         if api.is_api_request():
             # An unknown path or an undeclared method under the API matches no route, hence no
             # blueprint handler: it is still answered in the API's JSON error shape.

@@ -24,6 +24,14 @@ def engine() -> Engine:
     return current_app.extensions["dd_engine"]
 
 
+def discard_failed_work() -> None:
+    """Roll back the request's session after an error: a failed statement leaves its transaction
+    aborted, and the error page itself reads the database (the layout's unread count)."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
 def session() -> Session:
     """The request's session (created on first use)."""
     if "db_session" not in g:

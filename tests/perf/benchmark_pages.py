@@ -100,6 +100,17 @@ def tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+def first_traceback(path: Path, lines: int = 60) -> str:
+    """The first traceback in the log, where a cascade of errors started (the tail shows only the
+    last of them), or "" when there is none."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    start = next((n for n, line in enumerate(text) if line.startswith("Traceback")), None)
+    return "" if start is None else "\n".join(text[max(0, start - 1) : start + lines])
+
+
 def worker_rss(master_pid: int) -> list[tuple[int, str]]:
     """(pid, VmRSS) of each child of the gunicorn master."""
     found = []

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.perf.benchmark_pages import BIN, ROOT, BenchError, free_port, stop, tail
+from tests.perf.benchmark_pages import BIN, ROOT, BenchError, first_traceback, free_port, stop, tail
 
 HOST = "127.0.0.1"
 PASSWORD = "load test passphrase, long enough 2026"
@@ -624,7 +624,8 @@ def run_load(
             with gunicorn(env, log) as base:
                 report = _drive(base, database, database_url, pairs, users, duration, think, seed)
             if report.server_errors:  # the server's own account of them (its tracebacks)
-                report.problems.append("the server's log ends:\n" + tail(log, 60))
+                report.problems.append("the server's first error:\n" + first_traceback(log))
+                report.problems.append("the server's log ends:\n" + tail(log, 30))
             return report
 
 

@@ -68,11 +68,15 @@ def answer_rows(db: Session, assessment_id: int) -> dict[str, Answer]:
     return {row.question_id: row for row in rows}
 
 
+# Built once (every section page reads it): building a statement costs more than running it.
+_ANSWER_RECORDS = select(*Answer.__table__.columns).where(Answer.assessment_id == sa.bindparam("assessment_id"))
+
+
 def answer_records(db: Session, assessment_id: int) -> dict[str, Any]:
     """The assessment's answers as read-only rows, by question id: the columns of ``Answer`` as
     attributes, about three times quicker to read than the ORM objects ``answer_rows`` gives
     (which a change needs)."""
-    rows = db.exec(select(*Answer.__table__.columns).where(Answer.assessment_id == assessment_id)).all()
+    rows = db.exec(_ANSWER_RECORDS, params={"assessment_id": assessment_id}).all()
     return {row.question_id: row for row in rows}
 
 

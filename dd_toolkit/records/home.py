@@ -79,63 +79,76 @@ class CompanyHome:
     actions: list[DueAction] = field(default_factory=list)
 
 
+# The company's home page runs these on every visit: each statement is built once, with its
+# values bound per call (building a statement and its cache key costs more than running it).
+_ORG = sa.bindparam("organisation_id")
+_CURRENT_DRAFT = (
+    select(Assessment)
+    .where(Assessment.organisation_id == _ORG, Assessment.status == AssessmentStatus.DRAFT)
+    .order_by(Assessment.cycle.desc(), Assessment.version.desc())
+    .limit(1)
+)
+_LAST_SAVED = (
+    select(Answer.question_id, Answer.updated_at)
+    .where(Answer.assessment_id == sa.bindparam("assessment_id"))
+    .order_by(Answer.updated_at.desc(), Answer.id.desc())
+    .limit(1)
+)
+_SCORE_TREND = (
+    select(
+        SubmissionRecord.cycle,
+        SubmissionRecord.version,
+        Submission.assessment_id,
+        SubmissionRecord.overall,
+        SubmissionRecord.band,
+        SubmissionRecord.submitted_at,
+        SubmissionRecord.methodology,
+    )
+    .join(Submission, Submission.id == SubmissionRecord.submission_id)
+    .where(SubmissionRecord.organisation_id == _ORG, SubmissionRecord.latest == sa.true())
+    .order_by(SubmissionRecord.cycle)
+)
+_INDICATOR_STATUS = (
+    select(
+        IndicatorOutcomeRecord.indicator_id,
+        IndicatorOutcomeRecord.label,
+        IndicatorOutcomeRecord.applies,
+        IndicatorOutcomeRecord.met,
+    )
+    .join(Submission, Submission.id == IndicatorOutcomeRecord.submission_id)
+    .where(Submission.assessment_id == sa.bindparam("assessment_id"), IndicatorOutcomeRecord.component_id == "")
+    .order_by(IndicatorOutcomeRecord.indicator_id)
+)
+_OPEN_REQUESTS = (
+    select(Recipient, Assessment)
+    .join(Submission, Submission.id == Recipient.submission_id)
+    .join(Assessment, Assessment.id == Submission.assessment_id)
+    .where(Assessment.organisation_id == _ORG, Recipient.status == ReviewStatus.CLARIFICATION_REQUESTED)
+    .order_by(Recipient.updated_at, Recipient.id)
+)
+
+
 def current_draft(db: Session, organisation_id: int) -> Assessment | None:
     """The draft of the latest cycle (the newest version of it)."""
-    return db.exec(
-        select(Assessment)
-        .where(Assessment.organisation_id == organisation_id, Assessment.status == AssessmentStatus.DRAFT)
-        .order_by(Assessment.cycle.desc(), Assessment.version.desc())
-    ).first()
+    return db.exec(_CURRENT_DRAFT, params={"organisation_id": organisation_id}).first()
 
 
 def score_trend(db: Session, organisation_id: int) -> list[TrendPoint]:
     """The overall score and band of each cycle's latest submission, oldest cycle first."""
-    rows = db.exec(
-        select(
-            SubmissionRecord.cycle,
-            SubmissionRecord.version,
-            Submission.assessment_id,
-            SubmissionRecord.overall,
-            SubmissionRecord.band,
-            SubmissionRecord.submitted_at,
-            SubmissionRecord.methodology,
-        )
-        .join(Submission, Submission.id == SubmissionRecord.submission_id)
-        .where(SubmissionRecord.organisation_id == organisation_id, SubmissionRecord.latest == sa.true())
-        .order_by(SubmissionRecord.cycle)
-    ).all()
+    rows = db.exec(_SCORE_TREND, params={"organisation_id": organisation_id}).all()
     return [TrendPoint(*row) for row in rows]
 
 
 def indicator_status(db: Session, assessment_id: int) -> list[IndicatorStatus]:
     """The RPA indicators (not their components) as decoded at the submission of an assessment."""
-    rows = db.exec(
-        select(
-            IndicatorOutcomeRecord.indicator_id,
-            IndicatorOutcomeRecord.label,
-            IndicatorOutcomeRecord.applies,
-            IndicatorOutcomeRecord.met,
-        )
-        .join(Submission, Submission.id == IndicatorOutcomeRecord.submission_id)
-        .where(Submission.assessment_id == assessment_id, IndicatorOutcomeRecord.component_id == "")
-        .order_by(IndicatorOutcomeRecord.indicator_id)
-    ).all()
+    rows = db.exec(_INDICATOR_STATUS, params={"assessment_id": assessment_id}).all()
     return [IndicatorStatus(*row) for row in rows]
 
 
 def open_requests(db: Session, organisation_id: int) -> list[OpenRequest]:
     """Clarification requests on the company's submissions that no new version has answered yet,
     oldest first, each with the request's text."""
-    rows = db.exec(
-        select(Recipient, Assessment)
-        .join(Submission, Submission.id == Recipient.submission_id)
-        .join(Assessment, Assessment.id == Submission.assessment_id)
-        .where(
-            Assessment.organisation_id == organisation_id,
-            Recipient.status == ReviewStatus.CLARIFICATION_REQUESTED,
-        )
-        .order_by(Recipient.updated_at, Recipient.id)
-    ).all()
+    rows = db.exec(_OPEN_REQUESTS, params={"organisation_id": organisation_id}).all()
     found = []
     for recipient, assessment in rows:
         step = db.exec(
@@ -153,16 +166,16 @@ def open_requests(db: Session, organisation_id: int) -> list[OpenRequest]:
     return found
 
 
-def company_home(db: Session, organisation_id: int, *, today: dt.date | None = None) -> CompanyHome:
+def company_home(
+    db: Session, organisation_id: int, *, today: dt.date | None = None, due: list | None = None
+) -> CompanyHome:
+    """What the company's home page shows; ``due`` is :func:`due_actions` of the organisation
+    today, when the caller has read it."""
     today = today or dt.date.today()
     home = CompanyHome()
     home.draft = current_draft(db, organisation_id)
     if home.draft is not None:
-        last = db.exec(
-            select(Answer.question_id, Answer.updated_at)
-            .where(Answer.assessment_id == home.draft.id)
-            .order_by(Answer.updated_at.desc(), Answer.id.desc())
-        ).first()
+        last = db.exec(_LAST_SAVED, params={"assessment_id": home.draft.id}).first()
         if last is not None:
             home.last_saved_question, home.last_saved_at = last
     home.trend = score_trend(db, organisation_id)
@@ -170,7 +183,9 @@ def company_home(db: Session, organisation_id: int, *, today: dt.date | None = N
         home.latest = home.trend[-1]
         home.indicators = indicator_status(db, home.latest.assessment_id)
     home.requests = open_requests(db, organisation_id)
-    home.actions = [DueAction(row, row.due_date < today) for row, _org in due_actions(db, organisation_id, today=today)]
+    if due is None:
+        due = due_actions(db, organisation_id, today=today)
+    home.actions = [DueAction(row, row.due_date < today) for row, _org in due]
     return home
 
 

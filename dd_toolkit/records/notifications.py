@@ -167,13 +167,7 @@ def member_ids(db: Session, organisation_id: int) -> list[int]:
 _NEWER_COPY = aliased(ActionTracking)
 
 
-def due_actions(
-    db: Session, organisation_id: int | None = None, *, today: dt.date | None = None, days: int = DUE_SOON_DAYS
-) -> list[tuple[ActionTracking, int]]:
-    """Open actions due within ``days`` days or overdue, soonest first, each with its
-    organisation. Only an action's newest copy counts: one carried forward to a later assessment
-    is counted there."""
-    today = today or dt.date.today()
+def _due_query(of_one_organisation: bool):
     carried = sa.exists().where(_NEWER_COPY.carried_from_id == ActionTracking.id)
     query = (
         select(ActionTracking, Assessment.organisation_id)
@@ -181,25 +175,52 @@ def due_actions(
         .where(
             ActionTracking.status.in_([str(s) for s in OPEN_STATUSES]),
             ActionTracking.due_date.is_not(None),
-            ActionTracking.due_date <= today + dt.timedelta(days=days),
+            ActionTracking.due_date <= sa.bindparam("until", type_=sa.Date),
             ~carried,
         )
         .order_by(ActionTracking.due_date, ActionTracking.id)
     )
-    if organisation_id is not None:
-        query = query.where(Assessment.organisation_id == organisation_id)
-    return [(row, org_id) for row, org_id in db.exec(query).all()]
+    if of_one_organisation:
+        query = query.where(Assessment.organisation_id == sa.bindparam("organisation_id"))
+    return query
+
+
+# Built once (a company's home page runs one on every visit): building a statement and its cache
+# key costs more than running it.
+_DUE_EVERYWHERE, _DUE_IN_ORGANISATION = _due_query(False), _due_query(True)
+
+
+def due_actions(
+    db: Session, organisation_id: int | None = None, *, today: dt.date | None = None, days: int = DUE_SOON_DAYS
+) -> list[tuple[ActionTracking, int]]:
+    """Open actions due within ``days`` days or overdue, soonest first, each with its
+    organisation. Only an action's newest copy counts: one carried forward to a later assessment
+    is counted there."""
+    today = today or dt.date.today()
+    params: dict[str, object] = {"until": today + dt.timedelta(days=days)}
+    if organisation_id is None:
+        query = _DUE_EVERYWHERE
+    else:
+        query, params["organisation_id"] = _DUE_IN_ORGANISATION, organisation_id
+    return [(row, org_id) for row, org_id in db.exec(query, params=params).all()]
 
 
 def notify_due_actions(
-    db: Session, *, organisation_id: int | None = None, today: dt.date | None = None, days: int = DUE_SOON_DAYS
+    db: Session,
+    *,
+    organisation_id: int | None = None,
+    today: dt.date | None = None,
+    days: int = DUE_SOON_DAYS,
+    due: list[tuple[ActionTracking, int]] | None = None,
 ) -> int:
     """Remind the members of an organisation (or of every one) of the open actions due within
     ``days`` days or overdue. Each reminder is created once per account, action, due date and state
     (due soon, then overdue), however often this runs. Only an action's newest copy counts: an item
-    carried forward to a later assessment is reminded there. Returns how many were created."""
+    carried forward to a later assessment is reminded there. Returns how many were created.
+
+    ``due`` is what :func:`due_actions` gave for the same arguments, when the caller has read it."""
     today = today or dt.date.today()
-    rows = due_actions(db, organisation_id, today=today, days=days)
+    rows = due if due is not None else due_actions(db, organisation_id, today=today, days=days)
     if not rows:
         return 0
     members: dict[int, list[int]] = {}
@@ -313,12 +334,16 @@ def invitation_accepted(db: Session, user: User) -> None:
 # -- reading and marking -------------------------------------------------------------------------
 
 
+# Built once: every signed-in page shows the count (building a statement costs more than running it).
+_UNREAD = (
+    select(sa.func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == sa.bindparam("user_id"), Notification.read_at.is_(None))
+)
+
+
 def unread_count(db: Session, user_id: int) -> int:
-    return db.exec(
-        select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ).one()
+    return db.exec(_UNREAD, params={"user_id": user_id}).one()
 
 
 def of_user(db: Session, user_id: int, limit: int = LIST_LIMIT) -> list[Notification]:

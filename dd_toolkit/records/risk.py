@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.content.conditions import RiskLevels
@@ -102,12 +103,17 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+# Built once (every section page of a draft reads them): building a statement costs more than running it.
+_REGISTER = select(RiskRegister).where(RiskRegister.assessment_id == sa.bindparam("assessment_id"))
+_CELLS = select(RiskCell).where(RiskCell.assessment_id == sa.bindparam("assessment_id")).order_by(RiskCell.id)
+
+
 def register_of(db: Session, assessment_id: int) -> RiskRegister | None:
-    return db.exec(select(RiskRegister).where(RiskRegister.assessment_id == assessment_id)).first()
+    return db.exec(_REGISTER, params={"assessment_id": assessment_id}).first()
 
 
 def cell_rows(db: Session, assessment_id: int) -> dict[tuple[str, str], RiskCell]:
-    rows = db.exec(select(RiskCell).where(RiskCell.assessment_id == assessment_id).order_by(RiskCell.id))
+    rows = db.exec(_CELLS, params={"assessment_id": assessment_id})
     return {(row.harm, row.age_group): row for row in rows}
 
 

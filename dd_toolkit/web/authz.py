@@ -12,6 +12,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import Flask, abort, g, redirect, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, select
@@ -64,16 +65,21 @@ def policy(action: Action) -> Callable[[F], F]:
     return mark
 
 
+# Built once, as every request runs it: building a statement and its cache key costs more than
+# running it.
+_USER_WITH_MEMBERSHIPS = (
+    select(User, Membership, Organisation)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
+    .where(User.id == sa.bindparam("user_id"))
+)
+
+
 def load_user(session: Session, user_id: int) -> User | None:
     """An account with its memberships, in one query: every signed-in page needs both. The
     memberships' organisations come in the same query, so that the company pages' look-up of
     their organisation by id is answered from the session without another query."""
-    rows = session.exec(
-        select(User, Membership, Organisation)
-        .outerjoin(Membership, Membership.user_id == User.id)
-        .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
-        .where(User.id == user_id)
-    ).all()
+    rows = session.exec(_USER_WITH_MEMBERSHIPS, params={"user_id": user_id}).all()
     if not rows:
         return None
     user = rows[0][0]

@@ -4,6 +4,8 @@ the review rows, the action tracking, the published releases), never recomputed 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -59,8 +61,10 @@ def _company_home(member: Membership):
     session = db.session()
     org = session.get(Organisation, member.organisation_id)
     # An action falling due is noticed here (and by `dd-toolkit notify-due`): each reminder once.
-    notifications.notify_due_actions(session, organisation_id=org.id)
-    data = homes.company_home(session, org.id)
+    today = dt.date.today()
+    due = notifications.due_actions(session, org.id, today=today)
+    notifications.notify_due_actions(session, organisation_id=org.id, today=today, due=due)
+    data = homes.company_home(session, org.id, today=today, due=due)
     state = resume = next_section = None
     if data.draft is not None:
         risk = risk_levels(session, data.draft, current_methodology().risk)

@@ -452,15 +452,19 @@ def stored_indicator_report(db: Session, jurisdiction: str, cycle: int, *, all_n
     return IndicatorReport.from_dict(stored) if stored else IndicatorReport(jurisdiction, cycle, 0, {})
 
 
+# Built once (the regulator's indicator page reads them on every visit): building a statement and
+# its cache key costs more than running it.
+_STORED_TEXT = select(sa.cast(Aggregate.payload, sa.Text)).where(
+    Aggregate.kind == INDICATORS, Aggregate.scope == sa.bindparam("scope"), Aggregate.part == sa.bindparam("part")
+)
+_CYCLES = select(SubmissionRecord.cycle).distinct().order_by(SubmissionRecord.cycle.desc())
+
+
 def stored_indicator_text(db: Session, jurisdiction: str, cycle: int) -> str | None:
     """The stored page report of one jurisdiction as its JSON text, undecoded (None when nothing
     is addressed to it): what a page kept of the report is keyed by it, and any refresh that
     changes the figures changes it. :func:`indicator_report_of` reads it."""
-    return db.exec(
-        select(sa.cast(Aggregate.payload, sa.Text)).where(
-            Aggregate.kind == INDICATORS, Aggregate.scope == str(cycle), Aggregate.part == jurisdiction
-        )
-    ).first()
+    return db.exec(_STORED_TEXT, params={"scope": str(cycle), "part": jurisdiction}).first()
 
 
 def indicator_report_of(text: str | None, jurisdiction: str, cycle: int) -> IndicatorReport:
@@ -471,7 +475,7 @@ def indicator_report_of(text: str | None, jurisdiction: str, cycle: int) -> Indi
 
 def report_cycles(db: Session) -> list[int]:
     """Cycles with at least one submission, newest first."""
-    return list(db.exec(select(SubmissionRecord.cycle).distinct().order_by(SubmissionRecord.cycle.desc())))
+    return list(db.exec(_CYCLES))
 
 
 # -- refreshing ------------------------------------------------------------------------------------

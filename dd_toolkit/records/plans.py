@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
@@ -41,17 +42,31 @@ class ConflictError(AssessmentError):
         super().__init__("Someone else changed this while you were editing.")
 
 
+# The plan and transparency pages run these on every visit: each statement is built once, with
+# its values bound per call (building a statement and its cache key costs more than running it).
+_PREVIOUS_SUBMITTED = (
+    select(Assessment)
+    .where(
+        Assessment.organisation_id == sa.bindparam("organisation_id"),
+        Assessment.cycle < sa.bindparam("cycle"),
+        Assessment.status == AssessmentStatus.SUBMITTED,
+    )
+    .order_by(Assessment.cycle.desc(), Assessment.version.desc())
+    .limit(1)
+)
+_FROZEN_SUBMISSION = (
+    select(Submission.sha256, Submission.methodology)
+    .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+    .where(Submission.assessment_id == sa.bindparam("assessment_id"))
+)
+_TRACKING = select(ActionTracking).where(ActionTracking.assessment_id == sa.bindparam("assessment_id"))
+_TRANSPARENCY_EDIT = select(TransparencyEdit).where(TransparencyEdit.assessment_id == sa.bindparam("assessment_id"))
+
+
 def previous_submitted(db: Session, assessment: Assessment) -> Assessment | None:
     """The latest submitted assessment of an earlier cycle, for year-on-year comparison."""
-    return db.exec(
-        select(Assessment)
-        .where(
-            Assessment.organisation_id == assessment.organisation_id,
-            Assessment.cycle < assessment.cycle,
-            Assessment.status == AssessmentStatus.SUBMITTED,
-        )
-        .order_by(Assessment.cycle.desc(), Assessment.version.desc())
-    ).first()
+    params = {"organisation_id": assessment.organisation_id, "cycle": assessment.cycle}
+    return db.exec(_PREVIOUS_SUBMITTED, params=params).first()
 
 
 _UNREAD: Any = object()  # an argument of inputs_for that the caller has not read
@@ -119,11 +134,7 @@ def frozen_submission(db: Session, assessment: Assessment) -> tuple[str, str] | 
     record); None for a draft, read live. What a page kept for it is keyed by these."""
     if assessment.is_draft:
         return None
-    row = db.exec(
-        select(Submission.sha256, Submission.methodology)
-        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-        .where(Submission.assessment_id == assessment.id)
-    ).first()
+    row = db.exec(_FROZEN_SUBMISSION, params={"assessment_id": assessment.id}).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -131,7 +142,7 @@ def frozen_submission(db: Session, assessment: Assessment) -> tuple[str, str] | 
 
 
 def tracking_of(db: Session, assessment_id: int) -> dict[str, ActionTracking]:
-    rows = db.exec(select(ActionTracking).where(ActionTracking.assessment_id == assessment_id))
+    rows = db.exec(_TRACKING, params={"assessment_id": assessment_id})
     return {row.item_id: row for row in rows}
 
 
@@ -271,7 +282,7 @@ def set_public_commitments(
 
 
 def transparency_edit(db: Session, assessment_id: int) -> TransparencyEdit | None:
-    return db.exec(select(TransparencyEdit).where(TransparencyEdit.assessment_id == assessment_id)).first()
+    return db.exec(_TRANSPARENCY_EDIT, params={"assessment_id": assessment_id}).first()
 
 
 def save_transparency(

@@ -69,15 +69,20 @@ _frozen: OrderedDict[tuple[int, int, str], _Frozen] = OrderedDict()
 _frozen_lock = threading.Lock()
 
 
+# Built once (every page of a submitted assessment reads it): building a statement costs more
+# than running it.
+_SUBMISSION_AND_RECORD = (
+    select(Submission, SubmissionRecord)
+    .outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+    .where(Submission.assessment_id == sa.bindparam("assessment_id"))
+    .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in RECORD_JSON))
+)
+
+
 def _submission_and_record(db: Session, assessment_id: int) -> tuple[Submission | None, SubmissionRecord | None]:
     """The submission of an assessment and its decoded record, in one query, without the
     snapshot text or the record's JSON columns (loaded on first use)."""
-    row = db.exec(
-        select(Submission, SubmissionRecord)
-        .outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-        .where(Submission.assessment_id == assessment_id)
-        .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in RECORD_JSON))
-    ).first()
+    row = db.exec(_SUBMISSION_AND_RECORD, params={"assessment_id": assessment_id}).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -104,9 +104,7 @@ def entry_of(record: SubmissionRecord) -> BenchmarkEntry:
 
 def release_numbers(db: Session, method: Methodology) -> list[int]:
     """Published releases under ``method``, newest first."""
-    return list(
-        db.exec(select(Release.number).where(Release.methodology == method.key).order_by(Release.number.desc()))
-    )
+    return list(db.exec(_NUMBERS, params={"methodology": method.key}))
 
 
 def release_rows(db: Session, method: Methodology) -> list[Release]:
@@ -127,16 +125,26 @@ _PARSED: dict[tuple, disclosure.Release] = {}
 _PARSED_LIMIT = 8
 
 
+# Built once (the working group's pages and a company's peers page read one on every visit):
+# building a statement and its cache key costs more than running it.
+_LATEST = (
+    select(Release.id, Release.number, Release.published_at)
+    .where(Release.methodology == sa.bindparam("methodology"))
+    .order_by(Release.number.desc())
+    .limit(1)
+)
+_NUMBERED = _LATEST.where(Release.number == sa.bindparam("number"))
+_NUMBERS = (
+    select(Release.number).where(Release.methodology == sa.bindparam("methodology")).order_by(Release.number.desc())
+)
+
+
 def published(db: Session, method: Methodology, number: int | None = None) -> disclosure.Release | None:
     """A published release (the latest by default), as the working group sees it."""
-    query = (
-        select(Release.id, Release.number, Release.published_at)
-        .where(Release.methodology == method.key)
-        .order_by(Release.number.desc())
-    )
-    if number is not None:
-        query = query.where(Release.number == number)
-    found = db.exec(query).first()
+    if number is None:
+        found = db.exec(_LATEST, params={"methodology": method.key}).first()
+    else:
+        found = db.exec(_NUMBERED, params={"methodology": method.key, "number": number}).first()
     if found is None:
         return None
     key = (db.get_bind().url.render_as_string(hide_password=True), *found)

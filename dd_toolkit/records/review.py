@@ -5,6 +5,8 @@ Database functions take a session; the rules (transitions, indicator counts) are
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -239,13 +241,19 @@ def chain(db: Session, recipient: Recipient) -> list[Recipient]:
     return found
 
 
+# Built once (the regulator's submission page reads it): building a statement costs more than running it.
+_EVENTS = (
+    select(ReviewEvent)
+    .where(ReviewEvent.recipient_id == sa.bindparam("recipient_id"))
+    .order_by(ReviewEvent.at, ReviewEvent.id)
+)
+
+
 def timeline(db: Session, recipient: Recipient) -> list[tuple[Recipient, ReviewEvent]]:
     """Every step of every version of this review, oldest first."""
     steps = []
     for item in chain(db, recipient):
-        events = db.exec(
-            select(ReviewEvent).where(ReviewEvent.recipient_id == item.id).order_by(ReviewEvent.at, ReviewEvent.id)
-        ).all()
+        events = db.exec(_EVENTS, params={"recipient_id": item.id}).all()
         steps.extend((item, event) for event in events)
     return steps
 
@@ -489,30 +497,24 @@ def inbox_groups(
     """The inbox page: each submission addressed to ``jurisdictions`` once, with its review in
     each of them; current versions first, newest activity first, then the earlier versions a
     newer one has superseded. The filters pick submissions with a review that matches."""
-    filters, by_record = _inbox_filters(jurisdictions, status, service_type, size_band, cycle)
-    # A review is superseded once a newer version went to the same regulator (it names this one
-    # as its previous), even one left "Reviewed"; read once, as a list, for the whole query.
-    newer = sa.orm.aliased(Recipient)
-    answered = select(newer.previous_id).where(newer.previous_id.is_not(None), newer.jurisdiction.in_(jurisdictions))
-    still_current = sa.and_(Recipient.status != ReviewStatus.SUPERSEDED, Recipient.id.not_in(answered))
-    current = sa.func.max(sa.case((still_current, 1), else_=0)).label("is_current")
-    # A current submission is placed by the activity on its current reviews (superseding the
-    # review of one regulator is no news for the other), an earlier version by any activity.
-    current_last = sa.func.max(sa.case((still_current, Recipient.updated_at))).label("current_activity")
-    last = sa.func.max(Recipient.updated_at).label("activity")
-    narrow = select(Recipient.submission_id, current, current_last, last).where(*filters)
-    if by_record:
-        narrow = narrow.join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id).where(
-            *by_record
-        )
-    narrow = narrow.group_by(Recipient.submission_id)
     page = max(1, page)
-    order = (current.desc(), current_last.desc(), last.desc(), Recipient.submission_id.desc())
-    chosen = db.exec(narrow.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
-    if 0 < len(chosen) < per_page or (page == 1 and not chosen):
-        total = (page - 1) * per_page + len(chosen)  # the last page: nothing after it to count
-    else:
-        total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
+    # Which submissions the page lists, and how many there are, depend only on the reviews of these
+    # jurisdictions (every change to one bumps its updated_at; a new one has a higher id) and on
+    # the submissions' records, which never change. Finding them groups every review addressed to
+    # the regulator, so what was found is kept under the reviews' state, read from their index.
+    state = tuple(db.exec(_INBOX_STATE, params={"jurisdictions": list(jurisdictions)}).one())
+    key = (str(db.get_bind().url), tuple(jurisdictions), status, service_type, size_band, cycle, page, per_page, state)
+    with _inbox_lock:
+        found = _inbox_orders.get(key)
+        if found is not None:
+            _inbox_orders.move_to_end(key)
+    if found is None:
+        found = _inbox_order(db, jurisdictions, status, service_type, size_band, cycle, page, per_page)
+        with _inbox_lock:
+            _inbox_orders[key] = found
+            while len(_inbox_orders) > _INBOX_ORDERS_KEPT:
+                _inbox_orders.popitem(last=False)
+    chosen, total = found
     ids = [row[0] for row in chosen]
     # Each chosen submission with its reviews in these jurisdictions, in one query of plain columns.
     details: dict[int, InboxSubmission] = {}
@@ -540,6 +542,54 @@ def inbox_groups(
         recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
     groups = [
         InboxGroup(details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
-        for submission_id, is_current_row, *_activity in chosen
+        for submission_id, is_current_row in chosen
     ]
     return InboxGroupPage(groups, total, page, per_page)
+
+
+# The state of the reviews of some jurisdictions, from their index (ix_recipient_inbox).
+_INBOX_STATE = select(sa.func.count(), sa.func.max(Recipient.id), sa.func.max(Recipient.updated_at)).where(
+    Recipient.jurisdiction.in_(sa.bindparam("jurisdictions", expanding=True))
+)
+# What inbox pages listed, by database, filters, page and reviews' state: a few per regulator.
+_INBOX_ORDERS_KEPT = 256
+_inbox_orders: OrderedDict[tuple, tuple[tuple[tuple[int, int], ...], int]] = OrderedDict()
+_inbox_lock = threading.Lock()
+
+
+def _inbox_order(
+    db: Session,
+    jurisdictions: list[str],
+    status: str | None,
+    service_type: str | None,
+    size_band: str | None,
+    cycle: int | None,
+    page: int,
+    per_page: int,
+) -> tuple[tuple[tuple[int, int], ...], int]:
+    """The submissions an inbox page lists, in order, each with whether it is current; and how
+    many submissions all its pages list."""
+    filters, by_record = _inbox_filters(jurisdictions, status, service_type, size_band, cycle)
+    # A review is superseded once a newer version went to the same regulator (it names this one
+    # as its previous), even one left "Reviewed"; read once, as a list, for the whole query.
+    newer = sa.orm.aliased(Recipient)
+    answered = select(newer.previous_id).where(newer.previous_id.is_not(None), newer.jurisdiction.in_(jurisdictions))
+    still_current = sa.and_(Recipient.status != ReviewStatus.SUPERSEDED, Recipient.id.not_in(answered))
+    current = sa.func.max(sa.case((still_current, 1), else_=0)).label("is_current")
+    # A current submission is placed by the activity on its current reviews (superseding the
+    # review of one regulator is no news for the other), an earlier version by any activity.
+    current_last = sa.func.max(sa.case((still_current, Recipient.updated_at))).label("current_activity")
+    last = sa.func.max(Recipient.updated_at).label("activity")
+    narrow = select(Recipient.submission_id, current, current_last, last).where(*filters)
+    if by_record:
+        narrow = narrow.join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id).where(
+            *by_record
+        )
+    narrow = narrow.group_by(Recipient.submission_id)
+    order = (current.desc(), current_last.desc(), last.desc(), Recipient.submission_id.desc())
+    chosen = db.exec(narrow.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    if 0 < len(chosen) < per_page or (page == 1 and not chosen):
+        total = (page - 1) * per_page + len(chosen)  # the last page: nothing after it to count
+    else:
+        total = db.exec(select(sa.func.count()).select_from(narrow.subquery())).one()
+    return tuple((row[0], row[1]) for row in chosen), total

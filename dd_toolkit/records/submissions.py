@@ -83,8 +83,11 @@ def store_record(db: Session, submission: Submission, assessment: Assessment) ->
 RECORD_JSON = (SubmissionRecord.score_card, SubmissionRecord.answers, SubmissionRecord.benchmark_entry)
 
 
+# Built once (pages read a record on every visit): building a statement costs more than running it.
+_RECORD = select(SubmissionRecord).where(SubmissionRecord.submission_id == sa.bindparam("submission_id"))
+_LIGHT_RECORD = _RECORD.options(*(sa.orm.defer(column) for column in RECORD_JSON))
+
+
 def record_of(db: Session, submission_id: int, *, light: bool = False) -> SubmissionRecord | None:
-    query = select(SubmissionRecord).where(SubmissionRecord.submission_id == submission_id)
-    if light:
-        query = query.options(*(sa.orm.defer(column) for column in RECORD_JSON))
-    return db.exec(query).first()
+    """The decoded record of a submission; ``light``: its JSON columns loaded on first use."""
+    return db.exec(_LIGHT_RECORD if light else _RECORD, params={"submission_id": submission_id}).first()

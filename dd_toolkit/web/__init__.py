@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
 from dd_toolkit.records import accounts
-from dd_toolkit.web import authz, db, fragments, inputs, language, limits, security
+from dd_toolkit.web import authz, db, fragments, inputs, language, layout, limits, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 from dd_toolkit.web.filters import local_date, local_time, machine_time
@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     authz.init_app(app)
     _init_templates(app)
     fragments.init_app(app)
+    layout.init_app(app)
 
     from dd_toolkit.web.admin.routes import bp as admin_bp
     from dd_toolkit.web.api.routes import SessionlessApi

@@ -499,10 +499,10 @@ def inbox_groups(
     newer one has superseded. The filters pick submissions with a review that matches."""
     page = max(1, page)
     # Which submissions the page lists, and how many there are, depend only on the reviews of these
-    # jurisdictions (every change to one bumps its updated_at; a new one has a higher id) and on
-    # the submissions' records, which never change. Finding them groups every review addressed to
+    # jurisdictions (every change to one, and a new one, sets its updated_at to the time; none is
+    # ever deleted) and on the submissions' records, which never change. Finding them groups every review addressed to
     # the regulator, so what was found is kept under the reviews' state, read from their index.
-    state = tuple(db.exec(_INBOX_STATE, params={"jurisdictions": list(jurisdictions)}).one())
+    state = _inbox_state(db, jurisdictions)
     key = (str(db.get_bind().url), tuple(jurisdictions), status, service_type, size_band, cycle, page, per_page, state)
     with _inbox_lock:
         found = _inbox_orders.get(key)
@@ -534,9 +534,13 @@ def inbox_groups(
         .join(Submission, Submission.id == Recipient.submission_id)
         .join(Assessment, Assessment.id == Submission.assessment_id)
         .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-        .where(Recipient.submission_id.in_(ids), Recipient.jurisdiction.in_(jurisdictions))
+        # By submission only (a few rows each): a condition on the jurisdiction would have the
+        # database walk every review of the jurisdiction instead.
+        .where(Recipient.submission_id.in_(ids))
         .order_by(Recipient.jurisdiction)
     ):
+        if jurisdiction not in jurisdictions:
+            continue
         if submission_id not in details:
             details[submission_id] = InboxSubmission(submission_id, *shown)
         recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
@@ -547,10 +551,27 @@ def inbox_groups(
     return InboxGroupPage(groups, total, page, per_page)
 
 
-# The state of the reviews of some jurisdictions, from their index (ix_recipient_inbox).
-_INBOX_STATE = select(sa.func.count(), sa.func.max(Recipient.id), sa.func.max(Recipient.updated_at)).where(
-    Recipient.jurisdiction.in_(sa.bindparam("jurisdictions", expanding=True))
-)
+def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:
+    """The latest change to the reviews of each jurisdiction: one step down their index
+    (ix_recipient_inbox) each, whatever their number."""
+    count = len(jurisdictions)
+    if not count:
+        return ()
+    statement = _INBOX_STATES.get(count)
+    if statement is None:
+        statement = _INBOX_STATES[count] = select(
+            *(
+                select(sa.func.max(Recipient.updated_at))
+                .where(Recipient.jurisdiction == sa.bindparam(f"j{n}"))
+                .scalar_subquery()
+                for n in range(count)
+            )
+        )
+    return tuple(db.connection().execute(statement, {f"j{n}": j for n, j in enumerate(jurisdictions)}).one())
+
+
+# The statement of _inbox_state for each number of jurisdictions, built once.
+_INBOX_STATES: dict[int, Any] = {}
 # What inbox pages listed, by database, filters, page and reviews' state: a few per regulator.
 _INBOX_ORDERS_KEPT = 256
 _inbox_orders: OrderedDict[tuple, tuple[tuple[tuple[int, int], ...], int]] = OrderedDict()

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev translations content-catalogues fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-pdf load clean
+.PHONY: run test test-sqlite test-postgres install install-dev translations content-catalogues fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-calls bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,13 @@ bench: install bench-pages
 BENCH_PDF_ARGS ?=
 bench-pdf: install-dev
 	$(BIN)/python -m tests.perf.benchmark_pdf $(BENCH_PDF_ARGS)
+
+# The Python function calls one request of each page makes, next to the bare Flask page: exact,
+# so a change can be judged on a busy machine before bench-pages measures it under load.
+#   make bench-calls BENCH_CALLS_ARGS="--instance FOLDER --database URL"
+BENCH_CALLS_ARGS ?=
+bench-calls: install
+	$(BIN)/python -m tests.perf.benchmark_calls $(BENCH_CALLS_ARGS)
 
 # Page speed: the app under gunicorn (2 workers) against a bare Flask page, measured with wrk on
 # 127.0.0.1, for 0, 1,000 and 10,000 generated companies. Options, for example:

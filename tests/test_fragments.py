@@ -188,3 +188,29 @@ def test_a_kept_part_counts_its_english_fallbacks_as_a_fresh_one_does(app):
     with app.test_request_context(), content_language("th") as again:
         store.get_or_render("part", lambda: untranslated.get())
     assert first == again == {"Name a contact point"} and store.renders == 1
+
+
+def test_a_submitted_section_is_kept_as_submitted_and_holds_no_form(client, company, make, store):
+    org, admin = company
+    assessment = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    url = f"/assessments/{assessment.id}/sections/mini.ops"
+    first = fresh(store, client, url)
+    assert "How are live streams moderated?" in first and "Not moderated" in first
+    assert "csrf_token" not in first.split('id="main"')[-1].split("</main>")[0]
+    assert "<form" not in first.split("<h1>")[1].split("</main>")[0]
+    renders = store.renders
+    assert without_tokens(client.get(url).get_data(as_text=True)) == first
+    assert store.renders == renders
+    # The page shows the profile it was submitted with: a later profile edit (the question on
+    # live streams no longer applies) changes drafts, not what was submitted.
+    org = make.session.get(type(org), org.id)
+    org.features = ["user_uploads"]
+    make.session.add(org)
+    make.session.commit()
+    draft = client.get(f"/assessments/{make.assessment(org, admin).id}/sections/mini.ops").get_data(as_text=True)
+    assert 'name="mini-ops-live-value"' not in draft and "Not asked of you (1)" in draft
+    assert fresh(store, client, url) == first
+    # Each language has its own (the page and its site header are rendered once more).
+    renders = store.renders
+    thai = client.get(url, headers={"Accept-Language": "th"}).get_data(as_text=True)
+    assert 'lang="th"' in thai and store.renders == renders + 2

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 from sqlmodel import select
 from wtforms import SelectChoice
 
@@ -36,6 +37,8 @@ from dd_toolkit.records.assessments import (
     to_answer_data,
 )
 from dd_toolkit.records.models import Assessment, AssessmentStatus, Organisation, User
+from dd_toolkit.records.plans import frozen_submission
+from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.forms import (
     ConfirmForm,
@@ -51,6 +54,7 @@ from dd_toolkit.web.assess.forms import (
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.downloads import download
+from dd_toolkit.web.fragments import frozen_fragment
 from dd_toolkit.web.orgs.routes import current_organisation
 from dd_toolkit.web.outputs.store import render_documents_after_response
 from dd_toolkit.web.problems import problem_text, problem_texts
@@ -191,10 +195,13 @@ def _section_or_404(section_id: str):
 def section(assessment_id: int, section_id: str):
     assessment = load_assessment(assessment_id)
     module, current = _section_or_404(section_id)
+    if request.method == "GET":
+        frozen = frozen_submission(db.session(), assessment)
+        if frozen is not None:
+            return _submitted_section(assessment, module, current, frozen)
     org, rows, answers, state = _state(assessment)
     profile = profile_of(org)
     shown = [q for q in current.questions if state.applicable[q.id]]
-    hidden = [q for q in current.questions if not state.applicable[q.id]]
     editable = assessment.is_draft
     can_edit = editable and can(current_user, Action.ASSESSMENT_EDIT, assessment)
     saved = {qid: (answers[qid], row.version) for qid, row in rows.items()}
@@ -202,28 +209,20 @@ def section(assessment_id: int, section_id: str):
     answer_errors: dict[str, dict[str, str]] = {}
 
     def page(form, state, answers):
-        return render_template(
-            "assess/section.html",
-            assessment=assessment,
-            org=org,
-            module=module,
-            section=current,
-            shown=shown,
-            hidden=hidden,
-            state=state,
+        main = _section_main(
+            assessment,
+            module,
+            current,
+            state,
+            profile,
+            answers,
             form=form,
-            answers=answers,
             editable=editable,
             can_edit=can_edit,
             conflicts=conflicts,
             answer_errors=answer_errors,
-            error_summary=[
-                (q, error_targets(q, answer_errors.get(q.id, {})))
-                for q in shown
-                if q.id in answer_errors or q.id in conflicts
-            ],
-            **_derived_context(current, shown, state, form, profile, answers),
         )
+        return render_template("assess/section.html", section=current, main_html=Markup(main))
 
     if request.method == "POST":
         require(Action.ASSESSMENT_EDIT, assessment)
@@ -300,6 +299,60 @@ def section(assessment_id: int, section_id: str):
     return page(section_form(shown if can_edit else [], saved, strengths=_strengths()), state, answers)
 
 
+def _submitted_section(assessment: Assessment, module, current, frozen: tuple[str, str]):
+    """A submitted assessment's section as it was submitted (the frozen profile, answers and
+    register levels). It cannot change, so its main part is rendered once per worker and
+    language (web/fragments.py)."""
+
+    def render() -> str:
+        view = read_assessment(db.session(), current_content(), assessment)
+        state = progress(current_bank(), view.profile, view.answers, view.card.risk)
+        return _section_main(assessment, module, current, state, view.profile, view.answers)
+
+    main_html = frozen_fragment(f"section:{current.id}", assessment.id, *frozen, render)
+    return render_template("assess/section.html", section=current, main_html=main_html)
+
+
+def _section_main(
+    assessment,
+    module,
+    current,
+    state,
+    profile,
+    answers,
+    *,
+    form=None,
+    editable: bool = False,
+    can_edit: bool = False,
+    conflicts: dict | None = None,
+    answer_errors: dict | None = None,
+) -> str:
+    """The section page's main part: its questions, with their fields when ``can_edit``."""
+    conflicts, answer_errors = conflicts or {}, answer_errors or {}
+    shown = [q for q in current.questions if state.applicable[q.id]]
+    return render_template(
+        "assess/_section_main.html",
+        assessment=assessment,
+        module=module,
+        section=current,
+        shown=shown,
+        hidden=[q for q in current.questions if not state.applicable[q.id]],
+        state=state,
+        form=form,
+        answers=answers,
+        editable=editable,
+        can_edit=can_edit,
+        conflicts=conflicts,
+        answer_errors=answer_errors,
+        error_summary=[
+            (q, error_targets(q, answer_errors.get(q.id, {})))
+            for q in shown
+            if q.id in answer_errors or q.id in conflicts
+        ],
+        **_derived_context(current, shown, state, form, profile, answers),
+    )
+
+
 def _strengths() -> tuple:
     """The evidence strengths answers record (taxonomy), weakest first."""
     return tuple(current_bank().taxonomy.evidence_strengths)
@@ -310,7 +363,9 @@ def _derived_context(current, shown, state, form, profile, answers) -> dict:
     labels it repeats, and the next section."""
     bank = current_bank()
     maturity_levels = max((len(q.levels) for q in shown if q.type is AnswerType.MATURITY), default=0)
-    evidence_rows = max((len(form[q.form_key].form.evidence) for q in shown if q.form_key in form), default=0)
+    evidence_rows = max(
+        (len(form[q.form_key].form.evidence) for q in shown if form is not None and q.form_key in form), default=0
+    )
     return {
         "visibility": {
             q.id: bank.visibility(q.id, profile, answers, applicable=state.applicable, risk=state.risk)

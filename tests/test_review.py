@@ -3,6 +3,7 @@ its refusals, the clarification loop, and indicator counts checked by hand."""
 
 import itertools
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -256,3 +257,26 @@ def test_a_long_list_of_institutions_is_in_the_csv_not_on_the_page(client, make,
     assert "3 institutions: see the CSV" in page and "Listed 0" not in page
     csv_text = client.get("/review/indicators.csv?country=SG&cycle=2026").get_data(as_text=True)
     assert all(f"Listed {number}" in csv_text for number in range(3))
+
+
+def test_the_status_form_offers_the_allowed_moves_in_fields_the_form_reads(client, make, auth, session, submitted_to):
+    _, _, _, recipients = submitted_to("SG")
+    recipient = recipients["SG"]
+    auth.login(regulator(make, "SG").email)
+    url = f"/review/{recipient.id}"
+    page = client.get(url, headers={"Accept-Language": "th"}).get_data(as_text=True)
+    form = page.split(f'action="{url}/status"')[1].split("</form>")[0]
+    offered = re.findall(r'<option value="([a-z_]+)">([^<]+)</option>', form)
+    assert [value for value, _ in offered] == [str(move) for move in review.allowed_moves(recipient.status)]
+    assert all(label not in ("In review", "Reviewed") for _, label in offered)  # named in Thai
+    assert 'name="to_status"' in form and 'name="text"' in form and 'name="csrf_token"' in form
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    done = client.post(f"{url}/status", data={"csrf_token": token, "to_status": "in_review", "text": "Started."})
+    assert done.status_code == 302
+    session.refresh(recipient)
+    assert recipient.status == "in_review"
+    # A closed review offers no move at all.
+    recipient.status = "reviewed"
+    session.add(recipient)
+    session.commit()
+    assert f'action="{url}/status"' not in client.get(url).get_data(as_text=True)

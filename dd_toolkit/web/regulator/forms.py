@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectChoice, SelectField, SubmitField, TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length
 
 from dd_toolkit.records.models import ReviewStatus
@@ -24,12 +25,16 @@ class StatusForm(Form):
     )
     submit = SubmitField(_l("Change status"))
 
+    @staticmethod
+    def moves(current_status: str) -> list[tuple[str, str]]:
+        """The moves the page offers from ``current_status``, named in the reader's language."""
+        return [(s, gettext(STATUS_LABELS[s])) for s in allowed_moves(current_status)]
+
     @classmethod
-    def offering(cls, current_status: str) -> StatusForm:
-        """The form for a review in ``current_status``: its choices are the allowed moves."""
-        form = cls()
-        form.to_status.choices = [SelectChoice(s, gettext(STATUS_LABELS[s])) for s in allowed_moves(current_status)]
-        return form
+    def labels(cls) -> dict[str, str]:
+        """The fields' labels in the reader's language: the page writes the form as plain HTML
+        (templates/regulator/submission.html), as building it costs more than the rest."""
+        return {name: str(field.args[0]) for name, field in vars(cls).items() if isinstance(field, UnboundField)}
 
 
 class CommentForm(Form):

@@ -181,8 +181,8 @@ def submission(recipient_id: int):
         steps=steps,
         versions=versions,
         users=users,
-        status_form=StatusForm.offering(recipient.status),
-        comment_form=CommentForm(),
+        status_moves=StatusForm.moves(recipient.status),
+        status_field_labels=StatusForm.labels(),
         status_labels=status_labels(),
         toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
         frozen_html=fragments.with_csrf(fragments.frozen_fragment("review", recipient.id, *key, frozen_part)),
@@ -203,7 +203,7 @@ def change_status(recipient_id: int):
             status = gettext(STATUS_LABELS[form.to_status.data])
             flash(gettext("Status changed to “%(status)s”.", status=status), "success")
     else:
-        flash("Choose a status.", "error")
+        flash(gettext("Choose a status."), "error")
     return redirect(url_for("regulator.submission", recipient_id=recipient.id))
 
 
@@ -222,9 +222,9 @@ def add_comment(recipient_id: int):
         except ReviewError as exc:
             flash(problem_text(exc), "error")
         else:
-            flash("Comment added.", "success")
+            flash(gettext("Comment added."), "success")
     else:
-        flash("Write the comment first.", "error")
+        flash(gettext("Write the comment first."), "error")
     return redirect(url_for("regulator.submission", recipient_id=recipient.id, _anchor=anchor))
 
 

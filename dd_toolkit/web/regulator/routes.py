@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_login import current_user
@@ -104,6 +105,15 @@ def index():
     )
 
 
+# Built once (the page is read on every review): building a statement costs more than running it.
+_VERSIONS = (
+    select(Submission.id, Assessment.version)
+    .join(Assessment, Assessment.id == Submission.assessment_id)
+    .where(Submission.id.in_(sa.bindparam("ids", expanding=True)))
+)
+_NAMES = select(User.id, User.name).where(User.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 @bp.route("/<int:recipient_id>")
 @policy(Action.REVIEW)
 def submission(recipient_id: int):
@@ -118,14 +128,8 @@ def submission(recipient_id: int):
         changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
     steps = timeline(session, recipient)
     # Each step names the version of the assessment it is about, never a submission's row id.
-    versions = dict(
-        session.exec(
-            select(Submission.id, Assessment.version)
-            .join(Assessment, Assessment.id == Submission.assessment_id)
-            .where(Submission.id.in_({item.submission_id for item, _ in steps}))
-        ).all()
-    )
-    users = {u.id: u for u in session.exec(select(User).where(User.id.in_({e.user_id for _, e in steps if e.user_id})))}
+    versions = dict(session.exec(_VERSIONS, params={"ids": sorted({item.submission_id for item, _ in steps})}).all())
+    users = dict(session.exec(_NAMES, params={"ids": sorted({e.user_id for _, e in steps if e.user_id})}).all())
     answered: list = []
 
     def answered_sections() -> list:

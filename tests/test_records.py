@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import pkgutil
@@ -253,6 +254,31 @@ def test_each_methodology_numbers_its_releases_from_one(make, session):
     for _ in range(method.benchmark.disclosure_threshold):
         make.submitted(make.organisation(), consent=True)  # due: published as this methodology's first
     assert releases.published(session, method).number == 1
+
+
+def test_publishing_builds_the_release_once_and_gives_the_collector_back(make, session, monkeypatch):
+    """Whether a release has news is decided on the release about to be published, not on a
+    second one built to compare (at 10,000 companies each build takes seconds); the build runs
+    with what existed before it out of the garbage collector's way, given back after."""
+    method, bank = make.content.current_methodology, make.content.bank
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)  # published below
+    build, builds = disclosure.build_release, []
+
+    def counted(*args, **kwargs):
+        builds.append(gc.get_freeze_count() > 0)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(disclosure, "build_release", counted)
+    for number in (1, 2):
+        for _ in range(method.benchmark.disclosure_threshold):
+            make.submitted(make.organisation(), consent=True)
+        builds.clear()
+        assert releases.publish(session, bank, method).number == number
+        assert builds == [True]
+        assert gc.get_freeze_count() == 0
+    builds.clear()
+    assert releases.publish(session, bank, method) is None  # nothing new since number 2
+    assert builds == [True]
 
 
 def test_a_slower_refresh_never_overwrites_newer_figures(session):

@@ -417,6 +417,10 @@ class _Metric:
     name: str
     kind: str  # "quartiles" | "share"
     value: Callable[[BenchmarkEntry], Any]  # None when the company does not contribute
+    # Where ``value`` reads: the entry's attribute, and the key in that mapping (None: the
+    # attribute is the value), for a caller reading many metrics of many entries at once.
+    attr: str = "overall"
+    key: str | None = None
 
 
 def _mapping_getter(attr: str, key: str) -> Callable[[BenchmarkEntry], Any]:
@@ -437,7 +441,7 @@ def _metrics_of(entries: Iterable[BenchmarkEntry]) -> list[_Metric]:
         ("risks", "risk", "share"),
     ):
         keys = sorted({k for e in entries for k in (getattr(e, attr, None) or {})})
-        metrics.extend(_Metric(f"{prefix}:{k}", kind, _mapping_getter(attr, k)) for k in keys)
+        metrics.extend(_Metric(f"{prefix}:{k}", kind, _mapping_getter(attr, k), attr, k) for k in keys)
     return metrics
 
 

@@ -108,6 +108,7 @@ __all__ = [
     "build_release",
     "country_indicator_view",
     "has_news",
+    "shows_news",
     "what_the_working_group_sees",
     "working_group_csv",
     "working_group_rows",
@@ -491,6 +492,16 @@ def build_release(
         SEARCH_DEADLINE.reset(token)
 
 
+def _member_values(
+    members: Mapping[_Key, list[Contribution]], keys: Iterable[_Key], attr: str
+) -> dict[_Key, list[Any]]:
+    """Per group, its members' ``attr`` in member order (a mapping read as empty when missing,
+    except the overall score, which is the value itself)."""
+    if attr == "overall":
+        return {key: [c.overall for c in members.get(key, ())] for key in keys}
+    return {key: [getattr(c, attr, None) or {} for c in members.get(key, ())] for key in keys}
+
+
 def _build_release(
     contributions: Iterable[Contribution],
     *,
@@ -565,16 +576,28 @@ def _build_release(
         for m in defs:
             metric_defs.setdefault(m.name, m)
     results: dict[_Key, dict[str, MetricResult]] = {key: {} for key in open_keys}
+    # Each group's members' mappings a run of metrics reads (the metrics are sorted by kind, so
+    # one attribute at a time): a metric's values are then one lookup per member. At 10,000
+    # companies this is most of a release's work; no tuple is made per member and metric.
+    read: tuple[str, dict[_Key, list[Any]]] = ("", {})
     for name, metric in sorted(metric_defs.items(), key=lambda kv: _metric_sort_key(kv[0])):
+        if read[0] != metric.attr:
+            read = (metric.attr, _member_values(members, open_keys, metric.attr))
         family: dict[_Key, _Views] = {}
         values: dict[_Key, list[Any]] = {}
         for key in open_keys:
             if name not in metrics_of_cycle[key[0]]:
                 continue
-            present = [c for c in members.get(key, ()) if metric.value(c) is not None]
-            if len(present) >= t:
-                family[key] = _views(present)
-                values[key] = [metric.value(c) for c in present]
+            found = read[1][key] if metric.key is None else [m.get(metric.key) for m in read[1][key]]
+            present = len(found) - found.count(None)
+            if present < t:
+                continue
+            if present == len(found):
+                # Every member contributing is the common case: the group's own sets, built once.
+                family[key], values[key] = group_views[key], found
+            else:
+                family[key] = _views(c for c, v in zip(members.get(key, ()), found, strict=True) if v is not None)
+                values[key] = [v for v in found if v is not None]
         size = {key: len(views[1]) for key, views in family.items()}
         admitted = _admit(name, family, _priority(family, size, order), ledger, t, cache)
         for key in open_keys:
@@ -657,6 +680,13 @@ def has_news(contributions: Iterable[Contribution], previous: Release | None, ru
     would it show any figure at all?"""
     number = previous.number + 1 if previous else 1
     candidate = build_release(contributions, previous=previous, rules=rules, number=number, published_at="")
+    return shows_news(candidate, previous)
+
+
+def shows_news(candidate: Release, previous: Release | None) -> bool:
+    """Does ``candidate``, built after ``previous``, show anything it does not (labels and dates
+    aside)? With no previous release: does it show any figure at all? A caller that would
+    publish the candidate asks this rather than :func:`has_news`, which builds it again."""
     if previous is None:
         return any(not g.suppressed for b in candidate.benchmarks.values() for g in b.groups)
     return _content(candidate) != _content(previous)

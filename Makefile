@@ -116,6 +116,8 @@ bench-calls: install
 # Page speed: the app under gunicorn (2 workers) against a bare Flask page, measured with wrk on
 # 127.0.0.1, for 0, 1,000 and 10,000 generated companies. Options, for example:
 #   make bench-pages BENCH_PAGES_ARGS="--companies 0 --duration 3"
+# or, on an instance an earlier run or `dd-toolkit load-demo --companies N` prepared:
+#   make bench-pages BENCH_PAGES_ARGS="--instance FOLDER --database sqlite:///FOLDER/file.sqlite"
 BENCH_PAGES_ARGS ?=
 bench-pages: install wrk
 	$(BIN)/python -m tests.perf.benchmark_pages $(BENCH_PAGES_ARGS)

@@ -4,6 +4,9 @@ same run. Run with ``make bench-pages`` (part of ``make bench``), which installs
 
 Each company count N gets a throw-away instance (a temporary folder and SQLite database) with the
 demo data, plus N generated companies from ``dd-toolkit load-demo --companies N`` when N > 0.
+Loading 10,000 companies takes several minutes: ``--instance FOLDER`` (with ``--database URL``
+when the database is not the folder's ``bench.sqlite``) measures an instance prepared by an
+earlier run instead, after migrating it. Its records benchmark adds one company to it.
 Everything listens on 127.0.0.1 only, and the servers are stopped at the end, also on errors.
 """
 
@@ -157,6 +160,28 @@ def prepare_instance(folder: Path, companies: int) -> dict[str, str]:
         dd_toolkit(env, "load-demo", "--companies", str(companies))
     print(f"instance ready in {time.perf_counter() - started:.1f} s: {folder}")
     return env
+
+
+def prepared_instance(folder: Path, database: str | None) -> dict[str, str]:
+    """An instance an earlier run prepared, migrated to this version."""
+    url = database or f"sqlite:///{folder.resolve() / 'bench.sqlite'}"
+    env = dict(os.environ, DD_INSTANCE_PATH=str(folder.resolve()), DATABASE_URL=url)
+    started = time.perf_counter()
+    dd_toolkit(env, "init-db", timeout=1800)
+    print(f"instance migrated in {time.perf_counter() - started:.1f} s: {folder}")
+    return env
+
+
+def count_companies(database_url: str) -> int:
+    """The generated companies of an instance (each has its generation in the audit trail)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text("SELECT count(DISTINCT organisation_id) FROM audit_event WHERE action = 'demo.generate'")
+            ).scalar()
+    finally:
+        engine.dispose()
 
 
 def supports_companies(env: dict[str, str]) -> bool:
@@ -340,8 +365,15 @@ def print_pdf_downloads(base: str, assessment_id: int) -> None:
 def run_one(companies: int, duration: int, bare_base: str, workdir: Path) -> None:
     folder = workdir / f"n{companies}"
     folder.mkdir()
-    env = prepare_instance(folder, companies)
+    measure(prepare_instance(folder, companies), companies, duration, bare_base, folder)
+
+
+def measure(env: dict[str, str], companies: int | None, duration: int, bare_base: str, folder: Path) -> None:
+    """Every page of an instance holding the demo data (and ``companies`` generated ones; None:
+    as many as it holds), then the work behind them."""
     ids = demo_ids(env["DATABASE_URL"])
+    if companies is None:
+        companies = count_companies(env["DATABASE_URL"])
     with gunicorn("dd_toolkit.web:create_app()", env, folder / "gunicorn.log", "/healthz") as (base, master):
         plan = pages_to_measure(base, ids)
         bare = wrk(bare_base + "/", duration)
@@ -361,6 +393,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--companies", default="0,1000,10000", help="comma-separated company counts (0 = demo only)")
     parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per page")
+    parser.add_argument("--instance", type=Path, help="measure this prepared instance instead of preparing any")
+    parser.add_argument("--database", help="the prepared instance's database URL, when not its bench.sqlite")
     args = parser.parse_args()
     counts = [int(n) for n in args.companies.split(",") if n.strip()]
     if shutil.which("wrk") is None:
@@ -377,6 +411,9 @@ def main() -> None:
         bare_base, _ = stack.enter_context(
             gunicorn("tests.perf.bare_app:app", dict(os.environ), workdir / "bare.log", "/")
         )
+        if args.instance:
+            measure(prepared_instance(args.instance, args.database), None, args.duration, bare_base, args.instance)
+            return
         for companies in counts:
             run_one(companies, args.duration, bare_base, workdir)
 

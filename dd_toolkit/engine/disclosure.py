@@ -65,9 +65,10 @@ mixture of them; and figures of different metrics are checked separately.
 
 from __future__ import annotations
 
+import operator
 import statistics
 import time
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -492,14 +493,21 @@ def build_release(
         SEARCH_DEADLINE.reset(token)
 
 
-def _member_values(
-    members: Mapping[_Key, list[Contribution]], keys: Iterable[_Key], attr: str
-) -> dict[_Key, list[Any]]:
-    """Per group, its members' ``attr`` in member order (a mapping read as empty when missing,
-    except the overall score, which is the value itself)."""
+def _attribute_column(contributions: Sequence[Contribution], attr: str) -> list[Any]:
+    """Each contribution's ``attr``: a mapping (empty when missing), or the overall score."""
     if attr == "overall":
-        return {key: [c.overall for c in members.get(key, ())] for key in keys}
-    return {key: [getattr(c, attr, None) or {} for c in members.get(key, ())] for key in keys}
+        return [c.overall for c in contributions]
+    return [getattr(c, attr, None) or {} for c in contributions]
+
+
+def _picker(column_of: Sequence[Contribution], chosen: Sequence[Contribution]) -> Callable[[Sequence], tuple]:
+    """A function taking, from a column in the order of ``column_of``, the values of ``chosen``
+    (in their order) as a tuple."""
+    position = {id(c): n for n, c in enumerate(column_of)}
+    indexes = [position[id(c)] for c in chosen]
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    return lambda column: tuple(column[i] for i in indexes)
 
 
 def _build_release(
@@ -576,19 +584,27 @@ def _build_release(
         for m in defs:
             metric_defs.setdefault(m.name, m)
     results: dict[_Key, dict[str, MetricResult]] = {key: {} for key in open_keys}
-    # Each group's members' mappings a run of metrics reads (the metrics are sorted by kind, so
-    # one attribute at a time): a metric's values are then one lookup per member. At 10,000
-    # companies this is most of a release's work; no tuple is made per member and metric.
-    read: tuple[str, dict[_Key, list[Any]]] = ("", {})
+    # A metric's values are read once per cycle, into a column in the order of the cycle's
+    # contributions; each group takes its members' values from it in one call (a picker of their
+    # positions). The metrics are sorted by kind, so the mappings they read are fetched one
+    # attribute at a time. At 10,000 companies this is most of a release's work.
+    in_cycle = {cycle: sorted(counted.get(cycle, {}).values(), key=lambda c: c.organisation_id) for cycle in cycles}
+    pick = {key: _picker(in_cycle[key[0]], members.get(key, ())) for key in open_keys}
+    read: tuple[str, dict[int, list[Any]]] = ("", {})
     for name, metric in sorted(metric_defs.items(), key=lambda kv: _metric_sort_key(kv[0])):
         if read[0] != metric.attr:
-            read = (metric.attr, _member_values(members, open_keys, metric.attr))
+            read = (metric.attr, {cycle: _attribute_column(rows, metric.attr) for cycle, rows in in_cycle.items()})
+        columns = {
+            cycle: rows if metric.key is None else [m.get(metric.key) for m in rows]
+            for cycle, rows in read[1].items()
+            if name in metrics_of_cycle[cycle]
+        }
         family: dict[_Key, _Views] = {}
-        values: dict[_Key, list[Any]] = {}
+        values: dict[_Key, Sequence[Any]] = {}
         for key in open_keys:
-            if name not in metrics_of_cycle[key[0]]:
+            if key[0] not in columns:
                 continue
-            found = read[1][key] if metric.key is None else [m.get(metric.key) for m in read[1][key]]
+            found = pick[key](columns[key[0]])
             present = len(found) - found.count(None)
             if present < t:
                 continue

@@ -213,8 +213,8 @@ class NextRelease:
 def _out_of_the_collectors_way():
     """Building a release at 10,000 companies makes millions of short-lived objects beside the
     millions read from the database; each full garbage collection meanwhile would walk them all,
-    half of the build's time. What exists before the build is left out of collections during
-    it (``gc.freeze``) and given back after; what the build makes is collected as usual."""
+    half of the build's time. What exists before the reading is left out of collections during
+    it and the build (``gc.freeze``) and given back after; what they make is collected as usual."""
     gc.freeze()
     try:
         yield
@@ -228,10 +228,10 @@ def next_release(
     """The next release of ``method`` built from every contribution, or None when there is no
     release yet and no consenting contribution to make one from."""
     latest_row, latest = _latest_with_ledger(db, method)
-    found = contributions(db, method)
-    if latest is None and not any(c.consent for c in found):
-        return None
     with _out_of_the_collectors_way():
+        found = contributions(db, method)
+        if latest is None and not any(c.consent for c in found):
+            return None
         built = disclosure.build_release(
             found,
             previous=latest,

@@ -12,6 +12,7 @@ from sqlmodel import select
 from dd_toolkit.cli import main as cli
 from dd_toolkit.records.assessments import new_version, submit
 from dd_toolkit.records.models import Assessment, Membership, OrgRole, PlatformRole, User
+from dd_toolkit.web import fragments
 
 from .conftest import FIXTURE_CONTENT, AuthActions
 
@@ -148,6 +149,29 @@ def test_company_sees_where_it_stands(client, make, auth, peers, session):
     )
     # Other companies' names never appear.
     assert "Peer 2" not in page
+
+
+def test_a_companys_place_is_kept_per_release_and_a_new_release_shows_at_once(app, client, make, auth):
+    def join(number: int):
+        org = make.organisation(name=f"Member {number}", size_band="large")
+        admin = make.user(org)
+        return make.submitted(org, admin, consent=True), admin
+
+    assessment, admin = join(0)
+    for number in range(1, THRESHOLD):  # release 1: five companies
+        join(number)
+    auth.login(admin.email)
+    url = f"/assessments/{assessment.id}/peers"
+    with app.app_context():
+        kept = fragments.store()
+    first = client.get(url).get_data(as_text=True)
+    renders = kept.renders
+    assert client.get(url).get_data(as_text=True) == first and kept.renders == renders
+    assert "5 companies" in first
+    for number in range(THRESHOLD, 2 * THRESHOLD):  # release 2: five more
+        join(number)
+    again = client.get(url).get_data(as_text=True)
+    assert "10 companies" in again and "5 companies" not in again
 
 
 def test_company_position_needs_a_submission(client, make, auth):

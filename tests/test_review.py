@@ -270,7 +270,7 @@ def test_the_status_form_offers_the_allowed_moves_in_fields_the_form_reads(clien
     assert [value for value, _ in offered] == [str(move) for move in review.allowed_moves(recipient.status)]
     assert all(label not in ("In review", "Reviewed") for _, label in offered)  # named in Thai
     assert 'name="to_status"' in form and 'name="text"' in form and 'name="csrf_token"' in form
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     done = client.post(f"{url}/status", data={"csrf_token": token, "to_status": "in_review", "text": "Started."})
     assert done.status_code == 302
     session.refresh(recipient)

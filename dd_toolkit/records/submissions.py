@@ -86,8 +86,14 @@ RECORD_JSON = (SubmissionRecord.score_card, SubmissionRecord.answers, Submission
 # Built once (pages read a record on every visit): building a statement costs more than running it.
 _RECORD = select(SubmissionRecord).where(SubmissionRecord.submission_id == sa.bindparam("submission_id"))
 _LIGHT_RECORD = _RECORD.options(*(sa.orm.defer(column) for column in RECORD_JSON))
+# With its benchmark figures only: the score card and the answers are most of a record's text.
+_ENTRY_RECORD = _RECORD.options(sa.orm.defer(SubmissionRecord.score_card), sa.orm.defer(SubmissionRecord.answers))
 
 
-def record_of(db: Session, submission_id: int, *, light: bool = False) -> SubmissionRecord | None:
-    """The decoded record of a submission; ``light``: its JSON columns loaded on first use."""
-    return db.exec(_LIGHT_RECORD if light else _RECORD, params={"submission_id": submission_id}).first()
+def record_of(
+    db: Session, submission_id: int, *, light: bool = False, entry_only: bool = False
+) -> SubmissionRecord | None:
+    """The decoded record of a submission; ``light``: its JSON columns loaded on first use;
+    ``entry_only``: the same but for its benchmark entry, loaded at once."""
+    statement = _LIGHT_RECORD if light else _ENTRY_RECORD if entry_only else _RECORD
+    return db.exec(statement, params={"submission_id": submission_id}).first()

@@ -14,13 +14,14 @@ from dd_toolkit.engine.render import pdf_from_html
 from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import submission_of
 from dd_toolkit.records.models import Organisation
+from dd_toolkit.records.plans import frozen_submission
 from dd_toolkit.records.submissions import record_of
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.routes import load_assessment
 from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.downloads import download
-from dd_toolkit.web.fragments import store
+from dd_toolkit.web.fragments import frozen_fragment, store
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 
 bp = Blueprint("benchmarks", __name__)
@@ -207,31 +208,41 @@ def indicators():
 @bp.route("/assessments/<int:assessment_id>/peers")
 @policy(Action.ASSESSMENT_VIEW)
 def peers(assessment_id: int):
-    """Where a submitted assessment stands against its peer groups, when they are large enough."""
+    """Where a submitted assessment stands against its peer groups, when they are large enough.
+
+    The groups' part depends only on the submission, the release and the locale: it is rendered
+    once per worker for each (web/fragments.py)."""
     assessment = load_assessment(assessment_id)
-    submission = submission_of(db.session(), assessment.id)
-    org = db.session().get(Organisation, assessment.organisation_id)
+    session = db.session()
+    frozen = frozen_submission(session, assessment)  # (SHA-256, methodology key) of its record
     method = current_methodology()
-    positions, reason = [], None
-    record = record_of(db.session(), submission.id) if submission is not None else None
-    if record is None:
+    positions_html, reason = None, None
+    if frozen is None:
         reason = "draft"
-    elif record.methodology != method.key:
+    elif frozen[1] != method.key:
         reason = "methodology"
     else:
         # Against the latest release: a company sees what the working group sees, no more.
-        release = releases.published(db.session(), method)
+        release = releases.published(session, method)
         if release is None or assessment.cycle not in release.cycles:
             reason = "no_release"
         else:
-            positions = position(release.benchmarks[assessment.cycle], releases.entry_of(record))
+
+            def render() -> str:
+                record = record_of(session, submission_of(session, assessment.id).id, entry_only=True)
+                return render_template(
+                    "benchmarks/_peer_positions.html",
+                    positions=position(release.benchmarks[assessment.cycle], releases.entry_of(record)),
+                    names=_metric_labels(),
+                )
+
+            positions_html = frozen_fragment(f"peers:{release.number}", assessment.id, *frozen, render)
     return render_template(
         "benchmarks/peers.html",
         assessment=assessment,
-        org=org,
-        positions=positions,
+        org=session.get(Organisation, assessment.organisation_id),
+        positions_html=positions_html,
         reason=reason,
         method=method,
-        names=_metric_labels(),
-        submission=submission,
+        scored_with=frozen[1] if frozen else None,
     )

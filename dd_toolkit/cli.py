@@ -19,7 +19,7 @@ def _app(ctx: click.Context):
     from dd_toolkit.web import create_app
 
     if "app" not in ctx.obj:
-        overrides = {}
+        overrides = {"FREEZE_STARTUP_OBJECTS": False}  # a command is short-lived: nothing to gain
         if ctx.obj.get("content"):
             overrides["CONTENT_DIR"] = ctx.obj["content"]
         try:

@@ -2,6 +2,7 @@
 per unchanged document and at submission, a frozen submission decoded once per worker, the
 signed-in user loaded with their memberships in one query, and the navigation decided once."""
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -205,4 +206,22 @@ def test_templates_are_compiled_once_outside_debug(tmp_path, monkeypatch, databa
         assert production.jinja_env.auto_reload is False
         assert production.jinja_env.cache is not None
     finally:
+        gc.unfreeze()
         production.extensions["dd_engine"].dispose()
+
+
+def test_a_served_app_moves_what_it_holds_from_its_start_out_of_full_collections(tmp_path, monkeypatch, database_url):
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "production"))
+    assert gc.get_freeze_count() == 0
+    try:
+        production = create_app({"SECRET_KEY": "x", "DATABASE_URL": database_url})
+        production.extensions["dd_engine"].dispose()
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        # Neither a test's app nor a command's holds anything back from the collector.
+        make_app(database_url, tmp_path).extensions["dd_engine"].dispose()
+        command = create_app({"SECRET_KEY": "x", "DATABASE_URL": database_url, "FREEZE_STARTUP_OBJECTS": False})
+        command.extensions["dd_engine"].dispose()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

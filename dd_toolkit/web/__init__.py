@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
     app.session_interface = SessionlessApi()  # the API knows its bearer tokens, never a cookie
+    freeze = app.config.get("FREEZE_STARTUP_OBJECTS")
+    if freeze or (freeze is None and not app.testing):
+        gc.freeze()
     return app
 
 

@@ -65,6 +65,11 @@ class Config:
     # A submission's PDFs are rendered in the worker right after the submit response (unset: on,
     # except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves them to their first download.
     PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
+    # What the app holds from its start (the content, its catalogues, the modules) is moved out of
+    # the garbage collector's full collections (gc.freeze): each one walked it all, a pause of
+    # a tenth of a second every few hundred requests. Unset: on, except under TESTING (a test
+    # run makes many apps, which must be freed) and for the dd-toolkit commands.
+    FREEZE_STARTUP_OBJECTS = {"1": True, "0": False}.get(os.environ.get("DD_FREEZE_STARTUP_OBJECTS", ""))
     # Notification emails (off by default): sent through this SMTP server when it is set.
     MAIL_SERVER: str | None = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = int(os.environ.get("MAIL_PORT") or 25)

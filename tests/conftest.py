@@ -188,7 +188,7 @@ def submitted_to(make, session):
     from dd_toolkit.records.assessments import submit
     from dd_toolkit.records.models import Recipient
 
-    def build(*jurisdictions, name=None, answers=None, cycle=2026):
+    def build(*jurisdictions, name=None, answers=None, cycle=2026, consent=False):
         org = make.organisation(name=name)
         admin = make.user(org)
         assessment = make.assessment(org, admin, cycle, answers or make.complete_answers())
@@ -199,6 +199,7 @@ def submitted_to(make, session):
             make.content.methodology("standard@test.1"),
             assessment,
             admin,
+            benchmark_consent=consent,
             jurisdictions=list(jurisdictions),
         )
         recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()

@@ -34,24 +34,14 @@ def regulator(make, *jurisdictions):
 
 
 @pytest.fixture
-def submitted_to(make, session):
-    """A complete assessment of a new company, submitted to ``jurisdictions`` with consent."""
+def submitted_to(submitted_to, session):
+    """The shared fixture's submission, with consent to the benchmark: (assessment, submission,
+    recipients by jurisdiction)."""
 
     def build(*jurisdictions, name=None):
-        org = make.organisation(name=name)
-        admin = make.user(org)
-        assessment = make.assessment(org, admin, 2026, make.complete_answers())
-        submission = submit(
-            session,
-            make.bank,
-            make.content.methodology("standard@test.1"),
-            assessment,
-            admin,
-            benchmark_consent=True,
-            jurisdictions=list(jurisdictions),
-        )
-        recipients = session.exec(select(Recipient).where(Recipient.submission_id == submission.id)).all()
-        return assessment, submission, {r.jurisdiction: r for r in recipients}
+        _org, _admin, assessment, recipients = submitted_to(*jurisdictions, name=name, consent=True)
+        submission = session.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+        return assessment, submission, recipients
 
     return build
 

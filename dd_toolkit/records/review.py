@@ -519,26 +519,7 @@ def inbox_groups(
     # Each chosen submission with its reviews in these jurisdictions, in one query of plain columns.
     details: dict[int, InboxSubmission] = {}
     recipients: dict[int, list[InboxReview]] = {}
-    for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(
-        select(
-            Recipient.id,
-            Recipient.jurisdiction,
-            Recipient.status,
-            Submission.id,
-            Submission.submitted_at,
-            Assessment.cycle,
-            Assessment.version,
-            SubmissionRecord.organisation_name,
-            SubmissionRecord.intact,
-        )
-        .join(Submission, Submission.id == Recipient.submission_id)
-        .join(Assessment, Assessment.id == Submission.assessment_id)
-        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-        # By submission only (a few rows each): a condition on the jurisdiction would have the
-        # database walk every review of the jurisdiction instead.
-        .where(Recipient.submission_id.in_(ids))
-        .order_by(Recipient.jurisdiction)
-    ):
+    for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(_INBOX_DETAILS, params={"ids": ids}):
         if jurisdiction not in jurisdictions:
             continue
         if submission_id not in details:
@@ -549,6 +530,29 @@ def inbox_groups(
         for submission_id, is_current_row in chosen
     ]
     return InboxGroupPage(groups, total, page, per_page)
+
+
+# Each chosen submission with its reviews, in one query of plain columns (built once). By
+# submission only (a few rows each): a condition on the jurisdiction would have the database
+# walk every review of the jurisdiction instead.
+_INBOX_DETAILS = (
+    select(
+        Recipient.id,
+        Recipient.jurisdiction,
+        Recipient.status,
+        Submission.id,
+        Submission.submitted_at,
+        Assessment.cycle,
+        Assessment.version,
+        SubmissionRecord.organisation_name,
+        SubmissionRecord.intact,
+    )
+    .join(Submission, Submission.id == Recipient.submission_id)
+    .join(Assessment, Assessment.id == Submission.assessment_id)
+    .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+    .where(Recipient.submission_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(Recipient.jurisdiction)
+)
 
 
 def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:

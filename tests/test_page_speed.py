@@ -108,6 +108,36 @@ def test_submitting_renders_the_documents_once_the_response_is_sent(database_url
         app.extensions["dd_engine"].dispose()
 
 
+def test_a_release_a_submission_makes_due_is_published_once_its_response_is_sent(
+    database_url, tmp_path, monkeypatch, make, session
+):
+    from sqlmodel import select as select_
+
+    from dd_toolkit.records.models import Release
+
+    from .conftest import AuthActions, Forms
+
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "publishing"))
+    app = make_app(database_url, tmp_path, PUBLISH_AFTER_RESPONSE=True)
+    try:
+        method = make.content.current_methodology
+        for _ in range(method.benchmark.disclosure_threshold - 1):
+            make.submitted(make.organisation(), consent=True)
+        assert session.exec(select_(Release)).all() == []
+        client = app.test_client()
+        org = make.organisation(name="Selat Streams")
+        admin = make.user(org)
+        AuthActions(client).login(admin.email)
+        assessment = make.assessment(org, admin, answers=gapped(make))
+        response = Forms(client).post(f"/assessments/{assessment.id}/submit", CONFIRMED)  # with consent
+        assert response.status_code == 302
+        assert session.exec(select_(Release)).all() == []  # the submitter did not wait for it
+        response.close()  # as a WSGI server does once the response is sent
+        assert [r.number for r in session.exec(select_(Release)).all()] == [1]
+    finally:
+        app.extensions["dd_engine"].dispose()
+
+
 def test_tests_do_not_prerender_unless_asked(app, client, company, make, forms, renders):
     org, admin = company
     assessment = make.assessment(org, admin, answers=gapped(make))

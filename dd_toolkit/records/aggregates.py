@@ -482,13 +482,22 @@ def report_cycles(db: Session) -> list[int]:
 
 
 def refresh_after_submission(
-    db: Session, bank: QuestionBank, method: Methodology, cycle: int, jurisdictions: list[str]
+    db: Session,
+    bank: QuestionBank,
+    method: Methodology,
+    cycle: int,
+    jurisdictions: list[str],
+    *,
+    publish: bool = True,
 ) -> None:
     """Everything a new submission of ``cycle`` addressed to ``jurisdictions`` can change: those
-    jurisdictions' reports, and the working group's next release when one is due; commits."""
+    jurisdictions' reports, and the working group's next release when one is due; commits.
+    ``publish=False`` leaves the release to the caller (the web app publishes it once the
+    submitter's page has gone out: at 10,000 companies building one takes seconds)."""
     refresh_indicators(db, cycle, jurisdictions)
     db.commit()
-    releases.publish_if_due(db, bank, method)
+    if publish:
+        releases.publish_if_due(db, bank, method)
 
 
 def refresh_all(db: Session, bank: QuestionBank, method: Methodology, *, bulk_load: bool = False) -> None:

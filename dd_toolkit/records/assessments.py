@@ -348,11 +348,13 @@ def submit(
     benchmark_consent: bool = False,
     jurisdictions: tuple[str, ...] | list[str] = (),
     refresh_aggregates: bool = True,
+    publish_release: bool = True,
 ) -> Submission:
     """Freeze the assessment: its answers, profile and score card become one hashed snapshot,
     addressed to the regulators of ``jurisdictions``. The snapshot is decoded once into its
     stored record, and the aggregates it takes part in are refreshed (a bulk load passes
-    ``refresh_aggregates=False`` and refreshes them all once at the end)."""
+    ``refresh_aggregates=False`` and refreshes them all once at the end; ``publish_release=False``
+    leaves the working group's next release, when one is due, to the caller)."""
     lock_draft(db, assessment, Message(N_("This assessment has already been submitted.")))
     org = db.get(Organisation, assessment.organisation_id)
     rows = answer_rows(db, assessment.id)  # read once, for the answers and for the document
@@ -412,7 +414,7 @@ def submit(
     )
     db.commit()
     if refresh_aggregates:
-        aggregates.refresh_after_submission(db, bank, method, assessment.cycle, jurisdictions)
+        aggregates.refresh_after_submission(db, bank, method, assessment.cycle, jurisdictions, publish=publish_release)
     return submission
 
 

@@ -65,6 +65,9 @@ class Config:
     # A submission's PDFs are rendered in the worker right after the submit response (unset: on,
     # except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves them to their first download.
     PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
+    # The working group's next release, when a submission makes one due, is built right after the
+    # submitter's response (unset: on, except under TESTING, where it is built before it).
+    PUBLISH_AFTER_RESPONSE = {"1": True, "0": False}.get(os.environ.get("DD_PUBLISH_AFTER_RESPONSE", ""))
     # What the app holds from its start (the content, its catalogues, the modules) is moved out of
     # the garbage collector's full collections (gc.freeze): each one walked it all, a pause of
     # a tenth of a second every few hundred requests. Unset: on, except under TESTING (a test

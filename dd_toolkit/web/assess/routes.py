@@ -52,6 +52,7 @@ from dd_toolkit.web.assess.forms import (
     section_form,
 )
 from dd_toolkit.web.authz import Action, can, policy, require
+from dd_toolkit.web.benchmarks.publishing import publish_after_response
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment
@@ -488,6 +489,7 @@ def submit_assessment(assessment_id: int):
             current_user,
             benchmark_consent=form.benchmark_consent.data,
             jurisdictions=form.jurisdictions.data,
+            publish_release=False,
         )
     except IncompleteAssessment:
         flash(_("Some required questions still need an answer."), "error")
@@ -495,6 +497,7 @@ def submit_assessment(assessment_id: int):
         flash(problem_text(exc), "error")
     else:
         flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
+        publish_after_response()  # the working group's next release, when due
         render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)

@@ -210,19 +210,8 @@ def section(assessment_id: int, section_id: str):
     answer_errors: dict[str, dict[str, str]] = {}
 
     def page(form, state, answers):
-        main = _section_main(
-            assessment,
-            module,
-            current,
-            state,
-            profile,
-            answers,
-            form=form,
-            editable=editable,
-            can_edit=can_edit,
-            conflicts=conflicts,
-            answer_errors=answer_errors,
-        )
+        editing = {"editable": editable, "can_edit": can_edit, "conflicts": conflicts, "answer_errors": answer_errors}
+        main = _section_main(assessment, module, current, state, profile, answers, form=form, **editing)
         return render_template("assess/section.html", section=current, main_html=Markup(main))
 
     if request.method == "POST":

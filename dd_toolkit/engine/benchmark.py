@@ -416,23 +416,20 @@ class Trend:
 class _Metric:
     name: str
     kind: str  # "quartiles" | "share"
-    value: Callable[[BenchmarkEntry], Any]  # None when the company does not contribute
-    # Where ``value`` reads: the entry's attribute, and the key in that mapping (None: the
-    # attribute is the value), for a caller reading many metrics of many entries at once.
+    # Where the value is read: the entry's attribute, and the key in that mapping (None: the
+    # attribute is the value). A caller reading many metrics of many entries reads these itself.
     attr: str = "overall"
     key: str | None = None
 
-
-def _mapping_getter(attr: str, key: str) -> Callable[[BenchmarkEntry], Any]:
-    def get(entry: BenchmarkEntry) -> Any:
-        return (getattr(entry, attr, None) or {}).get(key)
-
-    return get
+    def value(self, entry: BenchmarkEntry) -> Any:
+        """The entry's value of this metric; None when the company does not contribute."""
+        found = getattr(entry, self.attr, None)
+        return found if self.key is None else (found or {}).get(self.key)
 
 
 def _metrics_of(entries: Iterable[BenchmarkEntry]) -> list[_Metric]:
     entries = list(entries)
-    metrics = [_Metric("overall", "quartiles", lambda e: e.overall)]
+    metrics = [_Metric("overall", "quartiles")]
     for attr, prefix, kind in (
         ("modules", "module", "quartiles"),
         ("lenses", "lens", "quartiles"),
@@ -441,7 +438,7 @@ def _metrics_of(entries: Iterable[BenchmarkEntry]) -> list[_Metric]:
         ("risks", "risk", "share"),
     ):
         keys = sorted({k for e in entries for k in (getattr(e, attr, None) or {})})
-        metrics.extend(_Metric(f"{prefix}:{k}", kind, _mapping_getter(attr, k), attr, k) for k in keys)
+        metrics.extend(_Metric(f"{prefix}:{k}", kind, attr, k) for k in keys)
     return metrics
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cachetools import LRUCache
 from sqlmodel import Session, select
 
 from dd_toolkit.engine.snapshot import ANSWER_KEYS
@@ -498,25 +498,22 @@ def inbox_groups(
     each of them; current versions first, newest activity first, then the earlier versions a
     newer one has superseded. The filters pick submissions with a review that matches."""
     page = max(1, page)
-    # Which submissions the page lists, and how many there are, depend only on the reviews of these
-    # jurisdictions (every change to one, and a new one, sets its updated_at to the time; none is
-    # ever deleted) and on the submissions' records, which never change. Finding them groups every review addressed to
-    # the regulator, so what was found is kept under the reviews' state, read from their index.
+    # Which submissions the page lists, and how many there are, depend only on the reviews of
+    # these jurisdictions (every change to one, and a new one, sets its updated_at to the time;
+    # none is ever deleted) and on the submissions' records, which never change. Finding them
+    # groups every review addressed to the regulator, so what was found is kept under the
+    # reviews' state, read from their index.
     state = _inbox_state(db, jurisdictions)
     key = (str(db.get_bind().url), tuple(jurisdictions), status, service_type, size_band, cycle, page, per_page, state)
     with _inbox_lock:
         found = _inbox_orders.get(key)
-        if found is not None:
-            _inbox_orders.move_to_end(key)
     if found is None:
         found = _inbox_order(db, jurisdictions, status, service_type, size_band, cycle, page, per_page)
         with _inbox_lock:
             _inbox_orders[key] = found
-            while len(_inbox_orders) > _INBOX_ORDERS_KEPT:
-                _inbox_orders.popitem(last=False)
     chosen, total = found
     ids = [row[0] for row in chosen]
-    # Each chosen submission with its reviews in these jurisdictions, in one query of plain columns.
+    # Their reviews in these jurisdictions (the query reads every jurisdiction's; see below).
     details: dict[int, InboxSubmission] = {}
     recipients: dict[int, list[InboxReview]] = {}
     for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(_INBOX_DETAILS, params={"ids": ids}):
@@ -577,8 +574,7 @@ def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:
 # The statement of _inbox_state for each number of jurisdictions, built once.
 _INBOX_STATES: dict[int, Any] = {}
 # What inbox pages listed, by database, filters, page and reviews' state: a few per regulator.
-_INBOX_ORDERS_KEPT = 256
-_inbox_orders: OrderedDict[tuple, tuple[tuple[tuple[int, int], ...], int]] = OrderedDict()
+_inbox_orders: LRUCache[tuple, tuple[tuple[tuple[int, int], ...], int]] = LRUCache(maxsize=256)
 _inbox_lock = threading.Lock()
 
 

@@ -433,6 +433,43 @@ def test_leak_search_agrees_with_exhaustive_search(seed):
             assert len(found) < t and _confined(family, found)
 
 
+@pytest.mark.parametrize("modulus", [(1 << 61) - 1, None])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_column_modulo_the_large_atoms_is_read_off_as_the_full_reduction_gives_it(seed, modulus):
+    """The quotient's coordinates of a 0/1 column are the full reduction's, on the free rows:
+    the reduction is zero on the pivots, whatever the basis (modular and exact arithmetic)."""
+    rnd = random.Random(seed)
+    for _ in range(20):
+        size = rnd.randint(1, 14)
+        basis = bm._Basis(modulus)
+        for _ in range(rnd.randint(0, size + 3)):
+            basis.add(bm._column(rnd.getrandbits(size), size))
+        quotient = bm._Quotient(basis, size)
+        assert len(quotient) == size - len(basis)
+        for _ in range(15):
+            mask = rnd.getrandbits(size)
+            full = basis.reduce(bm._column(mask, size))
+            pivots = {pivot for pivot, _ in basis.vectors}
+            assert all(full[p] == 0 for p in pivots)
+            assert quotient.coordinates(mask) == [full[i] for i in range(size) if i not in pivots]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_components_of_sets_of_ids_are_those_of_any_other_members(seed):
+    """Sets of organisation ids are split into components by their masks; sets of other members
+    (here the same ids as text) by union-find: both give the same components."""
+    rnd = random.Random(seed)
+    for _ in range(30):
+        n = rnd.randint(1, 40)
+        rows = [frozenset(rnd.sample(range(n), rnd.randint(0, min(n, 4)))) for _ in range(rnd.randint(0, 12))]
+        by_mask = {frozenset(frozenset(map(str, row)) for row in c) for c in bm._components(rows)}
+        by_union = set(bm._components([frozenset(map(str, row)) for row in rows]))
+        assert by_mask == by_union
+        for component in by_mask:
+            others = set().union(*(row for c in by_mask if c != component for row in c))
+            assert not set().union(*component) & others
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_leak_search_with_larger_thresholds_agrees_with_exhaustive_search(seed):
     """Larger thresholds reach the two-column checks; brute force over unions of atoms (the

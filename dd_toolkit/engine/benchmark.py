@@ -527,6 +527,53 @@ class _Basis:
         return False
 
 
+class _Quotient:
+    """Coordinates of 0/1 columns modulo the span of a basis, read off cheaply.
+
+    Every vector has exactly one representative in its class modulo the span that is zero on
+    the basis's pivot coordinates, whatever the order of reduction: :meth:`_Basis.reduce` finds
+    it one basis vector at a time. Once the basis is fully reduced (each vector zero on the other
+    vectors' pivots), that representative of a 0/1 column is the column minus the basis vectors
+    whose pivots it holds, and only its free (non-pivot) coordinates need be kept. When the
+    basis spans all but a few dimensions, as the large atoms of a big benchmark do, a column
+    then costs a few additions of vectors of that few entries, instead of a pass of the whole
+    basis over the whole column.
+    """
+
+    def __init__(self, basis: _Basis, size: int):
+        m = basis.modulus
+        vectors = [(pivot, list(v)) for pivot, v in basis.vectors]
+        for i in range(len(vectors) - 1, -1, -1):  # clear each pivot from the vectors before it
+            pivot, lower = vectors[i]
+            for j in range(i):
+                c = vectors[j][1][pivot]
+                if c:
+                    upper = vectors[j][1]
+                    cleared = [x - c * y for x, y in zip(upper, lower, strict=True)]
+                    vectors[j] = (vectors[j][0], [x % m for x in cleared] if m else cleared)
+        pivots = {pivot for pivot, _ in vectors}
+        self.modulus = m
+        self.free = [i for i in range(size) if i not in pivots]
+        self.pivot_mask = _bitmask(pivots)
+        self.tail = {pivot: [v[i] for i in self.free] for pivot, v in vectors}
+
+    def __len__(self) -> int:
+        return len(self.free)
+
+    def coordinates(self, mask: int) -> list[Any]:
+        """The free coordinates of the column with bit i of ``mask`` set in row i, reduced."""
+        w: list[Any] = [(mask >> i) & 1 for i in self.free]
+        held = mask & self.pivot_mask
+        if not held:
+            return w
+        while held:  # each pivot row the column holds takes its basis vector away
+            low = held & -held
+            held ^= low
+            w = [x - y for x, y in zip(w, self.tail[low.bit_length() - 1], strict=True)]
+        m = self.modulus
+        return [x % m for x in w] if m else w
+
+
 def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     """Companies grouped by which of ``rows`` they belong to, largest groups first.
 
@@ -649,20 +696,26 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         return None
     atoms = _atoms(rows)
     modulus = _modulus_for(min(len(rows), len(atoms)))
+    rank = _rank_of_sets(rows)
     large = _Basis(modulus)
     small: list[int] = []
     for index, (mask, members) in enumerate(atoms):
         if len(members) >= threshold:
-            large.add(_column(mask, len(rows)))
+            if len(large) < rank:  # once they span every row's dimension, the rest add nothing
+                large.add(_column(mask, len(rows)))
         else:
             small.append(index)
-    # Columns are reduced modulo the large atoms' span only when first needed: a large
-    # benchmark settles the question on a short prefix of the (largest first) atoms.
-    reduced: dict[int, list[Any]] = _Memo(lambda a: large.reduce(_column(atoms[a][0], len(rows))))
+    # The reduced columns span exactly rank(rows) - rank(large atoms) dimensions.
+    most_possible = rank - len(large)
+    if most_possible == 0:
+        return None
+    # Columns are reduced modulo the large atoms' span only when first needed (a large
+    # benchmark settles the question on a short prefix of the largest-first atoms), and kept as
+    # their few free coordinates: the large atoms usually span all but a handful of dimensions.
+    quotient = _Quotient(large, len(rows))
+    reduced: dict[int, list[Any]] = _Memo(lambda a: quotient.coordinates(atoms[a][0]))
     weights = {a: len(atoms[a][1]) for a in small}
     dimension = _Basis(modulus)
-    # The reduced columns span exactly rank(rows) - rank(large atoms) dimensions.
-    most_possible = _rank_of_sets(rows) - len(large)
     for a in small:
         if len(dimension) == most_possible:
             break
@@ -676,6 +729,9 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     pivots = [pivot for pivot, _ in dimension.vectors]
     full = reduced
     reduced = _Memo(lambda a: [full[a][p] for p in pivots])
+    # A column in the large atoms' span can join no basis and weighs in no codeword: the search
+    # reads only the others (at 10,000 companies most small atoms are such columns).
+    live = [a for a in small if any(full[a])]
     seen: set[frozenset[int]] = set()
 
     def disjoint_bases(excluded: frozenset[int], budget: int) -> list[list[int]]:
@@ -686,7 +742,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         bases are never needed (with budget + 1 of them no leak of that weight can meet them
         all), so no more are built: that keeps large benchmarks fast.
         """
-        columns = [a for a in small if a not in excluded]
+        columns = [a for a in live if a not in excluded]
         first = _Basis(modulus)
         one = []
         for a in columns:
@@ -720,7 +776,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         takes the ratio that cancels the most weight.
         """
         chosen = set(basis)
-        columns = basis + [a for a in small if a not in excluded and a not in chosen]
+        columns = basis + [a for a in live if a not in excluded and a not in chosen]
         rows = _systematic([reduced[a] for a in columns], d, modulus)
         supports = []
         for i, row in enumerate(rows):
@@ -926,6 +982,9 @@ def _components(rows: Iterable[frozenset]) -> list[frozenset[frozenset]]:
         return x
 
     rows = [row for row in dict.fromkeys(rows) if row]
+    masks = [_set_mask(row) for row in rows]
+    if all(mask is not None for mask in masks):
+        return _mask_components(rows, masks)
     for row in rows:
         first = next(iter(row))
         for member in row:
@@ -936,6 +995,24 @@ def _components(rows: Iterable[frozenset]) -> list[frozenset[frozenset]]:
     for row in rows:
         grouped.setdefault(find(next(iter(row))), []).append(row)
     return [frozenset(group) for group in grouped.values()]
+
+
+def _mask_components(rows: list[frozenset], masks: list[int]) -> list[frozenset[frozenset]]:
+    """:func:`_components` of sets given as bit masks: a component grows by every row its
+    members' mask meets, so the work is a few mask operations per row, not one per member."""
+    left = list(range(len(rows)))
+    components = []
+    while left:
+        first, *left = left
+        members, chosen = masks[first], [first]
+        while joining := [i for i in left if masks[i] & members]:
+            for i in joining:
+                members |= masks[i]
+            chosen += joining
+            joined = set(joining)
+            left = [i for i in left if i not in joined]
+        components.append(frozenset(rows[i] for i in chosen))
+    return components
 
 
 @functools.lru_cache(maxsize=2048)

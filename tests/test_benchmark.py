@@ -470,6 +470,16 @@ def test_components_of_sets_of_ids_are_those_of_any_other_members(seed):
             assert not set().union(*component) & others
 
 
+def test_a_set_of_ids_is_the_mask_with_their_bits_and_other_sets_have_none():
+    rnd = random.Random(7)
+    for _ in range(200):
+        ids = frozenset(rnd.sample(range(3000), rnd.randint(0, 60)))
+        assert bm._set_mask(ids) == sum(1 << i for i in ids)
+    assert bm._set_mask(frozenset({0, 8, 9, 64})) == (1 << 0) | (1 << 8) | (1 << 9) | (1 << 64)
+    for other in ({1, -2}, {1, 2.5}, {"a", "b"}, {1, "2"}):
+        assert bm._set_mask(frozenset(other)) is None
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_leak_search_with_larger_thresholds_agrees_with_exhaustive_search(seed):
     """Larger thresholds reach the two-column checks; brute force over unions of atoms (the

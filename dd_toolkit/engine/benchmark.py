@@ -598,20 +598,24 @@ def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
 def _set_mask(members: frozenset) -> int | None:
     """The set as a bit mask over its members (non-negative ints, as organisation ids are);
     None for other members. Cached: one build checks the same sets many times."""
-    if not all(isinstance(m, int) and m >= 0 for m in members):
+    if not members:
+        return 0
+    if not all(map(isinstance, members, itertools.repeat(int))) or min(members) < 0:
         return None
     return _bitmask(members)
 
 
 def _bitmask(positions: Iterable[int]) -> int:
-    """An int with the given bits set, built in linear time."""
-    buffer = bytearray()
-    for position in positions:
-        byte = position >> 3
-        if byte >= len(buffer):
-            buffer.extend(bytes(byte - len(buffer) + 1))
-        buffer[byte] |= 1 << (position & 7)
-    return int.from_bytes(buffer, "little")
+    """An int with the given bits set, built in linear time (by numpy's bit packing: a set of
+    ten thousand ids is a few arrays' work, not a Python loop over each)."""
+    import numpy  # the disclosure rules' bulk work; the rest of the engine does not need it
+
+    found = numpy.fromiter(positions, dtype=numpy.int64)
+    if not found.size:
+        return 0
+    bits = numpy.zeros(int(found.max()) + 1, dtype=bool)
+    bits[found] = True
+    return int.from_bytes(numpy.packbits(bits, bitorder="little").tobytes(), "little")
 
 
 def _column(mask: int, size: int) -> list[int]:
@@ -1017,7 +1021,16 @@ def _mask_components(rows: list[frozenset], masks: list[int]) -> list[frozenset[
 
 @functools.lru_cache(maxsize=2048)
 def _component_leaks(rows: frozenset[frozenset], threshold: int) -> bool:
-    return _find_leak(sorted(rows, key=lambda r: (-len(r), sorted(map(repr, r)))), threshold) is not None
+    return _find_leak(sorted(rows, key=_row_order), threshold) is not None
+
+
+def _row_order(row: frozenset) -> tuple:
+    """A fixed order of a family's sets, so that a check never depends on the order a frozenset
+    iterates in: larger first, then by mask (sets of ids) or by their members' text."""
+    mask = _set_mask(row)
+    if mask is not None:
+        return (-len(row), 0, mask, ())
+    return (-len(row), 1, 0, sorted(map(repr, row)))
 
 
 def _leaks(rows: frozenset[frozenset], threshold: int) -> bool:

@@ -356,12 +356,13 @@ _Views = tuple[frozenset[int], frozenset[int]]  # (by submission, by organisatio
 _Key = tuple[int, str]  # (cycle, group id)
 
 
+_SUBMISSION_ID = operator.attrgetter("submission_id")
+_ORGANISATION_ID = operator.attrgetter("organisation_id")
+
+
 def _views(contributions: Iterable[Contribution]) -> _Views:
     contributions = list(contributions)
-    return (
-        frozenset(c.submission_id for c in contributions),
-        frozenset(c.organisation_id for c in contributions),
-    )
+    return (frozenset(map(_SUBMISSION_ID, contributions)), frozenset(map(_ORGANISATION_ID, contributions)))
 
 
 def _counted(contributions: Iterable[Contribution]) -> dict[int, dict[int, Contribution]]:

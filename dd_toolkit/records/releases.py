@@ -210,7 +210,7 @@ class NextRelease:
 
 
 @contextmanager
-def _out_of_the_collectors_way():
+def out_of_the_collectors_way():
     """Building a release at 10,000 companies makes millions of short-lived objects beside the
     millions read from the database; each full garbage collection meanwhile would walk them all,
     half of the build's time. What exists before the reading is left out of collections during
@@ -228,7 +228,7 @@ def next_release(
     """The next release of ``method`` built from every contribution, or None when there is no
     release yet and no consenting contribution to make one from."""
     latest_row, latest = _latest_with_ledger(db, method)
-    with _out_of_the_collectors_way():
+    with out_of_the_collectors_way():
         found = contributions(db, method)
         if latest is None and not any(c.consent for c in found):
             return None

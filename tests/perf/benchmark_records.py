@@ -11,12 +11,14 @@ It adds one company with a submitted assessment to the database it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
 
 from sqlmodel import select
 
+from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.documents import action_plan_document
 from dd_toolkit.engine.snapshot import decode
 from dd_toolkit.records import aggregates, releases
@@ -108,8 +110,9 @@ def main() -> None:
         db.commit()
         # Reading every contribution and building the release, as publishing does (nothing stored).
         start = time.perf_counter()
-        releases.next_release(db, bank, method)
+        candidate = releases.next_release(db, bank, method)
         release_ms = (time.perf_counter() - start) * 1000
+        due_ms, due_news = _due_release(bank, method, candidate)
 
         lumen = db.exec(
             select(Assessment)
@@ -125,7 +128,40 @@ def main() -> None:
     if recompute_ms is not None:
         print(f"    (the same reports recomputed in full:            {recompute_ms:8.1f} ms)")
     print(f"  read and build the working group's next release:   {release_ms:8.1f} ms")
+    print(f"  build a release that is due (threshold new companies): {due_ms:5.1f} ms ({due_news})")
     print(f"  action-plan PDF of the demo company:               {pdf_ms:8.1f} ms")
+
+
+def _due_release(bank, method, candidate) -> tuple[float, str]:
+    """Building the release after the one published, once as many new consenting companies as
+    the threshold have submitted (copies of the latest cycle's first contributions, in memory):
+    its figures change, so the disclosure rules' combination checks run in full."""
+    if candidate is None or candidate.latest is None:
+        return 0.0, "no release published yet"
+    found = candidate.contributions
+    threshold = releases.rules_of(method).threshold
+    cycle = max(c.cycle for c in found)
+    models = [c for c in found if c.cycle == cycle and c.consent][:threshold]
+    top_submission = max(c.submission_id for c in found)
+    top_organisation = max(c.organisation_id for c in found)
+    newcomers = [
+        dataclasses.replace(c, submission_id=top_submission + n, organisation_id=top_organisation + n)
+        for n, c in enumerate(models, start=1)
+    ]
+    start = time.perf_counter()
+    with releases.out_of_the_collectors_way():
+        built = disclosure.build_release(
+            [*found, *newcomers],
+            previous=candidate.latest,
+            rules=releases.rules_of(method),
+            labels=releases.labels_of(bank),
+            number=candidate.built.number,
+            published_at=candidate.built.published_at,
+            final=False,
+        )
+    elapsed = (time.perf_counter() - start) * 1000
+    news = "with news" if disclosure.shows_news(built, candidate.latest) else "no news"
+    return elapsed, news
 
 
 class _Rollback(Exception):

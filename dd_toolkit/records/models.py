@@ -333,7 +333,10 @@ class RegulatorGrant(SQLModel, table=True):
 class SubmissionRecord(SQLModel, table=True):
     """A submission decoded once, at submit: what pages, documents, the API and the CLI read.
     The snapshot's canonical JSON stays the source of truth; ``dd_toolkit.engine.snapshot``
-    decides what goes here."""
+    decides what goes here.
+
+    The score card and the answers, tens of kilobytes each, come last: on SQLite a column after
+    them is reached through the row's overflow pages (migration 0015)."""
 
     __tablename__ = "submission_record"
 
@@ -346,6 +349,9 @@ class SubmissionRecord(SQLModel, table=True):
     benchmark_consent: bool = False
     # The newest submitted version of this organisation's assessment of the cycle.
     latest: bool = Field(default=True, index=True)
+    # False once ``dd-toolkit verify`` found the submission tampered with: it is then left out of
+    # every aggregate and flagged wherever it is shown.
+    intact: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     submitted_at: datetime = Field(default_factory=utcnow)
     # The profile summary, as frozen.
     organisation_name: str = Field(max_length=200)
@@ -358,14 +364,11 @@ class SubmissionRecord(SQLModel, table=True):
     age_groups: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     overall: float | None = None
     band: str | None = Field(default=None, max_length=32)
-    score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     benchmark_entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # The children's risk register as frozen (None: the submission has none).
     risk_register: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    # False once ``dd-toolkit verify`` found the submission tampered with: it is then left out of
-    # every aggregate and flagged wherever it is shown.
-    intact: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    score_card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class IndicatorOutcomeRecord(SQLModel, table=True):

@@ -499,3 +499,35 @@ def test_two_submissions_refreshing_at_once_lose_no_update(make, session, app, m
     assert report.institutions == 3
     assert report.organisation_ids == {first.id, second.id, third.id}
     assert _stored_reports(session, cycle) == _recomputed_reports(session, cycle)
+
+
+def test_contributions_are_read_as_the_records_hold_them(demo, real_app):
+    """A release's contributions, read as text and decoded once per row, hold each latest record's
+    profile, figures and risk distribution exactly as the records give them."""
+    from dd_toolkit.engine.risk_record import risk_distribution_entry
+
+    method = real_app.extensions["dd_content"].current_methodology
+    found = releases.contributions(demo, method)
+    records = demo.exec(
+        select(SubmissionRecord)
+        .where(SubmissionRecord.latest == sa.true(), SubmissionRecord.methodology == method.key)
+        .order_by(SubmissionRecord.submission_id)
+    ).all()
+    assert [c.submission_id for c in found] == [r.submission_id for r in records]
+    assert any(r.risk_register for r in records) and any(c.risks for c in found)
+    for contribution, record in zip(found, records, strict=True):
+        entry = releases.entry_of(record)
+        assert contribution.consent == record.benchmark_consent
+        assert (contribution.organisation_id, contribution.cycle) == (entry.organisation_id, entry.cycle)
+        assert (contribution.service_types, contribution.size_band, contribution.countries) == (
+            entry.service_types,
+            entry.size_band,
+            entry.countries,
+        )
+        assert (contribution.overall, contribution.modules, contribution.lenses) == (
+            entry.overall,
+            entry.modules,
+            entry.lenses,
+        )
+        assert (contribution.indicators, contribution.practices) == (entry.indicators, entry.practices)
+        assert contribution.risks == risk_distribution_entry(record.risk_register, method.risk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -42,6 +43,19 @@ def rules_of(method: Methodology) -> disclosure.Rules:
     )
 
 
+# The JSON a contribution needs of a record, read as text and decoded in one call per row: at
+# 20,000 rows, decoding each column on its own was most of the reading.
+_CONTRIBUTION_JSON = tuple(
+    sa.cast(column, sa.Text)
+    for column in (
+        SubmissionRecord.service_types,
+        SubmissionRecord.countries,
+        SubmissionRecord.benchmark_entry,
+        SubmissionRecord.risk_register,
+    )
+)
+
+
 def contributions(db: Session, method: Methodology) -> list[disclosure.Contribution]:
     """The latest submission of every organisation and cycle scored with ``method``, with its
     consent; the disclosure module leaves out those without consent."""
@@ -51,11 +65,8 @@ def contributions(db: Session, method: Methodology) -> list[disclosure.Contribut
             SubmissionRecord.organisation_id,
             SubmissionRecord.cycle,
             SubmissionRecord.benchmark_consent,
-            SubmissionRecord.service_types,
             SubmissionRecord.size_band,
-            SubmissionRecord.countries,
-            SubmissionRecord.benchmark_entry,
-            SubmissionRecord.risk_register,
+            *_CONTRIBUTION_JSON,
         )
         .where(
             SubmissionRecord.latest == sa.true(),
@@ -64,25 +75,28 @@ def contributions(db: Session, method: Methodology) -> list[disclosure.Contribut
         )
         .order_by(SubmissionRecord.submission_id)
     )
-    return [
-        disclosure.Contribution(
-            submission_id=sid,
-            organisation_id=org_id,
-            cycle=cycle,
-            consent=bool(consent),
-            service_types=tuple(service_types),
-            size_band=size_band,
-            countries=tuple(countries),
-            overall=figures["overall"],
-            modules=figures["modules"],
-            lenses=figures["lenses"],
-            indicators=figures["indicators"],
-            practices=figures["practices"],
-            # The distribution of residual risk levels, under the same disclosure rules.
-            risks=risk_distribution_entry(register, method.risk),
+    found = []
+    for sid, org_id, cycle, consent, size_band, *texts in rows:
+        service_types, countries, figures, register = json.loads(f"[{','.join(t or 'null' for t in texts)}]")
+        found.append(
+            disclosure.Contribution(
+                submission_id=sid,
+                organisation_id=org_id,
+                cycle=cycle,
+                consent=bool(consent),
+                service_types=tuple(service_types),
+                size_band=size_band,
+                countries=tuple(countries),
+                overall=figures["overall"],
+                modules=figures["modules"],
+                lenses=figures["lenses"],
+                indicators=figures["indicators"],
+                practices=figures["practices"],
+                # The distribution of residual risk levels, under the same disclosure rules.
+                risks=risk_distribution_entry(register, method.risk),
+            )
         )
-        for sid, org_id, cycle, consent, service_types, size_band, countries, figures, register in rows
-    ]
+    return found
 
 
 def entry_of(record: SubmissionRecord) -> BenchmarkEntry:

@@ -713,9 +713,8 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     most_possible = rank - len(large)
     if most_possible == 0:
         return None
-    # Columns are reduced modulo the large atoms' span only when first needed (a large
-    # benchmark settles the question on a short prefix of the largest-first atoms), and kept as
-    # their few free coordinates: the large atoms usually span all but a handful of dimensions.
+    # Each small atom's column is reduced modulo the large atoms' span once, and kept as its
+    # few free coordinates: the large atoms usually span all but a handful of dimensions.
     quotient = _Quotient(large, len(rows))
     reduced: dict[int, list[Any]] = _Memo(lambda a: quotient.coordinates(atoms[a][0]))
     weights = {a: len(atoms[a][1]) for a in small}

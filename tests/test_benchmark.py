@@ -455,6 +455,37 @@ def test_a_column_modulo_the_large_atoms_is_read_off_as_the_full_reduction_gives
 
 
 @pytest.mark.parametrize("seed", range(6))
+def test_many_columns_modulo_the_large_atoms_are_read_off_as_one_at_a_time(seed):
+    """The columns read off together (numpy, exact int64 sums when the basis's entries are
+    small) are those read one at a time, for bases of up to the word's rows and beyond it."""
+    rnd = random.Random(seed)
+    for size in (1, 5, 12, 30, bm._WORD_ROWS, bm._WORD_ROWS + 2):
+        basis = bm._Basis(bm._modulus_for(size))
+        for _ in range(rnd.randint(1, size + 3)):
+            basis.add(bm._column(rnd.getrandbits(size), size))
+        quotient = bm._Quotient(basis, size)
+        masks = [rnd.getrandbits(size) for _ in range(40)]
+        assert quotient.columns(masks, size) == [quotient.coordinates(mask) for mask in masks]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_atoms_of_sets_of_ids_are_those_of_any_other_members(seed):
+    """Sets of ids are split into atoms by numpy; sets of other members (the same ids as text)
+    by dictionaries: the same atoms, in the same order (largest first, then by mask)."""
+    rnd = random.Random(seed)
+    for _ in range(20):
+        n = rnd.randint(1, 200)
+        rows = [frozenset(rnd.sample(range(n), rnd.randint(1, n))) for _ in range(rnd.randint(1, 12))]
+        by_numpy = bm._id_atoms(rows)
+        assert bm._atoms(rows) == by_numpy
+        by_dict = bm._atoms([frozenset(map(str, row)) for row in rows])
+        assert [(mask, sorted(map(str, members))) for mask, members in by_numpy] == [
+            (mask, sorted(members)) for mask, members in by_dict
+        ]
+        assert all(type(c) is int for _, members in by_numpy for c in members)
+
+
+@pytest.mark.parametrize("seed", range(6))
 def test_components_of_sets_of_ids_are_those_of_any_other_members(seed):
     """Sets of organisation ids are split into components by their masks; sets of other members
     (here the same ids as text) by union-find: both give the same components."""

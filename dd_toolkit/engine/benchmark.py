@@ -573,6 +573,36 @@ class _Quotient:
         m = self.modulus
         return [x % m for x in w] if m else w
 
+    def columns(self, masks: Sequence[int], size: int) -> list[list[Any]]:
+        """:meth:`coordinates` of many columns. When the rows fit a machine word and the basis's
+        entries are small integers (modulo the prime, as fully reduced 0/1 vectors mostly are),
+        all the sums are one small matrix product in exact int64 arithmetic, reduced after."""
+        small = self._small_tails(size)
+        if small is None:
+            return [self.coordinates(mask) for mask in masks]
+        import numpy
+
+        pivots, tails = small
+        m = self.modulus
+        held = (numpy.array(masks, dtype=numpy.int64)[:, None] >> numpy.arange(size, dtype=numpy.int64)) & 1
+        sums = held[:, self.free] - held[:, pivots] @ tails
+        return [[x % m for x in row] for row in sums.tolist()]
+
+    def _small_tails(self, size: int) -> tuple[list[int], Any] | None:
+        """The pivots and, as a pivots x free int64 matrix, their tails as signed integers, when
+        the rows fit a word and every entry is below 2**40 in size (so that a sum over the rows
+        stays exact in int64); None otherwise."""
+        m = self.modulus
+        if not m or size > _WORD_ROWS or not self.tail:
+            return None
+        import numpy
+
+        pivots = sorted(self.tail)
+        signed = [[x if x <= m // 2 else x - m for x in self.tail[p]] for p in pivots]
+        if any(abs(x) >= 1 << 40 for row in signed for x in row):
+            return None
+        return pivots, numpy.array(signed, dtype=numpy.int64).reshape(len(pivots), len(self.free))
+
 
 def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     """Companies grouped by which of ``rows`` they belong to, largest groups first.
@@ -583,6 +613,8 @@ def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     a 0/1 vector.
     Companies in none of the rows are left out: no combination involves them.
     """
+    if len(rows) <= _WORD_ROWS and all(_set_mask(row) is not None for row in rows):
+        return _id_atoms(rows)
     masks: dict[Hashable, int] = {}
     for i, row in enumerate(rows):
         bit = 1 << i
@@ -592,6 +624,30 @@ def _atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     for company, mask in masks.items():
         by_mask.setdefault(mask, []).append(company)
     return sorted(by_mask.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+#: Families of at most this many sets have each company's membership as one machine word, so
+#: their atoms and reduced columns are computed by numpy, array by array (a family at 10,000
+#: companies has thousands of atoms, each a Python loop before). Larger ones take the loops.
+_WORD_ROWS = 63
+
+
+def _id_atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
+    """:func:`_atoms` of sets of non-negative int ids, at most ``_WORD_ROWS`` of them."""
+    import numpy
+
+    ids = numpy.concatenate([numpy.fromiter(row, dtype=numpy.int64, count=len(row)) for row in rows])
+    bits = numpy.concatenate([numpy.full(len(row), 1 << i, dtype=numpy.int64) for i, row in enumerate(rows)])
+    order = numpy.argsort(ids, kind="stable")
+    ids, bits = ids[order], bits[order]
+    companies, first = numpy.unique(ids, return_index=True)
+    masks = numpy.bitwise_or.reduceat(bits, first)  # each company's rows
+    order = numpy.lexsort((companies, masks))
+    masks, companies = masks[order], companies[order]
+    distinct, starts = numpy.unique(masks, return_index=True)
+    members = numpy.split(companies, starts[1:])
+    atoms = [(mask, group.tolist()) for mask, group in zip(distinct.tolist(), members, strict=True)]
+    return sorted(atoms, key=lambda kv: (-len(kv[1]), kv[0]))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -716,7 +772,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     # Each small atom's column is reduced modulo the large atoms' span once, and kept as its
     # few free coordinates: the large atoms usually span all but a handful of dimensions.
     quotient = _Quotient(large, len(rows))
-    reduced: dict[int, list[Any]] = _Memo(lambda a: quotient.coordinates(atoms[a][0]))
+    reduced = dict(zip(small, quotient.columns([atoms[a][0] for a in small], len(rows)), strict=True))
     weights = {a: len(atoms[a][1]) for a in small}
     dimension = _Basis(modulus)
     for a in small:

@@ -468,6 +468,24 @@ def test_many_columns_modulo_the_large_atoms_are_read_off_as_one_at_a_time(seed)
         assert quotient.columns(masks, size) == [quotient.coordinates(mask) for mask in masks]
 
 
+@pytest.mark.parametrize("modulus", [(1 << 61) - 1, None])
+def test_parallel_columns_share_a_direction_and_no_others_do(modulus):
+    rnd = random.Random(3)
+    for _ in range(200):
+        v = [rnd.randrange(-3, 4) for _ in range(rnd.randint(1, 5))]
+        w = [rnd.randrange(-3, 4) for _ in range(len(v))]
+        if not any(v) or not any(w):
+            continue
+        if modulus:
+            v, w = [x % modulus for x in v], [x % modulus for x in w]
+        scaled = [x * 5 % modulus if modulus else Fraction(x * 5, 3) for x in v]
+        assert bm._direction(scaled, modulus) == bm._direction(v, modulus)
+        basis = bm._Basis(modulus)
+        basis.add(v)
+        parallel = not basis.add(w)
+        assert (bm._direction(v, modulus) == bm._direction(w, modulus)) == parallel
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_atoms_of_sets_of_ids_are_those_of_any_other_members(seed):
     """Sets of ids are split into atoms by numpy; sets of other members (the same ids as text)

@@ -645,8 +645,8 @@ def _id_atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     order = numpy.lexsort((companies, masks))
     masks, companies = masks[order], companies[order]
     distinct, starts = numpy.unique(masks, return_index=True)
-    members = numpy.split(companies, starts[1:])
-    atoms = [(mask, group.tolist()) for mask, group in zip(distinct.tolist(), members, strict=True)]
+    flat, bounds = companies.tolist(), [*starts.tolist(), len(companies)]
+    atoms = [(mask, flat[bounds[i] : bounds[i + 1]]) for i, mask in enumerate(distinct.tolist())]
     return sorted(atoms, key=lambda kv: (-len(kv[1]), kv[0]))
 
 
@@ -774,11 +774,16 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     quotient = _Quotient(large, len(rows))
     reduced = dict(zip(small, quotient.columns([atoms[a][0] for a in small], len(rows)), strict=True))
     weights = {a: len(atoms[a][1]) for a in small}
-    dimension = _Basis(modulus)
-    for a in small:
+    # A column in the large atoms' span can join no basis and weighs in no codeword: the search
+    # reads only the others (at 10,000 companies most small atoms are such columns).
+    live = [a for a in small if any(reduced[a])]
+    dimension, offered = _Basis(modulus), set()
+    for a in live:
         if len(dimension) == most_possible:
             break
-        dimension.add(reduced[a])
+        if (key := _direction(reduced[a], modulus)) not in offered:
+            offered.add(key)
+            dimension.add(reduced[a])
     d = len(dimension)
     if d == 0:
         return None
@@ -788,9 +793,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     pivots = [pivot for pivot, _ in dimension.vectors]
     full = reduced
     reduced = _Memo(lambda a: [full[a][p] for p in pivots])
-    # A column in the large atoms' span can join no basis and weighs in no codeword: the search
-    # reads only the others (at 10,000 companies most small atoms are such columns).
-    live = [a for a in small if any(full[a])]
+    direction: dict[int, tuple] = _Memo(lambda a: _direction(reduced[a], modulus))
     seen: set[frozenset[int]] = set()
 
     def disjoint_bases(excluded: frozenset[int], budget: int) -> list[list[int]]:
@@ -802,26 +805,36 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
         all), so no more are built: that keeps large benchmarks fast.
         """
         columns = [a for a in live if a not in excluded]
-        first = _Basis(modulus)
+        # A column parallel to one a basis was offered before is never independent of it (the
+        # earlier one is in its span, taken or not): it is not offered again. At 10,000
+        # companies thousands of columns share a handful of directions.
+        first, offered = _Basis(modulus), set()
         one = []
         for a in columns:
+            if direction[a] in offered:
+                continue
+            offered.add(direction[a])
             if first.add(reduced[a]):
                 one.append(a)
                 if len(one) == d:
                     break
         if len(one) < d:
             return []
-        slots = [(_Basis(modulus), []) for _ in range(min(len(columns) // d, budget + 1))]
+        slots = [(_Basis(modulus), [], set()) for _ in range(min(len(columns) // d, budget + 1))]
         unfilled = len(slots)
+        least_filled_first = list(slots)
         for a in columns:
             if not unfilled:
                 break
-            for basis, chosen in sorted(slots, key=lambda slot: len(slot[1])):
-                if len(chosen) < d and basis.add(reduced[a]):
-                    chosen.append(a)
-                    unfilled -= len(chosen) == d
-                    break
-        packed = [chosen for _, chosen in slots if len(chosen) == d]
+            for basis, chosen, offered in least_filled_first:
+                if len(chosen) < d and direction[a] not in offered:
+                    offered.add(direction[a])
+                    if basis.add(reduced[a]):
+                        chosen.append(a)
+                        unfilled -= len(chosen) == d
+                        least_filled_first = sorted(slots, key=lambda slot: len(slot[1]))
+                        break
+        packed = [chosen for _, chosen, _ in slots if len(chosen) == d]
         return packed if len(packed) > 1 else [one]
 
     def light_codeword(excluded: frozenset[int], basis: list[int], budget: int, most: int) -> set[int] | None:
@@ -915,6 +928,15 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     if found is None:
         return None
     return frozenset().union(*(atoms[a][1] for a in found))
+
+
+def _direction(vector: Sequence[Any], modulus: int | None) -> tuple:
+    """A non-zero vector scaled so that its first non-zero entry is 1: parallel vectors alike."""
+    lead = next(x for x in vector if x)
+    if modulus:
+        inverse = pow(lead, -1, modulus)
+        return tuple(x * inverse % modulus for x in vector)
+    return tuple(Fraction(x) / lead for x in vector)
 
 
 def _systematic(columns: Sequence[Sequence[Any]], d: int, modulus: int | None) -> list[list[Any]]:

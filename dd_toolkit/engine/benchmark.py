@@ -644,10 +644,11 @@ def _id_atoms(rows: Sequence[frozenset]) -> list[tuple[int, list]]:
     masks = numpy.bitwise_or.reduceat(bits, first)  # each company's rows
     order = numpy.lexsort((companies, masks))
     masks, companies = masks[order], companies[order]
-    distinct, starts = numpy.unique(masks, return_index=True)
-    flat, bounds = companies.tolist(), [*starts.tolist(), len(companies)]
-    atoms = [(mask, flat[bounds[i] : bounds[i + 1]]) for i, mask in enumerate(distinct.tolist())]
-    return sorted(atoms, key=lambda kv: (-len(kv[1]), kv[0]))
+    distinct, starts, counts = numpy.unique(masks, return_index=True, return_counts=True)
+    order = numpy.lexsort((distinct, -counts))  # largest atoms first, then by mask
+    flat = companies.tolist()
+    in_order = zip(distinct[order].tolist(), starts[order].tolist(), counts[order].tolist(), strict=True)
+    return [(mask, flat[start : start + count]) for mask, start, count in in_order]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -59,3 +59,37 @@ def test_the_wide_columns_of_a_submission_record_come_last_and_reordering_keeps_
         assert MigrationContext.configure(connection).get_current_revision() == "0015"
     assert rows() == before
     engine.dispose()
+
+
+def test_a_companys_records_are_found_by_its_index_never_by_the_latest_flag(database_url):
+    """SQLite without statistics takes any equality index as selective as any other: with one on
+    the latest flag, which half the rows share, a company's home page and each submission's
+    update of the flag read every record. The company's records are found by (organisation,
+    cycle), whatever order the indexes were created in."""
+    import sqlalchemy as sa
+
+    from dd_toolkit.records.home import _SCORE_TREND
+
+    engine = make_engine(database_url)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics")
+
+    def plan(connection, statement, **params) -> str:
+        compiled = statement.compile(dialect=connection.dialect)
+        values = compiled.construct_params(params)
+        ordered = tuple(values[name] for name in compiled.positiontup)
+        return " | ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", ordered))
+
+    flag_update = sa.text(
+        "UPDATE submission_record SET latest = 0 WHERE organisation_id = :org AND cycle = :cycle AND latest = 1"
+    )
+    with engine.connect() as connection:
+        trend = plan(connection, _SCORE_TREND, organisation_id=1)
+        update = " | ".join(
+            row[3]
+            for row in connection.execute(sa.text(f"EXPLAIN QUERY PLAN {flag_update.text}"), {"org": 1, "cycle": 2026})
+        )
+    engine.dispose()
+    for found in (trend, update):
+        assert "ix_submission_record_organisation_cycle" in found, found
+        assert "latest" not in found, found

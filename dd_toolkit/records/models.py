@@ -339,16 +339,19 @@ class SubmissionRecord(SQLModel, table=True):
     them is reached through the row's overflow pages (migration 0015)."""
 
     __tablename__ = "submission_record"
+    # A company's records, by cycle: the one index for every lookup of an organisation's records
+    # (with an index on each column, SQLite could take the least selective; migration 0015).
+    __table_args__ = (sa.Index("ix_submission_record_organisation_cycle", "organisation_id", "cycle"),)
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", sa_column_kwargs={"unique": True})
-    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
     cycle: int = Field(index=True)
     version: int = 1
     methodology: str = Field(default="", max_length=100, index=True)
     benchmark_consent: bool = False
     # The newest submitted version of this organisation's assessment of the cycle.
-    latest: bool = Field(default=True, index=True)
+    latest: bool = True
     # False once ``dd-toolkit verify`` found the submission tampered with: it is then left out of
     # every aggregate and flagged wherever it is shown.
     intact: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})

@@ -586,6 +586,8 @@ class _Quotient:
         m = self.modulus
         held = (numpy.array(masks, dtype=numpy.int64)[:, None] >> numpy.arange(size, dtype=numpy.int64)) & 1
         sums = held[:, self.free] - held[:, pivots] @ tails
+        if m < 1 << 62:  # the residues fit int64 too
+            return numpy.mod(sums, m).tolist()
         return [[x % m for x in row] for row in sums.tolist()]
 
     def _small_tails(self, size: int) -> tuple[list[int], Any] | None:

@@ -821,3 +821,29 @@ def test_a_combination_check_out_of_time_counts_as_a_leak():
         assert unhurried is None or hurried is not None
         changed += unhurried is None and hurried is not None
     assert changed > 0
+
+
+def test_a_metric_column_holds_each_contributions_value_and_none_where_it_has_none():
+    """The columns a release reads its metrics from, all keys of an attribute at once, hold what
+    reading each contribution's mapping key by key gives: None where the key is missing."""
+    from types import MappingProxyType
+
+    from dd_toolkit.engine import disclosure
+
+    rnd = random.Random(5)
+    keys = ["RPA:7.2.1", "RPA:7.3.1", "RPA:7.4.1"]
+    contributions = []
+    for n in range(60):
+        indicators = {k: rnd.choice([True, False, None]) for k in keys if rnd.random() < 0.7}
+        if n % 7 == 0:
+            indicators = MappingProxyType(indicators)
+        contributions.append(
+            disclosure.Contribution(n, n, 1, True, ("social",), "large", ("SG",), 50.0 + n, indicators=indicators)
+        )
+    for wanted in (keys, keys[:1], []):
+        columns = disclosure._attribute_columns(contributions, "indicators", wanted)
+        assert set(columns) == set(wanted)
+        for key in wanted:
+            assert list(columns[key]) == [c.indicators.get(key) for c in contributions]
+    assert disclosure._attribute_columns([], "indicators", keys) == {key: () for key in keys}
+    assert disclosure._attribute_columns(contributions, "overall", []) == {None: [c.overall for c in contributions]}

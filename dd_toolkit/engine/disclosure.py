@@ -494,11 +494,23 @@ def build_release(
         SEARCH_DEADLINE.reset(token)
 
 
-def _attribute_column(contributions: Sequence[Contribution], attr: str) -> list[Any]:
-    """Each contribution's ``attr``: a mapping (empty when missing), or the overall score."""
+def _attribute_columns(
+    contributions: Sequence[Contribution], attr: str, keys: Sequence[str]
+) -> dict[str | None, Sequence[Any]]:
+    """Each contribution's ``attr`` as columns in their order: the overall score (under None),
+    or one column per key of the mapping, None where a contribution's mapping lacks the key.
+    Each mapping is read by one item getter, in C, not by one ``get`` per key and contribution."""
     if attr == "overall":
-        return [c.overall for c in contributions]
-    return [getattr(c, attr, None) or {} for c in contributions]
+        return {None: [c.overall for c in contributions]}
+    if not contributions or not keys:
+        return {key: () for key in keys}
+    wanted, blank = set(keys), dict.fromkeys(keys)
+    mappings = (getattr(c, attr, None) or {} for c in contributions)
+    complete = [m if wanted <= m.keys() else {**blank, **m} if m else blank for m in mappings]
+    rows = list(map(operator.itemgetter(*keys), complete))
+    if len(keys) == 1:
+        return {keys[0]: rows}
+    return dict(zip(keys, zip(*rows, strict=True), strict=True))
 
 
 def _picker(column_of: Sequence[Contribution], chosen: Sequence[Contribution]) -> Callable[[Sequence], tuple]:
@@ -591,15 +603,16 @@ def _build_release(
     # attribute at a time. At 10,000 companies this is most of a release's work.
     in_cycle = {cycle: sorted(counted.get(cycle, {}).values(), key=lambda c: c.organisation_id) for cycle in cycles}
     pick = {key: _picker(in_cycle[key[0]], members.get(key, ())) for key in open_keys}
-    read: tuple[str, dict[int, list[Any]]] = ("", {})
+    keys_of: dict[str, list[str]] = {}
+    for metric in metric_defs.values():
+        if metric.key is not None:
+            keys_of.setdefault(metric.attr, []).append(metric.key)
+    read: tuple[str, dict[int, dict[str | None, Sequence[Any]]]] = ("", {})
     for name, metric in sorted(metric_defs.items(), key=lambda kv: _metric_sort_key(kv[0])):
         if read[0] != metric.attr:
-            read = (metric.attr, {cycle: _attribute_column(rows, metric.attr) for cycle, rows in in_cycle.items()})
-        columns = {
-            cycle: rows if metric.key is None else [m.get(metric.key) for m in rows]
-            for cycle, rows in read[1].items()
-            if name in metrics_of_cycle[cycle]
-        }
+            wanted = keys_of.get(metric.attr, [])
+            read = (metric.attr, {cycle: _attribute_columns(cs, metric.attr, wanted) for cycle, cs in in_cycle.items()})
+        columns = {cycle: found[metric.key] for cycle, found in read[1].items() if name in metrics_of_cycle[cycle]}
         family: dict[_Key, _Views] = {}
         values: dict[_Key, Sequence[Any]] = {}
         for key in open_keys:

@@ -847,3 +847,16 @@ def test_a_metric_column_holds_each_contributions_value_and_none_where_it_has_no
             assert list(columns[key]) == [c.indicators.get(key) for c in contributions]
     assert disclosure._attribute_columns([], "indicators", keys) == {key: () for key in keys}
     assert disclosure._attribute_columns(contributions, "overall", []) == {None: [c.overall for c in contributions]}
+
+
+def test_a_release_of_unchanged_contributions_adds_nothing_to_the_ledger():
+    """The ledger keeps each contributor set of a figure once: a release built again from the
+    same contributions shows the same figures and adds no entry."""
+    world = World(2)
+    for org in range(30):
+        world.submit(org)
+    first = publish(world.contributions, None, RULES)
+    second = publish(world.contributions, first, RULES)
+    assert first.ledger.entries
+    assert second.ledger.entries == first.ledger.entries
+    assert figures(seen(second)) == figures(seen(first))

@@ -658,8 +658,14 @@ def _build_release(
                 groups.append(GroupResult(key[1], label, False, None, group_n[key], shown, t))
         benchmarks[cycle] = Benchmark(cycle=cycle, threshold=t, groups=tuple(groups))
 
-    known = {(e.cycle, e.group_id, e.metric, e.submissions, e.organisations) for e in ledger.entries}
-    fresh = [e for e in new_entries if (e.cycle, e.group_id, e.metric, e.submissions, e.organisations) not in known]
+    # Entries the ledger holds already are not added again. They are found by figure first: a
+    # set of every entry would hash every contributor set the ledger has ever kept.
+    known: dict[tuple[int, str, str], list[_Views]] = {}
+    for e in ledger.entries:
+        known.setdefault((e.cycle, e.group_id, e.metric), []).append((e.submissions, e.organisations))
+    fresh = [
+        e for e in new_entries if (e.submissions, e.organisations) not in known.get((e.cycle, e.group_id, e.metric), ())
+    ]
     return Release(
         number=number,
         published_at=published_at,

@@ -599,8 +599,8 @@ def _build_release(
     results: dict[_Key, dict[str, MetricResult]] = {key: {} for key in open_keys}
     # A metric's values are read once per cycle, into a column in the order of the cycle's
     # contributions; each group takes its members' values from it in one call (a picker of their
-    # positions). The metrics are sorted by kind, so the mappings they read are fetched one
-    # attribute at a time. At 10,000 companies this is most of a release's work.
+    # positions). The metrics are sorted by kind, so the columns of all the metrics one attribute
+    # holds are read together, when its first metric comes.
     in_cycle = {cycle: sorted(counted.get(cycle, {}).values(), key=lambda c: c.organisation_id) for cycle in cycles}
     pick = {key: _picker(in_cycle[key[0]], members.get(key, ())) for key in open_keys}
     keys_of: dict[str, list[str]] = {}

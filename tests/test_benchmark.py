@@ -465,7 +465,7 @@ def test_many_columns_modulo_the_large_atoms_are_read_off_as_one_at_a_time(seed)
             basis.add(bm._column(rnd.getrandbits(size), size))
         quotient = bm._Quotient(basis, size)
         masks = [rnd.getrandbits(size) for _ in range(40)]
-        assert quotient.columns(masks, size) == [quotient.coordinates(mask) for mask in masks]
+        assert quotient.columns(masks) == [quotient.coordinates(mask) for mask in masks]
 
 
 @pytest.mark.parametrize("modulus", [(1 << 61) - 1, None])

@@ -552,7 +552,7 @@ class _Quotient:
                     cleared = [x - c * y for x, y in zip(upper, lower, strict=True)]
                     vectors[j] = (vectors[j][0], [x % m for x in cleared] if m else cleared)
         pivots = {pivot for pivot, _ in vectors}
-        self.modulus = m
+        self.modulus, self.size = m, size
         self.free = [i for i in range(size) if i not in pivots]
         self.pivot_mask = _bitmask(pivots)
         self.tail = {pivot: [v[i] for i in self.free] for pivot, v in vectors}
@@ -573,29 +573,30 @@ class _Quotient:
         m = self.modulus
         return [x % m for x in w] if m else w
 
-    def columns(self, masks: Sequence[int], size: int) -> list[list[Any]]:
+    def columns(self, masks: Sequence[int]) -> list[list[Any]]:
         """:meth:`coordinates` of many columns. When the rows fit a machine word and the basis's
         entries are small integers (modulo the prime, as fully reduced 0/1 vectors mostly are),
         all the sums are one small matrix product in exact int64 arithmetic, reduced after."""
-        small = self._small_tails(size)
+        small = self._small_tails()
         if small is None:
             return [self.coordinates(mask) for mask in masks]
         import numpy
 
         pivots, tails = small
         m = self.modulus
-        held = (numpy.array(masks, dtype=numpy.int64)[:, None] >> numpy.arange(size, dtype=numpy.int64)) & 1
+        rows = numpy.arange(self.size, dtype=numpy.int64)
+        held = (numpy.array(masks, dtype=numpy.int64)[:, None] >> rows) & 1
         sums = held[:, self.free] - held[:, pivots] @ tails
         if m < 1 << 62:  # the residues fit int64 too
             return numpy.mod(sums, m).tolist()
         return [[x % m for x in row] for row in sums.tolist()]
 
-    def _small_tails(self, size: int) -> tuple[list[int], Any] | None:
+    def _small_tails(self) -> tuple[list[int], Any] | None:
         """The pivots and, as a pivots x free int64 matrix, their tails as signed integers, when
         the rows fit a word and every entry is below 2**40 in size (so that a sum over the rows
         stays exact in int64); None otherwise."""
         m = self.modulus
-        if not m or size > _WORD_ROWS or not self.tail:
+        if not m or self.size > _WORD_ROWS or not self.tail:
             return None
         import numpy
 
@@ -775,18 +776,21 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     # Each small atom's column is reduced modulo the large atoms' span once, and kept as its
     # few free coordinates: the large atoms usually span all but a handful of dimensions.
     quotient = _Quotient(large, len(rows))
-    reduced = dict(zip(small, quotient.columns([atoms[a][0] for a in small], len(rows)), strict=True))
+    full = dict(zip(small, quotient.columns([atoms[a][0] for a in small]), strict=True))
     weights = {a: len(atoms[a][1]) for a in small}
     # A column in the large atoms' span can join no basis and weighs in no codeword: the search
     # reads only the others (at 10,000 companies most small atoms are such columns).
-    live = [a for a in small if any(reduced[a])]
+    live = [a for a in small if any(full[a])]
+    # Parallel columns share a direction (kept for the search below: the projection to the pivot
+    # coordinates is injective, so it keeps which columns are parallel).
+    direction: dict[int, tuple] = _Memo(lambda a: _direction(full[a], modulus))
     dimension, offered = _Basis(modulus), set()
     for a in live:
         if len(dimension) == most_possible:
             break
-        if (key := _direction(reduced[a], modulus)) not in offered:
-            offered.add(key)
-            dimension.add(reduced[a])
+        if direction[a] not in offered:
+            offered.add(direction[a])
+            dimension.add(full[a])
     d = len(dimension)
     if d == 0:
         return None
@@ -794,9 +798,7 @@ def _find_leak(sets: Iterable[frozenset], threshold: int) -> frozenset | None:
     # injective (the basis is unit triangular there), so ranks are unchanged and vectors shrink
     # to length d. A column in the large atoms' span reduces to zero and never joins a basis.
     pivots = [pivot for pivot, _ in dimension.vectors]
-    full = reduced
     reduced = _Memo(lambda a: [full[a][p] for p in pivots])
-    direction: dict[int, tuple] = _Memo(lambda a: _direction(reduced[a], modulus))
     seen: set[frozenset[int]] = set()
 
     def disjoint_bases(excluded: frozenset[int], budget: int) -> list[list[int]]:

@@ -254,3 +254,27 @@ def test_the_dashboard_is_rendered_once_per_release_and_a_new_release_shows_at_o
     thai = client.get("/benchmarks/").get_data(as_text=True)
     # The dashboard in Thai, and the site header in Thai (kept too, web/layout.py).
     assert store.renders == renders + 3 and '<html lang="th"' in thai and "No release yet" not in thai
+
+
+def test_the_indicator_rates_are_rendered_once_per_release_and_country_and_a_new_release_shows_at_once(
+    client, working_group, make, app
+):
+    with app.app_context():
+        store = fragments.store()
+    assert "No release yet" in client.get("/benchmarks/indicators").get_data(as_text=True)
+    renders = store.renders
+    assert "No release yet" in client.get("/benchmarks/indicators").get_data(as_text=True)
+    assert store.renders == renders  # the same figures, not rendered again
+    for number in range(5):  # the fifth consenting submission publishes release 1
+        org = make.organisation(name=f"Later {number}")
+        make.submitted(org, make.user(org), consent=True)
+    opened = client.get("/benchmarks/indicators").get_data(as_text=True)
+    assert "No release yet" not in opened and "<dt>Release</dt><dd>1</dd>" in opened
+    assert store.renders == renders + 1
+    # The page opens on a country whose rates are shown (the factory's companies operate in MY).
+    assert '<option value="MY" selected>' in opened and "Withheld for" not in opened
+    assert client.get("/benchmarks/indicators").get_data(as_text=True) == opened
+    assert store.renders == renders + 1
+    other = client.get("/benchmarks/indicators?country=VN").get_data(as_text=True)
+    assert store.renders == renders + 2 and '<option value="VN" selected>' in other and "Withheld for" in other
+    assert client.get("/benchmarks/indicators?country=MY").get_data(as_text=True) != other

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -179,30 +181,39 @@ def indicators():
     release = _release()
     cycle = _cycle_of(release)
     countries = current_bank().taxonomy.asean_countries
-    country = request.args.get("country") or None
-    if country is not None and country not in countries:
+    asked = request.args.get("country") or None
+    if asked is not None and asked not in countries:
         abort(404)
-    every_country_withheld = False
-    if country is None:
-        # Open on the first country whose rates are shown; when the release shows none, say so.
-        shown = [c for c in countries if cycle and not disclosure.country_indicator_view(release, cycle, c).withheld]
-        country = shown[0] if shown else countries[0]
-        every_country_withheld = bool(cycle) and not shown
-    view = disclosure.country_indicator_view(release, cycle, country) if cycle else None
-    return render_template(
-        "benchmarks/indicators.html",
-        release=release,
-        numbers=releases.release_numbers(db.session(), current_methodology()),
-        cycle=cycle,
-        country=country,
-        countries=countries,
-        view=view,
-        every_country_withheld=every_country_withheld,
-        names=_metric_labels(),
-        policy=_policy(release),
-        notes=report_notes(current_content().root),
-        taxonomy=current_bank().taxonomy,
-    )
+    numbers = releases.release_numbers(db.session(), current_methodology())
+
+    def body() -> str:
+        country, every_country_withheld = asked, False
+        if country is None:
+            # Open on the first country whose rates are shown; when the release shows none, say so.
+            view_of = partial(disclosure.country_indicator_view, release, cycle)
+            shown = [c for c in countries if cycle and not view_of(c).withheld]
+            country = shown[0] if shown else countries[0]
+            every_country_withheld = bool(cycle) and not shown
+        return render_template(
+            "benchmarks/_indicators_body.html",
+            release=release,
+            numbers=numbers,
+            cycle=cycle,
+            country=country,
+            countries=countries,
+            view=disclosure.country_indicator_view(release, cycle, country) if cycle else None,
+            every_country_withheld=every_country_withheld,
+            names=_metric_labels(),
+            policy=_policy(release),
+            notes=report_notes(current_content().root),
+            taxonomy=current_bank().taxonomy,
+        )
+
+    # Rendered once per release, cycle, country asked for, list of releases, methodology and
+    # language, as the dashboard: a published release never changes.
+    key = ("benchmark-indicators", release.number if release else None, cycle, asked, tuple(numbers))
+    key += (current_methodology().key, str(get_locale()))
+    return render_template("benchmarks/indicators.html", body=store().get_or_render(key, body))
 
 
 @bp.route("/assessments/<int:assessment_id>/peers")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from dd_toolkit.engine import documents
-from dd_toolkit.records.models import ActionTracking, User
+from dd_toolkit.records.models import ActionTracking, Organisation, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
@@ -190,7 +190,7 @@ def test_another_content_does_not_reuse_the_decoded_submission(app, database_url
         other_app.extensions["dd_engine"].dispose()
 
 
-def test_the_user_and_memberships_load_in_one_query(app, make):
+def test_the_user_memberships_and_organisations_load_in_one_query(app, make):
     org = make.organisation()
     admin = make.user(org)
     statements: list[str] = []
@@ -205,6 +205,9 @@ def test_the_user_and_memberships_load_in_one_query(app, make):
             user = authz.load_user(db.session(), admin.id)
             assert [m.organisation_id for m in authz.memberships(user)] == [org.id]
             assert authz.can(user, authz.Action.COMPANY)
+            gc.collect()  # what only the session's (weak) identity map held is gone
+            # A company page's look-up of its organisation is answered from the session.
+            assert db.session().get(Organisation, org.id).name == org.name
             assert authz.load_user(db.session(), 10_000) is None
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)

@@ -84,6 +84,9 @@ def load_user(session: Session, user_id: int) -> User | None:
         return None
     user = rows[0][0]
     user._dd_memberships = [membership for _user, membership, _org in rows if membership is not None]  # type: ignore[attr-defined]
+    # The session's identity map holds its objects weakly: the organisations stay in it only
+    # while something refers to them.
+    user._dd_organisations = [org for _user, _membership, org in rows if org is not None]  # type: ignore[attr-defined]
     return user
 
 

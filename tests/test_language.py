@@ -318,3 +318,36 @@ def test_a_plan_built_for_a_thai_reader_is_never_shown_to_an_english_reader(real
         english = readers["en"].get(path).get_data(as_text=True)
         main = english[english.index("<main") :].replace("ไทย", "")  # the language chooser names Thai in Thai
         assert re.findall("[\u0e00-\u0e7f]+", main) == [], path
+
+
+GETTEXT_TEMPLATES = (
+    "{{ _('Skip to main content') }}",
+    "{{ _('coverage %(p).0f%%', p=41.6) }}",
+    "{{ _('Hello %(name)s,', name='<b>Ann & Bo</b>') }}",
+    "{{ ngettext('%(num)d notification marked as read.', '%(num)d notifications marked as read.', 1) }}",
+    "{{ ngettext('%(num)d notification marked as read.', '%(num)d notifications marked as read.', 3) }}",
+    "{{ pgettext('menu', 'Home') }} {{ npgettext('menu', '%(num)d item', '%(num)d items', 2) }}",
+    "{% trans name='<i>x</i>' %}Hello {{ name }},{% endtrans %}",
+    "{% trans count=4 %}{{ count }} notification marked as read.{% pluralize %}{{ count }} notifications marked as"
+    " read.{% endtrans %}",
+    "{% trans %}100%% safe{% endtrans %} {{ _('50%% done') }}",
+    "{% trans name='<i>x</i>' %}<strong>{{ name }}</strong> & co{% endtrans %}",  # a message's own markup stays
+)
+
+
+@pytest.mark.parametrize("language", ("en", *LANGUAGES))
+def test_the_templates_gettext_reads_as_jinjas_newstyle_gettext(app, language):
+    """The app's one-call gettext (web/language.py) gives what Jinja's own newstyle gettext
+    gives with the same catalogue: translated, escaped, and always formatted ("%%" is "%")."""
+    from jinja2 import Environment
+
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        translations = Domain(translation_directories=[str(TRANSLATIONS)]).get_translations()
+        assert str(get_locale()) == language
+        reference = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+        reference.install_gettext_translations(translations, newstyle=True)
+        for source in GETTEXT_TEMPLATES:
+            expected = reference.from_string(source).render()
+            assert app.jinja_env.from_string(source).render() == expected, source
+        if language == "th":
+            assert app.jinja_env.from_string(GETTEXT_TEMPLATES[0]).render() != "Skip to main content"

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, render_template, request
-from flask_babel import Babel, get_translations
+from flask import Flask, render_template, request
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -151,32 +151,9 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.globals["reason_in"] = lambda result: reason_in(current_bank(), result)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    _install_gettext(app)
 
     for code in (400, 403, 404, 405, 409, 413, 429, 500):
         app.register_error_handler(code, _error_page(code))
-
-
-def _request_translations():
-    """The request's catalog, looked up once per request: Flask-Babel resolves the domain and
-    the locale again at every call, and a page makes a hundred of them."""
-    if not g:
-        return get_translations()  # outside an app context: Flask-Babel's null catalog
-    try:
-        return g._dd_translations
-    except AttributeError:
-        translations = g._dd_translations = get_translations()
-        return translations
-
-
-def _install_gettext(app: Flask) -> None:
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _request_translations().ugettext(s),
-        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
-        newstyle=True,
-        pgettext=lambda c, s: _request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
-    )
 
 
 def _error_page(code: int):

@@ -8,8 +8,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
+from flask_babel import get_translations
 from flask_login import current_user
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from dd_toolkit.engine.content import fallbacks, reset_content_language, set_content_language
 from dd_toolkit.engine.content.languages import LanguageStatus, load_languages
@@ -103,21 +105,55 @@ def translated_output(value):
     return value
 
 
-def _with_content_arguments(env) -> None:
-    """A page's sentences take the same translated content texts as arguments: "capped at
-    %(band)s" names the band in the reader's language (after Flask-Babel installed gettext)."""
-    gettext, ngettext = env.globals["gettext"], env.globals["ngettext"]
+def _request_translations():
+    """The request's catalog, looked up once per request: Flask-Babel resolves the domain and
+    the locale again at every call, and a page makes a hundred of them."""
+    if not g:
+        return get_translations()  # outside an app context: Flask-Babel's null catalog
+    try:
+        return g._dd_translations
+    except AttributeError:
+        translations = g._dd_translations = get_translations()
+        return translations
+
+
+def _formatted(context, text: str, variables: dict) -> str:
+    # As Jinja's "newstyle" gettext: the text is escaped markup when the template autoescapes,
+    # and always a format string ("%%" is one "%"), so that every message reads the same way.
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    if not variables and "%" not in text:
+        return text  # what the format would give, without building it (most of a page's texts)
+    return text % {k: translated_output(v) for k, v in variables.items()}
+
+
+def _install_gettext(env) -> None:
+    """The templates' gettext, ngettext, pgettext and npgettext, with Jinja's newstyle rules, in
+    one call each: a page makes dozens of them. Their arguments may be content texts, such as a
+    band in "capped at %(band)s": those are shown in the reader's language too."""
 
     @pass_context
-    def translated_gettext(__context, __string, **variables):
-        return gettext(__context, __string, **{k: translated_output(v) for k, v in variables.items()})
+    def gettext(__context, __string, **variables):
+        return _formatted(__context, _request_translations().ugettext(__string), variables)
 
     @pass_context
-    def translated_ngettext(__context, __singular, __plural, __num, **variables):
-        variables = {k: translated_output(v) for k, v in variables.items()}
-        return ngettext(__context, __singular, __plural, __num, **variables)
+    def ngettext(__context, __singular, __plural, __num, **variables):
+        variables.setdefault("num", __num)
+        text = _request_translations().ungettext(__singular, __plural, __num)
+        return _formatted(__context, text, variables)
 
-    env.globals.update(gettext=translated_gettext, _=translated_gettext, ngettext=translated_ngettext)
+    @pass_context
+    def pgettext(__context, __message_context, __string, **variables):
+        return _formatted(__context, _request_translations().upgettext(__message_context, __string), variables)
+
+    @pass_context
+    def npgettext(__context, __message_context, __singular, __plural, __num, **variables):
+        variables.setdefault("num", __num)
+        text = _request_translations().unpgettext(__message_context, __singular, __plural, __num)
+        return _formatted(__context, text, variables)
+
+    env.newstyle_gettext = True  # what {% trans %} compiles to: calls of these, with keyword arguments
+    env.globals.update(gettext=gettext, _=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
 
 
 def init_app(app: Flask) -> None:
@@ -130,4 +166,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["content_translation"] = content_translation
     app.jinja_env.globals["untranslated_count"] = lambda: len(fallbacks())
     app.jinja_env.finalize = translated_output
-    _with_content_arguments(app.jinja_env)
+    _install_gettext(app.jinja_env)

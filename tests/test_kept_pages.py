@@ -423,3 +423,7 @@ def test_the_inbox_reads_what_it_lists_from_the_records_never_the_submission_row
         sa.event.remove(engine, "before_cursor_execute", seen)
     assert "Selat Streams" in page and f"{assessment.cycle}" in page
     assert statements and not [s for s in statements if re.search(r"\bsubmission\b(?!_)", s)]
+    # A record's values (a time to parse among them) are read once per submission, not once for
+    # each of its reviews: the records are read apart from the reviews.
+    read_records = [s for s in statements if "submission_record.submitted_at" in s]
+    assert len(read_records) == 1 and "recipient" not in read_records[0]

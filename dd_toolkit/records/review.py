@@ -8,7 +8,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from cachetools import LRUCache
@@ -429,9 +429,9 @@ def inbox(
     return InboxPage([InboxRow(*row) for row in rows], total, page, per_page)
 
 
-@dataclass(frozen=True)
-class InboxSubmission:
-    """What the inbox shows of one submission, read as plain columns of its record."""
+class InboxSubmission(NamedTuple):
+    """What the inbox shows of one submission, read as plain columns of its record. (A named
+    tuple: the page keeps its tables under these values, so they are hashed on every visit.)"""
 
     id: int
     submitted_at: datetime
@@ -441,8 +441,7 @@ class InboxSubmission:
     intact: bool  # as ``dd-toolkit verify`` last found it
 
 
-@dataclass(frozen=True)
-class InboxReview:
+class InboxReview(NamedTuple):
     """One of a submission's reviews as the inbox lists it."""
 
     id: int  # the recipient's
@@ -513,15 +512,13 @@ def inbox_groups(
             _inbox_orders[key] = found
     chosen, total = found
     ids = [row[0] for row in chosen]
-    # Their reviews in these jurisdictions (the query reads every jurisdiction's; see below).
-    details: dict[int, InboxSubmission] = {}
+    # Their reviews in these jurisdictions (the query reads every jurisdiction's; see below),
+    # then what is shown of each submission, once per submission.
     recipients: dict[int, list[InboxReview]] = {}
-    for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(_INBOX_DETAILS, params={"ids": ids}):
-        if jurisdiction not in jurisdictions:
-            continue
-        if submission_id not in details:
-            details[submission_id] = InboxSubmission(submission_id, *shown)
-        recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
+    for review_id, jurisdiction, review_status, submission_id in db.exec(_INBOX_REVIEWS, params={"ids": ids}):
+        if jurisdiction in jurisdictions:
+            recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
+    details = {row[0]: InboxSubmission(*row) for row in db.exec(_INBOX_RECORDS, params={"ids": ids})}
     groups = [
         InboxGroup(details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
         for submission_id, is_current_row in chosen
@@ -529,27 +526,25 @@ def inbox_groups(
     return InboxGroupPage(groups, total, page, per_page)
 
 
-# Each chosen submission with its reviews, in one query of plain columns (built once). By
-# submission only (a few rows each): a condition on the jurisdiction would have the database
-# walk every review of the jurisdiction instead. What is shown of the submission comes from its
-# record: on SQLite, every column of a submission row after its snapshot (its time included)
-# lies beyond a hundred kilobytes of text, five times the cost of the whole query.
-_INBOX_DETAILS = (
-    select(
-        Recipient.id,
-        Recipient.jurisdiction,
-        Recipient.status,
-        SubmissionRecord.submission_id,
-        SubmissionRecord.submitted_at,
-        SubmissionRecord.cycle,
-        SubmissionRecord.version,
-        SubmissionRecord.organisation_name,
-        SubmissionRecord.intact,
-    )
-    .join(SubmissionRecord, SubmissionRecord.submission_id == Recipient.submission_id)
+# The chosen submissions' reviews, in one query of plain columns (built once). By submission
+# only (a few rows each): a condition on the jurisdiction would have the database walk every
+# review of the jurisdiction instead.
+_INBOX_REVIEWS = (
+    select(Recipient.id, Recipient.jurisdiction, Recipient.status, Recipient.submission_id)
     .where(Recipient.submission_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(Recipient.jurisdiction)
 )
+# What is shown of each submission comes from its record, read apart from its reviews so that
+# each value (a time to parse among them) is read once, not once per review. On SQLite, every
+# column of a submission row after its snapshot lies beyond a hundred kilobytes of text.
+_INBOX_RECORDS = select(
+    SubmissionRecord.submission_id,
+    SubmissionRecord.submitted_at,
+    SubmissionRecord.cycle,
+    SubmissionRecord.version,
+    SubmissionRecord.organisation_name,
+    SubmissionRecord.intact,
+).where(SubmissionRecord.submission_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:

@@ -5,6 +5,7 @@ nothing kept for one organisation, regulator copy, locale or request leaks into 
 import re
 
 import pytest
+from markupsafe import Markup
 from sqlmodel import select
 
 from dd_toolkit.records.assessments import submit
@@ -214,3 +215,17 @@ def test_a_submitted_section_is_kept_as_submitted_and_holds_no_form(client, comp
     renders = store.renders
     thai = client.get(url, headers={"Accept-Language": "th"}).get_data(as_text=True)
     assert 'lang="th"' in thai and store.renders == renders + 2
+
+
+def test_a_kept_fragments_slots_get_the_requests_token_and_nothing_else_changes(app):
+    from flask_wtf.csrf import generate_csrf
+
+    kept = fragments.CSRF_SLOT.join(
+        [Markup("<p>Tom &amp; Jerry &lt;3</p><form>"), Markup('</form><a href="?a=1&amp;b=2">x</a>'), Markup("")]
+    )
+    with app.test_request_context("/"):
+        token = generate_csrf()
+        filled = fragments.with_csrf(kept)
+        assert isinstance(filled, Markup)
+        assert filled == kept.replace(fragments.CSRF_SLOT, token) and filled.count(token) == 2
+        assert "dd:csrf" not in filled and re.fullmatch(r"[\w.-]+", token)

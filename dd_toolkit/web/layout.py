@@ -40,7 +40,7 @@ def site_header() -> Markup:
     header = fragments.with_csrf(fragments.store().get_or_render(key, render))
     if is_get:
         back = request.full_path if request.query_string else request.path
-        header = Markup(header.replace(NEXT_SLOT, escape(back)))
+        header = Markup(str.replace(header, NEXT_SLOT, escape(back)))  # as fragments.with_csrf
     return header
 
 

@@ -333,14 +333,24 @@ def wrk(url: str, duration: int, cookie: str | None = None) -> dict[str, float]:
     return {"rps": float(rate.group(1)), "p50": latency("50"), "p99": latency("99")}
 
 
-def print_table(companies: int, bare: dict[str, float], rows: list[tuple[str, str, dict[str, float]]]) -> None:
+def print_table(
+    companies: int, bare_runs: list[dict[str, float]], rows: list[tuple[str, str, dict[str, float]]]
+) -> None:
+    """``bare_runs``: the bare page measured before the first page and after each one; a page's
+    ratio is to the mean of the bare runs just before and just after it, so that a shared
+    machine's load, which drifts over a run, weighs on both sides of each ratio alike."""
     print(f"\nN = {companies} generated companies (plus the demo data); each page warmed up {WARM_UP_SECONDS} s first")
-    header = f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'/ bare':>7}"
+    header = f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bare req/s':>11} {'/ bare':>7}"
     print(header)
     print("-" * len(header))
-    for label, role, r in [("bare Flask page", "-", bare), *rows]:
-        ratio = r["rps"] / bare["rps"]
-        print(f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {ratio:>7.3f}")
+    rates = [run["rps"] for run in bare_runs]
+    first = bare_runs[0]
+    print(f"{'bare Flask page':<20} {'-':<14} {first['rps']:>9.1f} {first['p50']:>8.2f} {first['p99']:>8.2f}")
+    for number, (label, role, r) in enumerate(rows):
+        bare = (rates[number] + rates[number + 1]) / 2
+        line = f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
+        print(f"{line} {bare:>11.1f} {r['rps'] / bare:>7.3f}")
+    print(f"bare page over the run: {min(rates):.0f} to {max(rates):.0f} req/s")
 
 
 def print_pdf_downloads(base: str, assessment_id: int) -> None:
@@ -381,12 +391,13 @@ def measure(env: dict[str, str], companies: int | None, duration: int, bare_base
         # worker's first requests of a page fill what it keeps (a kept fragment, the inbox's
         # grouping), which would otherwise count as the page's steady cost.
         wrk(bare_base + "/", WARM_UP_SECONDS)
-        bare = wrk(bare_base + "/", duration)
+        bare_runs = [wrk(bare_base + "/", duration)]
         rows = []
         for label, role, path, cookie in plan:
             wrk(base + path, WARM_UP_SECONDS, cookie)
             rows.append((label, role, wrk(base + path, duration, cookie)))
-        print_table(companies, bare, rows)
+            bare_runs.append(wrk(bare_base + "/", duration))
+        print_table(companies, bare_runs, rows)
         print_pdf_downloads(base, ids["assessment"])
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss in worker_rss(master):

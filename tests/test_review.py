@@ -280,3 +280,27 @@ def test_the_status_form_offers_the_allowed_moves_in_fields_the_form_reads(clien
     session.add(recipient)
     session.commit()
     assert f'action="{url}/status"' not in client.get(url).get_data(as_text=True)
+
+
+def test_the_review_page_reads_its_review_submission_and_assessment_in_one_query(app, client, make, auth, submitted_to):
+    import sqlalchemy as sa
+
+    _, _, assessment, recipients = submitted_to("SG", "MY")
+    auth.login(regulator(make, "SG").email)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = app.extensions["dd_engine"]
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = client.get(f"/review/{recipients['SG'].id}").get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert f"version {assessment.version}" in page and "Integrity verified" in page
+    reads = [s for s in statements if re.search(r"FROM recipient\b", s) and "recipient.id = ?" in s]
+    assert len(reads) == 1 and "JOIN submission" in reads[0] and "JOIN assessment" in reads[0]
+    assert not [s for s in statements if re.search(r"FROM (submission|assessment)\s+WHERE \w+\.id = \?", s)]
+    # Another jurisdiction's review of the same submission is still not this regulator's to see.
+    assert client.get(f"/review/{recipients['MY'].id}").status_code == 404

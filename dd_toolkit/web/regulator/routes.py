@@ -112,15 +112,22 @@ _VERSIONS = (
     .where(Submission.id.in_(sa.bindparam("ids", expanding=True)))
 )
 _NAMES = select(User.id, User.name).where(User.id.in_(sa.bindparam("ids", expanding=True)))
+# A review with its submission and the assessment it froze: the review page reads all three.
+_REVIEWED = (
+    select(Recipient, Submission, Assessment)
+    .join(Submission, Submission.id == Recipient.submission_id)
+    .join(Assessment, Assessment.id == Submission.assessment_id)
+    .where(Recipient.id == sa.bindparam("recipient_id"))
+)
 
 
 @bp.route("/<int:recipient_id>")
 @policy(Action.REVIEW)
 def submission(recipient_id: int):
-    recipient = _recipient(recipient_id)
     session = db.session()
-    submission = session.get(Submission, recipient.submission_id)
-    assessment = session.get(Assessment, submission.assessment_id)
+    reviewed = session.exec(_REVIEWED, params={"recipient_id": recipient_id}).first()
+    recipient = require(Action.REVIEW, reviewed[0] if reviewed else None)
+    submission, assessment = reviewed[1], reviewed[2]
     record = record_of(session, submission.id, light=True)
     previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
     changes = None

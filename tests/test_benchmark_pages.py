@@ -235,21 +235,27 @@ def test_every_working_group_format_withholds_exactly_the_same_figures(
             assert f"{labels[group_id]} Companies {n}" in text
 
 
-def test_the_dashboard_is_rendered_once_per_release_and_a_new_release_shows_at_once(client, working_group, make, app):
-    from dd_toolkit.web import fragments
-
+def _kept_until_the_first_release(client, make, app, url):
+    """``url`` before any release is rendered once and then found kept; the fifth consenting
+    submission publishes release 1, which the page shows at once (one more rendering). Returns
+    the store, its renders before the release, and the page of release 1."""
     with app.app_context():
         store = fragments.store()
-    assert "No release yet" in client.get("/benchmarks/").get_data(as_text=True)
+    assert "No release yet" in client.get(url).get_data(as_text=True)
     renders = store.renders
-    assert "No release yet" in client.get("/benchmarks/").get_data(as_text=True)
+    assert "No release yet" in client.get(url).get_data(as_text=True)
     assert store.renders == renders  # the same figures, not rendered again
-    for number in range(5):  # the fifth consenting submission publishes release 1
+    for number in range(5):
         org = make.organisation(name=f"Later {number}")
         make.submitted(org, make.user(org), consent=True)
-    page = client.get("/benchmarks/").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
     assert "<dt>Release</dt><dd>1</dd>" in page and "No release yet" not in page
     assert store.renders == renders + 1
+    return store, renders, page
+
+
+def test_the_dashboard_is_rendered_once_per_release_and_a_new_release_shows_at_once(client, working_group, make, app):
+    store, renders, _ = _kept_until_the_first_release(client, make, app, "/benchmarks/")
     client.set_cookie("dd_language", "th")
     thai = client.get("/benchmarks/").get_data(as_text=True)
     # The dashboard in Thai, and the site header in Thai (kept too, web/layout.py).
@@ -259,18 +265,7 @@ def test_the_dashboard_is_rendered_once_per_release_and_a_new_release_shows_at_o
 def test_the_indicator_rates_are_rendered_once_per_release_and_country_and_a_new_release_shows_at_once(
     client, working_group, make, app
 ):
-    with app.app_context():
-        store = fragments.store()
-    assert "No release yet" in client.get("/benchmarks/indicators").get_data(as_text=True)
-    renders = store.renders
-    assert "No release yet" in client.get("/benchmarks/indicators").get_data(as_text=True)
-    assert store.renders == renders  # the same figures, not rendered again
-    for number in range(5):  # the fifth consenting submission publishes release 1
-        org = make.organisation(name=f"Later {number}")
-        make.submitted(org, make.user(org), consent=True)
-    opened = client.get("/benchmarks/indicators").get_data(as_text=True)
-    assert "No release yet" not in opened and "<dt>Release</dt><dd>1</dd>" in opened
-    assert store.renders == renders + 1
+    store, renders, opened = _kept_until_the_first_release(client, make, app, "/benchmarks/indicators")
     # The page opens on a country whose rates are shown (the factory's companies operate in MY).
     assert '<option value="MY" selected>' in opened and "Withheld for" not in opened
     assert client.get("/benchmarks/indicators").get_data(as_text=True) == opened

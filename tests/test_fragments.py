@@ -229,3 +229,20 @@ def test_a_kept_fragments_slots_get_the_requests_token_and_nothing_else_changes(
         assert isinstance(filled, Markup)
         assert filled == kept.replace(fragments.CSRF_SLOT, token) and filled.count(token) == 2
         assert "dd:csrf" not in filled and re.fullmatch(r"[\w.-]+", token)
+
+
+def test_the_kept_results_headline_shows_a_renamed_organisation_at_once(client, company, make, store, session):
+    org, admin = company
+    assessment = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    url = f"/assessments/{assessment.id}/results"
+    first = client.get(url).get_data(as_text=True)
+    assert f"Results: Selat Streams, {assessment.cycle}" in first
+    renders = store.renders
+    assert without_tokens(client.get(url).get_data(as_text=True)) == without_tokens(first)
+    assert store.renders == renders  # the headline and the detail were kept
+    org.name = "Selat Media"
+    session.add(org)
+    session.commit()
+    renamed = client.get(url).get_data(as_text=True)
+    assert f"Results: Selat Media, {assessment.cycle}" in renamed and "Selat Streams" not in renamed
+    assert store.renders == renders + 1  # the headline afresh; the detail does not name it

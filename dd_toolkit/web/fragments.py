@@ -94,7 +94,7 @@ def store() -> FragmentStore:
     return current_app.extensions[_EXTENSION]
 
 
-def frozen_fragment(part: str, owner_id: int, sha256: str, method_key: str, render: Callable[[], str]) -> Markup:
+def frozen_fragment(part: Hashable, owner_id: int, sha256: str, method_key: str, render: Callable[[], str]) -> Markup:
     """``part`` of a submitted assessment's page, rendered by ``render`` at most once per worker
     for its owner (the assessment, or the regulator's copy), submission, methodology and the
     request's locale."""

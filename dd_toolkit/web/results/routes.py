@@ -61,23 +61,40 @@ def results(assessment_id: int):
             heat_map=_heat_map(view),
         )
 
+    org = db.session().get(Organisation, assessment.organisation_id)
+
+    def headline() -> str:
+        return render_template(
+            "results/_headline.html",
+            assessment=assessment,
+            org=org,
+            method_fallback=view.method_fallback,
+            card=card,
+            method=method,
+            frozen=frozen,
+            other_methods=newer if frozen else [],
+            bands=bands,
+            confidence_labels=_confidence_labels(method),
+        )
+
     if frozen:
-        detail_html = frozen_fragment("results", assessment.id, view.submission.sha256, method.key, detail)
+        sha256 = view.submission.sha256
+        detail_html = frozen_fragment("results", assessment.id, sha256, method.key, detail)
+        # The headline also names the organisation, which can be renamed.
+        headline_html = frozen_fragment(("results-headline", org.name), assessment.id, sha256, method.key, headline)
     else:
-        detail_html = Markup(detail())
+        detail_html, headline_html = Markup(detail()), Markup(headline())
     return render_template(
         "results/results.html",
         assessment=assessment,
-        org=db.session().get(Organisation, assessment.organisation_id),
-        method_fallback=view.method_fallback,
         card=card,
         method=method,
         frozen=frozen,
         comparison=comparison,
         comparison_error=comparison_error,
-        other_methods=newer if frozen else [],
         bands=bands,
         confidence_labels=_confidence_labels(method),
+        headline_html=headline_html,
         other_confidence_labels=_confidence_labels(comparison[0]) if comparison else {},
         detail_html=detail_html,
     )

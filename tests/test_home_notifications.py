@@ -397,11 +397,35 @@ def test_the_company_home_page_creates_due_reminders(client, make, auth, session
     draft = make.assessment(org, admin, 2026)
     track(session, draft, "late", TODAY - dt.timedelta(days=1), title="Appoint a contact point")
     auth.login(admin.email)
-    client.get("/")
+    first = client.get("/").get_data(as_text=True)
     client.get("/")
     session.expire_all()
     (reminder,) = of(session, admin)
     assert reminder.kind == notifications.Kind.ACTION_OVERDUE
+    # The page that created the reminder counts it already, though the account (and its count)
+    # was read before the reminder was made.
+    assert re.search(r"Notifications <span class=\"count\">1<", first)
+
+
+def test_the_unread_count_is_read_with_the_account(app, client, auth, make, notified):
+    import sqlalchemy as sa
+
+    admin, _assessment, _sg = notified
+    auth.login(admin.email)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = app.extensions["dd_engine"]
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = client.get("/question-bank/").get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert re.search(r"Notifications <span class=\"count\">2<", page)
+    counts = [s for s in statements if "count(*)" in s and "FROM notification" in s]
+    assert len(counts) == 1 and "FROM user_account" in counts[0]
 
 
 def test_notify_due_command(make, session, database_url, monkeypatch, tmp_path):

@@ -131,6 +131,7 @@ def notify(
     if not wanted:
         return []
     users = db.exec(select(User).where(User.id.in_(wanted), User.active == sa.true()).order_by(User.id)).all()
+    db.info[_CHANGED] = True
     created = []
     for user in users:
         row = Notification(
@@ -334,16 +335,30 @@ def invitation_accepted(db: Session, user: User) -> None:
 # -- reading and marking -------------------------------------------------------------------------
 
 
+def _unread_of(user_id) -> sa.Select:
+    return (
+        select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+
+
 # Built once: every signed-in page shows the count (building a statement costs more than running it).
-_UNREAD = (
-    select(sa.func.count())
-    .select_from(Notification)
-    .where(Notification.user_id == sa.bindparam("user_id"), Notification.read_at.is_(None))
-)
+_UNREAD = _unread_of(sa.bindparam("user_id"))
+# The same count as a column of a query that reads the account (``User.id``): the web layer
+# reads it with the signed-in account, in the same query.
+UNREAD_OF_USER = _unread_of(User.id).scalar_subquery()
+# Set in a session that created or marked notifications: a count read before is out of date.
+_CHANGED = "dd_notifications_changed"
 
 
 def unread_count(db: Session, user_id: int) -> int:
     return db.exec(_UNREAD, params={"user_id": user_id}).one()
+
+
+def changed_in(db: Session) -> bool:
+    """Whether this session created or marked any notification (see UNREAD_OF_USER)."""
+    return db.info.get(_CHANGED, False)
 
 
 def of_user(db: Session, user_id: int, limit: int = LIST_LIMIT) -> list[Notification]:
@@ -357,12 +372,14 @@ def of_user(db: Session, user_id: int, limit: int = LIST_LIMIT) -> list[Notifica
 
 def mark_read(db: Session, notification: Notification) -> None:
     if notification.read_at is None:
+        db.info[_CHANGED] = True
         notification.read_at = utcnow()
         db.add(notification)
         db.commit()
 
 
 def mark_all_read(db: Session, user_id: int) -> int:
+    db.info[_CHANGED] = True
     result = db.execute(
         sa.update(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))

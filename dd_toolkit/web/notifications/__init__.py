@@ -73,7 +73,11 @@ def unread_count() -> int:
         return 0
     cached = g.get("_dd_unread")
     if cached is None or cached[0] != user.id:
-        cached = g._dd_unread = (user.id, notifications.unread_count(db.session(), user.id))
+        # Read with the account (web/authz.py), unless this request has changed notifications since.
+        count = getattr(user, "_dd_unread", None)
+        if count is None or notifications.changed_in(db.session()):
+            count = notifications.unread_count(db.session(), user.id)
+        cached = g._dd_unread = (user.id, count)
     return cached[1]
 
 

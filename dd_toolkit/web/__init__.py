@@ -90,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(outputs_bp)
     app.register_blueprint(regulator_bp)
     app.register_blueprint(notifications_bp)
-    init_notifications(app)  # the unread count in the navigation, and email when MAIL_SERVER is set
+    init_notifications(app)  # email when MAIL_SERVER is set
     limits.api(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)

@@ -191,12 +191,8 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(403)
 
-    @app.context_processor
-    def _authz_helpers():
-        return {"can": lambda action, target=None: can(current_user, Action(action), target), "nav": navigation}
 
-
-# The route-level actions the site navigation shows links for (templates/base.html).
+# The route-level actions the site navigation shows links for (templates/_site_header.html).
 NAV_ACTIONS = (Action.COMPANY, Action.PLATFORM_ADMIN, Action.REVIEW, Action.API_TOKENS, Action.BENCHMARK_VIEW)
 
 

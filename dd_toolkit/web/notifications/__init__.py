@@ -119,7 +119,3 @@ def init_app(app: Flask) -> None:
                 compose=_composer(app),
             ),
         )
-
-    @app.context_processor
-    def _notification_helpers():
-        return {"unread_notifications": unread_count}

@@ -531,3 +531,40 @@ def test_contributions_are_read_as_the_records_hold_them(demo, real_app):
         )
         assert (contribution.indicators, contribution.practices) == (entry.indicators, entry.practices)
         assert contribution.risks == risk_distribution_entry(record.risk_register, method.risk)
+
+
+def test_a_recomputed_report_takes_its_rows_in_the_order_an_update_locks_them(make, session, monkeypatch):
+    """An update of a stored report locks its index row first (aggregates._update). A recompute
+    of the report, after an update found the index untrustworthy, deletes the index row first
+    too: a recompute that deleted the report's other rows first deadlocked on PostgreSQL with
+    an update of the same report in another transaction (two submissions at once)."""
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)
+    cycle, latest = 2029, {}
+    for org in [make.organisation() for _ in range(2)]:
+        _submit_step(make, session, cycle, latest, (org, 0, "yes", True, "yes", {"SG"}, "standard@test.1"))
+    session.execute(
+        sa.update(Aggregate)
+        .where(Aggregate.kind == aggregates.INDICATOR_INDEX, Aggregate.part == "SG")
+        .values(payload={"format": 0})
+    )
+    session.commit()
+    kinds = (aggregates.INDICATOR_INDEX, aggregates.INDICATOR_NAMES, aggregates.INDICATORS)
+    writes = []
+
+    def seen(conn, cursor, statement, parameters, *args):
+        if statement.startswith(("UPDATE aggregate", "DELETE FROM aggregate")):
+            values = list(parameters.values() if isinstance(parameters, dict) else parameters)
+            writes.append((statement.split()[0], next(kind for kind in kinds if kind in values)))
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        aggregates.refresh_indicators(session, cycle, ["SG"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    session.commit()
+    index = aggregates.INDICATOR_INDEX
+    assert writes[0] == ("UPDATE", index)  # the update's lock, before it found the index untrustworthy
+    deletes = [kind for verb, kind in writes if verb == "DELETE"]
+    assert deletes[0] == index and sorted(deletes) == sorted(kinds)
+    assert _stored_reports(session, cycle) == _recomputed_reports(session, cycle)

@@ -143,10 +143,12 @@ def _recompute(db: Session, cycle: int, jurisdictions: list[str] | None = None) 
     rows = _addressed(db, cycle, jurisdictions)
     reports = indicator_reports(cycle, [row for _, row in rows])
     names = {j: report.to_dict() for j, report in reports.items()}
+    # The index first: :func:`_update` locks a report's index row before its other rows, and a
+    # refresh that takes them in another order can deadlock with one that updates the report.
     stored = {
+        INDICATOR_INDEX: _indexes(cycle, rows, names),
         INDICATOR_NAMES: names,
         INDICATORS: {j: _page_of(data) for j, data in names.items()},
-        INDICATOR_INDEX: _indexes(cycle, rows, names),
     }
     marker = _marker(db)
     for kind, parts in stored.items():

@@ -258,3 +258,14 @@ def test_a_served_app_moves_what_it_holds_from_its_start_out_of_full_collections
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_a_templates_globals_are_the_environments_in_one_dict(app):
+    """Copied into every rendering's context: a plain dict is copied at once, a ChainMap key by
+    key (web/__init__.py, TemplateEnvironment). Every global the app sets is in it."""
+    template = app.jinja_env.get_template("base.html")
+    assert type(template.globals) is dict
+    assert {"site_header", "_", "ngettext", "url_for", "current_language", "bank"} <= template.globals.keys()
+    assert template.globals.keys() == app.jinja_env.globals.keys()
+    with app.test_request_context("/"):
+        assert app.jinja_env.from_string("{{ _('Skip to main content') }}").render() == "Skip to main content"

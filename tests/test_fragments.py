@@ -223,12 +223,18 @@ def test_a_kept_fragments_slots_get_the_requests_token_and_nothing_else_changes(
     kept = fragments.CSRF_SLOT.join(
         [Markup("<p>Tom &amp; Jerry &lt;3</p><form>"), Markup('</form><a href="?a=1&amp;b=2">x</a>'), Markup("")]
     )
+    store = fragments.FragmentStore()
     with app.test_request_context("/"):
         token = generate_csrf()
-        filled = fragments.with_csrf(kept)
-        assert isinstance(filled, Markup)
-        assert filled == kept.replace(fragments.CSRF_SLOT, token) and filled.count(token) == 2
-        assert "dd:csrf" not in filled and re.fullmatch(r"[\w.-]+", token)
+        for _ in range(2):  # rendered, then found kept
+            filled = store.get_or_render("with slots", lambda: kept, csrf=True)
+            assert isinstance(filled, Markup)
+            assert filled == kept.replace(fragments.CSRF_SLOT, token) and filled.count(token) == 2
+            assert "dd:csrf" not in filled and re.fullmatch(r"[\w.-]+", token)
+        assert store.get_or_render("with slots", lambda: "", csrf=False) == kept  # as rendered
+        plain = Markup("<p>No form</p>")
+        assert store.get_or_render("no slots", lambda: plain, csrf=True) == plain
+        assert store.renders == 2
 
 
 def test_the_kept_results_headline_shows_a_renamed_organisation_at_once(client, company, make, store, session):

@@ -37,10 +37,10 @@ def site_header() -> Markup:
             next_slot=NEXT_SLOT,
         )
 
-    header = fragments.with_csrf(fragments.store().get_or_render(key, render))
+    header = fragments.store().get_or_render(key, render, csrf=True)
     if is_get:
         back = request.full_path if request.query_string else request.path
-        header = Markup(str.replace(header, NEXT_SLOT, escape(back)))  # as fragments.with_csrf
+        header = Markup(str.replace(header, NEXT_SLOT, escape(back)))  # Markup's own escapes again, slowly
     return header
 
 

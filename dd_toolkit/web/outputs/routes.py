@@ -175,7 +175,7 @@ def _action_plan_page(assessment, refused: dict | None = None):
             _previous_key(session, previous),
         )
         render = partial(_action_plan_main, assessment, previous, tracking, can_edit, None, fragments.CSRF_SLOT)
-        main_html = fragments.with_csrf(fragments.store().get_or_render(key, render))
+        main_html = fragments.store().get_or_render(key, render, csrf=True)
     return render_template(
         "outputs/action_plan.html",
         assessment=assessment,
@@ -388,7 +388,7 @@ def transparency_page(assessment_id: int):
             (previous.id, previous.version, previous.cycle, previous.submitted_at) if previous else None,
             (edit.id, edit.version, edit.updated_at) if edit else None,
         )
-        main_html = fragments.with_csrf(fragments.store().get_or_render(key, partial(render, fragments.CSRF_SLOT)))
+        main_html = fragments.store().get_or_render(key, partial(render, fragments.CSRF_SLOT), csrf=True)
     return render_template("outputs/transparency.html", assessment=assessment, main_html=main_html), status
 
 

@@ -196,7 +196,7 @@ def submission(recipient_id: int):
         status_field_labels=StatusForm.labels(),
         status_labels=status_labels(),
         toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
-        frozen_html=fragments.with_csrf(fragments.frozen_fragment("review", recipient.id, *key, frozen_part)),
+        frozen_html=fragments.frozen_fragment("review", recipient.id, *key, frozen_part, csrf=True),
     )
 
 

@@ -6,6 +6,7 @@ regulator, jurisdiction or locale reaches another."""
 import re
 
 import pytest
+from sqlmodel import select
 
 from dd_toolkit.records.models import PlatformRole
 from dd_toolkit.web import fragments
@@ -403,28 +404,52 @@ def test_the_inbox_reads_what_it_lists_from_the_records_never_the_submission_row
 ):
     """On SQLite every column of a submission row after its snapshot lies beyond a hundred
     kilobytes of text: reading the time of 50 submissions from there was most of the inbox's
-    database time at 10,000 companies. The records hold the same values at the start of theirs."""
+    database time at 10,000 companies. The records hold the same values at the start of theirs.
+    Once read, the page is kept: the next visit reads only the state of the reviews."""
     import sqlalchemy as sa
 
     regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
-    org, _admin, assessment, _recipients = submitted_to("SG", name="Selat Streams")
+    org, _admin, assessment, _recipients = submitted_to("SG", "MY", name="Selat Streams")
     auth.login(regulator.email)
-    client.get("/review/")  # the list itself is then kept
-    statements = []
     engine = app.extensions["dd_engine"]
+    visits = []
+    for _ in range(2):
+        statements = []
+        visits.append(statements)
 
-    def seen(conn, cursor, statement, parameters, *args):
-        statements.append((statement, parameters))
+        def seen(conn, cursor, statement, parameters, *args, statements=statements):
+            statements.append((statement, parameters))
 
-    sa.event.listen(engine, "before_cursor_execute", seen)
-    try:
-        page = client.get("/review/").get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", seen)
-    assert "Selat Streams" in page and f"{assessment.cycle}" in page
-    assert statements and not [s for s, _ in statements if re.search(r"\bsubmission\b(?!_)", s)]
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            page = client.get("/review/").get_data(as_text=True)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        assert "Selat Streams" in page and f"{assessment.cycle}" in page
+    first, second = visits
+    assert first and not [s for s, _ in first if re.search(r"\bsubmission\b(?!_)", s)]
     # The reviews listed are read with their records in one query, and only those of the
     # regulator's jurisdictions: the others' came back too, each with a time to parse.
-    (read,) = [(s, p) for s, p in statements if "submission_record.submitted_at" in s]
+    (read,) = [(s, p) for s, p in first if "submission_record.submitted_at" in s]
     values = list(read[1].values() if isinstance(read[1], dict) else read[1])
     assert "FROM recipient JOIN submission_record" in read[0] and "SG" in values and "MY" not in values
+    assert not [s for s, _ in second if "submission_record" in s]
+    assert [s for s, _ in second if "max(recipient.updated_at)" in s]  # the reviews' state, read each time
+
+
+def test_a_verification_run_shows_at_once_in_the_kept_inbox(client, make, auth, submitted_to, session):
+    from dd_toolkit.records import integrity
+    from dd_toolkit.records.models import Submission
+
+    regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
+    _org, _admin, assessment, _recipients = submitted_to("SG", name="Selat Streams")
+    auth.login(regulator.email)
+    assert "failed verification" not in client.get("/review/").get_data(as_text=True)
+    assert "failed verification" not in client.get("/review/").get_data(as_text=True)  # kept
+    submission = session.exec(select(Submission).where(Submission.assessment_id == assessment.id)).one()
+    result = integrity.Result()
+    result.add("submission", submission.id, "snapshot changed", submission_id=submission.id)
+    integrity.store(session, result)  # what `dd-toolkit verify` keeps of a run that found it
+    assert "failed verification" in client.get("/review/").get_data(as_text=True)
+    integrity.store(session, integrity.Result())  # repaired: the next run finds nothing
+    assert "failed verification" not in client.get("/review/").get_data(as_text=True)

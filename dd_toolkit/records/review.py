@@ -25,6 +25,7 @@ from dd_toolkit.records.models import (
     Submission,
     SubmissionRecord,
     User,
+    VerificationRun,
     utcnow,
 )
 
@@ -472,10 +473,14 @@ class InboxGroup:
 
 @dataclass
 class InboxGroupPage:
+    """One page of a regulator's inbox. Kept and shared by the requests that show the same
+    state of the reviews: read it, never change it."""
+
     groups: list[InboxGroup]
     total: int  # submissions, not recipients
     page: int
     per_page: int
+    key: tuple = ()  # everything the page depends on: a key for what is rendered from it
 
     @property
     def pages(self) -> int:
@@ -497,34 +502,36 @@ def inbox_groups(
     each of them; current versions first, newest activity first, then the earlier versions a
     newer one has superseded. The filters pick submissions with a review that matches."""
     page = max(1, page)
-    # Which submissions the page lists, and how many there are, depend only on the reviews of
-    # these jurisdictions (every change to one, and a new one, sets its updated_at to the time;
-    # none is ever deleted) and on the submissions' records, which never change. Finding them
-    # groups every review addressed to the regulator, so what was found is kept under the
-    # reviews' state, read from their index.
+    # What the page shows depends only on the reviews of these jurisdictions (every change to
+    # one, and a new one, sets its updated_at to the time; none is ever deleted) and on the
+    # submissions' records, which never change but for their integrity mark, set only by a
+    # verification run. Finding the submissions groups every review addressed to the regulator,
+    # so the page is kept under the reviews' state, read from their index, and the latest run.
     state = _inbox_state(db, jurisdictions)
     key = (str(db.get_bind().url), tuple(jurisdictions), status, service_type, size_band, cycle, page, per_page, state)
     with _inbox_lock:
-        found = _inbox_orders.get(key)
+        found = _inbox_pages.get(key)
     if found is None:
-        found = _inbox_order(db, jurisdictions, status, service_type, size_band, cycle, page, per_page)
+        chosen, total = _inbox_order(db, jurisdictions, status, service_type, size_band, cycle, page, per_page)
+        found = InboxGroupPage(_inbox_groups_of(db, jurisdictions, chosen), total, page, per_page, key)
         with _inbox_lock:
-            _inbox_orders[key] = found
-    chosen, total = found
-    ids = [row[0] for row in chosen]
-    # Their reviews in these jurisdictions, each with what is shown of its submission.
+            _inbox_pages[key] = found
+    return found
+
+
+def _inbox_groups_of(db: Session, jurisdictions: list[str], chosen) -> list[InboxGroup]:
+    """The chosen submissions (id, current or not), each with its reviews in these jurisdictions."""
     details: dict[int, InboxSubmission] = {}
     recipients: dict[int, list[InboxReview]] = {}
-    params = {"ids": ids, "jurisdictions": jurisdictions}
+    params = {"ids": [row[0] for row in chosen], "jurisdictions": jurisdictions}
     for review_id, jurisdiction, review_status, submission_id, *shown in db.exec(_INBOX_DETAILS, params=params):
         if submission_id not in details:
             details[submission_id] = InboxSubmission(submission_id, *shown)
         recipients.setdefault(submission_id, []).append(InboxReview(review_id, jurisdiction, review_status))
-    groups = [
+    return [
         InboxGroup(details[submission_id], recipients=recipients[submission_id], current=bool(is_current_row))
         for submission_id, is_current_row in chosen
     ]
-    return InboxGroupPage(groups, total, page, per_page)
 
 
 # The chosen submissions' reviews in the regulator's jurisdictions, with what is shown of each
@@ -556,8 +563,8 @@ _INBOX_DETAILS = (
 
 
 def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:
-    """The latest change to the reviews of each jurisdiction: one step down their index
-    (ix_recipient_inbox) each, whatever their number."""
+    """The latest change to the reviews of each jurisdiction (one step down their index,
+    ix_recipient_inbox, each, whatever their number), and the latest verification run."""
     count = len(jurisdictions)
     if not count:
         return ()
@@ -569,15 +576,16 @@ def _inbox_state(db: Session, jurisdictions: list[str]) -> tuple:
                 .where(Recipient.jurisdiction == sa.bindparam(f"j{n}"))
                 .scalar_subquery()
                 for n in range(count)
-            )
+            ),
+            select(sa.func.max(VerificationRun.id)).scalar_subquery(),
         )
     return tuple(db.connection().execute(statement, {f"j{n}": j for n, j in enumerate(jurisdictions)}).one())
 
 
 # The statement of _inbox_state for each number of jurisdictions, built once.
 _INBOX_STATES: dict[int, Any] = {}
-# What inbox pages listed, by database, filters, page and reviews' state: a few per regulator.
-_inbox_orders: LRUCache[tuple, tuple[tuple[tuple[int, int], ...], int]] = LRUCache(maxsize=256)
+# Inbox pages by database, filters, page and state (see inbox_groups): a few per regulator.
+_inbox_pages: LRUCache[tuple, InboxGroupPage] = LRUCache(maxsize=256)
 _inbox_lock = threading.Lock()
 
 

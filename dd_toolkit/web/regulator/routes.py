@@ -86,11 +86,11 @@ def index():
         filters_html = store.get_or_render(("inbox-filters", locale, tuple(jurisdictions), chosen), filters)
     else:
         filters_html = Markup(filters())
-    # The tables are kept under every value they show: any change of a review (its status, a new
-    # version, a new submission) or of a record (its verification) gives another key.
-    shown = tuple((group.current, group.submission, tuple(group.recipients)) for group in result.groups)
+    # The tables are kept under what the page was read from (records/review.py, inbox_groups):
+    # any change of a review (its status, a new version, a new submission) or of a record (its
+    # verification) gives another key.
     groups_html = store.get_or_render(
-        ("inbox-groups", locale, shown),
+        ("inbox-groups", locale, result.key),
         lambda: render_template(
             "regulator/_inbox_groups.html", groups=result.groups, status_labels=status_labels(), taxonomy=taxonomy
         ),

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,26 @@ def submitted_to(make, session):
         return org, admin, assessment, {r.jurisdiction: r for r in recipients}
 
     return build
+
+
+@contextmanager
+def recorded_statements(engine):
+    """The SQL statements run on ``engine`` inside the block, each with its parameters."""
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def parameter_values(parameters) -> list:
+    """A statement's parameters as a list, whatever the driver's style (SQLite's or PostgreSQL's)."""
+    return list(parameters.values() if isinstance(parameters, dict) else parameters)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')

@@ -39,7 +39,7 @@ from dd_toolkit.records.models import (
 )
 
 from . import factories
-from .conftest import FIXTURE_CONTENT, AuthActions, Forms, make_app
+from .conftest import FIXTURE_CONTENT, AuthActions, Forms, make_app, recorded_statements
 
 # The fixture methodology with RPA indicator rules (its newer version has none).
 WITH_INDICATORS = "standard@test.1"
@@ -408,23 +408,12 @@ def test_the_company_home_page_creates_due_reminders(client, make, auth, session
 
 
 def test_the_unread_count_is_read_with_the_account(app, client, auth, make, notified):
-    import sqlalchemy as sa
-
     admin, _assessment, _sg = notified
     auth.login(admin.email)
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    engine = app.extensions["dd_engine"]
-    sa.event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(app.extensions["dd_engine"]) as statements:
         page = client.get("/question-bank/").get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", seen)
     assert re.search(r"Notifications <span class=\"count\">2<", page)
-    counts = [s for s in statements if "count(*)" in s and "FROM notification" in s]
+    counts = [s for s, _ in statements if "count(*)" in s and "FROM notification" in s]
     assert len(counts) == 1 and "FROM user_account" in counts[0]
 
 

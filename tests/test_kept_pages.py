@@ -11,7 +11,7 @@ from sqlmodel import select
 from dd_toolkit.records.models import PlatformRole
 from dd_toolkit.web import fragments
 
-from .conftest import CSRF_RE
+from .conftest import CSRF_RE, parameter_values, recorded_statements
 from .test_fragments import fresh, without_tokens
 
 
@@ -406,32 +406,21 @@ def test_the_inbox_reads_what_it_lists_from_the_records_never_the_submission_row
     kilobytes of text: reading the time of 50 submissions from there was most of the inbox's
     database time at 10,000 companies. The records hold the same values at the start of theirs.
     Once read, the page is kept: the next visit reads only the state of the reviews."""
-    import sqlalchemy as sa
-
     regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
     org, _admin, assessment, _recipients = submitted_to("SG", "MY", name="Selat Streams")
     auth.login(regulator.email)
-    engine = app.extensions["dd_engine"]
     visits = []
     for _ in range(2):
-        statements = []
-        visits.append(statements)
-
-        def seen(conn, cursor, statement, parameters, *args, statements=statements):
-            statements.append((statement, parameters))
-
-        sa.event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with recorded_statements(app.extensions["dd_engine"]) as statements:
             page = client.get("/review/").get_data(as_text=True)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", seen)
         assert "Selat Streams" in page and f"{assessment.cycle}" in page
+        visits.append(statements)
     first, second = visits
     assert first and not [s for s, _ in first if re.search(r"\bsubmission\b(?!_)", s)]
     # The reviews listed are read with their records in one query, and only those of the
     # regulator's jurisdictions: the others' came back too, each with a time to parse.
     (read,) = [(s, p) for s, p in first if "submission_record.submitted_at" in s]
-    values = list(read[1].values() if isinstance(read[1], dict) else read[1])
+    values = parameter_values(read[1])
     assert "FROM recipient JOIN submission_record" in read[0] and "SG" in values and "MY" not in values
     assert not [s for s, _ in second if "submission_record" in s]
     assert [s for s, _ in second if "max(recipient.updated_at)" in s]  # the reviews' state, read each time

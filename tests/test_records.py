@@ -30,7 +30,7 @@ from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.records.review import inbox
 from dd_toolkit.records.submissions import record_of
 
-from .conftest import make_app
+from .conftest import make_app, parameter_values, recorded_statements
 
 
 def _submission(session, assessment) -> Submission:
@@ -549,20 +549,14 @@ def test_a_recomputed_report_takes_its_rows_in_the_order_an_update_locks_them(ma
     )
     session.commit()
     kinds = (aggregates.INDICATOR_INDEX, aggregates.INDICATOR_NAMES, aggregates.INDICATORS)
-    writes = []
-
-    def seen(conn, cursor, statement, parameters, *args):
-        if statement.startswith(("UPDATE aggregate", "DELETE FROM aggregate")):
-            values = list(parameters.values() if isinstance(parameters, dict) else parameters)
-            writes.append((statement.split()[0], next(kind for kind in kinds if kind in values)))
-
-    engine = session.get_bind()
-    sa.event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(session.get_bind()) as statements:
         aggregates.refresh_indicators(session, cycle, ["SG"])
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", seen)
     session.commit()
+    writes = [
+        (statement.split()[0], next(kind for kind in kinds if kind in parameter_values(parameters)))
+        for statement, parameters in statements
+        if statement.startswith(("UPDATE aggregate", "DELETE FROM aggregate"))
+    ]
     index = aggregates.INDICATOR_INDEX
     assert writes[0] == ("UPDATE", index)  # the update's lock, before it found the index untrustworthy
     deletes = [kind for verb, kind in writes if verb == "DELETE"]

@@ -14,7 +14,7 @@ from dd_toolkit.records import review
 from dd_toolkit.records.assessments import new_version
 from dd_toolkit.records.models import PlatformRole, Recipient, ReviewStatus, Submission
 
-from .conftest import Forms
+from .conftest import Forms, recorded_statements
 
 
 def regulator(make, *jurisdictions):
@@ -283,21 +283,11 @@ def test_the_status_form_offers_the_allowed_moves_in_fields_the_form_reads(clien
 
 
 def test_the_review_page_reads_its_review_submission_and_assessment_in_one_query(app, client, make, auth, submitted_to):
-    import sqlalchemy as sa
-
     _, _, assessment, recipients = submitted_to("SG", "MY")
     auth.login(regulator(make, "SG").email)
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    engine = app.extensions["dd_engine"]
-    sa.event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(app.extensions["dd_engine"]) as recorded:
         page = client.get(f"/review/{recipients['SG'].id}").get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", seen)
+    statements = [statement for statement, _ in recorded]
     assert f"version {assessment.version}" in page and "Integrity verified" in page
     reads = [s for s in statements if re.search(r"FROM recipient\b", s) and "WHERE recipient.id = " in s]
     assert len(reads) == 1 and "JOIN submission" in reads[0] and "JOIN assessment" in reads[0]

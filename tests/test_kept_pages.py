@@ -263,15 +263,19 @@ def test_an_unknown_filter_value_is_shown_escaped_and_never_kept(client, make, a
     assert store.renders == renders + 1
 
 
-def test_a_new_submission_shows_at_once_in_the_kept_indicator_report(client, make, auth, submitted_to, store):
+def test_a_new_submission_shows_at_once_in_the_kept_indicator_report(app, client, make, auth, submitted_to, store):
     submitted_to("SG", "MY", name="Counted First")
     auth.login(regulator(make, "SG", "MY").email)
     url = "/review/indicators?country=SG&cycle=2026"
     page = client.get(url).get_data(as_text=True)
     assert "1 submitting institution." in page
     renders = store.renders
-    assert without_tokens(client.get(url).get_data(as_text=True)) == without_tokens(page)
+    with recorded_statements(app.extensions["dd_engine"]) as statements:
+        assert without_tokens(client.get(url).get_data(as_text=True)) == without_tokens(page)
     assert store.renders == renders
+    # Kept, the report is not read again: only which version of it is stored.
+    assert [s for s, _ in statements if "FROM aggregate" in s]
+    assert not [s for s, _ in statements if "aggregate.payload" in s]
     submitted_to("SG", name="Counted Second")
     page = client.get(url).get_data(as_text=True)
     assert "2 submitting institutions." in page and "Counted Second" in page

@@ -10,7 +10,6 @@ they need; none of them rebuilds an aggregate.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -456,23 +455,18 @@ def stored_indicator_report(db: Session, jurisdiction: str, cycle: int, *, all_n
 
 # Built once (the regulator's indicator page reads them on every visit): building a statement and
 # its cache key costs more than running it.
-_STORED_TEXT = select(sa.cast(Aggregate.payload, sa.Text)).where(
+_STORED_VERSION = select(Aggregate.id, Aggregate.source_marker, Aggregate.computed_at).where(
     Aggregate.kind == INDICATORS, Aggregate.scope == sa.bindparam("scope"), Aggregate.part == sa.bindparam("part")
 )
 _CYCLES = select(SubmissionRecord.cycle).distinct().order_by(SubmissionRecord.cycle.desc())
 
 
-def stored_indicator_text(db: Session, jurisdiction: str, cycle: int) -> str | None:
-    """The stored page report of one jurisdiction as its JSON text, undecoded (None when nothing
-    is addressed to it): what a page kept of the report is keyed by it, and any refresh that
-    changes the figures changes it. :func:`indicator_report_of` reads it."""
-    return db.exec(_STORED_TEXT, params={"scope": str(cycle), "part": jurisdiction}).first()
-
-
-def indicator_report_of(text: str | None, jurisdiction: str, cycle: int) -> IndicatorReport:
-    """The report of :func:`stored_indicator_text`, as :func:`stored_indicator_report` reads it."""
-    stored = json.loads(text) if text else None
-    return IndicatorReport.from_dict(stored) if stored else IndicatorReport(jurisdiction, cycle, 0, {})
+def stored_indicator_version(db: Session, jurisdiction: str, cycle: int) -> tuple | None:
+    """Which stored page report of one jurisdiction there is (None when nothing is addressed to
+    it), without reading it: every refresh stores a new row or updates the row's time, so what a
+    page kept of the report is keyed by this."""
+    row = db.exec(_STORED_VERSION, params={"scope": str(cycle), "part": jurisdiction}).first()
+    return tuple(row) if row is not None else None
 
 
 def report_cycles(db: Session) -> list[int]:

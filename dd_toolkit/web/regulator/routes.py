@@ -3,8 +3,6 @@ submission, and the RPA indicator report."""
 
 from __future__ import annotations
 
-import hashlib
-
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
@@ -260,16 +258,15 @@ def indicators():
     jurisdictions, jurisdiction, cycle, cycles = _report_args()
     taxonomy = current_bank().taxonomy
     if cycle:
-        # The figures are rendered once per worker for each stored report (its text, so any
-        # refresh that changes them changes the key), jurisdiction, cycle and locale.
-        text = aggregates.stored_indicator_text(db.session(), jurisdiction, cycle)
-        digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else None
-        key = ("rpa-indicators", jurisdiction, cycle, digest, str(get_locale()))
+        # The figures are rendered once per worker for each stored report (any refresh of it gives
+        # another version), jurisdiction, cycle and locale.
+        version = aggregates.stored_indicator_version(db.session(), jurisdiction, cycle)
+        key = ("rpa-indicators", jurisdiction, cycle, version, str(get_locale()))
         report_html = fragments.store().get_or_render(
             key,
             lambda: render_template(
                 "regulator/_indicators_report.html",
-                report=aggregates.indicator_report_of(text, jurisdiction, cycle),
+                report=aggregates.stored_indicator_report(db.session(), jurisdiction, cycle),
                 taxonomy=taxonomy,
             ),
         )

@@ -458,7 +458,18 @@ def stored_indicator_report(db: Session, jurisdiction: str, cycle: int, *, all_n
 _STORED_VERSION = select(Aggregate.id, Aggregate.source_marker, Aggregate.computed_at).where(
     Aggregate.kind == INDICATORS, Aggregate.scope == sa.bindparam("scope"), Aggregate.part == sa.bindparam("part")
 )
-_CYCLES = select(SubmissionRecord.cycle).distinct().order_by(SubmissionRecord.cycle.desc())
+
+
+def _cycles_statement():
+    # Each cycle found by one step down the cycle index, from the newest: a DISTINCT reads every
+    # record (half a millisecond at 10,000 companies, on every visit of the report).
+    found = select(sa.func.max(SubmissionRecord.cycle).label("cycle")).cte("cycles", recursive=True)
+    before = select(sa.func.max(SubmissionRecord.cycle)).where(SubmissionRecord.cycle < found.c.cycle)
+    found = found.union_all(select(before.scalar_subquery()).where(found.c.cycle.is_not(None)))
+    return select(found.c.cycle).where(found.c.cycle.is_not(None)).order_by(found.c.cycle.desc())
+
+
+_CYCLES = _cycles_statement()
 
 
 def stored_indicator_version(db: Session, jurisdiction: str, cycle: int) -> tuple | None:

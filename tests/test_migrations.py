@@ -61,6 +61,14 @@ def test_the_wide_columns_of_a_submission_record_come_last_and_reordering_keeps_
     engine.dispose()
 
 
+def _plan(connection, statement, **params) -> str:
+    """SQLite's query plan of a built statement, its steps joined by " | "."""
+    compiled = statement.compile(dialect=connection.dialect)
+    values = compiled.construct_params(params)
+    ordered = tuple(values[name] for name in compiled.positiontup)
+    return " | ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", ordered))
+
+
 def test_a_companys_records_are_found_by_its_index_never_by_the_latest_flag(database_url):
     """SQLite without statistics takes any equality index as selective as any other: with one on
     the latest flag, which half the rows share, a company's home page and each submission's
@@ -74,17 +82,11 @@ def test_a_companys_records_are_found_by_its_index_never_by_the_latest_flag(data
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL plans by its statistics")
 
-    def plan(connection, statement, **params) -> str:
-        compiled = statement.compile(dialect=connection.dialect)
-        values = compiled.construct_params(params)
-        ordered = tuple(values[name] for name in compiled.positiontup)
-        return " | ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", ordered))
-
     flag_update = sa.text(
         "UPDATE submission_record SET latest = 0 WHERE organisation_id = :org AND cycle = :cycle AND latest = 1"
     )
     with engine.connect() as connection:
-        trend = plan(connection, _SCORE_TREND, organisation_id=1)
+        trend = _plan(connection, _SCORE_TREND, organisation_id=1)
         update = " | ".join(
             row[3]
             for row in connection.execute(sa.text(f"EXPLAIN QUERY PLAN {flag_update.text}"), {"org": 1, "cycle": 2026})
@@ -93,3 +95,31 @@ def test_a_companys_records_are_found_by_its_index_never_by_the_latest_flag(data
     for found in (trend, update):
         assert "ix_submission_record_organisation_cycle" in found, found
         assert "latest" not in found, found
+
+
+def test_an_actions_newer_copy_is_found_by_an_index_not_by_reading_every_tracked_action(database_url):
+    """The company home page and ``dd-toolkit notify-due`` ask, for each open action falling due,
+    whether a newer copy of it exists (carried forward to a later assessment)."""
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from dd_toolkit.records.notifications import due_actions
+
+    from .conftest import recorded_statements
+
+    engine = make_engine(database_url)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics")
+    with Session(engine) as session, recorded_statements(engine) as statements:
+        for organisation_id in (1, None):
+            due_actions(session, organisation_id, today=dt.date(2027, 1, 1))
+    with engine.connect() as connection:
+        plans = [
+            " | ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters))
+            for sql, parameters in statements
+        ]
+    engine.dispose()
+    assert len(plans) == 2
+    for found in plans:
+        assert "ix_action_tracking_carried_from_id" in found and "SCAN action_tracking_1" not in found, found

@@ -220,7 +220,8 @@ class ActionTracking(SQLModel, table=True):
     # The team chose to name this item as a commitment in the public transparency text.
     public_commitment: bool = False
     # Carried forward from this item of the previous cycle's assessment, if any.
-    carried_from_id: int | None = Field(default=None, foreign_key="action_tracking.id")
+    # Indexed: every due-action look-up asks whether an action has a newer copy (migration 0016).
+    carried_from_id: int | None = Field(default=None, foreign_key="action_tracking.id", index=True)
     version: int = 1
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)

@@ -480,7 +480,7 @@ class InboxGroupPage:
     total: int  # submissions, not recipients
     page: int
     per_page: int
-    key: tuple = ()  # everything the page depends on: a key for what is rendered from it
+    key: tuple  # everything the page depends on: a key for what is rendered from it
 
     @property
     def pages(self) -> int:

@@ -349,6 +349,8 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("GET", "/review/", "-"): "302 403 403 403 200 200 403 403 302 302 302",
     ("GET", "/review/<int:recipient_id>", "MY"): "302 403 403 403 404 200 403 403 302 302 302",
     ("GET", "/review/<int:recipient_id>", "SG"): "302 403 403 403 200 404 403 403 302 302 302",
+    ("GET", "/review/<int:recipient_id>/sections/<section_id>", "MY"): "302 403 403 403 404 200 403 403 302 302 302",
+    ("GET", "/review/<int:recipient_id>/sections/<section_id>", "SG"): "302 403 403 403 200 404 403 403 302 302 302",
     ("POST", "/review/<int:recipient_id>/comments", "MY"): "302 403 403 403 404 400 403 403 302 302 302",
     ("POST", "/review/<int:recipient_id>/comments", "SG"): "302 403 403 403 400 404 403 403 302 302 302",
     ("POST", "/review/<int:recipient_id>/status", "MY"): "302 403 403 403 404 400 403 403 302 302 302",

@@ -147,7 +147,9 @@ def test_the_kept_review_page_carries_this_requests_token_and_its_comments_are_a
     }
     regulator = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG", "MY"])
     auth.login(regulator.email)
-    url = f"/review/{copies['SG'].id}"
+    review = client.get(f"/review/{copies['SG'].id}").get_data(as_text=True)
+    # The answers and their comment forms are on the sections' own pages.
+    url = re.search(rf'href="(/review/{copies["SG"].id}/sections/[^"]+)"', review).group(1)
     first = fresh(store, client, url)
     renders = store.renders
     page = client.get(url).get_data(as_text=True)
@@ -160,10 +162,17 @@ def test_the_kept_review_page_carries_this_requests_token_and_its_comments_are_a
         f"/review/{copies['SG'].id}/comments",
         data={"csrf_token": tokens.pop(), "question_id": question_id, "text": "Why?"},
     )
-    assert posted.status_code == 302
+    anchor = "q-" + question_id.replace(".", "-")
+    assert posted.status_code == 302 and posted.location == f"{url}#{anchor}"
+    # The comment shows on the section's page, at once, though the answers are kept.
+    page = client.get(url).get_data(as_text=True)
+    assert store.renders == renders
+    assert "Why?" in page.split('id="section-comments"', 1)[1].split("</section>", 1)[0]
     # The other jurisdiction's copy is its own page: its forms post to its own address.
-    other = client.get(f"/review/{copies['MY'].id}").get_data(as_text=True)
+    other_review = client.get(f"/review/{copies['MY'].id}").get_data(as_text=True)
+    other = client.get(re.search(r'href="(/review/\d+/sections/[^"]+)"', other_review).group(1)).get_data(as_text=True)
     assert f"/review/{copies['MY'].id}/comments" in other and f"/review/{copies['SG'].id}/comments" not in other
+    assert "Why?" not in other
 
 
 def test_the_store_is_bounded_in_bytes():

@@ -30,7 +30,7 @@ def duplicate_ids(html: str) -> list[str]:
 @pytest.fixture
 def review_page(make, session, client, auth):
     """A company's submission to Singapore, a regulator's comment on one question, and the
-    regulator's page of it: (the recipient, the page's HTML)."""
+    regulator's page of it: (the recipient, the page's HTML, the HTML of its first section's page)."""
     org = make.organisation(name="Plain Words Co")
     admin = make.user(org)
     assessment = make.assessment(org, admin, answers=make.complete_answers())
@@ -43,11 +43,11 @@ def review_page(make, session, client, auth):
     Forms(client).post(
         f"{url}/comments", {"text": "Which policy is this?", "question_id": "mini.policy.exists"}, page=url
     )
-    return recipient, client.get(url).get_data(as_text=True)
+    return recipient, client.get(url).get_data(as_text=True), client.get(f"{url}/sections/mini.policy").get_data(as_text=True)
 
 
 def test_the_regulator_sees_the_profile_in_labels(review_page):
-    _, page = review_page
+    _, page, _section = review_page
     profile = page.split('<dl class="facts">')[1].split("</dl>")[0]
     for label in ("Social network or community platform", "Medium (50-249 staff)", "Singapore", "Malaysia"):
         assert label in profile
@@ -56,23 +56,28 @@ def test_the_regulator_sees_the_profile_in_labels(review_page):
 
 
 def test_the_timeline_names_the_question_and_the_version(review_page):
-    _, page = review_page
+    recipient, page, section = review_page
     timeline = page.split('<ol class="timeline">')[1].split("</ol>")[0]
     assert "submitted version 1 of the assessment" in timeline
     assert "version of submission" not in timeline
     # The question's text, its id only in the tooltip.
     assert re.search(
-        r'comment\s+on <a href="#q-mini-policy-exists" title="mini.policy.exists">'
+        rf'comment\s+on <a href="/review/{recipient.id}/sections/mini.policy#q-mini-policy-exists"'
+        r' title="mini.policy.exists">'
         r"Is there a child safeguarding policy\?</a>",
         timeline,
     )
     assert ">mini.policy.exists<" not in timeline
+    # The section's page lists the comments on its questions, each linked to its question.
+    comments = section.split('id="section-comments"', 1)[1].split("</section>", 1)[0]
+    assert '<a href="#q-mini-policy-exists">Is there a child safeguarding policy?</a>' in comments
+    assert "Which policy is this?" in comments and 'id="q-mini-policy-exists"' in section
 
 
 def test_framework_references_show_their_names(review_page, client, make, auth):
-    _, page = review_page
-    assert '<span class="tag" title="HRDD:1">HRDD step 1 - policy commitment</span>' in page
-    assert ">HRDD:1<" not in page and ">RPA:7.4.1<" not in page
+    _, _page, answers = review_page
+    assert '<span class="tag" title="HRDD:1">HRDD step 1 - policy commitment</span>' in answers
+    assert ">HRDD:1<" not in answers and ">RPA:7.4.1<" not in answers
 
     org = make.organisation()
     admin = make.user(org)
@@ -107,10 +112,14 @@ def test_the_working_group_reads_lens_names(real_app):
 
 
 def test_no_duplicate_ids_and_no_csrf_id(review_page, client, make, auth):
-    _, page = review_page
-    assert page.count('name="csrf_token"') > 5  # a comment form on every question, and others
-    assert 'id="csrf_token"' not in page
-    assert duplicate_ids(page) == []
+    _, page, section = review_page
+    questions = section.count('<article class="question"')
+    # A comment form on every question, each with its token (and the header's forms with theirs).
+    assert questions > 2 and section.count('name="question_id"') == questions
+    assert section.count('name="csrf_token"') > questions
+    for html in (page, section):
+        assert 'id="csrf_token"' not in html
+        assert duplicate_ids(html) == []
     org = make.organisation()
     admin = make.user(org)
     make.assessment(org, admin, answers=make.complete_answers())
@@ -122,7 +131,7 @@ def test_no_duplicate_ids_and_no_csrf_id(review_page, client, make, auth):
 
 
 def test_times_carry_no_microseconds(review_page):
-    _, page = review_page
+    _, page, _section = review_page
     values = TIME_RE.findall(page)
     assert values and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) for v in values), values
     moment = dt.datetime(2026, 11, 30, 16, 24, 5, 123456)
@@ -133,7 +142,7 @@ def test_times_carry_no_microseconds(review_page):
 
 
 def test_scrolling_previews_are_focusable_regions(review_page, client, make, auth):
-    _, page = review_page
+    _, page, _section = review_page
     assert re.search(r'<div class="preview" tabindex="0" role="region" aria-label="[^"]+">', page)
     org = make.organisation()
     admin = make.user(org)

@@ -294,3 +294,24 @@ def test_the_review_page_reads_its_review_submission_and_assessment_in_one_query
     assert not [s for s in statements if re.search(r"FROM (submission|assessment)\s+WHERE \w+\.id = ", s)]
     # Another jurisdiction's review of the same submission is still not this regulator's to see.
     assert client.get(f"/review/{recipients['MY'].id}").status_code == 404
+
+
+def test_the_answers_are_read_and_commented_on_a_section_at_a_time(client, make, auth, submitted_to):
+    _, _, _, recipients = submitted_to("SG", "MY")
+    auth.login(regulator(make, "SG").email)
+    review_url = f"/review/{recipients['SG'].id}"
+    page = client.get(review_url).get_data(as_text=True)
+    answers = page.split('<h2 id="answers">', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'href="([^"]+)"', answers) == [f"{review_url}/sections/mini.policy", f"{review_url}/sections/mini.ops"]
+    assert '<article class="question"' not in page and 'name="question_id"' not in page
+    policy = client.get(f"{review_url}/sections/mini.policy").get_data(as_text=True)
+    ops = client.get(f"{review_url}/sections/mini.ops").get_data(as_text=True)
+    assert 'id="q-mini-policy-exists"' in policy and 'id="q-mini-ops-reports"' not in policy
+    assert 'id="q-mini-ops-reports"' in ops and 'id="q-mini-policy-exists"' not in ops
+    # The pager leads from one section to the next and back to the list.
+    assert f'href="{review_url}/sections/mini.ops" rel="next"' in policy and 'rel="prev"' not in policy
+    assert f'href="{review_url}/sections/mini.policy" rel="prev"' in ops and 'rel="next"' not in ops
+    assert f'href="{review_url}#answers"' in policy
+    # A section the bank does not have, and another jurisdiction's review, are not found.
+    assert client.get(f"{review_url}/sections/mini.nothing").status_code == 404
+    assert client.get(f"/review/{recipients['MY'].id}/sections/mini.policy").status_code == 404

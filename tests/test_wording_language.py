@@ -155,12 +155,17 @@ def test_a_thai_reader_sees_the_results_and_the_submission_in_thai(real_app, sub
     results = f"/assessments/{submitted_in_thai['assessment']}/results"
     review = f"/review/{submitted_in_thai['recipient']}"
     admin, regulator = submitted_in_thai["admin"].email, submitted_in_thai["regulator"].email
-    for email, url in ((admin, results), (regulator, review)):
-        thai = _page(real_app, email, url, "th")
-        assert '<html lang="th"' in thai
-        assert _english_found(thai) == [], url
+    # The regulator's view: the review page and the pages of its sections of answers.
+    sections = re.findall(r'href="(/review/\d+/sections/[^"#]+)"', _page(real_app, regulator, review, "en"))
+    assert len(sections) > 1
+    for email, url, more in ((admin, results, []), (regulator, review, sections)):
+        pages = {page: _page(real_app, email, page, "th") for page in (url, *more)}
+        for page, thai in pages.items():
+            assert '<html lang="th"' in thai
+            assert _english_found(thai) == [], page
+        thai = "\n".join(pages.values())
         assert "ระดับ 1: " in thai  # the cap's answer, worded in Thai
-        english = html.unescape(_page(real_app, email, url, "en"))
+        english = html.unescape("\n".join(_page(real_app, email, page, "en") for page in (url, *more)))
         # Read in English, the same card (frozen by a Thai reader) shows its English reasons.
         assert "answered Level 1: " in english and "Not met" in english and "Level 2:" in english
         found = set(_english_found(english))

@@ -24,7 +24,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from tests.perf.benchmark_pages import COMPANY_ADMIN, DEMO_PASSWORD, REGULATOR, USER_AGENT, WORKING_GROUP
+from tests.perf.benchmark_pages import (
+    COMPANY_ADMIN,
+    DEMO_PASSWORD,
+    REGULATOR,
+    USER_AGENT,
+    WORKING_GROUP,
+    largest_review_section,
+)
 from tests.perf.benchmark_pdf import _prepare
 
 HEADERS = {"User-Agent": USER_AGENT}
@@ -63,6 +70,11 @@ def pages(app) -> list[tuple[str, object, str]]:
         ("notifications", admin, "/notifications/"),
         ("inbox", regulator, "/review/"),
         ("submission", regulator, f"/review/{recipient}"),
+        (
+            "submission section",
+            regulator,
+            largest_review_section(regulator.get(f"/review/{recipient}", headers=HEADERS).get_data(as_text=True)),
+        ),
         ("indicators", regulator, "/review/indicators"),
         ("benchmarks", wg, "/benchmarks/"),
         ("indicator rates", wg, "/benchmarks/indicators"),

@@ -273,6 +273,18 @@ def section_path(browser: Browser, assessment_id: int) -> str:
     return found.group(1)
 
 
+_REVIEW_SECTION = re.compile(r'<a href="(/review/\d+/sections/[^"#]+)">[^<]*</a> <span class="hint">\([^<]*?(\d+) answers?\)')
+
+
+def largest_review_section(review_page: str) -> str:
+    """The page of the section with the most answers, of those a submission's review page lists:
+    the regulator reads the answers a section at a time."""
+    found = [(int(count), path) for path, count in _REVIEW_SECTION.findall(review_page)]
+    if not found:
+        raise BenchError("the review page lists no section of answers")
+    return max(found)[1]
+
+
 def pages_to_measure(base: str, ids: dict[str, int]) -> list[tuple[str, str, str, str]]:
     """(label, role, path, session cookie) for every page, each checked to answer 200."""
     assessment, recipient = ids["assessment"], ids["recipient"]
@@ -290,7 +302,13 @@ def pages_to_measure(base: str, ids: dict[str, int]) -> list[tuple[str, str, str
                 "peers": f"/assessments/{assessment}/peers",
             }
         elif role == "regulator":
-            paths = {"inbox": "/review/", "submission": f"/review/{recipient}", "indicators": "/review/indicators"}
+            review = f"/review/{recipient}"
+            paths = {
+                "inbox": "/review/",
+                "submission": review,
+                "submission section": largest_review_section(browser.request(review)[2]),
+                "indicators": "/review/indicators",
+            }
         else:
             paths = {"benchmarks": "/benchmarks/", "indicator rates": "/benchmarks/indicators"}
         for label, path in paths.items():

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import defer
 from sqlmodel import select
 
 from dd_toolkit.engine.documents import action_plan
@@ -117,15 +118,49 @@ _REVIEWED = (
     .join(Assessment, Assessment.id == Submission.assessment_id)
     .where(Recipient.id == sa.bindparam("recipient_id"))
 )
+# The same without the frozen snapshot, which only the review page's integrity check reads.
+_REVIEWED_LIGHT = _REVIEWED.options(defer(Submission.snapshot))
+
+
+def _reviewed(recipient_id: int, *, snapshot: bool = True) -> tuple[Recipient, Submission, Assessment]:
+    """The review (authorised before anything of it is used), its submission and the assessment."""
+    statement = _REVIEWED if snapshot else _REVIEWED_LIGHT
+    reviewed = db.session().exec(statement, params={"recipient_id": recipient_id}).first()
+    recipient = require(Action.REVIEW, reviewed[0] if reviewed else None)
+    return recipient, reviewed[1], reviewed[2]
+
+
+def _answered_sections(answers: dict) -> list[tuple]:
+    """(module, section, questions) for each section with at least one frozen answer, in bank
+    order: the review page lists them and each has a page of its own."""
+    answered = []
+    for module in current_bank().questionnaires:
+        for section in module.sections:
+            found = [q for q in section.questions if q.id in answers]
+            if found:
+                answered.append((module, section, found))
+    return answered
+
+
+def _question_url(recipient_id: int):
+    """The address of a question's answer in a review: its section's page, at the question."""
+    section_of = current_bank().section_of
+
+    def url(question_id: str) -> str:
+        anchor = "q-" + question_id.replace(".", "-")
+        section = section_of.get(question_id)
+        if section is None:  # a question the installed bank no longer has: no page shows it
+            return "#" + anchor
+        return url_for("regulator.answers", recipient_id=recipient_id, section_id=section.id, _anchor=anchor)
+
+    return url
 
 
 @bp.route("/<int:recipient_id>")
 @policy(Action.REVIEW)
 def submission(recipient_id: int):
     session = db.session()
-    reviewed = session.exec(_REVIEWED, params={"recipient_id": recipient_id}).first()
-    recipient = require(Action.REVIEW, reviewed[0] if reviewed else None)
-    submission, assessment = reviewed[1], reviewed[2]
+    recipient, submission, assessment = _reviewed(recipient_id)
     record = record_of(session, submission.id, light=True)
     previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
     changes = None
@@ -134,19 +169,8 @@ def submission(recipient_id: int):
     steps = timeline(session, recipient)
     # Each step names the version of the assessment it is about, never a submission's row id.
     versions = dict(session.exec(_VERSIONS, params={"ids": sorted({item.submission_id for item, _ in steps})}).all())
-    users = dict(session.exec(_NAMES, params={"ids": sorted({e.user_id for _, e in steps if e.user_id})}).all())
-    answered: list = []
-
-    def answered_sections() -> list:
-        # The sections with at least one frozen answer, in bank order: the contents and the list
-        # of answers show the same ones.
-        if not answered:
-            for module in current_bank().questionnaires:
-                for section in module.sections:
-                    found = [q for q in section.questions if q.id in record.answers]
-                    if found:
-                        answered.append((module, section, found))
-        return answered
+    users = _names(session, steps)
+    question_url = _question_url(recipient.id)
 
     def frozen_part() -> str:
         inputs = inputs_for(session, current_content(), assessment, as_submitted=True)  # the frozen text
@@ -164,18 +188,10 @@ def submission(recipient_id: int):
             ),
             bands={b.id: b.label for b in inputs.method.bands},
             method=inputs.method,
-            answered_sections=answered_sections(),
+            answered_sections=_answered_sections(record.answers),
             risk_register=inputs.risk_register,
             risk_rules=inputs.method.risk,
-            csrf_slot=fragments.CSRF_SLOT,
-        )
-
-    def contents() -> str:
-        return render_template(
-            "regulator/_submission_toc.html",
-            changes=changes,
-            answered_sections=answered_sections(),
-            risk_register=record.risk_register,
+            question_url=question_url,
         )
 
     key = (submission.sha256, submission.methodology)
@@ -190,12 +206,71 @@ def submission(recipient_id: int):
         steps=steps,
         versions=versions,
         users=users,
+        question_url=question_url,
         status_moves=StatusForm.moves(recipient.status),
         status_field_labels=StatusForm.labels(),
         status_labels=status_labels(),
-        toc_html=fragments.frozen_fragment(f"review-contents-{changes is not None}", recipient.id, *key, contents),
-        frozen_html=fragments.frozen_fragment("review", recipient.id, *key, frozen_part, csrf=True),
+        frozen_html=fragments.frozen_fragment("review", recipient.id, *key, frozen_part),
     )
+
+
+@bp.route("/<int:recipient_id>/sections/<section_id>")
+@policy(Action.REVIEW)
+def answers(recipient_id: int, section_id: str):
+    """One section's frozen answers, evidence and comments, with a comment form per question: a
+    submission's answers are read, and commented on, a section at a time."""
+    session = db.session()
+    recipient, submission, assessment = _reviewed(recipient_id, snapshot=False)
+    module_section = current_bank().section(section_id)
+    if module_section is None:
+        abort(404)
+    module, section = module_section
+    record = record_of(session, submission.id, light=True)
+    asked = {q.id for q in section.questions}
+    comments = [(item, event) for item, event in timeline(session, recipient) if event.question_id in asked]
+
+    def answers_part() -> str:
+        # Only a first visit decodes the frozen answers: the part is kept with its pager.
+        sections = _answered_sections(record.answers)
+        position = next((i for i, (_, answered, _) in enumerate(sections) if answered.id == section_id), None)
+        if position is None:
+            abort(404)  # a section of the bank the submission has no answer in
+        return render_template(
+            "regulator/_section_answers.html",
+            recipient=recipient,
+            record=record,
+            section=section,
+            questions=sections[position][2],
+            previous=sections[position - 1][1] if position > 0 else None,
+            following=sections[position + 1][1] if position + 1 < len(sections) else None,
+            csrf_slot=fragments.CSRF_SLOT,
+        )
+
+    return render_template(
+        "regulator/section.html",
+        recipient=recipient,
+        assessment=assessment,
+        record=record,
+        module=module,
+        section=section,
+        comments=comments,
+        users=_names(session, comments),
+        status_labels=status_labels(),
+        answers_html=fragments.frozen_fragment(
+            ("review-section", section.id),
+            recipient.id,
+            submission.sha256,
+            submission.methodology,
+            answers_part,
+            csrf=True,
+        ),
+    )
+
+
+def _names(session, steps: list) -> dict[int, str]:
+    """The names of the people who took the steps of a review's timeline."""
+    ids = sorted({event.user_id for _, event in steps if event.user_id})
+    return dict(session.exec(_NAMES, params={"ids": ids}).all()) if ids else {}
 
 
 @bp.route("/<int:recipient_id>/status", methods=["POST"])
@@ -224,7 +299,6 @@ def add_comment(recipient_id: int):
     question_id = form.question_id.data or None
     if question_id and question_id not in current_bank().questions:
         abort(400)
-    anchor = f"q-{question_id.replace('.', '-')}" if question_id else "timeline"
     if form.validate_on_submit():
         try:
             comment(db.session(), recipient, current_user, form.text.data, question_id)
@@ -234,7 +308,9 @@ def add_comment(recipient_id: int):
             flash(gettext("Comment added."), "success")
     else:
         flash(gettext("Write the comment first."), "error")
-    return redirect(url_for("regulator.submission", recipient_id=recipient.id, _anchor=anchor))
+    if question_id:
+        return redirect(_question_url(recipient.id)(question_id))
+    return redirect(url_for("regulator.submission", recipient_id=recipient.id, _anchor="timeline"))
 
 
 # -- RPA indicator report ------------------------------------------------------------------

@@ -43,7 +43,8 @@ def review_page(make, session, client, auth):
     Forms(client).post(
         f"{url}/comments", {"text": "Which policy is this?", "question_id": "mini.policy.exists"}, page=url
     )
-    return recipient, client.get(url).get_data(as_text=True), client.get(f"{url}/sections/mini.policy").get_data(as_text=True)
+    section = client.get(f"{url}/sections/mini.policy").get_data(as_text=True)
+    return recipient, client.get(url).get_data(as_text=True), section
 
 
 def test_the_regulator_sees_the_profile_in_labels(review_page):

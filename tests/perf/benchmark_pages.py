@@ -273,7 +273,9 @@ def section_path(browser: Browser, assessment_id: int) -> str:
     return found.group(1)
 
 
-_REVIEW_SECTION = re.compile(r'<a href="(/review/\d+/sections/[^"#]+)">[^<]*</a> <span class="hint">\([^<]*?(\d+) answers?\)')
+_REVIEW_SECTION = re.compile(
+    r'<a href="(/review/\d+/sections/[^"#]+)">[^<]*</a> <span class="hint">\([^<]*?(\d+) answers?\)'
+)
 
 
 def largest_review_section(review_page: str) -> str:

@@ -8,11 +8,13 @@ import re
 import pytest
 from sqlmodel import select
 
+from dd_toolkit.records.assessments import new_version, submit
 from dd_toolkit.records.models import PlatformRole
 from dd_toolkit.web import fragments
 
 from .conftest import CSRF_RE, parameter_values, recorded_statements
 from .test_fragments import fresh, without_tokens
+from .test_submit_review_13 import recipients_of
 
 
 def gapped(make):
@@ -446,3 +448,30 @@ def test_a_verification_run_shows_at_once_in_the_kept_inbox(client, make, auth, 
     assert "failed verification" in client.get("/review/").get_data(as_text=True)
     integrity.store(session, integrity.Result())  # repaired: the next run finds nothing
     assert "failed verification" not in client.get("/review/").get_data(as_text=True)
+
+
+# -- the regulator's review of a new version -------------------------------------------------------
+
+
+def test_what_changed_since_the_previous_version_is_kept_and_read_without_decoding_either_version(
+    app, client, make, auth, session, store
+):
+    org = make.organisation(name="Changed Harbour")
+    admin = make.user(org)
+    first = make.assessment(org, admin, answers=make.complete_answers())
+    submit(session, make.bank, make.content.current_methodology, first, admin, jurisdictions=["SG"])
+    draft = new_version(session, make.bank, first, admin)
+    make.answer(draft, admin, {"mini.ops.reports": 150})
+    submit(session, make.bank, make.content.current_methodology, draft, admin, jurisdictions=["SG"])
+    newer = recipients_of(session, draft.id)["SG"]
+    auth.login(make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"]).email)
+    url = f"/review/{newer.id}"
+    first_page = fresh(store, client, url)
+    changes = first_page.split('<h2 id="changes">')[1].split("</section>")[0]
+    assert "Reports sent to a hotline" in changes and "150" in changes
+    renders = store.renders
+    with recorded_statements(app.extensions["dd_engine"]) as recorded:
+        page = client.get(url).get_data(as_text=True)
+    assert without_tokens(page) == first_page and store.renders == renders
+    # Neither version's answers are read: the kept table needs neither.
+    assert not [s for s, _ in recorded if re.search(r"\bsubmission_record\.answers\b", s)]

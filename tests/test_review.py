@@ -282,7 +282,9 @@ def test_the_status_form_offers_the_allowed_moves_in_fields_the_form_reads(clien
     assert f'action="{url}/status"' not in client.get(url).get_data(as_text=True)
 
 
-def test_the_review_page_reads_its_review_submission_and_assessment_in_one_query(app, client, make, auth, submitted_to):
+def test_the_review_page_reads_its_review_submission_assessment_and_record_in_one_query(
+    app, client, make, auth, submitted_to
+):
     _, _, assessment, recipients = submitted_to("SG", "MY")
     auth.login(regulator(make, "SG").email)
     with recorded_statements(app.extensions["dd_engine"]) as recorded:
@@ -290,8 +292,10 @@ def test_the_review_page_reads_its_review_submission_and_assessment_in_one_query
     statements = [statement for statement, _ in recorded]
     assert f"version {assessment.version}" in page and "Integrity verified" in page
     reads = [s for s in statements if re.search(r"FROM recipient\b", s) and "WHERE recipient.id = " in s]
-    assert len(reads) == 1 and "JOIN submission" in reads[0] and "JOIN assessment" in reads[0]
+    assert len(reads) == 1 and all(f"JOIN {t} " in reads[0] for t in ("submission", "assessment", "submission_record"))
     assert not [s for s in statements if re.search(r"FROM (submission|assessment)\s+WHERE \w+\.id = ", s)]
+    # The record's row is not read again (its large JSON columns are, on first use only).
+    assert not [s for s in statements if re.search(r"SELECT submission_record\.id\b.*FROM submission_record", s, re.S)]
     # Another jurisdiction's review of the same submission is still not this regulator's to see.
     assert client.get(f"/review/{recipients['MY'].id}").status_code == 404
 

@@ -15,7 +15,7 @@ from dd_toolkit.engine.documents import action_plan
 from dd_toolkit.engine.indicators import indicator_csv, indicator_rows, report_notes
 from dd_toolkit.engine.render import MAX_USER_MARKDOWN, pdf_from_html, user_markdown_html
 from dd_toolkit.records import aggregates
-from dd_toolkit.records.models import Assessment, Recipient, Submission, User
+from dd_toolkit.records.models import Assessment, Recipient, Submission, SubmissionRecord, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.review import (
     STATUS_LABELS,
@@ -27,7 +27,7 @@ from dd_toolkit.records.review import (
     timeline,
     transition,
 )
-from dd_toolkit.records.submissions import record_of
+from dd_toolkit.records.submissions import RECORD_JSON, record_of
 from dd_toolkit.web import db, fragments
 from dd_toolkit.web.authz import Action, policy, require
 from dd_toolkit.web.context import current_bank, current_content
@@ -111,23 +111,29 @@ _VERSIONS = (
     .where(Submission.id.in_(sa.bindparam("ids", expanding=True)))
 )
 _NAMES = select(User.id, User.name).where(User.id.in_(sa.bindparam("ids", expanding=True)))
-# A review with its submission and the assessment it froze: the review page reads all three.
+# A review with its submission, the assessment it froze and its decoded record (its large JSON
+# columns read on first use only): the review pages read all four, in one query.
 _REVIEWED = (
-    select(Recipient, Submission, Assessment)
+    select(Recipient, Submission, Assessment, SubmissionRecord)
     .join(Submission, Submission.id == Recipient.submission_id)
     .join(Assessment, Assessment.id == Submission.assessment_id)
+    .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
     .where(Recipient.id == sa.bindparam("recipient_id"))
+    .options(*(defer(column) for column in RECORD_JSON))
 )
 # The same without the frozen snapshot, which only the review page's integrity check reads.
 _REVIEWED_LIGHT = _REVIEWED.options(defer(Submission.snapshot))
 
 
-def _reviewed(recipient_id: int, *, snapshot: bool = True) -> tuple[Recipient, Submission, Assessment]:
-    """The review (authorised before anything of it is used), its submission and the assessment."""
+def _reviewed(
+    recipient_id: int, *, snapshot: bool = True
+) -> tuple[Recipient, Submission, Assessment, SubmissionRecord]:
+    """The review (authorised before anything of it is used), its submission, the assessment and
+    the submission's record."""
     statement = _REVIEWED if snapshot else _REVIEWED_LIGHT
     reviewed = db.session().exec(statement, params={"recipient_id": recipient_id}).first()
     recipient = require(Action.REVIEW, reviewed[0] if reviewed else None)
-    return recipient, reviewed[1], reviewed[2]
+    return recipient, reviewed[1], reviewed[2], reviewed[3]
 
 
 def _answered_sections(answers: dict) -> list[tuple]:
@@ -160,13 +166,8 @@ def _question_url(recipient_id: int):
 @policy(Action.REVIEW)
 def submission(recipient_id: int):
     session = db.session()
-    recipient, submission, assessment = _reviewed(recipient_id)
-    record = record_of(session, submission.id, light=True)
-    previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None
-    changes = None
-    if previous is not None:
-        changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
-    steps = timeline(session, recipient)
+    recipient, submission, assessment, record = _reviewed(recipient_id)
+    steps = timeline(session, recipient)  # this version's review and the earlier versions it answers
     # Each step names the version of the assessment it is about, never a submission's row id.
     versions = dict(session.exec(_VERSIONS, params={"ids": sorted({item.submission_id for item, _ in steps})}).all())
     users = _names(session, steps)
@@ -195,6 +196,19 @@ def submission(recipient_id: int):
         )
 
     key = (submission.sha256, submission.methodology)
+    # What changed since the version this one answers: both are frozen, so the table is worked
+    # out and rendered once per worker, not decoded and compared on every visit.
+    previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None  # read by timeline
+    changes_html = None
+    if previous is not None:
+
+        def changes_part() -> str:
+            changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
+            return render_template("regulator/_submission_changes.html", changes=changes, question_url=question_url)
+
+        changes_html = fragments.frozen_fragment(
+            ("review-changes", previous.submission_id), recipient.id, *key, changes_part
+        )
     return render_template(
         "regulator/submission.html",
         recipient=recipient,
@@ -202,7 +216,7 @@ def submission(recipient_id: int):
         assessment=assessment,
         record=record,
         integrity=integrity_ok(submission, record),
-        changes=changes,
+        changes_html=changes_html,
         steps=steps,
         versions=versions,
         users=users,
@@ -220,12 +234,11 @@ def answers(recipient_id: int, section_id: str):
     """One section's frozen answers, evidence and comments, with a comment form per question: a
     submission's answers are read, and commented on, a section at a time."""
     session = db.session()
-    recipient, submission, assessment = _reviewed(recipient_id, snapshot=False)
+    recipient, submission, assessment, record = _reviewed(recipient_id, snapshot=False)
     module_section = current_bank().section(section_id)
     if module_section is None:
         abort(404)
     module, section = module_section
-    record = record_of(session, submission.id, light=True)
     asked = {q.id for q in section.questions}
     comments = [(item, event) for item, event in timeline(session, recipient) if event.question_id in asked]
 
@@ -255,7 +268,7 @@ def answers(recipient_id: int, section_id: str):
         section=section,
         comments=comments,
         users=_names(session, comments),
-        status_labels=status_labels(),
+        status_label=gettext(STATUS_LABELS[recipient.status]),
         answers_html=fragments.frozen_fragment(
             ("review-section", section.id),
             recipient.id,

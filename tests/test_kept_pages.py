@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from dd_toolkit.records.assessments import new_version, submit
-from dd_toolkit.records.models import PlatformRole
+from dd_toolkit.records.models import PlatformRole, Submission
 from dd_toolkit.web import fragments
 
 from .conftest import CSRF_RE, parameter_values, recorded_statements
@@ -475,3 +475,42 @@ def test_what_changed_since_the_previous_version_is_kept_and_read_without_decodi
     assert without_tokens(page) == first_page and store.renders == renders
     # Neither version's answers are read: the kept table needs neither.
     assert not [s for s, _ in recorded if re.search(r"\bsubmission_record\.answers\b", s)]
+
+
+def test_the_kept_review_page_shows_a_status_a_comment_a_rename_and_a_failed_check_at_once(
+    app, client, make, auth, forms, session, store, submitted_to
+):
+    _, _, _, recipients = submitted_to("SG", name="Kept Review Co")
+    reviewer = make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"])
+    auth.login(reviewer.email)
+    url = f"/review/{recipients['SG'].id}"
+    first = fresh(store, client, url)
+    renders = store.renders
+    with recorded_statements(app.extensions["dd_engine"]) as recorded:
+        page = client.get(url).get_data(as_text=True)
+    assert without_tokens(page) == first and store.renders == renders  # nothing rendered
+    assert "dd:csrf" not in page and len({m.group(1) or m.group(2) for m in CSRF_RE.finditer(page)}) == 1
+    # A kept visit reads the review's state only: not the versions its timeline names.
+    assert not [s for s, _ in recorded if "assessment.version" in s and "FROM submission JOIN assessment" in s]
+
+    forms.post(f"{url}/status", {"to_status": "in_review", "text": ""}, page=url)
+    page = client.get(url).get_data(as_text=True)
+    assert '<span class="status review-in_review">' in page
+
+    forms.post(f"{url}/comments", {"text": "Where is the policy published?", "question_id": ""}, page=url)
+    page = client.get(url).get_data(as_text=True)
+    timeline = page.split('<ol class="timeline">')[1].split("</ol>")[0]
+    assert "Where is the policy published?" in timeline and reviewer.name in timeline
+
+    reviewer.name = "Renamed Reviewer"
+    session.add(reviewer)
+    session.commit()
+    timeline = client.get(url).get_data(as_text=True).split('<ol class="timeline">')[1].split("</ol>")[0]
+    assert "Renamed Reviewer" in timeline
+
+    submission = session.get(Submission, recipients["SG"].submission_id)
+    submission.snapshot = submission.snapshot.replace('"yes"', '"no"', 1)
+    session.add(submission)
+    session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "Integrity check failed" in page and "Integrity verified" not in page

@@ -165,12 +165,15 @@ def _question_url(recipient_id: int):
 @bp.route("/<int:recipient_id>")
 @policy(Action.REVIEW)
 def submission(recipient_id: int):
+    """A submission's review. Its main part is kept per worker under all it shows that can change:
+    the review's status, its timeline (events are only ever added) and the names of the people in
+    it, and the integrity check, which is run on every visit."""
     session = db.session()
     recipient, submission, assessment, record = _reviewed(recipient_id)
     steps = timeline(session, recipient)  # this version's review and the earlier versions it answers
-    # Each step names the version of the assessment it is about, never a submission's row id.
-    versions = dict(session.exec(_VERSIONS, params={"ids": sorted({item.submission_id for item, _ in steps})}).all())
     users = _names(session, steps)
+    integrity = integrity_ok(submission, record)
+    key = (submission.sha256, submission.methodology)
     question_url = _question_url(recipient.id)
 
     def frozen_part() -> str:
@@ -195,37 +198,50 @@ def submission(recipient_id: int):
             question_url=question_url,
         )
 
-    key = (submission.sha256, submission.methodology)
-    # What changed since the version this one answers: both are frozen, so the table is worked
-    # out and rendered once per worker, not decoded and compared on every visit.
-    previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None  # read by timeline
-    changes_html = None
-    if previous is not None:
+    def changes_part(previous: Recipient) -> str:
+        # Both versions are frozen: the table is worked out once per worker.
+        changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
+        return render_template("regulator/_submission_changes.html", changes=changes, question_url=question_url)
 
-        def changes_part() -> str:
-            changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
-            return render_template("regulator/_submission_changes.html", changes=changes, question_url=question_url)
-
-        changes_html = fragments.frozen_fragment(
-            ("review-changes", previous.submission_id), recipient.id, *key, changes_part
+    def main_part() -> str:
+        previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None  # in steps
+        changes_html = None
+        if previous is not None:
+            changes_html = fragments.frozen_fragment(
+                ("review-changes", previous.submission_id), recipient.id, *key, lambda: changes_part(previous)
+            )
+        # Each step names the version of the assessment it is about, never a submission's row id.
+        ids = sorted({item.submission_id for item, _ in steps})
+        versions = dict(session.exec(_VERSIONS, params={"ids": ids}).all())
+        return render_template(
+            "regulator/_submission_main.html",
+            recipient=recipient,
+            submission=submission,
+            assessment=assessment,
+            record=record,
+            integrity=integrity,
+            changes_html=changes_html,
+            steps=steps,
+            versions=versions,
+            users=users,
+            question_url=question_url,
+            status_moves=StatusForm.moves(recipient.status),
+            status_field_labels=StatusForm.labels(),
+            status_labels=status_labels(),
+            frozen_html=fragments.frozen_fragment("review", recipient.id, *key, frozen_part),
+            csrf_slot=fragments.CSRF_SLOT,
         )
-    return render_template(
-        "regulator/submission.html",
-        recipient=recipient,
-        submission=submission,
-        assessment=assessment,
-        record=record,
-        integrity=integrity_ok(submission, record),
-        changes_html=changes_html,
-        steps=steps,
-        versions=versions,
-        users=users,
-        question_url=question_url,
-        status_moves=StatusForm.moves(recipient.status),
-        status_field_labels=StatusForm.labels(),
-        status_labels=status_labels(),
-        frozen_html=fragments.frozen_fragment("review", recipient.id, *key, frozen_part),
+
+    state = (
+        "review-main",
+        str(recipient.status),
+        integrity,
+        record.intact,
+        tuple(event.id for _, event in steps),
+        tuple(sorted(users.items())),
     )
+    main_html = fragments.frozen_fragment(state, recipient.id, *key, main_part, csrf=True)
+    return render_template("regulator/submission.html", record=record, main_html=main_html)
 
 
 @bp.route("/<int:recipient_id>/sections/<section_id>")

@@ -115,6 +115,22 @@ def first_traceback(path: Path, lines: int = 60) -> str:
     return "" if start is None else "\n".join(text[max(0, start - 1) : start + lines])
 
 
+def worker_cpu_seconds(master_pid: int) -> float:
+    """The CPU time (user and system) the children of a gunicorn master have used so far."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        if fields[1] == str(master_pid):  # the parent's pid; then utime and stime are the 12th and 13th
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss(master_pid: int) -> list[tuple[int, str]]:
     """(pid, VmRSS) of each child of the gunicorn master."""
     found = []
@@ -324,13 +340,17 @@ def pages_to_measure(base: str, ids: dict[str, int]) -> list[tuple[str, str, str
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def wrk(url: str, duration: int, cookie: str | None = None) -> dict[str, float]:
+def wrk(url: str, duration: int, cookie: str | None = None, master: int | None = None) -> dict[str, float]:
+    """req/s, p50 and p99 of a page under load; given the gunicorn ``master`` serving it, also the
+    CPU time its workers spent per request, which the rest of a shared machine disturbs less."""
     # A 30 s timeout (wrk's default is 2 s) so slow pages are measured, not dropped as socket errors.
     command = ["wrk", "-t2", "-c8", f"-d{duration}s", "--timeout", "30s", "--latency"]
     command += ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         command += ["-H", f"Cookie: session={cookie}"]
+    cpu_before = worker_cpu_seconds(master) if master else 0.0
     result = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration + 60)
+    cpu = worker_cpu_seconds(master) - cpu_before if master else None
     out = result.stdout
     if result.returncode != 0:
         raise BenchError(f"wrk failed on {url}:\n{out}{result.stderr}")
@@ -350,7 +370,11 @@ def wrk(url: str, duration: int, cookie: str | None = None) -> dict[str, float]:
     errors = re.search(r"Socket errors:.*", out)
     if errors:
         print(f"warning: {url}: {errors.group(0).strip()}")
-    return {"rps": float(rate.group(1)), "p50": latency("50"), "p99": latency("99")}
+    measured = {"rps": float(rate.group(1)), "p50": latency("50"), "p99": latency("99")}
+    done = re.search(r"(\d+) requests in", out)
+    if cpu is not None and done and int(done.group(1)):
+        measured["cpu_ms"] = cpu * 1000 / int(done.group(1))
+    return measured
 
 
 def print_table(
@@ -360,17 +384,34 @@ def print_table(
     ratio is to the mean of the bare runs just before and just after it, so that a shared
     machine's load, which drifts over a run, weighs on both sides of each ratio alike."""
     print(f"\nN = {companies} generated companies (plus the demo data); each page warmed up {WARM_UP_SECONDS} s first")
-    header = f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bare req/s':>11} {'/ bare':>7}"
+    header = (
+        f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bare req/s':>11} {'/ bare':>7}"
+        f" {'CPU ms/req':>11} {'CPU / bare':>11}"
+    )
     print(header)
     print("-" * len(header))
     rates = [run["rps"] for run in bare_runs]
+    cpus = [run.get("cpu_ms") for run in bare_runs]
     first = bare_runs[0]
-    print(f"{'bare Flask page':<20} {'-':<14} {first['rps']:>9.1f} {first['p50']:>8.2f} {first['p99']:>8.2f}")
+    line = f"{'bare Flask page':<20} {'-':<14} {first['rps']:>9.1f} {first['p50']:>8.2f} {first['p99']:>8.2f}"
+    print(f"{line} {'':>11} {'':>7} {_ms(first.get('cpu_ms')):>11}")
     for number, (label, role, r) in enumerate(rows):
         bare = (rates[number] + rates[number + 1]) / 2
         line = f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
-        print(f"{line} {bare:>11.1f} {r['rps'] / bare:>7.3f}")
+        share = ""
+        if cpus[number] and cpus[number + 1] and r.get("cpu_ms"):
+            share = f"{(cpus[number] + cpus[number + 1]) / 2 / r['cpu_ms']:.3f}"
+        print(f"{line} {bare:>11.1f} {r['rps'] / bare:>7.3f} {_ms(r.get('cpu_ms')):>11} {share:>11}")
     print(f"bare page over the run: {min(rates):.0f} to {max(rates):.0f} req/s")
+    print(
+        "CPU ms/req: the CPU time the 2 workers spent per request (wrk shares the machine, so req/s "
+        "also moves with wrk's share and other load); CPU / bare: the bare page's CPU per request "
+        "over the page's, the share of the bare page's requests the page serves on the same CPU"
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def print_pdf_downloads(base: str, assessment_id: int) -> None:
@@ -393,13 +434,13 @@ def print_pdf_downloads(base: str, assessment_id: int) -> None:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run_one(companies: int, duration: int, bare_base: str, workdir: Path) -> None:
+def run_one(companies: int, duration: int, bare: tuple[str, int], workdir: Path) -> None:
     folder = workdir / f"n{companies}"
     folder.mkdir()
-    measure(prepare_instance(folder, companies), companies, duration, bare_base, folder)
+    measure(prepare_instance(folder, companies), companies, duration, bare, folder)
 
 
-def measure(env: dict[str, str], companies: int | None, duration: int, bare_base: str, folder: Path) -> None:
+def measure(env: dict[str, str], companies: int | None, duration: int, bare: tuple[str, int], folder: Path) -> None:
     """Every page of an instance holding the demo data (and ``companies`` generated ones; None:
     as many as it holds), then the work behind them."""
     ids = demo_ids(env["DATABASE_URL"])
@@ -410,13 +451,14 @@ def measure(env: dict[str, str], companies: int | None, duration: int, bare_base
         # Each page, the bare one included, is first loaded for a second and not measured: a
         # worker's first requests of a page fill what it keeps (a kept fragment, the inbox's
         # grouping), which would otherwise count as the page's steady cost.
+        bare_base, bare_master = bare
         wrk(bare_base + "/", WARM_UP_SECONDS)
-        bare_runs = [wrk(bare_base + "/", duration)]
+        bare_runs = [wrk(bare_base + "/", duration, master=bare_master)]
         rows = []
         for label, role, path, cookie in plan:
             wrk(base + path, WARM_UP_SECONDS, cookie)
-            rows.append((label, role, wrk(base + path, duration, cookie)))
-            bare_runs.append(wrk(bare_base + "/", duration))
+            rows.append((label, role, wrk(base + path, duration, cookie, master=master)))
+            bare_runs.append(wrk(bare_base + "/", duration, master=bare_master))
         print_table(companies, bare_runs, rows)
         print_pdf_downloads(base, ids["assessment"])
         print(f"app gunicorn master {master}, worker RSS after the run:")
@@ -445,14 +487,12 @@ def main() -> None:
                 f"skipping the scale runs ({', '.join(str(n) for n in counts if n)}), measuring N=0 only"
             )
             counts = [0]
-        bare_base, _ = stack.enter_context(
-            gunicorn("tests.perf.bare_app:app", dict(os.environ), workdir / "bare.log", "/")
-        )
+        bare = stack.enter_context(gunicorn("tests.perf.bare_app:app", dict(os.environ), workdir / "bare.log", "/"))
         if args.instance:
-            measure(prepared_instance(args.instance, args.database), None, args.duration, bare_base, args.instance)
+            measure(prepared_instance(args.instance, args.database), None, args.duration, bare, args.instance)
             return
         for companies in counts:
-            run_one(companies, args.duration, bare_base, workdir)
+            run_one(companies, args.duration, bare, workdir)
 
 
 if __name__ == "__main__":

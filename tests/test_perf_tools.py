@@ -1,0 +1,34 @@
+"""The page benchmark's own measuring tools (tests/perf/benchmark_pages.py): what it reads from
+/proc and from the pages it measures."""
+
+import os
+import subprocess
+import sys
+
+from tests.perf.benchmark_pages import largest_review_section, worker_cpu_seconds
+
+
+def test_the_cpu_time_of_a_masters_children_is_counted_and_only_theirs():
+    before = worker_cpu_seconds(os.getpid())
+    # A child that spends a quarter of a second of CPU, says so, and waits to be told to exit:
+    # alive, it is a child of this process, as a worker is of its master.
+    spin = (
+        "import sys, time\nstart = time.process_time()\nwhile time.process_time() - start < 0.25: pass\n"
+        "print('spun', flush=True)\nsys.stdin.read()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "spun"
+        assert worker_cpu_seconds(os.getpid()) - before >= 0.25
+        assert worker_cpu_seconds(child.pid) == 0  # it has no child of its own
+    finally:
+        child.communicate("")
+
+
+def test_the_review_section_measured_is_the_one_with_the_most_answers():
+    page = (
+        '<li><a href="/review/7/sections/a.one">One</a> <span class="hint">(A, with a comma, 3 answers)</span></li>'
+        '<li><a href="/review/7/sections/a.two">Two</a> <span class="hint">(Module, 12 answers)</span></li>'
+        '<li><a href="/review/7/sections/a.three">Three</a> <span class="hint">(Module, 1 answer)</span></li>'
+    )
+    assert largest_review_section(page) == "/review/7/sections/a.two"

@@ -320,3 +320,27 @@ def test_the_answers_are_read_and_commented_on_a_section_at_a_time(client, make,
     # A section the bank does not have, and another jurisdiction's review, are not found.
     assert client.get(f"{review_url}/sections/mini.nothing").status_code == 404
     assert client.get(f"/review/{recipients['MY'].id}/sections/mini.policy").status_code == 404
+
+
+def test_a_section_page_lists_the_comments_on_its_questions_naming_an_earlier_versions(
+    client, make, auth, session, submitted_to
+):
+    from dd_toolkit.records.assessments import submit
+
+    _, admin, first, recipients = submitted_to("SG", name="Two Versions Co")
+    reviewer = regulator(make, "SG")
+    review.comment(session, recipients["SG"], reviewer, "Which hotline?", "mini.ops.reports")
+    draft = new_version(session, make.bank, first, admin)
+    submit(session, make.bank, make.content.methodology("standard@test.1"), draft, admin, jurisdictions=["SG"])
+    newer = session.exec(
+        select(Recipient).join(Submission).where(Submission.assessment_id == draft.id, Recipient.jurisdiction == "SG")
+    ).one()
+    review.comment(session, newer, reviewer, "And this year?", "mini.ops.reports")
+    auth.login(reviewer.email)
+    page = client.get(f"/review/{newer.id}/sections/mini.ops").get_data(as_text=True)
+    comments = page.split('id="section-comments"', 1)[1].split("</section>", 1)[0]
+    earlier, current = comments.split("<li>")[1:]
+    assert "Which hotline?" in earlier and "· on version 1" in earlier
+    assert "And this year?" in current and "on version" not in current
+    # The policy section's page has no comment on its questions.
+    assert 'id="section-comments"' not in client.get(f"/review/{newer.id}/sections/mini.policy").get_data(as_text=True)

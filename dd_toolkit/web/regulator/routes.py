@@ -257,6 +257,9 @@ def answers(recipient_id: int, section_id: str):
     module, section = module_section
     asked = {q.id for q in section.questions}
     comments = [(item, event) for item, event in timeline(session, recipient) if event.question_id in asked]
+    # A comment made on an earlier version names it.
+    earlier = sorted({item.submission_id for item, _ in comments if item.id != recipient.id})
+    versions = dict(session.exec(_VERSIONS, params={"ids": earlier}).all()) if earlier else {}
 
     def answers_part() -> str:
         # Only a first visit decodes the frozen answers: the part is kept with its pager.
@@ -284,6 +287,7 @@ def answers(recipient_id: int, section_id: str):
         section=section,
         comments=comments,
         users=_names(session, comments),
+        versions=versions,
         status_label=gettext(STATUS_LABELS[recipient.status]),
         answers_html=fragments.frozen_fragment(
             ("review-section", section.id),

@@ -8,13 +8,12 @@ import re
 import pytest
 from sqlmodel import select
 
-from dd_toolkit.records.assessments import new_version, submit
 from dd_toolkit.records.models import PlatformRole, Submission
 from dd_toolkit.web import fragments
 
 from .conftest import CSRF_RE, parameter_values, recorded_statements
 from .test_fragments import fresh, without_tokens
-from .test_submit_review_13 import recipients_of
+from .test_submit_review_13 import submitted_twice
 
 
 def gapped(make):
@@ -456,14 +455,7 @@ def test_a_verification_run_shows_at_once_in_the_kept_inbox(client, make, auth, 
 def test_what_changed_since_the_previous_version_is_kept_and_read_without_decoding_either_version(
     app, client, make, auth, session, store
 ):
-    org = make.organisation(name="Changed Harbour")
-    admin = make.user(org)
-    first = make.assessment(org, admin, answers=make.complete_answers())
-    submit(session, make.bank, make.content.current_methodology, first, admin, jurisdictions=["SG"])
-    draft = new_version(session, make.bank, first, admin)
-    make.answer(draft, admin, {"mini.ops.reports": 150})
-    submit(session, make.bank, make.content.current_methodology, draft, admin, jurisdictions=["SG"])
-    newer = recipients_of(session, draft.id)["SG"]
+    newer = submitted_twice(make, session, "Changed Harbour")
     auth.login(make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=["SG"]).email)
     url = f"/review/{newer.id}"
     first_page = fresh(store, client, url)

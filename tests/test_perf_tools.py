@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 
-from tests.perf.benchmark_pages import largest_review_section, worker_cpu_seconds
+from tests.perf.benchmark_pages import largest_review_section, worker_cpu_seconds, worker_rss
 
 
-def test_the_cpu_time_of_a_masters_children_is_counted_and_only_theirs():
+def test_the_cpu_time_and_memory_of_a_masters_children_are_read_and_only_theirs():
     before = worker_cpu_seconds(os.getpid())
     # A child that spends a quarter of a second of CPU, says so, and waits to be told to exit:
     # alive, it is a child of this process, as a worker is of its master.
@@ -21,6 +21,7 @@ def test_the_cpu_time_of_a_masters_children_is_counted_and_only_theirs():
         assert child.stdout.readline().strip() == "spun"
         assert worker_cpu_seconds(os.getpid()) - before >= 0.25
         assert worker_cpu_seconds(child.pid) == 0  # it has no child of its own
+        assert child.pid in [pid for pid, rss in worker_rss(os.getpid()) if rss.endswith(" kB")]
     finally:
         child.communicate("")
 

@@ -348,16 +348,23 @@ class _Outline(HTMLParser):
             self.in_toc = False
 
 
-def test_the_review_page_has_contents_headings_per_question_and_unique_ids(client, make, auth, session):
-    org = make.organisation(name="Outline Co")
+def submitted_twice(make, session, name: str) -> Recipient:
+    """A company's assessment submitted to Singapore, then a version 2 with one answer changed
+    (mini.ops.reports: 150): Singapore's review of version 2."""
+    org = make.organisation(name=name)
     admin = make.user(org)
     first = make.assessment(org, admin, answers=make.complete_answers())
     submit(session, make.bank, make.content.current_methodology, first, admin, jurisdictions=["SG"])
     draft = new_version(session, make.bank, first, admin)
     make.answer(draft, admin, {"mini.ops.reports": 150})
     submit(session, make.bank, make.content.current_methodology, draft, admin, jurisdictions=["SG"])
+    return recipients_of(session, draft.id)["SG"]
+
+
+def test_the_review_page_has_contents_headings_per_question_and_unique_ids(client, make, auth, session):
+    newer = submitted_twice(make, session, "Outline Co")
     auth.login(regulator(make, "SG").email)
-    review = f"/review/{recipients_of(session, draft.id)['SG'].id}"
+    review = f"/review/{newer.id}"
     page = client.get(review).get_data(as_text=True)
     outline = _outline_of(page)
     # The contents link to every part of the page, and the answers part to each section's page.

@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -115,16 +116,20 @@ def first_traceback(path: Path, lines: int = 60) -> str:
     return "" if start is None else "\n".join(text[max(0, start - 1) : start + lines])
 
 
+def _of_each_process(name: str) -> Iterator[tuple[int, str]]:
+    """(pid, text of /proc/<pid>/<name>) for each process still there to be read."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / name).read_text()
+            except OSError:
+                continue
+
+
 def worker_cpu_seconds(master_pid: int) -> float:
     """The CPU time (user and system) the children of a gunicorn master have used so far."""
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
+    for _pid, stat in _of_each_process("stat"):
         fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
         if fields[1] == str(master_pid):  # the parent's pid; then utime and stime are the 12th and 13th
             total += int(fields[11]) + int(fields[12])
@@ -134,16 +139,10 @@ def worker_cpu_seconds(master_pid: int) -> float:
 def worker_rss(master_pid: int) -> list[tuple[int, str]]:
     """(pid, VmRSS) of each child of the gunicorn master."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
+    for pid, status in _of_each_process("status"):
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if fields.get("PPid", "").strip() == str(master_pid):
-            found.append((int(entry.name), fields.get("VmRSS", "?").strip()))
+            found.append((pid, fields.get("VmRSS", "?").strip()))
     return sorted(found)
 
 

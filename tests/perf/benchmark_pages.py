@@ -341,7 +341,7 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 def wrk(url: str, duration: int, cookie: str | None = None, master: int | None = None) -> dict[str, float]:
     """req/s, p50 and p99 of a page under load; given the gunicorn ``master`` serving it, also the
-    CPU time its workers spent per request, which the rest of a shared machine disturbs less."""
+    CPU time its workers spent per request."""
     # A 30 s timeout (wrk's default is 2 s) so slow pages are measured, not dropped as socket errors.
     command = ["wrk", "-t2", "-c8", f"-d{duration}s", "--timeout", "30s", "--latency"]
     command += ["-H", f"User-Agent: {USER_AGENT}"]
@@ -403,9 +403,9 @@ def print_table(
         print(f"{line} {bare:>11.1f} {r['rps'] / bare:>7.3f} {_ms(r.get('cpu_ms')):>11} {share:>11}")
     print(f"bare page over the run: {min(rates):.0f} to {max(rates):.0f} req/s")
     print(
-        "CPU ms/req: the CPU time the 2 workers spent per request (wrk shares the machine, so req/s "
-        "also moves with wrk's share and other load); CPU / bare: the bare page's CPU per request "
-        "over the page's, the share of the bare page's requests the page serves on the same CPU"
+        "CPU ms/req: the CPU time the 2 workers spent per request, what a page costs the server apart "
+        "from the share of the cores wrk takes; CPU / bare: the bare page's CPU per request over the "
+        "page's. Both move with the machine's load between runs, as req/s does"
     )
 
 

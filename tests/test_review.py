@@ -344,3 +344,20 @@ def test_a_section_page_lists_the_comments_on_its_questions_naming_an_earlier_ve
     assert "And this year?" in current and "on version" not in current
     # The policy section's page has no comment on its questions.
     assert 'id="section-comments"' not in client.get(f"/review/{newer.id}/sections/mini.policy").get_data(as_text=True)
+
+
+def test_a_new_versions_section_page_marks_the_answers_that_changed(client, make, auth, session):
+    from .test_submit_review_13 import submitted_twice
+
+    newer = submitted_twice(make, session, "Marked Changes Co")
+    auth.login(regulator(make, "SG").email)
+    ops = client.get(f"/review/{newer.id}/sections/mini.ops").get_data(as_text=True)
+    found = re.finditer(r'<article class="question" id="q-([^"]+)".*?</article>', ops, re.S)
+    articles = {m.group(1): m.group(0) for m in found}
+    assert "Changed since the previous version" in articles["mini-ops-reports"]
+    assert [key for key, html in articles.items() if "Changed since" in html] == ["mini-ops-reports"]
+    policy = client.get(f"/review/{newer.id}/sections/mini.policy").get_data(as_text=True)
+    assert "Changed since the previous version" not in policy
+    # The first version has nothing to compare with.
+    first = session.get(Recipient, newer.previous_id)
+    assert "Changed since" not in client.get(f"/review/{first.id}/sections/mini.ops").get_data(as_text=True)

@@ -267,11 +267,18 @@ def answers(recipient_id: int, section_id: str):
         position = next((i for i, (_, answered, _) in enumerate(sections) if answered.id == section_id), None)
         if position is None:
             abort(404)  # a section of the bank the submission has no answer in
+        # A new version's answers that changed since the version it answers are marked.
+        changed: set[str] = set()
+        if recipient.previous_id is not None:
+            previous = session.get(Recipient, recipient.previous_id)
+            before = record_of(session, previous.submission_id).answers
+            changed = {change.question_id for change in changed_answers(before, record.answers)}
         return render_template(
             "regulator/_section_answers.html",
             recipient=recipient,
             record=record,
             section=section,
+            changed=changed,
             questions=sections[position][2],
             previous=sections[position - 1][1] if position > 0 else None,
             following=sections[position + 1][1] if position + 1 < len(sections) else None,

@@ -317,6 +317,8 @@ def test_the_answers_are_read_and_commented_on_a_section_at_a_time(client, make,
     assert f'href="{review_url}/sections/mini.ops" rel="next"' in policy and 'rel="prev"' not in policy
     assert f'href="{review_url}/sections/mini.policy" rel="prev"' in ops and 'rel="next"' not in ops
     assert f'href="{review_url}#answers"' in policy
+    # In the site's navigation, a section's page is one of the submissions.
+    assert '<a href="/review/" aria-current="page">Submissions</a>' in policy
     # A section the bank does not have, and another jurisdiction's review, are not found.
     assert client.get(f"{review_url}/sections/mini.nothing").status_code == 404
     assert client.get(f"/review/{recipients['MY'].id}/sections/mini.policy").status_code == 404

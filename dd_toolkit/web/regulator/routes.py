@@ -198,18 +198,15 @@ def submission(recipient_id: int):
             question_url=question_url,
         )
 
-    def changes_part(previous: Recipient) -> str:
+    def changes_part() -> str:
         # Both versions are frozen: the table is worked out once per worker.
-        changes = changed_answers(record_of(session, previous.submission_id).answers, record.answers)
+        changes = _changes_since_previous(session, recipient, record)
         return render_template("regulator/_submission_changes.html", changes=changes, question_url=question_url)
 
     def main_part() -> str:
-        previous = session.get(Recipient, recipient.previous_id) if recipient.previous_id else None  # in steps
         changes_html = None
-        if previous is not None:
-            changes_html = fragments.frozen_fragment(
-                ("review-changes", previous.submission_id), recipient.id, *key, lambda: changes_part(previous)
-            )
+        if recipient.previous_id is not None:  # a recipient's previous version never changes
+            changes_html = fragments.frozen_fragment("review-changes", recipient.id, *key, changes_part)
         # Each step names the version of the assessment it is about, never a submission's row id.
         ids = sorted({item.submission_id for item, _ in steps})
         versions = dict(session.exec(_VERSIONS, params={"ids": ids}).all())
@@ -268,11 +265,7 @@ def answers(recipient_id: int, section_id: str):
         if position is None:
             abort(404)  # a section of the bank the submission has no answer in
         # A new version's answers that changed since the version it answers are marked.
-        changed: set[str] = set()
-        if recipient.previous_id is not None:
-            previous = session.get(Recipient, recipient.previous_id)
-            before = record_of(session, previous.submission_id).answers
-            changed = {change.question_id for change in changed_answers(before, record.answers)}
+        changed = {change.question_id for change in _changes_since_previous(session, recipient, record)}
         return render_template(
             "regulator/_section_answers.html",
             recipient=recipient,
@@ -305,6 +298,15 @@ def answers(recipient_id: int, section_id: str):
             csrf=True,
         ),
     )
+
+
+def _changes_since_previous(session, recipient: Recipient, record: SubmissionRecord) -> list:
+    """What changed in the answers since the version this review's version answers (none for a
+    first version)."""
+    if recipient.previous_id is None:
+        return []
+    previous = session.get(Recipient, recipient.previous_id)
+    return changed_answers(record_of(session, previous.submission_id).answers, record.answers)
 
 
 def _names(session, steps: list) -> dict[int, str]:

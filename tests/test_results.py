@@ -2,14 +2,17 @@
 charted, re-scored only on request, and the same from the command line."""
 
 import json
+import re
 
 from click.testing import CliRunner
 from sqlmodel import select
 
 from dd_toolkit.cli import main as cli
+from dd_toolkit.records.assessments import submit
 from dd_toolkit.records.models import Submission
+from dd_toolkit.records.reader import assessment_with_record, read_assessment, read_with
 
-from .conftest import FIXTURE_CONTENT
+from .conftest import FIXTURE_CONTENT, recorded_statements
 
 
 def test_submission_freezes_score_card_and_consent(client, forms, company, make, session):
@@ -119,3 +122,36 @@ def test_the_framework_chart_is_left_out_when_it_has_nothing_to_draw(client, com
     page = client.get(f"/assessments/{assessment.id}/results").get_data(as_text=True)
     assert "charts/lenses.svg" not in page
     assert client.get(f"/assessments/{assessment.id}/charts/lenses.svg").status_code == 404
+
+
+def test_the_pages_of_a_submitted_assessment_read_it_with_its_submission_and_record_in_one_query(
+    app, client, forms, company, make
+):
+    org, admin = company
+    assessment = make.assessment(org, admin, answers=make.complete_answers())
+    forms.post(f"/assessments/{assessment.id}/submit", {"jurisdictions": ["SG"], "confirm": "Submit"})
+    for page in ("results", "action-plan", "transparency", "peers"):
+        with recorded_statements(app.extensions["dd_engine"]) as recorded:
+            response = client.get(f"/assessments/{assessment.id}/{page}")
+        assert response.status_code == 200, page
+        statements = [statement for statement, _ in recorded]
+        reads = [s for s in statements if re.search(r"FROM assessment\b", s) and "WHERE assessment.id = " in s]
+        assert len(reads) == 1, page
+        assert all(f"JOIN {table} " in reads[0] for table in ("submission", "submission_record")), page
+        # Neither the submission nor its record is read again.
+        assert not [
+            s for s in statements if re.search(r"FROM submission\b.*WHERE submission\.assessment_id = ", s, re.S)
+        ]
+
+
+def test_an_assessment_read_as_a_draft_is_read_frozen_once_submitted_in_the_same_session(session, company, make):
+    org, admin = company
+    draft = make.assessment(org, admin, answers=make.complete_answers())
+    assessment = assessment_with_record(session, draft.id)
+    assert read_with(assessment) == (None, None)
+    assert not read_assessment(session, make.content, assessment).frozen
+    submit(session, make.bank, make.content.current_methodology, assessment, admin)
+    assert read_with(assessment) is None  # what was read with it no longer holds
+    view = read_assessment(session, make.content, assessment)
+    assert view.frozen and view.record is not None and view.submission.assessment_id == assessment.id
+    assert assessment_with_record(session, 10**9) is None

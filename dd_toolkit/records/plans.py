@@ -30,7 +30,7 @@ from dd_toolkit.records.models import (
     User,
     utcnow,
 )
-from dd_toolkit.records.reader import frozen_answers, read_assessment
+from dd_toolkit.records.reader import frozen_answers, read_assessment, read_with
 from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
@@ -134,6 +134,10 @@ def frozen_submission(db: Session, assessment: Assessment) -> tuple[str, str] | 
     record); None for a draft, read live. What a page kept for it is keyed by these."""
     if assessment.is_draft:
         return None
+    kept = read_with(assessment)
+    if kept is not None:
+        submission, record = kept
+        return (submission.sha256, submission.methodology) if record is not None else None
     row = db.exec(_FROZEN_SUBMISSION, params={"assessment_id": assessment.id}).first()
     return (row[0], row[1]) if row is not None else None
 

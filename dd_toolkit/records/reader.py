@@ -86,6 +86,45 @@ def _submission_and_record(db: Session, assessment_id: int) -> tuple[Submission 
     return (row[0], row[1]) if row is not None else (None, None)
 
 
+# The pages of one assessment read it, its submission and its record: one query reads the three.
+_ASSESSMENT_SUBMISSION_AND_RECORD = (
+    select(Assessment, Submission, SubmissionRecord)
+    .outerjoin(Submission, Submission.assessment_id == Assessment.id)
+    .outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+    .where(Assessment.id == sa.bindparam("assessment_id"))
+    .options(sa.orm.defer(Submission.snapshot), *(sa.orm.defer(column) for column in RECORD_JSON))
+)
+# Where the assessment object keeps what that query read with it: (its status then, submission,
+# record). It holds while the status does: submitting in the same request makes it stale.
+_READ_WITH = "_dd_submission_and_record"
+
+
+def assessment_with_record(db: Session, assessment_id: int) -> Assessment | None:
+    """An assessment, read with its submission and record (:func:`submission_and_record` then
+    answers without a query); None when there is no such assessment."""
+    row = db.exec(_ASSESSMENT_SUBMISSION_AND_RECORD, params={"assessment_id": assessment_id}).first()
+    if row is None:
+        return None
+    assessment, submission, record = row
+    setattr(assessment, _READ_WITH, (assessment.status, submission, record))
+    return assessment
+
+
+def read_with(assessment: Assessment) -> tuple[Submission | None, SubmissionRecord | None] | None:
+    """The submission and record :func:`assessment_with_record` read with this assessment, while
+    they still hold; None when they were not read with it."""
+    kept = getattr(assessment, _READ_WITH, None)
+    if kept is None or kept[0] != assessment.status:
+        return None
+    return kept[1], kept[2]
+
+
+def submission_and_record(db: Session, assessment: Assessment) -> tuple[Submission | None, SubmissionRecord | None]:
+    """The submission of an assessment and its record (each None when there is none), as read
+    with it by :func:`assessment_with_record`, else read now."""
+    return read_with(assessment) or _submission_and_record(db, assessment.id)
+
+
 def _decoded(content: Content, submission: Submission, record: SubmissionRecord) -> _Frozen:
     # The snapshot's SHA-256 names the frozen content; the content object, the methodologies
     # that read it (a reloaded or test content is another object).
@@ -107,7 +146,7 @@ def _decoded(content: Content, submission: Submission, record: SubmissionRecord)
 
 
 def read_assessment(db: Session, content: Content, assessment: Assessment) -> AssessmentView:
-    submission, record = _submission_and_record(db, assessment.id)
+    submission, record = submission_and_record(db, assessment)
     if record is not None:
         frozen = _decoded(content, submission, record)
         profile, answers, scored, name = frozen.profile, frozen.answers, frozen.scored, frozen.organisation_name
@@ -136,7 +175,7 @@ def read_assessment(db: Session, content: Content, assessment: Assessment) -> As
 def frozen_answers(db: Session, content: Content, assessment: Assessment) -> Mapping[str, AnswerData]:
     """The answers of a submitted assessment as frozen in its record (kept per worker, like
     :func:`read_assessment`'s), or the answers as they are now when it has no record."""
-    submission, record = _submission_and_record(db, assessment.id)
+    submission, record = submission_and_record(db, assessment)
     if record is None:
         return answers_of(db, assessment.id)
     return _decoded(content, submission, record).answers

@@ -38,7 +38,7 @@ from dd_toolkit.records.assessments import (
 )
 from dd_toolkit.records.models import Assessment, AssessmentStatus, Organisation, User
 from dd_toolkit.records.plans import frozen_submission
-from dd_toolkit.records.reader import read_assessment
+from dd_toolkit.records.reader import assessment_with_record, read_assessment
 from dd_toolkit.web import db
 from dd_toolkit.web.assess.forms import (
     ConfirmForm,
@@ -65,7 +65,9 @@ bp = Blueprint("assess", __name__, url_prefix="/assessments")
 
 
 def load_assessment(assessment_id: int, action: Action = Action.ASSESSMENT_VIEW) -> Assessment:
-    return require(action, db.session().get(Assessment, assessment_id))
+    """The assessment, if the current user may do ``action`` on it (else 404 or 403), read with
+    its submission and record: the pages of a submitted assessment read all three."""
+    return require(action, assessment_with_record(db.session(), assessment_id))
 
 
 def _organisation_assessments(org: Organisation) -> list[Assessment]:

@@ -33,3 +33,18 @@ def test_the_review_section_measured_is_the_one_with_the_most_answers():
         '<li><a href="/review/7/sections/a.three">Three</a> <span class="hint">(Module, 1 answer)</span></li>'
     )
     assert largest_review_section(page) == "/review/7/sections/a.two"
+
+
+def test_bursts_combine_into_one_figure_per_page():
+    from tests.perf.benchmark_pages import combined
+
+    bursts = [
+        {"rps": 400.0, "p50": 10.0, "p99": 20.0, "requests": 400, "cpu_s": 1.2},
+        {"rps": 600.0, "p50": 8.0, "p99": 30.0, "requests": 600, "cpu_s": 1.2},
+        {"rps": 500.0, "p50": 9.0, "p99": 25.0, "requests": 500, "cpu_s": 1.1},
+    ]
+    figure = combined(bursts)
+    assert figure["rps"] == 500.0  # bursts of equal length: the mean rate
+    assert figure["p50"] == 9.0 and figure["p99"] == 30.0  # the median burst's, the worst burst's
+    assert figure["cpu_ms"] == 3500 / 1500  # all the CPU time over all the requests
+    assert "cpu_ms" not in combined([{"rps": 1.0, "p50": 1.0, "p99": 1.0, "requests": 1}])

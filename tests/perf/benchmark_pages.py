@@ -37,6 +37,7 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 USER_AGENT = "dd-toolkit-page-benchmark/1"
 WARM_UP_SECONDS = 1
+ROUNDS = 4  # bursts of each page, each followed by a burst of the bare page
 DEMO_PASSWORD = "demo-password-2026"  # dd_toolkit/records/demo.py
 COMPANY_ADMIN = "admin@lumen.example"  # Lumen Social, the submitted assessment
 REGULATOR = "regulator@demo.example"  # jurisdictions MY and SG
@@ -371,17 +372,46 @@ def wrk(url: str, duration: int, cookie: str | None = None, master: int | None =
         print(f"warning: {url}: {errors.group(0).strip()}")
     measured = {"rps": float(rate.group(1)), "p50": latency("50"), "p99": latency("99")}
     done = re.search(r"(\d+) requests in", out)
+    if done:
+        measured["requests"] = int(done.group(1))
     if cpu is not None and done and int(done.group(1)):
+        measured["cpu_s"] = cpu
         measured["cpu_ms"] = cpu * 1000 / int(done.group(1))
     return measured
 
 
-def print_table(
-    companies: int, bare_runs: list[dict[str, float]], rows: list[tuple[str, str, dict[str, float]]]
-) -> None:
-    """``bare_runs``: the bare page measured before the first page and after each one; a page's
-    ratio is to the mean of the bare runs just before and just after it, so that a shared
-    machine's load, which drifts over a run, weighs on both sides of each ratio alike."""
+def combined(runs: list[dict[str, float]]) -> dict[str, float]:
+    """One figure from bursts of equal length: req/s and CPU per request over all of them, the
+    median burst's p50 and the worst burst's p99."""
+    combined_run = {
+        "rps": sum(run["rps"] for run in runs) / len(runs),
+        "p50": sorted(run["p50"] for run in runs)[len(runs) // 2],
+        "p99": max(run["p99"] for run in runs),
+    }
+    requests = sum(run.get("requests", 0) for run in runs)
+    if requests and all("cpu_s" in run for run in runs):
+        combined_run["cpu_ms"] = sum(run["cpu_s"] for run in runs) * 1000 / requests
+    return combined_run
+
+
+def side_by_side(
+    page: tuple[str, str | None, int], bare: tuple[str, int], duration: int, rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """A page and the bare page measured in alternating bursts (``rounds`` of each, ``duration``
+    seconds in all for each): the speed of a shared machine drifts by a third within a minute,
+    and the two sides of a ratio then meet the same drift."""
+    url, cookie, master = page
+    bare_url, bare_master = bare
+    burst = max(1, round(duration / rounds))
+    page_runs, bare_runs = [], []
+    for _ in range(rounds):
+        page_runs.append(wrk(url, burst, cookie, master=master))
+        bare_runs.append(wrk(bare_url, burst, master=bare_master))
+    return combined(page_runs), combined(bare_runs)
+
+
+def print_table(companies: int, rows: list[tuple[str, str, dict[str, float], dict[str, float]]]) -> None:
+    """``rows``: (page, role, the page's figures, the bare page's figures from the same bursts)."""
     print(f"\nN = {companies} generated companies (plus the demo data); each page warmed up {WARM_UP_SECONDS} s first")
     header = (
         f"{'page':<20} {'role':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bare req/s':>11} {'/ bare':>7}"
@@ -389,23 +419,17 @@ def print_table(
     )
     print(header)
     print("-" * len(header))
-    rates = [run["rps"] for run in bare_runs]
-    cpus = [run.get("cpu_ms") for run in bare_runs]
-    first = bare_runs[0]
-    line = f"{'bare Flask page':<20} {'-':<14} {first['rps']:>9.1f} {first['p50']:>8.2f} {first['p99']:>8.2f}"
-    print(f"{line} {'':>11} {'':>7} {_ms(first.get('cpu_ms')):>11}")
-    for number, (label, role, r) in enumerate(rows):
-        bare = (rates[number] + rates[number + 1]) / 2
-        line = f"{label:<20} {role:<14} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
-        share = ""
-        if cpus[number] and cpus[number + 1] and r.get("cpu_ms"):
-            share = f"{(cpus[number] + cpus[number + 1]) / 2 / r['cpu_ms']:.3f}"
-        print(f"{line} {bare:>11.1f} {r['rps'] / bare:>7.3f} {_ms(r.get('cpu_ms')):>11} {share:>11}")
+    for label, role, page, bare in rows:
+        line = f"{label:<20} {role:<14} {page['rps']:>9.1f} {page['p50']:>8.2f} {page['p99']:>8.2f}"
+        share = f"{bare['cpu_ms'] / page['cpu_ms']:.3f}" if page.get("cpu_ms") and bare.get("cpu_ms") else ""
+        ratio = page["rps"] / bare["rps"]
+        print(f"{line} {bare['rps']:>11.1f} {ratio:>7.3f} {_ms(page.get('cpu_ms')):>11} {share:>11}")
+    rates = [bare["rps"] for _, _, _, bare in rows]
     print(f"bare page over the run: {min(rates):.0f} to {max(rates):.0f} req/s")
     print(
-        "CPU ms/req: the CPU time the 2 workers spent per request, what a page costs the server apart "
-        "from the share of the cores wrk takes; CPU / bare: the bare page's CPU per request over the "
-        "page's. Both move with the machine's load between runs, as req/s does"
+        "Each page and the bare page were measured in alternating bursts; / bare and CPU / bare compare "
+        "a page with the bare page's bursts between its own. CPU ms/req: the CPU time the 2 workers "
+        "spent per request, what a page costs the server apart from the share of the cores wrk takes"
     )
 
 
@@ -433,13 +457,20 @@ def print_pdf_downloads(base: str, assessment_id: int) -> None:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run_one(companies: int, duration: int, bare: tuple[str, int], workdir: Path) -> None:
+def run_one(companies: int, duration: int, bare: tuple[str, int], workdir: Path, rounds: int = ROUNDS) -> None:
     folder = workdir / f"n{companies}"
     folder.mkdir()
-    measure(prepare_instance(folder, companies), companies, duration, bare, folder)
+    measure(prepare_instance(folder, companies), companies, duration, bare, folder, rounds)
 
 
-def measure(env: dict[str, str], companies: int | None, duration: int, bare: tuple[str, int], folder: Path) -> None:
+def measure(
+    env: dict[str, str],
+    companies: int | None,
+    duration: int,
+    bare: tuple[str, int],
+    folder: Path,
+    rounds: int = ROUNDS,
+) -> None:
     """Every page of an instance holding the demo data (and ``companies`` generated ones; None:
     as many as it holds), then the work behind them."""
     ids = demo_ids(env["DATABASE_URL"])
@@ -452,13 +483,13 @@ def measure(env: dict[str, str], companies: int | None, duration: int, bare: tup
         # grouping), which would otherwise count as the page's steady cost.
         bare_base, bare_master = bare
         wrk(bare_base + "/", WARM_UP_SECONDS)
-        bare_runs = [wrk(bare_base + "/", duration, master=bare_master)]
         rows = []
         for label, role, path, cookie in plan:
             wrk(base + path, WARM_UP_SECONDS, cookie)
-            rows.append((label, role, wrk(base + path, duration, cookie, master=master)))
-            bare_runs.append(wrk(bare_base + "/", duration, master=bare_master))
-        print_table(companies, bare_runs, rows)
+            served = (base + path, cookie, master)
+            page, bare_page = side_by_side(served, (bare_base + "/", bare_master), duration, rounds)
+            rows.append((label, role, page, bare_page))
+        print_table(companies, rows)
         print_pdf_downloads(base, ids["assessment"])
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss in worker_rss(master):
@@ -470,7 +501,10 @@ def measure(env: dict[str, str], companies: int | None, duration: int, bare: tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--companies", default="0,1000,10000", help="comma-separated company counts (0 = demo only)")
-    parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per page")
+    parser.add_argument("--duration", type=int, default=4, help="seconds of wrk per page, in --rounds bursts")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help=f"bursts of each page, alternating with the bare page's ({ROUNDS})"
+    )
     parser.add_argument("--instance", type=Path, help="measure this prepared instance instead of preparing any")
     parser.add_argument("--database", help="the prepared instance's database URL, when not its bench.sqlite")
     args = parser.parse_args()
@@ -488,10 +522,11 @@ def main() -> None:
             counts = [0]
         bare = stack.enter_context(gunicorn("tests.perf.bare_app:app", dict(os.environ), workdir / "bare.log", "/"))
         if args.instance:
-            measure(prepared_instance(args.instance, args.database), None, args.duration, bare, args.instance)
+            instance = prepared_instance(args.instance, args.database)
+            measure(instance, None, args.duration, bare, args.instance, args.rounds)
             return
         for companies in counts:
-            run_one(companies, args.duration, bare, workdir)
+            run_one(companies, args.duration, bare, workdir, args.rounds)
 
 
 if __name__ == "__main__":

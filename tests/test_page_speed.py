@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from dd_toolkit.engine import documents
-from dd_toolkit.records.models import ActionTracking, Organisation, User
+from dd_toolkit.records.models import ActionTracking, Organisation, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
@@ -269,3 +269,55 @@ def test_a_templates_globals_are_the_environments_in_one_dict(app):
     assert template.globals.keys() == app.jinja_env.globals.keys()
     with app.test_request_context("/"):
         assert app.jinja_env.from_string("{{ _('Skip to main content') }}").render() == "Skip to main content"
+
+
+def _forget_what_workers_keep(app) -> None:
+    """Empty what a worker keeps between requests (rendered parts, decoded submissions, parsed
+    releases, inbox pages), so that the next request does all of a page's work."""
+    from dd_toolkit.records import reader, releases, review
+
+    app.extensions["dd_fragments"].clear()
+    review._inbox_pages.clear()
+    reader._frozen.clear()
+    releases._PARSED.clear()
+
+
+def test_no_pages_queries_grow_with_the_number_of_companies(real_app, demo):
+    """Every page of the page benchmark makes as many queries with 30 more companies (60 more
+    submissions, addressed to the regulators and in the benchmark) as with the demo alone: on a
+    worker's first visit, which renders what it keeps, and on the next, which reads it."""
+    from dd_toolkit.records.generated import load_generated
+    from tests.perf.benchmark_calls import HEADERS, pages
+
+    from .conftest import recorded_statements
+
+    engine = real_app.extensions["dd_engine"]
+    measured = pages(real_app)
+
+    def statements() -> dict[tuple[str, str], int]:
+        counts = {}
+        for label, client, path in measured:
+            for visit in ("first", "next"):
+                if visit == "first":
+                    _forget_what_workers_keep(real_app)
+                with recorded_statements(engine) as recorded:
+                    assert client.get(path, headers=HEADERS).status_code == 200, path
+                counts[label, visit] = len(recorded)
+        return counts
+
+    def addressed() -> tuple[int, int]:
+        """Submissions addressed to the demo regulator's jurisdictions, and those in the benchmark."""
+        to_regulator = demo.exec(
+            select(sa.func.count()).select_from(Recipient).where(Recipient.jurisdiction.in_(["SG", "MY"]))
+        ).one()
+        consenting = demo.exec(
+            select(sa.func.count()).select_from(Submission).where(Submission.benchmark_consent == sa.true())
+        ).one()
+        return to_regulator, consenting
+
+    before, addressed_before = statements(), addressed()
+    load_generated(demo, real_app.extensions["dd_content"], 30, seed=11)
+    after, addressed_after = statements(), addressed()
+    assert after == before
+    assert len(before) == 26 and all(count >= 1 for count in before.values())
+    assert addressed_after[0] >= addressed_before[0] + 10 and addressed_after[1] >= addressed_before[1] + 30

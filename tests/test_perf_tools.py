@@ -47,4 +47,6 @@ def test_bursts_combine_into_one_figure_per_page():
     assert figure["rps"] == 500.0  # bursts of equal length: the mean rate
     assert figure["p50"] == 9.0 and figure["p99"] == 30.0  # the median burst's, the worst burst's
     assert figure["cpu_ms"] == 3500 / 1500  # all the CPU time over all the requests
+    # Pages' figures combine again into the bare page's over the whole run.
+    assert combined([figure, figure])["cpu_ms"] == figure["cpu_ms"]
     assert "cpu_ms" not in combined([{"rps": 1.0, "p50": 1.0, "p99": 1.0, "requests": 1}])

@@ -389,8 +389,10 @@ def combined(runs: list[dict[str, float]]) -> dict[str, float]:
         "p99": max(run["p99"] for run in runs),
     }
     requests = sum(run.get("requests", 0) for run in runs)
+    combined_run["requests"] = requests
     if requests and all("cpu_s" in run for run in runs):
-        combined_run["cpu_ms"] = sum(run["cpu_s"] for run in runs) * 1000 / requests
+        combined_run["cpu_s"] = sum(run["cpu_s"] for run in runs)
+        combined_run["cpu_ms"] = combined_run["cpu_s"] * 1000 / requests
     return combined_run
 
 
@@ -419,6 +421,9 @@ def print_table(companies: int, rows: list[tuple[str, str, dict[str, float], dic
     )
     print(header)
     print("-" * len(header))
+    whole = combined([bare for _, _, _, bare in rows])  # the bare page over the whole run
+    line = f"{'bare Flask page':<20} {'-':<14} {whole['rps']:>9.1f} {whole['p50']:>8.2f} {whole['p99']:>8.2f}"
+    print(f"{line} {'':>11} {'':>7} {_ms(whole.get('cpu_ms')):>11}")
     for label, role, page, bare in rows:
         line = f"{label:<20} {role:<14} {page['rps']:>9.1f} {page['p50']:>8.2f} {page['p99']:>8.2f}"
         share = f"{bare['cpu_ms'] / page['cpu_ms']:.3f}" if page.get("cpu_ms") and bare.get("cpu_ms") else ""

@@ -25,12 +25,11 @@ from dd_toolkit.records.models import (
     Assessment,
     AssessmentStatus,
     Submission,
-    SubmissionRecord,
     TransparencyEdit,
     User,
     utcnow,
 )
-from dd_toolkit.records.reader import frozen_answers, read_assessment, read_with
+from dd_toolkit.records.reader import frozen_answers, read_assessment, submission_and_record
 from dd_toolkit.records.versioned import StaleVersion, save_versioned
 
 
@@ -53,11 +52,6 @@ _PREVIOUS_SUBMITTED = (
     )
     .order_by(Assessment.cycle.desc(), Assessment.version.desc())
     .limit(1)
-)
-_FROZEN_SUBMISSION = (
-    select(Submission.sha256, Submission.methodology)
-    .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-    .where(Submission.assessment_id == sa.bindparam("assessment_id"))
 )
 _TRACKING = select(ActionTracking).where(ActionTracking.assessment_id == sa.bindparam("assessment_id"))
 _TRANSPARENCY_EDIT = select(TransparencyEdit).where(TransparencyEdit.assessment_id == sa.bindparam("assessment_id"))
@@ -134,12 +128,8 @@ def frozen_submission(db: Session, assessment: Assessment) -> tuple[str, str] | 
     record); None for a draft, read live. What a page kept for it is keyed by these."""
     if assessment.is_draft:
         return None
-    kept = read_with(assessment)
-    if kept is not None:
-        submission, record = kept
-        return (submission.sha256, submission.methodology) if record is not None else None
-    row = db.exec(_FROZEN_SUBMISSION, params={"assessment_id": assessment.id}).first()
-    return (row[0], row[1]) if row is not None else None
+    submission, record = submission_and_record(db, assessment)
+    return (submission.sha256, submission.methodology) if record is not None else None
 
 
 # -- action tracking ---------------------------------------------------------------------

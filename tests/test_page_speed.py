@@ -11,13 +11,15 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from dd_toolkit.engine import documents
+from dd_toolkit.records.generated import load_generated
 from dd_toolkit.records.models import ActionTracking, Organisation, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
 from dd_toolkit.web.outputs.store import render_documents
+from tests.perf.benchmark_calls import HEADERS, pages
 
-from .conftest import FIXTURE_CONTENT, make_app
+from .conftest import FIXTURE_CONTENT, make_app, recorded_statements
 
 # The confirmed last step of submitting: to a regulator, with consent to the benchmark.
 CONFIRMED = {"jurisdictions": ["SG"], "benchmark_consent": "y", "confirm": "Submit and freeze this version"}
@@ -193,24 +195,15 @@ def test_another_content_does_not_reuse_the_decoded_submission(app, database_url
 def test_the_user_memberships_and_organisations_load_in_one_query(app, make):
     org = make.organisation()
     admin = make.user(org)
-    statements: list[str] = []
-    engine = app.extensions["dd_engine"]
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        with app.app_context():
-            user = authz.load_user(db.session(), admin.id)
-            assert [m.organisation_id for m in authz.memberships(user)] == [org.id]
-            assert authz.can(user, authz.Action.COMPANY)
-            gc.collect()  # what only the session's (weak) identity map held is gone
-            # A company page's look-up of its organisation is answered from the session.
-            assert db.session().get(Organisation, org.id).name == org.name
-            assert authz.load_user(db.session(), 10_000) is None
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+    with recorded_statements(app.extensions["dd_engine"]) as recorded, app.app_context():
+        user = authz.load_user(db.session(), admin.id)
+        assert [m.organisation_id for m in authz.memberships(user)] == [org.id]
+        assert authz.can(user, authz.Action.COMPANY)
+        gc.collect()  # what only the session's (weak) identity map held is gone
+        # A company page's look-up of its organisation is answered from the session.
+        assert db.session().get(Organisation, org.id).name == org.name
+        assert authz.load_user(db.session(), 10_000) is None
+    statements = [statement for statement, _ in recorded]
     assert len([s for s in statements if "user_account" in s]) == 2 and len(statements) == 2
 
 
@@ -286,11 +279,6 @@ def test_no_pages_queries_grow_with_the_number_of_companies(real_app, demo):
     """Every page of the page benchmark makes as many queries with 30 more companies (60 more
     submissions, addressed to the regulators and in the benchmark) as with the demo alone: on a
     worker's first visit, which renders what it keeps, and on the next, which reads it."""
-    from dd_toolkit.records.generated import load_generated
-    from tests.perf.benchmark_calls import HEADERS, pages
-
-    from .conftest import recorded_statements
-
     engine = real_app.extensions["dd_engine"]
     measured = pages(real_app)
 

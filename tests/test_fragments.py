@@ -47,6 +47,7 @@ def store(app):
 def fresh(store, client, url: str) -> str:
     """The page rendered with nothing kept."""
     store.clear()
+    client.application.extensions["dd_pages"].clear()
     return without_tokens(client.get(url).get_data(as_text=True))
 
 

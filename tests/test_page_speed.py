@@ -265,10 +265,11 @@ def test_a_templates_globals_are_the_environments_in_one_dict(app):
 
 
 def _forget_what_workers_keep(app) -> None:
-    """Empty what a worker keeps between requests (rendered parts, decoded submissions, parsed
-    releases, inbox pages), so that the next request does all of a page's work."""
+    """Empty what a worker keeps between requests (rendered pages and parts, decoded submissions,
+    parsed releases, inbox pages), so that the next request does all of a page's work."""
     from dd_toolkit.records import reader, releases, review
 
+    app.extensions["dd_pages"].clear()
     app.extensions["dd_fragments"].clear()
     review._inbox_pages.clear()
     reader._frozen.clear()

@@ -59,6 +59,9 @@ class Organisation(SQLModel, table=True):
     description: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Raised by the database with every write to a row that belongs to the organisation
+    # (:mod:`dd_toolkit.records.revisions`); never written by the application.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def profile_complete(self) -> bool:
@@ -407,6 +410,16 @@ class Aggregate(SQLModel, table=True):
     # The newest submission id the figures include: a slower refresh never overwrites a newer one.
     source_marker: int = 0
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class SharedRevision(SQLModel, table=True):
+    """One row: raised by the database with every write to the stored aggregates and releases,
+    the figures shared by every organisation's pages (:mod:`dd_toolkit.records.revisions`)."""
+
+    __tablename__ = "shared_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Release(SQLModel, table=True):

@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
 from dd_toolkit.records import accounts
-from dd_toolkit.web import authz, db, fragments, inputs, language, layout, limits, security
+from dd_toolkit.web import authz, db, fragments, inputs, language, layout, limits, pages, security
 from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
 from dd_toolkit.web.context import current_bank
 from dd_toolkit.web.filters import local_date, local_time, machine_time
@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     authz.init_app(app)
     _init_templates(app)
     fragments.init_app(app)
+    pages.init_app(app)
     layout.init_app(app)
 
     from dd_toolkit.web.admin.routes import bp as admin_bp

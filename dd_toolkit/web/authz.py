@@ -17,7 +17,7 @@ from flask import Flask, abort, g, redirect, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, select
 
-from dd_toolkit.records import notifications
+from dd_toolkit.records import notifications, revisions
 from dd_toolkit.records.models import (
     ApiToken,
     Assessment,
@@ -69,7 +69,7 @@ def policy(action: Action) -> Callable[[F], F]:
 # Built once, as every request runs it: building a statement and its cache key costs more than
 # running it.
 _USER_WITH_MEMBERSHIPS = (
-    select(User, Membership, Organisation, notifications.UNREAD_OF_USER)
+    select(User, Membership, Organisation, notifications.UNREAD_OF_USER, revisions.SHARED)
     .outerjoin(Membership, Membership.user_id == User.id)
     .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
     .where(User.id == sa.bindparam("user_id"))
@@ -80,7 +80,8 @@ def load_user(session: Session, user_id: int) -> User | None:
     """An account with its memberships and its unread notifications' count, in one query: every
     signed-in page needs them. The memberships' organisations come in the same query, so that
     the company pages' look-up of their organisation by id is answered from the session without
-    another query."""
+    another query; with them, their revisions and the shared one, which key the pages kept whole
+    (:mod:`dd_toolkit.web.pages`)."""
     rows = session.exec(_USER_WITH_MEMBERSHIPS, params={"user_id": user_id}).all()
     if not rows:
         return None
@@ -90,6 +91,7 @@ def load_user(session: Session, user_id: int) -> User | None:
     # while something refers to them.
     user._dd_organisations = [row[2] for row in rows if row[2] is not None]  # type: ignore[attr-defined]
     user._dd_unread = rows[0][3]  # type: ignore[attr-defined]
+    user._dd_shared_revision = rows[0][4]  # type: ignore[attr-defined]
     return user
 
 

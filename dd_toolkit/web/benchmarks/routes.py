@@ -25,6 +25,7 @@ from dd_toolkit.web.context import current_bank, current_content, current_method
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment, store
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
+from dd_toolkit.web.pages import kept_page
 
 bp = Blueprint("benchmarks", __name__)
 
@@ -218,6 +219,7 @@ def indicators():
 
 @bp.route("/assessments/<int:assessment_id>/peers")
 @policy(Action.ASSESSMENT_VIEW)
+@kept_page
 def peers(assessment_id: int):
     """Where a submitted assessment stands against its peer groups, when they are large enough.
 

@@ -21,12 +21,14 @@ from dd_toolkit.records.risk import risk_levels
 from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, memberships, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
+from dd_toolkit.web.pages import kept_page
 
 bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
 @policy(Action.PUBLIC)
+@kept_page
 def home():
     if not current_user.is_authenticated:
         return render_template("main/welcome.html")

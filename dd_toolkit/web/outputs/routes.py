@@ -65,6 +65,7 @@ from dd_toolkit.web.outputs.forms import (
     TransparencyForm,
 )
 from dd_toolkit.web.outputs.store import document_store
+from dd_toolkit.web.pages import kept_page
 from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("outputs", __name__, url_prefix="/assessments")
@@ -144,6 +145,7 @@ def _tracking_fields(assessment, plan, tracking, statuses, labels, status_labels
 
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
+@kept_page
 def action_plan_page(assessment_id: int):
     return _action_plan_page(load_assessment(assessment_id))
 
@@ -326,6 +328,7 @@ def action_plan_export(assessment_id: int, fmt: str):
 
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
+@kept_page
 def transparency_page(assessment_id: int):
     """The draft transparency section. A submitted assessment's page, as read (GET), is kept
     whole (web/fragments.py) under everything it shows: the submission, the reader's locale and

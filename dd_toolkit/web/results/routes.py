@@ -19,6 +19,7 @@ from dd_toolkit.web.authz import Action, policy
 from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.fragments import frozen_fragment
 from dd_toolkit.web.language import translated_output
+from dd_toolkit.web.pages import kept_page
 
 bp = Blueprint("results", __name__, url_prefix="/assessments")
 
@@ -29,6 +30,7 @@ def _view(assessment: Assessment) -> AssessmentView:
 
 @bp.route("/<int:assessment_id>/results")
 @policy(Action.ASSESSMENT_VIEW)
+@kept_page
 def results(assessment_id: int):
     assessment = load_assessment(assessment_id)
     view = _view(assessment)

@@ -1,0 +1,135 @@
+"""Company pages kept whole, under the revisions of what they show.
+
+A company page (the home page, an assessment's results, action plan, transparency draft, peers)
+shows the rows of the reader's organisation, the shared figures, and the reader's own account.
+The database raises the organisation's revision with every write to a row of it, and the shared
+revision with every write to the figures (:mod:`dd_toolkit.records.revisions`); the account's
+query reads both on every request. So a page rendered once is served again, without reading or
+rendering anything, for as long as these are unchanged:
+
+- the reader (account, session generation, role) and the request (path and query);
+- the revisions of the reader's organisations, and the shared revision;
+- the reader's unread notifications, the language, the day, the installed content.
+
+A page that would show a message (a flash) is always rendered. The CSRF token is the request's
+own: the page is kept with a slot where the token goes. Whether the reader may see the page was
+decided by the view when it was rendered; what decides it (the account, its memberships) is in
+the key, so it holds for every request served from the store.
+
+Each worker keeps its own pages, bounded in bytes, least recently used out first; every worker
+reads the same revisions, so none serves a page another has seen change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+import threading
+from collections.abc import Callable, Hashable
+
+from cachetools import LRUCache
+from flask import Flask, current_app, g, request, session
+from flask.globals import request_ctx
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from dd_toolkit.web.context import current_content
+
+MAX_BYTES = 32 * 1024 * 1024
+_EXTENSION = "dd_pages"
+# Flask-WTF keeps the request's signed token on ``g`` under its field name and returns it from
+# there: a page rendered for the store gets this marker instead, random per worker so that no
+# text can name it, and each request puts its own token in its place.
+_CSRF_FIELD = "csrf_token"
+_CSRF_MARKER = "ddcsrf" + secrets.token_hex(16)
+
+
+class PageStore:
+    def __init__(self, max_bytes: int) -> None:
+        self._pages: LRUCache[Hashable, tuple[str, ...]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda pieces: sum(len(piece) for piece in pieces)
+        )
+        self._lock = threading.Lock()
+        self.renders = 0  # pages rendered for the store rather than found in it (for tests)
+
+    @property
+    def enabled(self) -> bool:
+        return self._pages.maxsize > 0
+
+    def get(self, key: Hashable) -> tuple[str, ...] | None:
+        with self._lock:
+            return self._pages.get(key)
+
+    def put(self, key: Hashable, pieces: tuple[str, ...]) -> None:
+        with self._lock:
+            self.renders += 1
+            if sum(len(piece) for piece in pieces) <= self._pages.maxsize:
+                self._pages[key] = pieces
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_EXTENSION] = PageStore(int(app.config.get("PAGE_CACHE_BYTES", MAX_BYTES)))
+
+
+def store() -> PageStore:
+    return current_app.extensions[_EXTENSION]
+
+
+def _key() -> Hashable | None:
+    """The key of this request's page, or None when it must be rendered."""
+    user = current_user._get_current_object()
+    if request.method != "GET" or not user.is_authenticated or session.get("_flashes"):
+        return None
+    organisations = getattr(user, "_dd_organisations", None)
+    shared = getattr(user, "_dd_shared_revision", None)
+    if not organisations or shared is None or not store().enabled:
+        return None
+    return (
+        request.full_path,
+        user.get_id(),
+        user.platform_role,
+        tuple(sorted((organisation.id, organisation.revision) for organisation in organisations)),
+        shared,
+        getattr(user, "_dd_unread", None),
+        str(get_locale()),
+        dt.date.today(),
+        id(current_content()),
+    )
+
+
+def kept_page(view: Callable) -> Callable:
+    """Serve a company page from the store while what it shows is unchanged (see above); the
+    view renders it otherwise. Only a page the view rendered with 200 (not a redirect, a file or
+    an error) is kept."""
+
+    @functools.wraps(view)
+    def serve(*args, **kwargs):
+        key = _key()
+        if key is None:
+            return view(*args, **kwargs)
+        pieces = store().get(key)
+        if pieces is None:
+            setattr(g, _CSRF_FIELD, _CSRF_MARKER)
+            try:
+                rendered = view(*args, **kwargs)
+            finally:
+                g.pop(_CSRF_FIELD, None)
+            body, rest = (rendered[0], rendered[1:]) if isinstance(rendered, tuple) else (rendered, ())
+            if not isinstance(body, str):
+                return rendered  # a redirect or a file: not kept
+            pieces = tuple(body.split(_CSRF_MARKER))
+            if rest not in ((), (200,)) or request_ctx.flashes:
+                # A refusal or a conflict, or a page that showed a message: not kept.
+                return (generate_csrf().join(pieces), *rest)
+            store().put(key, pieces)
+        if len(pieces) == 1:
+            return pieces[0]
+        return generate_csrf().join(pieces)
+
+    return serve

@@ -126,7 +126,8 @@ def kept_page(view: Callable) -> Callable:
             pieces = tuple(body.split(_CSRF_MARKER))
             if rest not in ((), (200,)) or request_ctx.flashes:
                 # A refusal or a conflict, or a page that showed a message: not kept.
-                return (generate_csrf().join(pieces), *rest)
+                body = generate_csrf().join(pieces)
+                return (body, *rest) if rest else body
             store().put(key, pieces)
         if len(pieces) == 1:
             return pieces[0]

@@ -274,9 +274,9 @@ def test_a_new_submission_shows_at_once_in_the_kept_indicator_report(app, client
     with recorded_statements(app.extensions["dd_engine"]) as statements:
         assert without_tokens(client.get(url).get_data(as_text=True)) == without_tokens(page)
     assert store.renders == renders
-    # Kept, the report is not read again: only which version of it is stored.
-    assert [s for s, _ in statements if "FROM aggregate" in s]
-    assert not [s for s, _ in statements if "aggregate.payload" in s]
+    # Kept whole, the page reads nothing but the account, with the shared revision.
+    assert len(statements) == 1 and "FROM user_account" in statements[0][0]
+    assert "shared_revision" in statements[0][0]
     submitted_to("SG", name="Counted Second")
     page = client.get(url).get_data(as_text=True)
     assert "2 submitting institutions." in page and "Counted Second" in page

@@ -22,7 +22,6 @@ from dd_toolkit.records.models import (
     RiskCellHistory,
     RiskRegister,
     SharedRevision,
-    TransparencyEdit,
     VerificationRun,
 )
 from dd_toolkit.records.plans import save_transparency, update_tracking
@@ -158,7 +157,22 @@ def test_an_insert_raises_the_revision_and_the_shared_figures_raise_the_shared_o
     assert revision_of(session, first.id) > before[0]
     assert revision_of(session, second.id) == before[1] and shared_revision(session) == before[2]
 
+    regulator = make.user(platform_role="regulator", jurisdictions=["SG"])
+    member = make.user(first)
+    shared = shared_revision(session)
+    member.name = "Renamed Member"  # named on its organisation's pages only
+    session.add(member)
+    session.commit()
+    assert shared_revision(session) == shared
+
+    def rename_regulator():  # named on the review pages of every company it reviewed
+        regulator.name = "Renamed Regulator"
+        session.add(regulator)
+
+    records = lambda: session.exec(sa.text("UPDATE submission_record SET id = id"))  # noqa: E731  (a report's cycles)
     for write in (
+        rename_regulator,
+        records,
         lambda: refresh_indicators(session, 2026),
         lambda: session.add(VerificationRun()),
         lambda: session.add(Release(number=99, methodology="standard@test.1")),
@@ -169,7 +183,8 @@ def test_an_insert_raises_the_revision_and_the_shared_figures_raise_the_shared_o
         write()
         session.commit()
         assert shared_revision(session) > shared
-        assert (revision_of(session, first.id), revision_of(session, second.id)) == organisations
+        if write is not records:  # the records are the companies' own rows too
+            assert (revision_of(session, first.id), revision_of(session, second.id)) == organisations
 
 
 def test_a_revision_is_seen_by_others_with_the_data_it_stands_for_never_before(two_companies, app, session):
@@ -179,9 +194,8 @@ def test_a_revision_is_seen_by_others_with_the_data_it_stands_for_never_before(t
     first, _second, _admin, assessment = two_companies
     before = revision_of(session, first.id)
     with standalone_session(app.extensions["dd_engine"]) as other:
-        other.exec(
-            sa.update(TransparencyEdit).where(TransparencyEdit.assessment_id == assessment.id).values(markdown="#")
-        )
+        edit = sa.update(TransparencyEdit).where(TransparencyEdit.assessment_id == assessment.id)
+        other.exec(edit.values(markdown="# Changed"))
         other.flush()
         assert revision_of(session, first.id) == before
         session.commit()  # ends the reading transaction, so the next read sees what is committed

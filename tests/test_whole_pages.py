@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from dd_toolkit.records.models import Membership, Organisation, OrgRole, Release
+from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole, Release
+from dd_toolkit.records.review import comment
 from dd_toolkit.web import pages
 
 from .conftest import CSRF_RE, recorded_statements
@@ -205,3 +206,67 @@ def test_nothing_is_kept_when_the_store_is_off(database_url, tmp_path, monkeypat
     with app.app_context():
         assert not pages.store().enabled and pages.store().renders == 0
     app.extensions["dd_engine"].dispose()
+
+
+# -- a regulator's review pages and indicator report ----------------------------------------------
+
+
+def _regulator(make, *jurisdictions):
+    return make.user(platform_role=PlatformRole.REGULATOR, jurisdictions=list(jurisdictions))
+
+
+@pytest.mark.parametrize("page", ["", "/sections/mini.ops"])
+def test_a_review_page_is_kept_under_the_reviewed_organisation_and_shows_every_step_at_once(
+    app, client, make, auth, submitted_to, session, kept, page
+):
+    _org, _admin, _assessment, recipients = submitted_to("SG", name="Reviewed Harbour")
+    submitted_to("SG", name="Someone Else")
+    reader, colleague = _regulator(make, "SG"), _regulator(make, "SG")
+    auth.login(reader.email)
+    url = f"/review/{recipients['SG'].id}{page}"
+    first = fresh(kept, client, url)
+    renders = kept.renders
+    with recorded_statements(app.extensions["dd_engine"]) as statements:
+        assert without_tokens(client.get(url).get_data(as_text=True)) == first
+    assert kept.renders == renders
+    assert len(statements) == 2  # the account, then the revision of the organisation reviewed
+
+    # Another company's writes leave it kept.
+    other = session.exec(select(Organisation).where(Organisation.name == "Someone Else")).one()
+    other.description = "Changed elsewhere."
+    session.add(other)
+    session.commit()
+    client.get(url)
+    assert kept.renders == renders
+
+    # A colleague's step, and then the colleague's new name, show at once.
+    comment(session, recipients["SG"], colleague, "Please add the hotline's name.", question_id="mini.ops.live")
+    after = client.get(url).get_data(as_text=True)
+    assert "Please add the hotline" in after and without_tokens(after) == fresh(kept, client, url)
+    colleague.name = "Renamed Colleague"
+    session.add(colleague)
+    session.commit()
+    assert "Renamed Colleague" in client.get(url).get_data(as_text=True)
+
+
+def test_a_regulator_of_another_jurisdiction_never_gets_a_kept_review(client, make, auth, submitted_to, kept):
+    _org, _admin, _assessment, recipients = submitted_to("SG")
+    url = f"/review/{recipients['SG'].id}"
+    auth.login(_regulator(make, "SG").email)
+    assert client.get(url).status_code == 200
+    auth.logout()
+    auth.login(_regulator(make, "MY").email)
+    assert client.get(url).status_code == 404
+    assert client.get("/review/999999").status_code == 404
+
+
+def test_the_kept_indicator_report_shows_a_new_cycle_at_once(client, make, auth, submitted_to, kept):
+    submitted_to("SG", name="First Cycle")
+    auth.login(_regulator(make, "SG").email)
+    url = "/review/indicators?country=SG"
+    assert '<option value="2027"' not in client.get(url).get_data(as_text=True)
+    # Addressed to no regulator, it changes no stored report, but the cycle is new.
+    submitted_to(name="Next Cycle", cycle=2027)
+    page = client.get(url).get_data(as_text=True)
+    assert '<option value="2027"' in page
+    assert without_tokens(page) == fresh(kept, client, url)

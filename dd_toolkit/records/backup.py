@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from dd_toolkit.records.database import make_engine, upgrade
 
 # Tables that a freshly migrated database already has rows in: it still counts as empty.
-_BOOKKEEPING = {"alembic_version", "audit_chain_head", "aggregate"}
+_BOOKKEEPING = {"alembic_version", "audit_chain_head", "aggregate", "shared_revision"}
 
 
 class BackupError(Exception):

@@ -1,20 +1,25 @@
-"""Company pages kept whole, under the revisions of what they show.
+"""Pages kept whole, under the revisions of what they show.
 
 A company page (the home page, an assessment's results, action plan, transparency draft, peers)
-shows the rows of the reader's organisation, the shared figures, and the reader's own account.
-The database raises the organisation's revision with every write to a row of it, and the shared
-revision with every write to the figures (:mod:`dd_toolkit.records.revisions`); the account's
-query reads both on every request. So a page rendered once is served again, without reading or
-rendering anything, for as long as these are unchanged:
+shows the rows of the reader's organisation, the shared figures, and the reader's own account; a
+regulator's review page shows the rows of the organisation reviewed; the regulator's indicator
+report shows the shared figures. The database raises an organisation's revision with every
+write to a row of it, and the shared revision with every write to the shared figures
+(:mod:`dd_toolkit.records.revisions`); the account's query reads the reader's organisations'
+revisions and the shared one on every request, a review page reads its organisation's with one
+more. So a page rendered once is served again, without reading or rendering anything else, for
+as long as these are unchanged:
 
-- the reader (account, session generation, role) and the request (path and query);
-- the revisions of the reader's organisations, and the shared revision;
+- the reader (account, session generation, name, role, jurisdictions) and the request (path and
+  query);
+- the revisions of the organisations the page shows, and the shared revision;
 - the reader's unread notifications, the language, the day, the installed content.
 
 A page that would show a message (a flash) is always rendered. The CSRF token is the request's
 own: the page is kept with a slot where the token goes. Whether the reader may see the page was
-decided by the view when it was rendered; what decides it (the account, its memberships) is in
-the key, so it holds for every request served from the store.
+decided by the view when it was rendered; what decides it (the account, its memberships and
+jurisdictions, the rows of the organisation shown) is in the key, so it holds for every request
+served from the store.
 
 Each worker keeps its own pages, bounded in bytes, least recently used out first; every worker
 reads the same revisions, so none serves a page another has seen change.
@@ -35,6 +40,8 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from dd_toolkit.records import revisions
+from dd_toolkit.web import db
 from dd_toolkit.web.context import current_content
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -81,20 +88,22 @@ def store() -> PageStore:
     return current_app.extensions[_EXTENSION]
 
 
-def _key() -> Hashable | None:
-    """The key of this request's page, or None when it must be rendered."""
+def _key(organisations: tuple[tuple[int, int], ...] | None) -> Hashable | None:
+    """The key of this request's page showing ``organisations`` (id and revision each), or None
+    when it must be rendered."""
     user = current_user._get_current_object()
-    if request.method != "GET" or not user.is_authenticated or session.get("_flashes"):
+    if organisations is None or request.method != "GET" or not user.is_authenticated or session.get("_flashes"):
         return None
-    organisations = getattr(user, "_dd_organisations", None)
     shared = getattr(user, "_dd_shared_revision", None)
-    if not organisations or shared is None or not store().enabled:
+    if shared is None or not store().enabled:
         return None
     return (
         request.full_path,
         user.get_id(),
+        user.name,
         user.platform_role,
-        tuple(sorted((organisation.id, organisation.revision) for organisation in organisations)),
+        tuple(user.jurisdictions or ()),
+        organisations,
         shared,
         getattr(user, "_dd_unread", None),
         str(get_locale()),
@@ -103,14 +112,40 @@ def _key() -> Hashable | None:
     )
 
 
-def kept_page(view: Callable) -> Callable:
-    """Serve a company page from the store while what it shows is unchanged (see above); the
-    view renders it otherwise. Only a page the view rendered with 200 (not a redirect, a file or
+def readers_organisations(**_view_args) -> tuple[tuple[int, int], ...] | None:
+    """A company page shows the reader's organisations (read with the account); None for a
+    reader of none."""
+    organisations = getattr(current_user, "_dd_organisations", None)
+    if not organisations:
+        return None
+    return tuple(sorted((organisation.id, organisation.revision) for organisation in organisations))
+
+
+def reviewed_organisation(recipient_id: int, **_view_args) -> tuple[tuple[int, int], ...] | None:
+    """A regulator's review page shows the organisation reviewed; None when there is no such review."""
+    found = revisions.of_recipient(db.session(), recipient_id)
+    return None if found is None else (found,)
+
+
+def shared_figures_only(**_view_args) -> tuple[tuple[int, int], ...]:
+    """A page of the stored figures alone shows no organisation's own rows."""
+    return ()
+
+
+OwnerOf = Callable[..., "tuple[tuple[int, int], ...] | None"]
+
+
+def kept_page(view: Callable | None = None, *, shows: OwnerOf = readers_organisations) -> Callable:
+    """Serve a page from the store while what it shows is unchanged (see above); the view renders
+    it otherwise. ``shows`` gives, from the view's arguments, the organisations the page shows
+    (the reader's by default). Only a page the view rendered with 200 (not a redirect, a file or
     an error) is kept."""
+    if view is None:
+        return functools.partial(kept_page, shows=shows)
 
     @functools.wraps(view)
     def serve(*args, **kwargs):
-        key = _key()
+        key = _key(shows(**kwargs)) if request.method == "GET" else None
         if key is None:
             return view(*args, **kwargs)
         pieces = store().get(key)

@@ -34,6 +34,7 @@ from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 from dd_toolkit.web.outputs.routes import transparency_text
+from dd_toolkit.web.pages import kept_page, reviewed_organisation, shared_figures_only
 from dd_toolkit.web.problems import problem_text
 from dd_toolkit.web.regulator.forms import CommentForm, StatusForm, status_labels
 
@@ -164,6 +165,7 @@ def _question_url(recipient_id: int):
 
 @bp.route("/<int:recipient_id>")
 @policy(Action.REVIEW)
+@kept_page(shows=reviewed_organisation)
 def submission(recipient_id: int):
     """A submission's review. Its main part is kept per worker under all it shows that can change:
     the review's status, its timeline (events are only ever added) and the names of the people in
@@ -243,6 +245,7 @@ def submission(recipient_id: int):
 
 @bp.route("/<int:recipient_id>/sections/<section_id>")
 @policy(Action.REVIEW)
+@kept_page(shows=reviewed_organisation)
 def answers(recipient_id: int, section_id: str):
     """One section's frozen answers, evidence and comments, with a comment form per question: a
     submission's answers are read, and commented on, a section at a time."""
@@ -370,6 +373,7 @@ def _report_args():
 
 @bp.route("/indicators")
 @policy(Action.REVIEW)
+@kept_page(shows=shared_figures_only)
 def indicators():
     """A regulator's statutory view: every submission addressed to the jurisdiction counts,
     with the names of the institutions. The working group's rates are on the benchmark pages."""

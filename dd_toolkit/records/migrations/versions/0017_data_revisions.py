@@ -51,11 +51,24 @@ OWNERS = {
     "regulator_grant": VIA_USER,
 }
 SHARED = ("aggregate", "release", "verification_run")
+# Rows of an organisation that also change what is shared: a submission record adds a cycle to
+# the regulators' reports; an account of no organisation (a regulator, the working group) is
+# named on the review pages of the organisations it reviewed.
+ALSO_SHARED = {
+    "submission_record": "",
+    "user_account": " WHERE NOT EXISTS (SELECT 1 FROM membership WHERE user_id = ROW.id)",
+}
 EVENTS = {"insert": ("NEW",), "update": ("OLD", "NEW"), "delete": ("OLD",)}
+RAISE_SHARED = "UPDATE shared_revision SET revision = revision + 1"
 
 
-def _owners(table: str, rows: tuple[str, ...]) -> str:
-    return " OR ".join(f"id IN ({OWNERS[table].replace('ROW.', row + '.')})" for row in rows)
+def _raise(table: str, rows: tuple[str, ...]) -> str:
+    """The statements that raise the revisions a write of ``rows`` of ``table`` changes."""
+    owners = " OR ".join(f"id IN ({OWNERS[table].replace('ROW.', row + '.')})" for row in rows)
+    statements = f"UPDATE organisation SET revision = revision + 1 WHERE {owners};"
+    if table in ALSO_SHARED:
+        statements += f" {RAISE_SHARED}{ALSO_SHARED[table].replace('ROW.', rows[-1] + '.')};"
+    return statements
 
 
 def _sqlite_triggers() -> list[str]:
@@ -69,13 +82,12 @@ def _sqlite_triggers() -> list[str]:
         for event, rows in EVENTS.items():
             statements.append(
                 f"CREATE TRIGGER dd_revision_{table}_{event} AFTER {event.upper()} ON {table}"
-                f" BEGIN UPDATE organisation SET revision = revision + 1 WHERE {_owners(table, rows)}; END"
+                f" BEGIN {_raise(table, rows)} END"
             )
     for table in SHARED:
         for event in EVENTS:
             statements.append(
-                f"CREATE TRIGGER dd_revision_{table}_{event} AFTER {event.upper()} ON {table}"
-                " BEGIN UPDATE shared_revision SET revision = revision + 1; END"
+                f"CREATE TRIGGER dd_revision_{table}_{event} AFTER {event.upper()} ON {table} BEGIN {RAISE_SHARED}; END"
             )
     return statements
 
@@ -87,16 +99,14 @@ def _postgresql_triggers() -> list[str]:
         "CREATE TRIGGER dd_revision_organisation BEFORE UPDATE ON organisation"
         " FOR EACH ROW EXECUTE FUNCTION dd_revision_organisation()",
         "CREATE FUNCTION dd_revision_shared() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN UPDATE shared_revision SET revision = revision + 1; RETURN NULL; END $$",
+        f" BEGIN {RAISE_SHARED}; RETURN NULL; END $$",
     ]
     for table in OWNERS:
         statements.append(
             f"CREATE FUNCTION dd_revision_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " IF TG_OP = 'INSERT' THEN UPDATE organisation SET revision = revision + 1"
-            f" WHERE {_owners(table, ('NEW',))};"
-            f" ELSIF TG_OP = 'UPDATE' THEN UPDATE organisation SET revision = revision + 1"
-            f" WHERE {_owners(table, ('OLD', 'NEW'))};"
-            f" ELSE UPDATE organisation SET revision = revision + 1 WHERE {_owners(table, ('OLD',))};"
+            f" IF TG_OP = 'INSERT' THEN {_raise(table, ('NEW',))}"
+            f" ELSIF TG_OP = 'UPDATE' THEN {_raise(table, ('OLD', 'NEW'))}"
+            f" ELSE {_raise(table, ('OLD',))}"
             " END IF; RETURN NULL; END $$"
         )
     # Deferred to the commit: the organisation's row is locked only for the commit's last

@@ -22,6 +22,7 @@ from dd_toolkit.records.models import (
     RiskCellHistory,
     RiskRegister,
     SharedRevision,
+    TransparencyEdit,
     VerificationRun,
 )
 from dd_toolkit.records.plans import save_transparency, update_tracking

@@ -73,6 +73,9 @@ class Config:
     # a tenth of a second every few hundred requests. Unset: on, except under TESTING (a test
     # run makes many apps, which must be freed) and for the dd-toolkit commands.
     FREEZE_STARTUP_OBJECTS = {"1": True, "0": False}.get(os.environ.get("DD_FREEZE_STARTUP_OBJECTS", ""))
+    # Each worker keeps up to this many megabytes of whole pages, served again while the revisions
+    # of what they show are unchanged (web/pages.py); 0 renders every page afresh.
+    PAGE_CACHE_BYTES = int(float(os.environ.get("DD_PAGE_CACHE_MB") or 32) * 1024 * 1024)
     # Notification emails (off by default): sent through this SMTP server when it is set.
     MAIL_SERVER: str | None = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = int(os.environ.get("MAIL_PORT") or 25)

@@ -44,7 +44,6 @@ from dd_toolkit.records import revisions
 from dd_toolkit.web import db
 from dd_toolkit.web.context import current_content
 
-MAX_BYTES = 32 * 1024 * 1024
 _EXTENSION = "dd_pages"
 # Flask-WTF keeps the request's signed token on ``g`` under its field name and returns it from
 # there: a page rendered for the store gets this marker instead, random per worker so that no
@@ -81,7 +80,7 @@ class PageStore:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[_EXTENSION] = PageStore(int(app.config.get("PAGE_CACHE_BYTES", MAX_BYTES)))
+    app.extensions[_EXTENSION] = PageStore(int(app.config["PAGE_CACHE_BYTES"]))
 
 
 def store() -> PageStore:

@@ -270,3 +270,39 @@ def test_the_kept_indicator_report_shows_a_new_cycle_at_once(client, make, auth,
     page = client.get(url).get_data(as_text=True)
     assert '<option value="2027"' in page
     assert without_tokens(page) == fresh(kept, client, url)
+
+
+# -- a section of answers, and the working group's pages -------------------------------------------
+
+
+def test_an_answer_saved_in_another_session_shows_at_once_on_a_kept_section(client, company, make, session, kept):
+    org, admin = company
+    draft = make.assessment(org, admin, 2026, {"mini.policy.exists": "yes"})
+    url = f"/assessments/{draft.id}/sections/mini.policy"
+    first = fresh(kept, client, url)
+    renders = kept.renders
+    assert without_tokens(client.get(url).get_data(as_text=True)) == first and kept.renders == renders
+    colleague = make.user(org)
+    make.answer(draft, colleague, {"mini.policy.owner": 2})  # saved by a colleague, elsewhere
+    page = client.get(url).get_data(as_text=True)
+    assert '<input checked id="mini-policy-owner-value-2"' in page
+    assert 'name="mini-policy-owner-base_version" type="hidden" value="1"' in page  # saves from the new version
+    assert without_tokens(page) == fresh(kept, client, url)
+
+
+@pytest.mark.parametrize("url", ["/benchmarks/", "/benchmarks/indicators"])
+def test_the_working_groups_kept_pages_show_a_new_release_at_once(client, make, auth, session, kept, monkeypatch, url):
+    from dd_toolkit.records import releases
+
+    method = make.content.current_methodology
+    monkeypatch.setattr(releases, "publish_if_due", lambda *args: None)  # published below, once the page is kept
+    for _ in range(method.benchmark.disclosure_threshold):
+        make.submitted(make.organisation(), consent=True)
+    auth.login(make.user(platform_role=PlatformRole.WORKING_GROUP).email)
+    first = fresh(kept, client, url)
+    renders = kept.renders
+    assert without_tokens(client.get(url).get_data(as_text=True)) == first and kept.renders == renders
+    assert releases.publish(session, make.content.bank, method).number == 1
+    page = client.get(url).get_data(as_text=True)
+    assert kept.renders == renders + 1 and without_tokens(page) != first
+    assert without_tokens(page) == fresh(kept, client, url)

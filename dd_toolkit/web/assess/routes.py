@@ -58,6 +58,7 @@ from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment
 from dd_toolkit.web.orgs.routes import current_organisation
 from dd_toolkit.web.outputs.store import render_documents_after_response
+from dd_toolkit.web.pages import kept_page
 from dd_toolkit.web.problems import problem_text, problem_texts
 from dd_toolkit.web.regulator.forms import status_labels
 
@@ -195,6 +196,7 @@ def _section_or_404(section_id: str):
 
 @bp.route("/<int:assessment_id>/sections/<section_id>", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
+@kept_page
 def section(assessment_id: int, section_id: str):
     assessment = load_assessment(assessment_id)
     module, current = _section_or_404(section_id)

@@ -25,7 +25,7 @@ from dd_toolkit.web.context import current_bank, current_content, current_method
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment, store
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
-from dd_toolkit.web.pages import kept_page
+from dd_toolkit.web.pages import kept_page, shared_figures_only
 
 bp = Blueprint("benchmarks", __name__)
 
@@ -110,6 +110,7 @@ class _MetricLabels(dict):
 
 @bp.route("/benchmarks/")
 @policy(Action.BENCHMARK_VIEW)
+@kept_page(shows=shared_figures_only)
 def dashboard():
     release = _release()
     cycle = _cycle_of(release)
@@ -177,6 +178,7 @@ def box_plot(cycle: int, metric: str):
 
 @bp.route("/benchmarks/indicators")
 @policy(Action.BENCHMARK_VIEW)
+@kept_page(shows=shared_figures_only)
 def indicators():
     """RPA indicator rates by country, from the same release (and the same rules) as the benchmark."""
     release = _release()

@@ -7,8 +7,9 @@
   events, and its members' accounts, notifications, tokens and grants.
 - One shared revision (``shared_revision``) is raised with every write to the stored aggregates,
   the working group's releases and the verification runs: the figures no organisation owns. A
-  submission record raises it too (it adds a cycle to the regulators' reports), and so does an
-  account of no organisation (a regulator is named on the review pages of the companies).
+  submission record raises it too (it adds a cycle to the regulators' reports), a recipient (its
+  status shows in the regulators' inboxes), and an account of no organisation (a regulator is
+  named on the review pages of the companies).
 
 Triggers raise them (migration 0017), not the application, so that no write path can miss one:
 the ORM's flushes, Core statements, the command line and a restore alike. On PostgreSQL the

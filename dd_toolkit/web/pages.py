@@ -3,8 +3,8 @@
 A company page (the home page, a section of answers, an assessment's results, action plan,
 transparency draft, peers) shows the rows of the reader's organisation, the shared figures, and
 the reader's own account; a regulator's review page shows the rows of the organisation
-reviewed; the regulator's indicator report and the working group's pages show the shared
-figures. The database raises an organisation's revision with every
+reviewed; the regulator's inbox and indicator report and the working group's pages show the
+shared figures. The database raises an organisation's revision with every
 write to a row of it, and the shared revision with every write to the shared figures
 (:mod:`dd_toolkit.records.revisions`); the account's query reads the reader's organisations'
 revisions and the shared one on every request, a review page reads its organisation's with one

@@ -47,6 +47,7 @@ def _recipient(recipient_id: int) -> Recipient:
 
 @bp.route("/")
 @policy(Action.REVIEW)
+@kept_page(shows=shared_figures_only)
 def index():
     args = request.args
     cycle = int_arg("cycle", maximum=MAX_CYCLE)

@@ -52,10 +52,12 @@ OWNERS = {
 }
 SHARED = ("aggregate", "release", "verification_run")
 # Rows of an organisation that also change what is shared: a submission record adds a cycle to
-# the regulators' reports; an account of no organisation (a regulator, the working group) is
-# named on the review pages of the organisations it reviewed.
+# the regulators' reports; a recipient's status shows in its regulators' inboxes; an account of
+# no organisation (a regulator, the working group) is named on the review pages of the
+# organisations it reviewed.
 ALSO_SHARED = {
     "submission_record": "",
+    "recipient": "",
     "user_account": " WHERE NOT EXISTS (SELECT 1 FROM membership WHERE user_id = ROW.id)",
 }
 EVENTS = {"insert": ("NEW",), "update": ("OLD", "NEW"), "delete": ("OLD",)}

@@ -413,8 +413,9 @@ class Aggregate(SQLModel, table=True):
 
 
 class SharedRevision(SQLModel, table=True):
-    """One row: raised by the database with every write to the stored aggregates and releases,
-    the figures shared by every organisation's pages (:mod:`dd_toolkit.records.revisions`)."""
+    """One row: raised by the database with every write to what the pages of more than one
+    organisation show, such as the stored aggregates and the releases (which tables:
+    :mod:`dd_toolkit.records.revisions`)."""
 
     __tablename__ = "shared_revision"
 

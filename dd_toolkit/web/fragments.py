@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import LRUCache
 from flask import Flask, current_app
@@ -54,35 +55,54 @@ class Fragment:
         return sum(len(piece) for piece in self.pieces) + sum(len(text) for text in self.untranslated)
 
 
-class FragmentStore:
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self._cache: LRUCache[Hashable, Fragment] = LRUCache(maxsize=max_bytes, getsizeof=lambda f: f.size)
+class SizedStore:
+    """Values kept under keys, bounded in total size (``size`` of each), least recently used out
+    first; shared by the threads of a worker."""
+
+    def __init__(self, max_size: int, size: Callable[[Any], int]) -> None:
+        self._cache: LRUCache[Hashable, Any] = LRUCache(maxsize=max_size, getsizeof=size)
+        self._size = size
         self._lock = threading.Lock()
-        self.renders = 0  # how many times a fragment was rendered rather than found (for tests)
+        self.renders = 0  # how many values were rendered and put rather than found (for tests)
+
+    @property
+    def enabled(self) -> bool:
+        return self._cache.maxsize > 0
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self.renders += 1
+            if self._size(value) <= self._cache.maxsize:
+                self._cache[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+class FragmentStore(SizedStore):
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        super().__init__(max_bytes, lambda fragment: fragment.size)
 
     def get_or_render(self, key: Hashable, render: Callable[[], str], *, csrf: bool = False) -> Markup:
         """The fragment kept under ``key``, rendered by ``render`` when there is none; ``csrf``:
         with the request's CSRF token in its slots (:data:`CSRF_SLOT`)."""
-        with self._lock:
-            found = self._cache.get(key)
+        found = self.get(key)
         if found is None:
             # The content texts it showed in English for want of a translation are kept with it,
             # so that a page served from the store counts them as one rendered afresh does.
             with content_language(reading_language()) as untranslated:
                 found = Fragment(tuple(Markup(render()).split(CSRF_SLOT)), frozenset(untranslated))
-            with self._lock:
-                self.renders += 1
-                if found.size <= self._cache.maxsize:
-                    self._cache[key] = found
+            self.put(key, found)
         fallbacks().update(found.untranslated)
         if len(found.pieces) == 1:
             return found.pieces[0]
         # Flask-WTF's signed token is URL-safe base64 and dots: nothing in it to escape.
         return Markup((generate_csrf() if csrf else CSRF_SLOT).join(found.pieces))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
 
 
 def init_app(app: Flask) -> None:

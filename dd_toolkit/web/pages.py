@@ -31,10 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
-import threading
 from collections.abc import Callable, Hashable
 
-from cachetools import LRUCache
 from flask import Flask, current_app, g, request, session
 from flask.globals import request_ctx
 from flask_babel import get_locale
@@ -44,6 +42,7 @@ from flask_wtf.csrf import generate_csrf
 from dd_toolkit.records import revisions
 from dd_toolkit.web import db
 from dd_toolkit.web.context import current_content
+from dd_toolkit.web.fragments import SizedStore
 
 _EXTENSION = "dd_pages"
 # Flask-WTF keeps the request's signed token on ``g`` under its field name and returns it from
@@ -53,38 +52,16 @@ _CSRF_FIELD = "csrf_token"
 _CSRF_MARKER = "ddcsrf" + secrets.token_hex(16)
 
 
-class PageStore:
-    def __init__(self, max_bytes: int) -> None:
-        self._pages: LRUCache[Hashable, tuple[str, ...]] = LRUCache(
-            maxsize=max_bytes, getsizeof=lambda pieces: sum(len(piece) for piece in pieces)
-        )
-        self._lock = threading.Lock()
-        self.renders = 0  # pages rendered for the store rather than found in it (for tests)
-
-    @property
-    def enabled(self) -> bool:
-        return self._pages.maxsize > 0
-
-    def get(self, key: Hashable) -> tuple[str, ...] | None:
-        with self._lock:
-            return self._pages.get(key)
-
-    def put(self, key: Hashable, pieces: tuple[str, ...]) -> None:
-        with self._lock:
-            self.renders += 1
-            if sum(len(piece) for piece in pieces) <= self._pages.maxsize:
-                self._pages[key] = pieces
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
+def _size(pieces: tuple[str, ...]) -> int:
+    # A page is kept as the pieces around its CSRF token slots.
+    return sum(len(piece) for piece in pieces)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[_EXTENSION] = PageStore(int(app.config["PAGE_CACHE_BYTES"]))
+    app.extensions[_EXTENSION] = SizedStore(int(app.config["PAGE_CACHE_BYTES"]), _size)
 
 
-def store() -> PageStore:
+def store() -> SizedStore:
     return current_app.extensions[_EXTENSION]
 
 
@@ -92,7 +69,7 @@ def _key(organisations: tuple[tuple[int, int], ...] | None) -> Hashable | None:
     """The key of this request's page showing ``organisations`` (id and revision each), or None
     when it must be rendered."""
     user = current_user._get_current_object()
-    if organisations is None or request.method != "GET" or not user.is_authenticated or session.get("_flashes"):
+    if organisations is None or not user.is_authenticated or session.get("_flashes"):
         return None
     shared = getattr(user, "_dd_shared_revision", None)
     if shared is None or not store().enabled:

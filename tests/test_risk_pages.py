@@ -342,3 +342,25 @@ def test_the_profile_age_groups_prefill_the_register(world):
     assert world["forms"].post("/organisation/profile", form).status_code == 302
     db.expire_all()
     assert profile_of(db.get(type(org), org.id)).age_groups == ()
+
+
+def test_a_saved_cell_has_the_documents_rendered_ahead_of_their_download(world, real_app, monkeypatch):
+    from dd_toolkit.engine import documents
+    from dd_toolkit.web.outputs.store import documents_to_render
+
+    rendered: list[str] = []
+    monkeypatch.setattr(documents, "pdf_from_html", lambda html: rendered.append(html) or b"%PDF-1.7 stand-in")
+    real_app.config["PRERENDER_DOCUMENTS"] = True
+    url = _start(world)
+    documents_to_render.join()
+    rendered.clear()
+    cell = f"{url}/grooming/age_13_15"
+    saved = world["forms"].post(cell, _cell_form(world["control"]), page=cell)
+    assert saved.status_code == 302 and rendered == []
+    saved.close()  # as a WSGI server does once the response has gone out
+    documents_to_render.join()
+    record = [html for html in rendered if "Adults can message teenagers" in html]
+    assert len(record) == 1  # the risk assessment's record, with the cell just saved
+    before = len(rendered)
+    download = world["client"].get(f"/assessments/{world['assessment'].id}/risk-assessment.pdf")
+    assert download.status_code == 200 and len(rendered) == before  # from the store

@@ -8,12 +8,14 @@ is WeasyPrint's rendering of that HTML.
 Rendering a PDF takes a second or two, so a caller may pass a :class:`PdfStore`: the PDF of a
 document is then kept under the SHA-256 of its HTML, and an unchanged document is rendered
 once. The web app keeps them in the instance folder (:class:`FolderStore`) and renders the
-documents of an assessment once more when it is submitted.
+documents of an assessment ahead of their download whenever a change alters them.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -401,10 +403,18 @@ class PdfStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
+    def rendering(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Held while the PDF of ``key`` is rendered: one rendering of a document at a time."""
+        ...
+
 
 class FolderStore:
-    """PDFs kept as files in one folder, ``<key>.pdf``, written atomically (concurrent workers
-    at most render the same file twice). It keeps the ``limit`` most recently written files."""
+    """PDFs kept as files in one folder, ``<key>.pdf``, written atomically. It keeps the
+    ``limit`` most recently written files.
+
+    A document is rendered by one thread of one process at a time (:meth:`rendering`, a file
+    lock): a download asked for while the same document is being rendered ahead waits for that
+    rendering instead of starting a second one."""
 
     def __init__(self, folder: Path, limit: int = 500):
         self.folder = Path(folder)
@@ -414,6 +424,17 @@ class FolderStore:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError("a store key is a SHA-256 in lowercase hex")
         return self.folder / f"{key}.pdf"
+
+    @contextlib.contextmanager
+    def rendering(self, key: str):
+        self._path(key)  # the key's check
+        # One lock file per first two hex digits of the key: a fixed set of 256, so none is ever
+        # removed while someone waits on it (two documents share a lock once in 256).
+        locks = self.folder / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / key[:2], "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            yield
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -460,8 +481,11 @@ def _pdf(html: str, store: PdfStore | None) -> bytes:
     key = pdf_key(html)
     data = store.get(key)
     if data is None:
-        data = pdf_from_html(html)
-        store.put(key, data)
+        with store.rendering(key):
+            data = store.get(key)  # rendered by someone else while this waited
+            if data is None:
+                data = pdf_from_html(html)
+                store.put(key, data)
     return data
 
 

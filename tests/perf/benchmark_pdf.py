@@ -13,6 +13,11 @@ HTML and has WeasyPrint render it, as the first download after a change does. Th
 the median and the best of the runs, in wall-clock and CPU seconds (the CPU time of this process
 is less disturbed by other work on a shared machine). ``--profile`` adds a cProfile listing of
 one PDF rendering.
+
+Then, through the app (Flask's test client, in this process), what a user meets after a change:
+an action's tracking is saved, its response is closed as a server does, and the worker's
+background thread renders the changed documents. The download is timed twice: asked for at once
+(it waits for the rendering under way) and asked for once the rendering is done (from the store).
 """
 
 from __future__ import annotations
@@ -123,12 +128,69 @@ def run(repeat: int, profile: bool) -> None:
         walls, cpus, pdf = _timed(lambda: document("transparency", "pdf"), repeat)
         print(_line("transparency PDF, for comparison", walls, cpus, f"   {_pages(pdf.data)} pages"))
 
+    after_a_change(app, lumen.id, repeat)
+
     if profile:
         profiler = cProfile.Profile()
         profiler.runcall(pdf_from_html, html)
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
         print(out.getvalue())
+
+
+def after_a_change(app, assessment_id: int, repeat: int) -> None:
+    import re
+
+    from dd_toolkit.web.outputs.store import documents_to_render
+    from tests.perf.benchmark_calls import HEADERS, _signed_in
+    from tests.perf.benchmark_pages import COMPANY_ADMIN
+
+    app.config["PRERENDER_DOCUMENTS"] = True
+    client = _signed_in(app, COMPANY_ADMIN)
+    plan = f"/assessments/{assessment_id}/action-plan"
+
+    def save(owner: str):
+        page = client.get(plan, headers=HEADERS).get_data(as_text=True)
+        item = re.search(r'id="item-([^"]+)-owner"', page).group(1)
+        version = re.search(rf'name="item-{re.escape(item)}-base_version"[^>]*value="(\d+)"', page)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        form = {
+            "csrf_token": token,
+            f"item-{item}-owner": owner,
+            f"item-{item}-status": "in_progress",
+            f"item-{item}-base_version": version.group(1) if version else "0",
+        }
+        response = client.post(f"{plan}/items/{item}", data=form, headers=HEADERS)
+        if response.status_code != 302 or "changed by someone else" in client.get(plan, headers=HEADERS).text:
+            raise SystemExit(f"saving the tracking of {item} failed ({response.status_code})")
+        response.close()  # as the server does once the response has gone out: the rendering starts
+
+    def download() -> float:
+        started = time.perf_counter()
+        response = client.get(f"{plan}.pdf", headers=HEADERS)
+        if response.status_code != 200 or not response.data.startswith(b"%PDF"):
+            raise SystemExit(f"downloading the plan gave {response.status_code}")
+        return time.perf_counter() - started
+
+    at_once, later, ready = [], [], []
+    for run in range(repeat):
+        _clear_caches()
+        save(f"Owner {os.getpid()}-{run}a")
+        at_once.append(download())
+        documents_to_render.join()
+        _clear_caches()
+        save(f"Owner {os.getpid()}-{run}b")
+        started = time.perf_counter()
+        documents_to_render.join()
+        ready.append(time.perf_counter() - started)
+        later.append(download())
+    print(f"after saving an action's tracking, through the app ({repeat} runs):")
+    for label, walls, note in (
+        ("download asked for at once", at_once, "   (waits for the rendering under way)"),
+        ("rendering ahead, save to ready", ready, "   (action plan and transparency section)"),
+        ("download once it is ready", later, "   (from the store)"),
+    ):
+        print(f"  {label:<34} wall {statistics.median(walls) * 1000:7.0f} ms (best {min(walls) * 1000:6.0f}){note}")
 
 
 def _pages(data: bytes) -> int:

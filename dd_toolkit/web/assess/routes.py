@@ -57,7 +57,7 @@ from dd_toolkit.web.context import current_bank, current_content, current_method
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment
 from dd_toolkit.web.orgs.routes import current_organisation
-from dd_toolkit.web.outputs.store import render_documents_after_response
+from dd_toolkit.web.outputs.store import prepares_documents
 from dd_toolkit.web.pages import kept_page
 from dd_toolkit.web.problems import problem_text, problem_texts
 from dd_toolkit.web.regulator.forms import status_labels
@@ -411,6 +411,7 @@ def _next_section(section_id: str, step: int = 1) -> str | None:
 
 @bp.route("/<int:assessment_id>/submit", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_MANAGE)
+@prepares_documents
 def submit_assessment(assessment_id: int):
     """Two steps on one address: choose the regulators and the benchmark consent, then confirm
     them on a summary (see :class:`SubmitForm`). Nothing is submitted before the confirmation,
@@ -491,7 +492,6 @@ def submit_assessment(assessment_id: int):
     else:
         flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
         publish_after_response()  # the working group's next release, when due
-        render_documents_after_response(assessment.id)  # the PDFs, once the page has gone out
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)
     return page(status=422)

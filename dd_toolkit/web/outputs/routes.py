@@ -64,7 +64,7 @@ from dd_toolkit.web.outputs.forms import (
     TrackingForm,
     TransparencyForm,
 )
-from dd_toolkit.web.outputs.store import document_store
+from dd_toolkit.web.outputs.store import document_inputs, document_store, prepares_documents
 from dd_toolkit.web.pages import kept_page
 from dd_toolkit.web.problems import problem_text
 
@@ -236,6 +236,7 @@ def _action_plan_main(assessment, previous, tracking, can_edit, refused, csrf) -
 
 @bp.route("/<int:assessment_id>/action-plan/items/<item_id>", methods=["POST"])
 @policy(Action.ASSESSMENT_EDIT)
+@prepares_documents
 def update_item(assessment_id: int, item_id: str):
     assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
     plan = action_plan(_inputs(assessment))
@@ -298,14 +299,12 @@ DOCUMENT_LANGUAGES = ("en", "id", "th", "vi")
 def _export_inputs(assessment):
     """The inputs of a downloaded document, in the language asked for (``?lang=``), by default the
     reader's own."""
-    from dataclasses import replace
-
     from dd_toolkit.engine.content import reading_language
 
     language = request.args.get("lang") or reading_language()
     if language not in DOCUMENT_LANGUAGES:
         abort(404)
-    return replace(_inputs(assessment), language=language)
+    return document_inputs(assessment, language)
 
 
 def _download(document) -> Response:
@@ -328,6 +327,7 @@ def action_plan_export(assessment_id: int, fmt: str):
 
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
+@prepares_documents
 @kept_page
 def transparency_page(assessment_id: int):
     """The draft transparency section. A submitted assessment's page, as read (GET), is kept
@@ -446,6 +446,7 @@ def transparency_preview(assessment_id: int):
 
 @bp.route("/<int:assessment_id>/transparency/regenerate", methods=["POST"])
 @policy(Action.ASSESSMENT_EDIT)
+@prepares_documents
 def transparency_regenerate(assessment_id: int):
     assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)
     if RegenerateForm().validate_on_submit():
@@ -460,6 +461,7 @@ def transparency_regenerate(assessment_id: int):
 
 @bp.route("/<int:assessment_id>/transparency/commitments", methods=["POST"])
 @policy(Action.ASSESSMENT_EDIT)
+@prepares_documents
 def transparency_commitments(assessment_id: int):
     """Mark the action items that the public text names as commitments; nothing else is."""
     assessment = load_assessment(assessment_id, Action.ASSESSMENT_EDIT)

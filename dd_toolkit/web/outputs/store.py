@@ -1,18 +1,35 @@
-"""Where the web app keeps rendered PDFs, and their rendering at submission.
+"""Where the web app keeps rendered PDFs, and their rendering ahead of the download.
 
 A PDF takes a second or two to render; the documents are kept under the SHA-256 of their HTML
-in the instance folder (``document-cache/``), so an unchanged document is rendered once. When
-an assessment is submitted, its action plan and transparency section are rendered right after
-the response is sent, so the first download of a frozen document is already there.
+in the instance folder (``document-cache/``), so an unchanged document is rendered once. A view
+that changes what an assessment's documents show (:func:`prepares_documents`: a submission, an
+action's tracking, the transparency text, the risk register) has them rendered again once its
+response has been sent, in a background thread of the worker, so the next download is already
+there. A download asked for while that rendering runs waits for it (the store's lock) rather
+than rendering the same document a second time.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from functools import wraps
 from pathlib import Path
 
-from flask import Flask, after_this_request, current_app
+from flask import Flask, after_this_request, current_app, make_response, request
 
-from dd_toolkit.engine.documents import FolderStore
+from dd_toolkit.engine.content import reading_language
+from dd_toolkit.engine.documents import (
+    FolderStore,
+    Inputs,
+    action_plan_document,
+    risk_assessment_document,
+    transparency_document,
+)
+from dd_toolkit.engine.risk_record import NoRegister
 
 
 def document_store(app: Flask | None = None) -> FolderStore | None:
@@ -23,13 +40,23 @@ def document_store(app: Flask | None = None) -> FolderStore | None:
     return FolderStore(Path(app.instance_path) / "document-cache")
 
 
-def render_documents(app: Flask, assessment_id: int) -> None:
-    """Render the PDFs of an assessment into the store (a no-op for those already there)."""
-    from dd_toolkit.engine.documents import action_plan_document, transparency_document
-    from dd_toolkit.records.models import Assessment
+def document_inputs(assessment, language: str) -> Inputs:
+    """The inputs of an assessment's downloaded documents, in ``language``: the download and the
+    rendering ahead both build them here, so both make the same HTML, and so the same PDF key."""
     from dd_toolkit.records.plans import inputs_for
     from dd_toolkit.web import db
     from dd_toolkit.web.context import current_content
+
+    inputs = inputs_for(db.session(), current_content(), assessment, with_peers=True)
+    return replace(inputs, language=language)
+
+
+def render_documents(app: Flask, assessment_id: int, language: str = "en") -> None:
+    """Render the PDFs of an assessment in ``language`` into the store (a no-op for those
+    already there): the action plan, the transparency section and, when the assessment has a
+    register, the record of its risk assessment."""
+    from dd_toolkit.records.models import Assessment
+    from dd_toolkit.web import db
 
     store = document_store(app)
     if store is None:
@@ -39,24 +66,88 @@ def render_documents(app: Flask, assessment_id: int) -> None:
             assessment = db.session().get(Assessment, assessment_id)
             if assessment is None:
                 return
-            inputs = inputs_for(db.session(), current_content(), assessment, with_peers=True)
+            inputs = document_inputs(assessment, language)
             action_plan_document(inputs, "pdf", store)
             transparency_document(inputs, "pdf", store)
-        except Exception:  # a failed pre-render only means the first download renders
+            try:
+                risk_assessment_document(inputs, "pdf", store)
+            except NoRegister:
+                pass
+        except Exception:  # a failed rendering ahead only means the first download renders
             app.logger.exception("rendering the documents of assessment %s failed", assessment_id)
 
 
-def render_documents_after_response(assessment_id: int) -> None:
-    """Schedule :func:`render_documents` for when this request's response has been sent.
-    Off under ``TESTING`` unless ``PRERENDER_DOCUMENTS`` is set."""
-    app = current_app._get_current_object()
+class DocumentQueue:
+    """One background thread per worker process that runs ``work(app, assessment_id, language)``
+    in the order asked. An assessment already waiting its turn is not queued twice: its
+    rendering reads the assessment when it starts, so it covers every change made before."""
+
+    def __init__(self, work: Callable[[Flask, int, str], None]):
+        self._work = work
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._waiting: set[tuple[int, int, str]] = set()
+        self._last: Future | None = None
+
+    def put(self, app: Flask, assessment_id: int, language: str) -> None:
+        key = (id(app), assessment_id, language)
+        with self._lock:
+            if self._pid != os.getpid():  # a forked worker has none of its parent's threads
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dd-documents")
+                self._pid, self._waiting, self._last = os.getpid(), set(), None
+            if key in self._waiting:
+                return
+            self._waiting.add(key)
+            self._last = self._executor.submit(self._run, key, app, assessment_id, language)
+
+    def _run(self, key: tuple[int, int, str], app: Flask, assessment_id: int, language: str) -> None:
+        with self._lock:
+            self._waiting.discard(key)
+        self._work(app, assessment_id, language)
+
+    def join(self) -> None:
+        """Wait until everything queued so far in this process has been rendered."""
+        with self._lock:
+            last = self._last if self._pid == os.getpid() else None
+        if last is not None:
+            last.result()
+
+
+documents_to_render = DocumentQueue(render_documents)
+
+
+def _prepares(app: Flask) -> bool:
     enabled = app.config.get("PRERENDER_DOCUMENTS")
     if enabled is None:
         enabled = not app.testing
-    if not enabled or document_store(app) is None:
+    return bool(enabled) and document_store(app) is not None
+
+
+def prepare_documents_after_response(assessment_id: int) -> None:
+    """Queue the rendering of the assessment's PDFs, in the reader's language, for when this
+    request's response has been sent. Off under ``TESTING`` unless ``PRERENDER_DOCUMENTS`` is
+    set, and when ``DD_PRERENDER_DOCUMENTS=0``."""
+    app = current_app._get_current_object()
+    if not _prepares(app):
         return
+    language = reading_language()
 
     @after_this_request
     def _schedule(response):
-        response.call_on_close(lambda: render_documents(app, assessment_id))
+        response.call_on_close(lambda: documents_to_render.put(app, assessment_id, language))
         return response
+
+
+def prepares_documents(view):
+    """For a view (with an ``assessment_id``) whose successful POST changes what that
+    assessment's documents show: a POST answered with a redirect queues their rendering."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        if request.method == "POST" and response.status_code in (302, 303):
+            prepare_documents_after_response(kwargs["assessment_id"])
+        return response
+
+    return wrapper

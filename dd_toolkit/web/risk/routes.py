@@ -24,6 +24,7 @@ from dd_toolkit.web import db
 from dd_toolkit.web.authz import Action, can, policy, require
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.forms import Form
+from dd_toolkit.web.outputs.store import prepares_documents
 from dd_toolkit.web.problems import problem_text
 
 bp = Blueprint("risk", __name__, url_prefix="/assessments")
@@ -83,6 +84,7 @@ def _names(ids) -> dict[int, str]:
 
 @bp.route("/<int:assessment_id>/risk", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
+@prepares_documents
 def register(assessment_id: int):
     """The register: its record (a form for those who may edit it) and the grid."""
     assessment = _load(assessment_id)
@@ -196,6 +198,7 @@ def _posted(assessment_id: int, action: Action) -> Assessment:
 
 @bp.route("/<int:assessment_id>/risk/start", methods=["POST"])
 @policy(Action.ASSESSMENT_EDIT)
+@prepares_documents
 def start(assessment_id: int):
     """Open the draft's register, from the organisation's last one when there is one."""
     assessment = _posted(assessment_id, Action.ASSESSMENT_EDIT)
@@ -250,6 +253,7 @@ def _saved_cell(row) -> dict[str, Any]:
 
 @bp.route("/<int:assessment_id>/risk/<harm>/<age_group>", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
+@prepares_documents
 def cell(assessment_id: int, harm: str, age_group: str):
     """One cell: likelihood and impact with their evidence, the controls (answered questions),
     the residual risk, the rationale and the owner; or "not relevant" with a reason."""

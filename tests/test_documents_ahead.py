@@ -1,0 +1,193 @@
+"""A change to what an assessment's documents show has them rendered again right after its
+response, in the worker's background thread, so the next download comes from the store; and a
+download asked for during that rendering waits for it instead of rendering a second time."""
+
+import re
+import threading
+
+import pytest
+
+from dd_toolkit.engine import documents
+from dd_toolkit.web.outputs.store import DocumentQueue, documents_to_render
+
+from .conftest import AuthActions, Forms, make_app
+from .test_page_speed import cache_files, gapped
+
+
+@pytest.fixture
+def ahead(database_url, tmp_path, monkeypatch):
+    """The app with documents rendered ahead (off by default under TESTING)."""
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "ahead"))
+    application = make_app(database_url, tmp_path, PRERENDER_DOCUMENTS=True)
+    yield application
+    documents_to_render.join()
+    application.extensions["dd_engine"].dispose()
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """Every PDF rendering, replaced by a fast stand-in that records the HTML."""
+    seen: list[str] = []
+
+    def fake_pdf(html: str) -> bytes:
+        seen.append(html)
+        return f"%PDF-1.7 stand-in {len(seen)}".encode()
+
+    monkeypatch.setattr(documents, "pdf_from_html", fake_pdf)
+    return seen
+
+
+def _signed_in(app, make, locale: str = "en"):
+    client = app.test_client()
+    org = make.organisation(name="Selat Streams")
+    admin = make.user(org)
+    admin.locale = locale
+    make.session.add(admin)
+    make.session.commit()
+    AuthActions(client).login(admin.email)
+    return client, make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+
+
+def _sent(response):
+    """What a WSGI server does once the response has gone out, then the background rendering."""
+    response.close()
+    documents_to_render.join()
+    return response
+
+
+def test_a_tracking_save_renders_the_new_plan_before_anyone_downloads_it(ahead, make, renders):
+    client, assessment = _signed_in(ahead, make)
+    first = client.get(f"/assessments/{assessment.id}/action-plan.pdf")
+    assert first.status_code == 200 and len(renders) == 1
+
+    page = client.get(f"/assessments/{assessment.id}/action-plan").get_data(as_text=True)
+    item_id = re.search(r'id="item-([^"]+)-owner"', page).group(1)
+    saved = Forms(client).post(
+        f"/assessments/{assessment.id}/action-plan/items/{item_id}",
+        {f"item-{item_id}-owner": "Dewi Lestari", f"item-{item_id}-status": "in_progress"},
+        page=f"/assessments/{assessment.id}/action-plan",
+    )
+    assert saved.status_code == 302 and len(renders) == 1  # nothing rendered before the response went out
+    _sent(saved)
+    plans = [html for html in renders if "Dewi Lestari" in html]
+    assert len(plans) == 1  # the plan with the new owner, rendered once in the background
+
+    downloaded = client.get(f"/assessments/{assessment.id}/action-plan.pdf")
+    assert downloaded.status_code == 200
+    assert downloaded.data == documents.FolderStore(cache_files(ahead)[0].parent).get(documents.pdf_key(plans[0]))
+    rendered = len(renders)
+    client.get(f"/assessments/{assessment.id}/transparency.pdf")
+    assert len(renders) == rendered  # the transparency section was rendered ahead too
+
+
+def test_a_saved_transparency_text_is_rendered_before_its_download(ahead, make, renders):
+    client, assessment = _signed_in(ahead, make)
+    url = f"/assessments/{assessment.id}/transparency"
+    saved = Forms(client).post(url, {"markdown": "## Our commitments\n\nWe publish this every year.", "save": "Save"})
+    assert saved.status_code == 302
+    _sent(saved)
+    assert sum("We publish this every year." in html for html in renders) == 1
+    rendered = len(renders)
+    downloaded = client.get(f"{url}.pdf")
+    assert downloaded.status_code == 200 and len(renders) == rendered
+
+
+def test_a_refused_save_renders_nothing(ahead, make, renders):
+    client, assessment = _signed_in(ahead, make)
+    url = f"/assessments/{assessment.id}/transparency"
+    refused = Forms(client).post(url, {"markdown": "x" * 30_001, "save": "Save"})
+    assert refused.status_code == 422
+    _sent(refused)
+    assert renders == []
+
+
+def test_the_reader_language_is_the_one_rendered_ahead(ahead, make, renders):
+    client, assessment = _signed_in(ahead, make, locale="id")
+    url = f"/assessments/{assessment.id}/transparency"
+    _sent(Forms(client).post(url, {"markdown": "Komitmen kami.", "save": "Save"}))
+    assert any('<html lang="id">' in html and "Komitmen kami." in html for html in renders)
+    rendered = len(renders)
+    assert client.get(f"{url}.pdf?lang=id").status_code == 200 and len(renders) == rendered
+
+
+def test_without_rendering_ahead_the_first_download_renders(app, client, company, make, forms, renders):
+    org, admin = company
+    assessment = make.submitted(org, admin, answers=gapped(make), methodology="standard@test.1")
+    url = f"/assessments/{assessment.id}/transparency"
+    _sent(forms.post(url, {"markdown": "Not rendered ahead.", "save": "Save"}))
+    assert renders == []  # TESTING leaves it off unless asked
+    client.get(f"{url}.pdf")
+    assert len(renders) == 1
+
+
+@pytest.fixture
+def company(make, auth):
+    org = make.organisation(name="Selat Streams")
+    admin = make.user(org)
+    auth.login(admin.email)
+    return org, admin
+
+
+def test_a_download_during_a_rendering_waits_for_it_and_renders_nothing(tmp_path, monkeypatch):
+    store = documents.FolderStore(tmp_path / "cache")
+    html = "<html lang=en><title>t</title><p>plan</p>"
+    started, finish = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow_pdf(html: str) -> bytes:
+        calls.append(threading.current_thread().name)
+        started.set()
+        assert finish.wait(10)
+        return b"%PDF-1.7 rendered once"
+
+    monkeypatch.setattr(documents, "pdf_from_html", slow_pdf)
+    ahead = threading.Thread(target=documents._pdf, args=(html, store), name="ahead")
+    ahead.start()
+    assert started.wait(10)
+    got: list[bytes] = []
+    download = threading.Thread(target=lambda: got.append(documents._pdf(html, store)), name="download")
+    download.start()
+    download.join(0.2)
+    assert download.is_alive()  # waiting on the store's lock, not rendering
+    finish.set()
+    ahead.join(10)
+    download.join(10)
+    assert got == [b"%PDF-1.7 rendered once"] and calls == ["ahead"]
+
+
+def test_the_store_lock_is_held_across_processes_while_rendering(tmp_path):
+    import fcntl
+
+    store = documents.FolderStore(tmp_path / "cache")
+    key = "ab" + "0" * 62
+    with store.rendering(key):
+        with open(tmp_path / "cache" / ".locks" / "ab", "a") as other:  # as another worker opens it
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(tmp_path / "cache" / ".locks" / "ab", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    with pytest.raises(ValueError):
+        with store.rendering("../../etc/passwd"):
+            pass
+
+
+def test_an_assessment_waiting_its_turn_is_queued_once():
+    busy, done = threading.Event(), []
+
+    def work(app, assessment_id, language):
+        if assessment_id == 0:
+            assert busy.wait(10)
+        done.append((assessment_id, language))
+
+    queue = DocumentQueue(work)
+    app = object()
+    queue.put(app, 0, "en")  # keeps the thread busy while the rest is queued
+    for _ in range(3):
+        queue.put(app, 7, "en")
+    queue.put(app, 7, "th")
+    busy.set()
+    queue.join()
+    assert done == [(0, "en"), (7, "en"), (7, "th")]
+    queue.put(app, 7, "en")  # queued again once its rendering has started
+    queue.join()
+    assert done[-1] == (7, "en") and len(done) == 4

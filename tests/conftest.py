@@ -173,6 +173,21 @@ def make(session, app):
 
 
 @pytest.fixture
+def renders(monkeypatch):
+    """Every PDF rendering of a document, replaced by a fast stand-in that records the HTML."""
+    from dd_toolkit.engine import documents
+
+    seen: list[str] = []
+
+    def fake_pdf(html: str) -> bytes:
+        seen.append(html)
+        return b"%PDF-1.7 stand-in " + str(len(seen)).encode()
+
+    monkeypatch.setattr(documents, "pdf_from_html", fake_pdf)
+    return seen
+
+
+@pytest.fixture
 def company(make, auth):
     """A new organisation and its admin, signed in on ``client``."""
     org = make.organisation()

@@ -24,19 +24,6 @@ def ahead(database_url, tmp_path, monkeypatch):
     application.extensions["dd_engine"].dispose()
 
 
-@pytest.fixture
-def renders(monkeypatch):
-    """Every PDF rendering, replaced by a fast stand-in that records the HTML."""
-    seen: list[str] = []
-
-    def fake_pdf(html: str) -> bytes:
-        seen.append(html)
-        return f"%PDF-1.7 stand-in {len(seen)}".encode()
-
-    monkeypatch.setattr(documents, "pdf_from_html", fake_pdf)
-    return seen
-
-
 def _signed_in(app, make, locale: str = "en"):
     client = app.test_client()
     org = make.organisation(name="Selat Streams")
@@ -118,14 +105,6 @@ def test_without_rendering_ahead_the_first_download_renders(app, client, company
     assert renders == []  # TESTING leaves it off unless asked
     client.get(f"{url}.pdf")
     assert len(renders) == 1
-
-
-@pytest.fixture
-def company(make, auth):
-    org = make.organisation(name="Selat Streams")
-    admin = make.user(org)
-    auth.login(admin.email)
-    return org, admin
 
 
 def test_a_download_during_a_rendering_waits_for_it_and_renders_nothing(tmp_path, monkeypatch):

@@ -33,19 +33,6 @@ def company(make, auth):
     return org, admin
 
 
-@pytest.fixture
-def renders(monkeypatch):
-    """Every PDF rendering, replaced by a fast stand-in that records the HTML."""
-    seen: list[str] = []
-
-    def fake_pdf(html: str) -> bytes:
-        seen.append(html)
-        return b"%PDF-1.7 stand-in " + str(len(seen)).encode()
-
-    monkeypatch.setattr(documents, "pdf_from_html", fake_pdf)
-    return seen
-
-
 def gapped(make):
     return {**make.complete_answers(), "mini.ops.live": "none"}
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from dd_toolkit.engine import documents
+from dd_toolkit.records.models import ActionTracking
 from dd_toolkit.web.outputs.store import DocumentQueue, documents_to_render
 
 from .conftest import AuthActions, Forms, make_app
@@ -170,3 +171,35 @@ def test_an_assessment_waiting_its_turn_is_queued_once():
     queue.put(app, 7, "en")  # queued again once its rendering has started
     queue.join()
     assert done[-1] == (7, "en") and len(done) == 4
+
+
+def test_reading_the_plan_gets_its_pdf_ready_after_a_change_made_elsewhere(ahead, make, renders, monkeypatch):
+    queued = []
+    put = documents_to_render.put
+    monkeypatch.setattr(documents_to_render, "put", lambda *job: queued.append(job[1:]) or put(*job))
+    client, assessment = _signed_in(ahead, make)
+    plan = f"/assessments/{assessment.id}/action-plan"
+    _sent(client.get(plan))
+    assert queued == [(assessment.id, "en")] and len(renders) == 2  # the plan and the transparency section
+    _sent(client.get(plan))  # served as kept: nothing changed, nothing queued
+    assert len(queued) == 1 and len(renders) == 2
+
+    # A change that no route of the documents made (here straight in the database).
+    make.session.add(ActionTracking(assessment_id=assessment.id, item_id="mini.ops.live", owner="Ana Reyes"))
+    make.session.commit()
+    _sent(client.get(plan))
+    assert any("Ana Reyes" in html for html in renders)
+    rendered = len(renders)
+    assert client.get(f"{plan}.pdf").status_code == 200 and len(renders) == rendered
+
+
+def test_reading_a_draft_plan_renders_nothing_ahead(ahead, make, renders):
+    client = ahead.test_client()
+    org = make.organisation(name="Draft Harbour")
+    admin = make.user(org)
+    AuthActions(client).login(admin.email)
+    draft = make.assessment(org, admin, answers=gapped(make))
+    page = client.get(f"/assessments/{draft.id}/action-plan")
+    assert page.status_code == 200
+    _sent(page)
+    assert renders == []

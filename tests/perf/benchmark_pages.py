@@ -442,13 +442,30 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def print_pdf_downloads(base: str, assessment_id: int) -> None:
-    """The action-plan PDF through the app: rendered at the first download, then served from the
-    instance's document store while the document is unchanged (a submission made in the app has
-    it rendered already, right after the submit response)."""
+DOCUMENTS = ("action-plan", "transparency", "risk-assessment")
+
+
+def documents_ready(base: str, assessment_id: int) -> None:
+    """Download the demo company's documents once before the pages are measured. Reading the
+    action plan or the transparency page has the worker render the assessment's PDFs in the
+    background when they are not in the store yet: measured pages would otherwise share the
+    worker with a rendering that happens once per change, not per request."""
     browser = Browser(base)
     browser.sign_in(COMPANY_ADMIN)
-    path = f"/assessments/{assessment_id}/action-plan.pdf"
+    for document in DOCUMENTS:
+        status, _, body = browser.request(f"/assessments/{assessment_id}/{document}.pdf")
+        if status != 200 and not (document == "risk-assessment" and status == 404):  # 404: no register
+            raise BenchError(f"GET {document}.pdf gave {status}")
+
+
+def print_pdf_downloads(base: str, assessment_id: int) -> None:
+    """The action-plan PDF through the app: in Vietnamese, a language nobody read it in during the
+    run, so rendered at the download; then served from the instance's document store, as every
+    download is once the document has been rendered ahead (after a change, or when its page
+    was read)."""
+    browser = Browser(base)
+    browser.sign_in(COMPANY_ADMIN)
+    path = f"/assessments/{assessment_id}/action-plan.pdf?lang=vi"
     times = []
     for _ in range(3):
         started = time.perf_counter()
@@ -483,6 +500,7 @@ def measure(
         companies = count_companies(env["DATABASE_URL"])
     with gunicorn("dd_toolkit.web:create_app()", env, folder / "gunicorn.log", "/healthz") as (base, master):
         plan = pages_to_measure(base, ids)
+        documents_ready(base, ids["assessment"])
         # Each page, the bare one included, is first loaded for a second and not measured: a
         # worker's first requests of a page fill what it keeps (a kept fragment, the inbox's
         # grouping), which would otherwise count as the page's steady cost.

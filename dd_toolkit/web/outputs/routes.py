@@ -146,6 +146,7 @@ def _tracking_fields(assessment, plan, tracking, statuses, labels, status_labels
 @bp.route("/<int:assessment_id>/action-plan")
 @policy(Action.ASSESSMENT_VIEW)
 @kept_page
+@prepares_documents
 def action_plan_page(assessment_id: int):
     return _action_plan_page(load_assessment(assessment_id))
 
@@ -327,8 +328,8 @@ def action_plan_export(assessment_id: int, fmt: str):
 
 @bp.route("/<int:assessment_id>/transparency", methods=["GET", "POST"])
 @policy(Action.ASSESSMENT_VIEW)
-@prepares_documents
 @kept_page
+@prepares_documents
 def transparency_page(assessment_id: int):
     """The draft transparency section. A submitted assessment's page, as read (GET), is kept
     whole (web/fragments.py) under everything it shows: the submission, the reader's locale and

@@ -3,10 +3,10 @@
 A PDF takes a second or two to render; the documents are kept under the SHA-256 of their HTML
 in the instance folder (``document-cache/``), so an unchanged document is rendered once. A view
 that changes what an assessment's documents show (:func:`prepares_documents`: a submission, an
-action's tracking, the transparency text, the risk register) has them rendered again once its
-response has been sent, in a background thread of the worker, so the next download is already
-there. A download asked for while that rendering runs waits for it (the store's lock) rather
-than rendering the same document a second time.
+action's tracking, the transparency text, the risk register), or a page of a submitted
+assessment's documents, has them rendered once its response has been sent, in a background
+thread of the worker, so the download is already there. A download asked for while that
+rendering runs waits for it (the store's lock) rather than rendering the same document again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 
-from flask import Flask, after_this_request, current_app, make_response, request
+from flask import Flask, after_this_request, current_app, request
 
 from dd_toolkit.engine.content import reading_language
 from dd_toolkit.engine.documents import (
@@ -140,14 +140,41 @@ def prepare_documents_after_response(assessment_id: int) -> None:
 
 
 def prepares_documents(view):
-    """For a view (with an ``assessment_id``) whose successful POST changes what that
-    assessment's documents show: a POST answered with a redirect queues their rendering."""
+    """For a view with an ``assessment_id`` that changes or shows what the assessment's documents
+    hold: once its response has gone out, their PDFs are rendered ahead of the download.
+
+    - A POST answered with a redirect (a change saved) queues them.
+    - A page of a submitted assessment that the view renders (put this under ``@kept_page``: a
+      page served as kept changed nothing) queues them too: reading it is the sign that a
+      download may follow, and it is how a change made elsewhere (a new benchmark release in
+      the summary) or a reader of another language gets a PDF ready. The rendering is a no-op
+      for a PDF already in the store. A draft's pages do not: its documents change with every
+      answer saved."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        response = make_response(view(*args, **kwargs))
-        if request.method == "POST" and response.status_code in (302, 303):
+        returned = view(*args, **kwargs)  # as it is: @kept_page keeps a page returned as text
+        status = _status(returned)
+        if request.method == "POST":
+            if status in (302, 303):
+                prepare_documents_after_response(kwargs["assessment_id"])
+        elif status == 200 and _submitted(kwargs["assessment_id"]):
             prepare_documents_after_response(kwargs["assessment_id"])
-        return response
+        return returned
 
     return wrapper
+
+
+def _status(returned) -> int:
+    """The status of what a view returned: a response, ``(body, status)`` or a body."""
+    if isinstance(returned, tuple):
+        return next((part for part in returned[1:] if isinstance(part, int)), 200)
+    return getattr(returned, "status_code", 200)
+
+
+def _submitted(assessment_id: int) -> bool:
+    from dd_toolkit.records.models import Assessment
+    from dd_toolkit.web import db
+
+    assessment = db.session().get(Assessment, assessment_id)  # the view read it: no query
+    return assessment is not None and not assessment.is_draft

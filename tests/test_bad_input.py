@@ -171,13 +171,7 @@ def _check_disposition(header: str, expected_name_part: str) -> None:
 @pytest.fixture
 def fast_pdfs(monkeypatch):
     """The file name does not depend on the PDF: skip WeasyPrint for speed."""
-    fake = lambda html: b"%PDF-1.7 test"  # noqa: E731
-    for module in (
-        "dd_toolkit.engine.documents",
-        "dd_toolkit.web.regulator.routes",
-        "dd_toolkit.web.benchmarks.routes",
-    ):
-        monkeypatch.setattr(f"{module}.pdf_from_html", fake)
+    monkeypatch.setattr("dd_toolkit.engine.documents.pdf_from_html", lambda html: b"%PDF-1.7 test")
 
 
 def test_non_latin_names_download_on_every_export_route(app, client, make, session, fast_pdfs):

@@ -121,11 +121,11 @@ def test_a_download_during_a_rendering_waits_for_it_and_renders_nothing(tmp_path
         return b"%PDF-1.7 rendered once"
 
     monkeypatch.setattr(documents, "pdf_from_html", slow_pdf)
-    ahead = threading.Thread(target=documents._pdf, args=(html, store), name="ahead")
+    ahead = threading.Thread(target=documents.stored_pdf, args=(html, store), name="ahead")
     ahead.start()
     assert started.wait(10)
     got: list[bytes] = []
-    download = threading.Thread(target=lambda: got.append(documents._pdf(html, store)), name="download")
+    download = threading.Thread(target=lambda: got.append(documents.stored_pdf(html, store)), name="download")
     download.start()
     download.join(0.2)
     assert download.is_alive()  # waiting on the store's lock, not rendering

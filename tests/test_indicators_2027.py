@@ -389,7 +389,7 @@ def test_the_regulator_report_counts_a_payment_only_institution_apart(real, real
     assert (payments["RPA:7.2.1"]["not_met"], payments["RPA:7.2.1"]["not_applicable"]) == ("0", "1")
     assert table[-1]["indicator"] == "note" and table[-1]["label"] == notes["not_applicable"]
 
-    monkeypatch.setattr("dd_toolkit.web.regulator.routes.pdf_from_html", lambda html: html.encode())
+    monkeypatch.setattr("dd_toolkit.engine.documents.pdf_from_html", lambda html: html.encode())
     printed = client.get(f"/review/indicators.pdf?country=SG&cycle={CYCLE}").get_data(as_text=True)
     assert notes["not_applicable"] in printed
     assert "Not applicable" in printed and "Not met" in printed

@@ -475,7 +475,9 @@ def pdf_key(html: str) -> str:
     return hashlib.sha256(f"{_renderer_version()}\n{pdf_options_key()}\n{html}".encode()).hexdigest()
 
 
-def _pdf(html: str, store: PdfStore | None) -> bytes:
+def stored_pdf(html: str, store: PdfStore | None) -> bytes:
+    """The PDF of ``html``: from ``store`` when it was rendered before, else rendered (once, while
+    others asking for it wait) and kept there."""
     if store is None:
         return pdf_from_html(html)
     key = pdf_key(html)
@@ -507,7 +509,7 @@ def _document(
     elif fmt == "html":
         data = _html(inputs, title, markdown_text, limit).encode()
     elif fmt == "pdf":
-        data = _pdf(_html(inputs, title, markdown_text, limit), store)
+        data = stored_pdf(_html(inputs, title, markdown_text, limit), store)
     else:
         raise ValueError(f"unknown format {fmt}")
     return Document(data, FORMATS[fmt], filename)
@@ -610,4 +612,4 @@ def _risk_assessment_document(inputs: Inputs, fmt: str, store: PdfStore | None) 
     )
     if fmt == "html":
         return Document(html.encode(), FORMATS["html"], filename)
-    return Document(_pdf(html, store), FORMATS["pdf"], filename)
+    return Document(stored_pdf(html, store), FORMATS["pdf"], filename)

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.benchmark import position
 from dd_toolkit.engine.charts import boxplot_svg
+from dd_toolkit.engine.documents import stored_pdf
 from dd_toolkit.engine.indicators import report_notes
-from dd_toolkit.engine.render import pdf_from_html
 from dd_toolkit.records import releases
 from dd_toolkit.records.assessments import submission_of
 from dd_toolkit.records.models import Organisation
@@ -25,6 +25,7 @@ from dd_toolkit.web.context import current_bank, current_content, current_method
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.fragments import frozen_fragment, store
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
+from dd_toolkit.web.outputs.store import document_store
 from dd_toolkit.web.pages import kept_page, shared_figures_only
 
 bp = Blueprint("benchmarks", __name__)
@@ -155,7 +156,7 @@ def export(cycle: int, fmt: str):
             names=_metric_labels(),
             policy=_policy(release),
         )
-        data, mimetype = pdf_from_html(html), "application/pdf"
+        data, mimetype = stored_pdf(html, document_store()), "application/pdf"
     return download(data, mimetype, f"{name}.{fmt}", headers={"Cache-Control": "private, no-store"})
 
 

@@ -11,9 +11,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import defer
 from sqlmodel import select
 
-from dd_toolkit.engine.documents import action_plan
+from dd_toolkit.engine.documents import action_plan, stored_pdf
 from dd_toolkit.engine.indicators import indicator_csv, indicator_rows, report_notes
-from dd_toolkit.engine.render import MAX_USER_MARKDOWN, pdf_from_html, user_markdown_html
+from dd_toolkit.engine.render import MAX_USER_MARKDOWN, user_markdown_html
 from dd_toolkit.records import aggregates
 from dd_toolkit.records.models import Assessment, Recipient, Submission, SubmissionRecord, User
 from dd_toolkit.records.plans import inputs_for
@@ -34,6 +34,7 @@ from dd_toolkit.web.context import current_bank, current_content
 from dd_toolkit.web.downloads import download
 from dd_toolkit.web.inputs import MAX_CYCLE, MAX_PAGE, int_arg
 from dd_toolkit.web.outputs.routes import transparency_text
+from dd_toolkit.web.outputs.store import document_store
 from dd_toolkit.web.pages import kept_page, reviewed_organisation, shared_figures_only
 from dd_toolkit.web.problems import problem_text
 from dd_toolkit.web.regulator.forms import CommentForm, StatusForm, status_labels
@@ -427,4 +428,4 @@ def indicators_export(fmt: str):
         notes=notes,
         taxonomy=current_bank().taxonomy,
     )
-    return download(pdf_from_html(html), "application/pdf", f"{name}.pdf", inline=True)
+    return download(stored_pdf(html, document_store()), "application/pdf", f"{name}.pdf", inline=True)

@@ -67,6 +67,7 @@ def render_documents(app: Flask, assessment_id: int, language: str = "en") -> No
             if assessment is None:
                 return
             inputs = document_inputs(assessment, language)
+            db.session().close()  # the inputs are plain data: no transaction open while rendering
             action_plan_document(inputs, "pdf", store)
             transparency_document(inputs, "pdf", store)
             try:

@@ -154,7 +154,7 @@ def test_the_store_lock_is_held_across_processes_while_rendering(tmp_path):
 def test_an_assessment_waiting_its_turn_is_queued_once():
     busy, done = threading.Event(), []
 
-    def work(app, assessment_id, language):
+    def work(app, assessment_id, language):  # what the queue is given after the app and the id
         if assessment_id == 0:
             assert busy.wait(10)
         done.append((assessment_id, language))
@@ -180,7 +180,7 @@ def test_reading_the_plan_gets_its_pdf_ready_after_a_change_made_elsewhere(ahead
     client, assessment = _signed_in(ahead, make)
     plan = f"/assessments/{assessment.id}/action-plan"
     _sent(client.get(plan))
-    assert queued == [(assessment.id, "en")] and len(renders) == 2  # the plan and the transparency section
+    assert queued == [(assessment.id, "en", False)] and len(renders) == 2  # the plan and the transparency section
     _sent(client.get(plan))  # served as kept: nothing changed, nothing queued
     assert len(queued) == 1 and len(renders) == 2
 

@@ -51,10 +51,10 @@ def document_inputs(assessment, language: str) -> Inputs:
     return replace(inputs, language=language)
 
 
-def render_documents(app: Flask, assessment_id: int, language: str = "en") -> None:
+def render_documents(app: Flask, assessment_id: int, language: str = "en", drafts_too: bool = True) -> None:
     """Render the PDFs of an assessment in ``language`` into the store (a no-op for those
     already there): the action plan, the transparency section and, when the assessment has a
-    register, the record of its risk assessment."""
+    register, the record of its risk assessment. Nothing for a draft unless ``drafts_too``."""
     from dd_toolkit.records.models import Assessment
     from dd_toolkit.web import db
 
@@ -64,7 +64,7 @@ def render_documents(app: Flask, assessment_id: int, language: str = "en") -> No
     with app.app_context():
         try:
             assessment = db.session().get(Assessment, assessment_id)
-            if assessment is None:
+            if assessment is None or (assessment.is_draft and not drafts_too):
                 return
             inputs = document_inputs(assessment, language)
             db.session().close()  # the inputs are plain data: no transaction open while rendering
@@ -79,20 +79,20 @@ def render_documents(app: Flask, assessment_id: int, language: str = "en") -> No
 
 
 class DocumentQueue:
-    """One background thread per worker process that runs ``work(app, assessment_id, language)``
+    """One background thread per worker process that runs ``work(app, assessment_id, *how)``
     in the order asked. An assessment already waiting its turn is not queued twice: its
     rendering reads the assessment when it starts, so it covers every change made before."""
 
-    def __init__(self, work: Callable[[Flask, int, str], None]):
+    def __init__(self, work: Callable[..., None]):
         self._work = work
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._waiting: set[tuple[int, int, str]] = set()
+        self._waiting: set[tuple] = set()
         self._last: Future | None = None
 
-    def put(self, app: Flask, assessment_id: int, language: str) -> None:
-        key = (id(app), assessment_id, language)
+    def put(self, app: Flask, assessment_id: int, *how) -> None:
+        key = (id(app), assessment_id, *how)
         with self._lock:
             if self._pid != os.getpid():  # a forked worker has none of its parent's threads
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dd-documents")
@@ -100,12 +100,12 @@ class DocumentQueue:
             if key in self._waiting:
                 return
             self._waiting.add(key)
-            self._last = self._executor.submit(self._run, key, app, assessment_id, language)
+            self._last = self._executor.submit(self._run, key, app, assessment_id, *how)
 
-    def _run(self, key: tuple[int, int, str], app: Flask, assessment_id: int, language: str) -> None:
+    def _run(self, key: tuple, app: Flask, assessment_id: int, *how) -> None:
         with self._lock:
             self._waiting.discard(key)
-        self._work(app, assessment_id, language)
+        self._work(app, assessment_id, *how)
 
     def join(self) -> None:
         """Wait until everything queued so far in this process has been rendered."""
@@ -125,10 +125,10 @@ def _prepares(app: Flask) -> bool:
     return bool(enabled) and document_store(app) is not None
 
 
-def prepare_documents_after_response(assessment_id: int) -> None:
+def prepare_documents_after_response(assessment_id: int, *, drafts_too: bool = True) -> None:
     """Queue the rendering of the assessment's PDFs, in the reader's language, for when this
-    request's response has been sent. Off under ``TESTING`` unless ``PRERENDER_DOCUMENTS`` is
-    set, and when ``DD_PRERENDER_DOCUMENTS=0``."""
+    request's response has been sent (of a draft only with ``drafts_too``). Off under
+    ``TESTING`` unless ``PRERENDER_DOCUMENTS`` is set, and when ``DD_PRERENDER_DOCUMENTS=0``."""
     app = current_app._get_current_object()
     if not _prepares(app):
         return
@@ -136,7 +136,7 @@ def prepare_documents_after_response(assessment_id: int) -> None:
 
     @after_this_request
     def _schedule(response):
-        response.call_on_close(lambda: documents_to_render.put(app, assessment_id, language))
+        response.call_on_close(lambda: documents_to_render.put(app, assessment_id, language, drafts_too))
         return response
 
 
@@ -159,8 +159,8 @@ def prepares_documents(view):
         if request.method == "POST":
             if status in (302, 303):
                 prepare_documents_after_response(kwargs["assessment_id"])
-        elif status == 200 and _submitted(kwargs["assessment_id"]):
-            prepare_documents_after_response(kwargs["assessment_id"])
+        elif status == 200:
+            prepare_documents_after_response(kwargs["assessment_id"], drafts_too=False)
         return returned
 
     return wrapper
@@ -171,11 +171,3 @@ def _status(returned) -> int:
     if isinstance(returned, tuple):
         return next((part for part in returned[1:] if isinstance(part, int)), 200)
     return getattr(returned, "status_code", 200)
-
-
-def _submitted(assessment_id: int) -> bool:
-    from dd_toolkit.records.models import Assessment
-    from dd_toolkit.web import db
-
-    assessment = db.session().get(Assessment, assessment_id)  # the view read it: no query
-    return assessment is not None and not assessment.is_draft

@@ -187,7 +187,7 @@ def after_a_change(app, assessment_id: int, repeat: int) -> None:
     print(f"after saving an action's tracking, through the app ({repeat} runs):")
     for label, walls, note in (
         ("download asked for at once", at_once, "   (waits for the rendering under way)"),
-        ("rendering ahead, save to ready", ready, "   (action plan and transparency section)"),
+        ("rendering ahead, save to ready", ready, "   (every document the change altered)"),
         ("download once it is ready", later, "   (from the store)"),
     ):
         print(f"  {label:<34} wall {statistics.median(walls) * 1000:7.0f} ms (best {min(walls) * 1000:6.0f}){note}")

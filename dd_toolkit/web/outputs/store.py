@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import Flask, after_this_request, current_app, request
 
 from dd_toolkit.engine.content import reading_language
+from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE
 from dd_toolkit.engine.documents import (
     FolderStore,
     Inputs,
@@ -51,7 +52,7 @@ def document_inputs(assessment, language: str) -> Inputs:
     return replace(inputs, language=language)
 
 
-def render_documents(app: Flask, assessment_id: int, language: str = "en", drafts_too: bool = True) -> None:
+def render_documents(app: Flask, assessment_id: int, language: str = DEFAULT_LANGUAGE, drafts_too: bool = True) -> None:
     """Render the PDFs of an assessment in ``language`` into the store (a no-op for those
     already there): the action plan, the transparency section and, when the assessment has a
     register, the record of its risk assessment. Nothing for a draft unless ``drafts_too``."""

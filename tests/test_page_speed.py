@@ -3,7 +3,9 @@ per unchanged document and at submission, a frozen submission decoded once per w
 signed-in user loaded with their memberships in one query, and the navigation decided once."""
 
 import gc
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from dd_toolkit.records.models import ActionTracking, Organisation, Recipient, S
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
-from dd_toolkit.web.outputs.store import documents_to_render, render_documents
+from dd_toolkit.web.outputs.store import document_store, documents_to_render, render_documents
 from tests.perf.benchmark_calls import HEADERS, pages
 
 from .conftest import FIXTURE_CONTENT, make_app, recorded_statements
@@ -62,15 +64,41 @@ def test_an_unchanged_pdf_is_rendered_once_and_a_change_renders_it_again(app, cl
 
 
 def test_the_store_is_bounded_and_refuses_odd_keys(tmp_path):
-    store = documents.FolderStore(tmp_path / "cache", limit=2)
-    keys = [documents.pdf_key(f"<p>{n}</p>") for n in range(3)]
-    for n, key in enumerate(keys):
-        store.put(key, f"pdf {n}".encode())
-    assert store.get(keys[2]) == b"pdf 2"
-    assert len(list((tmp_path / "cache").glob("*.pdf"))) == 2
-    assert not list((tmp_path / "cache").glob(".*"))  # no temporary file left behind
+    store = documents.FolderStore(tmp_path / "cache", max_bytes=25)
+    keys = [documents.pdf_key(f"<p>{n}</p>") for n in range(4)]
+    for n, key in enumerate(keys[:2]):
+        store.put(key, f"pdf {n} ".ljust(10).encode())
+        os.utime(store._path(key), (1_000_000 + n, 1_000_000 + n))  # written in this order
+    assert store.get(keys[0]) == b"pdf 0".ljust(10)  # read now: the most recently used
+    store.put(keys[2], b"pdf 2".ljust(10))
+    # 30 bytes with the third: the one read longest ago goes, not the one written first.
+    assert store.get(keys[1]) is None
+    assert store.get(keys[0]) and store.get(keys[2])
+    assert not list((tmp_path / "cache").glob(".*.part"))  # no temporary file left behind
+    # A PDF larger than the whole store is still kept, alone.
+    store.put(keys[3], b"x" * 40)
+    assert store.get(keys[3]) == b"x" * 40 and sorted(tmp_path.glob("cache/*.pdf")) == [store._path(keys[3])]
     with pytest.raises(ValueError):
         store.get("../../etc/passwd")
+
+
+def test_the_store_removes_what_a_stopped_writer_left_and_nothing_being_written(tmp_path):
+    store = documents.FolderStore(tmp_path)
+    abandoned, being_written = tmp_path / ".abc.part", tmp_path / ".def.part"
+    abandoned.write_bytes(b"half a pdf")
+    being_written.write_bytes(b"half a pdf")
+    an_hour_ago = time.time() - store.ABANDONED_AFTER_SECONDS - 1
+    os.utime(abandoned, (an_hour_ago, an_hour_ago))
+    store.put(documents.pdf_key("<p>1</p>"), b"pdf")
+    assert not abandoned.exists() and being_written.exists()
+
+
+def test_the_store_takes_its_size_from_the_configuration(app):
+    app.config["DOCUMENT_CACHE_BYTES"] = 5 * 1024 * 1024
+    with app.app_context():
+        assert document_store().max_bytes == 5 * 1024 * 1024
+        app.config["DOCUMENT_CACHE"] = False
+        assert document_store() is None
 
 
 def test_submitting_renders_the_documents_once_the_response_is_sent(database_url, tmp_path, monkeypatch, make, renders):

@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -409,16 +410,21 @@ class PdfStore(Protocol):
 
 
 class FolderStore:
-    """PDFs kept as files in one folder, ``<key>.pdf``, written atomically. It keeps the
-    ``limit`` most recently written files.
+    """PDFs kept as files in one folder, ``<key>.pdf``, written atomically, within ``max_bytes``:
+    when a new PDF takes the folder past it, the PDFs read or written longest ago go first (a
+    read marks its file as used). A document that changed was stored under a new key, so the
+    superseded ones are the first to go.
 
     A document is rendered by one thread of one process at a time (:meth:`rendering`, a file
     lock): a download asked for while the same document is being rendered ahead waits for that
     rendering instead of starting a second one."""
 
-    def __init__(self, folder: Path, limit: int = 500):
+    # A temporary file older than this was left by a process that stopped while writing it.
+    ABANDONED_AFTER_SECONDS = 3600
+
+    def __init__(self, folder: Path, max_bytes: int = 1024 * 1024 * 1024):
         self.folder = Path(folder)
-        self.limit = limit
+        self.max_bytes = max_bytes
 
     def _path(self, key: str) -> Path:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
@@ -437,10 +443,14 @@ class FolderStore:
             yield
 
     def get(self, key: str) -> bytes | None:
+        path = self._path(key)
         try:
-            return self._path(key).read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
+        with contextlib.suppress(FileNotFoundError):  # pruned by another process meanwhile
+            os.utime(path)  # used now: the last to be pruned
+        return data
 
     def put(self, key: str, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -452,15 +462,25 @@ class FolderStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self._prune()
+        self._prune(keep=self._path(key))
 
-    def _prune(self) -> None:
-        files = list(self.folder.glob("*.pdf"))
-        if len(files) <= self.limit:
-            return
-        by_age = sorted(files, key=lambda path: path.stat().st_mtime)
-        for path in by_age[: len(files) - self.limit]:
-            path.unlink(missing_ok=True)
+    def _prune(self, keep: Path) -> None:
+        files = []
+        for entry in os.scandir(self.folder):
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:  # pruned by another process meanwhile
+                continue
+            if entry.name.endswith(".pdf") and entry.path != str(keep):
+                files.append((stat.st_mtime, stat.st_size, entry.path))
+            elif entry.name.endswith(".part") and time.time() - stat.st_mtime > self.ABANDONED_AFTER_SECONDS:
+                Path(entry.path).unlink(missing_ok=True)
+        total = sum(size for _, size, _ in files) + keep.stat().st_size
+        for _, size, path in sorted(files):
+            if total <= self.max_bytes:
+                break
+            Path(path).unlink(missing_ok=True)
+            total -= size
 
 
 def _renderer_version() -> str:

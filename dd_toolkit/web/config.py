@@ -62,9 +62,13 @@ class Config:
     # client cannot choose the address the abuse limits count against.
     PROXY_FIX_COUNT = int(os.environ.get("DD_PROXY_COUNT") or 0)
     PROXY_FIX_HOST = os.environ.get("DD_PROXY_HOST", "0") == "1"  # trust X-Forwarded-Host/-Port/-Prefix too
-    # A submission's PDFs are rendered in the worker right after the submit response (unset: on,
-    # except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves them to their first download.
+    # An assessment's PDFs are rendered in the worker once the response to a change, or to a page
+    # of its documents, is sent (unset: on, except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves
+    # them to their first download.
     PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
+    # Rendered PDFs are kept in the instance folder (document-cache/) up to this many megabytes;
+    # past it, the PDFs read longest ago are removed.
+    DOCUMENT_CACHE_BYTES = int(float(os.environ.get("DD_DOCUMENT_CACHE_MB") or 1024) * 1024 * 1024)
     # The working group's next release, when a submission makes one due, is built right after the
     # submitter's response (unset: on, except under TESTING, where it is built before it).
     PUBLISH_AFTER_RESPONSE = {"1": True, "0": False}.get(os.environ.get("DD_PUBLISH_AFTER_RESPONSE", ""))

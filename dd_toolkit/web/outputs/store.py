@@ -38,7 +38,7 @@ def document_store(app: Flask | None = None) -> FolderStore | None:
     app = app or current_app
     if not app.config.get("DOCUMENT_CACHE", True):
         return None
-    return FolderStore(Path(app.instance_path) / "document-cache")
+    return FolderStore(Path(app.instance_path) / "document-cache", max_bytes=app.config["DOCUMENT_CACHE_BYTES"])
 
 
 def document_inputs(assessment, language: str) -> Inputs:

@@ -2,12 +2,17 @@
 response, in the worker's background thread, so the next download comes from the store; and a
 download asked for during that rendering waits for it instead of rendering a second time."""
 
+import io
+import os
 import re
+import signal
 import threading
 
+import pypdf
 import pytest
 
-from dd_toolkit.engine import documents
+from dd_toolkit.engine import documents, render
+from dd_toolkit.engine.pdf_process import NICENESS, PdfProcess, PdfRenderingError, pdf_process
 from dd_toolkit.records.models import ActionTracking
 from dd_toolkit.web.outputs.store import DocumentQueue, documents_to_render
 
@@ -203,3 +208,53 @@ def test_reading_a_draft_plan_renders_nothing_ahead(ahead, make, renders):
     assert page.status_code == 200
     _sent(page)
     assert renders == []
+
+
+@pytest.fixture
+def apart(database_url, tmp_path, monkeypatch):
+    """The app rendering its PDFs in a child process, as it does outside TESTING."""
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "apart"))
+    application = make_app(database_url, tmp_path, PRERENDER_DOCUMENTS=True, PDF_PROCESS=True)
+    yield application
+    documents_to_render.join()
+    pdf_process.stop()
+    application.extensions["dd_engine"].dispose()
+
+
+def test_the_pdfs_are_rendered_in_a_child_process_not_in_the_worker(apart, make, monkeypatch):
+    def not_here(html):
+        raise AssertionError("a PDF was rendered in the worker's own process")
+
+    monkeypatch.setattr(documents, "pdf_from_html", not_here)
+    monkeypatch.setattr(render, "pdf_from_html", not_here)
+    client, assessment = _signed_in(apart, make)
+    _sent(client.get(f"/assessments/{assessment.id}/action-plan"))  # renders its documents ahead
+    assert len(cache_files(apart)) == 2  # action plan and transparency section
+    downloaded = client.get(f"/assessments/{assessment.id}/action-plan.pdf")
+    assert downloaded.status_code == 200 and downloaded.data in {path.read_bytes() for path in cache_files(apart)}
+    pdf = pypdf.PdfReader(io.BytesIO(downloaded.data))
+    assert "Action plan" in pdf.metadata.title and len(pdf.pages) >= 2
+    # The child gives way to the requests: it runs at a lower priority than the worker.
+    child = pdf_process.process_id()
+    assert child != os.getpid()
+    expected = min(os.getpriority(os.PRIO_PROCESS, 0) + NICENESS, 19)
+    assert os.getpriority(os.PRIO_PROCESS, child) == expected
+
+
+def test_a_rendering_process_that_died_is_replaced_and_its_errors_reach_the_caller():
+    process = PdfProcess()
+    html = '<!doctype html><html lang="en"><head><title>Kept</title></head><body><p>Still here</p></body></html>'
+    try:
+        first = process.process_id()
+        os.kill(first, signal.SIGKILL)
+        assert process.render(html).startswith(b"%PDF")  # in a new child
+        second = process.process_id()
+        assert second != first
+        os.kill(second, signal.SIGKILL)
+        os.waitpid(second, 0)  # known dead before the next rendering asks
+        assert process.render(html).startswith(b"%PDF") and process.process_id() != second
+        with pytest.raises(PdfRenderingError, match="needs <html lang"):
+            process.render("<p>no language, no title</p>")
+        assert process.render(html).startswith(b"%PDF")  # the child survives a failed rendering
+    finally:
+        process.stop()

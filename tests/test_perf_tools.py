@@ -21,7 +21,8 @@ def test_the_cpu_time_and_memory_of_a_masters_children_are_read_and_only_theirs(
         assert child.stdout.readline().strip() == "spun"
         assert worker_cpu_seconds(os.getpid()) - before >= 0.25
         assert worker_cpu_seconds(child.pid) == 0  # it has no child of its own
-        assert child.pid in [pid for pid, rss in worker_rss(os.getpid()) if rss.endswith(" kB")]
+        workers = {pid: (rss, children) for pid, rss, children in worker_rss(os.getpid())}
+        assert workers[child.pid][0].endswith(" kB") and workers[child.pid][1] == []  # no PDF process
     finally:
         child.communicate("")
 

@@ -408,6 +408,10 @@ class PdfStore(Protocol):
         """Held while the PDF of ``key`` is rendered: one rendering of a document at a time."""
         ...
 
+    def render(self, html: str) -> bytes:
+        """How a PDF missing from the store is rendered."""
+        ...
+
 
 class FolderStore:
     """PDFs kept as files in one folder, ``<key>.pdf``, written atomically, within ``max_bytes``:
@@ -417,14 +421,22 @@ class FolderStore:
 
     A document is rendered by one thread of one process at a time (:meth:`rendering`, a file
     lock): a download asked for while the same document is being rendered ahead waits for that
-    rendering instead of starting a second one."""
+    rendering instead of starting a second one. A missing PDF is rendered by ``renderer``
+    (:data:`dd_toolkit.engine.pdf_process.pdf_process` renders in a child process), or in this
+    process."""
 
     # A temporary file older than this was left by a process that stopped while writing it.
     ABANDONED_AFTER_SECONDS = 3600
 
-    def __init__(self, folder: Path, max_bytes: int = 1024 * 1024 * 1024):
+    def __init__(
+        self, folder: Path, max_bytes: int = 1024 * 1024 * 1024, renderer: Callable[[str], bytes] | None = None
+    ):
         self.folder = Path(folder)
         self.max_bytes = max_bytes
+        self.renderer = renderer  # None: in this process
+
+    def render(self, html: str) -> bytes:
+        return (self.renderer or pdf_from_html)(html)
 
     def _path(self, key: str) -> Path:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
@@ -506,7 +518,7 @@ def stored_pdf(html: str, store: PdfStore | None) -> bytes:
         with store.rendering(key):
             data = store.get(key)  # rendered by someone else while this waited
             if data is None:
-                data = pdf_from_html(html)
+                data = store.render(html)
                 store.put(key, data)
     return data
 

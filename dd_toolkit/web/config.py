@@ -69,6 +69,10 @@ class Config:
     # Rendered PDFs are kept in the instance folder (document-cache/) up to this many megabytes;
     # past it, the PDFs read longest ago are removed.
     DOCUMENT_CACHE_BYTES = int(float(os.environ.get("DD_DOCUMENT_CACHE_MB") or 1024) * 1024 * 1024)
+    # PDFs are rendered in a child process of each worker (started at its first rendering), so a
+    # rendering does not hold the worker's interpreter lock while it serves pages (unset: on,
+    # except under TESTING); DD_PDF_PROCESS=0 renders in the worker.
+    PDF_PROCESS = {"1": True, "0": False}.get(os.environ.get("DD_PDF_PROCESS", ""))
     # The working group's next release, when a submission makes one due, is built right after the
     # submitter's response (unset: on, except under TESTING, where it is built before it).
     PUBLISH_AFTER_RESPONSE = {"1": True, "0": False}.get(os.environ.get("DD_PUBLISH_AFTER_RESPONSE", ""))

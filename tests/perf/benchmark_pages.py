@@ -137,14 +137,17 @@ def worker_cpu_seconds(master_pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def worker_rss(master_pid: int) -> list[tuple[int, str]]:
-    """(pid, VmRSS) of each child of the gunicorn master."""
-    found = []
+def worker_rss(master_pid: int) -> list[tuple[int, str, list[str]]]:
+    """(pid, VmRSS, the VmRSS of its children) of each child of the gunicorn master: a
+    worker's child is the process that renders its PDFs."""
+    rss, children = {}, {}
     for pid, status in _of_each_process("status"):
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(master_pid):
-            found.append((pid, fields.get("VmRSS", "?").strip()))
-    return sorted(found)
+        rss[pid] = fields.get("VmRSS", "?").strip()
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+    return [
+        (pid, rss[pid], [rss[child] for child in children.get(pid, [])]) for pid in sorted(children.get(master_pid, []))
+    ]
 
 
 # --- the instance ----------------------------------------------------------------------------
@@ -515,8 +518,8 @@ def measure(
         print_table(companies, rows)
         print_pdf_downloads(base, ids["assessment"])
         print(f"app gunicorn master {master}, worker RSS after the run:")
-        for pid, rss in worker_rss(master):
-            print(f"  worker {pid}: {rss}")
+        for pid, rss, pdf_processes in worker_rss(master):
+            print(f"  worker {pid}: {rss}" + "".join(f" (its PDF process: {child})" for child in pdf_processes))
     # The work behind the pages on the same database (it adds one company, so it runs last).
     print(dd_toolkit_python(env, "-m", "tests.perf.benchmark_records"))
 

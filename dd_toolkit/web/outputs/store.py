@@ -30,15 +30,24 @@ from dd_toolkit.engine.documents import (
     risk_assessment_document,
     transparency_document,
 )
+from dd_toolkit.engine.pdf_process import pdf_process
 from dd_toolkit.engine.risk_record import NoRegister
 
 
 def document_store(app: Flask | None = None) -> FolderStore | None:
-    """The app's PDF store, or None when ``DOCUMENT_CACHE`` is off."""
+    """The app's PDF store, or None when ``DOCUMENT_CACHE`` is off. Its PDFs are rendered in
+    a child process of the worker (``PDF_PROCESS``; unset: except under ``TESTING``)."""
     app = app or current_app
     if not app.config.get("DOCUMENT_CACHE", True):
         return None
-    return FolderStore(Path(app.instance_path) / "document-cache", max_bytes=app.config["DOCUMENT_CACHE_BYTES"])
+    apart = app.config.get("PDF_PROCESS")
+    if apart is None:
+        apart = not app.testing
+    return FolderStore(
+        Path(app.instance_path) / "document-cache",
+        max_bytes=app.config["DOCUMENT_CACHE_BYTES"],
+        renderer=pdf_process.render if apart else None,
+    )
 
 
 def document_inputs(assessment, language: str) -> Inputs:

@@ -1,0 +1,145 @@
+"""PDFs rendered in a process of their own.
+
+WeasyPrint is Python: a rendering of one to three seconds holds the interpreter lock most of
+that time. In a web worker, every request the worker serves meanwhile waits its turn for the
+lock, and its pages slow down several times over. A child process renders instead: the worker
+only waits on a pipe, and the operating system shares out the cores. The child runs at a lower
+priority (:data:`NICENESS`), so on a busy host the pages people wait for come first.
+
+Each process that asks (each web worker) has one child, started at its first rendering, which
+renders one document at a time. The child is a fresh interpreter (``python -m`` this module),
+not a fork: a worker has threads and open connections that a fork would copy. They speak over
+the child's standard input and output: a length-prefixed HTML document in, a status byte and a
+length-prefixed PDF (or error message) out. The child ends when its parent closes the pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+# How much lower than its parent the rendering process runs (see nice(2)): a rendering ahead of
+# the download gives way to the requests being served.
+NICENESS = 5
+
+_LENGTH = struct.Struct(">Q")
+_DONE, _FAILED = b"+", b"-"
+
+
+class PdfRenderingError(RuntimeError):
+    """The child could not render the document (the message is the child's error)."""
+
+
+def _write(stream: BinaryIO, *parts: bytes) -> None:
+    for part in parts:
+        stream.write(part)
+    stream.flush()
+
+
+def _read(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the other end of the PDF process's pipe closed")
+    return data
+
+
+def _message(stream: BinaryIO) -> bytes:
+    """A length-prefixed message."""
+    (length,) = _LENGTH.unpack(_read(stream, _LENGTH.size))
+    return _read(stream, length)
+
+
+class PdfProcess:
+    """Renders PDFs (:func:`dd_toolkit.engine.render.pdf_from_html`) in a child process, one at a
+    time. A child that died (killed, out of memory) is replaced, once per rendering."""
+
+    def __init__(self):
+        self._lock = threading.Lock()  # one document in the pipe at a time
+        self._child: subprocess.Popen | None = None
+        self._owner: int | None = None
+
+    def _started(self) -> subprocess.Popen:
+        if self._child is not None and self._child.poll() is not None:  # it died since
+            self._end()
+        if self._child is None or self._owner != os.getpid():
+            package_root = str(Path(__file__).resolve().parents[2])
+            path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+            self._owner = os.getpid()
+        return self._child
+
+    def _exchange(self, html: bytes) -> tuple[bytes, bytes]:
+        child = self._started()
+        _write(child.stdin, _LENGTH.pack(len(html)), html)
+        return _read(child.stdout, 1), _message(child.stdout)
+
+    def render(self, html: str) -> bytes:
+        """The PDF of ``html``, rendered in the child (started at the first call)."""
+        document = html.encode()
+        with self._lock:
+            try:
+                status, payload = self._exchange(document)
+            except (BrokenPipeError, EOFError):  # the child died: once more, in a new one
+                self._end()
+                status, payload = self._exchange(document)
+        if status != _DONE:
+            raise PdfRenderingError(payload.decode(errors="replace"))
+        return payload
+
+    def process_id(self) -> int:
+        """The child's process id (starting it if need be)."""
+        with self._lock:
+            return self._started().pid
+
+    def _end(self) -> None:
+        child, self._child = self._child, None
+        if child is not None and self._owner == os.getpid():
+            child.stdin.close()  # the child ends at the end of its input
+            child.stdout.close()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def stop(self) -> None:
+        """Stop the child; the next rendering starts another."""
+        with self._lock:
+            self._end()
+
+
+pdf_process = PdfProcess()
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """The child's loop: render each document read from ``requests`` until it ends."""
+    from dd_toolkit.engine.render import pdf_from_html
+
+    while True:
+        try:
+            html = _message(requests)
+        except EOFError:
+            return
+        try:
+            status, payload = _DONE, pdf_from_html(html.decode())
+        except Exception as error:  # reported to the parent, which raises it
+            status, payload = _FAILED, f"{type(error).__name__}: {error}".encode()
+        _write(replies, status, _LENGTH.pack(len(payload)), payload)
+
+
+if __name__ == "__main__":
+    os.nice(NICENESS)
+    # The replies get a descriptor of their own; whatever a library prints goes to the error stream.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, replies)

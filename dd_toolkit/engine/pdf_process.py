@@ -16,6 +16,7 @@ length-prefixed PDF (or error message) out. The child ends when its parent close
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -139,6 +140,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
 if __name__ == "__main__":
     os.nice(NICENESS)
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides, and the child
+    # ends when its parent closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The replies get a descriptor of their own; whatever a library prints goes to the error stream.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import signal
+import sys
 import threading
 
 import pypdf
@@ -256,5 +257,18 @@ def test_a_rendering_process_that_died_is_replaced_and_its_errors_reach_the_call
         with pytest.raises(PdfRenderingError, match="needs <html lang"):
             process.render("<p>no language, no title</p>")
         assert process.render(html).startswith(b"%PDF")  # the child survives a failed rendering
+    finally:
+        process.stop()
+
+
+def test_where_no_child_can_render_the_document_is_rendered_in_this_process(caplog):
+    # A child that reads nothing and ends, sent a document larger than a pipe holds: the write
+    # fails part way.
+    process = PdfProcess(command=[sys.executable, "-c", "import time; time.sleep(0.2)"])
+    padding = "<!-- " + "x" * 200_000 + " -->"
+    html = f'<!doctype html><html lang="en"><head><title>Here</title></head><body>{padding}<p>Here</p></body></html>'
+    try:
+        assert process.render(html).startswith(b"%PDF")
+        assert "rendering in this process instead" in caplog.text
     finally:
         process.stop()

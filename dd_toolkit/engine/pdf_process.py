@@ -15,6 +15,8 @@ length-prefixed PDF (or error message) out. The child ends when its parent close
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import struct
@@ -23,6 +25,10 @@ import sys
 import threading
 from pathlib import Path
 from typing import BinaryIO
+
+from dd_toolkit.engine import render
+
+LOGGER = logging.getLogger(__name__)
 
 # How much lower than its parent the rendering process runs (see nice(2)): a rendering ahead of
 # the download gives way to the requests being served.
@@ -59,7 +65,8 @@ class PdfProcess:
     """Renders PDFs (:func:`dd_toolkit.engine.render.pdf_from_html`) in a child process, one at a
     time. A child that died (killed, out of memory) is replaced, once per rendering."""
 
-    def __init__(self):
+    def __init__(self, command: list[str] | None = None):
+        self._command = command or [sys.executable, "-m", __name__]
         self._lock = threading.Lock()  # one document in the pipe at a time
         self._child: subprocess.Popen | None = None
         self._owner: int | None = None
@@ -71,7 +78,7 @@ class PdfProcess:
             package_root = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
             self._child = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+                self._command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": path},
@@ -92,7 +99,14 @@ class PdfProcess:
                 status, payload = self._exchange(document)
             except (BrokenPipeError, EOFError):  # the child died: once more, in a new one
                 self._end()
-                status, payload = self._exchange(document)
+                try:
+                    status, payload = self._exchange(document)
+                except (BrokenPipeError, EOFError, OSError):
+                    # No child renders here (a server whose sys.executable is not Python, say):
+                    # the document is still rendered, in this process.
+                    self._end()
+                    LOGGER.warning("the PDF process could not render; rendering in this process instead")
+                    return render.pdf_from_html(html)
         if status != _DONE:
             raise PdfRenderingError(payload.decode(errors="replace"))
         return payload
@@ -105,8 +119,9 @@ class PdfProcess:
     def _end(self) -> None:
         child, self._child = self._child, None
         if child is not None and self._owner == os.getpid():
-            child.stdin.close()  # the child ends at the end of its input
-            child.stdout.close()
+            for pipe in (child.stdin, child.stdout):  # the child ends at the end of its input
+                with contextlib.suppress(OSError):  # what a dead child left unread is dropped
+                    pipe.close()
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -124,15 +139,13 @@ pdf_process = PdfProcess()
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """The child's loop: render each document read from ``requests`` until it ends."""
-    from dd_toolkit.engine.render import pdf_from_html
-
     while True:
         try:
             html = _message(requests)
         except EOFError:
             return
         try:
-            status, payload = _DONE, pdf_from_html(html.decode())
+            status, payload = _DONE, render.pdf_from_html(html.decode())
         except Exception as error:  # reported to the parent, which raises it
             status, payload = _FAILED, f"{type(error).__name__}: {error}".encode()
         _write(replies, status, _LENGTH.pack(len(payload)), payload)

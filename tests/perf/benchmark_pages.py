@@ -40,6 +40,7 @@ WARM_UP_SECONDS = 1
 ROUNDS = 4  # bursts of each page, each followed by a burst of the bare page
 DEMO_PASSWORD = "demo-password-2026"  # dd_toolkit/records/demo.py
 COMPANY_ADMIN = "admin@lumen.example"  # Lumen Social, the submitted assessment
+CONTRIBUTOR_EMAIL = "contributor@lumen.example"  # of Lumen Social too
 REGULATOR = "regulator@demo.example"  # jurisdictions MY and SG
 WORKING_GROUP = "wg@demo.example"
 
@@ -446,6 +447,7 @@ def _ms(value: float | None) -> str:
 
 
 DOCUMENTS = ("action-plan", "transparency", "risk-assessment")
+RENDERING_SECONDS = 4  # of wrk on a page, quiet and while documents render
 
 
 def documents_ready(base: str, assessment_id: int) -> None:
@@ -477,6 +479,45 @@ def print_pdf_downloads(base: str, assessment_id: int) -> None:
         if status != 200 or not body.startswith("%PDF"):
             raise BenchError(f"GET {path} gave {status}")
     print(f"action-plan PDF download: {times[0]:.0f} ms rendered, then {min(times[1:]):.0f} ms from the store")
+
+
+def choose_language(browser: Browser, language: str) -> None:
+    """What the language switcher does: the signed-in account reads in ``language`` from now on."""
+    tag = next((t for t in re.findall(r"<input[^>]*>", browser.request("/")[2]) if 'name="csrf_token"' in t), "")
+    token = re.search(r'value="([^"]+)"', tag)
+    if token is None:
+        raise BenchError("no csrf_token field on the home page")
+    status, _, _ = browser.request("/language", {"csrf_token": token.group(1), "language": language, "next": "/"})
+    if status != 302:
+        raise BenchError(f"choosing the language {language} gave {status}")
+
+
+def print_page_while_documents_render(
+    base: str, page: tuple[str, str, str | None], assessment_id: int, documents: Path
+) -> None:
+    """A page under load, quiet and then while the demo plan's documents are rendered in two
+    languages nobody read them in (six renderings, five to eight seconds of one core): what a
+    rendering ahead costs the pages served meanwhile. A contributor of the company switches
+    language and reads the plan's page, which has its documents rendered; then how long the six
+    took to reach the ``documents`` folder."""
+    label, path, cookie = page
+    quiet = wrk(base + path, RENDERING_SECONDS, cookie)
+    before = len(list(documents.glob("*.pdf")))
+    browser = Browser(base)
+    browser.sign_in(CONTRIBUTOR_EMAIL)
+    started = time.perf_counter()
+    for language in ("th", "id"):
+        choose_language(browser, language)
+        browser.check(f"/assessments/{assessment_id}/action-plan")
+    busy = wrk(base + path, RENDERING_SECONDS, cookie)
+    while len(list(documents.glob("*.pdf"))) < before + 6 and time.perf_counter() - started < 120:
+        time.sleep(0.2)
+    done = time.perf_counter() - started
+    choose_language(browser, "en")
+    print(
+        f"{label} under load: {quiet['rps']:.0f} req/s, p99 {quiet['p99']:.1f} ms quiet; {busy['rps']:.0f} req/s, "
+        f"p99 {busy['p99']:.1f} ms while documents render (the 6 were ready after {done:.1f} s)"
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -517,6 +558,9 @@ def measure(
             rows.append((label, role, page, bare_page))
         print_table(companies, rows)
         print_pdf_downloads(base, ids["assessment"])
+        inbox = next((label, path, cookie) for label, _, path, cookie in plan if label == "inbox")
+        documents = Path(env["DD_INSTANCE_PATH"]) / "document-cache"
+        print_page_while_documents_render(base, inbox, ids["assessment"], documents)
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss, pdf_processes in worker_rss(master):
             print(f"  worker {pid}: {rss}" + "".join(f" (its PDF process: {child})" for child in pdf_processes))

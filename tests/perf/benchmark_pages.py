@@ -542,6 +542,9 @@ def measure(
     ids = demo_ids(env["DATABASE_URL"])
     if companies is None:
         companies = count_companies(env["DATABASE_URL"])
+    # The PDFs an earlier run on this instance rendered are dropped: every rendering measured is fresh.
+    documents = Path(env["DD_INSTANCE_PATH"]) / "document-cache"
+    shutil.rmtree(documents, ignore_errors=True)
     with gunicorn("dd_toolkit.web:create_app()", env, folder / "gunicorn.log", "/healthz") as (base, master):
         plan = pages_to_measure(base, ids)
         documents_ready(base, ids["assessment"])
@@ -559,7 +562,6 @@ def measure(
         print_table(companies, rows)
         print_pdf_downloads(base, ids["assessment"])
         inbox = next((label, path, cookie) for label, _, path, cookie in plan if label == "inbox")
-        documents = Path(env["DD_INSTANCE_PATH"]) / "document-cache"
         print_page_while_documents_render(base, inbox, ids["assessment"], documents)
         print(f"app gunicorn master {master}, worker RSS after the run:")
         for pid, rss, pdf_processes in worker_rss(master):

@@ -9,3 +9,14 @@ Three layers, each a subpackage, with imports pointing one way (web -> records -
 
 The ``dd-toolkit`` command (:mod:`dd_toolkit.cli`) calls records and engine as the pages do.
 """
+
+import os
+from pathlib import Path
+
+
+def child_environment(**variables: str) -> dict[str, str]:
+    """The environment for a child ``python -m dd_toolkit...`` process (a PDF renderer, a
+    release build): this one's, with ``variables``, and this very package first on the path."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, **variables, "PYTHONPATH": path}

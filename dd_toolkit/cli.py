@@ -925,14 +925,24 @@ def benchmark_command(ctx: click.Context, number: int | None, cycle: int | None,
 
 @main.command("publish-release")
 @click.option("--final", is_flag=True, help="The final release of the cycle (published even if nothing changed).")
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only when a release is due: the threshold number of consenting submissions since the last one.",
+)
 @click.pass_context
-def publish_release_command(ctx: click.Context, final: bool) -> None:
+def publish_release_command(ctx: click.Context, final: bool, if_due: bool) -> None:
     """Publish the working group's next release, when the disclosure rules allow a new one."""
     from dd_toolkit.records import releases
 
+    if final and if_due:
+        raise click.UsageError("--final and --if-due do not go together: a final release is published when asked")
     app, session = _session(ctx)
     content = app.extensions["dd_content"]
     with session as db:
+        if if_due and not releases.release_due(db, content.current_methodology):
+            click.echo("no release is due yet: fewer new consenting submissions than the threshold")
+            return
         row = releases.publish(db, content.bank, content.current_methodology, final=final)
     if row is None:
         click.echo("nothing new can be published yet: no peer group has enough new consenting submissions")
@@ -1215,3 +1225,7 @@ def restore_command(ctx: click.Context, path: Path, force: bool) -> None:
         ok = _verify_and_report(app, db)
     if not ok:
         sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m dd_toolkit.cli, as the web app starts a release build
+    main()

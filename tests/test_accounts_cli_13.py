@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -581,3 +582,25 @@ def test_the_profile_options_and_file_follow_the_one_list_of_profile_fields():
     assert set(portable._Organisation.model_fields) == {*PROFILE_FIELDS, "name", "description"}
     options = {p.name for p in cli.commands["create-organisation"].params}
     assert set(PROFILE_FIELDS) <= options
+
+
+def test_publish_release_if_due_waits_for_the_threshold_of_new_consenting_companies(run, make, session):
+    from dd_toolkit.records.models import Release
+
+    threshold = make.content.current_methodology.benchmark.disclosure_threshold
+    for number in range(threshold - 1):
+        org = make.organisation(name=f"Consenting {number}")
+        make.submitted(org, make.user(org), consent=True)
+    waiting = run("publish-release", "--if-due")
+    assert waiting.exit_code == 0 and "no release is due yet" in waiting.output, waiting.output
+    # The threshold-th: submitting in the records layer publishes release 1 at once; it is taken
+    # back here, so the command finds the release due.
+    org = make.organisation(name="Consenting last")
+    make.submitted(org, make.user(org), consent=True)
+    session.exec(sa.delete(Release))
+    session.commit()
+    published = run("publish-release", "--if-due")
+    assert published.exit_code == 0 and "published release 1" in published.output, published.output
+    assert "no release is due yet" in run("publish-release", "--if-due").output
+    both = run("publish-release", "--if-due", "--final")
+    assert both.exit_code == 2 and "do not go together" in both.output

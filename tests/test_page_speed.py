@@ -5,6 +5,7 @@ signed-in user loaded with their memberships in one query, and the navigation de
 import gc
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from dd_toolkit.engine import documents
+from dd_toolkit.records import releases
 from dd_toolkit.records.generated import load_generated
 from dd_toolkit.records.models import ActionTracking, Organisation, Recipient, Submission, User
 from dd_toolkit.records.plans import inputs_for
 from dd_toolkit.records.reader import read_assessment
 from dd_toolkit.web import authz, create_app, db
+from dd_toolkit.web.benchmarks.publishing import release_builds
 from dd_toolkit.web.outputs.store import document_store, documents_to_render, render_documents
 from tests.perf.benchmark_calls import HEADERS, pages
 
@@ -150,8 +153,14 @@ def test_a_release_a_submission_makes_due_is_published_once_its_response_is_sent
         response = Forms(client).post(f"/assessments/{assessment.id}/submit", CONFIRMED)  # with consent
         assert response.status_code == 302
         assert session.exec(select_(Release)).all() == []  # the submitter did not wait for it
+        # Built by a process of its own: nothing publishes in this one.
+        monkeypatch.setattr(releases, "publish", lambda *args, **kwargs: pytest.fail("published in the worker"))
         response.close()  # as a WSGI server does once the response is sent
+        release_builds.join()
         assert [r.number for r in session.exec(select_(Release)).all()] == [1]
+        # Asked again with no new consenting submission: nothing is due, and no process starts.
+        monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: pytest.fail("a build was started"))
+        release_builds.start_if_due(app)
     finally:
         app.extensions["dd_engine"].dispose()
 

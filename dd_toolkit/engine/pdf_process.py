@@ -23,9 +23,9 @@ import struct
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import BinaryIO
 
+from dd_toolkit import child_environment
 from dd_toolkit.engine import render
 
 LOGGER = logging.getLogger(__name__)
@@ -75,13 +75,8 @@ class PdfProcess:
         if self._child is not None and self._child.poll() is not None:  # it died since
             self._end()
         if self._child is None or self._owner != os.getpid():
-            package_root = str(Path(__file__).resolve().parents[2])
-            path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
             self._child = subprocess.Popen(
-                self._command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_environment()
             )
             self._owner = os.getpid()
         return self._child

@@ -299,9 +299,9 @@ def _publish_next(
     return row
 
 
-def publish_if_due(db: Session, bank: QuestionBank, method: Methodology) -> Release | None:
-    """After a submission: publish when at least the threshold number of consenting submissions
-    arrived since the latest release (the cheap test first; the rules decide the rest)."""
+def release_due(db: Session, method: Methodology) -> bool:
+    """Whether at least the threshold number of consenting submissions arrived since the latest
+    release: the cheap test, two small queries; building the release decides the rest."""
     marker = db.exec(select(sa.func.max(Release.source_marker)).where(Release.methodology == method.key)).one() or 0
     newer = db.exec(
         select(sa.func.count())
@@ -313,7 +313,13 @@ def publish_if_due(db: Session, bank: QuestionBank, method: Methodology) -> Rele
             SubmissionRecord.intact == sa.true(),
         )
     ).one()
-    if newer < method.benchmark.disclosure_threshold:
+    return newer >= method.benchmark.disclosure_threshold
+
+
+def publish_if_due(db: Session, bank: QuestionBank, method: Methodology) -> Release | None:
+    """After a submission: publish when a release is due (:func:`release_due`) and the rules
+    let it show something new."""
+    if not release_due(db, method):
         return None
     return publish(db, bank, method)
 

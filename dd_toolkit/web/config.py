@@ -74,7 +74,8 @@ class Config:
     # except under TESTING); DD_PDF_PROCESS=0 renders in the worker.
     PDF_PROCESS = {"1": True, "0": False}.get(os.environ.get("DD_PDF_PROCESS", ""))
     # The working group's next release, when a submission makes one due, is built right after the
-    # submitter's response (unset: on, except under TESTING, where it is built before it).
+    # submitter's response, by a process of its own (unset: on, except under TESTING, where it is
+    # built in the worker before the response).
     PUBLISH_AFTER_RESPONSE = {"1": True, "0": False}.get(os.environ.get("DD_PUBLISH_AFTER_RESPONSE", ""))
     # What the app holds from its start (the content, its catalogues, the modules) is moved out of
     # the garbage collector's full collections (gc.freeze): each one walked it all, a pause of

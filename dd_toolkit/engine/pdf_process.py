@@ -96,7 +96,7 @@ class PdfProcess:
                 self._end()
                 try:
                     status, payload = self._exchange(document)
-                except (BrokenPipeError, EOFError, OSError):
+                except (EOFError, OSError):  # a broken pipe, or no process at all
                     # No child renders here (a server whose sys.executable is not Python, say):
                     # the document is still rendered, in this process.
                     self._end()

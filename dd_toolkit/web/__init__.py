@@ -17,7 +17,7 @@ from dd_toolkit.engine.registry import load_content
 from dd_toolkit.paths import bundled_root
 from dd_toolkit.records import accounts
 from dd_toolkit.web import authz, db, fragments, inputs, language, layout, limits, pages, security
-from dd_toolkit.web.config import Config, default_database_url, instance_secret_key
+from dd_toolkit.web.config import Config, default_database_url, instance_secret_key, on_unless_testing
 from dd_toolkit.web.context import current_bank
 from dd_toolkit.web.filters import local_date, local_time, machine_time
 
@@ -108,8 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
     app.session_interface = SessionlessApi()  # the API knows its bearer tokens, never a cookie
-    freeze = app.config.get("FREEZE_STARTUP_OBJECTS")
-    if freeze or (freeze is None and not app.testing):
+    if on_unless_testing(app, "FREEZE_STARTUP_OBJECTS"):
         gc.freeze()
     return app
 

@@ -10,6 +10,11 @@ from pathlib import Path
 from dd_toolkit.paths import bundled_root
 
 
+def _switch(variable: str) -> bool | None:
+    """An on/off environment variable: "1", "0", or unset (None: see :func:`on_unless_testing`)."""
+    return {"1": True, "0": False}.get(os.environ.get(variable, ""))
+
+
 class Config:
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
     # Earlier keys, comma-separated, still accepted on session cookies while a routine rotation
@@ -65,23 +70,23 @@ class Config:
     # An assessment's PDFs are rendered in the worker once the response to a change, or to a page
     # of its documents, is sent (unset: on, except under TESTING); DD_PRERENDER_DOCUMENTS=0 leaves
     # them to their first download.
-    PRERENDER_DOCUMENTS = {"1": True, "0": False}.get(os.environ.get("DD_PRERENDER_DOCUMENTS", ""))
+    PRERENDER_DOCUMENTS = _switch("DD_PRERENDER_DOCUMENTS")
     # Rendered PDFs are kept in the instance folder (document-cache/) up to this many megabytes;
     # past it, the PDFs read longest ago are removed.
     DOCUMENT_CACHE_BYTES = int(float(os.environ.get("DD_DOCUMENT_CACHE_MB") or 1024) * 1024 * 1024)
     # PDFs are rendered in a child process of each worker (started at its first rendering), so a
     # rendering does not hold the worker's interpreter lock while it serves pages (unset: on,
     # except under TESTING); DD_PDF_PROCESS=0 renders in the worker.
-    PDF_PROCESS = {"1": True, "0": False}.get(os.environ.get("DD_PDF_PROCESS", ""))
+    PDF_PROCESS = _switch("DD_PDF_PROCESS")
     # The working group's next release, when a submission makes one due, is built right after the
     # submitter's response, by a process of its own (unset: on, except under TESTING, where it is
     # built in the worker before the response).
-    PUBLISH_AFTER_RESPONSE = {"1": True, "0": False}.get(os.environ.get("DD_PUBLISH_AFTER_RESPONSE", ""))
+    PUBLISH_AFTER_RESPONSE = _switch("DD_PUBLISH_AFTER_RESPONSE")
     # What the app holds from its start (the content, its catalogues, the modules) is moved out of
     # the garbage collector's full collections (gc.freeze): each one walked it all, a pause of
     # a tenth of a second every few hundred requests. Unset: on, except under TESTING (a test
     # run makes many apps, which must be freed) and for the dd-toolkit commands.
-    FREEZE_STARTUP_OBJECTS = {"1": True, "0": False}.get(os.environ.get("DD_FREEZE_STARTUP_OBJECTS", ""))
+    FREEZE_STARTUP_OBJECTS = _switch("DD_FREEZE_STARTUP_OBJECTS")
     # Each worker keeps up to this many megabytes of whole pages, served again while the revisions
     # of what they show are unchanged (web/pages.py); 0 renders every page afresh.
     PAGE_CACHE_BYTES = int(float(os.environ.get("DD_PAGE_CACHE_MB") or 32) * 1024 * 1024)
@@ -112,3 +117,11 @@ def instance_secret_key(instance_path: str) -> str:
 
 def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'dd_toolkit.sqlite'}"
+
+
+def on_unless_testing(app, name: str) -> bool:
+    """A switch of the work a server does on its own (rendering ahead, rendering in a child
+    process, publishing after the response, freezing start-up objects): its setting when set,
+    else on, except under ``TESTING``, where tests ask for it."""
+    setting = app.config.get(name)
+    return (not app.testing) if setting is None else bool(setting)

@@ -260,13 +260,17 @@ class Browser:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Location", ""), exc.read().decode(errors="replace")
 
-    def sign_in(self, email: str) -> None:
-        status, _, page = self.request("/auth/login")
+    def csrf_token(self, path: str) -> str:
+        """The CSRF token of the form on the page at ``path``."""
+        status, _, page = self.request(path)
         tag = next((t for t in re.findall(r"<input[^>]*>", page) if 'name="csrf_token"' in t), "")
         token = re.search(r'value="([^"]+)"', tag)
         if status != 200 or token is None:
-            raise BenchError(f"GET /auth/login gave {status} without a csrf_token field")
-        form = {"csrf_token": token.group(1), "email": email, "password": DEMO_PASSWORD}
+            raise BenchError(f"GET {path} gave {status} without a csrf_token field")
+        return token.group(1)
+
+    def sign_in(self, email: str) -> None:
+        form = {"csrf_token": self.csrf_token("/auth/login"), "email": email, "password": DEMO_PASSWORD}
         status, location, _ = self.request("/auth/login", form)
         if status != 302 or "/auth/login" in location:
             raise BenchError(f"signing in as {email} failed (status {status}, location {location!r})")
@@ -483,11 +487,8 @@ def print_pdf_downloads(base: str, assessment_id: int) -> None:
 
 def choose_language(browser: Browser, language: str) -> None:
     """What the language switcher does: the signed-in account reads in ``language`` from now on."""
-    tag = next((t for t in re.findall(r"<input[^>]*>", browser.request("/")[2]) if 'name="csrf_token"' in t), "")
-    token = re.search(r'value="([^"]+)"', tag)
-    if token is None:
-        raise BenchError("no csrf_token field on the home page")
-    status, _, _ = browser.request("/language", {"csrf_token": token.group(1), "language": language, "next": "/"})
+    form = {"csrf_token": browser.csrf_token("/"), "language": language, "next": "/"}
+    status, _, _ = browser.request("/language", form)
     if status != 302:
         raise BenchError(f"choosing the language {language} gave {status}")
 

@@ -22,16 +22,14 @@ from flask import Flask, after_this_request, current_app
 from dd_toolkit import child_environment
 from dd_toolkit.records import releases
 from dd_toolkit.records.database import standalone_session
+from dd_toolkit.web.config import on_unless_testing
 
 
 def publish_after_response() -> None:
     """Publish the next release if one is due, once this request's response has been sent (at
     once, in this process, under ``TESTING`` unless ``PUBLISH_AFTER_RESPONSE`` is set)."""
     app = current_app._get_current_object()
-    later = app.config.get("PUBLISH_AFTER_RESPONSE")
-    if later is None:
-        later = not app.testing
-    if not later:
+    if not on_unless_testing(app, "PUBLISH_AFTER_RESPONSE"):
         publish_due_release(app)
         return
 

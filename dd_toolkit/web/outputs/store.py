@@ -34,6 +34,7 @@ from dd_toolkit.engine.documents import (
 )
 from dd_toolkit.engine.pdf_process import pdf_process
 from dd_toolkit.engine.risk_record import NoRegister
+from dd_toolkit.web.config import on_unless_testing
 
 
 def document_store(app: Flask | None = None) -> FolderStore | None:
@@ -42,13 +43,10 @@ def document_store(app: Flask | None = None) -> FolderStore | None:
     app = app or current_app
     if not app.config.get("DOCUMENT_CACHE", True):
         return None
-    apart = app.config.get("PDF_PROCESS")
-    if apart is None:
-        apart = not app.testing
     return FolderStore(
         Path(app.instance_path) / "document-cache",
         max_bytes=app.config["DOCUMENT_CACHE_BYTES"],
-        renderer=pdf_process.render if apart else None,
+        renderer=pdf_process.render if on_unless_testing(app, "PDF_PROCESS") else None,
     )
 
 
@@ -131,10 +129,7 @@ documents_to_render = DocumentQueue(render_documents)
 
 
 def _prepares(app: Flask) -> bool:
-    enabled = app.config.get("PRERENDER_DOCUMENTS")
-    if enabled is None:
-        enabled = not app.testing
-    return bool(enabled) and document_store(app) is not None
+    return on_unless_testing(app, "PRERENDER_DOCUMENTS") and document_store(app) is not None
 
 
 def prepare_documents_after_response(assessment_id: int, *, drafts_too: bool = True) -> None:

@@ -172,3 +172,37 @@ def test_deactivated_user_cannot_sign_in(client, auth, make, session):
     session.add(user)
     session.commit()
     assert "not right" in auth.login(user.email).get_data(as_text=True)
+
+
+def _autocomplete(page: str) -> dict[str, str]:
+    """Each input's name -> its autocomplete value ("" where it has none)."""
+    fields = {}
+    for tag in re.findall(r"<input\b[^>]*>", page):
+        name = re.search(r'\bname="([^"]+)"', tag)
+        if name and 'type="hidden"' not in tag and 'type="submit"' not in tag and 'type="checkbox"' not in tag:
+            value = re.search(r'\bautocomplete="([^"]*)"', tag)
+            fields[name.group(1)] = value.group(1) if value else ""
+    return fields
+
+
+def test_sign_in_and_password_fields_name_their_purpose_for_browsers(client, auth, make):
+    # WCAG 1.3.5: a field that asks for the user's own details says which (a password manager
+    # then fills the sign-in, and offers a strong new password where one is set).
+    assert _autocomplete(client.get("/auth/login").get_data(as_text=True)) == {
+        "email": "username",
+        "password": "current-password",
+    }
+    assert _autocomplete(client.get("/auth/register").get_data(as_text=True)) == {
+        "organisation": "organization",
+        "name": "name",
+        "email": "email",
+        "password": "new-password",
+        "confirm": "new-password",
+    }
+    auth.login(make.user(make.organisation()).email)
+    account = _autocomplete(client.get("/auth/account").get_data(as_text=True))
+    assert {name: account[name] for name in ("current", "password", "confirm")} == {
+        "current": "current-password",
+        "password": "new-password",
+        "confirm": "new-password",
+    }

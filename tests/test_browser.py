@@ -49,9 +49,21 @@ def page(tmp_path):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
         page = context.new_page()
+        # A page's own files (style sheet, scripts, icon) must all load: a 404 there is a broken
+        # page for every user, even when the test's steps pass. (A page itself may answer 4xx,
+        # as a form sent back with errors does: that is the page, not one of its files.)
+        failed = []
+        page.on(
+            "console",
+            lambda message: message.type == "error"
+            and message.text.startswith("Failed to load resource")
+            and message.location["url"] != page.url
+            and failed.append(f"{message.location['url']}: {message.text}"),
+        )
         yield page
         context.close()
         browser.close()
+        assert not failed, f"files of a page failed to load: {failed}"
 
 
 PASSWORD = "a long browser passphrase"

@@ -8,8 +8,16 @@ from dd_toolkit.web.problems import problem_text
 
 
 class LoginForm(Form):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(check_deliverability=False)])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    # autocomplete names each field's purpose (WCAG 1.3.5), so browsers and password managers
+    # fill the right one.
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(), Email(check_deliverability=False)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
     remember = BooleanField(_l("Keep me signed in on this device"))
     submit = SubmitField(_l("Sign in"))
 
@@ -32,10 +40,12 @@ class PasswordMixin:
             "unrelated words is easiest.",
             n=MIN_PASSWORD,
         ),
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
     )
 
     def validate_password(self, field) -> None:
@@ -52,10 +62,15 @@ class RegisterForm(PasswordMixin, Form):
         _l("Organisation name"),
         validators=[DataRequired(), Length(max=200)],
         description=_l("The company or service being assessed."),
+        render_kw={"autocomplete": "organization"},
     )
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        _l("Your name"), validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"}
+    )
     email = EmailField(
-        _l("Work email"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
+        _l("Work email"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+        render_kw={"autocomplete": "email"},
     )
     submit = SubmitField(_l("Create organisation"))
 
@@ -69,7 +84,9 @@ class ResetForm(PasswordMixin, Form):
 
 
 class ChangePasswordForm(PasswordMixin, Form):
-    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    current = PasswordField(
+        _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
     submit = SubmitField(_l("Change password"))
 
 

@@ -12,7 +12,11 @@ def _choices(taxonomy: Taxonomy, vocabulary: str) -> list[SelectChoice]:
 
 
 class ProfileForm(Form):
-    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        _l("Organisation name"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "organization"},
+    )
     description = TextAreaField(
         _l("What the service does"),
         validators=[Length(max=2000)],

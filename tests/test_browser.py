@@ -55,10 +55,12 @@ def page(tmp_path):
         failed = []
         page.on(
             "console",
-            lambda message: message.type == "error"
-            and message.text.startswith("Failed to load resource")
-            and message.location["url"] != page.url
-            and failed.append(f"{message.location['url']}: {message.text}"),
+            lambda message: (
+                message.type == "error"
+                and message.text.startswith("Failed to load resource")
+                and message.location["url"] != page.url
+                and failed.append(f"{message.location['url']}: {message.text}")
+            ),
         )
         yield page
         context.close()

@@ -193,6 +193,22 @@ def init_db(ctx: click.Context) -> None:
     click.echo("database is at the latest schema")
 
 
+def _loading_progress(started: float):
+    """Say on standard error, at each tenth, how far the loading of generated companies is (10,000
+    take minutes), and that the stored figures are being refreshed after the last."""
+    said = [0]
+
+    def on_stored(stored: int, total: int) -> None:
+        tenth = stored * 10 // total
+        if tenth > said[0] or stored == total:
+            said[0] = tenth
+            click.echo(f"stored {stored:,} of {total:,} companies ({time.perf_counter() - started:.0f} s)", err=True)
+        if stored == total:
+            click.echo("refreshing the stored benchmark and indicator reports", err=True)
+
+    return on_stored
+
+
 @main.command("load-demo")
 @click.option(
     "--companies",
@@ -212,7 +228,11 @@ def load_demo_command(ctx: click.Context, companies: int, seed: int) -> None:
         with bulk_loading(db):
             created = load_demo(db, app.extensions["dd_content"])
         started = time.perf_counter()
-        added = load_generated(db, app.extensions["dd_content"], companies, seed) if companies else 0
+        added = (
+            load_generated(db, app.extensions["dd_content"], companies, seed, _loading_progress(started))
+            if companies
+            else 0
+        )
     click.echo("demo data loaded" if created else "demo data already present")
     if added:
         click.echo(

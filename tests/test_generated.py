@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections import Counter
 from dataclasses import asdict
 
@@ -199,6 +201,10 @@ def test_cli_load_demo_with_generated_companies(run, session):
     assert first.exit_code == 0, first.output
     assert "demo data loaded" in first.output
     assert "added 4 generated companies (seed 2)" in first.output
+    # Progress goes to standard error: stored, then the refresh of the stored figures.
+    assert re.search(r"^stored 4 of 4 companies \(\d+ s\)$", first.stderr, re.MULTILINE), first.stderr
+    assert "refreshing the stored benchmark and indicator reports" in first.stderr
+    assert "stored" not in first.stdout
     orgs = session.exec(select(Organisation)).all()
     assert len(orgs) == len(COMPANIES) + len(PEERS) + 4
     # Again with the same seed: the demo is not loaded twice, the same companies are added
@@ -294,3 +300,16 @@ def test_generated_submissions_store_exactly_what_submit_stores(real_app, monkey
     for assessment_id, stored in loaded.items():
         assert again[assessment_id] == stored
         assert stored["submission"]["sha256"] == portable.sha256_of_text(stored["submission"]["snapshot"])
+
+
+def test_loading_many_companies_says_how_far_it_is_at_each_tenth(capsys):
+    from dd_toolkit.cli import _loading_progress
+
+    on_stored = _loading_progress(time.perf_counter())
+    for stored in [*range(100, 10_000, 100), 10_000]:
+        on_stored(stored, 10_000)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        *(f"stored {n:,} of 10,000 companies" for n in range(1_000, 10_001, 1_000)),
+        "refreshing the stored benchmark and indicator reports",
+    ]

@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import random
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -296,17 +296,28 @@ PARALLEL_FROM = 200
 WORKERS = 2
 
 
-def load_generated(db: Session, content: Content, companies: int, seed: int = 0) -> int:
+def load_generated(
+    db: Session,
+    content: Content,
+    companies: int,
+    seed: int = 0,
+    on_stored: Callable[[int, int], None] | None = None,
+) -> int:
     """Add ``companies`` generated companies, each with two submitted assessments; returns
-    how many were added. The same seed gives the same companies."""
+    how many were added. The same seed gives the same companies. ``on_stored(stored, total)``
+    is called after each batch is stored; the stored aggregates are refreshed after the last."""
     bank: QuestionBank = content.bank
     taken = db.exec(select(Organisation.name)).all()
     cycles = (DEMO_CYCLE - 1, DEMO_CYCLE)
     generated = generate_companies(bank.taxonomy, companies, seed, taken)
     batches = [generated[start : start + BATCH] for start in range(0, len(generated), BATCH)]
+    stored = 0
     with bulk_loading(db), _freezing(db, content, cycles, len(generated)) as freeze:
         for batch, frozen in zip(batches, freeze(batches), strict=True):
             _store_batch(db, content, batch, frozen, seed, cycles)
+            stored += len(batch)
+            if on_stored is not None:
+                on_stored(stored, len(generated))
     # The stored benchmark and indicator reports are recomputed once, not after every submission.
     refresh_all(db, bank, content.current_methodology, bulk_load=True)
     return companies

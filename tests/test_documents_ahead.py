@@ -272,3 +272,24 @@ def test_where_no_child_can_render_the_document_is_rendered_in_this_process(capl
         assert "rendering in this process instead" in caplog.text
     finally:
         process.stop()
+
+
+def test_the_pdf_process_collects_garbage_between_renderings_not_during_them(monkeypatch):
+    import gc
+
+    from dd_toolkit.engine import pdf_process as module
+
+    seen, replies = [], io.BytesIO()
+    monkeypatch.setattr(
+        render, "pdf_from_html", lambda html: seen.append(("render", gc.isenabled())) or b"%PDF " + html.encode()
+    )
+    monkeypatch.setattr(gc, "collect", lambda *args: seen.append(("collect", len(replies.getvalue()))) or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: seen.append(("freeze",)))
+    requests = io.BytesIO(b"".join(module._LENGTH.pack(len(html)) + html for html in (b"<a>", b"<b>")))
+    module.serve(requests, replies)
+    # Renderings run with the collector off; each collection comes after the reply has been
+    # written (the replies' bytes so far: 9 bytes of header and 8 of PDF each), so none waits for it.
+    assert seen == [("render", False), ("collect", 17), ("freeze",), ("render", False), ("collect", 34)]
+    assert gc.isenabled()  # as it was before
+    replies.seek(0)
+    assert [(replies.read(1), module._message(replies)) for _ in range(2)] == [(b"+", b"%PDF <a>"), (b"+", b"%PDF <b>")]

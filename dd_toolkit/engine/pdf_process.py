@@ -16,6 +16,8 @@ length-prefixed PDF (or error message) out. The child ends when its parent close
 from __future__ import annotations
 
 import contextlib
+import gc
+import itertools
 import logging
 import os
 import signal
@@ -133,17 +135,31 @@ pdf_process = PdfProcess()
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
-    """The child's loop: render each document read from ``requests`` until it ends."""
-    while True:
-        try:
-            html = _message(requests)
-        except EOFError:
-            return
-        try:
-            status, payload = _DONE, render.pdf_from_html(html.decode())
-        except Exception as error:  # reported to the parent, which raises it
-            status, payload = _FAILED, f"{type(error).__name__}: {error}".encode()
-        _write(replies, status, _LENGTH.pack(len(payload)), payload)
+    """The child's loop: render each document read from ``requests`` until it ends.
+
+    The cyclic garbage collector runs between renderings, once the reply has gone, not during
+    them: a rendering makes about a million objects, and the collections they set off took an
+    eighth of its time (with the demo plan, 250-350 ms of 2.3 s). The objects the first
+    rendering left (modules, fonts, caches) are then frozen, so later collections skip them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for rendered in itertools.count(1):
+            try:
+                html = _message(requests)
+            except EOFError:
+                return
+            try:
+                status, payload = _DONE, render.pdf_from_html(html.decode())
+            except Exception as error:  # reported to the parent, which raises it
+                status, payload = _FAILED, f"{type(error).__name__}: {error}".encode()
+            _write(replies, status, _LENGTH.pack(len(payload)), payload)
+            gc.collect()
+            if rendered == 1:
+                gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 if __name__ == "__main__":

@@ -165,8 +165,9 @@ def _action_plan_page(assessment, refused: dict | None = None):
     tracking = tracking_of(session, assessment.id)
     can_edit = can(current_user, Action.ASSESSMENT_EDIT, assessment)
     frozen = frozen_submission(session, assessment)
+    asked = _asked_filters(request.args)
     if frozen is None or refused is not None:
-        main_html = Markup(_action_plan_main(assessment, previous, tracking, can_edit, refused, generate_csrf()))
+        main_html = Markup(_action_plan_main(assessment, previous, tracking, can_edit, refused, generate_csrf(), asked))
     else:
         key = (
             "action-plan",
@@ -176,8 +177,9 @@ def _action_plan_page(assessment, refused: dict | None = None):
             can_edit,
             tracking_key(tracking),
             _previous_key(session, previous),
+            tuple(sorted(asked.items())),
         )
-        render = partial(_action_plan_main, assessment, previous, tracking, can_edit, None, fragments.CSRF_SLOT)
+        render = partial(_action_plan_main, assessment, previous, tracking, can_edit, None, fragments.CSRF_SLOT, asked)
         main_html = fragments.store().get_or_render(key, render, csrf=True)
     return render_template(
         "outputs/action_plan.html",
@@ -195,10 +197,41 @@ def _previous_key(session, previous) -> tuple | None:
     return (previous.id, previous.version, previous.cycle, previous.submitted_at, tracking_key(rows))
 
 
-def _action_plan_main(assessment, previous, tracking, can_edit, refused, csrf) -> str:
-    """The plan's main part, with ``csrf`` in its forms (the slot, when it is kept)."""
+# The action plan page lists every action, or those of one priority and/or status: "open" is
+# to do or in progress. The filters are plain query arguments, so a filtered list can be
+# bookmarked and works without JavaScript; a value that is not one of these is ignored.
+PLAN_FILTERS = ("priority", "status")
+OPEN = "open"
+
+
+def _asked_filters(args) -> dict[str, str]:
+    """The plan's filters in ``args`` (not yet checked against the plan's priorities)."""
+    return {name: args[name] for name in PLAN_FILTERS if args.get(name)}
+
+
+def _plan_filters(asked: dict[str, str], plan: ActionPlan) -> dict[str, str]:
+    """The filters of ``asked`` that name a priority of ``plan`` or a status."""
+    known = {"priority": set(plan.counts), "status": {OPEN, *(status.value for status in ActionStatus)}}
+    return {name: value for name, value in asked.items() if value in known[name]}
+
+
+def _shown(plan: ActionPlan, statuses: dict[str, ActionStatus], filters: dict[str, str]) -> list:
+    """The plan's items that the filters let through, in the plan's order."""
+    wanted = filters.get("status")
+    statuses_wanted = {ActionStatus.TODO, ActionStatus.IN_PROGRESS} if wanted == OPEN else {wanted}
+    return [
+        item
+        for item in plan.items
+        if filters.get("priority") in (None, item.priority) and (wanted is None or statuses[item.id] in statuses_wanted)
+    ]
+
+
+def _action_plan_main(assessment, previous, tracking, can_edit, refused, csrf, asked=None) -> str:
+    """The plan's main part, with ``csrf`` in its forms (the slot, when it is kept), listing the
+    actions that the filters ``asked`` let through."""
     inputs = _inputs(assessment, with_peers=False, previous=previous, tracking_rows=tracking)
     plan = action_plan(inputs)
+    filters = _plan_filters(asked or {}, plan)
     # The fields' labels and the words shown for every item, translated once for the page; the
     # fields themselves are plain HTML in the template.
     labels = _tracking_labels()
@@ -217,6 +250,8 @@ def _action_plan_main(assessment, previous, tracking, can_edit, refused, csrf) -
         "outputs/_action_plan_main.html",
         assessment=assessment,
         plan=plan,
+        shown=_shown(plan, statuses, filters),
+        filters=filters,
         tracking=tracking,
         labels=labels,
         horizons=horizons,
@@ -246,12 +281,15 @@ def update_item(assessment_id: int, item_id: str):
         abort(404)
     form = TrackingForm(prefix=f"item-{item.id}")
     anchor = f"item-{item.id}"
+    back = url_for(
+        "outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor, **_plan_filters(request.args, plan)
+    )
     valid = form.validate()
     csrf_errors = form.csrf_token.errors if "csrf_token" in form else []
     if csrf_errors:
         for error in csrf_errors:
             flash(f"{item.title}: {error}", "error")
-        return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
+        return redirect(back)
     errors = {field.short_name: " ".join(map(str, field.errors)) for field in form if field.errors}
     errors.pop("base_version", None)  # not a field anyone fills in: read as 0, a conflict
     if form.status.data == ActionStatus.WONT_DO and not (form.reason.data or "").strip():
@@ -291,7 +329,7 @@ def update_item(assessment_id: int, item_id: str):
         flash(f"{item.title}: {exc}", "error")
     else:
         flash(_("Saved: %(title)s.", title=item.title), "success")
-    return redirect(url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor))
+    return redirect(back)
 
 
 DOCUMENT_LANGUAGES = ("en", "id", "th", "vi")

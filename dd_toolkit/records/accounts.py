@@ -315,12 +315,19 @@ def _reusable_account(db: Session, email: str) -> User | None:
     return user
 
 
+def _user_for_link(db: Session, token: str, hash_column, expires_column) -> User | None:
+    """The active account whose one-time link (its token's hash in ``hash_column``) has not
+    passed ``expires_column``; None for an unknown, used or expired link."""
+    user = db.exec(select(User).where(hash_column == _token_hash(token))).first()
+    expires_at = getattr(user, expires_column.key) if user is not None else None
+    if expires_at is None or not user.active:
+        return None
+    return user if _aware(expires_at) > utcnow() else None
+
+
 def user_for_invite(db: Session, token: str) -> User | None:
     """The account of a live invitation: unused, unexpired, and the account still active."""
-    user = db.exec(select(User).where(User.invite_token_hash == _token_hash(token))).first()
-    if user is None or user.invite_expires_at is None or not user.active:
-        return None
-    return user if _aware(user.invite_expires_at) > utcnow() else None
+    return _user_for_link(db, token, User.invite_token_hash, User.invite_expires_at)
 
 
 def invitation_expired(user: User) -> bool:
@@ -391,10 +398,8 @@ def issue_reset(
 
 
 def user_for_reset(db: Session, token: str) -> User | None:
-    user = db.exec(select(User).where(User.reset_token_hash == _token_hash(token))).first()
-    if user is None or user.reset_expires_at is None or not user.active:
-        return None
-    return user if _aware(user.reset_expires_at) > utcnow() else None
+    """The account of a live password-reset link: unused, unexpired, and the account active."""
+    return _user_for_link(db, token, User.reset_token_hash, User.reset_expires_at)
 
 
 def complete_reset(db: Session, user: User, password: str) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from dd_toolkit.records import accounts
 from dd_toolkit.records import database as db
@@ -326,3 +329,32 @@ def pytest_collection_modifyitems(config, items):
     if skip:
         config.hook.pytest_deselected(items=skip)
         items[:] = keep
+
+
+# -- the app served on loopback, for the browser tests -----------------------------------------
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` served from a thread on a free loopback port, for a browser: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def real_live_server(real_app):
+    """The app with the real question bank, served."""
+    with serving(real_app) as url:
+        yield url

@@ -28,7 +28,7 @@ from dd_toolkit.records.models import (
 from . import factories, test_browser
 from .conftest import FIXTURE_CONTENT, AuthActions, Forms, csrf_token
 
-live_server, page = test_browser.live_server, test_browser.page
+page = test_browser.page
 
 LINK_RE = re.compile(r'id="(invite-link|reset-link)" class="copy" type="text" readonly value="([^"]+)"')
 

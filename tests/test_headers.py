@@ -22,7 +22,7 @@ from . import test_browser
 from .conftest import FIXTURE_CONTENT, make_app
 
 # The browser tests' fixtures, for the browser test at the end.
-live_server, page = test_browser.live_server, test_browser.page
+page = test_browser.page
 
 IDENTITIES = {
     "anonymous": None,

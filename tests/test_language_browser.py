@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from . import factories
-from .test_browser import live_server, page, sign_in  # noqa: F401  (the browser fixtures)
+from .test_browser import page, sign_in  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import template_rendered
-from werkzeug.serving import make_server
 
 from dd_toolkit.records.demo import DEMO_PASSWORD
 
@@ -58,16 +56,6 @@ def _need(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"{path.name} is needed for the page checks: `make page-checks` installs it")
     return path
-
-
-@pytest.fixture
-def real_live_server(real_app):
-    server = make_server("127.0.0.1", 0, real_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def pages_of(app, errors: list[str]) -> dict[str, list[tuple[str, str, str]]]:

@@ -163,19 +163,13 @@ def test_the_action_plan_lists_the_cards_of_the_company_countries(company):
 
 @pytest.mark.browser
 def test_the_cards_fit_a_390_pixel_phone_and_open_from_the_keyboard(real_app, company, tmp_path):
-    import threading
-
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
 
+    from .conftest import serving
     from .test_browser import CHROMIUM_FLAGS, chromium_path
 
     _client, assessment_id, email = company
-    server = make_server("127.0.0.1", 0, real_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serving(real_app) as base:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 390, "height": 844})
@@ -203,6 +197,3 @@ def test_the_cards_fit_a_390_pixel_phone_and_open_from_the_keyboard(real_app, co
                 page.evaluate(AXE.read_text(encoding="utf-8"))
                 assert page.evaluate(AXE_RUN, WCAG_TAGS) == []
             browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from dd_toolkit.records import database
 from dd_toolkit.records.assessments import profile_of, save_answers, start_assessment
@@ -24,16 +22,6 @@ from .test_risk_register import answer_what_the_register_brings
 
 pytestmark = pytest.mark.browser
 LUMEN = COMPANIES[0]
-
-
-@pytest.fixture
-def real_server(real_app):
-    server = make_server("127.0.0.1", 0, real_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -71,14 +59,14 @@ def check_page(page, url: str) -> None:  # noqa: F811
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_fill_part_of_the_grid_leave_resume_and_submit(real_app, real_server, page, draft):  # noqa: F811
+def test_fill_part_of_the_grid_leave_resume_and_submit(real_app, real_live_server, page, draft):  # noqa: F811
     from playwright.sync_api import expect
 
     db, admin, assessment = draft
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
-    sign_in(page, real_server, admin.email, PASSWORD)
-    page.goto(f"{real_server}/assessments/{assessment.id}")
+    sign_in(page, real_live_server, admin.email, PASSWORD)
+    page.goto(f"{real_live_server}/assessments/{assessment.id}")
     page.get_by_role("link", name="Start the risk register").click()
     page.get_by_role("button", name="Start the risk register").click()
     expect(page.get_by_role("status").filter(has_text="The register is started")).to_be_visible()
@@ -104,7 +92,7 @@ def test_fill_part_of_the_grid_leave_resume_and_submit(real_app, real_server, pa
     # The grid and a cell pass axe-core and fit a 390 px phone (the grid scrolls in its region).
     for url in (page.url.split("#")[0], page.url.split("#")[0] + "/grooming/age_13_15"):
         check_page(page, url)
-    page.goto(f"{real_server}/assessments/{assessment.id}/risk")
+    page.goto(f"{real_live_server}/assessments/{assessment.id}/risk")
 
     assert dialogs == []
     # A second cell half typed, then leaving: the browser asks first.
@@ -142,7 +130,7 @@ def test_fill_part_of_the_grid_leave_resume_and_submit(real_app, real_server, pa
     # Grooming rated high before the controls brings its deeper question in; it is answered too.
     content = real_app.extensions["dd_content"]
     assert answer_what_the_register_brings(db, content, assessment, admin) == {"hrdd.act.grooming_contact_patterns"}
-    page.goto(f"{real_server}/assessments/{assessment.id}")
+    page.goto(f"{real_live_server}/assessments/{assessment.id}")
     page.get_by_role("link", name="Review and submit").click()
     page.get_by_role("button", name="Continue to the confirmation").click()
     page.get_by_role("button", name="Submit and freeze this version").click()

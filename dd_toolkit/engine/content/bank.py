@@ -11,15 +11,14 @@ from typing import Any
 from dd_toolkit.engine.content.answers import AnswerData, Profile
 from dd_toolkit.engine.content.catalogues import Catalogues, load_catalogues
 from dd_toolkit.engine.content.conditions import (
-    MISSING,
     All,
     Explanation,
     Leaf,
     Predicate,
     RiskLevels,
+    assessment_lookup,
     compile_condition,
     explain,
-    risk_value,
 )
 from dd_toolkit.engine.content.languages import load_languages
 from dd_toolkit.engine.content.loader import load_content_parts
@@ -102,25 +101,14 @@ class QuestionBank:
         itself, or that is unanswered or marked not applicable.
         """
         memo: dict[str, bool] = {}
-
-        def lookup(leaf: Leaf) -> Any:
-            if leaf.subject == "profile":
-                return profile.get(leaf.name)
-            if leaf.subject == "risk":
-                return risk_value(risk, leaf)
-            if not applies(leaf.name):
-                return MISSING
-            answer = answers.get(leaf.name)
-            if answer is None or answer.not_applicable or not answer.has_value:
-                return MISSING
-            return answer.value
-
         predicates = self._predicates
 
         def applies(qid: str) -> bool:
             if qid not in memo:
                 memo[qid] = predicates[qid](lookup)
             return memo[qid]
+
+        lookup = assessment_lookup(profile, answers, risk, applies)
 
         for qid in self.questions:
             applies(qid)
@@ -141,15 +129,7 @@ class QuestionBank:
         if applicable is None:
             applicable = self.applicability(profile, answers, risk)
 
-        def lookup(leaf: Leaf) -> Any:
-            if leaf.subject == "profile":
-                return profile.get(leaf.name)
-            if leaf.subject == "risk":
-                return risk_value(risk, leaf)
-            answer = answers.get(leaf.name)
-            if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
-                return MISSING
-            return answer.value
+        lookup = assessment_lookup(profile, answers, risk, lambda qid: bool(applicable.get(qid)))
 
         language = language or reading_language()  # by default the reader's
         describe = functools.partial(self.describe_leaf, language=language)

@@ -302,6 +302,28 @@ Lookup = Callable[[Leaf], Any]
 Describe = Callable[[Leaf], str]
 
 
+def assessment_lookup(
+    profile: Mapping[str, Any], answers: Mapping[str, Any], risk: RiskLevels | None, applies: Callable[[str], bool]
+) -> Lookup:
+    """What a condition reads in an assessment: a profile field, the levels the risk register
+    reached (``risk``), or an answer's value. An answer reads as missing when its question does
+    not apply (``applies``), is unanswered or is marked not applicable."""
+
+    def lookup(leaf: Leaf) -> Any:
+        if leaf.subject == "profile":
+            return profile.get(leaf.name)
+        if leaf.subject == "risk":
+            return risk_value(risk, leaf)
+        if not applies(leaf.name):
+            return _MISSING
+        answer = answers.get(leaf.name)
+        if answer is None or answer.not_applicable or not answer.has_value:
+            return _MISSING
+        return answer.value
+
+    return lookup
+
+
 def evaluate(condition: Condition | None, lookup: Lookup) -> bool:
     if condition is None:
         return True

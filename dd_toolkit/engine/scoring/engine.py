@@ -31,10 +31,10 @@ from dd_toolkit.engine.content.conditions import (
     Leaf,
     Not,
     RiskLevels,
+    assessment_lookup,
     evaluate,
     leaf_holds,
     leaves,
-    risk_value,
 )
 from dd_toolkit.engine.content.models import DEFAULT_LANGUAGE, reading_language
 from dd_toolkit.engine.content.values import display_value
@@ -489,15 +489,7 @@ def _follows_from_not_applicable(
     if not origin:
         return {}
 
-    def value(leaf: Leaf) -> Any:
-        if leaf.subject == "profile":
-            return profile.get(leaf.name)
-        if leaf.subject == "risk":
-            return risk_value(risk, leaf)
-        answer = answers.get(leaf.name)
-        if not applicable.get(leaf.name) or answer is None or answer.not_applicable or not answer.has_value:
-            return MISSING
-        return answer.value
+    value = assessment_lookup(profile, answers, risk, lambda qid: bool(applicable.get(qid)))
 
     def maybe(condition) -> bool | None:
         """The condition with the answers in ``origin`` unknown: True or False when it holds or

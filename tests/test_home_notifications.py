@@ -128,6 +128,8 @@ def test_company_home_says_what_to_do_next_from_stored_records(client, make, aut
     # Actions overdue and due soon, not those done or due later.
     actions = section_between(page, "h-actions")
     assert overdue.title in actions and soon.title in actions
+    # Each leads to its own action on the plan, not to the top of it.
+    assert f'href="/assessments/{draft.id}/action-plan#item-late">{overdue.title}</a>' in actions
     assert "Audit the classifier" not in actions and "Publish the policy" not in actions
     # The date as the reader's language writes it (English here: "Nov 2, 2026").
     assert f"overdue since {format_date(overdue.due_date, 'medium', locale='en')}" in actions

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 from dd_toolkit.records.models import Assessment, Organisation
+from dd_toolkit.web import fragments
 
 from . import test_headers
 from .conftest import Forms
@@ -55,10 +56,14 @@ def test_the_plan_lists_the_actions_of_a_priority_and_says_how_many_of_all(real_
     assert listed(real_client.get(lumen_plan).get_data(as_text=True)) == every_id
 
 
-def test_unknown_filter_values_are_ignored_and_shown_as_any(real_client, lumen_plan):
+def test_unknown_filter_values_are_ignored_shown_as_any_and_never_kept(real_app, real_client, lumen_plan):
     every_id = listed(real_client.get(lumen_plan).get_data(as_text=True))
+    with real_app.app_context():
+        kept = fragments.store()
+    renders = kept.renders
     page = real_client.get(f"{lumen_plan}?priority=P9&status=%3Cb%3Ebold").get_data(as_text=True)
     assert listed(page) == every_id
+    assert kept.renders == renders  # the whole plan's kept part: no new key for values it ignores
     assert "are listed" not in page and "<b>bold" not in page
     assert " selected>" not in page.split('id="filter-priority"')[1].split("</select>")[0]
 

@@ -205,14 +205,20 @@ OPEN = "open"
 
 
 def _asked_filters(args) -> dict[str, str]:
-    """The plan's filters in ``args`` (not yet checked against the plan's priorities)."""
-    return {name: args[name] for name in PLAN_FILTERS if args.get(name)}
+    """The plan's filters in ``args`` that name a status or a priority of an installed
+    methodology; anything else is dropped here, so it never reaches the key the plan is kept
+    under."""
+    known = {
+        "priority": {p.id for method in current_content().methodologies.values() for p in method.actions.priorities},
+        "status": {OPEN, *(status.value for status in ActionStatus)},
+    }
+    return {name: args[name] for name in PLAN_FILTERS if args.get(name) in known[name]}
 
 
 def _plan_filters(asked: dict[str, str], plan: ActionPlan) -> dict[str, str]:
-    """The filters of ``asked`` that name a priority of ``plan`` or a status."""
-    known = {"priority": set(plan.counts), "status": {OPEN, *(status.value for status in ActionStatus)}}
-    return {name: value for name, value in asked.items() if value in known[name]}
+    """The filters of ``asked`` (:func:`_asked_filters`) that apply to ``plan``: a priority of
+    its own methodology."""
+    return {name: value for name, value in asked.items() if name != "priority" or value in plan.counts}
 
 
 def _shown(plan: ActionPlan, statuses: dict[str, ActionStatus], filters: dict[str, str]) -> list:
@@ -281,9 +287,8 @@ def update_item(assessment_id: int, item_id: str):
         abort(404)
     form = TrackingForm(prefix=f"item-{item.id}")
     anchor = f"item-{item.id}"
-    back = url_for(
-        "outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor, **_plan_filters(request.args, plan)
-    )
+    filters = _plan_filters(_asked_filters(request.args), plan)
+    back = url_for("outputs.action_plan_page", assessment_id=assessment.id, _anchor=anchor, **filters)
     valid = form.validate()
     csrf_errors = form.csrf_token.errors if "csrf_token" in form else []
     if csrf_errors:

@@ -196,12 +196,13 @@ def init_db(ctx: click.Context) -> None:
 def _loading_progress(started: float):
     """Say on standard error, at each tenth, how far the loading of generated companies is (10,000
     take minutes), and that the stored figures are being refreshed after the last."""
-    said = [0]
+    said = 0  # the last tenth reported
 
     def on_stored(stored: int, total: int) -> None:
+        nonlocal said
         tenth = stored * 10 // total
-        if tenth > said[0] or stored == total:
-            said[0] = tenth
+        if tenth > said or stored == total:
+            said = tenth
             click.echo(f"stored {stored:,} of {total:,} companies ({time.perf_counter() - started:.0f} s)", err=True)
         if stored == total:
             click.echo("refreshing the stored benchmark and indicator reports", err=True)

@@ -201,7 +201,11 @@ def _previous_key(session, previous) -> tuple | None:
 # to do or in progress. The filters are plain query arguments, so a filtered list can be
 # bookmarked and works without JavaScript; a value that is not one of these is ignored.
 PLAN_FILTERS = ("priority", "status")
-OPEN = "open"
+# The tracking statuses each status filter lists.
+STATUS_FILTERS = {
+    "open": frozenset({ActionStatus.TODO, ActionStatus.IN_PROGRESS}),
+    **{status.value: frozenset({status}) for status in ActionStatus},
+}
 
 
 def _asked_filters(args) -> dict[str, str]:
@@ -210,7 +214,7 @@ def _asked_filters(args) -> dict[str, str]:
     under."""
     known = {
         "priority": {p.id for method in current_content().methodologies.values() for p in method.actions.priorities},
-        "status": {OPEN, *(status.value for status in ActionStatus)},
+        "status": STATUS_FILTERS,
     }
     return {name: args[name] for name in PLAN_FILTERS if args.get(name) in known[name]}
 
@@ -223,12 +227,11 @@ def _plan_filters(asked: dict[str, str], plan: ActionPlan) -> dict[str, str]:
 
 def _shown(plan: ActionPlan, statuses: dict[str, ActionStatus], filters: dict[str, str]) -> list:
     """The plan's items that the filters let through, in the plan's order."""
-    wanted = filters.get("status")
-    statuses_wanted = {ActionStatus.TODO, ActionStatus.IN_PROGRESS} if wanted == OPEN else {wanted}
+    priority, status = filters.get("priority"), filters.get("status")
     return [
         item
         for item in plan.items
-        if filters.get("priority") in (None, item.priority) and (wanted is None or statuses[item.id] in statuses_wanted)
+        if priority in (None, item.priority) and (status is None or statuses[item.id] in STATUS_FILTERS[status])
     ]
 
 

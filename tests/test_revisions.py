@@ -21,6 +21,7 @@ from dd_toolkit.records.models import (
     RiskCell,
     RiskCellHistory,
     RiskRegister,
+    SectionAssignment,
     SharedRevision,
     TransparencyEdit,
     VerificationRun,
@@ -86,6 +87,7 @@ def two_companies(submitted_to, make, session):
     session.add(RiskRegister(assessment_id=assessment.id, next_review_due=dt.date(2027, 6, 30)))
     session.add(RiskCell(assessment_id=assessment.id, harm="grooming", age_group="13-15"))
     session.add(RiskCellHistory(assessment_id=assessment.id, harm="grooming", age_group="13-15"))
+    session.add(SectionAssignment(assessment_id=assessment.id, section_id="hrdd.policy", user_id=admin.id))
     session.commit()
     return first, second, admin, assessment
 

@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from dd_toolkit.engine.text import N_, Message
 from dd_toolkit.records import notifications
+from dd_toolkit.records.assignments import release_member
 from dd_toolkit.records.audit import record
 from dd_toolkit.records.models import (
     ApiToken,
@@ -767,6 +768,7 @@ def remove_member(db: Session, org: Organisation, member: User, *, by: User | No
             )
         )
     db.delete(membership)
+    released = release_member(db, org.id, member.id)
     db.flush()
     elsewhere = db.exec(select(Membership).where(Membership.user_id == member.id)).first() is not None
     deactivated = not elsewhere and member.platform_role == PlatformRole.NONE
@@ -783,7 +785,12 @@ def remove_member(db: Session, org: Organisation, member: User, *, by: User | No
         action="member.remove",
         entity="user",
         entity_id=member.id,
-        detail={"email": member.email, "role": membership.role, "deactivated": deactivated},
+        detail={
+            "email": member.email,
+            "role": membership.role,
+            "deactivated": deactivated,
+            "sections_released": released,
+        },
     )
     db.commit()
 

@@ -155,6 +155,9 @@ def start_assessment(
     db.flush()
     copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
     carried = carry_forward_tracking(db, prefill_from, assessment) if prefill_from else 0
+    from dd_toolkit.records.assignments import copy_assignments  # the assignments module builds on this one
+
+    assigned = copy_assignments(db, prefill_from, assessment) if prefill_from else 0
     # The next cycle starts from the last risk register, its cells carried for the team to review.
     from dd_toolkit.records.risk import last_register, start_register  # the register module builds on this one
 
@@ -172,6 +175,7 @@ def start_assessment(
             "prefilled_from": prefill_from.id if prefill_from else None,
             "answers_copied": copied,
             "actions_carried": carried,
+            "sections_assigned": assigned,
         },
     )
     db.commit()

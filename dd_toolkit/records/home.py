@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from dd_toolkit.engine import disclosure
 from dd_toolkit.engine.scoring import Methodology
 from dd_toolkit.records import releases
+from dd_toolkit.records.assignments import sections_of_user
 from dd_toolkit.records.models import (
     ActionTracking,
     Answer,
@@ -77,6 +78,7 @@ class CompanyHome:
     indicators: list[IndicatorStatus] = field(default_factory=list)
     requests: list[OpenRequest] = field(default_factory=list)
     actions: list[DueAction] = field(default_factory=list)
+    assigned: list[str] = field(default_factory=list)  # the draft's sections assigned to the reader
 
 
 # The company's home page runs these on every visit: each statement is built once, with its
@@ -167,10 +169,15 @@ def open_requests(db: Session, organisation_id: int) -> list[OpenRequest]:
 
 
 def company_home(
-    db: Session, organisation_id: int, *, today: dt.date | None = None, due: list | None = None
+    db: Session,
+    organisation_id: int,
+    *,
+    reader_id: int | None = None,
+    today: dt.date | None = None,
+    due: list | None = None,
 ) -> CompanyHome:
-    """What the company's home page shows; ``due`` is :func:`due_actions` of the organisation
-    today, when the caller has read it."""
+    """What the company's home page shows to the member ``reader_id``; ``due`` is
+    :func:`due_actions` of the organisation today, when the caller has read it."""
     today = today or dt.date.today()
     home = CompanyHome()
     home.draft = current_draft(db, organisation_id)
@@ -178,6 +185,8 @@ def company_home(
         last = db.exec(_LAST_SAVED, params={"assessment_id": home.draft.id}).first()
         if last is not None:
             home.last_saved_question, home.last_saved_at = last
+        if reader_id is not None:
+            home.assigned = sections_of_user(db, home.draft.id, reader_id)
     home.trend = score_trend(db, organisation_id)
     if home.trend:
         home.latest = home.trend[-1]

@@ -577,3 +577,18 @@ class RiskCellHistory(SQLModel, table=True):
     new: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     changed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     changed_at: datetime = Field(default_factory=utcnow)
+
+
+class SectionAssignment(SQLModel, table=True):
+    """The member of the organisation an admin gave one section of a draft assessment to answer.
+    One member per section; a section no row names is nobody's yet."""
+
+    __tablename__ = "section_assignment"
+    __table_args__ = (sa.UniqueConstraint("assessment_id", "section_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    section_id: str = Field(max_length=200)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    assigned_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    assigned_at: datetime = Field(default_factory=utcnow)

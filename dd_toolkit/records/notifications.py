@@ -11,7 +11,8 @@ notification exists exactly when its event does:
 - an action falling due within :data:`DUE_SOON_DAYS` days or overdue (:func:`notify_due_actions`,
   run by the company's home page and by ``dd-toolkit notify-due``; no scheduler is needed);
 - an invitation accepted (:func:`dd_toolkit.records.accounts.accept_invite`), to whoever created the
-  account.
+  account;
+- a section assigned (:func:`dd_toolkit.records.assignments.assign_sections`), to the member given it.
 
 A notification stores a ``kind`` and the ``params`` of its message, never the text: the web layer
 translates :data:`MESSAGES` when it shows them. Emails are sent after the transaction commits, only
@@ -72,6 +73,7 @@ class Kind(StrEnum):
     ACTION_DUE = "action_due"
     ACTION_OVERDUE = "action_overdue"
     INVITATION_ACCEPTED = "invitation_accepted"
+    SECTION_ASSIGNED = "section_assigned"
 
 
 #: A short title per kind (an email's subject), and the message, filled in from ``params``.
@@ -82,6 +84,7 @@ TITLES: dict[str, str] = {
     Kind.ACTION_DUE: N_("An action is due soon"),
     Kind.ACTION_OVERDUE: N_("An action is overdue"),
     Kind.INVITATION_ACCEPTED: N_("An invitation was accepted"),
+    Kind.SECTION_ASSIGNED: N_("A section was assigned to you"),
 }
 MESSAGES: dict[str, str] = {
     Kind.CLARIFICATION_REQUESTED: N_(
@@ -98,11 +101,14 @@ MESSAGES: dict[str, str] = {
     Kind.ACTION_DUE: N_("The action “%(title)s” is due on %(due)s."),
     Kind.ACTION_OVERDUE: N_("The action “%(title)s” was due on %(due)s and is still open."),
     Kind.INVITATION_ACCEPTED: N_("%(name)s (%(email)s) accepted your invitation and can now sign in."),
+    Kind.SECTION_ASSIGNED: N_("%(by)s asked you to answer the section “%(section)s” of the %(cycle)s assessment."),
 }
 
 # The pages a notification links to (the web layer maps each to its route).
 ENTITY_ASSESSMENT = "assessment"
 ENTITY_ACTION_PLAN = "action_plan"
+# A section of an assessment: ``entity_id`` is the assessment, the ``section`` parameter the section.
+ENTITY_SECTION = "section"
 ENTITY_RECIPIENT = "recipient"
 ENTITY_MEMBERS = "members"
 ENTITY_ACCOUNTS = "accounts"

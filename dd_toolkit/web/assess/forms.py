@@ -29,7 +29,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, NumberRange, StopValidation
+from wtforms.validators import DataRequired, NumberRange, Regexp, StopValidation
 
 from dd_toolkit.engine.content import AnswerData, AnswerType, Question
 from dd_toolkit.engine.content.values import build_answer
@@ -281,3 +281,55 @@ class ConfirmForm(PageForm):
     """A button that only needs CSRF protection."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+def assignment_key(section_id: str) -> str:
+    """The name of a section's field on the assignment page (``section-hrdd-policy``)."""
+    return "section-" + section_id.replace(".", "-")
+
+
+def assignments_form(sections: list, members: list, assigned: dict, formdata=None):
+    """One select per section listing the members who may answer it (and "Nobody"), with a
+    hidden field holding the member the page showed, so that a change someone else made in the
+    meantime is found rather than overwritten."""
+    choices = [SelectChoice("", _l("Nobody"))] + [
+        SelectChoice(str(user.id), user.name or user.email) for user in members
+    ]
+    attrs, data = {}, {}
+    for section in sections:
+        key = assignment_key(section.id)
+        shown = str(assigned[section.id].id) if section.id in assigned else ""
+        # A member assigned before leaving stays a choice until the section is given to another.
+        extra = (
+            []
+            if not shown or any(c.value == shown for c in choices)
+            else [SelectChoice(shown, _assignee_label(assigned[section.id]))]
+        )
+        attrs[key] = SelectField(_l("Assigned to"), choices=choices + extra)
+        attrs[key + "-shown"] = HiddenField(validators=[Regexp(r"^\d*$")])
+        data[key] = data[key + "-shown"] = shown
+    attrs["save"] = SubmitField(_l("Save the assignments"))
+    form_class = type("AssignmentsForm", (PageForm,), attrs)
+    if formdata is None:
+        return form_class(formdata=None, data=data)
+    return form_class(formdata=formdata)
+
+
+def _assignee_label(user) -> str:
+    return _l("%(name)s (no longer a member)", name=user.name or user.email)
+
+
+def assignment_choices(form, sections: list) -> dict[str, tuple[int | None, int | None]]:
+    """Per section, the member the page showed and the member chosen (None: nobody), from a
+    validated :func:`assignments_form`."""
+
+    def member(value: str | None) -> int | None:
+        return int(value) if value else None
+
+    return {
+        section.id: (
+            member(form[assignment_key(section.id) + "-shown"].data),
+            member(form[assignment_key(section.id)].data),
+        )
+        for section in sections
+    }

@@ -19,6 +19,7 @@ from dd_toolkit.engine.content.reference_cards import ReferenceCardsError, cards
 from dd_toolkit.engine.content.values import AnswerValueError
 from dd_toolkit.engine.render import slug
 from dd_toolkit.engine.transparency import check_metrics, load_metric_checks
+from dd_toolkit.records import assignments as assignment_records
 from dd_toolkit.records import releases, review
 from dd_toolkit.records import risk as risk_records
 from dd_toolkit.records.assessments import (
@@ -45,6 +46,9 @@ from dd_toolkit.web.assess.forms import (
     ImportForm,
     StartAssessmentForm,
     SubmitForm,
+    assignment_choices,
+    assignment_key,
+    assignments_form,
     base_version,
     error_targets,
     field_labels,
@@ -184,6 +188,7 @@ def overview(assessment_id: int):
         outdated=assessment.questionnaire_versions != current_bank().versions(),
         reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
         review_labels=status_labels(),
+        assigned=assignment_records.assignments_of(session, assessment.id) if assessment.is_draft else {},
     )
 
 
@@ -213,9 +218,17 @@ def section(assessment_id: int, section_id: str):
     conflicts: dict[str, dict] = {}
     answer_errors: dict[str, dict[str, str]] = {}
 
+    member = assignment_records.assignments_of(db.session(), assessment.id).get(current.id) if editable else None
+    assignee = None
+    if member is not None:
+        you = member.id == current_user.id
+        assignee = _("Assigned to you.") if you else _("Assigned to %(name)s.", name=member.name or member.email)
+
     def page(form, state, answers):
         editing = {"editable": editable, "can_edit": can_edit, "conflicts": conflicts, "answer_errors": answer_errors}
-        main = _section_main(assessment, module, current, state, profile, answers, form=form, **editing)
+        main = _section_main(
+            assessment, module, current, state, profile, answers, form=form, assignee=assignee, **editing
+        )
         return render_template("assess/section.html", section=current, main_html=Markup(main))
 
     if request.method == "POST":
@@ -320,6 +333,7 @@ def _section_main(
     can_edit: bool = False,
     conflicts: dict | None = None,
     answer_errors: dict | None = None,
+    assignee: str | None = None,
 ) -> str:
     """The section page's main part: its questions, with their fields when ``can_edit``."""
     conflicts, answer_errors = conflicts or {}, answer_errors or {}
@@ -338,6 +352,7 @@ def _section_main(
         can_edit=can_edit,
         conflicts=conflicts,
         answer_errors=answer_errors,
+        assignee=assignee,
         error_summary=[
             (q, error_targets(q, answer_errors.get(q.id, {})))
             for q in shown
@@ -407,6 +422,72 @@ def _next_section(section_id: str, step: int = 1) -> str | None:
     ids = [s.id for m in current_bank().questionnaires for s in m.sections]
     position = ids.index(section_id) + step
     return ids[position] if 0 <= position < len(ids) else None
+
+
+@bp.route("/<int:assessment_id>/assignments", methods=["GET", "POST"])
+@policy(Action.ASSESSMENT_MANAGE)
+def assignments(assessment_id: int):
+    """The admins give each section of a draft to a member to answer (records/assignments.py)."""
+    assessment = load_assessment(assessment_id, Action.ASSESSMENT_MANAGE)
+    if not assessment.is_draft:
+        flash(_("This assessment has been submitted and is read-only."), "error")
+        return redirect(url_for("assess.overview", assessment_id=assessment.id))
+    org, _rows, _answers, state = _state(assessment)
+    session = db.session()
+    sections = [s for m in current_bank().questionnaires for s in m.sections if state.for_section(s.id).applicable]
+    members = assignment_records.assignable_members(session, org.id)
+    assigned = assignment_records.assignments_of(session, assessment.id)
+    conflicts: dict = {}
+
+    def page(form, status: int = 200):
+        return render_template(
+            "assess/assignments.html",
+            assessment=assessment,
+            org=org,
+            state=state,
+            form=form,
+            members=members,
+            conflicts=conflicts,
+            key=assignment_key,
+        ), status
+
+    if request.method == "GET":
+        return page(assignments_form(sections, members, assigned))
+    form = assignments_form(sections, members, assigned, formdata=request.form)
+    if not form.validate():
+        if form.csrf_token.errors:
+            flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
+        return page(form, 422)
+    try:
+        outcome = assignment_records.assign_sections(
+            session,
+            assessment,
+            assignment_choices(form, sections),
+            section_ids=[s.id for s in sections],
+            by=current_user,
+        )
+    except AssessmentError as exc:
+        flash(problem_text(exc), "error")
+        return page(form, 422)
+    if outcome.conflicts:
+        for section_id, now in outcome.conflicts.items():
+            conflicts[section_id] = now
+            # Saving again is a deliberate change of the assignment now shown.
+            form[assignment_key(section_id) + "-shown"].data = str(now.id) if now else ""
+        flash(
+            ngettext(
+                "Someone else changed %(num)d assignment while you worked: see it as it is now and save again.",
+                "Someone else changed %(num)d assignments while you worked: see them as they are now and save again.",
+                len(outcome.conflicts),
+            ),
+            "error",
+        )
+        return page(form, 422)
+    if outcome.changed:
+        flash(ngettext("%(num)d assignment saved.", "%(num)d assignments saved.", len(outcome.changed)), "success")
+    else:
+        flash(_("No changes to save."), "info")
+    return redirect(url_for("assess.overview", assessment_id=assessment.id))
 
 
 @bp.route("/<int:assessment_id>/submit", methods=["GET", "POST"])

@@ -66,13 +66,16 @@ def _company_home(member: Membership):
     today = dt.date.today()
     due = notifications.due_actions(session, org.id, today=today)
     notifications.notify_due_actions(session, organisation_id=org.id, today=today, due=due)
-    data = homes.company_home(session, org.id, today=today, due=due)
+    data = homes.company_home(session, org.id, reader_id=current_user.id, today=today, due=due)
     state = resume = next_section = None
+    mine = []
     if data.draft is not None:
         risk = risk_levels(session, data.draft, current_methodology().risk)
         state = progress(current_bank(), profile_of(org), answers_of(session, data.draft.id), risk)
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)
+        # The sections assigned to the reader that have questions to answer, in the bank's order.
+        mine = [s for s in state.sections if s.section.id in data.assigned and s.applicable]
     return render_template(
         "main/company_home.html",
         org=org,
@@ -81,6 +84,8 @@ def _company_home(member: Membership):
         state=state,
         resume=resume,
         next_section=next_section,
+        mine=mine,
+        mine_open=[s for s in mine if s.status != "complete"],
         can_manage=can(current_user, Action.ASSESSMENT_MANAGE, org),
         bands=_band_labels(),
         status_labels=STATUS_LABELS,

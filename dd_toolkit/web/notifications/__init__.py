@@ -20,6 +20,7 @@ from dd_toolkit.web.context import current_bank
 TARGETS: dict[str, tuple[str, str | None]] = {
     notifications.ENTITY_ASSESSMENT: ("assess.overview", "assessment_id"),
     notifications.ENTITY_ACTION_PLAN: ("outputs.action_plan_page", "assessment_id"),
+    notifications.ENTITY_SECTION: ("assess.section", "assessment_id"),
     notifications.ENTITY_RECIPIENT: ("regulator.submission", "recipient_id"),
     notifications.ENTITY_MEMBERS: ("orgs.members", None),
     notifications.ENTITY_ACCOUNTS: ("admin.accounts_page", None),
@@ -27,13 +28,18 @@ TARGETS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def target(entity: str, entity_id: int | None) -> tuple[str, dict[str, Any]]:
+def target(entity: str, entity_id: int | None, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The endpoint and arguments of the page a notification links to (the list when it names
     none). The page still goes through the authoriser."""
     endpoint, argument = TARGETS.get(entity, ("notifications.index", None))
     if argument is not None and entity_id is None:
         return "notifications.index", {}
-    return endpoint, ({argument: entity_id} if argument else {})
+    values = {argument: entity_id} if argument else {}
+    if entity == notifications.ENTITY_SECTION:
+        if not params.get("section"):
+            return "notifications.index", {}
+        values["section_id"] = params["section"]
+    return endpoint, values
 
 
 def _shown_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +49,10 @@ def _shown_params(params: dict[str, Any]) -> dict[str, Any]:
         shown["jurisdiction"] = current_bank().taxonomy.label("countries", shown["jurisdiction"])
     if "status" in shown:
         shown["status"] = gettext(STATUS_LABELS.get(shown["status"], shown["status"]))
+    if "section" in shown:
+        found = current_bank().section(shown["section"])
+        if found is not None:
+            shown["section"] = found[1].title
     if "due" in shown:
         try:
             shown["due"] = format_date(dt.date.fromisoformat(shown["due"]), format="long")
@@ -93,7 +103,7 @@ def _composer(app: Flask):
             subject = title_of(item["kind"])
             lines = [gettext("Hello %(name)s,", name=item["name"]), "", text_of(item["kind"], item["params"]), ""]
             if public.scheme and public.netloc:
-                endpoint, values = target(item["entity"], item["entity_id"])
+                endpoint, values = target(item["entity"], item["entity_id"], item["params"])
                 adapter = app.url_map.bind(public.netloc, script_name=public.path or "/", url_scheme=public.scheme)
                 lines.append(gettext("Open it: %(url)s", url=adapter.build(endpoint, values, force_external=True)))
             else:

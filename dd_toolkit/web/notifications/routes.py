@@ -28,7 +28,7 @@ def index():
             "url": url_for(endpoint, **values),
         }
         for row in rows
-        for endpoint, values in [target(row.entity, row.entity_id)]
+        for endpoint, values in [target(row.entity, row.entity_id, row.params)]
     ]
     return render_template("notifications/index.html", items=items, unread=sum(1 for r in rows if r.read_at is None))
 

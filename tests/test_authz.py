@@ -102,6 +102,7 @@ NOT_A_PAGE = {
     "auth.login": 302,  # a signed-in user is sent on
     "auth.register": 302,
     "assess.submit_assessment": 302,  # already submitted
+    "assess.assignments": 302,  # a submitted assessment takes no assignment
     "benchmarks.export": 404,  # one consenting company makes no release: no figures to export or plot
     "benchmarks.box_plot": 404,
     "risk.cell": 404,  # the test content has no age groups, so the register has no cell to show

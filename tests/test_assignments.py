@@ -177,3 +177,17 @@ def test_a_new_version_keeps_the_assignments_and_a_member_who_leaves_gives_their
         select(AuditEvent).where(AuditEvent.action == "assessment.start", AuditEvent.entity_id == str(next_cycle.id))
     ).one()
     assert start.detail["sections_assigned"] == 1
+
+
+def test_sections_given_in_one_save_make_one_notification_that_names_them_all(team, client, forms, auth, session):
+    org, admin, contributor, draft = team
+    assert forms.post(url(draft), choose(contributor.id, contributor.id)).status_code == 302
+    notice = session.exec(select(Notification).where(Notification.user_id == contributor.id)).one()
+    assert (notice.kind, notice.entity, notice.params["sections"]) == ("sections_assigned", "assessment", [POLICY, OPS])
+    auth.logout()
+    auth.login(contributor.email)
+    listed = client.get("/notifications/").get_data(as_text=True)
+    assert f"{admin.name} asked you to answer these sections of the 2026 assessment: Policy and Operations." in listed
+    assert f'href="/assessments/{draft.id}"' in listed
+    home = client.get("/").get_data(as_text=True)
+    assert "You are asked to answer 2 sections of the 2026 assessment." in home

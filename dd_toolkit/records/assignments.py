@@ -122,19 +122,26 @@ def assign_sections(
             entity_id=assessment.id,
             detail={"sections": outcome.changed},
         )
+        given: dict[int, list[str]] = {}
         for section_id, chosen in outcome.changed.items():
             if chosen is not None:
-                notifications.notify(
-                    db,
-                    [chosen],
-                    notifications.Kind.SECTION_ASSIGNED,
-                    {"by": by.name or by.email, "section": section_id, "cycle": assessment.cycle},
-                    entity=notifications.ENTITY_SECTION,
-                    entity_id=assessment.id,
-                    exclude=by.id,
-                )
+                given.setdefault(chosen, []).append(section_id)
+        for member, sections in given.items():
+            _notify_assigned(db, assessment, member, sections, by)
     db.commit()
     return outcome
+
+
+def _notify_assigned(db: Session, assessment: Assessment, member: int, sections: list[str], by: User) -> None:
+    """One notification per member and save: the section, or the list of them."""
+    params = {"by": by.name or by.email, "cycle": assessment.cycle}
+    if len(sections) == 1:
+        kind, entity = notifications.Kind.SECTION_ASSIGNED, notifications.ENTITY_SECTION
+        params["section"] = sections[0]
+    else:
+        kind, entity = notifications.Kind.SECTIONS_ASSIGNED, notifications.ENTITY_ASSESSMENT
+        params["sections"] = sections
+    notifications.notify(db, [member], kind, params, entity=entity, entity_id=assessment.id, exclude=by.id)
 
 
 def copy_assignments(db: Session, source: Assessment, target: Assessment) -> int:

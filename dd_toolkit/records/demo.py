@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from dd_toolkit.engine.completion import progress
 from dd_toolkit.engine.content import AnswerData, AnswerType, Evidence, Profile, Question, QuestionBank
 from dd_toolkit.engine.content.conditions import RiskLevels
 from dd_toolkit.engine.registry import Content
@@ -29,6 +30,7 @@ from dd_toolkit.records.assessments import (
     start_assessment,
     submit,
 )
+from dd_toolkit.records.assignments import assign_sections
 from dd_toolkit.records.demo_registers import load_demo_register
 from dd_toolkit.records.models import Membership, Organisation, OrgRole, PlatformRole
 from dd_toolkit.records.risk import risk_levels
@@ -219,6 +221,9 @@ PLATFORM_ACCOUNTS = (
     ("platform@demo.example", "Pat Platform-Admin", PlatformRole.PLATFORM_ADMIN, []),
 )
 CONTRIBUTOR_EMAIL = "contributor@lumen.example"
+# The half-finished company shares its draft: the admin answers the first half of the sections,
+# this contributor is asked to answer the rest.
+DRAFT_CONTRIBUTOR_EMAIL = "contributor@kitechat.example"
 
 
 def _spread(company: DemoCompany, question: Question, span: int) -> int:
@@ -382,6 +387,20 @@ def load_demo(db: Session, content: Content) -> bool:
             db.commit()
             _answer_all(db, bank, company, assessment, set(section_ids[: len(section_ids) // 2]),
                         rules=content.current_methodology.risk)  # fmt: skip
+            colleague = accounts.create_user(
+                db, email=DRAFT_CONTRIBUTOR_EMAIL, name=f"{company.name} Contributor", password=DEMO_PASSWORD
+            )
+            db.add(Membership(user_id=colleague.id, organisation_id=org.id, role=OrgRole.CONTRIBUTOR))
+            db.commit()
+            risk = risk_levels(db, assessment, content.current_methodology.risk)
+            state = progress(bank, profile_of(org), answers_of(db, assessment.id), risk)
+            first_half = set(section_ids[: len(section_ids) // 2])
+            choices = {
+                s.section.id: (None, admin.id if s.section.id in first_half else colleague.id)
+                for s in state.sections
+                if s.applicable
+            }
+            assign_sections(db, assessment, choices, section_ids=section_ids, by=admin)
     for name, services, size, countries, features, maturity, cycles_back in PEERS:
         company = DemoCompany(
             name,
@@ -450,6 +469,7 @@ def sign_in_help() -> str:
     lines.append(f"  company admin        {COMPANIES[0].admin_email}  ({COMPANIES[0].name}, submitted assessment)")
     lines.append(f"  company contributor  {CONTRIBUTOR_EMAIL}")
     lines.append(f"  company admin        {COMPANIES[1].admin_email}  ({COMPANIES[1].name}, half-finished assessment)")
+    lines.append(f"  company contributor  {DRAFT_CONTRIBUTOR_EMAIL}  (asked to answer half of its sections)")
     for email, _name, role, jurisdictions in PLATFORM_ACCOUNTS:
         label = role.value.replace("_", " ")
         extra = f"  (jurisdictions: {', '.join(jurisdictions)})" if jurisdictions else ""

@@ -74,6 +74,7 @@ class Kind(StrEnum):
     ACTION_OVERDUE = "action_overdue"
     INVITATION_ACCEPTED = "invitation_accepted"
     SECTION_ASSIGNED = "section_assigned"
+    SECTIONS_ASSIGNED = "sections_assigned"  # several at once: one notification, not one each
 
 
 #: A short title per kind (an email's subject), and the message, filled in from ``params``.
@@ -85,6 +86,7 @@ TITLES: dict[str, str] = {
     Kind.ACTION_OVERDUE: N_("An action is overdue"),
     Kind.INVITATION_ACCEPTED: N_("An invitation was accepted"),
     Kind.SECTION_ASSIGNED: N_("A section was assigned to you"),
+    Kind.SECTIONS_ASSIGNED: N_("Sections were assigned to you"),
 }
 MESSAGES: dict[str, str] = {
     Kind.CLARIFICATION_REQUESTED: N_(
@@ -102,6 +104,7 @@ MESSAGES: dict[str, str] = {
     Kind.ACTION_OVERDUE: N_("The action “%(title)s” was due on %(due)s and is still open."),
     Kind.INVITATION_ACCEPTED: N_("%(name)s (%(email)s) accepted your invitation and can now sign in."),
     Kind.SECTION_ASSIGNED: N_("%(by)s asked you to answer the section “%(section)s” of the %(cycle)s assessment."),
+    Kind.SECTIONS_ASSIGNED: N_("%(by)s asked you to answer these sections of the %(cycle)s assessment: %(sections)s."),
 }
 
 # The pages a notification links to (the web layer maps each to its route).

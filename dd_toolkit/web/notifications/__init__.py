@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g
-from flask_babel import force_locale, format_date, gettext
+from babel.lists import format_list
+from flask_babel import force_locale, format_date, get_locale, gettext
 from flask_login import current_user
 
 from dd_toolkit.records import notifications
@@ -50,15 +51,21 @@ def _shown_params(params: dict[str, Any]) -> dict[str, Any]:
     if "status" in shown:
         shown["status"] = gettext(STATUS_LABELS.get(shown["status"], shown["status"]))
     if "section" in shown:
-        found = current_bank().section(shown["section"])
-        if found is not None:
-            shown["section"] = found[1].title
+        shown["section"] = _section_title(shown["section"])
+    if "sections" in shown:
+        titles = [_section_title(section_id) for section_id in shown["sections"]]
+        shown["sections"] = format_list(titles, locale=get_locale())  # "A, B and C" as the language writes it
     if "due" in shown:
         try:
             shown["due"] = format_date(dt.date.fromisoformat(shown["due"]), format="long")
         except (TypeError, ValueError):
             pass
     return shown
+
+
+def _section_title(section_id: str) -> str:
+    found = current_bank().section(section_id)
+    return found[1].title if found is not None else section_id
 
 
 def title_of(kind: str) -> str:

@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g
 from babel.lists import format_list
+from flask import Flask, g
 from flask_babel import force_locale, format_date, get_locale, gettext
 from flask_login import current_user
 

@@ -125,7 +125,12 @@ def test_removing_a_member_ends_their_sessions_and_they_can_be_invited_again(com
     gone = session.get(User, contributor.id)
     assert not gone.active  # in no organisation any more
     (event,) = _events(session, "member.remove")
-    assert event.detail == {"email": contributor.email, "role": "contributor", "deactivated": True}
+    assert event.detail == {
+        "email": contributor.email,
+        "role": "contributor",
+        "deactivated": True,
+        "sections_released": 0,
+    }
     # Invited again (here by another organisation), the account joins through the new link only.
     other = make.organisation(name="Other Co")
     user, token = accounts.invite_member(

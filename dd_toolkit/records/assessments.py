@@ -84,6 +84,16 @@ def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
     return {qid: to_answer_data(row) for qid, row in answer_records(db, assessment_id).items()}
 
 
+def carried_to_review(bank: QuestionBank, rows: dict[str, Any], applicable: dict[str, bool]) -> dict[str, list[str]]:
+    """The answers carried over from an earlier cycle that nobody has saved since, of the
+    questions that apply, by section id (in the bank's order of questions)."""
+    found: dict[str, list[str]] = {}
+    for qid, row in rows.items():
+        if not row.reviewed and applicable.get(qid) and qid in bank.section_of:
+            found.setdefault(bank.section_of[qid].id, []).append(qid)
+    return found
+
+
 # -- starting --------------------------------------------------------------------------
 
 
@@ -108,9 +118,12 @@ def _next_version(db: Session, organisation_id: int, cycle: int) -> int:
     return count + 1
 
 
-def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | None) -> int:
+def _copy_answers(db: Session, source: Assessment, target: Assessment, user: User | None) -> int:
+    """Copy every answer of ``source`` to ``target``. Answers carried into a later cycle are to be
+    reviewed; a new version of the same cycle keeps them as they were."""
+    reviewed = source.cycle == target.cycle
     copied = []
-    for row in answer_rows(db, source_id).values():
+    for row in answer_rows(db, source.id).values():
         copy = Answer(
             assessment_id=target.id,
             question_id=row.question_id,
@@ -120,6 +133,7 @@ def _copy_answers(db: Session, source_id: int, target: Assessment, user: User | 
             comment=row.comment,
             evidence=list(row.evidence),
             meta=dict(row.meta or {}),
+            reviewed=reviewed and row.reviewed,
             updated_by_id=user.id if user else row.updated_by_id,
         )
         db.add(copy)
@@ -153,7 +167,7 @@ def start_assessment(
     )
     db.add(assessment)
     db.flush()
-    copied = _copy_answers(db, prefill_from.id, assessment, user) if prefill_from else 0
+    copied = _copy_answers(db, prefill_from, assessment, user) if prefill_from else 0
     carried = carry_forward_tracking(db, prefill_from, assessment) if prefill_from else 0
     from dd_toolkit.records.assignments import copy_assignments  # the assignments module builds on this one
 
@@ -267,11 +281,20 @@ def save_answers(
     now = utcnow()
     for qid, (answer, base_version) in changes.items():
         row = rows.get(qid)
-        if (row is None and is_empty(answer)) or (row is not None and to_answer_data(row) == answer):
+        # An answer carried over from an earlier cycle is saved even unchanged: saving it is the
+        # team's word that it still holds.
+        same = row is not None and row.reviewed and to_answer_data(row) == answer
+        if (row is None and is_empty(answer)) or same:
             outcome.unchanged.append(qid)
             continue
+        carried = row is not None and not row.reviewed
         before = portable.answer_fields(to_answer_data(row)) if row is not None else None
-        values = {"updated_by_id": user.id if user else None, "updated_at": now, **portable.answer_fields(answer)}
+        values = {
+            "updated_by_id": user.id if user else None,
+            "updated_at": now,
+            "reviewed": True,
+            **portable.answer_fields(answer),
+        }
         try:
             # One savepoint per answer: a conflict here leaves the answers saved before it alone.
             saved = save_versioned(
@@ -289,7 +312,11 @@ def save_answers(
             action="answer.save",
             entity="answer",
             entity_id=f"{assessment.id}:{qid}",
-            detail={"before": before, "after": portable.answer_fields(answer)},
+            detail={
+                "before": before,
+                "after": portable.answer_fields(answer),
+                **({"reviewed": True} if carried else {}),
+            },
         )
         outcome.saved.append(qid)
     if outcome.saved:

@@ -161,6 +161,9 @@ class Answer(SQLModel, table=True):
     comment: str = Field(default="", max_length=5000)
     evidence: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # False for an answer carried over from an earlier cycle and not saved since: the team has
+    # yet to check that it still holds (saving its section, changed or not, marks it reviewed).
+    reviewed: bool = True
     # Bumped on every save; a save that started from an older version is a conflict.
     version: int = 1
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")

@@ -27,6 +27,7 @@ from dd_toolkit.records.assessments import (
     IncompleteAssessment,
     answer_records,
     answer_rows,
+    carried_to_review,
     export_document,
     import_document,
     new_version,
@@ -167,7 +168,7 @@ def start():
 @policy(Action.ASSESSMENT_VIEW)
 def overview(assessment_id: int):
     assessment = load_assessment(assessment_id)
-    org, _rows, _answers, state = _state(assessment)
+    org, rows, _answers, state = _state(assessment)
     session = db.session()
     risk_register = risk_records.register_of(session, assessment.id)
     return render_template(
@@ -189,6 +190,7 @@ def overview(assessment_id: int):
         reviews=[(r, review.timeline(session, r)) for r in review.recipients_of_assessment(session, assessment.id)],
         review_labels=status_labels(),
         assigned=assignment_records.assignments_of(session, assessment.id) if assessment.is_draft else {},
+        to_review=carried_to_review(current_bank(), rows, state.applicable) if assessment.is_draft else {},
     )
 
 
@@ -224,11 +226,13 @@ def section(assessment_id: int, section_id: str):
         you = member.id == current_user.id
         assignee = _("Assigned to you.") if you else _("Assigned to %(name)s.", name=member.name or member.email)
 
-    def page(form, state, answers):
+    def page(form, state, answers, rows):
         editing = {"editable": editable, "can_edit": can_edit, "conflicts": conflicts, "answer_errors": answer_errors}
+        to_review = {qid for qid, row in rows.items() if not row.reviewed} if editable else set()
         main = _section_main(
-            assessment, module, current, state, profile, answers, form=form, assignee=assignee, **editing
-        )
+            assessment, module, current, state, profile, answers, form=form, assignee=assignee, to_review=to_review,
+            **editing,
+        )  # fmt: skip
         return render_template("assess/section.html", section=current, main_html=Markup(main))
 
     if request.method == "POST":
@@ -240,7 +244,7 @@ def section(assessment_id: int, section_id: str):
         if not form.validate():
             # Only the CSRF token can fail here: answer checks are done below.
             flash(_("Your session expired before saving. Nothing was lost: press Save again."), "error")
-            return page(form, state, answers), 400
+            return page(form, state, answers, rows), 400
         changes = {}
         for question in shown:
             subform = form[question.form_key].form
@@ -291,8 +295,8 @@ def section(assessment_id: int, section_id: str):
                     ),
                     "error",
                 )
-            _org, _rows, answers, state = _state(assessment)
-            return page(form, state, answers), 422
+            _org, fresh_rows, answers, state = _state(assessment)
+            return page(form, state, answers, fresh_rows), 422
         if not outcome.saved:
             flash(_("No changes to save."), "info")
         if form.save_next.data:
@@ -303,7 +307,7 @@ def section(assessment_id: int, section_id: str):
         return redirect(url_for("assess.section", assessment_id=assessment.id, section_id=section_id))
 
     # The questions' fields are only rendered for someone who may edit them.
-    return page(section_form(shown if can_edit else [], saved, strengths=_strengths()), state, answers)
+    return page(section_form(shown if can_edit else [], saved, strengths=_strengths()), state, answers, rows)
 
 
 def _submitted_section(assessment: Assessment, module, current, frozen: tuple[str, str]):
@@ -334,6 +338,7 @@ def _section_main(
     conflicts: dict | None = None,
     answer_errors: dict | None = None,
     assignee: str | None = None,
+    to_review: set[str] | frozenset[str] = frozenset(),
 ) -> str:
     """The section page's main part: its questions, with their fields when ``can_edit``."""
     conflicts, answer_errors = conflicts or {}, answer_errors or {}
@@ -353,6 +358,7 @@ def _section_main(
         conflicts=conflicts,
         answer_errors=answer_errors,
         assignee=assignee,
+        to_review=[q for q in shown if q.id in to_review],
         error_summary=[
             (q, error_targets(q, answer_errors.get(q.id, {})))
             for q in shown
@@ -417,9 +423,14 @@ def _metric_issues(current, state, answers) -> list:
     return [issue for issue in issues if ids & set(issue.question_ids)]
 
 
+def _sections() -> list:
+    """Every section of the question bank, in its order."""
+    return [s for m in current_bank().questionnaires for s in m.sections]
+
+
 def _next_section(section_id: str, step: int = 1) -> str | None:
     """The section after this one (``step=-1``: before it), in the question bank's order."""
-    ids = [s.id for m in current_bank().questionnaires for s in m.sections]
+    ids = [s.id for s in _sections()]
     position = ids.index(section_id) + step
     return ids[position] if 0 <= position < len(ids) else None
 
@@ -434,7 +445,7 @@ def assignments(assessment_id: int):
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
     org, _rows, _answers, state = _state(assessment)
     session = db.session()
-    sections = [s for m in current_bank().questionnaires for s in m.sections if state.for_section(s.id).applicable]
+    sections = [s for s in _sections() if state.for_section(s.id).applicable]
     members = assignment_records.assignable_members(session, org.id)
     assigned = assignment_records.assignments_of(session, assessment.id)
     conflicts: dict = {}
@@ -501,7 +512,8 @@ def submit_assessment(assessment_id: int):
     if not assessment.is_draft:
         flash(_("This assessment has already been submitted."), "info")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
-    org, _rows, _answers, state = _state(assessment)
+    org, rows, _answers, state = _state(assessment)
+    to_review = carried_to_review(current_bank(), rows, state.applicable)
     form = SubmitForm()
     taxonomy = current_bank().taxonomy
     asean = taxonomy.asean_countries
@@ -520,6 +532,7 @@ def submit_assessment(assessment_id: int):
             state=state,
             form=form,
             replies=replies,
+            to_review=[(section, len(to_review[section.id])) for section in _sections() if section.id in to_review],
             recipients=sorted((taxonomy.label("countries", code), code) for code in set(form.jurisdictions.data or [])),
             working_group_sees=disclosure.what_the_working_group_sees(
                 releases.rules_of(current_methodology()), current_content().root

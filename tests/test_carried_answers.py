@@ -89,6 +89,8 @@ def test_answers_carried_into_a_new_cycle_are_to_review_until_their_section_is_s
     overview = client.get(f"/assessments/{draft.id}").get_data(as_text=True)
     assert f"{len(carried)} answers carried over from an earlier cycle are still to review" in overview
     assert f'<span class="tag to-review">{len(policy)} to review</span>' in overview
+    home = client.get("/").get_data(as_text=True)
+    assert f"{len(carried)} answers carried over from an earlier cycle are still to review" in home
     submit = client.get(f"/assessments/{draft.id}/submit").get_data(as_text=True)
     assert f"{len(carried)} answers carried over from an earlier cycle have not been reviewed" in submit
     url = f"/assessments/{draft.id}/sections/mini.policy"
@@ -114,6 +116,8 @@ def test_answers_carried_into_a_new_cycle_are_to_review_until_their_section_is_s
     assert "No changes to save." in client.get(url).get_data(as_text=True)
     overview = client.get(f"/assessments/{draft.id}").get_data(as_text=True)
     assert f"{len(carried) - len(policy)} answers carried over from an earlier cycle are still to review" in overview
+    home = client.get("/").get_data(as_text=True)
+    assert f"{len(carried) - len(policy)} answers carried over from an earlier cycle are still to review" in home
 
 
 def test_a_new_version_of_the_same_cycle_keeps_each_answer_as_it_was(company, next_cycle, make, session):

@@ -14,7 +14,7 @@ from sqlmodel import select
 from dd_toolkit.engine.completion import progress
 from dd_toolkit.records import home as homes
 from dd_toolkit.records import notifications
-from dd_toolkit.records.assessments import answers_of, profile_of
+from dd_toolkit.records.assessments import answer_records, carried_to_review, profile_of, to_answer_data
 from dd_toolkit.records.models import Membership, Organisation, PlatformRole, utcnow
 from dd_toolkit.records.review import STATUS_LABELS
 from dd_toolkit.records.risk import risk_levels
@@ -68,10 +68,13 @@ def _company_home(member: Membership):
     notifications.notify_due_actions(session, organisation_id=org.id, today=today, due=due)
     data = homes.company_home(session, org.id, reader_id=current_user.id, today=today, due=due)
     state = resume = next_section = None
-    mine = []
+    mine, review_total = [], 0
     if data.draft is not None:
         risk = risk_levels(session, data.draft, current_methodology().risk)
-        state = progress(current_bank(), profile_of(org), answers_of(session, data.draft.id), risk)
+        rows = answer_records(session, data.draft.id)
+        answers = {qid: to_answer_data(row) for qid, row in rows.items()}
+        state = progress(current_bank(), profile_of(org), answers, risk)
+        review_total = sum(len(qids) for qids in carried_to_review(current_bank(), rows, state.applicable).values())
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)
         # The sections assigned to the reader that have questions to answer, in the bank's order.
@@ -85,6 +88,7 @@ def _company_home(member: Membership):
         resume=resume,
         next_section=next_section,
         mine=mine,
+        review_total=review_total,
         mine_open=[s for s in mine if s.status != "complete"],
         can_manage=can(current_user, Action.ASSESSMENT_MANAGE, org),
         bands=_band_labels(),

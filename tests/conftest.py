@@ -4,9 +4,11 @@ prepared by the real Alembic migrations (SQLite by default; PostgreSQL when
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import shutil
+import socketserver
 import threading
 import uuid
 from collections.abc import Iterator
@@ -358,3 +360,60 @@ def real_live_server(real_app):
     """The app with the real question bank, served."""
     with serving(real_app) as url:
         yield url
+
+
+# -- email ------------------------------------------------------------------------------------------
+
+
+class _SMTPSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP (RFC 5321) to receive what smtplib sends."""
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self):
+        self.reply("220 127.0.0.1 test sink")
+        sender, recipients = None, []
+        while line := self.rfile.readline():
+            verb = line[:4].decode("ascii", "replace").upper()
+            if verb == "EHLO":
+                self.wfile.write(b"250-127.0.0.1\r\n250 8BITMIME\r\n")
+            elif verb == "HELO" or verb in ("NOOP", "RSET"):
+                self.reply("250 OK")
+            elif verb == "MAIL":
+                sender, recipients = line.decode().split(":", 1)[1].strip(), []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                recipients.append(line.decode().split(":", 1)[1].strip().strip("<>"))
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 End data with <CR><LF>.<CR><LF>")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                self.server.messages.append((sender, recipients, email.message_from_bytes(data)))
+                self.reply("250 OK queued")
+            elif verb == "QUIT":
+                self.reply("221 Bye")
+                return
+            else:
+                self.reply("502 Not implemented")
+
+
+@pytest.fixture
+def smtp_sink():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPSink)
+    server.daemon_threads = True
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def mail_app(database_url, tmp_path, monkeypatch, **mail):
+    """An app that sends notification emails with the ``mail`` settings, in an instance folder of
+    its own."""
+    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "mail-instance"))
+    return make_app(database_url, tmp_path, **mail)

@@ -13,7 +13,11 @@ from sqlmodel import select
 from dd_toolkit.records import accounts
 from dd_toolkit.records.assessments import AssessmentError, new_version, start_assessment, submit
 from dd_toolkit.records.assignments import assign_sections, assignments_of
+from dd_toolkit.records.database import standalone_session
 from dd_toolkit.records.models import AuditEvent, Notification, OrgRole
+
+from . import factories
+from .conftest import mail_app
 
 POLICY, OPS = "mini.policy", "mini.ops"
 
@@ -191,3 +195,23 @@ def test_sections_given_in_one_save_make_one_notification_that_names_them_all(te
     assert f'href="/assessments/{draft.id}"' in listed
     home = client.get("/").get_data(as_text=True)
     assert "You are asked to answer 2 sections of the 2026 assessment." in home
+
+
+def test_the_email_of_an_assignment_links_to_the_section(database_url, tmp_path, monkeypatch, smtp_sink):
+    app = mail_app(database_url, tmp_path, monkeypatch, MAIL_SERVER="127.0.0.1",
+                    MAIL_PORT=smtp_sink.server_address[1], PUBLIC_URL="https://dd.example.org")  # fmt: skip
+    try:
+        with standalone_session(app.extensions["dd_engine"]) as session:
+            make = factories.Factory(session, app.extensions["dd_content"])
+            org = make.organisation()
+            admin, contributor = make.user(org), make.user(org, role=OrgRole.CONTRIBUTOR)
+            draft = make.assessment(org, admin)
+            assign_sections(session, draft, {POLICY: (None, contributor.id)}, section_ids=[POLICY, OPS], by=admin)
+        ((_sender, (to,), message),) = smtp_sink.messages
+        assert to == contributor.email
+        assert message["Subject"] == "Child-rights DD toolkit: A section was assigned to you"
+        body = message.get_payload(decode=True).decode()
+        assert f"{admin.name} asked you to answer the section “Policy” of the 2026 assessment." in body
+        assert f"https://dd.example.org/assessments/{draft.id}/sections/{POLICY}" in body
+    finally:
+        app.extensions["dd_engine"].dispose()

@@ -5,12 +5,9 @@ counted in the navigation, and sent by email when an SMTP server is configured."
 from __future__ import annotations
 
 import datetime as dt
-import email
 import logging
 import re
 import socket
-import socketserver
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -39,7 +36,7 @@ from dd_toolkit.records.models import (
 )
 
 from . import factories
-from .conftest import FIXTURE_CONTENT, AuthActions, Forms, make_app, recorded_statements
+from .conftest import FIXTURE_CONTENT, AuthActions, Forms, mail_app, recorded_statements
 
 # The fixture methodology with RPA indicator rules (its newer version has none).
 WITH_INDICATORS = "standard@test.1"
@@ -521,60 +518,8 @@ def test_signed_out_visitors_have_no_notifications(client):
 # -- email -----------------------------------------------------------------------------------------
 
 
-class _SMTPSink(socketserver.StreamRequestHandler):
-    """Just enough SMTP (RFC 5321) to receive what smtplib sends."""
-
-    def reply(self, line: str) -> None:
-        self.wfile.write(line.encode() + b"\r\n")
-
-    def handle(self):
-        self.reply("220 127.0.0.1 test sink")
-        sender, recipients = None, []
-        while line := self.rfile.readline():
-            verb = line[:4].decode("ascii", "replace").upper()
-            if verb == "EHLO":
-                self.wfile.write(b"250-127.0.0.1\r\n250 8BITMIME\r\n")
-            elif verb == "HELO" or verb in ("NOOP", "RSET"):
-                self.reply("250 OK")
-            elif verb == "MAIL":
-                sender, recipients = line.decode().split(":", 1)[1].strip(), []
-                self.reply("250 OK")
-            elif verb == "RCPT":
-                recipients.append(line.decode().split(":", 1)[1].strip().strip("<>"))
-                self.reply("250 OK")
-            elif verb == "DATA":
-                self.reply("354 End data with <CR><LF>.<CR><LF>")
-                data = b""
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data += chunk[1:] if chunk.startswith(b"..") else chunk
-                self.server.messages.append((sender, recipients, email.message_from_bytes(data)))
-                self.reply("250 OK queued")
-            elif verb == "QUIT":
-                self.reply("221 Bye")
-                return
-            else:
-                self.reply("502 Not implemented")
-
-
-@pytest.fixture
-def smtp_sink():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPSink)
-    server.daemon_threads = True
-    server.messages = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _mail_app(database_url, tmp_path, monkeypatch, **mail):
-    monkeypatch.setenv("DD_INSTANCE_PATH", str(tmp_path / "mail-instance"))
-    return make_app(database_url, tmp_path, **mail)
-
-
 def test_notifications_are_emailed_when_a_mail_server_is_configured(database_url, tmp_path, monkeypatch, smtp_sink):
-    app = _mail_app(
+    app = mail_app(
         database_url,
         tmp_path,
         monkeypatch,
@@ -610,7 +555,7 @@ def test_a_mail_server_that_fails_is_logged_and_breaks_nothing(database_url, tmp
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    app = _mail_app(database_url, tmp_path, monkeypatch, MAIL_SERVER="127.0.0.1", MAIL_PORT=closed_port)
+    app = mail_app(database_url, tmp_path, monkeypatch, MAIL_SERVER="127.0.0.1", MAIL_PORT=closed_port)
     try:
         client = app.test_client()
         with records_db.standalone_session(app.extensions["dd_engine"]) as session:

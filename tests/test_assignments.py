@@ -215,3 +215,14 @@ def test_the_email_of_an_assignment_links_to_the_section(database_url, tmp_path,
         assert f"https://dd.example.org/assessments/{draft.id}/sections/{POLICY}" in body
     finally:
         app.extensions["dd_engine"].dispose()
+
+
+def test_removing_a_member_says_how_many_sections_need_someone_else(team, client, forms, session):
+    org, admin, contributor, draft = team
+    assign_sections(session, draft, {POLICY: (None, contributor.id), OPS: (None, contributor.id)},
+                    section_ids=[POLICY, OPS], by=admin)  # fmt: skip
+    response = forms.post(f"/organisation/members/{contributor.id}/remove", page="/organisation/members")
+    assert response.status_code == 302
+    page = client.get("/organisation/members").get_data(as_text=True)
+    assert "2 sections they were asked to answer are nobody&#39;s now" in page
+    assert assignments_of(session, draft.id) == {}

@@ -752,10 +752,11 @@ def change_member_role(db: Session, org: Organisation, member: User, role: OrgRo
     return True
 
 
-def remove_member(db: Session, org: Organisation, member: User, *, by: User | None) -> None:
+def remove_member(db: Session, org: Organisation, member: User, *, by: User | None) -> int:
     """Take a member out of the organisation. Their sessions end; an account left in no
     organisation and with no platform role is deactivated (its links and sessions end with it),
-    and can be invited again later."""
+    and can be invited again later. The sections they were assigned are nobody's again: returns
+    how many."""
     membership = _member(db, org, member)
     if by is not None and by.id == member.id:
         raise AccountError(Message(N_("You cannot remove yourself: ask another admin.")))
@@ -793,6 +794,7 @@ def remove_member(db: Session, org: Organisation, member: User, *, by: User | No
         },
     )
     db.commit()
+    return released
 
 
 def _pending_member(db: Session, org: Organisation, member: User) -> Membership:

@@ -171,8 +171,17 @@ def member_step(user_id: int, step: str):
             if changed:
                 flash(_("%(name)s is now %(role)s.", name=member.name, role=_role_label(form.role.data)), "success")
         elif step == "remove":
-            accounts.remove_member(session, org, member, by=me)
+            released = accounts.remove_member(session, org, member, by=me)
             flash(_("%(name)s is no longer a member; their sessions have ended.", name=member.name), "success")
+            if released:
+                message = ngettext(
+                    "%(num)d section they were asked to answer is nobody's now: give it to someone on the assessment's"
+                    " Assign sections page.",
+                    "%(num)d sections they were asked to answer are nobody's now: give them to someone on the"
+                    " assessment's Assign sections page.",
+                    released,
+                )
+                flash(message, "info")
         elif step == "revoke":
             accounts.revoke_invitation(session, org, member, by=me)
             flash(_("The invitation of %(name)s no longer works.", name=member.name), "success")

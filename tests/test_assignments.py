@@ -75,7 +75,11 @@ def test_an_admin_assigns_a_section_and_the_member_is_told_and_finds_it(team, cl
     auth.login(contributor.email)
     home = client.get("/").get_data(as_text=True)
     section_url = f"/assessments/{draft.id}/sections/{POLICY}"
-    assert "Your sections" in home and "You are asked to answer 1 section of the 2026 assessment." in home
+    assert (
+        "Your sections" in home
+        and "You are asked to answer 1 section of the 2026 assessment." in home
+        and "1 still needs answers or a review." in home
+    )
     assert f'href="{section_url}">Continue with “Policy”' in home
     assert "Sections assigned to you" in home
     listed = client.get("/notifications/").get_data(as_text=True)

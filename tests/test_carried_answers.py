@@ -18,6 +18,7 @@ from dd_toolkit.records.assessments import (
     submit,
     to_answer_data,
 )
+from dd_toolkit.records.assignments import assign_sections
 from dd_toolkit.records.models import AuditEvent
 
 
@@ -131,3 +132,23 @@ def test_a_new_version_of_the_same_cycle_keeps_each_answer_as_it_was(company, ne
     second = new_version(session, make.bank, draft, admin)
     reviewed = {qid: row.reviewed for qid, row in answer_rows(session, second.id).items()}
     assert reviewed == {qid: qid == confirmed for qid in rows}
+
+
+def test_a_members_assigned_section_with_answers_to_review_is_still_their_next_step(
+    company, next_cycle, client, make, session
+):
+    org, admin = company
+    _previous, draft = next_cycle
+    assign_sections(session, draft, {"mini.policy": (None, admin.id)}, section_ids=["mini.policy"], by=admin)
+    policy = [qid for qid in answer_rows(session, draft.id) if qid.startswith("mini.policy.")]
+    home = client.get("/").get_data(as_text=True)
+    # Every question is answered, yet the section waits for the member's review.
+    assert (
+        "You are asked to answer 1 section of the 2026 assessment." in home
+        and "1 still needs answers or a review." in home
+    )
+    assert f'href="/assessments/{draft.id}/sections/mini.policy">Continue with “Policy”' in home
+    assert f'<span class="tag to-review">{len(policy)} to review</span>' in home
+    saved_as_shown(client, f"/assessments/{draft.id}/sections/mini.policy")
+    home = client.get("/").get_data(as_text=True)
+    assert "Your sections" not in home and "Sections assigned to you" in home

@@ -68,13 +68,14 @@ def _company_home(member: Membership):
     notifications.notify_due_actions(session, organisation_id=org.id, today=today, due=due)
     data = homes.company_home(session, org.id, reader_id=current_user.id, today=today, due=due)
     state = resume = next_section = None
-    mine, review_total = [], 0
+    mine, to_review, review_total = [], {}, 0
     if data.draft is not None:
         risk = risk_levels(session, data.draft, current_methodology().risk)
         rows = answer_records(session, data.draft.id)
         answers = {qid: to_answer_data(row) for qid, row in rows.items()}
         state = progress(current_bank(), profile_of(org), answers, risk)
-        review_total = sum(len(qids) for qids in carried_to_review(current_bank(), rows, state.applicable).values())
+        to_review = {sid: len(qids) for sid, qids in carried_to_review(current_bank(), rows, state.applicable).items()}
+        review_total = sum(to_review.values())
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)
         # The sections assigned to the reader that have questions to answer, in the bank's order.
@@ -89,7 +90,9 @@ def _company_home(member: Membership):
         next_section=next_section,
         mine=mine,
         review_total=review_total,
-        mine_open=[s for s in mine if s.status != "complete"],
+        # A section of the reader's is open while it has questions to answer or answers to review.
+        mine_open=[s for s in mine if s.status != "complete" or s.section.id in to_review],
+        to_review=to_review,
         can_manage=can(current_user, Action.ASSESSMENT_MANAGE, org),
         bands=_band_labels(),
         status_labels=STATUS_LABELS,

@@ -84,13 +84,14 @@ def answers_of(db: Session, assessment_id: int) -> dict[str, AnswerData]:
     return {qid: to_answer_data(row) for qid, row in answer_records(db, assessment_id).items()}
 
 
-def carried_to_review(bank: QuestionBank, rows: dict[str, Any], applicable: dict[str, bool]) -> dict[str, list[str]]:
-    """The answers carried over from an earlier cycle that nobody has saved since, of the
-    questions that apply, by section id (in the bank's order of questions)."""
-    found: dict[str, list[str]] = {}
+def carried_to_review(bank: QuestionBank, rows: dict[str, Any], applicable: dict[str, bool]) -> dict[str, int]:
+    """How many answers carried over from an earlier cycle nobody has saved since, of the
+    questions that apply, by section id (sections with none are left out)."""
+    found: dict[str, int] = {}
     for qid, row in rows.items():
         if not row.reviewed and applicable.get(qid) and qid in bank.section_of:
-            found.setdefault(bank.section_of[qid].id, []).append(qid)
+            section_id = bank.section_of[qid].id
+            found[section_id] = found.get(section_id, 0) + 1
     return found
 
 

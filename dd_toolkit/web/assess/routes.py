@@ -532,7 +532,7 @@ def submit_assessment(assessment_id: int):
             state=state,
             form=form,
             replies=replies,
-            to_review=[(section, len(to_review[section.id])) for section in _sections() if section.id in to_review],
+            to_review=[(section, to_review[section.id]) for section in _sections() if section.id in to_review],
             recipients=sorted((taxonomy.label("countries", code), code) for code in set(form.jurisdictions.data or [])),
             working_group_sees=disclosure.what_the_working_group_sees(
                 releases.rules_of(current_methodology()), current_content().root

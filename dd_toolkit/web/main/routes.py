@@ -74,7 +74,7 @@ def _company_home(member: Membership):
         rows = answer_records(session, data.draft.id)
         answers = {qid: to_answer_data(row) for qid, row in rows.items()}
         state = progress(current_bank(), profile_of(org), answers, risk)
-        to_review = {sid: len(qids) for sid, qids in carried_to_review(current_bank(), rows, state.applicable).items()}
+        to_review = carried_to_review(current_bank(), rows, state.applicable)
         review_total = sum(to_review.values())
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)

@@ -29,17 +29,18 @@ TARGETS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# The further arguments of a page taken from the notification's parameters: {argument: parameter}.
+PARAM_ARGUMENTS: dict[str, dict[str, str]] = {notifications.ENTITY_SECTION: {"section_id": "section"}}
+
+
 def target(entity: str, entity_id: int | None, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The endpoint and arguments of the page a notification links to (the list when it names
-    none). The page still goes through the authoriser."""
+    none, or lacks a parameter the page needs). The page still goes through the authoriser."""
     endpoint, argument = TARGETS.get(entity, ("notifications.index", None))
-    if argument is not None and entity_id is None:
-        return "notifications.index", {}
     values = {argument: entity_id} if argument else {}
-    if entity == notifications.ENTITY_SECTION:
-        if not params.get("section"):
-            return "notifications.index", {}
-        values["section_id"] = params["section"]
+    values |= {name: params.get(parameter) for name, parameter in PARAM_ARGUMENTS.get(entity, {}).items()}
+    if any(value is None or value == "" for value in values.values()):
+        return "notifications.index", {}
     return endpoint, values
 
 

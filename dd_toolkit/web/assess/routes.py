@@ -86,7 +86,9 @@ def _organisation_assessments(org: Organisation) -> list[Assessment]:
     )
 
 
-def _state(assessment: Assessment):
+def assessment_state(assessment: Assessment):
+    """An assessment's organisation, answer records, answers and progress (which questions apply,
+    given the profile, the answers and the risk register): what its pages and the home page read."""
     session = db.session()
     org = session.get(Organisation, assessment.organisation_id)
     rows = answer_records(session, assessment.id)
@@ -168,7 +170,7 @@ def start():
 @policy(Action.ASSESSMENT_VIEW)
 def overview(assessment_id: int):
     assessment = load_assessment(assessment_id)
-    org, rows, _answers, state = _state(assessment)
+    org, rows, _answers, state = assessment_state(assessment)
     session = db.session()
     risk_register = risk_records.register_of(session, assessment.id)
     return render_template(
@@ -211,7 +213,7 @@ def section(assessment_id: int, section_id: str):
         frozen = frozen_submission(db.session(), assessment)
         if frozen is not None:
             return _submitted_section(assessment, module, current, frozen)
-    org, rows, answers, state = _state(assessment)
+    org, rows, answers, state = assessment_state(assessment)
     profile = profile_of(org)
     shown = [q for q in current.questions if state.applicable[q.id]]
     editable = assessment.is_draft
@@ -295,7 +297,7 @@ def section(assessment_id: int, section_id: str):
                     ),
                     "error",
                 )
-            _org, fresh_rows, answers, state = _state(assessment)
+            _org, fresh_rows, answers, state = assessment_state(assessment)
             return page(form, state, answers, fresh_rows), 422
         if not outcome.saved:
             flash(_("No changes to save."), "info")
@@ -443,7 +445,7 @@ def assignments(assessment_id: int):
     if not assessment.is_draft:
         flash(_("This assessment has been submitted and is read-only."), "error")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
-    org, _rows, _answers, state = _state(assessment)
+    org, _rows, _answers, state = assessment_state(assessment)
     session = db.session()
     sections = [s for s in _sections() if state.for_section(s.id).applicable]
     members = assignment_records.assignable_members(session, org.id)
@@ -512,7 +514,7 @@ def submit_assessment(assessment_id: int):
     if not assessment.is_draft:
         flash(_("This assessment has already been submitted."), "info")
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
-    org, rows, _answers, state = _state(assessment)
+    org, rows, _answers, state = assessment_state(assessment)
     to_review = carried_to_review(current_bank(), rows, state.applicable)
     form = SubmitForm()
     taxonomy = current_bank().taxonomy
@@ -587,7 +589,7 @@ def submit_assessment(assessment_id: int):
         flash(_("Submitted. The frozen copy has SHA-256 %(sha)s.", sha=submission.sha256), "success")
         publish_after_response()  # the working group's next release, when due
         return redirect(url_for("assess.overview", assessment_id=assessment.id))
-    org, _rows, _answers, state = _state(assessment)
+    org, _rows, _answers, state = assessment_state(assessment)
     return page(status=422)
 
 

@@ -11,14 +11,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
-from dd_toolkit.engine.completion import progress
 from dd_toolkit.records import home as homes
 from dd_toolkit.records import notifications
-from dd_toolkit.records.assessments import answer_records, carried_to_review, profile_of, to_answer_data
+from dd_toolkit.records.assessments import carried_to_review
 from dd_toolkit.records.models import Membership, Organisation, PlatformRole, utcnow
 from dd_toolkit.records.review import STATUS_LABELS
-from dd_toolkit.records.risk import risk_levels
 from dd_toolkit.web import db
+from dd_toolkit.web.assess.routes import assessment_state
 from dd_toolkit.web.authz import Action, can, memberships, policy
 from dd_toolkit.web.context import current_bank, current_content, current_methodology
 from dd_toolkit.web.pages import kept_page
@@ -68,14 +67,10 @@ def _company_home(member: Membership):
     notifications.notify_due_actions(session, organisation_id=org.id, today=today, due=due)
     data = homes.company_home(session, org.id, reader_id=current_user.id, today=today, due=due)
     state = resume = next_section = None
-    mine, to_review, review_total = [], {}, 0
+    mine, to_review = [], {}
     if data.draft is not None:
-        risk = risk_levels(session, data.draft, current_methodology().risk)
-        rows = answer_records(session, data.draft.id)
-        answers = {qid: to_answer_data(row) for qid, row in rows.items()}
-        state = progress(current_bank(), profile_of(org), answers, risk)
+        _org, rows, _answers, state = assessment_state(data.draft)
         to_review = carried_to_review(current_bank(), rows, state.applicable)
-        review_total = sum(to_review.values())
         resume = _section_of(data.last_saved_question)
         next_section = next((s for s in state.sections if s.status in ("not_started", "in_progress")), None)
         # The sections assigned to the reader that have questions to answer, in the bank's order.
@@ -89,7 +84,6 @@ def _company_home(member: Membership):
         resume=resume,
         next_section=next_section,
         mine=mine,
-        review_total=review_total,
         # A section of the reader's is open while it has questions to answer or answers to review.
         mine_open=[s for s in mine if s.status != "complete" or s.section.id in to_review],
         to_review=to_review,

@@ -500,7 +500,7 @@ def test_markdown_export_of_an_edited_draft_has_no_raw_html(client, company, mak
     assert live_markup(html.split("<main>", 1)[1]) == []
 
 
-def test_a_name_cannot_inject_css_or_markup_into_the_html_and_pdf_exports(client, make, auth, fast_pdfs):
+def test_a_name_cannot_inject_css_or_markup_into_the_html_exports(client, make, auth, fast_pdfs):
     name = (
         "Acme\n} @import url(http://attacker.example/x.css); body { background: url(http://attacker.example/y) }"
         "\n</style><style>*{color:red}"
@@ -514,7 +514,6 @@ def test_a_name_cannot_inject_css_or_markup_into_the_html_and_pdf_exports(client
         style = html.split("<style>", 1)[1].split("</style>", 1)[0]
         assert "attacker.example" not in style and "@import" not in style
         assert html.count("<style>") == 1 and html.count("</style>") == 1
-        assert "\\a " in style  # the line break, escaped inside the CSS string
 
 
 def test_inert_markdown_is_idempotent_for_safe_text():

@@ -144,10 +144,13 @@ def test_a_pdf_rendered_with_other_options_is_not_served_from_the_store(monkeypa
     """The store's key covers the renderer's options: an untagged PDF kept from before is a miss."""
     html = '<html lang="en"><title>T</title><p>x</p></html>'
     tagged = documents.pdf_key(html)
-    monkeypatch.setattr(render, "PDF_VARIANT", None)
+    monkeypatch.setattr(render, "PDF_STANDARD", None)
     assert documents.pdf_key(html) != tagged
     monkeypatch.undo()
-    monkeypatch.setattr(render, "PRINT_CSS", "")
+    monkeypatch.setattr(render, "print_stylesheet", lambda: "// another look")
+    assert documents.pdf_key(html) != tagged
+    monkeypatch.undo()
+    monkeypatch.setattr(documents, "typesetter_version", lambda: "typst 0.0.1")
     assert documents.pdf_key(html) != tagged
 
 

@@ -3,9 +3,9 @@ in every export format, built the same way for the web pages and the command lin
 
 Markdown comes from the templates in ``reports/``; HTML is that Markdown rendered and
 sanitised, inside ``reports/document.html.j2`` with a one-page summary of the results; the PDF
-is WeasyPrint's rendering of that HTML.
+is that HTML typeset by Typst (:func:`dd_toolkit.engine.render.pdf_from_html`).
 
-Rendering a PDF takes a second or two, so a caller may pass a :class:`PdfStore`: the PDF of a
+A PDF still costs a tenth of a second or more, so a caller may pass a :class:`PdfStore`: the PDF of a
 document is then kept under the SHA-256 of its HTML, and an unchanged document is rendered
 once. The web app keeps them in the instance folder (:class:`FolderStore`) and renders the
 documents of an assessment ahead of their download whenever a change alters them.
@@ -45,6 +45,7 @@ from dd_toolkit.engine.render import (
     inert_markdown,
     pdf_from_html,
     pdf_options_key,
+    typesetter_version,
     slug,
     user_markdown_html,
 )
@@ -346,14 +347,7 @@ def _shell(loader: jinja2.BaseLoader) -> jinja2.Environment:
         loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"]
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
-    env.filters["css_string"] = css_string
     return env
-
-
-def css_string(value: Any) -> str:
-    """Text for inside a quoted CSS string: every character but letters, digits and spaces as a
-    CSS escape, so a quote, a backslash or a line break in a name cannot end the string."""
-    return "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in str(value))
 
 
 def _html(inputs: Inputs, title: str, markdown_text: str, limit: int | None = None) -> str:
@@ -495,16 +489,10 @@ class FolderStore:
             total -= size
 
 
-def _renderer_version() -> str:
-    from weasyprint import __version__
-
-    return f"weasyprint {__version__}"
-
-
 def pdf_key(html: str) -> str:
     """The key of the PDF of ``html``: its SHA-256, with the renderer's version and options (a
     PDF rendered before the options changed, untagged for one, is never served again)."""
-    return hashlib.sha256(f"{_renderer_version()}\n{pdf_options_key()}\n{html}".encode()).hexdigest()
+    return hashlib.sha256(f"{typesetter_version()}\n{pdf_options_key()}\n{html}".encode()).hexdigest()
 
 
 def stored_pdf(html: str, store: PdfStore | None) -> bytes:

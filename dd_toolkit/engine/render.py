@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import functools
 import html as html_lib
+import logging
 import re
 import threading
+from pathlib import Path
 
 import cmarkgfm
 import markdown
 import nh3
 from cmarkgfm.cmark import Options
 from markupsafe import Markup
+
+from dd_toolkit.paths import bundled_root
+
+LOGGER = logging.getLogger(__name__)
 
 ALLOWED_TAGS = {
     "a",
@@ -264,47 +270,103 @@ def user_markdown_html(text: str | None, *, limit: int | None = MAX_USER_MARKDOW
     return Markup(_user_markdown_to_html(text, limit))
 
 
-# Every PDF is tagged for assistive technology: WeasyPrint's PDF/UA-1 variant writes the
-# structure tree (headings, lists, tables with their header cells, figures with their alt text),
-# marks the document as tagged, and declares PDF/UA in the XMP metadata. The document's language
-# and title come from the HTML's <html lang> and <title>, which every printed template must have.
-PDF_VARIANT = "pdf/ua-1"
+# Every PDF is tagged for assistive technology: Typst's PDF/UA-1 export writes the structure tree
+# (headings, paragraphs, lists, tables with their header cells, figures with their alternative
+# text), marks the document as tagged and declares PDF/UA in its metadata, and it refuses a
+# document that breaks the standard. The document's language and title come from the HTML's
+# <html lang> and <title>, which every printed template must have.
+PDF_STANDARD = "ua-1"
 
-# Print rules for every PDF, under each template's own styles (a user stylesheet, so a
-# template's rule wins): a table row is never split across two pages, a table's header row
-# repeats on each page it runs to, and a heading stays with what follows it.
-PRINT_CSS = """
-tr, img, svg { break-inside: avoid; }
-thead { display: table-header-group; }
-h1, h2, h3, h4, h5, h6 { break-after: avoid; }
-"""
+# The look of every PDF (page, fonts, sizes, colours), in Typst; see dd_toolkit/engine/typeset.py.
+PRINT_STYLESHEET = bundled_root() / "reports" / "print.typ"
 
 _HTML_LANG = re.compile(r"<html\b[^>]*\blang=[\"']?[A-Za-z]", re.IGNORECASE)
 _HTML_TITLE = re.compile(r"<title>\s*[^<\s]", re.IGNORECASE)
 
 
-def pdf_options_key() -> str:
-    """What, besides the HTML and WeasyPrint's version, decides a PDF's bytes (for cache keys)."""
-    return f"{PDF_VARIANT}\n{PRINT_CSS}"
-
-
 @functools.lru_cache(maxsize=4)
-def _print_stylesheet(css: str):
-    from weasyprint import CSS
+def _stylesheet(path: Path, _mtime: float) -> str:
+    return path.read_text(encoding="utf-8")
 
-    return CSS(string=css)
+
+def print_stylesheet() -> str:
+    return _stylesheet(PRINT_STYLESHEET, PRINT_STYLESHEET.stat().st_mtime)
+
+
+def pdf_options_key() -> str:
+    """What, besides the HTML and the typesetter's version, decides a PDF's bytes (for cache keys)."""
+    return f"{PDF_STANDARD}\n{print_stylesheet()}"
+
+
+def typesetter_version() -> str:
+    import typst
+
+    return f"typst {typst.__version__}"
+
+
+class _Typesetter:
+    """One Typst compiler for the process: it finds the fonts once, and it keeps what it laid out
+    before, so a document that changed in one place is typeset again in a fraction of the time.
+    A compiler serves one document at a time; after :data:`RENEW_AFTER` documents it is replaced,
+    which lets go of what it kept."""
+
+    RENEW_AFTER = 200
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._compiler = None
+        self._documents = 0
+        self._covered: frozenset[int] | None = None
+
+    def covered(self) -> frozenset[int]:
+        """The code points some installed font can draw (read once, from the fonts' cmaps)."""
+        with self._lock:
+            if self._covered is None:
+                self._covered = _covered_code_points()
+            return self._covered
+
+    def pdf(self, source: str) -> bytes:
+        import typst
+
+        with self._lock:
+            if self._compiler is None or self._documents >= self.RENEW_AFTER:
+                self._compiler, self._documents = typst.Compiler(), 0
+            self._documents += 1
+            try:
+                return self._compiler.compile(input=source.encode("utf-8"), pdf_standards=PDF_STANDARD or [])
+            except typst.TypstError as error:
+                if not PDF_STANDARD or not str(error).startswith("PDF/UA"):
+                    raise
+                # A document the standard refuses is still printed, tagged, without claiming it.
+                LOGGER.warning("typeset without claiming %s: %s", PDF_STANDARD, error)
+                return self._compiler.compile(input=source.encode("utf-8"))
+
+
+def _covered_code_points() -> frozenset[int]:
+    import typst
+    from fontTools.ttLib import TTFont
+
+    covered: set[int] = set()
+    for path, index in {(font.path, font.index) for font in typst.Fonts().fonts() if font.path}:
+        try:
+            covered.update(TTFont(path, fontNumber=index, lazy=True).getBestCmap() or {})
+        except Exception:  # a font file fontTools cannot read: Typst does not use it either
+            LOGGER.warning("font not read: %s", path, exc_info=True)
+    return frozenset(covered)
+
+
+_typesetter = _Typesetter()
 
 
 def pdf_from_html(html: str) -> bytes:
-    """A tagged PDF (PDF/UA-1) of a self-contained HTML document. Only data: URIs (the embedded
-    charts) are read: nothing is fetched from the network or the file system.
+    """A tagged PDF (PDF/UA-1) of a self-contained printable HTML document: the print templates'
+    elements and what the sanitiser lets through (see :mod:`dd_toolkit.engine.typeset`). Nothing
+    is fetched: the only picture a document may hold is an SVG chart in a data: URI.
 
     The HTML must name its language (``<html lang>``) and have a ``<title>``: they become the
     PDF's language and the title a reader shows."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
+    from dd_toolkit.engine.typeset import typst_source
 
     if not _HTML_LANG.search(html) or not _HTML_TITLE.search(html):
         raise ValueError("a printed document needs <html lang=...> and a <title>")
-    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"}))
-    return document.write_pdf(pdf_variant=PDF_VARIANT, stylesheets=[_print_stylesheet(PRINT_CSS)])
+    return _typesetter.pdf(typst_source(html, print_stylesheet(), _typesetter.covered()))

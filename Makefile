@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install install-dev translations content-catalogues fonts i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-calls bench-pdf load clean
+.PHONY: run test test-sqlite test-postgres install install-dev translations content-catalogues fonts pdf-tools i18n-extract i18n-update browser page-checks postgres wrk validate lint bench bench-pages bench-calls bench-pdf load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ content-catalogues: install
 	$(BIN)/dd-toolkit content-catalogues
 
 # Fonts for Thai and Vietnamese pages, charts and PDFs (Vietnamese is in DejaVu, Thai in TLWG),
-# from Debian's packages; WeasyPrint embeds them in the PDFs.
+# from Debian's packages; Typst embeds them in the PDFs.
 fonts:
 	@fc-list | grep -qi tlwg || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-thai-tlwg fonts-dejavu-core; }
 
@@ -68,6 +68,11 @@ page-checks: browser
 	@{ command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless npm; }
 	@[ tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ] || npm ci --prefix tests/node --ignore-scripts --no-audit --no-fund --silent
 
+# Poppler's pdftotext: the tests read a PDF's text as a reader copies it (pypdf ignores the
+# ActualText that keeps a Thai cluster's letters).
+pdf-tools:
+	@command -v pdftotext >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils; }
+
 # The PostgreSQL server binaries, for running the suite against a real PostgreSQL.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
@@ -75,7 +80,7 @@ postgres:
 # The two phases run side by side, one core each; each one's output is printed when it ends.
 # The walks of every page (marked `walk`, on SQLite) run after the PostgreSQL phase, the shorter
 # one, so that both end at about the same time; `pytest` alone runs everything on SQLite.
-test: install-dev browser page-checks postgres fonts validate
+test: install-dev browser page-checks postgres fonts pdf-tools validate
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 validate: install

@@ -168,13 +168,7 @@ def _check_disposition(header: str, expected_name_part: str) -> None:
     assert expected_name_part in exact
 
 
-@pytest.fixture
-def fast_pdfs(monkeypatch):
-    """The file name does not depend on the PDF: skip WeasyPrint for speed."""
-    monkeypatch.setattr("dd_toolkit.engine.documents.pdf_from_html", lambda html: b"%PDF-1.7 test")
-
-
-def test_non_latin_names_download_on_every_export_route(app, client, make, session, fast_pdfs):
+def test_non_latin_names_download_on_every_export_route(app, client, make, session):
     companies = []
     for name in NAMES.values():
         org = make.organisation(name=name)
@@ -284,7 +278,7 @@ def test_a_huge_metric_is_refused_by_the_form(client, company, make, session):
     assert "no larger than" in response.get_data(as_text=True)
 
 
-def test_a_stored_huge_metric_still_renders_everywhere(client, company, make, session, fast_pdfs):
+def test_a_stored_huge_metric_still_renders_everywhere(client, company, make, session):
     """Values saved before the bound (1e30 once a previous cycle exists) render on every page."""
     org, admin = company
     make.submitted(org, admin, cycle=2025, answers={**make.complete_answers(), "mini.ops.reports": 1})
@@ -500,7 +494,7 @@ def test_markdown_export_of_an_edited_draft_has_no_raw_html(client, company, mak
     assert live_markup(html.split("<main>", 1)[1]) == []
 
 
-def test_a_name_cannot_inject_css_or_markup_into_the_html_exports(client, make, auth, fast_pdfs):
+def test_a_name_cannot_inject_css_or_markup_into_the_html_exports(client, make, auth):
     name = (
         "Acme\n} @import url(http://attacker.example/x.css); body { background: url(http://attacker.example/y) }"
         "\n</style><style>*{color:red}"
@@ -521,7 +515,7 @@ def test_inert_markdown_is_idempotent_for_safe_text():
     assert inert_markdown(text) == text
 
 
-def test_the_risk_record_downloads_under_a_non_latin_name(real_app, real_client, demo, fast_pdfs):
+def test_the_risk_record_downloads_under_a_non_latin_name(real_app, real_client, demo):
     """The risk record needs the real methodology's risk rules: KiteChat's draft register, with
     the organisation renamed in Khmer."""
     from sqlmodel import select as select_

@@ -1,10 +1,12 @@
 """PDFs rendered in a process of their own.
 
-WeasyPrint is Python: a rendering of one to three seconds holds the interpreter lock most of
-that time. In a web worker, every request the worker serves meanwhile waits its turn for the
-lock, and its pages slow down several times over. A child process renders instead: the worker
-only waits on a pipe, and the operating system shares out the cores. The child runs at a lower
-priority (:data:`NICENESS`), so on a busy host the pages people wait for come first.
+A web worker serves pages while documents are rendered ahead of their download. Rendering in
+the worker itself would hold its interpreter lock while the HTML is written out as Typst and
+while the compiler runs, and the pages it serves meanwhile would wait their turn. A child process
+renders instead: the worker only waits on a pipe, and the operating system shares out the cores.
+The child runs at a lower priority (:data:`NICENESS`), so on a busy host the pages people wait
+for come first. It keeps one Typst compiler (see :mod:`dd_toolkit.engine.render`), which finds
+the fonts once and reuses what it laid out before.
 
 Each process that asks (each web worker) has one child, started at its first rendering, which
 renders one document at a time. The child is a fresh interpreter (``python -m`` this module),

@@ -3,8 +3,8 @@ transparency section), written as plain SVG.
 
 The pages draw their charts with matplotlib (:mod:`dd_toolkit.engine.charts`); a document's
 radar is written here instead: a few dozen SVG elements made in well under a millisecond, where
-matplotlib takes about a quarter of a second to lay out its polar axes and writes a chart that
-costs WeasyPrint several times more to draw. It shows the same thing, in the same colours: the
+matplotlib takes about a quarter of a second to lay out its polar axes and writes a far larger
+chart for the PDF to embed. It shows the same thing, in the same colours: the
 score for each framework reference from 0 at the centre to 100 at the rim, clockwise from the
 top, with the peer median as a dashed line. A missing score is a gap in the line, never a zero.
 """
@@ -47,7 +47,7 @@ def _path(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-# The fonts of the document (reports/document.html.j2): DejaVu Sans has the Latin and Vietnamese
+# The fonts of the document (reports/print.typ): DejaVu Sans has the Latin and Vietnamese
 # letters, the TLWG fonts (Debian's fonts-thai-tlwg) the Thai ones. A Thai chart names a Thai font
 # first: an SVG text falls back glyph by glyph, so a vowel or tone mark from DejaVu Sans (which
 # has a few of them) would sit apart from its consonant.
@@ -68,8 +68,8 @@ def radar_svg(
 ) -> str:
     """Scores (0-100) on a radar, one spoke per label, with an optional dashed peer median;
     ``legend`` names the two lines in the document's language; None leaves the legend to the page
-    around the chart (WeasyPrint's SVG text does not shape Thai: a vowel below its consonant
-    would stand apart, so a translated document writes its legend in HTML)."""
+    around the chart (a translated document writes its legend as text of the document, where it
+    is shaped, tagged and read like the rest, rather than as lettering inside the picture)."""
     count = len(labels)
     angles = [2 * math.pi * i / count for i in range(count)]
     out = [

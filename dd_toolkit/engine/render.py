@@ -318,6 +318,11 @@ class _Typesetter:
         self._documents = 0
         self._covered: frozenset[int] | None = None
 
+    def forget(self) -> None:
+        """Drop the compiler and what it kept: the next document is typeset from nothing."""
+        with self._lock:
+            self._compiler = None
+
     def covered(self) -> frozenset[int]:
         """The code points some installed font can draw (read once, from the fonts' cmaps)."""
         with self._lock:

@@ -8,8 +8,9 @@ is prepared first (half a minute to a minute); with ``--instance`` an instance a
 demo data is used (the measurement after a change saves the tracking of one of its actions).
 
 Every run is fresh: the per-worker caches of derived documents (plan, Markdown, HTML) and of
-charts are emptied first and no PDF store is used, so each run reads the assessment, builds the
-HTML and has WeasyPrint render it, as the first download after a change does. The figures are
+charts are emptied first, the typesetter starts from nothing (it keeps no layout from the run
+before) and no PDF store is used, so each run reads the assessment, builds the
+HTML and has Typst typeset it, as the first download after a change does. The figures are
 the median and the best of the runs, in wall-clock and CPU seconds (the CPU time of this process
 is less disturbed by other work on a shared machine). ``--profile`` adds a cProfile listing of
 one PDF rendering.
@@ -54,6 +55,7 @@ def _clear_caches() -> None:
         documents._derived.clear()
     for cached in (charts._radar_svg, render._cached_user_markdown_to_html, render._cached_markdown_to_html):
         cached.cache_clear()
+    render._typesetter.forget()  # nothing laid out before is reused
 
 
 def _timed(work, repeat: int) -> tuple[list[float], list[float], object]:
@@ -115,7 +117,7 @@ def run(repeat: int, profile: bool) -> None:
             make = documents.action_plan_document if kind == "plan" else documents.transparency_document
             return make(inputs_for(db, content, lumen, with_peers=True), fmt)
 
-        # The first rendering loads fonts, templates and WeasyPrint's modules: not measured.
+        # The first rendering loads the fonts and the templates: not measured.
         document("plan", "pdf")
         html = document("plan", "html").data.decode()
 
@@ -123,9 +125,9 @@ def run(repeat: int, profile: bool) -> None:
         walls, cpus, _ = _timed(lambda: document("plan", "html"), repeat)
         print(_line("HTML (read, plan, Markdown, HTML)", walls, cpus))
         walls, cpus, pdf = _timed(lambda: document("plan", "pdf"), repeat)
-        print(_line("PDF  (the same, then WeasyPrint)", walls, cpus, f"   {_pages(pdf.data)} pages"))
+        print(_line("PDF  (the same, then Typst)", walls, cpus, f"   {_pages(pdf.data)} pages"))
         walls, cpus, _ = _timed(lambda: pdf_from_html(html), repeat)
-        print(_line("  of which WeasyPrint alone", walls, cpus, f"   {len(pdf.data) // 1024} KiB"))
+        print(_line("  of which Typst alone", walls, cpus, f"   {len(pdf.data) // 1024} KiB"))
         walls, cpus, pdf = _timed(lambda: document("transparency", "pdf"), repeat)
         print(_line("transparency PDF, for comparison", walls, cpus, f"   {_pages(pdf.data)} pages"))
 
@@ -174,7 +176,7 @@ def after_a_change(app, assessment_id: int, repeat: int) -> None:
             raise SystemExit(f"downloading the plan gave {response.status_code}")
         return time.perf_counter() - started
 
-    save(f"Owner {os.getpid()} warm-up")  # starts the PDF process and loads WeasyPrint in it
+    save(f"Owner {os.getpid()} warm-up")  # starts the PDF process and loads the fonts in it
     documents_to_render.join()
     at_once, later, ready = [], [], []
     for run in range(repeat):

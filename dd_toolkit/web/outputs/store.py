@@ -1,14 +1,14 @@
 """Where the web app keeps rendered PDFs, and their rendering ahead of the download.
 
-A PDF takes a second or two to render; the documents are kept under the SHA-256 of their HTML
+A PDF takes a tenth of a second or more to typeset; the documents are kept under the SHA-256 of their HTML
 in the instance folder (``document-cache/``), so an unchanged document is rendered once. A view
 that changes what an assessment's documents show (:func:`prepares_documents`: a submission, an
 action's tracking, the transparency text, the risk register), or a page of a submitted
 assessment's documents, has them rendered once its response has been sent, from a background
 thread of the worker, so the download is already there. A download asked for while that
 rendering runs waits for it (the store's lock) rather than rendering the same document again.
-WeasyPrint itself runs in a child process of the worker (:mod:`dd_toolkit.engine.pdf_process`),
-so a rendering does not hold the worker's interpreter lock while it serves pages.
+The typesetting itself runs in a child process of the worker (:mod:`dd_toolkit.engine.pdf_process`),
+so a rendering does not hold up the pages the worker serves meanwhile.
 """
 
 from __future__ import annotations

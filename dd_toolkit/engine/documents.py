@@ -45,8 +45,8 @@ from dd_toolkit.engine.render import (
     inert_markdown,
     pdf_from_html,
     pdf_options_key,
-    typesetter_version,
     slug,
+    typesetter_version,
     user_markdown_html,
 )
 from dd_toolkit.engine.reports import (

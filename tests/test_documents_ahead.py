@@ -293,3 +293,29 @@ def test_the_pdf_process_collects_garbage_between_renderings_not_during_them(mon
     assert gc.isenabled()  # as it was before
     replies.seek(0)
     assert [(replies.read(1), module._message(replies)) for _ in range(2)] == [(b"+", b"%PDF <a>"), (b"+", b"%PDF <b>")]
+
+
+def test_an_idle_pdf_process_ends_and_the_next_rendering_starts_another(monkeypatch):
+    """The child gives its memory back once idle: with nothing asked of it, it ends; the parent
+    then starts a new child for the next document."""
+    import os as os_
+
+    from dd_toolkit.engine import pdf_process as module
+
+    read_end, write_end = os_.pipe()
+    with open(read_end, "rb") as requests, open(write_end, "wb") as _parent:
+        replies = io.BytesIO()
+        module.serve(requests, replies, idle_seconds=0)  # nothing asked: it returns at once
+        assert replies.getvalue() == b""
+
+    process = module.PdfProcess()
+    try:
+        html = '<!doctype html><html lang="en"><head><title>T</title></head><body><p>x</p></body></html>'
+        assert process.render(html).startswith(b"%PDF")
+        first = process.process_id()
+        process._child.stdin.close()  # as the child's end at idle looks to the parent: it has gone
+        process._child.wait(timeout=30)
+        assert process.render(html).startswith(b"%PDF")
+        assert process.process_id() != first
+    finally:
+        process.stop()

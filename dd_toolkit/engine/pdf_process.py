@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import itertools
 import logging
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -136,8 +138,26 @@ class PdfProcess:
 pdf_process = PdfProcess()
 
 
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
-    """The child's loop: render each document read from ``requests`` until it ends.
+# A child that has rendered nothing for this long ends, and gives back the memory its compiler
+# kept (a few hundred MB); the next rendering starts another (see PdfProcess._started).
+IDLE_SECONDS = 600
+
+
+def _request_within(requests: BinaryIO, seconds: float) -> bool:
+    """Whether something arrives on ``requests`` (a request, or its end) within ``seconds``.
+    Parent and child take turns, so nothing is left in the stream's buffer between requests:
+    waiting on its descriptor is enough. A stream with no descriptor has all it will have."""
+    try:
+        descriptor = requests.fileno()
+    except (OSError, io.UnsupportedOperation):
+        return True
+    readable, _, _ = select.select([descriptor], [], [], seconds)
+    return bool(readable)
+
+
+def serve(requests: BinaryIO, replies: BinaryIO, idle_seconds: float = IDLE_SECONDS) -> None:
+    """The child's loop: render each document read from ``requests`` until it ends, or until
+    none has come for ``idle_seconds``.
 
     The cyclic garbage collector runs between renderings, once the reply has gone, not during
     them: a rendering makes about a million objects, and the collections they set off took an
@@ -147,6 +167,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     gc.disable()
     try:
         for rendered in itertools.count(1):
+            if not _request_within(requests, idle_seconds):
+                return
             try:
                 html = _message(requests)
             except EOFError:

@@ -126,3 +126,8 @@ def test_script_and_style_content_never_prints(tag):
     html = f"{head}<body><{tag}>hidden()</{tag}><p>seen</p></body></html>"
     source = typst_source(html, "")
     assert "hidden" not in source and '"seen"' in source
+
+
+def test_a_line_break_starts_its_new_line_with_no_space():
+    html = '<!doctype html><html lang="en"><head><title>T</title></head><body><p>one<br>\ntwo</p></body></html>'
+    assert '#"one"#linebreak()#"two"' in typst_source(html, "")

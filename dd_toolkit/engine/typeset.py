@@ -214,6 +214,8 @@ class _Writer:
         for node in nodes:
             if isinstance(node, str):
                 text = _SPACES.sub(" ", node)
+                if out and out[-1] == "#linebreak()":  # a new line starts with no space, as in HTML
+                    text = text.lstrip()
                 if text:
                     out.append("#" + self.string(text))
                 continue

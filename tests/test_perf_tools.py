@@ -10,10 +10,11 @@ from tests.perf.benchmark_pages import largest_review_section, worker_cpu_second
 
 def test_the_cpu_time_and_memory_of_a_masters_children_are_read_and_only_theirs():
     before = worker_cpu_seconds(os.getpid())
-    # A child that spends a quarter of a second of CPU, says so, and waits to be told to exit:
-    # alive, it is a child of this process, as a worker is of its master.
+    # A child that spends 0.3 s of CPU, says so, and waits to be told to exit: alive, it is a
+    # child of this process, as a worker is of its master. /proc counts CPU time in whole clock
+    # ticks, rounded down, so at least 0.25 s of it is read.
     spin = (
-        "import sys, time\nstart = time.process_time()\nwhile time.process_time() - start < 0.25: pass\n"
+        "import sys, time\nstart = time.process_time()\nwhile time.process_time() - start < 0.3: pass\n"
         "print('spun', flush=True)\nsys.stdin.read()"
     )
     child = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -321,7 +321,10 @@ class _Writer:
         rows = [(head, cells) for head, cells in rows if cells]
         if not rows:
             return ""
-        columns = _column_widths(rows)
+        # Every column as wide as its content: when the content is wider than the page, Typst
+        # narrows the widest columns to a fair share each and leaves the narrow ones (scores,
+        # statuses) as they are.
+        columns = max(sum(_span(cell) for cell in cells) for _head, cells in rows)
         header = [self.cell(cell) for head, cells in rows if head for cell in cells]
         body = [self.cell(cell) for head, cells in rows if not head for cell in cells]
         parts = ([f"table.header({', '.join(header)})"] if header else []) + body
@@ -338,33 +341,6 @@ class _Writer:
         if svg is None:  # only the toolkit's own charts are embedded; anything else prints its text
             return f"#par[{self.inline([alt])}]" if alt else ""
         return f"#chart-image(bytes({typst_string(svg)}), alt: {self.string(alt)})"
-
-
-# A column whose longest cell holds more characters than this shares the width left over by the
-# shorter columns, in proportion to how much its cells hold; a shorter one is as wide as its text.
-LONG_COLUMN = 24
-
-
-def _column_widths(rows: list[tuple[bool, list[Element]]]) -> str:
-    """The table's ``columns``: the table fills the width, and its short columns (scores,
-    statuses) stay as narrow as their text while the long ones share the rest."""
-    count = max(sum(_span(cell) for cell in cells) for _head, cells in rows)
-    lengths: list[list[int]] = [[] for _ in range(count)]
-    for _head, cells in rows:
-        column = 0
-        for cell in cells:
-            if _span(cell) == 1:
-                lengths[column].append(len(_SPACES.sub(" ", cell.text()).strip()))
-            column += _span(cell)
-    longest = [max(found, default=0) for found in lengths]
-    if max(longest) <= LONG_COLUMN:
-        widest = longest.index(max(longest))
-        return "(" + ", ".join("1fr" if i == widest else "auto" for i in range(count)) + ",)"
-    widths = []
-    for found, most in zip(lengths, longest, strict=True):
-        share = min(max(round(sum(found) / len(found)), 10), 60) if found else 10
-        widths.append(f"{share}fr" if most > LONG_COLUMN else "auto")
-    return "(" + ", ".join(widths) + ",)"
 
 
 def _span(cell: Element) -> int:

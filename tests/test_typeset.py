@@ -131,3 +131,13 @@ def test_script_and_style_content_never_prints(tag):
 def test_a_line_break_starts_its_new_line_with_no_space():
     html = '<!doctype html><html lang="en"><head><title>T</title></head><body><p>one<br>\ntwo</p></body></html>'
     assert '#"one"#linebreak()#"two"' in typst_source(html, "")
+
+
+def test_a_paragraph_that_introduces_a_list_stays_with_it():
+    head = '<!doctype html><html lang="en"><head><title>T</title></head>'
+    html = (
+        f"{head}<body><p><strong>Steps:</strong></p>\n<ul><li>one</li></ul><p>Done:</p><p>not a list</p></body></html>"
+    )
+    source = typst_source(html, "")
+    assert '#block(sticky: true)[#par[#strong[#"Steps:"]]]' in source
+    assert '#par[#"Done:"]' in source and '[#par[#"Done:"]]' not in source

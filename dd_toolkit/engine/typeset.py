@@ -269,13 +269,15 @@ class _Writer:
                     out.append(text)
                 run.clear()
 
-        for node in nodes:
+        for position, node in enumerate(nodes):
             if isinstance(node, str) or node.tag not in _BLOCKS:
                 if not (isinstance(node, Element) and node.tag in _SKIPPED):
                     run.append(node)
                 continue
             end_run()
             block = self.block(node)
+            if block and _introduces_list(node, nodes[position + 1 :]):
+                block = f"#block(sticky: true)[{block}]"  # never the last line of a page, alone
             if block:
                 out.append(block)
         end_run()
@@ -341,6 +343,19 @@ class _Writer:
         if svg is None:  # only the toolkit's own charts are embedded; anything else prints its text
             return f"#par[{self.inline([alt])}]" if alt else ""
         return f"#chart-image(bytes({typst_string(svg)}), alt: {self.string(alt)})"
+
+
+def _introduces_list(node: Element, following: list[Element | str]) -> bool:
+    """A paragraph ending in a colon right before a list ("Steps:"): it stays with the list."""
+    if node.tag != "p" or not node.text().rstrip().endswith(":"):
+        return False
+    for sibling in following:
+        if isinstance(sibling, str):
+            if sibling.strip():
+                return False
+            continue
+        return sibling.tag in ("ul", "ol")
+    return False
 
 
 def _span(cell: Element) -> int:

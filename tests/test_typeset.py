@@ -9,10 +9,13 @@ import subprocess
 
 import pypdf
 import pytest
+from sqlmodel import select
 
 from dd_toolkit.engine import render
 from dd_toolkit.engine.typeset import CLASS_STYLES, REPLACEMENT, printable, typst_source, typst_string
-from dd_toolkit.records.models import TransparencyEdit
+from dd_toolkit.records.demo import COMPANIES, DEMO_PASSWORD
+from dd_toolkit.records.models import Assessment, TransparencyEdit
+from tests.conftest import AuthActions
 from tests.test_pdf import structure_roles
 
 # Typst's markup and code characters, a call that would read a file, a string end, a label, a
@@ -24,6 +27,12 @@ def copied_text(pdf: bytes) -> str:
     """The text a reader copies out of the PDF (Poppler's, as in test_documents_language)."""
     result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
     return " ".join(result.stdout.decode("utf-8").split())
+
+
+def copied_pages(pdf: bytes) -> list[str]:
+    """The same, page by page."""
+    result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
+    return [" ".join(page.split()) for page in result.stdout.decode("utf-8").split("\f")]
 
 
 def test_a_string_literal_escapes_what_would_end_it():
@@ -141,3 +150,20 @@ def test_a_paragraph_that_introduces_a_list_stays_with_it():
     source = typst_source(html, "")
     assert '#block(sticky: true)[#par[#strong[#"Steps:"]]]' in source
     assert '#par[#"Done:"]' in source and '[#par[#"Done:"]]' not in source
+
+
+@pytest.mark.parametrize("language", ["en", "th", "vi"])
+def test_the_results_summary_with_its_chart_is_one_page_in_every_language(real_client, demo, language):
+    """The demo company's plan, under the real methodology (16 framework references): a
+    translated document heads its summary with the translation note and writes the chart's
+    legend as text, and the chart then takes the room left on the first page instead of moving
+    on to a page of its own."""
+    lumen = demo.exec(select(Assessment).where(Assessment.status == "submitted").order_by(Assessment.id)).first()
+    AuthActions(real_client).login(COMPANIES[0].admin_email, DEMO_PASSWORD)
+    html = real_client.get(f"/assessments/{lumen.id}/action-plan.html?lang={language}").get_data(as_text=True)
+    note = re.search(r'<p class="note">([^<]+)</p>', html).group(1)
+    title = re.search(r"<h1>([^<]+)</h1>", html.split("<main>", 1)[1]).group(1)
+
+    pages = copied_pages(real_client.get(f"/assessments/{lumen.id}/action-plan.pdf?lang={language}").data)
+    assert " ".join(note.split()) in pages[0]  # the note under the chart ends the first page
+    assert pages[1].startswith(" ".join(title.split()))  # the plan starts the second

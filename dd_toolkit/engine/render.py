@@ -305,21 +305,18 @@ def typesetter_version() -> str:
 
 
 class _Typesetter:
-    """One Typst compiler for the process: it finds the fonts once, and it keeps what it laid out
-    before, so a document that changed in one place is typeset again in a fraction of the time.
-    A compiler serves one document at a time; after :data:`RENEW_AFTER` documents it is replaced,
-    which lets go of what it kept."""
-
-    RENEW_AFTER = 200
+    """One Typst compiler for the process, serving one document at a time: it finds the fonts
+    once, and it reuses what it laid out before, so a document that changed in one place is
+    typeset again in a fraction of the time. Typst itself lets go of what it kept once later
+    documents no longer use it (the process's memory levels off at a few hundred MB)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._compiler = None
-        self._documents = 0
         self._covered: frozenset[int] | None = None
 
     def forget(self) -> None:
-        """Drop the compiler and what it kept: the next document is typeset from nothing."""
+        """A new compiler for the next document: nothing laid out before is reused."""
         with self._lock:
             self._compiler = None
 
@@ -334,9 +331,8 @@ class _Typesetter:
         import typst
 
         with self._lock:
-            if self._compiler is None or self._documents >= self.RENEW_AFTER:
-                self._compiler, self._documents = typst.Compiler(), 0
-            self._documents += 1
+            if self._compiler is None:
+                self._compiler = typst.Compiler()
             try:
                 return self._compiler.compile(input=source.encode("utf-8"), pdf_standards=PDF_STANDARD or [])
             except typst.TypstError as error:

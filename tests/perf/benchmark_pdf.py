@@ -19,7 +19,8 @@ Then, through the app (Flask's test client, in this process), what a user meets 
 an action's tracking is saved, its response is closed as a server does, and the worker's
 background thread has the changed documents rendered (in the PDF process, as a server does). The
 download is timed twice: asked for at once (it waits for the rendering under way) and asked for
-once the rendering is done (from the store).
+once the rendering is done (from the store). Last, the resident memory of a process that
+typesets many different plans, as the PDF process does.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def run(repeat: int, profile: bool) -> None:
         print(_line("transparency PDF, for comparison", walls, cpus, f"   {_pages(pdf.data)} pages"))
 
     after_a_change(app, lumen.id, repeat)
+    memory_over_many(html)
 
     if profile:
         profiler = cProfile.Profile()
@@ -198,6 +200,31 @@ def after_a_change(app, assessment_id: int, repeat: int) -> None:
         ("download once it is ready", later, "   (from the store)"),
     ):
         print(f"  {label:<34} wall {statistics.median(walls) * 1000:7.0f} ms (best {min(walls) * 1000:6.0f}){note}")
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# How many different plans the memory figure renders: enough for the compiler's memory to level off.
+MEMORY_PLANS = 40
+
+
+def memory_over_many(html: str) -> None:
+    """The resident memory of a process that typesets many different plans, as the PDF process
+    does over a day: Typst keeps what it laid out, and lets go of what later documents no longer
+    use."""
+    from dd_toolkit.engine.render import _typesetter, pdf_from_html
+
+    _typesetter.forget()
+    before = _resident_mb()
+    levels = []
+    for number in range(MEMORY_PLANS):
+        pdf_from_html(html.replace("Lumen Social", f"Lumen Social {number}"))
+        if number in (0, 9, 19, MEMORY_PLANS - 1):
+            levels.append(f"{number + 1}: {_resident_mb():.0f} MB")
+    print(f"resident memory over {MEMORY_PLANS} different plans, from {before:.0f} MB: {', '.join(levels)}")
 
 
 def _pages(data: bytes) -> int:

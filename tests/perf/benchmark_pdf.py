@@ -19,8 +19,8 @@ Then, through the app (Flask's test client, in this process), what a user meets 
 an action's tracking is saved, its response is closed as a server does, and the worker's
 background thread has the changed documents rendered (in the PDF process, as a server does). The
 download is timed twice: asked for at once (it waits for the rendering under way) and asked for
-once the rendering is done (from the store). Last, the resident memory of a process that
-typesets many different plans, as the PDF process does.
+once the rendering is done (from the store). Last, the resident memory of a new PDF process that
+typesets many different plans.
 """
 
 from __future__ import annotations
@@ -202,8 +202,8 @@ def after_a_change(app, assessment_id: int, repeat: int) -> None:
         print(f"  {label:<34} wall {statistics.median(walls) * 1000:7.0f} ms (best {min(walls) * 1000:6.0f}){note}")
 
 
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
+def _resident_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -212,19 +212,20 @@ MEMORY_PLANS = 40
 
 
 def memory_over_many(html: str) -> None:
-    """The resident memory of a process that typesets many different plans, as the PDF process
-    does over a day: Typst keeps what it laid out, and lets go of what later documents no longer
-    use."""
-    from dd_toolkit.engine.render import _typesetter, pdf_from_html
+    """The resident memory of a new PDF process that typesets many different plans, as it does
+    over a day: Typst keeps what it laid out, and lets go of what later documents no longer use."""
+    from dd_toolkit.engine.pdf_process import PdfProcess
 
-    _typesetter.forget()
-    before = _resident_mb()
-    levels = []
-    for number in range(MEMORY_PLANS):
-        pdf_from_html(html.replace("Lumen Social", f"Lumen Social {number}"))
-        if number in (0, 9, 19, MEMORY_PLANS - 1):
-            levels.append(f"{number + 1}: {_resident_mb():.0f} MB")
-    print(f"resident memory over {MEMORY_PLANS} different plans, from {before:.0f} MB: {', '.join(levels)}")
+    process = PdfProcess()
+    try:
+        levels = []
+        for number in range(MEMORY_PLANS):
+            process.render(html.replace("Lumen Social", f"Lumen Social {number}"))
+            if number in (0, 9, 19, MEMORY_PLANS - 1):
+                levels.append(f"{number + 1}: {_resident_mb(process.process_id()):.0f} MB")
+    finally:
+        process.stop()
+    print(f"a new PDF process's resident memory after so many different plans: {', '.join(levels)}")
 
 
 def _pages(data: bytes) -> int:

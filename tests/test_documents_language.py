@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 
 import pypdf
 import pytest
@@ -21,6 +20,7 @@ from dd_toolkit.engine.print_charts import radar_svg
 from dd_toolkit.engine.registry import load_content
 
 from .conftest import REPO_ROOT
+from .pdf_text import copied_text
 from .test_risk_record import FIXTURE, REGISTER
 
 LANGUAGES = ("id", "th", "vi")
@@ -131,20 +131,13 @@ def test_thai_and_vietnamese_pdfs_embed_fonts_with_their_glyphs(register_file, t
         out = tmp_path / f"record-{language}.pdf"
         _run("risk-assessment", str(register_file), "--lang", language, "--format", "pdf", "-o", str(out))
         data = out.read_bytes()
-        text = _copied_text(data)
+        text = copied_text(data)
         assert expected_text in " ".join(text.split()) or expected_text.replace(" ", "") in text.replace(" ", "")
         assert any(font in name for name in _fonts(data)), _fonts(data)
         if language == "th":
             # Text copied out of the PDF keeps every mark, SARA AM (ำ) included, though the
             # font draws it as two glyphs: "คำแปล" (translation), not "คาแปล".
             assert "คำแปล" in text
-
-
-def _copied_text(pdf: bytes) -> str:
-    """The text a reader copies out of the PDF: Poppler's, which reads the marked-content
-    ActualText of a cluster whose glyphs do not map one to one to its letters (pypdf does not)."""
-    result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
-    return result.stdout.decode("utf-8")
 
 
 def test_radar_can_leave_its_legend_to_the_page():

@@ -5,7 +5,6 @@ not break the PDF, and the structure stays valid PDF/UA whatever Markdown the te
 import io
 import logging
 import re
-import subprocess
 
 import pypdf
 import pytest
@@ -16,23 +15,12 @@ from dd_toolkit.engine.typeset import CLASS_STYLES, REPLACEMENT, printable, typs
 from dd_toolkit.records.demo import COMPANIES, DEMO_PASSWORD
 from dd_toolkit.records.models import Assessment, TransparencyEdit
 from tests.conftest import AuthActions
+from tests.pdf_text import copied_pages, copied_text
 from tests.test_pdf import structure_roles
 
 # Typst's markup and code characters, a call that would read a file, a string end, a label, a
 # reference, comments, a control character, and Khmer (which no installed font draws).
 HOSTILE = 'Acme #read("/etc/passwd") ]#panic("x") \\ " $x^2$ <lbl> @lbl // c /* d */ *b* _i_ `r` = h\x0b end'
-
-
-def copied_text(pdf: bytes) -> str:
-    """The text a reader copies out of the PDF (Poppler's, as in test_documents_language)."""
-    result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
-    return " ".join(result.stdout.decode("utf-8").split())
-
-
-def copied_pages(pdf: bytes) -> list[str]:
-    """The same, page by page."""
-    result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
-    return [" ".join(page.split()) for page in result.stdout.decode("utf-8").split("\f")]
 
 
 def test_a_string_literal_escapes_what_would_end_it():

@@ -52,10 +52,13 @@ translations: install
 content-catalogues: install
 	$(BIN)/dd-toolkit content-catalogues
 
-# Fonts for Thai and Vietnamese pages, charts and PDFs (Vietnamese is in DejaVu, Thai in TLWG),
-# from Debian's packages; Typst embeds them in the PDFs.
+# Fonts for the pages, charts and PDFs, from Debian's packages; Typst embeds them in the PDFs.
+# DejaVu has the Latin and Vietnamese letters, TLWG the Thai ones; the others draw the names and
+# texts a company may write in the region's other scripts (Khmer, Lao, Myanmar, Tamil, Chinese),
+# which a PDF would otherwise print as "�".
+FONT_PACKAGES := fonts-dejavu-core fonts-thai-tlwg fonts-khmeros fonts-lao fonts-sil-padauk fonts-lohit-taml fonts-wqy-microhei
 fonts:
-	@fc-list | grep -qi tlwg || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-thai-tlwg fonts-dejavu-core; }
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(FONT_PACKAGES); }
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser.
 browser:

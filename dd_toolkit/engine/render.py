@@ -321,7 +321,9 @@ class _Typesetter:
             self._compiler = None
 
     def covered(self) -> frozenset[int]:
-        """The code points some installed font can draw (read once, from the fonts' cmaps)."""
+        """The code points some installed font can draw (read once, from the fonts' cmaps).
+        Typst's few built-in fonts are not files and are left out: a letter only they have prints
+        as the replacement character, never as an error."""
         with self._lock:
             if self._covered is None:
                 self._covered = _covered_code_points()

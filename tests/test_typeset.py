@@ -41,7 +41,9 @@ def test_a_name_prints_as_text_in_the_title_the_footer_and_the_page(client, make
     assert f"Child-safety action plan: {shown}".replace(" ", "") in unwrapped  # the heading
     assert f"{shown} · Action plan · page 1 of" in text  # the footer
     assert "root:" not in text  # nothing was read from the disk
-    assert pypdf.PdfReader(io.BytesIO(data)).metadata.title == f"Action plan: {shown}, 2026"
+    metadata = pypdf.PdfReader(io.BytesIO(data)).metadata
+    assert metadata.title == f"Action plan: {shown}, 2026"
+    assert metadata.author == shown  # the organisation whose document it is
 
 
 # A name in each of the region's scripts that `make fonts` covers beside Latin, Vietnamese and

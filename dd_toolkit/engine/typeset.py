@@ -15,6 +15,7 @@ as Typst markup or code. The look (fonts, sizes, colours, the page footer) is in
 
 What a print template tells the PDF beyond its HTML is in ``<meta>`` elements of its head:
 
+- ``author``: the PDF's author (the organisation whose document it is);
 - ``dd-print-page``: ``landscape`` for a landscape page (A4 either way);
 - ``dd-print-footer``: the footer of each page, where ``{page}`` and ``{pages}`` stand for the
   page's number and the number of pages.
@@ -182,6 +183,7 @@ class PrintedDocument:
     language: str
     landscape: bool
     footer: str | None
+    author: str | None
 
 
 def document_of(root: Element) -> PrintedDocument:
@@ -194,6 +196,7 @@ def document_of(root: Element) -> PrintedDocument:
         language=html.attrs.get("lang", "").strip(),
         landscape=meta.get("dd-print-page", "").strip().lower() == "landscape",
         footer=meta.get("dd-print-footer") or None,
+        author=_SPACES.sub(" ", meta.get("author", "")).strip() or None,
     )
 
 
@@ -406,6 +409,7 @@ def typst_source(html: str, stylesheet: str, covered: Collection[int] | None = N
     settings = ", ".join(
         [
             f"title: {typst_string(printable(document.title, None))}",
+            f"author: {typst_string(printable(document.author, None)) if document.author else '()'}",
             f"lang: {typst_string(language.lower() or 'en')}",
             f"region: {typst_string(region.upper()) if region else 'none'}",
             f"landscape: {'true' if document.landscape else 'false'}",

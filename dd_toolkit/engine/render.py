@@ -280,9 +280,6 @@ PDF_STANDARD = "ua-1"
 # The look of every PDF (page, fonts, sizes, colours), in Typst; see dd_toolkit/engine/typeset.py.
 PRINT_STYLESHEET = bundled_root() / "reports" / "print.typ"
 
-_HTML_LANG = re.compile(r"<html\b[^>]*\blang=[\"']?[A-Za-z]", re.IGNORECASE)
-_HTML_TITLE = re.compile(r"<title>\s*[^<\s]", re.IGNORECASE)
-
 
 @functools.lru_cache(maxsize=4)
 def _stylesheet(path: Path, _mtime: float) -> str:
@@ -370,6 +367,4 @@ def pdf_from_html(html: str) -> bytes:
     PDF's language and the title a reader shows."""
     from dd_toolkit.engine.typeset import typst_source
 
-    if not _HTML_LANG.search(html) or not _HTML_TITLE.search(html):
-        raise ValueError("a printed document needs <html lang=...> and a <title>")
     return _typesetter.pdf(typst_source(html, print_stylesheet(), _typesetter.covered()))

@@ -274,8 +274,7 @@ class _Writer:
 
         for position, node in enumerate(nodes):
             if isinstance(node, str) or node.tag not in _BLOCKS:
-                if not (isinstance(node, Element) and node.tag in _SKIPPED):
-                    run.append(node)
+                run.append(node)  # the running text (inline() leaves out what never prints)
                 continue
             end_run()
             block = self.block(node)
@@ -400,9 +399,12 @@ def _footer(template: str | None, writer: _Writer) -> str:
 
 def typst_source(html: str, stylesheet: str, covered: Collection[int] | None = None) -> str:
     """The Typst document of ``html``: ``stylesheet`` (reports/print.typ), then the body.
-    ``covered``: the code points the installed fonts can draw (see :func:`printable`)."""
+    ``covered``: the code points the installed fonts can draw (see :func:`printable`). The HTML
+    must name its language and have a title (ValueError otherwise)."""
     root = parse(html)
     document = document_of(root)
+    if not document.language[:1].isalpha() or not document.title:
+        raise ValueError("a printed document needs <html lang=...> and a <title>")
     language, _, region = document.language.partition("-")
     body = _find(root, "body") or _find(root, "html") or root
     writer = _Writer(covered)

@@ -121,7 +121,7 @@ def test_a_document_the_standard_refuses_still_prints_tagged(monkeypatch, caplog
 def test_tables_keep_their_header_and_spans_and_print_pages_can_turn():
     html = (
         '<!doctype html><html lang="en"><head><title>T</title><meta name="dd-print-page" content="landscape">'
-        '<meta name="dd-print-footer" content="T {page}/{pages}"></head><body><table>'
+        '<meta name="dd-print-footer" content="{title} {page}/{pages}"></head><body><table>'
         "<thead><tr><th>Group</th><th>Measure</th><th>Median</th></tr></thead>"
         '<tbody><tr><td>All</td><td colspan="2" class="muted">Withheld: fewer than five companies</td></tr>'
         "<tr><td>Gaming</td><td>Overall score</td><td>71</td></tr></tbody></table></body></html>"

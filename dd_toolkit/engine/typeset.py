@@ -17,8 +17,8 @@ What a print template tells the PDF beyond its HTML is in ``<meta>`` elements of
 
 - ``author``: the PDF's author (the organisation whose document it is);
 - ``dd-print-page``: ``landscape`` for a landscape page (A4 either way);
-- ``dd-print-footer``: the footer of each page, where ``{page}`` and ``{pages}`` stand for the
-  page's number and the number of pages.
+- ``dd-print-footer``: the footer of each page, where ``{title}``, ``{page}`` and ``{pages}``
+  stand for the document's title, the page's number and the number of pages.
 """
 
 from __future__ import annotations
@@ -385,10 +385,10 @@ def _data_svg(src: str) -> str | None:
     return urllib.parse.unquote(data)
 
 
-def _footer(template: str | None, writer: _Writer) -> str:
+def _footer(template: str | None, title: str, writer: _Writer) -> str:
     if not template:
         return "none"
-    pieces = re.split(r"(\{page\}|\{pages\})", _SPACES.sub(" ", template))
+    pieces = re.split(r"(\{page\}|\{pages\})", _SPACES.sub(" ", template).replace("{title}", title))
     markup = "".join(
         "#current" if piece == "{page}" else "#total" if piece == "{pages}" else "#" + writer.string(piece)
         for piece in pieces
@@ -415,7 +415,7 @@ def typst_source(html: str, stylesheet: str, covered: Collection[int] | None = N
             f"lang: {typst_string(language.lower() or 'en')}",
             f"region: {typst_string(region.upper()) if region else 'none'}",
             f"landscape: {'true' if document.landscape else 'false'}",
-            f"footer: {_footer(document.footer, writer)}",
+            f"footer: {_footer(document.footer, document.title, writer)}",
         ]
     )
     return f"{stylesheet}\n#show: printed.with({settings})\n\n{writer.blocks(body.children)}\n"
